@@ -1,0 +1,149 @@
+"""The base actor: a pykka thread with a path, a parent, and crash reporting.
+
+Subclasses implement :meth:`Actor.setup` (rebuild state from the store: this runs on every
+start, including each restart), :meth:`Actor.handle` (one message at a time) and, if they
+hold resources, :meth:`Actor.teardown`. They never see each other's objects: they send
+messages by path through ``self.ctx.registry``.
+
+Failure semantics follow gen_server: a typed :class:`OrbitalError` raised by ``handle`` is
+an answer to the caller, and the actor lives on; any other exception is a bug, the caller
+gets it *and* the actor crashes, so its supervisor restarts it from a clean state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import pykka
+
+from ._clock import Clock
+from ._errors import OrbitalError
+from ._events import EventBus
+from ._registry import Registry
+
+__all__ = ["Actor", "ActorContext", "ChildExit", "Init"]
+
+log = logging.getLogger("orbital.actor")
+
+
+@dataclass(frozen=True)
+class ChildExit:
+    """Sent by a child to its supervisor when it stops; ``reason`` None means normal."""
+
+    child_id: str
+    generation: int
+    reason: BaseException | None
+
+
+@dataclass(frozen=True)
+class Init:
+    """First message of every actor, asked by its supervisor: runs :meth:`Actor.setup`.
+
+    Doing setup as a reply (rather than in pykka's ``on_start``) hands the supervisor the
+    real exception of a failed start, synchronously, as OTP's ``start_link`` does.
+    """
+
+
+@dataclass(frozen=True)
+class ActorContext:
+    """What an actor gets from the node: immutable, shared by reference, safe across threads."""
+
+    path: str
+    registry: Registry
+    clock: Clock
+    events: EventBus
+    services: Any = None                 # node-wide resources (store, config, metrics)
+    parent: pykka.ActorRef | None = None
+    child_id: str = ""
+    generation: int = 0
+    on_exit: Callable[[BaseException | None], None] | None = None  # root only
+    observe: Callable[[str, str, float], None] | None = None      # (path, kind, seconds)
+
+    def child(self, child_id: str, parent: pykka.ActorRef, generation: int) -> "ActorContext":
+        path = child_id if self.path in ("", "root") else f"{self.path}/{child_id}"
+        return replace(self, path=path, parent=parent, child_id=child_id,
+                       generation=generation, on_exit=None)
+
+
+class Actor(pykka.ThreadingActor):
+    """Base of every Orbital actor (``kind`` names it in the tree and in metrics)."""
+
+    kind = "actor"
+    use_daemon_thread = True  # an abandoned child (ignored stop) must not pin the process
+
+    def __init__(self, ctx: ActorContext, config: Any = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.config = config
+        self.path = ctx.path
+        self._exited = False
+
+    # ---- hooks for subclasses -------------------------------------------------------
+    def setup(self) -> None:
+        """Build state (from the store, after a restart). Raise to fail the start."""
+
+    def handle(self, message: Any) -> Any:
+        raise TypeError(f"{self.path}: unexpected message {type(message).__name__}")
+
+    def teardown(self) -> None:
+        """Release resources; runs on a normal stop and after a crash."""
+
+    # ---- pykka plumbing --------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        if type(message) is Init:
+            try:
+                self.setup()
+            except BaseException as exc:
+                self._crash(exc)
+                raise
+            return self.path
+        observe = self.ctx.observe
+        started = time.perf_counter() if observe else 0.0
+        try:
+            return self.handle(message)
+        except OrbitalError:
+            raise
+        except Exception as exc:
+            self._crash(exc)
+            raise
+        finally:
+            if observe:
+                observe(self.path, self.kind, time.perf_counter() - started)
+
+    def on_failure(self, exc_type, exc_value, tb) -> None:
+        # A told message raised: pykka has stopped the loop already.
+        self._crash(exc_value)
+
+    def on_stop(self) -> None:
+        try:
+            self.teardown()
+        finally:
+            self._report(None)
+
+    def _crash(self, exc: BaseException) -> None:
+        if self._exited:
+            return
+        try:
+            self.teardown()
+        except Exception:
+            log.exception("teardown after crash failed", extra={"path": self.path})
+        self.actor_stopped.set()  # no further messages: the mailbox is failed by pykka
+        pykka.ActorRegistry.unregister(self.actor_ref)
+        self._report(exc)
+
+    def _report(self, reason: BaseException | None) -> None:
+        if self._exited:
+            return
+        self._exited = True
+        self.ctx.registry.unregister(self.path, self.actor_ref)
+        parent = self.ctx.parent
+        if parent is not None:
+            try:
+                parent.tell(ChildExit(self.ctx.child_id, self.ctx.generation, reason))
+            except pykka.ActorDeadError:
+                pass  # the supervisor is gone too: it is stopping us
+        elif self.ctx.on_exit is not None:
+            self.ctx.on_exit(reason)

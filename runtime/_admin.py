@@ -1,0 +1,97 @@
+"""``orbital.v1.AdminService``: the operator's view and levers on the tree."""
+
+from __future__ import annotations
+
+import hmac
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from orbital.v1 import admin_pb2, admin_pb2_grpc
+
+from ._errors import InvalidArgument, Unauthenticated
+from ._spec import ActorInfo
+from .grpc import unary
+
+__all__ = ["AdminServicer", "admin_service", "check_bearer"]
+
+_MAX_PATH = 512
+
+
+def check_bearer(context, token: str) -> None:
+    """Raise UNAUTHENTICATED unless the call carries ``authorization: Bearer <token>``."""
+    header = dict(context.invocation_metadata() or ()).get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if not header:
+        raise Unauthenticated("missing 'authorization: Bearer <token>' metadata")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                             token.encode()):
+        raise Unauthenticated("invalid admin token")
+
+
+def _path(path: str) -> str:
+    path = path.strip().strip("/")
+    if not path:
+        raise InvalidArgument("path is required, e.g. 'chains/watcher/devnet-a'", field="path")
+    if len(path) > _MAX_PATH:
+        raise InvalidArgument(f"path longer than {_MAX_PATH} characters", field="path")
+    if path == "root":
+        raise InvalidArgument("the root supervisor cannot be restarted or stopped; "
+                              "restart the node instead", field="path")
+    return path
+
+
+def _info(a: ActorInfo, depth: int = 0) -> admin_pb2.ActorInfo:
+    started = Timestamp()
+    if a.started_at:
+        started.FromNanoseconds(int(a.started_at * 1e9))
+    return admin_pb2.ActorInfo(path=a.path, kind=a.kind, state=a.state, restarts=a.restarts,
+                               started_at=started, last_error=a.last_error,
+                               dynamic=a.dynamic, mailbox_depth=depth)
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self, node) -> None:
+        self.node = node
+        self.metrics = node.metrics
+
+    def _auth(self, context) -> None:
+        check_bearer(context, self.node.admin_token)
+
+    @unary("AdminService/GetTree")
+    async def GetTree(self, request, context):
+        self._auth(context)
+        actors = await self.node.grpc.call(self.node.describe)
+        depths = self.node.registry.mailbox_depths()
+        return admin_pb2.GetTreeResponse(
+            node=self.node.config.node.name,
+            actors=[_info(a, depths.get(a.path, 0)) for a in actors])
+
+    @unary("AdminService/ReloadConfig")
+    async def ReloadConfig(self, request, context):
+        self._auth(context)
+        result = await self.node.grpc.call(self.node.reload)
+        return admin_pb2.ReloadConfigResponse(
+            started=result.started, stopped=result.stopped, restarted=result.restarted,
+            unchanged=result.unchanged, file=self.node.config_path)
+
+    @unary("AdminService/RestartActor")
+    async def RestartActor(self, request, context):
+        self._auth(context)
+        path = _path(request.path)
+        await self.node.grpc.call(self.node.restart_actor, path)
+        actors = await self.node.grpc.call(self.node.describe)
+        info = next((a for a in actors if a.path == path), None)
+        return admin_pb2.RestartActorResponse(
+            actor=_info(info) if info else admin_pb2.ActorInfo(path=path, state="stopped"))
+
+    @unary("AdminService/StopActor")
+    async def StopActor(self, request, context):
+        self._auth(context)
+        path = _path(request.path)
+        await self.node.grpc.call(self.node.stop_actor, path)
+        return admin_pb2.StopActorResponse(path=path)
+
+
+def admin_service(node):
+    name = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
+    return (name, admin_pb2_grpc.add_AdminServiceServicer_to_server, AdminServicer(node))

@@ -1,0 +1,82 @@
+"""Prometheus metrics of the node, on their own registry (one per node, so tests can run
+several nodes in one process). Served on ``node.metrics_listen`` (default 127.0.0.1:9464).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+
+from ._events import Event
+
+__all__ = ["Metrics"]
+
+_FAST = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.restarts = Counter("orbital_actor_restarts_total",
+                                "Restarts of an actor by its supervisor", ["actor"], registry=r)
+        self.failures = Counter("orbital_actor_failures_total",
+                                "Abnormal exits of an actor", ["actor"], registry=r)
+        self.handling = Histogram("orbital_actor_message_seconds",
+                                  "Time an actor spends handling one message",
+                                  ["actor"], buckets=_FAST, registry=r)
+        self.grpc_requests = Counter("orbital_grpc_requests_total",
+                                     "gRPC requests by method and status code",
+                                     ["method", "code"], registry=r)
+        self.grpc_seconds = Histogram("orbital_grpc_request_seconds",
+                                      "gRPC request latency", ["method"], buckets=_FAST,
+                                      registry=r)
+        self.reloads = Counter("orbital_config_reloads_total", "Config reloads by result",
+                               ["result"], registry=r)
+        self.escalations = Counter("orbital_supervisor_escalations_total",
+                                   "Supervisors that exceeded their restart intensity",
+                                   ["supervisor"], registry=r)
+        self.up = Gauge("orbital_node_serving", "1 while the node serves requests",
+                        registry=r)
+        self._handling_children: dict[str, Histogram] = {}
+        self._server = None
+
+    def watch_mailboxes(self, depths: Callable[[], dict[str, int]]) -> None:
+        class _Mailboxes:
+            def collect(self):
+                fam = GaugeMetricFamily("orbital_actor_mailbox_depth",
+                                        "Messages waiting in an actor's mailbox", labels=["actor"])
+                for path, depth in depths().items():
+                    fam.add_metric([path], depth)
+                yield fam
+        self.registry.register(_Mailboxes())
+
+    def observe(self, path: str, kind: str, seconds: float) -> None:
+        child = self._handling_children.get(path)
+        if child is None:
+            child = self._handling_children[path] = self.handling.labels(path)
+        child.observe(seconds)
+
+    def on_event(self, event: Event) -> None:
+        if event.kind == "restarted":
+            self.restarts.labels(event.path).inc()
+        elif event.kind == "exited" and event.data.get("reason") not in (None, "normal"):
+            self.failures.labels(event.path).inc()
+        elif event.kind == "escalated":
+            self.escalations.labels(event.path).inc()
+
+    def grpc_request(self, method: str, code: str, seconds: float) -> None:
+        self.grpc_requests.labels(method, code).inc()
+        self.grpc_seconds.labels(method).observe(seconds)
+
+    def serve(self, listen: str) -> int:
+        host, _, port = listen.rpartition(":")
+        self._server, _ = start_http_server(int(port), host.strip("[]"), registry=self.registry)
+        return self._server.server_port
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()

@@ -1,0 +1,120 @@
+"""``orbital``: run a node, validate its config, and talk to a running one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+__all__ = ["main"]
+
+
+def _app():
+    from actors import build_app
+    return build_app()
+
+
+def cmd_run(args) -> int:
+    from ._errors import ConfigError
+    from ._logging import setup_logging
+    from ._node import Node
+    setup_logging(args.log_level)
+    try:
+        node = Node(args.config, _app())
+    except ConfigError as exc:
+        print(f"orbital: invalid config: {exc}", file=sys.stderr)
+        return 2
+    node.install_signal_handlers()
+    try:
+        node.start()
+    except Exception as exc:  # noqa: BLE001 - report and exit non-zero
+        import logging
+        logging.getLogger("orbital.node").critical("node failed to start",
+                                                   extra={"error": repr(exc)}, exc_info=True)
+        return 1
+    return node.run_forever()
+
+
+def cmd_check_config(args) -> int:
+    from ._errors import ConfigError
+    from .config import load_config
+    app = _app()
+    try:
+        config = load_config(args.file, app)
+    except ConfigError as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 1
+    from ._node import Node
+    spec = Node.__new__(Node)
+    spec.app, spec.store = app, None
+    tree = Node.tree(spec, config)
+    print(f"ok: {args.file} ({_count(tree)} actors in the tree)")
+    return 0
+
+
+def _count(spec) -> int:
+    return sum(1 + (_count(c.config) if c.is_supervisor else 0) for c in spec.children)
+
+
+def _admin_stub(args):
+    import grpc
+    from orbital.v1 import admin_pb2_grpc
+    token = os.environ.get("ORBITAL_ADMIN_TOKEN")
+    if not token:
+        with open(os.path.join(args.state_dir, "admin-token")) as fh:
+            token = fh.read().strip()
+    channel = grpc.insecure_channel(args.address)
+    return admin_pb2_grpc.AdminServiceStub(channel), [("authorization", f"Bearer {token}")]
+
+
+def cmd_tree(args) -> int:
+    from orbital.v1 import admin_pb2
+    stub, md = _admin_stub(args)
+    reply = stub.GetTree(admin_pb2.GetTreeRequest(), metadata=md, timeout=10)
+    width = max((len(a.path) for a in reply.actors), default=4)
+    print(f"node {reply.node}")
+    for a in reply.actors:
+        err = f"  last error: {a.last_error}" if a.last_error else ""
+        print(f"  {a.path:<{width}}  {a.kind:<12} {a.state:<10} restarts={a.restarts}"
+              f" mailbox={a.mailbox_depth}{err}")
+    return 0
+
+
+def cmd_reload(args) -> int:
+    import grpc
+    from orbital.v1 import admin_pb2
+    stub, md = _admin_stub(args)
+    try:
+        reply = stub.ReloadConfig(admin_pb2.ReloadConfigRequest(), metadata=md, timeout=60)
+    except grpc.RpcError as exc:
+        print(f"reload refused: {exc.details()}", file=sys.stderr)
+        return 1
+    print(json.dumps({"started": list(reply.started), "stopped": list(reply.stopped),
+                      "restarted": list(reply.restarted), "unchanged": reply.unchanged}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import default_config_path
+    parser = argparse.ArgumentParser(prog="orbital", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a node")
+    run.add_argument("--config", default=default_config_path())
+    run.add_argument("--log-level", default=os.environ.get("ORBITAL_LOG_LEVEL", "INFO"))
+    run.set_defaults(fn=cmd_run)
+    check = sub.add_parser("check-config", help="validate a config file, start nothing")
+    check.add_argument("file", nargs="?", default=default_config_path())
+    check.set_defaults(fn=cmd_check_config)
+    for name, fn, text in (("tree", cmd_tree, "show a running node's actor tree"),
+                           ("reload", cmd_reload, "reload a running node's config")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--address", default=os.environ.get("ORBITAL_ADDRESS", "127.0.0.1:50051"))
+        p.add_argument("--state-dir", default="var")
+        p.set_defaults(fn=fn)
+    args = parser.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

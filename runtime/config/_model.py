@@ -1,0 +1,76 @@
+"""The runtime's own configuration sections: node, database, supervision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .._backoff import Backoff
+from .._spec import Strategy
+from ._schema import Secret, opt
+
+__all__ = ["NodeConfig", "DatabaseConfig", "BackoffConfig", "GroupSupervision", "Config",
+           "DEFAULT_DATABASE_URL"]
+
+DEFAULT_DATABASE_URL = "sqlite:///var/orbital.db"
+_HOSTPORT = r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    name: str = opt("node-1", pattern=r"[A-Za-z0-9_.\-]{1,64}",
+                    doc="identity of this node when several share one database")
+    grpc_listen: str = opt("127.0.0.1:50051", pattern=_HOSTPORT)
+    metrics_listen: str = opt("127.0.0.1:9464", pattern=_HOSTPORT)
+    admin_token: Optional[Secret] = opt(None, pattern=r"\S{16,}",
+                                        doc="bearer token; default: generated into var/admin-token")
+    state_dir: str = opt("var")
+    max_message_bytes: int = opt(1 << 20, min=1024, max=64 << 20)
+    max_concurrent_streams: int = opt(10000, min=1)
+    shutdown_timeout: float = opt(10.0, min=0.1, max=600)
+
+    RESTART_ONLY = ("name", "grpc_listen", "metrics_listen", "state_dir",
+                    "max_message_bytes", "max_concurrent_streams")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: Optional[Secret] = opt(None, pattern=r"(sqlite|postgres|postgresql)://.*",
+                                doc="default sqlite:///var/orbital.db or $DATABASE_URL")
+    pool_size: int = opt(16, min=1, max=1000)
+
+
+@dataclass(frozen=True)
+class BackoffConfig:
+    initial: float = opt(0.1, min=0, max=3600)
+    max: float = opt(30.0, min=0, max=86400)
+    multiplier: float = opt(2.0, min=1, max=100)
+    jitter: float = opt(0.2, min=0, max=1)
+    reset_after: float = opt(60.0, min=0)
+
+    def to_backoff(self) -> Backoff:
+        return Backoff(self.initial, self.max, self.multiplier, self.jitter, self.reset_after)
+
+
+@dataclass(frozen=True)
+class GroupSupervision:
+    strategy: Optional[Strategy] = None      # None: the group's default (SPEC section 1)
+    intensity: int = opt(5, min=0, max=10000)
+    period: float = opt(30.0, min=0.001)
+    backoff: BackoffConfig = opt(factory=BackoffConfig)
+    shutdown_timeout: float = opt(5.0, min=0.01, max=600,
+                                  doc="per child of this group, before it is abandoned")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated file: runtime sections plus the sections actor kinds declared."""
+
+    file: str
+    node: NodeConfig
+    database: DatabaseConfig
+    supervision: dict[str, GroupSupervision]
+    sections: dict[str, Any]
+
+    def section(self, name: str) -> Any:
+        return self.sections.get(name)

@@ -1,0 +1,177 @@
+"""Turn located YAML into frozen dataclasses, once, at the edge.
+
+Dataclass fields drive validation: their types (bool, int, float, str, :class:`Secret`,
+Optional, list/tuple, dict[str, X], Literal, Enum, nested dataclasses) and the bounds in
+``field(metadata=...)`` made by :func:`opt`. A dataclass may add cross-field checks in a
+``check(self)`` method raising ``ValueError``. Every error says file, line, key and what
+was expected; unknown keys are errors (a typo must not silently become a default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import types
+import typing
+from typing import Any
+
+from .._errors import ConfigError
+from ._yaml import Located
+
+__all__ = ["Secret", "opt", "build"]
+
+
+class Secret(str):
+    """A string that never shows itself in repr, logs or error messages."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+def opt(default: Any = dataclasses.MISSING, *, min: float | None = None,
+        max: float | None = None, pattern: str | None = None, doc: str = "",
+        factory: Any = dataclasses.MISSING) -> Any:
+    meta = {"min": min, "max": max, "pattern": pattern, "doc": doc}
+    if factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def build(cls: type, loc: Located, file: str, key: str = "") -> Any:
+    """Validate ``loc`` as ``cls``; raises :class:`ConfigError`."""
+    return _Builder(file).value(cls, loc, key, {})
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, loc: Located, key: str, expected: str) -> typing.NoReturn:
+        raise ConfigError(self.file, loc.line, key, expected)
+
+    def value(self, tp: Any, loc: Located, key: str, meta: dict) -> Any:
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin in (typing.Union, types.UnionType):
+            if loc.value is None and type(None) in args:
+                return None
+            inner = [a for a in args if a is not type(None)]
+            return self.value(inner[0], loc, key, meta)
+        if origin is typing.Literal:
+            if loc.value not in args:
+                self.fail(loc, key, f"expected one of {', '.join(map(str, args))}, "
+                                    f"got {loc.value!r}")
+            return loc.value
+        if origin in (list, tuple):
+            if not isinstance(loc.value, list):
+                self.fail(loc, key, f"expected a list, got {_kind(loc.value)}")
+            item = args[0] if args else Any
+            out = [self.value(item, v, f"{key}[{i}]", meta) for i, v in enumerate(loc.value)]
+            return tuple(out) if origin is tuple else out
+        if origin is dict:
+            if loc.value is None:
+                return {}
+            if not isinstance(loc.value, dict):
+                self.fail(loc, key, f"expected a mapping, got {_kind(loc.value)}")
+            pattern = meta.get("pattern")
+            out = {}
+            for name, v in loc.value.items():
+                if pattern and not re.fullmatch(pattern, name):
+                    self.fail(v, f"{key}.{name}", f"name must match {pattern}")
+                out[name] = self.value(args[1], v, f"{key}.{name}", {})
+            return out
+        if dataclasses.is_dataclass(tp):
+            return self.dataclass(tp, loc, key)
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            try:
+                return tp(loc.value)
+            except ValueError:
+                self.fail(loc, key, "expected one of "
+                          + ", ".join(str(m.value) for m in tp) + f", got {loc.value!r}")
+        return self.scalar(tp, loc, key, meta)
+
+    def scalar(self, tp: Any, loc: Located, key: str, meta: dict) -> Any:
+        v = loc.value
+        if tp is Any:
+            return _plain(loc)
+        if tp is bool:
+            if isinstance(v, str) and loc.interpolated and v.lower() in ("true", "false"):
+                v = v.lower() == "true"
+            if not isinstance(v, bool):
+                self.fail(loc, key, f"expected true or false, got {v!r}")
+            return v
+        if tp in (int, float):
+            if isinstance(v, str) and loc.interpolated:
+                try:
+                    v = tp(v)
+                except ValueError:
+                    pass
+            ok = isinstance(v, int) and not isinstance(v, bool) or \
+                (tp is float and isinstance(v, float))
+            if not ok:
+                self.fail(loc, key, f"expected {'an integer' if tp is int else 'a number'}, "
+                                    f"got {_kind(v)} {v!r}")
+            v = tp(v)
+            lo, hi = meta.get("min"), meta.get("max")
+            if lo is not None and v < lo:
+                self.fail(loc, key, f"expected >= {lo}, got {v}")
+            if hi is not None and v > hi:
+                self.fail(loc, key, f"expected <= {hi}, got {v}")
+            return v
+        if tp in (str, Secret):
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and tp is str:
+                v = str(v)
+            if not isinstance(v, str):
+                self.fail(loc, key, f"expected a string, got {_kind(v)}")
+            pattern = meta.get("pattern")
+            if pattern and not re.fullmatch(pattern, v):
+                shown = "***" if tp is Secret else repr(v)
+                self.fail(loc, key, f"expected a value matching {pattern}, got {shown}")
+            return tp(v)
+        raise TypeError(f"unsupported config type {tp!r} at {key}")
+
+    def dataclass(self, cls: type, loc: Located, key: str) -> Any:
+        if loc.value is None:
+            loc = Located({}, loc.line)
+        if not isinstance(loc.value, dict):
+            self.fail(loc, key, f"expected a mapping, got {_kind(loc.value)}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        unknown = set(loc.value) - set(fields)
+        if unknown:
+            name = sorted(unknown)[0]
+            self.fail(loc.value[name], _join(key, name),
+                      f"unknown key; expected one of: {', '.join(fields)}")
+        kwargs = {}
+        for name, f in fields.items():
+            sub = _join(key, name)
+            if name in loc.value:
+                kwargs[name] = self.value(hints[name], loc.value[name], sub, dict(f.metadata))
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                self.fail(loc, sub, "required key is missing")
+        obj = cls(**kwargs)
+        check = getattr(obj, "check", None)
+        if check is not None:
+            try:
+                check()
+            except ValueError as exc:
+                self.fail(loc, key or "(top level)", str(exc))
+        return obj
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+def _kind(v: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "nothing"}.get(type(v), type(v).__name__)
+
+
+def _plain(loc: Located) -> Any:
+    if isinstance(loc.value, dict):
+        return {k: _plain(v) for k, v in loc.value.items()}
+    if isinstance(loc.value, list):
+        return [_plain(v) for v in loc.value]
+    return loc.value

@@ -1,0 +1,59 @@
+"""The one place where errors become gRPC statuses.
+
+An :class:`OrbitalError` keeps its code and message and, when fields are at fault, carries
+``google.rpc.BadRequest`` field violations in the rich status details (grpcurl prints
+them; ``grpc_status.rpc_status.from_call`` reads them). Anything else is a bug: the client
+gets INTERNAL with an incident id, and the traceback goes to the log under that id.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from .._errors import OrbitalError
+
+__all__ = ["to_status", "bad_request_fields"]
+
+log = logging.getLogger("orbital.grpc")
+
+
+def to_status(exc: BaseException, method: str = "") -> grpc.Status:
+    if isinstance(exc, OrbitalError):
+        code, message, violations = exc.code, exc.message, exc.violations
+    else:
+        incident = uuid.uuid4().hex[:12]
+        log.error("unhandled error in rpc", exc_info=(type(exc), exc, exc.__traceback__),
+                  extra={"method": method, "incident": incident})
+        code, message, violations = (grpc.StatusCode.INTERNAL,
+                                     f"internal error (incident {incident})", [])
+    status = status_pb2.Status(code=code.value[0], message=message)
+    if violations:
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
+            for f, d in violations]))
+        status.details.append(detail)
+    return rpc_status.to_status(status)
+
+
+def bad_request_fields(call_or_error) -> list[tuple[str, str]]:
+    """The (field, description) violations of a failed call (client-side helper)."""
+    status = rpc_status.from_call(call_or_error)
+    out: list[tuple[str, str]] = []
+    if status is None:
+        return out
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            br = error_details_pb2.BadRequest()
+            detail.Unpack(br)
+            out += [(v.field, v.description) for v in br.field_violations]
+    return out
+
+
+assert code_pb2.INVALID_ARGUMENT == grpc.StatusCode.INVALID_ARGUMENT.value[0]

@@ -1,0 +1,11 @@
+"""Persistence: peewee on SQLite (default) or PostgreSQL, exact uint256, migrations."""
+
+from ._db import UINT256_TYPES, database, open_database, redact_url
+from ._fields import UINT256_MAX, UInt256Field
+from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
+from ._models import BaseModel, Lease, SchemaMigration
+from ._store import Store, StoreActor, StoreStatus
+
+__all__ = ["UINT256_TYPES", "database", "open_database", "redact_url", "UINT256_MAX",
+           "UInt256Field", "RUNTIME_MIGRATIONS", "Migration", "migrate", "BaseModel",
+           "Lease", "SchemaMigration", "Store", "StoreActor", "StoreStatus"]

@@ -1,0 +1,64 @@
+"""Opening the database: SQLite (WAL, embedded, the default) or PostgreSQL.
+
+Models everywhere bind to one :data:`database` proxy, initialised by :func:`open_database`.
+Connections are per thread (each actor is a thread); on PostgreSQL they come from a
+bounded pool, and actors hold one only for the length of a unit of work
+(``with store.connection():``), so a thousand actors do not mean a thousand connections.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import parse_qs, unquote, urlparse
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+from .._errors import ConfigError
+
+__all__ = ["database", "open_database", "redact_url", "UINT256_TYPES"]
+
+database = peewee.DatabaseProxy()
+
+# uint256 does not fit any native integer column: exact decimal text on SQLite (peewee's
+# DecimalField would store REAL there and lose digits), NUMERIC(78,0) on PostgreSQL.
+UINT256_TYPES = {
+    "sqlite": {"UINT256": "TEXT"},
+    "postgresql": {"UINT256": "NUMERIC(78,0)"},
+}
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, fit for logs and errors."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def open_database(url: str, *, state_dir: str = "var", pool_size: int = 16) -> peewee.Database:
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            path = path[1:]  # sqlite:///var/x.db is relative, sqlite:////abs/x.db absolute
+        if path in ("", ":memory:"):
+            raise ConfigError("database.url", None, "database.url",
+                              "an in-memory SQLite database cannot be shared between actors")
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        db = peewee.SqliteDatabase(
+            path, field_types=UINT256_TYPES["sqlite"], check_same_thread=False,
+            pragmas={"journal_mode": "wal", "synchronous": "normal", "busy_timeout": 10000,
+                     "foreign_keys": 1})
+    elif parsed.scheme in ("postgres", "postgresql"):
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        db = PooledPostgresqlDatabase(
+            unquote(parsed.path.lstrip("/")) or "postgres",
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname or None, port=parsed.port or None,
+            field_types=UINT256_TYPES["postgresql"], max_connections=pool_size,
+            stale_timeout=300, timeout=30, autorollback=True, **query)
+    else:
+        raise ConfigError("database.url", None, "database.url",
+                          f"unsupported scheme {parsed.scheme!r}; use sqlite:// or postgresql://")
+    database.initialize(db)
+    return db

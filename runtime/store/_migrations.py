@@ -1,0 +1,53 @@
+"""Versioned schema migrations, applied at start, idempotent, safe for concurrent nodes.
+
+All pending migrations run in one transaction under a lock: a PostgreSQL advisory lock
+(two nodes starting together serialise; the second finds nothing left to do) or SQLite's
+``BEGIN IMMEDIATE``. A failed migration rolls back whole, leaving the schema as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import peewee
+
+from ._models import Lease, SchemaMigration
+
+__all__ = ["Migration", "migrate", "RUNTIME_MIGRATIONS"]
+
+_LOCK_KEY = 7_310_001  # arbitrary, constant across versions
+
+
+@dataclass(frozen=True)
+class Migration:
+    id: str                                   # sortable: "0001_runtime", "0100_intents"...
+    apply: Callable[[peewee.Database], None]
+
+
+def _runtime_0001(db: peewee.Database) -> None:
+    db.create_tables([Lease])
+
+
+RUNTIME_MIGRATIONS = (Migration("0001_runtime_leases", _runtime_0001),)
+
+
+def migrate(db: peewee.Database, migrations: Iterable[Migration], node: str) -> list[str]:
+    """Apply what is missing; returns the ids applied by this call (empty when up to date)."""
+    pending = sorted({m.id: m for m in migrations}.values(), key=lambda m: m.id)
+    applied_now: list[str] = []
+    with db.connection_context():
+        ctx = db.atomic("IMMEDIATE") if isinstance(db, peewee.SqliteDatabase) else db.atomic()
+        with ctx:
+            if isinstance(db, peewee.PostgresqlDatabase):
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            db.create_tables([SchemaMigration], safe=True)
+            done = {row.id for row in SchemaMigration.select(SchemaMigration.id)}
+            for m in pending:
+                if m.id in done:
+                    continue
+                m.apply(db)
+                SchemaMigration.create(id=m.id, applied_at=time.time(), applied_by=node)
+                applied_now.append(m.id)
+    return applied_now

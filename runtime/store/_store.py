@@ -1,0 +1,113 @@
+"""The store: one database handle for the node, and the ``store`` actor that migrates it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import peewee
+
+from .._actor import Actor
+from .._errors import Unavailable
+from ._db import open_database, redact_url
+from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
+from ._models import Lease
+
+__all__ = ["Store", "StoreActor", "StoreStatus"]
+
+log = logging.getLogger("orbital.store")
+
+
+class Store:
+    """Thread-safe by construction: peewee keeps one connection per thread."""
+
+    def __init__(self, url: str, *, state_dir: str = "var", pool_size: int = 16,
+                 node: str = "node-1", migrations: Iterable[Migration] = ()) -> None:
+        self.url = redact_url(url)
+        self.node = node
+        self.db = open_database(url, state_dir=state_dir, pool_size=pool_size)
+        self.migrations = (*RUNTIME_MIGRATIONS, *migrations)
+        self.is_postgres = isinstance(self.db, peewee.PostgresqlDatabase)
+
+    def migrate(self) -> list[str]:
+        return migrate(self.db, self.migrations, self.node)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[peewee.Database]:
+        """A unit of work: a connection for this thread, returned to the pool after.
+
+        Failing to connect is :class:`Unavailable` (retryable); errors of the queries
+        inside are the caller's and pass through unchanged.
+        """
+        opened = self.db.is_closed()
+        if opened:
+            try:
+                self.db.connect()
+            except (peewee.OperationalError, peewee.InterfaceError) as exc:
+                raise Unavailable(f"store unavailable: {exc}".split("\n")[0]) from exc
+        try:
+            yield self.db
+        finally:
+            if opened:
+                self.db.close()
+
+    def atomic(self):
+        return self.db.atomic()
+
+    def ping(self) -> float:
+        started = time.perf_counter()
+        with self.connection() as db:
+            db.execute_sql("SELECT 1").fetchone()
+        return time.perf_counter() - started
+
+    def acquire_lease(self, name: str, ttl: float, now: float | None = None) -> bool:
+        """Take or renew lease ``name`` for this node; False while another node holds it."""
+        now = time.time() if now is None else now
+        with self.connection(), self.db.atomic():
+            n = (Lease.update(owner=self.node, expires_at=now + ttl)
+                 .where((Lease.name == name) &
+                        ((Lease.owner == self.node) | (Lease.expires_at < now))).execute())
+            if n:
+                return True
+            try:
+                with self.db.atomic():
+                    Lease.create(name=name, owner=self.node, expires_at=now + ttl)
+                return True
+            except peewee.IntegrityError:
+                return False
+
+    def release_lease(self, name: str) -> None:
+        with self.connection():
+            Lease.delete().where((Lease.name == name) & (Lease.owner == self.node)).execute()
+
+    def close(self) -> None:
+        if hasattr(self.db, "close_all"):
+            self.db.close_all()
+        elif not self.db.is_closed():
+            self.db.close()
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    pass
+
+
+class StoreActor(Actor):
+    """``store``: migrates on every start (idempotent) and answers health pings."""
+
+    kind = "store"
+
+    def setup(self) -> None:
+        store: Store = self.ctx.services.store
+        applied = store.migrate()
+        if applied:
+            log.info("migrations applied", extra={"path": self.path, "applied": applied})
+
+    def handle(self, message):
+        if isinstance(message, StoreStatus):
+            store: Store = self.ctx.services.store
+            return {"url": store.url, "latency_s": store.ping()}
+        return super().handle(message)
