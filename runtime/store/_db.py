@@ -56,7 +56,7 @@ def open_database(url: str, *, state_dir: str = "var", pool_size: int = 16) -> p
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or None, port=parsed.port or None,
             field_types=UINT256_TYPES["postgresql"], max_connections=pool_size,
-            stale_timeout=300, timeout=30, autorollback=True, **query)
+            stale_timeout=300, timeout=30, **query)
     else:
         raise ConfigError("database.url", None, "database.url",
                           f"unsupported scheme {parsed.scheme!r}; use sqlite:// or postgresql://")

@@ -1,0 +1,56 @@
+# Orbital: every target works from a fresh clone (creates .venv, installs, generates code).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PROTOS := $(wildcard protos/orbital/v1/*.proto)
+STATE ?= var
+
+.PHONY: all setup run test bench protos devnet devnet-down contracts lint clean
+
+all: setup
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Generated gRPC code is built here, not committed (orbital/v1/*_pb2*.py are git-ignored).
+protos: $(STAMP)
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+
+setup: $(STAMP) $(NODE_STAMP) protos
+
+# The runtime on the local devnet, SQLite in var/. Ctrl-C stops it.
+run: setup
+	@if [ -f devnet/__main__.py ]; then $(PY) -m devnet up --state-dir $(STATE); fi
+	$(VENV)/bin/orbital run --config supervisor.yaml
+
+test: setup
+	@if [ -f contracts/build.py ]; then $(PY) contracts/build.py --check; fi
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(PY) -m bench
+
+devnet: setup
+	$(PY) -m devnet up --state-dir $(STATE)
+
+devnet-down: setup
+	$(PY) -m devnet down --state-dir $(STATE)
+
+contracts: $(NODE_STAMP) $(STAMP)
+	$(PY) contracts/build.py
+
+lint: setup
+	$(VENV)/bin/ruff check runtime actors clients tests bench $(wildcard protocol devnet)
+
+clean:
+	rm -rf $(VENV) node_modules orbital/v1/*_pb2*.py

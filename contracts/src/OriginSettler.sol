@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {
+    GaslessCrossChainOrder,
+    OnchainCrossChainOrder,
+    ResolvedCrossChainOrder,
+    Output,
+    FillInstruction,
+    IOriginSettler
+} from "./interfaces/IERC7683.sol";
+import {OrbitalOrder, FillData, OrbitalTypes} from "./OrbitalTypes.sol";
+import {ECDSA} from "./lib/ECDSA.sol";
+import {SafeTransfer} from "./lib/SafeTransfer.sol";
+import {Admin} from "./lib/Admin.sol";
+
+/// @notice ERC-7683 origin role: verifies orders, escrows inputs, pays the attested filler or
+/// refunds the user after fillDeadline.
+/// @dev Settlement trusts one attester key (set by the admin) to report fills seen on the
+/// destination chain; that is the devnet's stand-in for a cross-chain proof system.
+abstract contract OriginSettler is IOriginSettler, Admin {
+    using SafeTransfer for address;
+
+    enum OrderStatus {
+        None,
+        Opened,
+        Settled,
+        Refunded
+    }
+
+    /// @dev user, fillDeadline and status share a slot.
+    struct Escrow {
+        address user;
+        uint32 fillDeadline;
+        OrderStatus status;
+        address inputToken;
+        address filler;
+        uint256 inputAmount;
+    }
+
+    string public constant NAME = "Orbital";
+    string public constant VERSION = "1";
+
+    address public attester;
+    mapping(bytes32 orderId => Escrow) public escrows;
+    mapping(address user => mapping(uint256 nonce => bool)) public usedNonces;
+    mapping(address user => uint256) public nextOnchainNonce;
+    mapping(uint256 chainId => address) public destinationSettlers;
+
+    uint256 private immutable _cachedChainId;
+    bytes32 private immutable _cachedDomainSeparator;
+
+    event Settled(bytes32 indexed orderId, address indexed filler, address token, uint256 amount);
+    event Refunded(bytes32 indexed orderId, address indexed user, address token, uint256 amount);
+    event NonceInvalidated(address indexed user, uint256 nonce);
+    event AttesterSet(address indexed previousAttester, address indexed attester);
+    event DestinationSettlerSet(uint256 indexed chainId, address settler);
+
+    error WrongSettler(address expected, address got);
+    error WrongChain(uint256 expected, uint256 got);
+    error OpenDeadlinePassed(uint32 openDeadline);
+    error InvalidFillDeadline(uint32 fillDeadline);
+    error UnsupportedOrderDataType(bytes32 orderDataType);
+    error InvalidOrderData();
+    error UnsupportedDestination(uint256 chainId);
+    error OrderAlreadyOpened(bytes32 orderId);
+    error NonceAlreadyUsed(address user, uint256 nonce);
+    error InvalidSigner(address recovered, address user);
+    error InvalidFillerData();
+    error OrderNotOpened(bytes32 orderId);
+    error OrderAlreadySettled(bytes32 orderId);
+    error OrderAlreadyRefunded(bytes32 orderId);
+    error RefundTooEarly(bytes32 orderId, uint32 fillDeadline);
+    error LengthMismatch();
+
+    constructor(address attester_) {
+        if (attester_ == address(0)) revert ZeroAddress();
+        attester = attester_;
+        emit AttesterSet(address(0), attester_);
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = _buildDomainSeparator();
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    function setAttester(address attester_) external onlyAdmin {
+        if (attester_ == address(0)) revert ZeroAddress();
+        emit AttesterSet(attester, attester_);
+        attester = attester_;
+    }
+
+    /// @notice Where fills for `chainId` happen; an order to an unknown chain cannot be opened.
+    function setDestinationSettler(uint256 chainId, address settler) external onlyAdmin {
+        destinationSettlers[chainId] = settler;
+        emit DestinationSettlerSet(chainId, settler);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    function DOMAIN_SEPARATOR() public view returns (bytes32) {
+        return block.chainid == _cachedChainId ? _cachedDomainSeparator : _buildDomainSeparator();
+    }
+
+    /// @notice EIP-5267: lets wallets and clients discover the signing domain instead of hard-coding it.
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        return (hex"0f", NAME, VERSION, block.chainid, address(this), bytes32(0), new uint256[](0));
+    }
+
+    function orderId(uint256 originChainId, address originSettler, address user, uint256 nonce)
+        external
+        pure
+        returns (bytes32)
+    {
+        return OrbitalTypes.orderId(originChainId, originSettler, user, nonce);
+    }
+
+    /// @notice The EIP-712 digest a user signs for `order` (lets clients check their encoder).
+    function gaslessOrderDigest(GaslessCrossChainOrder calldata order) external view returns (bytes32) {
+        return ECDSA.typedDataDigest(DOMAIN_SEPARATOR(), OrbitalTypes.hashGaslessOrder(order, _decode(order)));
+    }
+
+    function resolveFor(GaslessCrossChainOrder calldata order, bytes calldata originFillerData)
+        external
+        view
+        returns (ResolvedCrossChainOrder memory)
+    {
+        OrbitalOrder memory o = _decode(order);
+        bytes32 id = OrbitalTypes.orderId(order.originChainId, order.originSettler, order.user, order.nonce);
+        return _resolve(order.user, order.originChainId, order.openDeadline, order.fillDeadline, id, o,
+            _filler(originFillerData));
+    }
+
+    function resolve(OnchainCrossChainOrder calldata order) external view returns (ResolvedCrossChainOrder memory) {
+        OrbitalOrder memory o = _decodeOnchain(order);
+        (uint256 nonce,) = _peekOnchainNonce(msg.sender);
+        bytes32 id = OrbitalTypes.orderId(block.chainid, address(this), msg.sender, nonce);
+        return _resolve(msg.sender, block.chainid, uint32(block.timestamp), order.fillDeadline, id, o, address(0));
+    }
+
+    // ---------------------------------------------------------------- open
+
+    function openFor(GaslessCrossChainOrder calldata order, bytes calldata signature, bytes calldata originFillerData)
+        external
+    {
+        if (order.originSettler != address(this)) revert WrongSettler(address(this), order.originSettler);
+        if (order.originChainId != block.chainid) revert WrongChain(block.chainid, order.originChainId);
+        if (block.timestamp > order.openDeadline) revert OpenDeadlinePassed(order.openDeadline);
+        OrbitalOrder memory o = _decode(order);
+        bytes32 digest = ECDSA.typedDataDigest(DOMAIN_SEPARATOR(), OrbitalTypes.hashGaslessOrder(order, o));
+        address signer = ECDSA.recover(digest, signature);
+        if (signer != order.user) revert InvalidSigner(signer, order.user);
+        _open(order.user, order.nonce, order.openDeadline, order.fillDeadline, o, _filler(originFillerData));
+    }
+
+    function open(OnchainCrossChainOrder calldata order) external {
+        OrbitalOrder memory o = _decodeOnchain(order);
+        (uint256 nonce, uint256 next) = _peekOnchainNonce(msg.sender);
+        nextOnchainNonce[msg.sender] = next;
+        _open(msg.sender, nonce, uint32(block.timestamp), order.fillDeadline, o, address(0));
+    }
+
+    /// @notice Burn a nonce so an order signed with it can never be opened.
+    function invalidateNonce(uint256 nonce) external {
+        if (usedNonces[msg.sender][nonce]) revert NonceAlreadyUsed(msg.sender, nonce);
+        usedNonces[msg.sender][nonce] = true;
+        emit NonceInvalidated(msg.sender, nonce);
+    }
+
+    // ---------------------------------------------------------------- settle / refund
+
+    /// @notice Pay each order's escrow to the filler the attester saw fill it. Atomic: one bad
+    /// entry reverts the batch, so the attester pre-checks states before sending.
+    function settle(bytes32[] calldata orderIds, address[] calldata fillers) external {
+        if (msg.sender != attester) revert Unauthorized(msg.sender);
+        if (orderIds.length != fillers.length) revert LengthMismatch();
+        for (uint256 i = 0; i < orderIds.length; ++i) {
+            bytes32 id = orderIds[i];
+            address filler = fillers[i];
+            if (filler == address(0)) revert ZeroAddress();
+            Escrow storage e = _openedEscrow(id);
+            e.status = OrderStatus.Settled;
+            e.inputToken.safeTransfer(filler, e.inputAmount);
+            emit Settled(id, filler, e.inputToken, e.inputAmount);
+        }
+    }
+
+    /// @notice Anyone may return an unsettled escrow to its user once fillDeadline has passed.
+    function refund(bytes32 orderId_) external {
+        Escrow storage e = _openedEscrow(orderId_);
+        if (block.timestamp <= e.fillDeadline) revert RefundTooEarly(orderId_, e.fillDeadline);
+        e.status = OrderStatus.Refunded;
+        e.inputToken.safeTransfer(e.user, e.inputAmount);
+        emit Refunded(orderId_, e.user, e.inputToken, e.inputAmount);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _open(
+        address user,
+        uint256 nonce,
+        uint32 openDeadline,
+        uint32 fillDeadline,
+        OrbitalOrder memory o,
+        address filler
+    ) private {
+        if (fillDeadline <= block.timestamp) revert InvalidFillDeadline(fillDeadline);
+        bytes32 id = OrbitalTypes.orderId(block.chainid, address(this), user, nonce);
+        if (escrows[id].status != OrderStatus.None) revert OrderAlreadyOpened(id);
+        if (usedNonces[user][nonce]) revert NonceAlreadyUsed(user, nonce);
+        usedNonces[user][nonce] = true;
+        escrows[id] = Escrow(user, fillDeadline, OrderStatus.Opened, o.inputToken, filler, o.inputAmount);
+        o.inputToken.safeTransferFrom(user, address(this), o.inputAmount);
+        emit Open(id, _resolve(user, block.chainid, openDeadline, fillDeadline, id, o, filler));
+    }
+
+    function _openedEscrow(bytes32 id) private view returns (Escrow storage e) {
+        e = escrows[id];
+        if (e.status == OrderStatus.Opened) return e;
+        if (e.status == OrderStatus.None) revert OrderNotOpened(id);
+        if (e.status == OrderStatus.Settled) revert OrderAlreadySettled(id);
+        revert OrderAlreadyRefunded(id);
+    }
+
+    function _resolve(
+        address user,
+        uint256 originChainId,
+        uint32 openDeadline,
+        uint32 fillDeadline,
+        bytes32 id,
+        OrbitalOrder memory o,
+        address filler
+    ) private view returns (ResolvedCrossChainOrder memory r) {
+        r.user = user;
+        r.originChainId = originChainId;
+        r.openDeadline = openDeadline;
+        r.fillDeadline = fillDeadline;
+        r.orderId = id;
+        r.maxSpent = new Output[](1);
+        r.maxSpent[0] = Output(_b32(o.outputToken), o.outputAmount, _b32(o.recipient), o.destinationChainId);
+        r.minReceived = new Output[](1);
+        r.minReceived[0] = Output(_b32(o.inputToken), o.inputAmount, _b32(filler), originChainId);
+        r.fillInstructions = new FillInstruction[](1);
+        r.fillInstructions[0] = FillInstruction(
+            o.destinationChainId,
+            _b32(destinationSettlers[o.destinationChainId]),
+            abi.encode(
+                FillData(id, originChainId, o.destinationChainId, o.outputToken, o.outputAmount, o.recipient, fillDeadline)
+            )
+        );
+    }
+
+    function _decode(GaslessCrossChainOrder calldata order) private view returns (OrbitalOrder memory) {
+        return _decodeOrderData(order.orderDataType, order.orderData);
+    }
+
+    function _decodeOnchain(OnchainCrossChainOrder calldata order) private view returns (OrbitalOrder memory) {
+        return _decodeOrderData(order.orderDataType, order.orderData);
+    }
+
+    function _decodeOrderData(bytes32 orderDataType, bytes calldata data)
+        private
+        view
+        returns (OrbitalOrder memory o)
+    {
+        if (orderDataType != OrbitalTypes.ORBITAL_ORDER_TYPEHASH) revert UnsupportedOrderDataType(orderDataType);
+        if (data.length != OrbitalTypes.ORDER_DATA_LENGTH) revert InvalidOrderData();
+        o = abi.decode(data, (OrbitalOrder));
+        if (
+            o.inputToken == address(0) || o.outputToken == address(0) || o.recipient == address(0)
+                || o.inputAmount == 0 || o.outputAmount == 0
+        ) revert InvalidOrderData();
+        if (destinationSettlers[o.destinationChainId] == address(0)) {
+            revert UnsupportedDestination(o.destinationChainId);
+        }
+    }
+
+    /// @dev originFillerData is empty (the caller fills) or abi.encode(address filler).
+    function _filler(bytes calldata originFillerData) private view returns (address filler) {
+        if (originFillerData.length == 0) return msg.sender;
+        if (originFillerData.length != 32) revert InvalidFillerData();
+        filler = abi.decode(originFillerData, (address));
+        if (filler == address(0)) revert InvalidFillerData();
+    }
+
+    /// @dev On-chain orders take the user's next nonce not already burnt by a gasless order.
+    function _peekOnchainNonce(address user) private view returns (uint256 nonce, uint256 next) {
+        nonce = nextOnchainNonce[user];
+        while (usedNonces[user][nonce]) ++nonce;
+        next = nonce + 1;
+    }
+
+    function _buildDomainSeparator() private view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                OrbitalTypes.DOMAIN_TYPEHASH, keccak256(bytes(NAME)), keccak256(bytes(VERSION)), block.chainid, address(this)
+            )
+        );
+    }
+
+    function _b32(address a) private pure returns (bytes32) {
+        return bytes32(uint256(uint160(a)));
+    }
+}

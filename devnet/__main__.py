@@ -1,0 +1,69 @@
+"""``python -m devnet up|down|status [--state-dir var]``: the Makefile's way to run the devnet.
+
+Exit codes: 0 success (``status``: up and healthy), 1 error or unhealthy, 3 ``status`` when not
+running (the convention of service managers), so scripts can tell "down" from "broken".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from devnet.anvil import DevnetError
+from devnet.info import devnet_json_path
+from devnet.lifecycle import DEFAULT_HOST, DEFAULT_PORTS, start, status, stop
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devnet", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--state-dir", default="var", help="where devnet.json, pidfiles and logs live (default: var)")
+    parser.add_argument("--ports", default=",".join(map(str, DEFAULT_PORTS)),
+                        help="RPC ports of devnet-a,devnet-b (default: %(default)s)")
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--quiet", action="store_true", help="start anvil with --quiet (empty logs)")
+    parser.add_argument("--json", action="store_true", help="status: print machine-readable JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    try:
+        if args.command == "up":
+            began = time.monotonic()
+            ports = tuple(int(p) for p in args.ports.split(","))
+            was_up = status(args.state_dir).healthy
+            info = start(args.state_dir, ports, args.host, quiet=args.quiet)
+            for chain in info.chains:
+                print(f"{chain.name}: chain {chain.chain_id} at {chain.rpc_url} (pid {chain.pid}), "
+                      f"settler {chain.contracts.settler}")
+            if was_up:
+                print(f"devnet already up; nothing redeployed ({devnet_json_path(args.state_dir)})")
+            else:
+                print(f"devnet up in {time.monotonic() - began:.1f}s; wrote {devnet_json_path(args.state_dir)}")
+            return 0
+        if args.command == "down":
+            pids = stop(args.state_dir)
+            print(f"stopped {len(pids)} process(es)" + (f": {', '.join(map(str, pids))}" if pids else ""))
+            return 0
+        report = status(args.state_dir)
+        if args.json:
+            print(json.dumps({"running": report.running, "healthy": report.healthy,
+                              "chains": [vars(c) for c in report.chains]}, indent=2))
+        elif not report.running:
+            print("devnet is not running")
+        else:
+            for c in report.chains:
+                state = "ok" if c.alive and c.rpc_ok and c.deployed else "UNHEALTHY"
+                print(f"{c.name}: {state} pid={c.pid} alive={c.alive} rpc={c.rpc_ok} deployed={c.deployed} "
+                      f"block={c.block_number}")
+        return 0 if report.healthy else (3 if not report.running else 1)
+    except DevnetError as exc:
+        print(f"devnet: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

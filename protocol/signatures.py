@@ -1,0 +1,216 @@
+"""Checking what users send: strict parsing of EIP-712 typed data and strict signature recovery.
+
+Why strict: the typed data a user signed is the order the book stores and a filler submits, so
+anything the settler would reject (other domain, other types, a malleable signature) is refused
+here first, with the offending field named so the API can return a BadRequest field violation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import is_address, keccak, to_checksum_address
+from hexbytes import HexBytes
+
+from protocol.erc7683 import (
+    CANCEL_TYPES,
+    DOMAIN_NAME,
+    DOMAIN_VERSION,
+    ORDER_DATA_TYPE,
+    ORDER_TYPES,
+    GaslessOrder,
+    OrbitalOrder,
+)
+
+__all__ = [
+    "SECP256K1_HALF_ORDER",
+    "CancelMessage",
+    "SignatureError",
+    "TypedDataError",
+    "parse_cancel_typed_data",
+    "parse_order_typed_data",
+    "recover_signer",
+    "typed_data_digest",
+    "verify_order_signature",
+]
+
+SECP256K1_HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
+class TypedDataError(ValueError):
+    """Typed data that is malformed or not an Orbital message; ``field`` is the JSON path at fault."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class SignatureError(ValueError):
+    """A signature that is malformed, non-canonical, or not by the expected signer."""
+
+
+@dataclass(frozen=True)
+class CancelMessage:
+    chain_id: int
+    settler: str
+    order_id: bytes
+    nonce: int
+
+
+def _load(typed: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
+    if isinstance(typed, (str, bytes)):
+        try:
+            typed = json.loads(typed)
+        except ValueError as exc:
+            raise TypedDataError("typed_data", f"not JSON: {exc}") from None
+    if not isinstance(typed, Mapping):
+        raise TypedDataError("typed_data", "must be a JSON object")
+    return typed
+
+
+def _uint(path: str, value: Any, bits: int) -> int:
+    """Accept int, decimal string or 0x-hex string (all forms eth_signTypedData_v4 accepts)."""
+    if isinstance(value, bool):
+        raise TypedDataError(path, "must be an integer")
+    try:
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and value.lower().startswith("0x"):
+            number = int(value, 16)
+        elif isinstance(value, str) and value.isdigit():
+            number = int(value)
+        else:
+            raise ValueError
+    except ValueError:
+        raise TypedDataError(path, f"must be a uint{bits} (integer or decimal string), got {value!r}") from None
+    if not 0 <= number < 2**bits:
+        raise TypedDataError(path, f"out of range for uint{bits}")
+    return number
+
+
+def _address(path: str, value: Any) -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise TypedDataError(path, f"must be a 0x address, got {value!r}")
+    return to_checksum_address(value)
+
+
+def _bytes32(path: str, value: Any) -> bytes:
+    try:
+        raw = bytes(HexBytes(value)) if isinstance(value, str) and value.startswith("0x") else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise TypedDataError(path, "must be 0x followed by 64 hex digits")
+    return raw
+
+
+def _fields(path: str, message: Any, names: list[str]) -> Mapping[str, Any]:
+    if not isinstance(message, Mapping):
+        raise TypedDataError(path, "must be an object")
+    missing = [n for n in names if n not in message]
+    extra = sorted(set(message) - set(names))
+    if missing:
+        raise TypedDataError(f"{path}.{missing[0]}", "is required")
+    if extra:
+        raise TypedDataError(f"{path}.{extra[0]}", "is not a field of this type")
+    return message
+
+
+def _envelope(typed: Mapping[str, Any], types: dict, primary: str) -> tuple[int, str]:
+    """Check types, primaryType and domain; return the domain's (chainId, verifyingContract)."""
+    if typed.get("primaryType") != primary:
+        raise TypedDataError("primaryType", f"must be {primary!r}")
+    got = typed.get("types")
+    if not isinstance(got, Mapping) or set(got) != set(types):
+        raise TypedDataError("types", f"must declare exactly {sorted(types)}")
+    for name, fields in types.items():
+        declared = [{"name": f.get("name"), "type": f.get("type")} for f in got[name] if isinstance(f, Mapping)]
+        if declared != fields:
+            raise TypedDataError(f"types.{name}", "does not match the Orbital definition (docs/erc7683.md)")
+    dom = _fields("domain", typed.get("domain"), ["name", "version", "chainId", "verifyingContract"])
+    if dom["name"] != DOMAIN_NAME or dom["version"] != DOMAIN_VERSION:
+        raise TypedDataError("domain", f"must be name={DOMAIN_NAME!r} version={DOMAIN_VERSION!r}")
+    return _uint("domain.chainId", dom["chainId"], 256), _address("domain.verifyingContract", dom["verifyingContract"])
+
+
+def parse_order_typed_data(typed: Mapping[str, Any] | str | bytes) -> GaslessOrder:
+    """The GaslessOrder a user's typed data describes; raises TypedDataError naming the bad field.
+
+    Also enforces what the settler enforces about the envelope: the domain's chainId and
+    verifyingContract are the order's originChainId and originSettler, orderDataType is Orbital's.
+    """
+    typed = _load(typed)
+    chain_id, settler = _envelope(typed, ORDER_TYPES, "GaslessCrossChainOrder")
+    msg = _fields("message", typed.get("message"), [f["name"] for f in ORDER_TYPES["GaslessCrossChainOrder"]])
+    data = _fields("message.orderData", msg["orderData"], [f["name"] for f in ORDER_TYPES["OrbitalOrder"]])
+    if _bytes32("message.orderDataType", msg["orderDataType"]) != ORDER_DATA_TYPE:
+        raise TypedDataError("message.orderDataType", "must be keccak256 of the OrbitalOrder type string")
+    p = "message.orderData."
+    order = GaslessOrder(
+        origin_settler=_address("message.originSettler", msg["originSettler"]),
+        user=_address("message.user", msg["user"]),
+        nonce=_uint("message.nonce", msg["nonce"], 256),
+        origin_chain_id=_uint("message.originChainId", msg["originChainId"], 256),
+        open_deadline=_uint("message.openDeadline", msg["openDeadline"], 32),
+        fill_deadline=_uint("message.fillDeadline", msg["fillDeadline"], 32),
+        order=OrbitalOrder(
+            input_token=_address(p + "inputToken", data["inputToken"]),
+            input_amount=_uint(p + "inputAmount", data["inputAmount"], 256),
+            output_token=_address(p + "outputToken", data["outputToken"]),
+            output_amount=_uint(p + "outputAmount", data["outputAmount"], 256),
+            recipient=_address(p + "recipient", data["recipient"]),
+            destination_chain_id=_uint(p + "destinationChainId", data["destinationChainId"], 256),
+        ),
+    )
+    if order.origin_chain_id != chain_id:
+        raise TypedDataError("domain.chainId", "must equal message.originChainId")
+    if order.origin_settler != settler:
+        raise TypedDataError("domain.verifyingContract", "must equal message.originSettler")
+    return order
+
+
+def parse_cancel_typed_data(typed: Mapping[str, Any] | str | bytes) -> CancelMessage:
+    """The CancelOrder a user's typed data describes; raises TypedDataError naming the bad field."""
+    typed = _load(typed)
+    chain_id, settler = _envelope(typed, CANCEL_TYPES, "CancelOrder")
+    msg = _fields("message", typed.get("message"), ["orderId", "nonce"])
+    return CancelMessage(chain_id, settler, _bytes32("message.orderId", msg["orderId"]),
+                         _uint("message.nonce", msg["nonce"], 256))
+
+
+def typed_data_digest(typed: Mapping[str, Any] | str | bytes) -> bytes:
+    """The 32-byte EIP-712 digest (keccak256(0x1901 || domainSeparator || hashStruct(message)))."""
+    signable = encode_typed_data(full_message=dict(_load(typed)))
+    return keccak(b"\x19" + bytes(signable.version) + signable.header + signable.body)
+
+
+def recover_signer(typed: Mapping[str, Any] | str | bytes, signature: bytes | str) -> str:
+    """Address that signed ``typed``, with the settler's rules: 65 bytes, v in {27, 28}, low s."""
+    try:
+        sig = bytes(HexBytes(signature))
+    except ValueError:
+        raise SignatureError("signature is not hex") from None
+    if len(sig) != 65:
+        raise SignatureError(f"signature must be 65 bytes, got {len(sig)}")
+    if int.from_bytes(sig[32:64], "big") > SECP256K1_HALF_ORDER:
+        raise SignatureError("signature s is in the upper half of the curve order (malleable form)")
+    if sig[64] not in (27, 28):
+        raise SignatureError(f"signature v must be 27 or 28, got {sig[64]}")
+    signable = encode_typed_data(full_message=dict(_load(typed)))
+    return to_checksum_address(Account.recover_message(signable, signature=sig))
+
+
+def verify_order_signature(typed: Mapping[str, Any] | str | bytes, signature: bytes | str) -> GaslessOrder:
+    """Parse an order's typed data and check the user signed it; the parsed order on success."""
+    order = parse_order_typed_data(typed)
+    signer = recover_signer(typed, signature)
+    if signer != order.user:
+        raise SignatureError(f"signed by {signer}, not by the order's user {order.user}")
+    return order
+

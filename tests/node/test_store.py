@@ -1,0 +1,117 @@
+"""The store on real SQLite and real PostgreSQL: migrations, exact uint256, leases."""
+
+from __future__ import annotations
+
+import threading
+
+import peewee
+import pytest
+
+from runtime import Unavailable
+from runtime.store import (UINT256_MAX, BaseModel, Migration, SchemaMigration, Store,
+                           UInt256Field)
+
+
+class Amount(BaseModel):
+    value = UInt256Field()
+
+
+def _migration():
+    return Migration("0500_test_amounts", lambda db: db.create_tables([Amount]))
+
+
+def test_uint256_round_trip_exact(database_url, tmp_path):
+    store = Store(database_url, state_dir=str(tmp_path), migrations=[_migration()])
+    store.migrate()
+    values = [0, 1, 10**18 + 1, 2**128 + 7, UINT256_MAX - 1, UINT256_MAX]
+    with store.connection():
+        for v in values:
+            Amount.create(value=v)
+        got = [a.value for a in Amount.select().order_by(Amount.id)]
+    assert got == values
+    with store.connection(), pytest.raises(ValueError, match="outside uint256"):
+        Amount.create(value=UINT256_MAX + 1)
+    with store.connection(), pytest.raises(ValueError):
+        Amount.create(value=-1)
+    store.close()
+
+
+def test_migrations_twice_in_a_row_are_idempotent(database_url, tmp_path):
+    store = Store(database_url, state_dir=str(tmp_path), migrations=[_migration()])
+    assert store.migrate() == ["0001_runtime_leases", "0500_test_amounts"]
+    assert store.migrate() == []
+    with store.connection():
+        assert SchemaMigration.select().count() == 2
+    store.close()
+
+
+def test_failed_migration_rolls_back_whole(database_url, tmp_path):
+    def boom(db):
+        db.create_tables([Amount])
+        raise RuntimeError("half-done migration")
+    store = Store(database_url, state_dir=str(tmp_path), migrations=[Migration("0600_x", boom)])
+    with pytest.raises(RuntimeError):
+        store.migrate()
+    with store.connection():
+        assert not store.db.table_exists("amount")
+        assert not store.db.table_exists("schema_migration") or \
+            SchemaMigration.select().count() == 0
+    store.close()
+
+
+def test_two_nodes_migrating_together(pg_url):
+    """Concurrent starts serialise on the advisory lock: each migration is applied once."""
+    stores = [Store(pg_url, node=f"n{i}", migrations=[_migration()]) for i in range(4)]
+    results, barrier = {}, threading.Barrier(len(stores))
+
+    def go(i):
+        barrier.wait()
+        results[i] = stores[i].migrate()
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    applied = [m for r in results.values() for m in r]
+    assert sorted(applied) == ["0001_runtime_leases", "0500_test_amounts"]
+    for s in stores:
+        s.close()
+
+
+def test_leases_split_work_between_nodes(database_url, tmp_path):
+    a = Store(database_url, state_dir=str(tmp_path), node="a")
+    a.migrate()
+    b = Store(database_url, state_dir=str(tmp_path), node="b")
+    assert a.acquire_lease("chains/watcher/x", ttl=10, now=100)
+    assert not b.acquire_lease("chains/watcher/x", ttl=10, now=105)
+    assert a.acquire_lease("chains/watcher/x", ttl=10, now=105)      # renew
+    assert b.acquire_lease("chains/watcher/x", ttl=10, now=116)      # expired: taken over
+    assert not a.acquire_lease("chains/watcher/x", ttl=10, now=117)
+    b.release_lease("chains/watcher/x")
+    assert a.acquire_lease("chains/watcher/x", ttl=10, now=118)
+    a.close()
+    b.close()
+
+
+def test_sqlite_is_wal(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/x.db")
+    with store.connection() as db:
+        assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def test_unreachable_postgres_is_unavailable():
+    store = Store("postgresql://postgres@127.0.0.1:1/nothing")
+    with pytest.raises(Unavailable, match="store unavailable"):
+        store.ping()
+
+
+def test_url_password_redacted():
+    store = Store("postgresql://user:hunter22@127.0.0.1:1/db")
+    assert "hunter22" not in store.url and "***" in store.url
+
+
+def test_unsupported_scheme_refused():
+    from runtime import ConfigError
+    with pytest.raises(ConfigError, match="unsupported scheme"):
+        Store("mysql://x/y")
