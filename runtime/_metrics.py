@@ -4,7 +4,7 @@ several nodes in one process). Served on ``node.metrics_listen`` (default 127.0.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily

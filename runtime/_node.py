@@ -20,7 +20,7 @@ import pykka
 
 from ._actor import ActorContext, Init
 from ._clock import Clock, MonotonicClock
-from ._errors import ConfigError, Escalation, Unavailable
+from ._errors import ConfigError, Unavailable
 from ._events import Event, EventBus
 from ._logging import register_secret
 from ._metrics import Metrics
@@ -70,7 +70,7 @@ class Node:
         self.config: Config = load_config(config_path, app, env)
 
     # ---- start ----------------------------------------------------------------------
-    def start(self) -> "Node":
+    def start(self) -> Node:
         cfg = self.config
         register_secret(cfg.node.admin_token)
         register_secret(_password(cfg.database.url))

@@ -10,9 +10,10 @@ runtime itself knows nothing of what those children do.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
-from .._spec import ChildSpec, Restart, Strategy, SupervisorSpec
+from .._spec import ChildSpec, Strategy, SupervisorSpec
 from .._supervisor import Supervisor
 from ._model import Config, GroupSupervision
 

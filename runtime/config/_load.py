@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Mapping
+from collections.abc import Mapping
 
 from .._errors import ConfigError
 from ._app import GROUPS, App
@@ -60,7 +60,7 @@ def load_text(text: str, file: str, app: App, env: Mapping[str, str] | None = No
     sections = {name: build(schema, root.value.get(name, empty), file, name)
                 for name, schema in app.sections.items()}
     config = Config(file, node, database, supervision, sections)
-    for name, schema in app.sections.items():
+    for name in app.sections:
         check = getattr(sections[name], "check_config", None)
         if check is not None:  # cross-section checks (a funding account's chain exists...)
             try:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 
-from .._errors import OrbitalError
 from ._status import to_status
 
 __all__ = ["unary", "stream"]

@@ -56,4 +56,4 @@ def bad_request_fields(call_or_error) -> list[tuple[str, str]]:
     return out
 
 
-assert code_pb2.INVALID_ARGUMENT == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+assert grpc.StatusCode.INVALID_ARGUMENT.value[0] == code_pb2.INVALID_ARGUMENT

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from dataclasses import dataclass
-from typing import Optional
 
 import grpc
 import pytest

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 
 import grpc
@@ -80,7 +79,7 @@ def proc_config(tmp_path):
 
 def metric(port: int, name: str) -> str:
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
-    return "\n".join(l for l in body.decode().splitlines() if l.startswith(name))
+    return "\n".join(x for x in body.decode().splitlines() if x.startswith(name))
 
 
 def test_sighup_reload_and_sigterm(proc_config):

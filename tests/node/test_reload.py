@@ -68,10 +68,11 @@ def test_invalid_reload_refused_tree_untouched(node_factory, channel_to, tmp_pat
 
 def test_restart_only_settings_refused(node_factory, tmp_path, database_url):
     node = node_factory({"a": "hi"})
-    path = write_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
-                        {"a": "hi"})
-    text = open(path).read().replace("grpc_listen: 127.0.0.1:0", "grpc_listen: 127.0.0.1:1")
-    open(path, "w").write(text)
+    write_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
+                 {"a": "hi"})
+    cfg = tmp_path / "supervisor.yaml"
+    cfg.write_text(cfg.read_text().replace("grpc_listen: 127.0.0.1:0",
+                                           "grpc_listen: 127.0.0.1:1"))
     with pytest.raises(ConfigError, match="node.grpc_listen: cannot change while running"):
         node.reload()
 
@@ -81,9 +82,9 @@ def test_root_escalation_stops_node_with_exit_code_1(tmp_path, database_url):
     from .conftest import make_app
     path = write_config(tmp_path / "s.yaml", database_url, tmp_path / "var", {"a": "hi"},
                         extra="")
-    text = open(path).read().replace(
-        "supervision:\n", "supervision:\n  root: {intensity: 0, period: 60}\n")
-    open(path, "w").write(text)
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(cfg.read_text().replace(
+        "supervision:\n", "supervision:\n  root: {intensity: 0, period: 60}\n"))
     node = Node(path, make_app()).start()
     try:
         from runtime.testing import EventRecorder

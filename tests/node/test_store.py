@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import peewee
 import pytest
 
 from runtime import Unavailable
