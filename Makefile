@@ -19,7 +19,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Generated gRPC code is built here, not committed (orbital/v1/*_pb2*.py are git-ignored).

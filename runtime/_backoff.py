@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -25,17 +26,24 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Delay before restart number ``attempt`` (1-based) of an unstable child."""
-        if self.initial <= 0 or attempt <= 0:
-            return 0.0
-        base = min(self.maximum, self.initial * self.multiplier ** (attempt - 1))
-        if self.jitter <= 0:
+        base = self._base(attempt)
+        if base <= 0 or self.jitter <= 0:
             return base
         r = (rng or random).random()
         return base * (1.0 - self.jitter * r)
 
     def bounds(self, attempt: int) -> tuple[float, float]:
         """The interval :meth:`delay` draws from (for tests and docs)."""
+        base = self._base(attempt)
+        return (base * (1.0 - max(0.0, self.jitter)), base) if base > 0 else (0.0, 0.0)
+
+    def _base(self, attempt: int) -> float:
         if self.initial <= 0 or attempt <= 0:
-            return (0.0, 0.0)
-        base = min(self.maximum, self.initial * self.multiplier ** (attempt - 1))
-        return (base * (1.0 - self.jitter), base)
+            return 0.0
+        # A child failing for hours counts thousands of attempts: ``multiplier ** n``
+        # would overflow a float long after the cap is reached, so stop growing there.
+        exponent = attempt - 1
+        if self.multiplier > 1 and self.maximum > self.initial:
+            exponent = min(exponent, 1 + math.ceil(math.log(self.maximum / self.initial,
+                                                            self.multiplier)))
+        return min(self.maximum, self.initial * self.multiplier ** exponent)

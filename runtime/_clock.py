@@ -11,7 +11,8 @@ import heapq
 import itertools
 import threading
 import time
-from typing import Callable, Protocol
+from typing import Protocol
+from collections.abc import Callable
 
 __all__ = ["Clock", "MonotonicClock", "Timer"]
 

@@ -42,15 +42,22 @@ class Registry:
         return sorted(p for p in list(self._refs) if p.startswith(prefix))
 
     def tell(self, path: str, message: Any) -> None:
+        # The hot path of the runtime: one dict lookup, and pykka's own liveness check.
+        ref = self._refs.get(path)
+        if ref is None:
+            raise ActorUnavailable(path, "not running (never started, restarting or stopped)")
         try:
-            self.lookup(path).tell(message)
+            ref.tell(message)
         except pykka.ActorDeadError:
-            raise ActorUnavailable(path, "stopping") from None
+            raise ActorUnavailable(path, "not running (restarting or stopped)") from None
 
     def ask(self, path: str, message: Any, timeout: float | None = 10.0) -> Any:
         """Send and wait for the reply; typed errors raised by the actor reach the caller."""
+        ref = self._refs.get(path)
+        if ref is None:
+            raise ActorUnavailable(path, "not running (never started, restarting or stopped)")
         try:
-            return self.lookup(path).ask(message, timeout=timeout)
+            return ref.ask(message, timeout=timeout)
         except pykka.ActorDeadError:
             raise ActorUnavailable(path, "stopping") from None
         except pykka.Timeout:

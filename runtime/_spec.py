@@ -47,7 +47,7 @@ class ChildSpec:
     def is_supervisor(self) -> bool:
         return isinstance(self.config, SupervisorSpec)
 
-    def same_process(self, other: "ChildSpec") -> bool:
+    def same_process(self, other: ChildSpec) -> bool:
         """True when a reload can leave this child running (supervisors: settings only)."""
         if self.actor is not other.actor or self.restart != other.restart \
                 or self.shutdown != other.shutdown:
@@ -91,7 +91,7 @@ class DiffResult:
     restarted: list[str] = field(default_factory=list)
     unchanged: int = 0
 
-    def merge(self, other: "DiffResult") -> None:
+    def merge(self, other: DiffResult) -> None:
         self.started += other.started
         self.stopped += other.stopped
         self.restarted += other.restarted

@@ -5,6 +5,10 @@ A supervisor is an :class:`Actor` whose state is its children. Exits of children
 supervisor's own thread, one at a time. Exceeding the restart intensity stops every child
 (in reverse start order) and crashes the supervisor with :class:`Escalation`, which its own
 supervisor sees as an ordinary child failure; at the root the node's exit hook runs.
+
+Requests (StartChild, RestartChild, ApplySpec, ...) are asks: a failure they cause in a
+*child* is the child's, reported as a typed error or handled as a child failure, never an
+exception that would crash the supervisor and, with it, every sibling.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from __future__ import annotations
 import collections
 import logging
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
 
 from ._actor import Actor, ChildExit, Init
-from ._errors import AlreadyExists, Escalation, NotFound
+from ._errors import (ActorUnavailable, AlreadyExists, Escalation, FailedPrecondition,
+                      NotFound, OrbitalError)
 from ._events import Event
 from ._spec import ActorInfo, ChildSpec, DiffResult, Restart, Strategy, SupervisorSpec
 
@@ -50,7 +55,14 @@ class ApplySpec:
 
 @dataclass(frozen=True)
 class DescribeTree:
-    pass
+    """Ask: a list of :class:`ActorInfo`, this supervisor's subtree in start order."""
+
+
+@dataclass(frozen=True)
+class _CheckSpec:
+    """Reload, phase one: refuse ``spec`` before any change anywhere in the tree."""
+
+    spec: SupervisorSpec
 
 
 @dataclass(frozen=True)
@@ -66,14 +78,9 @@ class _Child:
     def __init__(self, spec: ChildSpec, path: str, dynamic: bool = False) -> None:
         self.spec, self.path, self.dynamic = spec, path, dynamic
         self.ref: pykka.ActorRef | None = None
-        self.generation = 0
-        self.state = "stopped"
-        self.started_at = 0.0
-        self.started_mono = 0.0
-        self.restarts = 0
-        self.consecutive = 0
-        self.last_error = ""
-        self.token = 0
+        self.generation = self.restarts = self.consecutive = self.token = 0
+        self.state, self.last_error = "stopped", ""
+        self.started_at = self.started_mono = 0.0  # wall (shown), monotonic (backoff reset)
 
 
 class Supervisor(Actor):
@@ -89,7 +96,7 @@ class Supervisor(Actor):
 
     # ---- lifecycle ------------------------------------------------------------------
     def setup(self) -> None:
-        self.children = [_Child(c, self.ctx.child(c.id, None, 0).path) for c in self.spec.children]
+        self.children = [_Child(c, self._path_of(c.id)) for c in self.spec.children]
         for child in self.children:
             exc = self._start_child(child)
             if exc is not None:
@@ -114,7 +121,10 @@ class Supervisor(Actor):
         if isinstance(message, RestartChild):
             return self._route(message.path, message, self._restart_by_request)
         if isinstance(message, ApplySpec):
+            self._check(message.spec)
             return self._apply(message.spec)
+        if isinstance(message, _CheckSpec):
+            return self._check(message.spec)
         return super().handle(message)
 
     # ---- starting and stopping ------------------------------------------------------
@@ -131,6 +141,7 @@ class Supervisor(Actor):
                 ref.actor_stopped.set()
             child.ref, child.state = None, "failed"
             child.last_error = repr(exc)
+            child.started_mono = 0.0  # it never ran: no stable period to reset backoff on
             self._publish("exited", child, reason=repr(exc), during="start")
             return exc
         child.ref, child.state = ref, "running"
@@ -171,7 +182,21 @@ class Supervisor(Actor):
         self.ctx.registry.unregister(child.path)
         self._failed(child, msg.reason)
 
-    def _failed(self, child: _Child, reason: BaseException | None) -> None:
+    def _start_or_fail(self, child: _Child) -> bool:
+        """Start ``child``; a failed start is a failure of the child like any other."""
+        exc = self._start_child(child)
+        if exc is None:
+            return True
+        self._failed(child, exc, announced=True)
+        return False
+
+    def _failed(self, child: _Child, reason: BaseException | None,
+                announced: bool = False) -> None:
+        """Apply the restart type, the intensity and the strategy to an exit of ``child``.
+
+        ``announced``: the exit event was already published (by a failed start), so that
+        every failure is counted once by the subscribers (metrics).
+        """
         abnormal = reason is not None
         child.state = "failed" if abnormal else "stopped"
         if abnormal:
@@ -179,7 +204,8 @@ class Supervisor(Actor):
             log.error("actor failed", exc_info=(type(reason), reason, reason.__traceback__),
                       extra={"path": child.path, "restarts": child.restarts,
                              "error": repr(reason)})
-        self._publish("exited", child, reason=repr(reason) if abnormal else "normal")
+        if not announced:
+            self._publish("exited", child, reason=repr(reason) if abnormal else "normal")
         restart = child.spec.restart
         if restart is Restart.TEMPORARY or (restart is Restart.TRANSIENT and not abnormal):
             if restart is Restart.TEMPORARY:
@@ -194,13 +220,21 @@ class Supervisor(Actor):
         idx = self.children.index(child)
         if self.spec.strategy is Strategy.ONE_FOR_ONE:
             group = [child]
-        elif self.spec.strategy is Strategy.ONE_FOR_ALL:
-            group = list(self.children)
         else:
-            group = self.children[idx:]
-        for other in reversed(group):
-            if other is not child and other.ref is not None:
+            siblings = self.children if self.spec.strategy is Strategy.ONE_FOR_ALL \
+                else self.children[idx:]
+            # A sibling stopped on request (or a transient one done) stays stopped, as
+            # OTP keeps a terminated child down until restart_child.
+            group = [c for c in siblings if c is child or c.state != "stopped"]
+        for other in reversed(group):  # last-started first
+            if other is child:
+                continue
+            if other.spec.restart is Restart.TEMPORARY:  # OTP: taken down, never restarted
+                self._stop_child(other)
+                self.children.remove(other)
+            elif other.ref is not None:
                 self._stop_child(other, state="restarting")
+        group = [c for c in group if c is child or c.spec.restart is not Restart.TEMPORARY]
         if child.started_mono and now - child.started_mono >= self.spec.backoff.reset_after:
             child.consecutive = 0
         child.consecutive += 1
@@ -225,11 +259,8 @@ class Supervisor(Actor):
         for member in group:
             if member.state != "restarting":
                 continue
-            exc = self._start_child(member)
-            if exc is not None:
-                member.state = "running"  # so that _failed sees a live failure
-                self._failed(member, exc)
-                return
+            if not self._start_or_fail(member):
+                return  # _failed has rescheduled what is left of the group
             member.restarts += 1
             self._publish("restarted", member, restarts=member.restarts)
 
@@ -245,11 +276,12 @@ class Supervisor(Actor):
     # ---- requests -------------------------------------------------------------------
     def _start_dynamic(self, spec: ChildSpec) -> str:
         if self._find_id(spec.id) is not None:
-            raise AlreadyExists(f"{self.path}: child {spec.id!r} already exists")
-        child = _Child(spec, self.ctx.child(spec.id, None, 0).path, dynamic=True)
+            raise AlreadyExists(f"{self.path or 'root'}: child {spec.id!r} already exists",
+                                field="id")
+        child = _Child(spec, self._path_of(spec.id), dynamic=True)
         exc = self._start_child(child)
-        if exc is not None:
-            raise RuntimeError(f"{child.path} failed to start: {exc!r}") from exc
+        if exc is not None:  # the caller's answer; the supervisor and siblings live on
+            raise FailedPrecondition(f"{child.path} failed to start: {exc!r}") from exc
         self.children.append(child)
         return child.path
 
@@ -258,10 +290,11 @@ class Supervisor(Actor):
             if child.path == path:
                 return local(child)
         for child in self.children:
-            if child.spec.is_supervisor and child.ref is not None and \
-                    path.startswith(child.path + "/"):
-                return child.ref.ask(message)
-        raise NotFound(f"no actor at {path!r}")
+            if child.spec.is_supervisor and path.startswith(child.path + "/"):
+                if child.ref is None:
+                    raise ActorUnavailable(child.path, child.state)
+                return _ask_down(child, message)
+        raise NotFound(f"no actor at {path!r}", field="path")
 
     def _stop_by_request(self, child: _Child) -> str:
         self._stop_child(child)
@@ -271,17 +304,30 @@ class Supervisor(Actor):
 
     def _restart_by_request(self, child: _Child) -> str:
         self._stop_child(child, state="restarting")
-        exc = self._start_child(child)
-        if exc is not None:
-            child.state = "running"
-            self._failed(child, exc)
-        else:
+        if self._start_or_fail(child):
             child.restarts += 1
             self._publish("restarted", child, restarts=child.restarts, requested=True)
         return child.path
 
+    def _check(self, new: SupervisorSpec) -> None:
+        """Refuse a spec that cannot be applied here or below, before changing anything."""
+        dynamic = {c.spec.id for c in self.children if c.dynamic}
+        clash = sorted(dynamic & {c.id for c in new.children})
+        if clash:
+            raise AlreadyExists(f"{self.path or 'root'}: {', '.join(map(repr, clash))} "
+                                "already running as dynamic children", field="children")
+        for spec in new.children:
+            child = self._find_id(spec.id)
+            if child is not None and spec.is_supervisor and child.ref is not None \
+                    and child.spec.same_process(spec):
+                _ask_down(child, _CheckSpec(spec.config))
+
     def _apply(self, new: SupervisorSpec) -> DiffResult:
-        """Reload: start added, stop removed, restart changed, leave the rest alone."""
+        """Reload: start added, stop removed, restart changed, leave the rest alone.
+
+        The new order is in force before anything starts, so that a child failing to
+        start meanwhile is handled (strategy, backoff) against the new tree.
+        """
         result = DiffResult()
         old = {c.spec.id: c for c in self.children if not c.dynamic}
         wanted = {c.id for c in new.children}
@@ -290,34 +336,37 @@ class Supervisor(Actor):
                 self._stop_child(child)
                 self.children.remove(child)
                 result.stopped.append(child.path)
-        self.spec = replace(new, children=new.children)
-        ordered: list[_Child] = []
+        self.spec = new
+        plan: list[tuple[_Child, ChildSpec, str]] = []
         for spec in new.children:
             child = old.get(spec.id)
-            if child is None:
-                child = _Child(spec, self.ctx.child(spec.id, None, 0).path)
-                exc = self._start_child(child)
-                if exc is not None:
-                    child.state = "running"
-                    self._failed(child, exc)
+            what = "add" if child is None else \
+                "keep" if child.spec.same_process(spec) else "change"
+            plan.append((child or _Child(spec, self._path_of(spec.id)), spec, what))
+        self.children = [c for c, _, _ in plan] + [c for c in self.children if c.dynamic]
+        for child, spec, what in plan:
+            if what == "add":
                 result.started.append(child.path)
-            elif not child.spec.same_process(spec):
+                if child in self.children:  # not removed meanwhile (temporary, failed)
+                    self._start_or_fail(child)
+            elif what == "change":
                 self._stop_child(child, state="restarting")
-                child.spec = spec
-                child.consecutive = 0
-                exc = self._start_child(child)
-                if exc is not None:
-                    child.state = "running"
-                    self._failed(child, exc)
+                child.spec, child.consecutive = spec, 0
                 result.restarted.append(child.path)
+                if child in self.children:
+                    self._start_or_fail(child)
             else:
                 child.spec = spec
                 if spec.is_supervisor and child.ref is not None:
-                    result.merge(child.ref.ask(ApplySpec(spec.config)))
+                    try:
+                        result.merge(_ask_down(child, ApplySpec(spec.config)))
+                    except OrbitalError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - it crashed: its exit follows
+                        log.error("sub-supervisor failed to apply its spec",
+                                  extra={"path": child.path, "error": repr(exc)})
                 else:
                     result.unchanged += 1
-            ordered.append(child)
-        self.children = ordered + [c for c in self.children if c.dynamic]
         return result
 
     def _describe(self) -> list[ActorInfo]:
@@ -333,6 +382,9 @@ class Supervisor(Actor):
         return out
 
     # ---- helpers --------------------------------------------------------------------
+    def _path_of(self, child_id: str) -> str:
+        return self.ctx.child(child_id, None, 0).path
+
     def _find_id(self, child_id: str) -> _Child | None:
         for child in self.children:
             if child.spec.id == child_id:
@@ -341,6 +393,14 @@ class Supervisor(Actor):
 
     def _publish(self, kind: str, child: _Child, **data: Any) -> None:
         self.ctx.events.publish(Event(kind, child.path, self.ctx.clock.now(), data))
+
+
+def _ask_down(child: _Child, message: Any) -> Any:
+    """Ask a sub-supervisor; its death meanwhile is a typed, retryable answer."""
+    try:
+        return child.ref.ask(message)
+    except pykka.ActorDeadError:
+        raise ActorUnavailable(child.path, "stopping") from None
 
 
 def _tell(ref: pykka.ActorRef, message: Any) -> None:

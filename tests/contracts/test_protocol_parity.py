@@ -161,7 +161,7 @@ def test_cancel_message_round_trip():
         31337, to_checksum_address("0x" + "aa" * 20), oid, 9)
     sig = Account.sign_typed_data(key, full_message=typed).signature
     assert recover_signer(typed, sig) == Account.from_key(key).address
-    assert protocol.CANCEL_ORDER_TYPEHASH == keccak(text="CancelOrder(bytes32 orderId,uint256 nonce)")
+    assert keccak(text="CancelOrder(bytes32 orderId,uint256 nonce)") == protocol.CANCEL_ORDER_TYPEHASH
 
 
 def test_settler_publishes_its_eip712_domain(chain_a):

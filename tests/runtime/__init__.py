@@ -1,0 +1,1 @@
+"""Supervision suite of the runtime (OTP supervisor_SUITE-style)."""
