@@ -12,7 +12,7 @@ __all__ = ["build_app", "KINDS"]
 
 # Kind modules, in the order they are installed. Later issues add chain watchers, the
 # intent book, the attester, solver sessions, funding, rebalance, quoter, keeper, alerts.
-KINDS: tuple[str, ...] = ()
+KINDS: tuple[str, ...] = ("chain_watcher", "keeper")
 
 
 def build_app() -> App:

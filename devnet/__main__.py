@@ -13,7 +13,7 @@ import time
 
 from devnet.anvil import DevnetError
 from devnet.info import devnet_json_path
-from devnet.lifecycle import DEFAULT_HOST, DEFAULT_PORTS, start, status, stop
+from devnet.lifecycle import DEFAULT_HOST, DEFAULT_PORTS, DEFAULT_SOLANA_PORT, start, status, stop
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -23,6 +23,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ports", default=",".join(map(str, DEFAULT_PORTS)),
                         help="RPC ports of devnet-a,devnet-b (default: %(default)s)")
     parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--solana-port", type=int, default=DEFAULT_SOLANA_PORT,
+                        help="RPC port of solana-local (default: %(default)s)")
+    parser.add_argument("--no-solana", action="store_true", help="up: start only the EVM chains, not solana-local")
     parser.add_argument("--quiet", action="store_true", help="start anvil with --quiet (empty logs)")
     parser.add_argument("--json", action="store_true", help="status: print machine-readable JSON")
     return parser.parse_args(argv)
@@ -35,10 +38,14 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             ports = tuple(int(p) for p in args.ports.split(","))
             was_up = status(args.state_dir).healthy
-            info = start(args.state_dir, ports, args.host, quiet=args.quiet)
+            info = start(args.state_dir, ports, args.host, quiet=args.quiet, solana=not args.no_solana,
+                         solana_port=args.solana_port)
             for chain in info.chains:
                 print(f"{chain.name}: chain {chain.chain_id} at {chain.rpc_url} (pid {chain.pid}), "
                       f"settler {chain.contracts.settler}")
+            if info.solana is not None:
+                print(f"{info.solana['name']}: LiteSVM at {info.solana['rpc_url']} (pid {info.solana['pid']}), "
+                      f"USDC mint {info.solana['tokens']['USDC']['mint']}")
             if was_up:
                 print(f"devnet already up; nothing redeployed ({devnet_json_path(args.state_dir)})")
             else:

@@ -120,21 +120,22 @@ def is_alive(pid: int) -> bool:
         return True  # no /proc (macOS): trust kill(0)
 
 
-def is_anvil(pid: int) -> bool:
-    """Whether ``pid`` still runs anvil, so a recycled pid is never signalled."""
+def is_anvil(pid: int, marker: str = "anvil") -> bool:
+    """Whether ``pid`` still runs anvil (or whatever has ``marker`` in its command line, e.g. the
+    solana-local server), so a recycled pid is never signalled."""
     if not is_alive(pid):
         return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return b"anvil" in fh.read()
+            return marker.encode() in fh.read()
     except OSError:
         out = subprocess.run(["ps", "-p", str(pid), "-o", "command="], capture_output=True, text=True, check=False)
-        return "anvil" in out.stdout
+        return marker in out.stdout
 
 
-def terminate(pid: int, timeout: float = 5.0) -> None:
-    """SIGTERM the process group anvil leads, then SIGKILL after ``timeout``; wait until gone."""
-    if not is_anvil(pid):
+def terminate(pid: int, timeout: float = 5.0, marker: str = "anvil") -> None:
+    """SIGTERM the process group anvil (or ``marker``) leads, then SIGKILL after ``timeout``; wait until gone."""
+    if not is_anvil(pid, marker):
         _CHILDREN.pop(pid, None)
         return
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -154,4 +155,4 @@ def terminate(pid: int, timeout: float = 5.0) -> None:
     if child is not None:
         child.wait(timeout=timeout)
     if is_alive(pid):
-        raise DevnetError(f"anvil (pid {pid}) did not exit")
+        raise DevnetError(f"{marker} (pid {pid}) did not exit")

@@ -15,16 +15,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devnet import anvil
+from devnet import anvil, solana_local
 from devnet.anvil import DevnetError
 from devnet.deploy import deploy
 from devnet.info import ChainInfo, DevnetInfo, devnet_json_path, read_info, write_info
 from devnet.rpc import Rpc, RpcError
+from devnet.solana_keys import DEFAULT_SOLANA_PORT
 
 __all__ = [
     "CHAINS",
     "DEFAULT_HOST",
     "DEFAULT_PORTS",
+    "DEFAULT_SOLANA_PORT",
     "ChainStatus",
     "DevnetStatus",
     "load_info",
@@ -52,7 +54,7 @@ class ChainStatus:
 @dataclass(frozen=True)
 class DevnetStatus:
     running: bool  # devnet.json exists
-    healthy: bool  # every chain alive, answering with its chain id, contracts deployed
+    healthy: bool  # every chain alive, answering with its chain id, contracts deployed (solana-local too, if started)
     chains: tuple[ChainStatus, ...]
 
 
@@ -98,6 +100,8 @@ def status(state_dir: str | os.PathLike = "var") -> DevnetStatus:
     if info is None:
         return DevnetStatus(False, False, ())
     chains = tuple(_chain_status(c) for c in info.chains)
+    if info.solana is not None:
+        chains += (ChainStatus(solana_local.NAME, info.solana["pid"], *solana_local.check(info.solana)),)
     return DevnetStatus(True, all(c.alive and c.rpc_ok and c.deployed for c in chains), chains)
 
 
@@ -105,28 +109,41 @@ def _ports_of(info: DevnetInfo) -> tuple[int, ...]:
     return tuple(int(c.rpc_url.rsplit(":", 1)[1]) for c in info.chains)
 
 
+def _solana_port_of(info: DevnetInfo) -> int | None:
+    return int(info.solana["rpc_url"].rsplit(":", 1)[1]) if info.solana is not None else None
+
+
 def _stop_locked(state_dir: Path, timeout: float) -> list[int]:
     pids = set()
     info = read_info(state_dir)
+    solana_pids = set()
     if info is not None:
         pids.update(c.pid for c in info.chains)
+        if info.solana is not None:
+            solana_pids.add(info.solana["pid"])
     for name, _ in CHAINS:
         pidfile = _pidfile(state_dir, name)
         with contextlib.suppress(FileNotFoundError, ValueError):
             pids.add(int(pidfile.read_text().strip()))
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        solana_pids.add(int(_pidfile(state_dir, solana_local.NAME).read_text().strip()))
     stopped = []
     for pid in sorted(pids):
         if anvil.is_anvil(pid):
             anvil.terminate(pid, timeout)
             stopped.append(pid)
-    for name, _ in CHAINS:
+    for pid in sorted(solana_pids):
+        if solana_local.is_server(pid):
+            solana_local.terminate(pid, timeout)
+            stopped.append(pid)
+    for name in [n for n, _ in CHAINS] + [solana_local.NAME]:
         _pidfile(state_dir, name).unlink(missing_ok=True)
     devnet_json_path(state_dir).unlink(missing_ok=True)
     return stopped
 
 
 def stop(state_dir: str | os.PathLike = "var", timeout: float = 5.0) -> list[int]:
-    """Stop the anvil processes this state dir started (by pidfile); return their pids.
+    """Stop the anvils and solana-local this state dir started (by pidfile); return their pids.
 
     Harmless when nothing runs. Leaves logs in place; removes pidfiles and devnet.json.
     """
@@ -135,21 +152,32 @@ def stop(state_dir: str | os.PathLike = "var", timeout: float = 5.0) -> list[int
         return _stop_locked(state_dir, timeout)
 
 
-def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool, timeout: float) -> tuple[DevnetInfo, bool]:
+def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool, timeout: float,
+                  solana_port: int | None = None) -> tuple[DevnetInfo, bool]:
     info = read_info(state_dir)
     if info is not None:
         current = status(state_dir)
         if current.healthy:
-            if _ports_of(info) != tuple(ports):
-                raise DevnetError(f"a devnet already runs from {state_dir} on ports {_ports_of(info)}; "
+            if _ports_of(info) != tuple(ports) or _solana_port_of(info) != solana_port:
+                running_as = f"ports {_ports_of(info)}" + (f", solana-local on {_solana_port_of(info)}"
+                                                           if info.solana is not None else ", without solana-local")
+                raise DevnetError(f"a devnet already runs from {state_dir} on {running_as}; "
                                   f"run `python -m devnet down --state-dir {state_dir}` first")
             return info, False
     _stop_locked(state_dir, timeout=5.0)  # leftovers of a dead or half-started devnet
-    for port in ports:
+    for port in [*ports, *([solana_port] if solana_port is not None else [])]:
         if anvil.port_in_use(host, port):
             raise DevnetError(f"{host}:{port} is already in use by a process this state dir did not start")
     pids: dict[str, int] = {}
     try:
+        solana_entry: dict | None = None
+        if solana_port is not None:
+            # Before the anvils, not alongside: its start-up (imports, LiteSVM, seeding) is a CPU burst,
+            # and anvil under CPU contention can leave some of a batch of deployment txs unmined.
+            log = state_dir / f"{solana_local.NAME}.log"
+            pids[solana_local.NAME] = solana_local.spawn(host, solana_port, state_dir, log)
+            _pidfile(state_dir, solana_local.NAME).write_text(f"{pids[solana_local.NAME]}\n")
+            solana_entry = solana_local.wait_ready(pids[solana_local.NAME], f"http://{host}:{solana_port}", log, timeout)
         for (name, chain_id), port in zip(CHAINS, ports):
             pids[name] = anvil.spawn(host, port, chain_id, state_dir / f"{name}.log", quiet=quiet)
             _pidfile(state_dir, name).write_text(f"{pids[name]}\n")
@@ -177,7 +205,7 @@ def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool,
             ChainInfo(name, "evm", cid, f"http://{host}:{port}", pids[name], str(state_dir / f"{name}.log"),
                       results[name][1], results[name][0])
             for (name, cid), port in zip(CHAINS, ports))
-        info = DevnetInfo(str(state_dir), chains)
+        info = DevnetInfo(str(state_dir), chains, solana=solana_entry)
         write_info(info)
         return info, True
     except BaseException:
@@ -186,29 +214,30 @@ def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool,
 
 
 def start(state_dir: str | os.PathLike = "var", ports: Sequence[int] = DEFAULT_PORTS, host: str = DEFAULT_HOST, *,
-          quiet: bool = False, timeout: float = 30.0, solana: bool = False) -> DevnetInfo:
+          quiet: bool = False, timeout: float = 30.0, solana: bool = False,
+          solana_port: int = DEFAULT_SOLANA_PORT) -> DevnetInfo:
     """Start both anvil chains, deploy and seed everything, write devnet.json; return the info.
 
     Idempotent: if this state dir's devnet is already up and healthy, returns it untouched (no
-    redeploy). A dead or half-started one is cleaned up and started afresh. ``solana`` is the hook
-    for solana-local (LiteSVM), not implemented yet.
+    redeploy). A dead or half-started one is cleaned up and started afresh. With ``solana``, also
+    starts solana-local (LiteSVM RPC on ``solana_port``, USDC mint seeded) and records it as the
+    ``solana`` entry of devnet.json. The CLI's ``up`` starts it by default; the library does not.
     """
-    if solana:
-        raise DevnetError("solana-local is not implemented yet; start the EVM devnet without it")
     if len(ports) != len(CHAINS):
         raise DevnetError(f"need {len(CHAINS)} ports, got {list(ports)}")
     state_dir = Path(state_dir)
     with _locked(state_dir):
-        return _start_locked(state_dir, ports, host, quiet, timeout)[0]
+        return _start_locked(state_dir, ports, host, quiet, timeout, solana_port if solana else None)[0]
 
 
 @contextlib.contextmanager
 def running(state_dir: str | os.PathLike, ports: Sequence[int] = DEFAULT_PORTS, host: str = DEFAULT_HOST, *,
-            quiet: bool = False, timeout: float = 30.0) -> Iterator[DevnetInfo]:
+            quiet: bool = False, timeout: float = 30.0, solana: bool = False,
+            solana_port: int = DEFAULT_SOLANA_PORT) -> Iterator[DevnetInfo]:
     """Context manager: a devnet for the block; stopped on exit only if this call started it."""
     state = Path(state_dir)
     with _locked(state):
-        info, started = _start_locked(state, ports, host, quiet, timeout)
+        info, started = _start_locked(state, ports, host, quiet, timeout, solana_port if solana else None)
     try:
         yield info
     finally:

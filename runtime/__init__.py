@@ -15,6 +15,8 @@ from ._registry import Registry
 from ._spec import ActorInfo, ChildSpec, DiffResult, Restart, Strategy, SupervisorSpec
 from ._supervisor import (ApplySpec, DescribeTree, RestartChild, StartChild, StopChild,
                           Supervisor)
+from ._tasks import (TASKS_PATH, ListTasks, PauseTask, ResumeTask, RunStarted, RunTask,
+                     TaskInfo)
 
 __all__ = [
     "Actor", "ActorContext", "ChildExit", "Init", "Backoff", "Clock", "MonotonicClock",
@@ -23,5 +25,6 @@ __all__ = [
     "PermissionDenied", "ResourceExhausted", "Unauthenticated", "Unavailable", "Event",
     "EventBus", "Registry", "ActorInfo", "ChildSpec", "DiffResult", "Restart", "Strategy",
     "SupervisorSpec", "ApplySpec", "DescribeTree", "RestartChild", "StartChild",
-    "StopChild", "Supervisor",
+    "StopChild", "Supervisor", "TASKS_PATH", "ListTasks", "PauseTask", "ResumeTask",
+    "RunStarted", "RunTask", "TaskInfo",
 ]

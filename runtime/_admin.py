@@ -10,11 +10,13 @@ from orbital.v1 import admin_pb2, admin_pb2_grpc
 
 from ._errors import InvalidArgument, Unauthenticated
 from ._spec import ActorInfo
+from ._tasks import TASKS_PATH, ListTasks, PauseTask, ResumeTask, RunTask, TaskInfo
 from .grpc import unary
 
 __all__ = ["AdminServicer", "admin_service", "check_bearer"]
 
 _MAX_PATH = 512
+_MAX_TASK_NAME = 200
 
 
 def check_bearer(context, token: str) -> None:
@@ -47,6 +49,32 @@ def _info(a: ActorInfo, depth: int = 0) -> admin_pb2.ActorInfo:
     return admin_pb2.ActorInfo(path=a.path, kind=a.kind, state=a.state, restarts=a.restarts,
                                started_at=started, last_error=a.last_error,
                                dynamic=a.dynamic, mailbox_depth=depth)
+
+
+def _task_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidArgument("name is required: a task of keeper.tasks in supervisor.yaml "
+                              "(see ListTasks)", field="name")
+    if len(name) > _MAX_TASK_NAME:
+        raise InvalidArgument(f"name longer than {_MAX_TASK_NAME} characters", field="name")
+    return name
+
+
+def _ts(seconds: float | None) -> Timestamp | None:
+    if seconds is None:
+        return None
+    ts = Timestamp()
+    ts.FromNanoseconds(int(round(seconds * 1e9)))
+    return ts
+
+
+def _task(t: TaskInfo) -> admin_pb2.TaskInfo:
+    return admin_pb2.TaskInfo(name=t.name, cron=t.cron, action=t.action, paused=t.paused,
+                              running=t.running, last_run_at=_ts(t.last_run_at),
+                              last_result=t.last_result, last_error=t.last_error,
+                              next_run_at=_ts(t.next_run_at), misfire=t.misfire,
+                              runs=t.runs, skipped=t.skipped)
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
@@ -90,6 +118,35 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         path = _path(request.path)
         await self.node.grpc.call(self.node.stop_actor, path)
         return admin_pb2.StopActorResponse(path=path)
+
+
+    # ---- scheduled tasks: asked of the actor at TASKS_PATH ("keeper") -------------------
+    async def _ask_tasks(self, message):
+        return await self.node.grpc.call(self.node.registry.ask, TASKS_PATH, message)
+
+    @unary("AdminService/ListTasks")
+    async def ListTasks(self, request, context):
+        self._auth(context)
+        tasks = await self._ask_tasks(ListTasks())
+        return admin_pb2.ListTasksResponse(tasks=[_task(t) for t in tasks])
+
+    @unary("AdminService/PauseTask")
+    async def PauseTask(self, request, context):
+        self._auth(context)
+        info = await self._ask_tasks(PauseTask(_task_name(request.name)))
+        return admin_pb2.PauseTaskResponse(task=_task(info))
+
+    @unary("AdminService/ResumeTask")
+    async def ResumeTask(self, request, context):
+        self._auth(context)
+        info = await self._ask_tasks(ResumeTask(_task_name(request.name)))
+        return admin_pb2.ResumeTaskResponse(task=_task(info))
+
+    @unary("AdminService/RunTask")
+    async def RunTask(self, request, context):
+        self._auth(context)
+        started = await self._ask_tasks(RunTask(_task_name(request.name)))
+        return admin_pb2.RunTaskResponse(task=_task(started.task), run_id=started.run_id)
 
 
 def admin_service(node):

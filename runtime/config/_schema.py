@@ -2,7 +2,9 @@
 
 Dataclass fields drive validation: their types (bool, int, float, str, :class:`Secret`,
 Optional, list/tuple, dict[str, X], Literal, Enum, nested dataclasses) and the bounds in
-``field(metadata=...)`` made by :func:`opt`. A dataclass may add cross-field checks in a
+``field(metadata=...)`` made by :func:`opt` (``validate``: a function raising
+``ValueError`` for a scalar the type alone cannot judge, e.g. a cron expression; the error
+names that very key and line). A dataclass may add cross-field checks in a
 ``check(self)`` method raising ``ValueError``. Every error says file, line, key and what
 was expected; unknown keys are errors (a typo must not silently become a default).
 """
@@ -31,8 +33,8 @@ class Secret(str):
 
 def opt(default: Any = dataclasses.MISSING, *, min: float | None = None,
         max: float | None = None, pattern: str | None = None, doc: str = "",
-        factory: Any = dataclasses.MISSING) -> Any:
-    meta = {"min": min, "max": max, "pattern": pattern, "doc": doc}
+        factory: Any = dataclasses.MISSING, validate: Any = None) -> Any:
+    meta = {"min": min, "max": max, "pattern": pattern, "doc": doc, "validate": validate}
     if factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -92,6 +94,16 @@ class _Builder:
         return self.scalar(tp, loc, key, meta)
 
     def scalar(self, tp: Any, loc: Located, key: str, meta: dict) -> Any:
+        v = self._scalar(tp, loc, key, meta)
+        validate = meta.get("validate")
+        if validate is not None:
+            try:
+                validate(v)
+            except ValueError as exc:
+                self.fail(loc, key, str(exc))
+        return v
+
+    def _scalar(self, tp: Any, loc: Located, key: str, meta: dict) -> Any:
         v = loc.value
         if tp is Any:
             return _plain(loc)

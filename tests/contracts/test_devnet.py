@@ -139,12 +139,12 @@ def test_cli_up_status_down(tmp_path, free_ports):
                               capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
                               check=False)
 
-    up = cli("up", "--ports", ports, "--quiet")
+    up = cli("up", "--ports", ports, "--quiet", "--no-solana")  # solana-local: tests/solana
     try:
         assert up.returncode == 0, up.stderr
         pids = [c["pid"] for c in json.loads((tmp_path / "devnet.json").read_text())["chains"]]
         assert cli("status").returncode == 0
-        again = cli("up", "--ports", ports)
+        again = cli("up", "--ports", ports, "--no-solana")
         assert again.returncode == 0 and "already up" in again.stdout
     finally:
         down = cli("down")

@@ -1,0 +1,162 @@
+"""``orbital.v1.ChainService``: the chain watchers' live state and the indexed events.
+
+``ListChains`` asks each watcher for its live view (short timeout) and falls back to the
+persisted cursor when the watcher is not running. ``ListEvents`` reads ``chain_event``
+(the store is the source of truth), ordered by insertion id, which follows block order per
+chain; the page token is opaque (base64 of the last id and a digest of the filters) and
+stays valid while new events are appended. A reorg may delete rows behind a token: paging
+simply continues after it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+
+from orbital.v1 import chain_pb2, chain_pb2_grpc
+from runtime import ActorUnavailable, InvalidArgument
+from runtime.grpc import unary
+
+__all__ = ["ChainServicer", "chain_service", "DEFAULT_PAGE", "MAX_PAGE"]
+
+DEFAULT_PAGE, MAX_PAGE = 100, 1000
+_HEX32 = re.compile(r"0x[0-9a-f]{64}")
+_STATUS_TIMEOUT = 2.0
+
+
+def _digest(req) -> str:
+    key = json.dumps([req.chain, req.name, req.order_id.lower(), req.from_block, req.to_block])
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def encode_token(last_id: int, digest: str) -> str:
+    raw = json.dumps({"v": 1, "after": last_id, "f": digest}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, digest: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        doc = json.loads(raw)
+        after = doc["after"]
+        ok = doc.get("v") == 1 and isinstance(after, int) and after >= 0
+    except Exception:  # noqa: BLE001 - any garbage is the caller's error
+        ok = False
+    if not ok:
+        raise InvalidArgument("page_token is not a token returned by ListEvents",
+                              field="page_token")
+    if doc.get("f") != digest:
+        raise InvalidArgument("page_token was issued for different filters; repeat the "
+                              "filters of the first call or start without a token",
+                              field="page_token")
+    return after
+
+
+class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
+    def __init__(self, node) -> None:
+        self.node = node
+        self.metrics = node.metrics
+
+    def _chains(self) -> dict:
+        return dict((self.node.config.section("chains") or {}).items())
+
+    # ---- ListChains ---------------------------------------------------------------------
+    def _list_chains(self) -> chain_pb2.ListChainsResponse:
+        from actors.chain_watcher import ChainCursor, WatcherStatus
+        chains = self._chains()
+        with self.node.store.connection():
+            cursors = {c.chain: c for c in ChainCursor.select()}
+        out = []
+        for name, cfg in sorted(chains.items()):
+            try:
+                st = self.node.registry.ask(f"chains/watcher/{name}", WatcherStatus(),
+                                            timeout=_STATUS_TIMEOUT)
+            except ActorUnavailable:
+                st = None
+            cur = cursors.get(name)
+            if st is None:
+                indexed = cur.block_number if cur else cfg.start_block - 1
+                head = cur.head if cur else 0
+                confirmed = max(head - cfg.confirmations, 0)
+                out.append(chain_pb2.ChainInfo(
+                    name=name, chain_id=cfg.chain_id, head=head, confirmed_block=confirmed,
+                    indexed_block=indexed, lag=max(confirmed - indexed, 0),
+                    active_rpc=cfg.rpc[0], running=False,
+                    rpc=[chain_pb2.RpcEndpoint(url=u) for u in cfg.rpc]))
+                continue
+            out.append(chain_pb2.ChainInfo(
+                name=name, chain_id=cfg.chain_id, head=st["head"] or 0,
+                confirmed_block=st["confirmed"] or 0, indexed_block=st["indexed"],
+                lag=st["lag"] or 0, active_rpc=st["active_rpc"], running=True,
+                last_error=st["last_error"], reorgs=st["reorgs"],
+                rpc=[chain_pb2.RpcEndpoint(url=e["url"], healthy=e["healthy"],
+                                           active=e["active"],
+                                           consecutive_failures=e["failures"],
+                                           last_error=e["last_error"],
+                                           retry_in_seconds=e["retry_in"])
+                     for e in st["rpc"]]))
+        return chain_pb2.ListChainsResponse(chains=out)
+
+    @unary("ChainService/ListChains")
+    async def ListChains(self, request, context):
+        return await self.node.grpc.call(self._list_chains)
+
+    # ---- ListEvents ---------------------------------------------------------------------
+    def _list_events(self, req) -> chain_pb2.ListEventsResponse:
+        from actors.chain_watcher import ChainEvent
+        size = req.page_size or DEFAULT_PAGE
+        if size > MAX_PAGE:
+            raise InvalidArgument(f"page_size must be at most {MAX_PAGE}", field="page_size")
+        if req.to_block and req.from_block > req.to_block:
+            raise InvalidArgument("from_block is above to_block", field="from_block")
+        where = []
+        if req.chain:
+            chains = self._chains()
+            name = req.chain
+            if name not in chains:
+                by_id = [n for n, c in chains.items() if str(c.chain_id) == req.chain]
+                if not by_id:
+                    raise InvalidArgument(f"unknown chain {req.chain!r}; configured: "
+                                          f"{', '.join(sorted(chains)) or 'none'}",
+                                          field="chain")
+                name = by_id[0]
+            where.append(ChainEvent.chain == name)
+        if req.name:
+            where.append(ChainEvent.name == req.name)
+        if req.order_id:
+            oid = req.order_id.lower()
+            if not _HEX32.fullmatch(oid):
+                raise InvalidArgument("order_id must be 0x followed by 64 hex digits",
+                                      field="order_id")
+            where.append(ChainEvent.order_id == oid)
+        if req.from_block:
+            where.append(ChainEvent.block_number >= req.from_block)
+        if req.to_block:
+            where.append(ChainEvent.block_number <= req.to_block)
+        digest = _digest(req)
+        if req.page_token:
+            where.append(ChainEvent.id > decode_token(req.page_token, digest))
+        query = ChainEvent.select().order_by(ChainEvent.id).limit(size + 1)
+        for cond in where:
+            query = query.where(cond)
+        with self.node.store.connection():
+            rows = list(query)
+        more = len(rows) > size
+        rows = rows[:size]
+        events = [chain_pb2.ChainEvent(
+            chain=r.chain, block_number=r.block_number, block_hash=r.block_hash,
+            tx_hash=r.tx_hash, log_index=r.log_index, address=r.address, name=r.name,
+            order_id=r.order_id or "", args_json=r.args) for r in rows]
+        token = encode_token(rows[-1].id, digest) if more else ""
+        return chain_pb2.ListEventsResponse(events=events, next_page_token=token)
+
+    @unary("ChainService/ListEvents")
+    async def ListEvents(self, request, context):
+        return await self.node.grpc.call(self._list_events, request)
+
+
+def chain_service(node):
+    name = chain_pb2.DESCRIPTOR.services_by_name["ChainService"].full_name
+    return (name, chain_pb2_grpc.add_ChainServiceServicer_to_server, ChainServicer(node))

@@ -1,0 +1,187 @@
+"""A JSON-RPC client over several URLs of one chain: failover, backoff, health state.
+
+web3.py binds one provider per instance, so failover is built here on plain ``requests``
+(raw JSON-RPC is also what the watcher wants: it decodes logs itself with eth_abi).
+
+- Requests go to the *active* endpoint; a transport failure (connection refused/reset,
+  timeout, HTTP 5xx, a body that is not JSON-RPC) marks it down with an exponential
+  backoff and the same request is retried on the next endpoint not backing off.
+- A JSON-RPC error object is an *answer* (e.g. "query returned more than 10000 results"):
+  it is raised as :class:`RpcError` and does not count against the endpoint.
+- When every endpoint is down or backing off, :class:`RpcUnavailable` is raised at once
+  (nothing sleeps here): the caller retries later, and nothing it did is half-done.
+
+Not thread-safe by design: one client belongs to one actor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from collections.abc import Callable, Sequence
+
+import requests
+
+__all__ = ["Endpoint", "RpcClient", "RpcError", "RpcUnavailable"]
+
+
+class RpcError(Exception):
+    """The node answered with a JSON-RPC error."""
+
+    def __init__(self, message: str, code: int | None = None, data: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.data = code, message, data
+
+
+class RpcUnavailable(Exception):
+    """No endpoint could answer (all down or backing off); ``timed_out`` if a timeout was
+    among the failures (the caller may ask for less next time)."""
+
+    def __init__(self, message: str, *, timed_out: bool = False, retry_in: float = 0.0) -> None:
+        super().__init__(message)
+        self.timed_out, self.retry_in = timed_out, retry_in
+
+
+@dataclass
+class Endpoint:
+    url: str
+    healthy: bool = True
+    failures: int = 0               # consecutive transport failures
+    retry_at: float = 0.0           # monotonic time before which it is skipped
+    last_error: str = ""
+    calls: int = 0
+    errors: int = 0
+    latency_s: float = 0.0          # of the last successful request
+    session: requests.Session = field(default_factory=requests.Session, repr=False)
+
+
+class RpcClient:
+    def __init__(self, urls: Sequence[str], *, timeout: float = 10.0,
+                 backoff_initial: float = 0.25, backoff_max: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if not urls:
+            raise ValueError("at least one RPC URL is required")
+        self.endpoints = [Endpoint(u) for u in urls]
+        self.timeout = timeout
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self.clock = clock
+        self.active = 0
+        self._ids = itertools.count(1)
+
+    # ---- public ---------------------------------------------------------------------
+    @property
+    def active_url(self) -> str:
+        return self.endpoints[self.active].url
+
+    def call(self, method: str, params: Sequence[Any] = ()) -> Any:
+        reply = self._send({"jsonrpc": "2.0", "id": next(self._ids), "method": method,
+                            "params": list(params)})
+        if not isinstance(reply, dict):
+            raise RpcError(f"{method}: malformed reply {str(reply)[:200]}")
+        return _result(reply)
+
+    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Results in call order; the first JSON-RPC error is raised."""
+        if not calls:
+            return []
+        first = next(self._ids)
+        payload = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
+                   for i, (m, p) in enumerate(calls)]
+        for _ in range(len(calls) - 1):
+            next(self._ids)
+        reply = self._send(payload)
+        if isinstance(reply, dict):  # a whole-batch error
+            _result(reply)
+            raise RpcError(f"malformed batch reply {str(reply)[:200]}")
+        by_id = {r.get("id"): r for r in reply}
+        out = []
+        for i in range(len(calls)):
+            r = by_id.get(first + i)
+            if r is None:
+                raise RpcError(f"batch reply is missing call {i} ({calls[i][0]})")
+            out.append(_result(r))
+        return out
+
+    def health(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        return [{"url": e.url, "healthy": e.healthy, "active": i == self.active,
+                 "failures": e.failures, "last_error": e.last_error,
+                 "retry_in": max(0.0, e.retry_at - now), "requests": e.calls,
+                 "errors": e.errors, "latency_s": e.latency_s}
+                for i, e in enumerate(self.endpoints)]
+
+    def next_retry_in(self) -> float:
+        now = self.clock()
+        return max(0.0, min(e.retry_at for e in self.endpoints) - now)
+
+    def close(self) -> None:
+        for e in self.endpoints:
+            e.session.close()
+
+    # ---- internals ------------------------------------------------------------------
+    def _order(self) -> list[int]:
+        n = len(self.endpoints)
+        return [(self.active + k) % n for k in range(n)]
+
+    def _send(self, payload: Any) -> Any:
+        now = self.clock()
+        timed_out, errors = False, []
+        for i in self._order():
+            e = self.endpoints[i]
+            if e.retry_at > now:
+                errors.append(f"{e.url}: backing off ({e.last_error})")
+                continue
+            started = time.perf_counter()
+            e.calls += 1
+            try:
+                resp = e.session.post(e.url, json=payload, timeout=self.timeout)
+                if resp.status_code >= 500 or resp.status_code in (408, 429):
+                    raise _Transport(f"HTTP {resp.status_code}")
+                try:
+                    body = resp.json()
+                except ValueError:
+                    raise _Transport(f"HTTP {resp.status_code}: not JSON-RPC") from None
+            except (requests.Timeout, requests.ConnectionError, _Transport) as exc:
+                is_timeout = isinstance(exc, requests.Timeout)
+                timed_out |= is_timeout
+                self._failed(e, "timeout" if is_timeout else _short(exc))
+                errors.append(f"{e.url}: {e.last_error}")
+                continue
+            e.latency_s = time.perf_counter() - started
+            e.healthy, e.failures, e.retry_at, e.last_error = True, 0, 0.0, ""
+            self.active = i
+            return body
+        raise RpcUnavailable("no RPC endpoint answered: " + "; ".join(errors),
+                             timed_out=timed_out, retry_in=self.next_retry_in())
+
+    def _failed(self, e: Endpoint, error: str) -> None:
+        e.healthy = False
+        e.errors += 1
+        e.failures += 1
+        e.last_error = error
+        delay = min(self.backoff_max, self.backoff_initial * 2 ** (e.failures - 1))
+        e.retry_at = self.clock() + delay
+
+
+class _Transport(Exception):
+    pass
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Connection reset", "Remote end closed",
+                   "Read timed out", "Max retries exceeded"):
+        if marker in text:
+            return marker.lower()
+    return text.split("\n")[0][:200]
+
+
+def _result(reply: dict) -> Any:
+    if "error" in reply and reply["error"] is not None:
+        err = reply["error"]
+        if isinstance(err, dict):
+            raise RpcError(str(err.get("message", err)), err.get("code"), err.get("data"))
+        raise RpcError(str(err))
+    return reply.get("result")

@@ -1,0 +1,281 @@
+"""Chain watcher tests: one isolated devnet (free ports) per session, a real Node per test
+with only the chain watcher kind installed, and helpers that emit real events cheaply.
+
+Each test starts its watcher at the chain's current head + 1, so tests sharing the devnet
+never see each other's events. Nothing sleeps to synchronise: ``wait_until`` polls with a
+deadline that only bounds a failing test.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+import pytest
+import requests
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from web3 import Web3
+
+import devnet
+from protocol import GaslessOrder, OrbitalOrder, abi
+from runtime.config import App
+from runtime.node import Node
+
+ONE_USDC = 10**6
+
+
+def free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def wait_until(fn, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="session")
+def devnet_info(tmp_path_factory):
+    state = tmp_path_factory.mktemp("devnet")
+    with devnet.running(state, ports=free_ports(2), quiet=True) as info:
+        yield info
+
+
+@dataclass
+class Chain:
+    info: Any
+    w3: Web3
+    operator: Any
+    accounts: Any
+
+    def __post_init__(self):
+        c = self.info.contracts
+        self.bridge = self.w3.eth.contract(address=c.bridge, abi=abi("Bridge"))
+        self.settler = self.w3.eth.contract(address=c.settler, abi=abi("OrbitalSettler"))
+        self.usdc = c.tokens["USDC"].address
+
+    def rpc(self, method: str, *params):
+        reply = self.w3.provider.make_request(method, list(params))
+        assert "error" not in reply, reply
+        return reply["result"]
+
+    def head(self) -> int:
+        return self.w3.eth.block_number
+
+    def mine(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.rpc("evm_mine")
+
+    def deposits(self, amounts: list[int], *, per_block: int | None = None) -> list[str]:
+        """BridgeDeposit events (one per amount) from the operator; with ``per_block``,
+        many transactions are mined together (automine off, one JSON-RPC batch)."""
+        data = [self.bridge.encode_abi("deposit", args=[self.usdc, a, 31338,
+                                                         self.operator.address])
+                for a in amounts]
+        if per_block is None:
+            out = []
+            for d in data:
+                tx = self.w3.eth.send_transaction({"from": self.operator.address,
+                                                   "to": self.bridge.address, "data": d,
+                                                   "gas": 200_000})
+                r = self.w3.eth.wait_for_transaction_receipt(tx, timeout=10)
+                assert r["status"] == 1
+                out.append(tx.to_0x_hex())
+            return out
+        url = self.info.rpc_url
+        self.rpc("evm_setAutomine", False)
+        try:
+            hashes = []
+            nonce = int(self.rpc("eth_getTransactionCount", self.operator.address, "pending"), 16)
+            for i in range(0, len(data), per_block):
+                batch = [{"jsonrpc": "2.0", "id": j, "method": "eth_sendTransaction",
+                          "params": [{"from": self.operator.address, "to": self.bridge.address,
+                                      "data": d, "gas": 200_000, "nonce": hex(nonce + i + j)}]}
+                         for j, d in enumerate(data[i:i + per_block])]
+                replies = requests.post(url, json=batch, timeout=60).json()
+                assert all("result" in r for r in replies), [r for r in replies if "result" not in r][:2]
+                hashes += [r["result"] for r in replies]
+                self.rpc("evm_mine")
+        finally:
+            self.rpc("evm_setAutomine", True)
+        return hashes
+
+    def open_for(self, user, solver, *, nonce: int, amount: int = 10 * ONE_USDC) -> bytes:
+        """A gasless order signed by ``user`` and opened by ``solver``: an Open event."""
+        now = self.w3.eth.get_block("latest")["timestamp"]
+        swap = OrbitalOrder(self.usdc, amount, self.usdc, amount - ONE_USDC, user.address,
+                            31338)
+        order = GaslessOrder(origin_settler=self.settler.address, user=user.address,
+                             nonce=nonce, origin_chain_id=self.info.chain_id,
+                             open_deadline=now + 600, fill_deadline=now + 3600, order=swap)
+        sig = bytes(Account.sign_typed_data(user.private_key,
+                                            full_message=order.typed_data()).signature)
+        tx = self.settler.functions.openFor(order.to_abi(), sig,
+                                            abi_encode(["address"], [solver.address])
+                                            ).transact({"from": solver.address})
+        assert self.w3.eth.wait_for_transaction_receipt(tx, timeout=10)["status"] == 1
+        return order.order_id
+
+
+@pytest.fixture(scope="session")
+def chain_a(devnet_info) -> Chain:
+    info = devnet_info.chains[0]
+    w3 = Web3(Web3.HTTPProvider(info.rpc_url, request_kwargs={"timeout": 30}))
+    return Chain(info, w3, devnet_info.account("operator"), devnet_info)
+
+
+class BookRecorder(pykka.ThreadingActor):
+    """Stands in for ``intents/book``: records what the watcher tells it."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list = []
+
+    def on_receive(self, message):
+        if message == "seen":
+            return list(self.seen)
+        self.seen.append(message)
+
+
+def chains_yaml(name: str, info, *, rpc: list[str], start_block: int, **extra) -> str:
+    c = info.contracts
+    opts = {"chain_id": info.chain_id, "confirmations": 0, "poll_interval": 0.05,
+            "start_block": start_block, "rpc_timeout": 2, "rpc_backoff_max": 0.5,
+            "reorg_window": 64} | extra
+    lines = ["chains:", f"  {name}:", "    rpc: [" + ", ".join(rpc) + "]",
+             f"    contracts: {{settler: '{c.settler}', bridge: '{c.bridge}'}}"]
+    lines += [f"    {k}: {v}" for k, v in opts.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def start_node(tmp_path):
+    nodes: list[Node] = []
+    books: list = []
+
+    def start(database_url: str, chains: str, *, book: bool = True) -> tuple[Node, Any]:
+        cfg = tmp_path / "supervisor.yaml"
+        cfg.write_text("\n".join([
+            "node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
+            f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
+            "  admin_token: test-admin-token-0123456789",
+            "database:", f"  url: '{database_url}'",
+            "supervision:", "  chains: {intensity: 10, period: 10, backoff: {initial: 0}}",
+        ]) + "\n" + chains)
+        from actors.chain_watcher import install
+        app = App()
+        install(app)
+        node = Node(str(cfg), app)
+        recorder = None
+        if book:
+            recorder = BookRecorder.start()
+            books.append(recorder)
+            node.registry.register("intents/book", recorder)
+        node.start()
+        nodes.append(node)
+        return node, recorder
+    yield start
+    for node in nodes:
+        node.shutdown()
+    for b in books:
+        b.stop()
+
+
+class FlakyProxy:
+    """An HTTP JSON-RPC proxy on a fixed port that can be taken down (connection refused)
+    and brought back, standing in for an RPC provider's outage."""
+
+    def __init__(self, upstream: str, port: int | None = None):
+        self.upstream = upstream
+        self.port = port or free_ports(1)[0]
+        self.server = None
+        self.requests = 0
+        self.max_log_blocks: int | None = None   # refuse wider eth_getLogs, like providers
+        self.refused = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> FlakyProxy:
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                proxy.requests += 1
+                refusal = proxy.refuse(body)
+                if refusal is not None:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(refusal)))
+                    self.end_headers()
+                    self.wfile.write(refusal)
+                    return
+                r = requests.post(proxy.upstream, data=body,
+                                  headers={"Content-Type": "application/json"}, timeout=30)
+                self.send_response(r.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            def log_message(self, *a):
+                pass
+
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def refuse(self, body: bytes) -> bytes | None:
+        if self.max_log_blocks is None:
+            return None
+        doc = json.loads(body)
+        if isinstance(doc, dict) and doc.get("method") == "eth_getLogs":
+            f = doc["params"][0]
+            if int(f["toBlock"], 16) - int(f["fromBlock"], 16) + 1 > self.max_log_blocks:
+                self.refused += 1
+                return json.dumps({"jsonrpc": "2.0", "id": doc["id"], "error": {
+                    "code": -32005, "message": "query returned more than 10000 results"}
+                }).encode()
+        return None
+
+    def down(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+@pytest.fixture
+def proxy_factory(chain_a):
+    proxies: list[FlakyProxy] = []
+
+    def make() -> FlakyProxy:
+        p = FlakyProxy(chain_a.info.rpc_url).up()
+        proxies.append(p)
+        return p
+    yield make
+    for p in proxies:
+        p.down()

@@ -1,0 +1,1 @@
+"""solana-local: the LiteSVM-backed Solana JSON-RPC server of the devnet."""
