@@ -24,23 +24,28 @@ the next tick starts again from it. A restart (or crash) resumes from the persis
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import peewee
 import pykka
-from eth_utils import to_checksum_address
 
 from actors.evm import RpcClient, RpcError, RpcUnavailable
-from protocol.events import EVENTS_BY_TOPIC, decode_log
+
+# Config, tables and the log decoder live in the private package actors.evm (config.py,
+# models.py, ingest.py); imported here (``X as X`` = re-export) so that callers importing
+# them from this module, as they did before the split, keep working.
+from actors.evm.config import ChainConfig, ContractsConfig, WatcherSpec
+from actors.evm.ingest import _int, event_rows, insert_events
+from actors.evm.ingest import fast_decode as fast_decode, to_json as to_json
+from actors.evm.models import MIGRATION, ChainBlock, ChainCursor, ChainEvent, ChainReorg
+from actors.evm.models import MODELS as MODELS
+from protocol.events import EVENTS_BY_TOPIC
 from runtime import Actor, ActorUnavailable, ChildSpec
-from runtime.config import App, opt
-from runtime.store import BaseModel, Migration
+from runtime.config import App
 
 __all__ = ["ChainConfig", "ContractsConfig", "WatcherSpec", "ChainWatcher", "Tick",
            "WatcherStatus", "ChainEventsCommitted", "ChainReorged", "ChainCursor",
@@ -49,50 +54,8 @@ __all__ = ["ChainConfig", "ContractsConfig", "WatcherSpec", "ChainWatcher", "Tic
 log = logging.getLogger("orbital.chain_watcher")
 
 BOOK_PATH = "intents/book"
-_ADDR = r"(0x[0-9a-fA-F]{40})?"
 _TOO_MUCH = re.compile(r"too many|more than|limit|exceed|too large|response size|range",
                        re.IGNORECASE)
-
-
-# ---- config ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ContractsConfig:
-    settler: str = opt("", pattern=_ADDR, doc="OrbitalSettler address (origin+destination)")
-    bridge: str = opt("", pattern=_ADDR, doc="Bridge address")
-
-    def addresses(self) -> list[str]:
-        return [a for a in (self.settler, self.bridge) if a]
-
-
-@dataclass(frozen=True)
-class ChainConfig:
-    chain_id: int = opt(min=1)
-    rpc: tuple[str, ...] = opt(factory=tuple, pattern=r"https?://\S+",
-                               doc="JSON-RPC URLs, tried in order with failover")
-    kind: Literal["evm"] = "evm"
-    confirmations: int = opt(0, min=0, max=10_000)
-    poll_interval: float = opt(1.0, min=0.005, max=600)
-    start_block: int = opt(0, min=0)
-    contracts: ContractsConfig = opt(factory=ContractsConfig)
-    max_range: int = opt(2000, min=1, max=1_000_000)
-    min_range: int = opt(1, min=1, max=1_000_000)
-    reorg_window: int = opt(128, min=1, max=100_000)
-    rpc_timeout: float = opt(10.0, min=0.05, max=300)
-    rpc_backoff_max: float = opt(30.0, min=0.0, max=3600)
-
-    def check(self) -> None:
-        if not self.rpc:
-            raise ValueError("rpc: at least one URL is required")
-        if self.min_range > self.max_range:
-            raise ValueError("min_range must be <= max_range")
-        if not self.contracts.addresses():
-            raise ValueError("contracts: at least one of settler, bridge is required")
-
-
-@dataclass(frozen=True)
-class WatcherSpec:
-    name: str
-    chain: ChainConfig
 
 
 # ---- messages -------------------------------------------------------------------------
@@ -124,180 +87,6 @@ class ChainReorged:
     fork_block: int
     removed_events: int
 
-
-# ---- tables ---------------------------------------------------------------------------
-class ChainCursor(BaseModel):
-    chain = peewee.CharField(max_length=64, primary_key=True)
-    block_number = peewee.BigIntegerField()      # last indexed block (start_block - 1 before)
-    block_hash = peewee.CharField(max_length=66)  # "" before the first block
-    head = peewee.BigIntegerField(default=0)      # chain head seen at the last commit
-    updated_at = peewee.DoubleField()
-
-
-class ChainBlock(BaseModel):
-    """Recent block hashes (the reorg window): the range ends and blocks with events."""
-
-    chain = peewee.CharField(max_length=64)
-    number = peewee.BigIntegerField()
-    hash = peewee.CharField(max_length=66)
-
-    class Meta:
-        primary_key = peewee.CompositeKey("chain", "number")
-
-
-class ChainEvent(BaseModel):
-    id = peewee.BigAutoField()
-    chain = peewee.CharField(max_length=64)
-    block_number = peewee.BigIntegerField()
-    block_hash = peewee.CharField(max_length=66)
-    tx_hash = peewee.CharField(max_length=66)
-    log_index = peewee.IntegerField()
-    address = peewee.CharField(max_length=42)
-    name = peewee.CharField(max_length=64)
-    order_id = peewee.CharField(max_length=66, null=True)   # orderId/depositId, 0x hex
-    args = peewee.TextField()                               # JSON; amounts as decimal strings
-
-    class Meta:
-        indexes = ((("chain", "block_hash", "log_index"), True),
-                   (("chain", "block_number"), False),
-                   (("order_id",), False))
-
-
-class ChainReorg(BaseModel):
-    id = peewee.AutoField()
-    chain = peewee.CharField(max_length=64)
-    fork_block = peewee.BigIntegerField()
-    old_block_number = peewee.BigIntegerField()
-    old_block_hash = peewee.CharField(max_length=66)
-    removed_events = peewee.IntegerField()
-    detected_at = peewee.DoubleField()
-
-
-MODELS = [ChainCursor, ChainBlock, ChainEvent, ChainReorg]
-
-
-def _migrate_0200(db: peewee.Database) -> None:
-    db.create_tables(MODELS)
-
-
-MIGRATION = Migration("0200_chain_watcher", _migrate_0200)
-
-
-# ---- decoding -------------------------------------------------------------------------
-def to_json(value: Any) -> Any:
-    """JSON-safe form of decoded args: ints as decimal strings, bytes as 0x hex."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    return value
-
-
-def _int(v: Any) -> int:
-    return int(v, 16) if isinstance(v, str) else int(v)
-
-
-# A fast decoder for events whose inputs are all static one-word types (every event but
-# Open): slicing words is ~20x faster than eth_abi's generic decoder, which would otherwise
-# bound the backfill. Open (a dynamic tuple) and anything unusual go through protocol.events.
-# tests/chains/test_decode.py checks both decoders agree on every event of protocol.events.
-_STATIC = re.compile(r"address|bool|bytes32|u?int\d*")
-
-
-@lru_cache(maxsize=8192)
-def _checksum(hex40: str) -> str:
-    return to_checksum_address(hex40)
-
-
-def _word(typ: str, w: bytes) -> Any:
-    if typ == "address":
-        return _checksum("0x" + w[12:].hex())
-    if typ == "bytes32":
-        return w
-    if typ == "bool":
-        return w[-1] == 1
-    return int.from_bytes(w, "big", signed=typ.startswith("int"))
-
-
-def _fast_plan(spec) -> tuple | None:
-    if not all(_STATIC.fullmatch(t) for _, t, _ in spec.inputs):
-        return None
-    return (spec.name, tuple((n, t) for n, t, i in spec.inputs if i),
-            tuple((n, t) for n, t, i in spec.inputs if not i),
-            tuple(n for n, _, _ in spec.inputs))
-
-
-_FAST = {topic: _fast_plan(spec) for topic, spec in EVENTS_BY_TOPIC.items()}
-
-
-def fast_decode(lg: dict) -> tuple[str, dict[str, Any]] | None:
-    """Same result as :func:`protocol.events.decode_log` (None for unknown topics)."""
-    topics = lg.get("topics") or []
-    if not topics:
-        return None
-    t0 = topics[0].lower() if isinstance(topics[0], str) else "0x" + bytes(topics[0]).hex()
-    if t0 not in EVENTS_BY_TOPIC:
-        return None
-    plan = _FAST[t0]
-    data = lg["data"]
-    if plan is None or not isinstance(data, str) or not all(isinstance(t, str) for t in topics):
-        return decode_log(lg)
-    name, indexed, plain, order = plan
-    raw = bytes.fromhex(data[2:])
-    if len(topics) != 1 + len(indexed) or len(raw) != 32 * len(plain):
-        raise ValueError(f"{name}: malformed log")
-    values = {n: _word(t, bytes.fromhex(topic[2:]))
-              for (n, t), topic in zip(indexed, topics[1:])}
-    for k, (n, t) in enumerate(plain):
-        values[n] = _word(t, raw[32 * k:32 * k + 32])
-    return name, {n: values[n] for n in order}
-
-
-_COLUMNS = ("chain", "block_number", "block_hash", "tx_hash", "log_index", "address", "name",
-            "order_id", "args")
-
-
-def event_rows(chain: str, logs: list[dict]) -> list[tuple]:
-    """Rows for ``chain_event`` (tuples in ``_COLUMNS`` order) of the known events."""
-    rows = []
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    for lg in logs:
-        if lg.get("removed"):
-            continue
-        decoded = fast_decode(lg)
-        if decoded is None:
-            continue
-        name, args = decoded
-        key = args.get("orderId", args.get("depositId"))
-        rows.append((chain, _int(lg["blockNumber"]), lg["blockHash"].lower(),
-                     lg["transactionHash"].lower(), _int(lg["logIndex"]),
-                     lg["address"].lower(), name,
-                     "0x" + key.hex() if isinstance(key, bytes) else None,
-                     dumps(to_json(args))))
-    return rows
-
-
-def insert_events(db: peewee.Database, rows: list[tuple]) -> None:
-    """Batched insert, duplicates ignored; raw executemany/execute_values: peewee's
-    per-row query building would cost more than the database does."""
-    if not rows:
-        return
-    table = ChainEvent._meta.table_name
-    cols = ", ".join(_COLUMNS)
-    if isinstance(db, peewee.PostgresqlDatabase):
-        from psycopg2.extras import execute_values
-        execute_values(db.cursor(), f"INSERT INTO {table} ({cols}) VALUES %s "
-                                    "ON CONFLICT DO NOTHING", rows, page_size=1000)
-    else:
-        marks = ", ".join("?" * len(_COLUMNS))
-        db.cursor().executemany(f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})",
-                                rows)
 
 
 class _Retry(Exception):

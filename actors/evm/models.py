@@ -1,0 +1,72 @@
+"""Store tables of the chain watchers and their migration (``0200_chain_watcher``).
+
+The store is the source of truth of indexing: the cursor, the recent block hashes (the
+reorg window), the decoded events and the reorg journal. They live here, not in the actor
+module, because readers other than the watcher use them (``actors/chain_service.py``,
+the intent book catching up from ``chain_event``, tests and benchmarks).
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from runtime.store import BaseModel, Migration
+
+__all__ = ["ChainCursor", "ChainBlock", "ChainEvent", "ChainReorg", "MODELS", "MIGRATION"]
+
+
+class ChainCursor(BaseModel):
+    chain = peewee.CharField(max_length=64, primary_key=True)
+    block_number = peewee.BigIntegerField()      # last indexed block (start_block - 1 before)
+    block_hash = peewee.CharField(max_length=66)  # "" before the first block
+    head = peewee.BigIntegerField(default=0)      # chain head seen at the last commit
+    updated_at = peewee.DoubleField()
+
+
+class ChainBlock(BaseModel):
+    """Recent block hashes (the reorg window): the range ends and blocks with events."""
+
+    chain = peewee.CharField(max_length=64)
+    number = peewee.BigIntegerField()
+    hash = peewee.CharField(max_length=66)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("chain", "number")
+
+
+class ChainEvent(BaseModel):
+    id = peewee.BigAutoField()
+    chain = peewee.CharField(max_length=64)
+    block_number = peewee.BigIntegerField()
+    block_hash = peewee.CharField(max_length=66)
+    tx_hash = peewee.CharField(max_length=66)
+    log_index = peewee.IntegerField()
+    address = peewee.CharField(max_length=42)
+    name = peewee.CharField(max_length=64)
+    order_id = peewee.CharField(max_length=66, null=True)   # orderId/depositId, 0x hex
+    args = peewee.TextField()                               # JSON; amounts as decimal strings
+
+    class Meta:
+        indexes = ((("chain", "block_hash", "log_index"), True),
+                   (("chain", "block_number"), False),
+                   (("order_id",), False))
+
+
+class ChainReorg(BaseModel):
+    id = peewee.AutoField()
+    chain = peewee.CharField(max_length=64)
+    fork_block = peewee.BigIntegerField()
+    old_block_number = peewee.BigIntegerField()
+    old_block_hash = peewee.CharField(max_length=66)
+    removed_events = peewee.IntegerField()
+    detected_at = peewee.DoubleField()
+
+
+MODELS = [ChainCursor, ChainBlock, ChainEvent, ChainReorg]
+
+
+def _migrate_0200(db: peewee.Database) -> None:
+    db.create_tables(MODELS)
+
+
+MIGRATION = Migration("0200_chain_watcher", _migrate_0200)
