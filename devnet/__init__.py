@@ -49,12 +49,14 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
         status,
         stop,
     )
+    from devnet.ports import free_ports
     from devnet.rpc import Rpc, RpcError
     from devnet.solana_keys import SOLANA_ACCOUNTS
 
 # name -> submodule. Lazy so that `python -m devnet.solana_rpc` (and anything importing one
 # submodule) does not pay for web3/eth_account imports it never uses.
 _LAZY = {
+    'free_ports': 'devnet.ports',
     'ACCOUNTS': 'devnet.accounts',
     'DEFAULT_MNEMONIC': 'devnet.accounts',
     'ROLES': 'devnet.accounts',
@@ -101,6 +103,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
+    "free_ports",
     "ACCOUNTS",
     "CHAINS",
     "DEFAULT_HOST",

@@ -134,12 +134,20 @@ def _send(rpc: Rpc, chain_id: int, txs: list[_Tx], gas_price: int, timeout: floa
         raws.append("0x" + bytes(Account.sign_transaction(fields, ACCOUNTS[tx.sender].private_key).raw_transaction).hex())
     hashes = rpc.batch([("eth_sendRawTransaction", [raw]) for raw in raws])
     deadline = time.monotonic() + timeout
+    next_mine = time.monotonic() + 0.25
     while True:
         receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
         if all(receipts):
             break
         if time.monotonic() > deadline:
             raise DevnetError(f"{sum(not r for r in receipts)} deployment transactions not mined after {timeout:.0f}s")
+        if time.monotonic() > next_mine:
+            # anvil may handle a batch's requests out of order: a transaction that arrived
+            # before its predecessor nonce waits in the pool, and automine only mines on a new
+            # arrival. Mining a block includes whatever became ready (addresses depend on
+            # nonces only, so they stay deterministic).
+            rpc.call("evm_mine")
+            next_mine = time.monotonic() + 0.25
         time.sleep(0.02)
     for tx, receipt in zip(txs, receipts):
         if int(receipt["status"], 16) != 1:

@@ -103,6 +103,69 @@ _COLUMNS = ("chain", "block_number", "block_hash", "tx_hash", "log_index", "addr
             "order_id", "args")
 
 
+# Row plans: for the all-static events, the ``args`` JSON is built straight from the hex
+# words (same text as ``json.dumps(to_json(args), separators=(",", ":"))``: every value is
+# an ASCII hex/decimal string or a bool), skipping the decoded dict, to_json and the
+# encoder; other events (Open) and non-string logs take the generic path below.
+@lru_cache(maxsize=8192)
+def _j_address(w: str) -> str:
+    return '"' + _checksum("0x" + w[24:].lower()) + '"'
+
+
+def _j_bytes32(w: str) -> str:
+    bytes.fromhex(w)  # validates like the decoder does
+    return '"0x' + w.lower() + '"'
+
+
+def _j_bool(w: str) -> str:
+    return "true" if int(w[-2:], 16) == 1 else "false"
+
+
+def _j_uint(w: str) -> str:
+    return '"' + str(int(w, 16)) + '"'
+
+
+def _j_int(w: str) -> str:
+    v = int(w, 16)
+    return '"' + str(v - (1 << 256) if v >> 255 else v) + '"'
+
+
+def _json_conv(typ: str):
+    """JSON text of one 64-hex-digit word (``to_json`` of the decoded value)."""
+    if typ in ("address", "bytes32", "bool"):
+        return {"address": _j_address, "bytes32": _j_bytes32, "bool": _j_bool}[typ]
+    return _j_int if typ.startswith("int") else _j_uint
+
+
+def _row_plan(plan: tuple | None) -> tuple | None:
+    if plan is None:
+        return None
+    name, indexed, plain, order = plan
+    # words of a log: its indexed topics, then its data words
+    where = {n: (t, k) for k, (n, t) in enumerate(indexed + plain)}
+    fields = tuple((f'"{n}":', _json_conv(where[n][0]), where[n][1]) for n in order)
+    key = "orderId" if "orderId" in where else "depositId" if "depositId" in where else None
+    key_at = where[key][1] if key is not None and where[key][0] == "bytes32" else None
+    return name, len(indexed), 2 + 64 * len(plain), fields, key_at
+
+
+_ROWS = {topic: _row_plan(plan) for topic, plan in _FAST.items()}
+
+
+def _fast_row(chain: str, lg: dict, topics: list, data: str, plan: tuple) -> tuple:
+    name, n_indexed, data_len, fields, key_at = plan
+    if len(topics) != 1 + n_indexed or len(data) != data_len:
+        raise ValueError(f"{name}: malformed log")
+    words = [t[2:] for t in topics[1:]]
+    words += [data[k:k + 64] for k in range(2, data_len, 64)]
+    if n_indexed and any(len(w) != 64 for w in words[:n_indexed]):
+        raise ValueError(f"{name}: malformed log")
+    args = ",".join([label + conv(words[i]) for label, conv, i in fields])
+    return (chain, _int(lg["blockNumber"]), lg["blockHash"].lower(),
+            lg["transactionHash"].lower(), _int(lg["logIndex"]), lg["address"].lower(), name,
+            None if key_at is None else "0x" + words[key_at].lower(), "{" + args + "}")
+
+
 def event_rows(chain: str, logs: list[dict]) -> list[tuple]:
     """Rows for ``chain_event`` (tuples in ``_COLUMNS`` order) of the known events."""
     rows = []
@@ -110,6 +173,14 @@ def event_rows(chain: str, logs: list[dict]) -> list[tuple]:
     for lg in logs:
         if lg.get("removed"):
             continue
+        topics, data = lg.get("topics") or [], lg.get("data")
+        if topics and type(data) is str and all([type(t) is str for t in topics]):
+            plan = _ROWS.get(topics[0].lower(), False)
+            if plan is False:
+                continue  # unknown topic
+            if plan is not None:
+                rows.append(_fast_row(chain, lg, topics, data, plan))
+                continue
         decoded = fast_decode(lg)
         if decoded is None:
             continue

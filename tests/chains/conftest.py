@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from eth_account import Account
 from web3 import Web3
 
 import devnet
+from devnet import free_ports
 from protocol import GaslessOrder, OrbitalOrder, abi
 from runtime.config import App
 from runtime.node import Node
@@ -31,15 +31,6 @@ from runtime.node import Node
 ONE_USDC = 10**6
 
 
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def wait_until(fn, timeout: float = 15.0, what: str = "condition"):

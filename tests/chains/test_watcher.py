@@ -149,7 +149,7 @@ def test_reorg_removes_events_above_the_fork_and_indexes_the_new_branch(chain_a,
 
 def test_failover_to_the_second_url_and_outage_never_skips_a_block(chain_a, start_node,
                                                                     proxy_factory, tmp_path):
-    from .conftest import free_ports
+    from devnet import free_ports
     dead = f"http://127.0.0.1:{free_ports(1)[0]}"
     proxy = proxy_factory()
     start = chain_a.head() + 1

@@ -5,7 +5,6 @@ per test so tests cannot see each other's state, and a small helper around web3 
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError
 
 import devnet
+from devnet import free_ports
 from devnet import DevAccount, DevnetInfo
 from protocol import GaslessOrder, OrbitalOrder, abi, decode_log
 
@@ -24,16 +24,6 @@ ONE_USDC = 10**6
 ONE_WETH = 10**18
 
 
-def free_ports(n: int) -> list[int]:
-    """n distinct free loopback ports (bound together so they differ, then released)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def error_selector(contract_name: str, error: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 from solders.keypair import Keypair
 
 import devnet
+from devnet import free_ports
 from devnet.anvil import DevnetError, is_alive
 from devnet.solana_keys import GENESIS_HASH, SOLANA_ACCOUNTS, mint_keypair
 from tests.solana.conftest import SyncClient, call
@@ -22,15 +22,6 @@ from tests.solana.conftest import SyncClient, call
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def gone(pids: list[int], timeout: float = 5.0) -> bool:
