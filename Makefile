@@ -12,7 +12,9 @@ STATE ?= var
 
 all: setup
 
-$(STAMP): setup.cfg pyproject.toml
+# The editable install maps the top-level packages that exist when it runs: a new package
+# (a new */__init__.py) triggers a reinstall so the `orbital` script can import it.
+$(STAMP): setup.cfg pyproject.toml $(wildcard */__init__.py)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'

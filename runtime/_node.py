@@ -29,9 +29,9 @@ from ._spec import ActorInfo, ChildSpec, DiffResult, SupervisorSpec
 from ._supervisor import ApplySpec, DescribeTree, RestartChild, StopChild, Supervisor
 from .config import App, Config, NodeConfig, load_config
 from .grpc import GrpcServer
-from .store import Store, StoreActor
+from .store import Store, StoreActor, redact_url
 
-__all__ = ["Node", "Services"]
+__all__ = ["Node", "Services", "build_tree"]
 
 log = logging.getLogger("orbital.node")
 
@@ -111,9 +111,7 @@ class Node:
         return self
 
     def tree(self, cfg: Config) -> SupervisorSpec:
-        spec = self.app.tree(cfg)
-        store = ChildSpec("store", StoreActor, self.store.url if self.store else None)
-        return replace(spec, children=(store, *spec.children))
+        return build_tree(self.app, cfg)
 
     # ---- operations -----------------------------------------------------------------
     def reload(self) -> DiffResult:
@@ -205,6 +203,14 @@ class Node:
                 except Exception:
                     log.exception("reload failed")
         return self.exit_code
+
+
+def build_tree(app: App, cfg: Config) -> SupervisorSpec:
+    """The root's spec: ``store`` first (it migrates before anyone uses the database), then
+    the groups and services of SPEC section 1 as the app provides them."""
+    spec = app.tree(cfg)
+    store = ChildSpec("store", StoreActor, redact_url(cfg.database.url))
+    return replace(spec, children=(store, *spec.children))
 
 
 def _check_restart_only(old: Config, new: Config) -> None:

@@ -45,10 +45,8 @@ def cmd_check_config(args) -> int:
     except ConfigError as exc:
         print(f"invalid: {exc}", file=sys.stderr)
         return 1
-    from ._node import Node
-    spec = Node.__new__(Node)
-    spec.app, spec.store = app, None
-    tree = Node.tree(spec, config)
+    from ._node import build_tree
+    tree = build_tree(app, config)
     print(f"ok: {args.file} ({_count(tree)} actors in the tree)")
     return 0
 
