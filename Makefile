@@ -30,10 +30,15 @@ protos: $(STAMP)
 
 setup: $(STAMP) $(NODE_STAMP) protos
 
-# The runtime on the local devnet, SQLite in var/. Ctrl-C stops it.
+# The runtime on the local devnet (SQLite in var/) and the reference solver from clients/.
+# Role keys (attester, relayer, treasury, operator, solver) are the devnet's well-known
+# anvil keys, exported from `python -m devnet env`. Ctrl-C stops both.
 run: setup
-	@if [ -f devnet/__main__.py ]; then $(PY) -m devnet up --state-dir $(STATE); fi
-	$(VENV)/bin/orbital run --config supervisor.yaml
+	$(PY) -m devnet up --state-dir $(STATE)
+	@eval "$$($(PY) -m devnet env)"; \
+	  $(VENV)/bin/orbital-solver --devnet-dir $(STATE) --devnet-account solver & solver=$$!; \
+	  trap 'kill $$solver 2>/dev/null; wait $$solver 2>/dev/null' EXIT INT TERM; \
+	  $(VENV)/bin/orbital run --config supervisor.yaml
 
 test: setup
 	@if [ -f contracts/build.py ]; then $(PY) contracts/build.py --check; fi

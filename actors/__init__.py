@@ -10,9 +10,11 @@ from runtime.config import App
 
 __all__ = ["build_app", "KINDS"]
 
-# Kind modules, in the order they are installed. Later issues add chain watchers, the
-# intent book, the attester, solver sessions, funding, rebalance, quoter, keeper, alerts.
-KINDS: tuple[str, ...] = ("chain_watcher", "keeper")
+# Kind modules, in the order they are installed.
+KINDS: tuple[str, ...] = (
+    "chain_watcher", "keeper", "book", "attester", "solver_session", "in_house_solver",
+    "quoter", "alerts", "rebalance", "bridge_relayer", "funding",
+)
 
 
 def build_app() -> App:

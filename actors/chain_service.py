@@ -10,14 +10,11 @@ simply continues after it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import re
 
 from orbital.v1 import chain_pb2, chain_pb2_grpc
 from runtime import ActorUnavailable, InvalidArgument
-from runtime.grpc import unary
+from runtime.grpc import decode_token, encode_token, filters_digest, unary
 
 __all__ = ["ChainServicer", "chain_service", "DEFAULT_PAGE", "MAX_PAGE"]
 
@@ -27,31 +24,7 @@ _STATUS_TIMEOUT = 2.0
 
 
 def _digest(req) -> str:
-    key = json.dumps([req.chain, req.name, req.order_id.lower(), req.from_block, req.to_block])
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def encode_token(last_id: int, digest: str) -> str:
-    raw = json.dumps({"v": 1, "after": last_id, "f": digest}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_token(token: str, digest: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        doc = json.loads(raw)
-        after = doc["after"]
-        ok = doc.get("v") == 1 and isinstance(after, int) and after >= 0
-    except Exception:  # noqa: BLE001 - any garbage is the caller's error
-        ok = False
-    if not ok:
-        raise InvalidArgument("page_token is not a token returned by ListEvents",
-                              field="page_token")
-    if doc.get("f") != digest:
-        raise InvalidArgument("page_token was issued for different filters; repeat the "
-                              "filters of the first call or start without a token",
-                              field="page_token")
-    return after
+    return filters_digest(req.chain, req.name, req.order_id.lower(), req.from_block, req.to_block)
 
 
 class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
@@ -90,7 +63,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
                 name=name, chain_id=cfg.chain_id, head=st["head"] or 0,
                 confirmed_block=st["confirmed"] or 0, indexed_block=st["indexed"],
                 lag=st["lag"] or 0, active_rpc=st["active_rpc"], running=True,
-                last_error=st["last_error"], reorgs=st["reorgs"],
+                last_error=st["last_error"], reorgs=st["reorgs"], standby=st["standby"],
                 rpc=[chain_pb2.RpcEndpoint(url=e["url"], healthy=e["healthy"],
                                            active=e["active"],
                                            consecutive_failures=e["failures"],
@@ -137,7 +110,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             where.append(ChainEvent.block_number <= req.to_block)
         digest = _digest(req)
         if req.page_token:
-            where.append(ChainEvent.id > decode_token(req.page_token, digest))
+            where.append(ChainEvent.id > decode_token(req.page_token, digest, "ListEvents"))
         query = ChainEvent.select().order_by(ChainEvent.id).limit(size + 1)
         for cond in where:
             query = query.where(cond)

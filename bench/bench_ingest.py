@@ -8,8 +8,11 @@ watcher starts). Figures, all over the same block range:
 - a raw batched ``INSERT`` of the decoded rows (SQLite);
 - the watcher: a real Node with one ``chains/watcher/bench`` backfilling from the first
   block to the head, timed from node start to its cursor reaching the head.
-Ceiling (the project's definition: the same work done by the bare tools): the slower of
-"raw eth_getLogs + eth_abi decoding" and "raw batched insert". Target: watcher >= 70 %.
+Target (issue 4): the watcher's logs/s decoded and persisted >= 70 % of raw ``eth_getLogs``
+over the same range in the same run. The watcher and raw ``eth_getLogs`` runs are
+interleaved (TRIALS each; the machine is shared and figures drift) and the best of each
+is compared; the note gives the median of the per-trial ratios too. The older ceiling
+(the slower of "raw eth_getLogs + eth_abi" and "raw batched INSERT") is in the note.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from pathlib import Path
 
 import requests
 
-from ._table import Row
+from ._table import Row, interleaved
 
 LOGS = 10_000
 PER_BLOCK = 500
 MAX_RANGE = 2000
+TRIALS = 3
 
 
 def _bare_eth_abi(log) -> tuple:
@@ -96,12 +100,12 @@ def _raw_get_logs(info, first: int, last: int, decode) -> tuple[float, int]:
 
 
 def _raw_insert(info, first: int, last: int, tmp: Path) -> float:
-    from actors.chain_watcher import MIGRATION, event_rows, insert_events
+    from actors.evm import MIGRATIONS, event_rows, insert_events
     from runtime.store import Store
     logs = _rpc(info.rpc_url, "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last),
                                               "address": [info.contracts.bridge]})
     rows = event_rows("bench", logs)
-    store = Store(f"sqlite:///{tmp}/raw.db", state_dir=str(tmp), migrations=[MIGRATION])
+    store = Store(f"sqlite:///{tmp}/raw.db", state_dir=str(tmp), migrations=MIGRATIONS)
     store.migrate()
     started = time.perf_counter()
     with store.connection() as db, db.atomic():
@@ -112,6 +116,8 @@ def _raw_insert(info, first: int, last: int, tmp: Path) -> float:
 
 
 def _watcher(info, first: int, last: int, tmp: Path) -> float:
+    """Seconds from node start to the cursor at ``last`` (a fresh database in ``tmp``)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     from actors.chain_watcher import WatcherStatus, install
     from runtime.config import App
     from runtime.node import Node
@@ -160,7 +166,12 @@ def run() -> list[Row]:
             first, last = _generate(chain, info.account("operator").address)
             from actors.chain_watcher import fast_decode
             from protocol.events import decode_log
-            raw = min(_raw_get_logs(chain, first, last, None)[0] for _ in range(3))
+            runs = iter(range(TRIALS))
+            timed = interleaved(
+                TRIALS, raw=lambda: _raw_get_logs(chain, first, last, None)[0],
+                watcher=lambda: _watcher(chain, first, last, tmp / f"w{next(runs)}"))
+            raw, watcher_s = min(timed["raw"]), min(timed["watcher"])
+            ratios = sorted(r / w for r, w in zip(timed["raw"], timed["watcher"]))
             bare_s = min(_raw_get_logs(chain, first, last, _bare_eth_abi)[0]
                          for _ in range(3))
             decoded_s, n = min(_raw_get_logs(chain, first, last, decode_log)
@@ -168,10 +179,10 @@ def run() -> list[Row]:
             fast_s, _ = min(_raw_get_logs(chain, first, last, fast_decode)
                              for _ in range(3))
             insert_s = _raw_insert(chain, first, last, tmp)
-            watcher_s = _watcher(chain, first, last, tmp)
     assert n == LOGS, n
     ceiling = min(n / bare_s, n / insert_s)
     figure = n / watcher_s
+    median = ratios[len(ratios) // 2]
     return [
         Row("ingest: raw eth_getLogs (reference)", n / raw, "logs/s",
             note=f"{n} logs over {last - first + 1} blocks, {MAX_RANGE}-block requests"),
@@ -179,9 +190,12 @@ def run() -> list[Row]:
         Row("ingest: raw eth_getLogs + protocol.events decode", n / decoded_s, "logs/s"),
         Row("ingest: raw eth_getLogs + watcher's fast decode", n / fast_s, "logs/s"),
         Row("ingest: raw batched INSERT (SQLite)", n / insert_s, "rows/s"),
-        Row("ingest: watcher backfill (decode + persist)", figure, "logs/s", ceiling,
-            ">= 70 % of the ceiling", figure >= 0.7 * ceiling,
-            note="ceiling = slower of (raw eth_getLogs + eth_abi) and (raw batched INSERT); "
-                 "watcher timed from node start to its cursor at the head; SQLite; includes "
-                 "the block-hash batch and the one-transaction commit"),
+        Row("ingest: watcher backfill (decode + persist)", figure, "logs/s", n / raw,
+            ">= 70 % of raw eth_getLogs", figure >= 0.7 * n / raw,
+            note=f"best of {TRIALS} interleaved trials each (median per-trial ratio "
+                 f"{median:.2f}); ceiling = raw eth_getLogs over the same range; watcher "
+                 "timed from node start to its cursor at the head; SQLite; includes the "
+                 "block-hash batches and one-transaction commits; vs the older ceiling "
+                 f"(slower of raw eth_getLogs + eth_abi and raw INSERT): "
+                 f"{figure / ceiling:.2f}"),
     ]

@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
         status,
         stop,
     )
+    from devnet.config import chains_yaml
     from devnet.ports import free_ports
     from devnet.rpc import Rpc, RpcError
     from devnet.solana_keys import SOLANA_ACCOUNTS
@@ -57,6 +58,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time they load on firs
 # submodule) does not pay for web3/eth_account imports it never uses.
 _LAZY = {
     'free_ports': 'devnet.ports',
+    'chains_yaml': 'devnet.config',
     'ACCOUNTS': 'devnet.accounts',
     'DEFAULT_MNEMONIC': 'devnet.accounts',
     'ROLES': 'devnet.accounts',
@@ -103,6 +105,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
+    "chains_yaml",
     "free_ports",
     "ACCOUNTS",
     "CHAINS",

@@ -16,9 +16,22 @@ from devnet.info import devnet_json_path
 from devnet.lifecycle import DEFAULT_HOST, DEFAULT_PORTS, DEFAULT_SOLANA_PORT, start, status, stop
 
 
+# Role keys the node's actors read from the environment (supervisor.yaml `${...}`). These are
+# anvil's well-known test keys: for the local devnet only, never for a real chain.
+ENV_KEYS = {"ORBITAL_TREASURY_KEY": "treasury", "ORBITAL_ATTESTER_KEY": "attester",
+            "ORBITAL_RELAYER_KEY": "bridge_relayer", "ORBITAL_OPERATOR_KEY": "operator",
+            "ORBITAL_SOLVER_KEY": "solver"}
+
+
+def devnet_env() -> str:
+    """``export NAME=key`` lines for ``eval`` in a shell (make run)."""
+    from devnet.accounts import account
+    return "\n".join(f"export {name}={account(role).private_key}" for name, role in ENV_KEYS.items())
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devnet", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "env"])
     parser.add_argument("--state-dir", default="var", help="where devnet.json, pidfiles and logs live (default: var)")
     parser.add_argument("--ports", default=",".join(map(str, DEFAULT_PORTS)),
                         help="RPC ports of devnet-a,devnet-b (default: %(default)s)")
@@ -50,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"devnet already up; nothing redeployed ({devnet_json_path(args.state_dir)})")
             else:
                 print(f"devnet up in {time.monotonic() - began:.1f}s; wrote {devnet_json_path(args.state_dir)}")
+            return 0
+        if args.command == "env":
+            print(devnet_env())
             return 0
         if args.command == "down":
             pids = stop(args.state_dir)

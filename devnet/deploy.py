@@ -20,7 +20,7 @@ from eth_utils import keccak, to_checksum_address
 from devnet.accounts import ACCOUNTS, account
 from devnet.anvil import DevnetError
 from devnet.info import ChainContracts, FeedInfo, PoolInfo, TokenInfo
-from devnet.rpc import Rpc
+from devnet.rpc import Rpc, RpcError
 from protocol.artifacts import load_artifact
 
 __all__ = ["FEEDS", "MAX_UINT256", "POOLS", "TOKENS", "create_address", "deploy", "predicted_addresses"]
@@ -145,7 +145,14 @@ def _send(rpc: Rpc, chain_id: int, txs: list[_Tx], gas_price: int, timeout: floa
             # anvil may handle a batch's requests out of order: a transaction that arrived
             # before its predecessor nonce waits in the pool, and automine only mines on a new
             # arrival. Mining a block includes whatever became ready (addresses depend on
-            # nonces only, so they stay deterministic).
+            # nonces only, so they stay deterministic). A transaction the node no longer
+            # holds (seen under heavy load) is sent again: same bytes, same hash.
+            for raw, r in zip(raws, receipts):
+                if not r:
+                    try:
+                        rpc.call("eth_sendRawTransaction", raw)
+                    except RpcError:
+                        pass  # already known, or already mined meanwhile
             rpc.call("evm_mine")
             next_mine = time.monotonic() + 0.25
         time.sleep(0.02)
@@ -158,7 +165,7 @@ def _send(rpc: Rpc, chain_id: int, txs: list[_Tx], gas_price: int, timeout: floa
     return max(int(r["blockNumber"], 16) for r in receipts)
 
 
-def deploy(rpc: Rpc, chain_id: int, peer_chain_ids: Sequence[int], timeout: float = 30.0) -> tuple[ChainContracts, int]:
+def deploy(rpc: Rpc, chain_id: int, peer_chain_ids: Sequence[int], timeout: float = 60.0) -> tuple[ChainContracts, int]:
     """Deploy and seed everything on a fresh chain; return its contracts and the last deploy block."""
     addr = predicted_addresses()
     if int(rpc.call("eth_getTransactionCount", ACCOUNTS[0].address, "latest"), 16) != 0:

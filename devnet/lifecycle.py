@@ -214,7 +214,7 @@ def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool,
 
 
 def start(state_dir: str | os.PathLike = "var", ports: Sequence[int] = DEFAULT_PORTS, host: str = DEFAULT_HOST, *,
-          quiet: bool = False, timeout: float = 30.0, solana: bool = False,
+          quiet: bool = False, timeout: float = 60.0, solana: bool = False,
           solana_port: int = DEFAULT_SOLANA_PORT) -> DevnetInfo:
     """Start both anvil chains, deploy and seed everything, write devnet.json; return the info.
 
@@ -232,7 +232,7 @@ def start(state_dir: str | os.PathLike = "var", ports: Sequence[int] = DEFAULT_P
 
 @contextlib.contextmanager
 def running(state_dir: str | os.PathLike, ports: Sequence[int] = DEFAULT_PORTS, host: str = DEFAULT_HOST, *,
-            quiet: bool = False, timeout: float = 30.0, solana: bool = False,
+            quiet: bool = False, timeout: float = 60.0, solana: bool = False,
             solana_port: int = DEFAULT_SOLANA_PORT) -> Iterator[DevnetInfo]:
     """Context manager: a devnet for the block; stopped on exit only if this call started it."""
     state = Path(state_dir)

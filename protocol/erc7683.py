@@ -13,9 +13,10 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 from hexbytes import HexBytes
 
+from protocol._fast import to_checksum_address  # eth-utils' result, cached (hot path)
 from protocol.events import (
     BRIDGE_DEPOSIT_TOPIC,
     BRIDGE_RELEASE_TOPIC,

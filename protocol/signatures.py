@@ -3,6 +3,12 @@
 Why strict: the typed data a user signed is the order the book stores and a filler submits, so
 anything the settler would reject (other domain, other types, a malleable signature) is refused
 here first, with the offending field named so the API can return a BadRequest field violation.
+
+Two ways to the signer of an order, which agree (tests/protocol/test_fast_verify.py):
+:func:`recover_signer` walks the typed data with eth-account (the reference, and what
+cancellations use), :func:`recover_order_signer` hashes the *parsed* order by hand (fixed
+Orbital types, cached domain separators: what the settler itself hashes) and recovers with
+coincurve; the intent service uses the latter, ~20x faster.
 """
 
 from __future__ import annotations
@@ -12,15 +18,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import re
+
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_keys.exceptions import BadSignature
+from eth_utils import keccak
 from hexbytes import HexBytes
 
+from protocol._fast import (address_word, keccak256, recover_address, to_checksum_address,
+                            word)
 from protocol.erc7683 import (
     CANCEL_TYPES,
     DOMAIN_NAME,
     DOMAIN_VERSION,
+    GASLESS_ORDER_TYPEHASH,
+    ORBITAL_ORDER_TYPEHASH,
     ORDER_DATA_TYPE,
     ORDER_TYPES,
     GaslessOrder,
@@ -33,7 +46,10 @@ __all__ = [
     "SignatureError",
     "TypedDataError",
     "parse_cancel_typed_data",
+    "order_digest",
+    "order_id_of",
     "parse_order_typed_data",
+    "recover_order_signer",
     "recover_signer",
     "typed_data_digest",
     "verify_order_signature",
@@ -74,6 +90,9 @@ def _load(typed: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
     return typed
 
 
+_HEX_UINT = re.compile(r"0x[0-9a-fA-F]+")   # as eth-account reads it: no "0X", no "_"
+
+
 def _uint(path: str, value: Any, bits: int) -> int:
     """Accept int, decimal string or 0x-hex string (all forms eth_signTypedData_v4 accepts)."""
     if isinstance(value, bool):
@@ -81,7 +100,7 @@ def _uint(path: str, value: Any, bits: int) -> int:
     try:
         if isinstance(value, int):
             number = value
-        elif isinstance(value, str) and value.lower().startswith("0x"):
+        elif isinstance(value, str) and _HEX_UINT.fullmatch(value):
             number = int(value, 16)
         elif isinstance(value, str) and value.isdigit():
             number = int(value)
@@ -94,8 +113,11 @@ def _uint(path: str, value: Any, bits: int) -> int:
     return number
 
 
+_HEX_ADDRESS = re.compile("(0x)?[0-9a-f]{40}", re.IGNORECASE | re.ASCII)  # eth-utils is_address
+
+
 def _address(path: str, value: Any) -> str:
-    if not isinstance(value, str) or not is_address(value):
+    if not isinstance(value, str) or _HEX_ADDRESS.fullmatch(value) is None:
         raise TypedDataError(path, f"must be a 0x address, got {value!r}")
     return to_checksum_address(value)
 
@@ -130,7 +152,10 @@ def _envelope(typed: Mapping[str, Any], types: dict, primary: str) -> tuple[int,
     if not isinstance(got, Mapping) or set(got) != set(types):
         raise TypedDataError("types", f"must declare exactly {sorted(types)}")
     for name, fields in types.items():
-        declared = [{"name": f.get("name"), "type": f.get("type")} for f in got[name] if isinstance(f, Mapping)]
+        entries = got[name]
+        if not isinstance(entries, list) or not all(isinstance(f, Mapping) for f in entries):
+            raise TypedDataError(f"types.{name}", "must be a list of {name, type} objects")
+        declared = [{"name": f.get("name"), "type": f.get("type")} for f in entries]
         if declared != fields:
             raise TypedDataError(f"types.{name}", "does not match the Orbital definition (docs/erc7683.md)")
     dom = _fields("domain", typed.get("domain"), ["name", "version", "chainId", "verifyingContract"])
@@ -190,26 +215,91 @@ def typed_data_digest(typed: Mapping[str, Any] | str | bytes) -> bytes:
     return keccak(b"\x19" + bytes(signable.version) + signable.header + signable.body)
 
 
-def recover_signer(typed: Mapping[str, Any] | str | bytes, signature: bytes | str) -> str:
-    """Address that signed ``typed``, with the settler's rules: 65 bytes, v in {27, 28}, low s."""
-    try:
-        sig = bytes(HexBytes(signature))
-    except ValueError:
-        raise SignatureError("signature is not hex") from None
+_SIG_HEX = re.compile(r"0x[0-9a-fA-F]{130}")
+
+
+def _signature(signature: bytes | str) -> bytes:
+    """The 65 signature bytes, checked against the settler's rules: v in {27, 28}, low s."""
+    if isinstance(signature, str) and _SIG_HEX.fullmatch(signature):
+        sig = bytes.fromhex(signature[2:])
+    else:
+        try:
+            sig = bytes(HexBytes(signature))
+        except ValueError:
+            raise SignatureError("signature is not hex") from None
     if len(sig) != 65:
         raise SignatureError(f"signature must be 65 bytes, got {len(sig)}")
     if int.from_bytes(sig[32:64], "big") > SECP256K1_HALF_ORDER:
         raise SignatureError("signature s is in the upper half of the curve order (malleable form)")
     if sig[64] not in (27, 28):
         raise SignatureError(f"signature v must be 27 or 28, got {sig[64]}")
+    return sig
+
+
+def recover_signer(typed: Mapping[str, Any] | str | bytes, signature: bytes | str) -> str:
+    """Address that signed ``typed``, with the settler's rules: 65 bytes, v in {27, 28}, low s.
+
+    The reference path (eth-account walks the typed data); any typed data, any Orbital type."""
+    sig = _signature(signature)
     signable = encode_typed_data(full_message=dict(_load(typed)))
-    return to_checksum_address(Account.recover_message(signable, signature=sig))
+    try:
+        return to_checksum_address(Account.recover_message(signable, signature=sig))
+    except BadSignature as exc:
+        raise SignatureError(f"no public key recovers from this signature ({exc})") from None
+
+
+# ---- the fast path: hashing a parsed order by hand ------------------------------------------
+_DOMAIN_PREFIX = (keccak(text="EIP712Domain(string name,string version,uint256 chainId,"
+                               "address verifyingContract)")
+                  + keccak(text=DOMAIN_NAME) + keccak(text=DOMAIN_VERSION))
+_SEPARATORS: dict[tuple[int, str], bytes] = {}
+
+
+def _separator(chain_id: int, settler: str) -> bytes:
+    key = (chain_id, settler)
+    sep = _SEPARATORS.get(key)
+    if sep is None:
+        if len(_SEPARATORS) >= 1024:
+            _SEPARATORS.clear()
+        sep = _SEPARATORS[key] = keccak256(_DOMAIN_PREFIX + word(chain_id) + address_word(settler))
+    return sep
+
+
+def order_digest(order: GaslessOrder) -> bytes:
+    """The EIP-712 digest of a parsed order: what :func:`typed_data_digest` gives for typed data
+    that :func:`parse_order_typed_data` accepts (the domain is the order's chain and settler)."""
+    o = order.order
+    inner = keccak256(ORBITAL_ORDER_TYPEHASH + address_word(o.input_token) + word(o.input_amount)
+                      + address_word(o.output_token) + word(o.output_amount)
+                      + address_word(o.recipient) + word(o.destination_chain_id))
+    struct = keccak256(GASLESS_ORDER_TYPEHASH + address_word(order.origin_settler)
+                       + address_word(order.user) + word(order.nonce) + word(order.origin_chain_id)
+                       + word(order.open_deadline) + word(order.fill_deadline) + ORDER_DATA_TYPE
+                       + inner)
+    return keccak256(b"\x19\x01" + _separator(order.origin_chain_id, order.origin_settler) + struct)
+
+
+def order_id_of(order: GaslessOrder) -> bytes:
+    """``order.order_id`` (keccak256(abi.encode(originChainId, originSettler, user, nonce)))
+    as one keccak over hand-made words."""
+    return keccak256(word(order.origin_chain_id) + address_word(order.origin_settler)
+                     + address_word(order.user) + word(order.nonce))
+
+
+def recover_order_signer(order: GaslessOrder, signature: bytes | str) -> str:
+    """Who signed a parsed order: :func:`recover_signer` of its typed data, same rules, same
+    errors (SignatureError), without eth-account."""
+    sig = _signature(signature)
+    try:
+        return recover_address(order_digest(order), sig)
+    except ValueError as exc:
+        raise SignatureError(str(exc)) from None
 
 
 def verify_order_signature(typed: Mapping[str, Any] | str | bytes, signature: bytes | str) -> GaslessOrder:
     """Parse an order's typed data and check the user signed it; the parsed order on success."""
     order = parse_order_typed_data(typed)
-    signer = recover_signer(typed, signature)
+    signer = recover_order_signer(order, signature)
     if signer != order.user:
         raise SignatureError(f"signed by {signer}, not by the order's user {order.user}")
     return order

@@ -4,13 +4,16 @@ Nothing here knows about chains or intents; actor kinds live in :mod:`actors` an
 through child specs and config sections.
 """
 
-from ._actor import Actor, ActorContext, ChildExit, Init
+from ._actor import Actor, ActorContext, ChildExit, Init, Tick
+from ._alerts import ALERTS_PATH, RaiseAlert, ResolveAlert, raise_alert, resolve_alert
 from ._backoff import Backoff
 from ._clock import Clock, MonotonicClock, Timer
-from ._errors import (ActorUnavailable, AlreadyExists, ConfigError, Escalation,
+from ._errors import (ActorUnavailable, AlreadyExists, ConfigError, DeadlineExceeded, Escalation,
                       FailedPrecondition, InvalidArgument, NotFound, OrbitalError,
-                      PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable)
+                      PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable,
+                      Unimplemented)
 from ._events import Event, EventBus
+from ._ratelimit import RateLimiter
 from ._registry import Registry
 from ._spec import ActorInfo, ChildSpec, DiffResult, Restart, Strategy, SupervisorSpec
 from ._supervisor import (ApplySpec, DescribeTree, RestartChild, StartChild, StopChild,
@@ -19,11 +22,13 @@ from ._tasks import (TASKS_PATH, ListTasks, PauseTask, ResumeTask, RunStarted, R
                      TaskInfo)
 
 __all__ = [
-    "Actor", "ActorContext", "ChildExit", "Init", "Backoff", "Clock", "MonotonicClock",
+    "DeadlineExceeded", "Unimplemented", "ALERTS_PATH", "RaiseAlert", "ResolveAlert",
+    "raise_alert", "resolve_alert",
+    "Actor", "ActorContext", "ChildExit", "Init", "Tick", "Backoff", "Clock", "MonotonicClock",
     "Timer", "ActorUnavailable", "AlreadyExists", "ConfigError", "Escalation",
     "FailedPrecondition", "InvalidArgument", "NotFound", "OrbitalError",
     "PermissionDenied", "ResourceExhausted", "Unauthenticated", "Unavailable", "Event",
-    "EventBus", "Registry", "ActorInfo", "ChildSpec", "DiffResult", "Restart", "Strategy",
+    "EventBus", "RateLimiter", "Registry", "ActorInfo", "ChildSpec", "DiffResult", "Restart", "Strategy",
     "SupervisorSpec", "ApplySpec", "DescribeTree", "RestartChild", "StartChild",
     "StopChild", "Supervisor", "TASKS_PATH", "ListTasks", "PauseTask", "ResumeTask",
     "RunStarted", "RunTask", "TaskInfo",

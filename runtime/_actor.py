@@ -14,6 +14,7 @@ it from a clean state.
 from __future__ import annotations
 
 import logging
+import queue
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -28,7 +29,7 @@ from ._errors import OrbitalError
 from ._events import EventBus
 from ._registry import Registry
 
-__all__ = ["Actor", "ActorContext", "ChildExit", "Init"]
+__all__ = ["Actor", "ActorContext", "ChildExit", "Init", "Tick"]
 
 log = logging.getLogger("orbital.actor")
 
@@ -57,6 +58,13 @@ class Init:
 
 
 @dataclass(frozen=True)
+class Tick:
+    """The message of an actor's periodic timer (:meth:`Actor.schedule_tick`)."""
+
+    seq: int
+
+
+@dataclass(frozen=True)
 class ActorContext:
     """What an actor gets from the node: immutable, shared by reference, safe across threads."""
 
@@ -82,6 +90,10 @@ class Actor(pykka.ThreadingActor):
 
     kind = "actor"
     use_daemon_thread = True  # an abandoned child (ignored stop) must not pin the process
+    # Message types handled together: consecutive queued messages of these types reach
+    # handle_batch as one list (group commit: one transaction for many asks).
+    batched: frozenset[type] = frozenset()
+    max_batch = 256
 
     def __init__(self, ctx: ActorContext, config: Any = None) -> None:
         super().__init__()
@@ -97,9 +109,53 @@ class Actor(pykka.ThreadingActor):
     def handle(self, message: Any) -> Any:
         raise TypeError(f"{self.path}: unexpected message {type(message).__name__}")
 
+    def handle_batch(self, messages: list[Any]) -> list[Any]:
+        """Handle consecutive messages of the ``batched`` types; one result per message.
+
+        A result that is an :class:`OrbitalError` instance is that caller's typed error
+        (the others still get their results); raising crashes the actor as ``handle`` does.
+        """
+        return [self.handle(m) for m in messages]
+
     def teardown(self) -> None:
         """Release resources; runs on a normal stop and after a crash (also of setup, so
         it must cope with a half-built state)."""
+
+    def tell_later(self, delay: float, message: Any):
+        """Deliver ``message`` to this actor after ``delay`` (on ``ctx.clock``); returns
+        the cancellable timer. Timers never touch state: they only send a message, and a
+        timer that fires after the actor stopped is dropped silently."""
+        ref = self.actor_ref
+
+        def fire() -> None:
+            try:
+                ref.tell(message)
+            except pykka.ActorDeadError:
+                pass
+        return self.ctx.clock.call_later(delay, fire)
+
+    def schedule_tick(self, delay: float) -> None:
+        """(Re)arm the actor's one periodic timer: a :class:`Tick` arrives after ``delay``.
+
+        Re-arming cancels the pending tick, and a tick from an older arming that was
+        already queued is recognised by :meth:`current_tick`, so a poll loop never runs
+        twice per period however often it is re-armed (an ask that polls "now", a
+        restart). The timer is cancelled when the actor stops or crashes.
+        """
+        self._tick_seq = getattr(self, "_tick_seq", 0) + 1
+        old = getattr(self, "_tick_timer", None)
+        if old is not None:
+            old.cancel()
+        self._tick_timer = self.tell_later(delay, Tick(self._tick_seq))
+
+    def current_tick(self, message: Any) -> bool:
+        """True for the :class:`Tick` of the latest :meth:`schedule_tick` (else stale)."""
+        return type(message) is Tick and message.seq == getattr(self, "_tick_seq", None)
+
+    def _cancel_tick(self) -> None:
+        timer = getattr(self, "_tick_timer", None)
+        if timer is not None:
+            timer.cancel()
 
     # ---- pykka plumbing --------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -141,9 +197,16 @@ class Actor(pykka.ThreadingActor):
         """
         get, stopped, receive = self.actor_inbox.get, self.actor_stopped, self.on_receive
         pykka_receive = self._handle_receive
+        batched, carry = self.batched, None
         while not stopped.is_set():
-            envelope = get()
+            if carry is None:
+                envelope = get()
+            else:
+                envelope, carry = carry, None
             message, reply_to = envelope.message, envelope.reply_to
+            if batched and type(message) in batched:
+                carry = self._run_batch(envelope)
+                continue
             try:
                 if type(message) in _PYKKA_MESSAGES:
                     response = pykka_receive(message)
@@ -174,11 +237,53 @@ class Actor(pykka.ThreadingActor):
                 if reply_to is not None:
                     reply_to.set(response)
 
+    def _run_batch(self, first: Any) -> Any:
+        """Take ``first`` and the queued envelopes of batched types behind it; run them as
+        one :meth:`handle_batch`. Returns the envelope that ended the batch, if any."""
+        envelopes, carry = [first], None
+        get_nowait = self.actor_inbox.get_nowait
+        while len(envelopes) < self.max_batch:
+            try:
+                nxt = get_nowait()
+            except queue.Empty:
+                break
+            if type(nxt.message) in self.batched:
+                envelopes.append(nxt)
+            else:
+                carry = nxt
+                break
+        started = time.perf_counter()
+        try:
+            results = self.handle_batch([e.message for e in envelopes])
+            if len(results) != len(envelopes):
+                raise RuntimeError(f"handle_batch returned {len(results)} results "
+                                   f"for {len(envelopes)} messages")
+        except Exception as exc:  # a bug: crash, every caller gets the exception
+            self._crash(exc)
+            for e in [*envelopes, *([carry] if carry is not None else [])]:
+                if e.reply_to is not None:
+                    e.reply_to.set_exception((type(exc), exc, exc.__traceback__))
+            return None  # the actor is stopped; pykka fails what is left in the inbox
+        finally:
+            if self.ctx.observe is not None:
+                self.ctx.observe(self.path, self.kind, time.perf_counter() - started)
+        for e, result in zip(envelopes, results):
+            if isinstance(result, OrbitalError):
+                if e.reply_to is not None:
+                    e.reply_to.set_exception((type(result), result, result.__traceback__))
+                else:
+                    log.warning("typed error from a told message: %s", result,
+                                extra={"path": self.path, "error": repr(result)})
+            elif e.reply_to is not None:
+                e.reply_to.set(result)
+        return carry
+
     def on_failure(self, exc_type, exc_value, tb) -> None:
         # A told message raised a bug (and on_receive crashed the actor already).
         self._crash(exc_value)
 
     def on_stop(self) -> None:
+        self._cancel_tick()
         try:
             self.teardown()
         finally:
@@ -187,6 +292,7 @@ class Actor(pykka.ThreadingActor):
     def _crash(self, exc: BaseException) -> None:
         if self._exited:
             return
+        self._cancel_tick()
         try:
             self.teardown()
         except Exception:

@@ -8,10 +8,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 
-from ._errors import InvalidArgument, Unauthenticated
+from ._errors import InvalidArgument, Unauthenticated, Unimplemented
 from ._spec import ActorInfo
 from ._tasks import TASKS_PATH, ListTasks, PauseTask, ResumeTask, RunTask, TaskInfo
 from .grpc import unary
+from .grpc import timestamp as _ts
 
 __all__ = ["AdminServicer", "admin_service", "check_bearer"]
 
@@ -60,13 +61,6 @@ def _task_name(name: str) -> str:
         raise InvalidArgument(f"name longer than {_MAX_TASK_NAME} characters", field="name")
     return name
 
-
-def _ts(seconds: float | None) -> Timestamp | None:
-    if seconds is None:
-        return None
-    ts = Timestamp()
-    ts.FromNanoseconds(int(round(seconds * 1e9)))
-    return ts
 
 
 def _task(t: TaskInfo) -> admin_pb2.TaskInfo:
@@ -147,6 +141,27 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self._auth(context)
         started = await self._ask_tasks(RunTask(_task_name(request.name)))
         return admin_pb2.RunTaskResponse(task=_task(started.task), run_id=started.run_id)
+
+
+    # ---- methods served by actor kinds (App.admin) -----------------------------------
+    async def _plugged(self, method: str, request, context):
+        self._auth(context)
+        fn = self.node.app.admin_methods.get(method)
+        if fn is None:
+            raise Unimplemented(f"AdminService/{method} is not served by this node's actor kinds")
+        return await self.node.grpc.call(fn, self.node, request)
+
+    @unary("AdminService/ListFundingAccounts")
+    async def ListFundingAccounts(self, request, context):
+        return await self._plugged("ListFundingAccounts", request, context)
+
+    @unary("AdminService/ListStrategies")
+    async def ListStrategies(self, request, context):
+        return await self._plugged("ListStrategies", request, context)
+
+    @unary("AdminService/ListAlerts")
+    async def ListAlerts(self, request, context):
+        return await self._plugged("ListAlerts", request, context)
 
 
 def admin_service(node):

@@ -12,6 +12,8 @@ import grpc
 
 __all__ = [
     "OrbitalError",
+    "Unimplemented",
+    "DeadlineExceeded",
     "InvalidArgument",
     "Unauthenticated",
     "PermissionDenied",
@@ -76,6 +78,14 @@ class FailedPrecondition(OrbitalError):
 
 class ResourceExhausted(OrbitalError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unimplemented(OrbitalError):
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
+class DeadlineExceeded(OrbitalError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 class Unavailable(OrbitalError):

@@ -41,7 +41,24 @@ class Metrics:
         self.up = Gauge("orbital_node_serving", "1 while the node serves requests",
                         registry=r)
         self._handling_children: dict[str, Histogram] = {}
+        self._kind_metrics: dict[str, Gauge | Counter] = {}
         self._server = None
+
+    def gauge(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+        """A kind's own gauge on this node's registry, created once (actors restart; the
+        metric stays). The one way for kinds to add metrics."""
+        return self._kind_metric(Gauge, name, doc, labels)
+
+    def counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+        return self._kind_metric(Counter, name, doc, labels)
+
+    def _kind_metric(self, cls, name: str, doc: str, labels: tuple[str, ...]):
+        metric = self._kind_metrics.get(name)
+        if metric is None:
+            metric = self._kind_metrics[name] = cls(name, doc, list(labels), registry=self.registry)
+        elif not isinstance(metric, cls):
+            raise ValueError(f"metric {name} already registered as {type(metric).__name__}")
+        return metric
 
     def watch_mailboxes(self, depths: Callable[[], dict[str, int]]) -> None:
         class _Mailboxes:

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-__all__ = ["main"]
+__all__ = ["add_subcommands", "main"]
 
 
 def _app():
@@ -93,10 +93,10 @@ def cmd_reload(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def add_subcommands(sub) -> None:
+    """Add run/check-config/tree/reload to ``sub`` (an argparse subparsers object), so the
+    ``orbital`` console script (clients.cli) can offer them beside the user commands."""
     from .config import default_config_path
-    parser = argparse.ArgumentParser(prog="orbital", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", default=default_config_path())
     run.add_argument("--log-level", default=os.environ.get("ORBITAL_LOG_LEVEL", "INFO"))
@@ -110,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--address", default=os.environ.get("ORBITAL_ADDRESS", "127.0.0.1:50051"))
         p.add_argument("--state-dir", default="var")
         p.set_defaults(fn=fn)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orbital", description=__doc__)
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.fn(args)
 

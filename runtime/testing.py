@@ -22,7 +22,7 @@ from ._registry import Registry
 from ._spec import SupervisorSpec
 from ._supervisor import Supervisor
 
-__all__ = ["FakeClock", "EventRecorder", "start_tree"]
+__all__ = ["FakeClock", "EventRecorder", "start_tree", "wait_until"]
 
 
 class FakeClock:
@@ -96,6 +96,24 @@ class EventRecorder:
                     f"timed out waiting for {count} {kind!r} event(s) on {path!r}; "
                     f"saw {[(e.kind, e.path) for e in self.events][-20:]}")
             return matching()
+
+
+def wait_until(fn: Callable[[], Any], timeout: float = 30.0, what: str = "condition",
+               interval: float = 0.02) -> Any:
+    """Poll ``fn`` until it returns something truthy, and return that.
+
+    For waiting on real processes and real chains (which have no fake clock); the timeout
+    only bounds a failing test, it is never part of what a test asserts.
+    """
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
 
 
 def start_tree(spec: SupervisorSpec, *, clock=None, services: Any = None,

@@ -6,15 +6,18 @@ lives here, split along its seams so each piece stays small and testable on its 
 - :mod:`.rpc`: JSON-RPC client with failover/backoff over several URLs;
 - :mod:`.config`: the ``chains:`` config section (per-chain dataclasses);
 - :mod:`.models`: the store tables of the chain watchers and their migration;
-- :mod:`.ingest`: raw logs to ``chain_event`` rows (fast decoder, batched inserts).
+- :mod:`.ingest`: raw logs to ``chain_event`` rows (fast decoder, batched inserts);
+- :mod:`.directory`: chains and tokens by name, chain id, symbol or address.
 """
 
-from .config import ChainConfig, ContractsConfig, WatcherSpec
+from .config import ChainConfig, ContractsConfig, TokenConfig, WatcherSpec
+from .directory import ChainRef, Directory, TokenRef, UnknownName
 from .ingest import event_rows, fast_decode, insert_events, to_json
-from .models import MIGRATION, MODELS, ChainBlock, ChainCursor, ChainEvent, ChainReorg
+from .models import MIGRATION, MIGRATIONS, MODELS, ChainBlock, ChainCursor, ChainEvent, ChainReorg
 from .rpc import Endpoint, RpcClient, RpcError, RpcUnavailable
 
 __all__ = ["Endpoint", "RpcClient", "RpcError", "RpcUnavailable",
-           "ChainConfig", "ContractsConfig", "WatcherSpec",
-           "ChainCursor", "ChainBlock", "ChainEvent", "ChainReorg", "MODELS", "MIGRATION",
+           "ChainConfig", "ContractsConfig", "TokenConfig", "WatcherSpec",
+           "ChainRef", "Directory", "TokenRef", "UnknownName",
+           "ChainCursor", "ChainBlock", "ChainEvent", "ChainReorg", "MODELS", "MIGRATION", "MIGRATIONS",
            "to_json", "fast_decode", "event_rows", "insert_events"]

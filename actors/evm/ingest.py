@@ -9,8 +9,11 @@ building. Pure functions of logs and a database handle: benchmarked on their own
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import re
+import sqlite3
 from functools import lru_cache
 from typing import Any
 
@@ -103,10 +106,14 @@ _COLUMNS = ("chain", "block_number", "block_hash", "tx_hash", "log_index", "addr
             "order_id", "args")
 
 
-# Row plans: for the all-static events, the ``args`` JSON is built straight from the hex
+# Row builders: for the all-static events, the ``args`` JSON is built straight from the hex
 # words (same text as ``json.dumps(to_json(args), separators=(",", ":"))``: every value is
 # an ASCII hex/decimal string or a bool), skipping the decoded dict, to_json and the
-# encoder; other events (Open) and non-string logs take the generic path below.
+# encoder; other events (Open) and non-string logs take the generic path in event_rows.
+# Each builder is generated once per event as straight-line code (as dataclasses and
+# namedtuple do; names come from the static specs of protocol.events): a loop over the
+# fields per log cost ~1.6x as much, and this is the backfill's hottest Python code
+# (tests/chains/test_decode.py checks it against the generic path and the decoder).
 @lru_cache(maxsize=8192)
 def _j_address(w: str) -> str:
     return '"' + _checksum("0x" + w[24:].lower()) + '"'
@@ -121,49 +128,52 @@ def _j_bool(w: str) -> str:
     return "true" if int(w[-2:], 16) == 1 else "false"
 
 
-def _j_uint(w: str) -> str:
-    return '"' + str(int(w, 16)) + '"'
-
-
 def _j_int(w: str) -> str:
     v = int(w, 16)
     return '"' + str(v - (1 << 256) if v >> 255 else v) + '"'
 
 
-def _json_conv(typ: str):
-    """JSON text of one 64-hex-digit word (``to_json`` of the decoded value)."""
+def _json_expr(typ: str, w: str) -> str:
+    """Source of an f-string field giving the JSON text of word ``w`` (``to_json`` of the
+    decoded value); unsigned integers inline (the commonest), the rest call a helper."""
     if typ in ("address", "bytes32", "bool"):
-        return {"address": _j_address, "bytes32": _j_bytes32, "bool": _j_bool}[typ]
-    return _j_int if typ.startswith("int") else _j_uint
+        return "{_j_" + typ + "(" + w + ")}"
+    return "{_j_int(" + w + ")}" if typ.startswith("int") else '"{int(' + w + ', 16)}"'
 
 
-def _row_plan(plan: tuple | None) -> tuple | None:
+def _row_builder(plan: tuple | None):
+    """``build(chain, lg, topics, data) -> row``, or None if a topic is not a str (the
+    caller then takes the generic path); ValueError on a malformed log."""
     if plan is None:
         return None
     name, indexed, plain, order = plan
-    # words of a log: its indexed topics, then its data words
-    where = {n: (t, k) for k, (n, t) in enumerate(indexed + plain)}
-    fields = tuple((f'"{n}":', _json_conv(where[n][0]), where[n][1]) for n in order)
-    key = "orderId" if "orderId" in where else "depositId" if "depositId" in where else None
-    key_at = where[key][1] if key is not None and where[key][0] == "bytes32" else None
-    return name, len(indexed), 2 + 64 * len(plain), fields, key_at
+    words = [(n, t, f"t[{k + 1}][2:]") for k, (n, t) in enumerate(indexed)]
+    words += [(n, t, f"d[{2 + 64 * k}:{66 + 64 * k}]") for k, (n, t) in enumerate(plain)]
+    var = {n: (t, f"w{k}") for k, (n, t, _) in enumerate(words)}
+    key = "orderId" if "orderId" in var else "depositId" if "depositId" in var else None
+    key_expr = ('"0x" + ' + var[key][1] + ".lower()"
+                if key is not None and var[key][0] == "bytes32" else "None")
+    fields = ",".join(f'"{n}":' + _json_expr(*var[n]) for n in order)
+    lines = ["def build(chain, lg, t, d):",
+             f"    if len(t) != {1 + len(indexed)} or len(d) != {2 + 64 * len(plain)}:",
+             "        raise ValueError(bad)"]
+    lines += [f"    if type(t[{k + 1}]) is not str: return None" for k in range(len(indexed))]
+    lines += [f"    if len(t[{k + 1}]) != 66: raise ValueError(bad)" for k in range(len(indexed))]
+    lines += [f"    w{k} = {expr}" for k, (_, _, expr) in enumerate(words)]
+    lines += ["    n, i = lg['blockNumber'], lg['logIndex']",
+              "    return (chain, int(n, 16) if type(n) is str else int(n),",
+              "            lg['blockHash'].lower(), lg['transactionHash'].lower(),",
+              "            int(i, 16) if type(i) is str else int(i),",
+              f"            lg['address'].lower(), {name!r}, {key_expr},",
+              f"            f'{{{{{fields}}}}}')"]
+    scope = {"_j_address": _j_address, "_j_bytes32": _j_bytes32, "_j_bool": _j_bool,
+             "_j_int": _j_int, "bad": f"{name}: malformed log"}
+    exec(compile("\n".join(lines) + "\n", f"<chain_event row builder {name}>", "exec"),  # noqa: S102
+         scope)
+    return scope["build"]
 
 
-_ROWS = {topic: _row_plan(plan) for topic, plan in _FAST.items()}
-
-
-def _fast_row(chain: str, lg: dict, topics: list, data: str, plan: tuple) -> tuple:
-    name, n_indexed, data_len, fields, key_at = plan
-    if len(topics) != 1 + n_indexed or len(data) != data_len:
-        raise ValueError(f"{name}: malformed log")
-    words = [t[2:] for t in topics[1:]]
-    words += [data[k:k + 64] for k in range(2, data_len, 64)]
-    if n_indexed and any(len(w) != 64 for w in words[:n_indexed]):
-        raise ValueError(f"{name}: malformed log")
-    args = ",".join([label + conv(words[i]) for label, conv, i in fields])
-    return (chain, _int(lg["blockNumber"]), lg["blockHash"].lower(),
-            lg["transactionHash"].lower(), _int(lg["logIndex"]), lg["address"].lower(), name,
-            None if key_at is None else "0x" + words[key_at].lower(), "{" + args + "}")
+_ROWS = {topic: _row_builder(plan) for topic, plan in _FAST.items()}
 
 
 def event_rows(chain: str, logs: list[dict]) -> list[tuple]:
@@ -173,14 +183,16 @@ def event_rows(chain: str, logs: list[dict]) -> list[tuple]:
     for lg in logs:
         if lg.get("removed"):
             continue
-        topics, data = lg.get("topics") or [], lg.get("data")
-        if topics and type(data) is str and all([type(t) is str for t in topics]):
-            plan = _ROWS.get(topics[0].lower(), False)
-            if plan is False:
+        topics, data = lg.get("topics"), lg.get("data")
+        if topics and type(data) is str and type(topics[0]) is str:
+            build = _ROWS.get(topics[0].lower(), False)
+            if build is False:
                 continue  # unknown topic
-            if plan is not None:
-                rows.append(_fast_row(chain, lg, topics, data, plan))
-                continue
+            if build is not None:
+                row = build(chain, lg, topics, data)
+                if row is not None:
+                    rows.append(row)
+                    continue
         decoded = fast_decode(lg)
         if decoded is None:
             continue
@@ -195,17 +207,62 @@ def event_rows(chain: str, logs: list[dict]) -> list[tuple]:
 
 
 def insert_events(db: peewee.Database, rows: list[tuple]) -> None:
-    """Batched insert, duplicates ignored; raw executemany/execute_values: peewee's
-    per-row query building would cost more than the database does."""
+    """Batched insert, duplicates ignored, on the raw DB-API cursor: peewee's per-row query
+    building would cost more than the database does. SQLite gets multi-row ``VALUES``
+    statements rather than ``executemany``: ~10 % faster, and above all each statement is
+    ONE ``sqlite3_step`` run without the GIL, where executemany hands the GIL back and
+    forth per row and stalls behind any busy Python thread (the watcher's fetch thread
+    parses the next range meanwhile). PostgreSQL: COPY, see :func:`_insert_postgres`."""
     if not rows:
         return
     table = ChainEvent._meta.table_name
     cols = ", ".join(_COLUMNS)
     if isinstance(db, peewee.PostgresqlDatabase):
-        from psycopg2.extras import execute_values
-        execute_values(db.cursor(), f"INSERT INTO {table} ({cols}) VALUES %s "
-                                    "ON CONFLICT DO NOTHING", rows, page_size=1000)
-    else:
-        marks = ", ".join("?" * len(_COLUMNS))
-        db.cursor().executemany(f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})",
-                                rows)
+        _insert_postgres(db, table, cols, rows)
+        return
+    cursor = db.cursor()
+    per = _sqlite_rows_per_statement(db)
+    head = f"INSERT OR IGNORE INTO {table} ({cols}) VALUES "
+    one = "(" + ",".join("?" * len(_COLUMNS)) + ")"
+    full = head + ",".join([one] * per)
+    for i in range(0, len(rows), per):
+        chunk = rows[i:i + per]
+        sql = full if len(chunk) == per else head + ",".join([one] * len(chunk))
+        cursor.execute(sql, list(itertools.chain.from_iterable(chunk)))
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(rows: list[tuple]) -> io.StringIO:
+    """Rows in COPY's text format (tab-separated, ``\\N`` for NULL, escaped)."""
+    buf = io.StringIO()
+    for row in rows:
+        buf.write("\t".join(["\\N" if v is None else str(v).translate(_COPY_ESCAPES)
+                             for v in row]))
+        buf.write("\n")
+    buf.seek(0)
+    return buf
+
+
+def _insert_postgres(db: peewee.Database, table: str, cols: str, rows: list[tuple]) -> None:
+    """COPY into a session temp table, then one ``INSERT ... SELECT ... ON CONFLICT DO
+    NOTHING``: half the time of ``execute_values`` (whose per-row mogrify in Python and
+    per-row parsing on the server dominate; measured 10k events: 300 ms -> 150 ms)."""
+    cursor = db.cursor()
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}_in ON COMMIT DELETE ROWS AS "
+                   f"SELECT {cols} FROM {table} WITH NO DATA")
+    cursor.execute(f"TRUNCATE {table}_in")   # rows of an earlier call in this transaction
+    cursor.copy_expert(f"COPY {table}_in ({cols}) FROM STDIN", _copy_text(rows))
+    cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}_in "
+                   "ORDER BY block_number, log_index ON CONFLICT DO NOTHING")
+
+
+def _sqlite_rows_per_statement(db: peewee.Database) -> int:
+    """Rows per statement within SQLite's bound-parameter limit (32766 since 3.32, 999
+    before), capped so a statement stays a few hundred kB."""
+    try:
+        limit = db.connection().getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except (AttributeError, sqlite3.Error):   # Python < 3.11: assume the old default
+        limit = 999
+    return max(1, min(limit // len(_COLUMNS), 2000))

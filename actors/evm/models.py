@@ -12,7 +12,8 @@ import peewee
 
 from runtime.store import BaseModel, Migration
 
-__all__ = ["ChainCursor", "ChainBlock", "ChainEvent", "ChainReorg", "MODELS", "MIGRATION"]
+__all__ = ["ChainCursor", "ChainBlock", "ChainEvent", "ChainReorg", "MODELS", "MIGRATION",
+           "MIGRATION_0210", "MIGRATIONS"]
 
 
 class ChainCursor(BaseModel):
@@ -69,4 +70,29 @@ def _migrate_0200(db: peewee.Database) -> None:
     db.create_tables(MODELS)
 
 
+def _migrate_0210(db: peewee.Database) -> None:
+    """SQLite reuses the highest rowid after it is deleted; a reorg deletes the newest
+    events, so a re-indexed event could take a deleted event's id. Readers rely on ids
+    only ever growing (the book's cursor; "evidence row gone" after a reorg), so on SQLite
+    the table is rebuilt with AUTOINCREMENT. PostgreSQL sequences never reuse: no-op."""
+    if not isinstance(db, peewee.SqliteDatabase):
+        return
+    rows = db.execute_sql("SELECT type, sql FROM sqlite_master WHERE tbl_name = 'chain_event' "
+                          "AND sql IS NOT NULL").fetchall()
+    table = next(sql for kind, sql in rows if kind == "table")
+    if "AUTOINCREMENT" in table.upper():
+        return
+    new = table.replace('"id" INTEGER NOT NULL PRIMARY KEY', '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT', 1)
+    new = new.replace('CREATE TABLE "chain_event"', 'CREATE TABLE "chain_event_v2"', 1)
+    db.execute_sql(new)
+    db.execute_sql('INSERT INTO "chain_event_v2" SELECT * FROM "chain_event"')
+    db.execute_sql('DROP TABLE "chain_event"')
+    db.execute_sql('ALTER TABLE "chain_event_v2" RENAME TO "chain_event"')
+    for kind, sql in rows:
+        if kind == "index":
+            db.execute_sql(sql)
+
+
 MIGRATION = Migration("0200_chain_watcher", _migrate_0200)
+MIGRATION_0210 = Migration("0210_chain_event_ids_never_reused", _migrate_0210)
+MIGRATIONS = [MIGRATION, MIGRATION_0210]

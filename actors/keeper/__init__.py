@@ -38,13 +38,14 @@ from __future__ import annotations
 from runtime import TASKS_PATH, ChildSpec
 from runtime.config import App
 
-from ._actions import TaskAction, TaskContext, actions, register_action, register_prunable
+from ._actions import (TaskAction, TaskContext, actions, ask_actor, no_args, register_action,
+                       register_prunable)
 from ._actor import Keeper
 from ._config import KeeperConfig, TaskConfig, check_cron, next_time
 from ._models import MIGRATION, KeeperRun, KeeperTask
 from ._runs import Due, Finished
 
-__all__ = ["install", "register_action", "register_prunable", "actions", "TaskAction",
+__all__ = ["install", "register_action", "ask_actor", "no_args", "register_prunable", "actions", "TaskAction",
            "TaskContext", "TaskConfig", "KeeperConfig", "Keeper", "Due", "Finished",
            "KeeperTask", "KeeperRun", "MIGRATION", "next_time", "check_cron"]
 

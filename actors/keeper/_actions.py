@@ -15,7 +15,8 @@ from typing import Any
 
 import peewee
 
-__all__ = ["TaskContext", "TaskAction", "register_action", "actions", "register_prunable"]
+__all__ = ["TaskContext", "TaskAction", "register_action", "actions", "register_prunable",
+           "ask_actor", "no_args"]
 
 
 # ---- actions ----------------------------------------------------------------------------
@@ -52,6 +53,20 @@ def register_action(name: str, fn: Callable[[TaskContext, dict], str],
     ``action``; ``check_args(args)`` raises ``ValueError`` at config load for bad args.
     Call it from a kind's ``install(app)`` (config is validated after every install)."""
     _ACTIONS[name] = TaskAction(name, fn, check_args)
+
+
+def ask_actor(path: str, message: Any, verb: str, timeout: float = 60.0
+              ) -> Callable[[TaskContext, dict], str]:
+    """An action that asks the actor at ``path`` (the one owner of that work) to do it;
+    the actor's reply is a count shown as ``"<verb> <n>"``."""
+    def run(ctx: TaskContext, args: dict) -> str:
+        return f"{verb} {ctx.registry.ask(path, message, timeout=timeout)}"
+    return run
+
+
+def no_args(args: Mapping[str, Any]) -> None:
+    if args:
+        raise ValueError(f"takes no args, got {sorted(args)}")
 
 
 def actions() -> list[str]:

@@ -266,14 +266,8 @@ class Keeper(Actor):
         self._disarm(t)
         if t.paused or t.next_run_at is None:
             return
-        clock, me, token, at = self.ctx.clock, self.actor_ref, t.token, t.next_run_at
-
-        def fire() -> None:
-            try:
-                me.tell(Due(t.name, token, at))
-            except pykka.ActorDeadError:
-                pass
-        t.timer = clock.call_later(at - clock.wall(), fire)
+        at = t.next_run_at
+        t.timer = self.tell_later(at - self.ctx.clock.wall(), Due(t.name, t.token, at))
 
     def _disarm(self, t: _Task) -> None:
         t.token += 1

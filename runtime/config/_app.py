@@ -41,6 +41,8 @@ class App:
     providers: dict[str, list[Provider]] = field(default_factory=dict)
     migrations: list[Any] = field(default_factory=list)     # runtime.store.Migration
     services: list[Callable[[Any], Any]] = field(default_factory=list)  # node -> Service
+    # AdminService methods served by actor kinds: method name -> fn(node, request) -> reply
+    admin_methods: dict[str, Callable[[Any, Any], Any]] = field(default_factory=dict)
 
     def migration(self, migration: Any) -> None:
         self.migrations.append(migration)
@@ -48,6 +50,13 @@ class App:
     def service(self, factory: Callable[[Any], Any]) -> None:
         """Register a gRPC service: ``factory(node)`` returns (name, add_fn, servicer)."""
         self.services.append(factory)
+
+    def admin(self, method: str, fn: Callable[[Any, Any], Any]) -> None:
+        """Serve ``AdminService/<method>`` with blocking ``fn(node, request)`` (auth and
+        status mapping are the runtime's); without one the method is UNIMPLEMENTED."""
+        if method in self.admin_methods:
+            raise ValueError(f"admin method {method!r} registered twice")
+        self.admin_methods[method] = fn
 
     def section(self, name: str, schema: type) -> None:
         if name in self.sections or name in ("node", "database", "supervision"):

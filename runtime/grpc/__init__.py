@@ -1,7 +1,11 @@
 """gRPC plumbing: the aio server, method wrappers, the error -> status mapping."""
 
+from ._convert import timestamp
 from ._methods import stream, unary
+from ._outbox import Outbox, push_all
+from ._paging import decode_token, encode_token, filters_digest
 from ._server import GrpcServer, Service
 from ._status import bad_request_fields, to_status
 
-__all__ = ["stream", "unary", "GrpcServer", "Service", "bad_request_fields", "to_status"]
+__all__ = ["timestamp", "stream", "unary", "Outbox", "push_all", "decode_token", "encode_token", "filters_digest",
+           "GrpcServer", "Service", "bad_request_fields", "to_status"]

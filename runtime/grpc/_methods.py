@@ -26,6 +26,17 @@ def _record(self, method: str, code: grpc.StatusCode, started: float) -> None:
         metrics.grpc_request(method, code.name, time.perf_counter() - started)
 
 
+async def _abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> None:
+    """End a stream with ``status``, unless it has ended already: an Outbox that drops a
+    slow reader aborts the call itself, and its error then surfaces here too."""
+    try:
+        await context.abort_with_status(status)
+    except grpc.aio.AbortError:
+        raise
+    except Exception:  # noqa: BLE001 - cygrpc.UsageError "Abort already called"
+        pass
+
+
 def unary(method: str):
     def wrap(fn: Callable[..., Awaitable[Any]]):
         @functools.wraps(fn)
@@ -60,7 +71,7 @@ def stream(method: str):
             except Exception as exc:  # noqa: BLE001
                 status = to_status(exc, method)
                 _record(self, method, status.code, started)
-                await context.abort_with_status(status)
+                await _abort(context, status)
             _record(self, method, grpc.StatusCode.OK, started)
         return handler
     return wrap

@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,21 +26,12 @@ from devnet import free_ports
 from protocol import GaslessOrder, OrbitalOrder, abi
 from runtime.config import App
 from runtime.node import Node
+from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
 
 ONE_USDC = 10**6
 
 
 
-
-def wait_until(fn, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="session")
@@ -163,10 +153,11 @@ def start_node(tmp_path):
     nodes: list[Node] = []
     books: list = []
 
-    def start(database_url: str, chains: str, *, book: bool = True) -> tuple[Node, Any]:
-        cfg = tmp_path / "supervisor.yaml"
+    def start(database_url: str, chains: str, *, book: bool = True,
+              node_name: str = "node-1") -> tuple[Node, Any]:
+        cfg = tmp_path / f"supervisor-{len(nodes)}.yaml"
         cfg.write_text("\n".join([
-            "node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
+            "node:", f"  name: {node_name}", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
             f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
             "  admin_token: test-admin-token-0123456789",
             "database:", f"  url: '{database_url}'",

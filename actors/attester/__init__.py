@@ -1,0 +1,75 @@
+"""``intents/attester``: settles FILLED intents on their origin chain (issue 4, section 4).
+
+Reads the book's ``intent`` rows and the watchers' ``chain_event`` rows (never writes
+them); when a fill is ``settlement_depth`` blocks deep on its destination, its evidence
+still matches the order and its escrow is still Opened, it is settled in a batched
+``OrbitalSettler.settle(orderIds, fillers)`` signed by the attester key. Transactions go
+through the node's one EVM sender, :class:`actors.evm.txsend.TxSender` (recorded before
+they are sent, reconciled after a restart, stuck ones replaced with bumped EIP-1559 fees,
+nonces shared with any other actor signing with the same key); the batch behind each one
+is committed first (never settles twice); an order that keeps reverting, or whose
+evidence does not match, is reported to ``intents/book`` as :class:`SettlementFailed`.
+It also sends ``refund(orderId)`` for expired OPENED intents when the keeper asks
+(:class:`RefundDue`). See docs/attester.md.
+
+Layout: ``_config`` the ``attester:`` section; ``_models`` its tables (migration
+``0400_attester``); ``_calls`` settler calldata and decoding; ``_ledger`` per-order and
+per-batch outcomes and FAILED reports; ``_evidence`` the fill re-check; ``_refunds`` one
+refund; ``_messages`` what it tells and answers; ``_actor`` the actor.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from runtime import ChildSpec
+from runtime.config import App
+
+from actors.paths import ATTESTER_PATH, BOOK_PATH
+
+from ._actor import Attester
+from ._config import AttesterConfig, AttesterSpec
+from ._evidence import Verdict, judge
+from ._messages import AttesterStatus, Poll, RefundDue, SettlementFailed
+from ._models import MIGRATION, AttesterBatch, AttesterOrder, refund_reference, settle_reference
+
+__all__ = ["install", "Attester", "AttesterConfig", "AttesterSpec", "AttesterStatus", "Poll",
+           "SettlementFailed", "RefundDue", "AttesterOrder", "AttesterBatch", "MIGRATION",
+           "BOOK_PATH", "Verdict", "judge", "settle_reference", "refund_reference"]
+
+log = logging.getLogger("orbital.attester")
+
+
+def install(app: App) -> None:
+    from actors.book._models import MIGRATION as BOOK_MIGRATION
+    from actors.evm.models import MIGRATION as CHAIN_MIGRATION
+    from actors.evm.txsend import MIGRATION as TX_MIGRATION
+    app.section("attester", AttesterConfig)
+    # It reads the book's and the watchers' tables and sends through evm_tx: their
+    # migrations (deduplicated by id when those kinds are installed too) make sure the
+    # tables exist.
+    app.migration(CHAIN_MIGRATION)
+    app.migration(BOOK_MIGRATION)
+    app.migration(TX_MIGRATION)
+    app.migration(MIGRATION)
+
+    from actors.keeper import ask_actor, no_args, register_action
+    register_action("refund_expired", ask_actor(ATTESTER_PATH, RefundDue(), "refunds sent:"), no_args)
+
+    @app.provide("intents")
+    def attester(config) -> list[ChildSpec]:
+        section: AttesterConfig | None = config.section("attester")
+        if section is None:
+            return []
+        if not section.enabled:
+            log.info("attester not started: no key (set ORBITAL_ATTESTER_KEY)")
+            return []
+        chains = {n: c for n, c in (config.section("chains") or {}).items()
+                  if c.kind == "evm" and c.contracts.settler}
+        origins = tuple(section.chains) or tuple(sorted(chains))
+        unknown = [n for n in origins if n not in chains]
+        if unknown:
+            log.error("attester chains without a configured settler are ignored",
+                      extra={"chains": unknown})
+        origins = tuple(n for n in origins if n in chains)
+        return [ChildSpec("attester", Attester, AttesterSpec(section, chains, origins))]

@@ -1,0 +1,56 @@
+"""The ``attester:`` config section, validated once at load into frozen dataclasses.
+
+The signing key is a :class:`runtime.config.Secret` taken from the environment
+(``key: ${ORBITAL_ATTESTER_KEY:-}``); it is never inline in the file, never in a repr or a
+log line. An empty key means "no attester on this node": the provider starts nothing and
+says so in a log line, so a node without the key still runs everything else.
+
+Fees, replacement and the gas margin are :class:`actors.evm.txsend.TxConfig`'s own fields
+(``replace_after``, ``fee_bump``, ``max_fee_gwei``...): the section *is* a ``TxConfig``
+(subclass) and is handed as is to the :class:`~actors.evm.txsend.TxSender` of each origin
+chain, so the rules and their bounds are defined once, in ``actors/evm/txsend.py``; the
+keys stay flat in the file (``attester.replace_after``), as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from actors.evm.config import ChainConfig
+from actors.evm.txsend import TxConfig
+from runtime.config import Secret, opt
+
+__all__ = ["AttesterConfig", "AttesterSpec"]
+
+
+@dataclass(frozen=True)
+class AttesterConfig(TxConfig):
+    key: Optional[Secret] = opt(None, pattern=r"((0x)?[0-9a-fA-F]{64})?",
+                                doc="attester private key, from ${ORBITAL_ATTESTER_KEY}; "
+                                    "empty: the attester is not started")
+    settlement_depth: int = opt(1, min=0, max=10_000,
+                                doc="destination blocks on top of the fill's block before "
+                                    "it is settled (head - fill_block >= depth)")
+    batch_size: int = opt(20, min=1, max=500, doc="orders per settle transaction")
+    poll_interval: float = opt(2.0, min=0.005, max=600, doc="seconds between rounds")
+    max_retries: int = opt(3, min=1, max=100,
+                           doc="reverted settlements of an order before it is FAILED (and "
+                               "reverted refunds of an intent before refunds of it stop)")
+    rpc_timeout: float = opt(10.0, min=0.05, max=300)
+    chains: tuple[str, ...] = opt(factory=tuple,
+                                  doc="origin chains settled by this node; empty = every "
+                                      "configured chain with a settler")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.key)
+
+
+@dataclass(frozen=True)
+class AttesterSpec:
+    """What the actor gets: its section plus the chains it talks to (RPC, settler)."""
+
+    config: AttesterConfig
+    chains: dict[str, ChainConfig]          # every chain with a settler (destinations too)
+    origins: tuple[str, ...]                # the chains it settles on

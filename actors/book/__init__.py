@@ -1,0 +1,58 @@
+"""``intents/book``: the intent book (validation, auction, lifecycle) and IntentService.
+
+Private modules: :mod:`._config` (the ``intents:`` section), :mod:`._models` (tables),
+:mod:`._views` (immutable snapshots handed to other threads), :mod:`._messages` (the
+contract with sessions, services, watchers and the keeper), :mod:`._auction`,
+:mod:`._chain` (what a chain event does), :mod:`._events` (catch-up and reorgs),
+:mod:`._validate`, :mod:`._proto` (views -> protobuf), :mod:`._actor` (the Book).
+"""
+
+from __future__ import annotations
+
+from actors.paths import BOOK_PATH
+from runtime import ChildSpec
+from runtime.config import App
+
+from ._actor import Book, BookSpec, CloseAuction, ExclusivityLapsed, SettlementFailed
+from ._auction import Auction, AuctionBid
+from ._config import IntentsConfig, RateLimit
+from ._messages import (AwardWork, BidRefused, Cancel, Capabilities, ExpireDue, FillReported,
+                        IntentChanged, LostWork, OfferWork, PlaceBid, ReauctionLapsed,
+                        SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
+from ._models import MIGRATION, BookCursor, IntentRow, IntentTransition, SolverRecord
+from ._proto import intent_pb, status_from_pb, status_pb, transition_pb, update_pb
+from ._validate import check_order
+from ._views import TERMINAL, IntentUpdateView, IntentView, Status, TransitionView
+
+__all__ = [
+    "install", "BOOK_PATH", "Book", "BookSpec", "CloseAuction", "ExclusivityLapsed",
+    "SettlementFailed", "Auction", "AuctionBid", "IntentsConfig", "RateLimit", "AwardWork",
+    "BidRefused", "Cancel", "Capabilities", "ExpireDue", "FillReported", "IntentChanged",
+    "LostWork", "OfferWork", "PlaceBid", "ReauctionLapsed", "SessionJoined", "SessionLeft",
+    "Submit", "Subscribe", "Unsubscribe", "MIGRATION", "BookCursor", "IntentRow",
+    "IntentTransition", "SolverRecord", "intent_pb", "status_from_pb", "status_pb",
+    "transition_pb", "update_pb", "check_order", "TERMINAL", "IntentUpdateView", "IntentView",
+    "Status", "TransitionView",
+]
+
+
+
+def intents_config(config) -> IntentsConfig:
+    return config.section("intents") or IntentsConfig()
+
+
+def install(app: App) -> None:
+    app.section("intents", IntentsConfig)
+    app.migration(MIGRATION)
+
+    @app.provide("intents")
+    def book(config) -> list[ChildSpec]:
+        chains = tuple(sorted((config.section("chains") or {}).items()))
+        return [ChildSpec("book", Book, BookSpec(intents_config(config), chains))]
+
+    from actors.intent_service import intent_service
+    app.service(intent_service)
+
+    from actors.keeper import ask_actor, no_args, register_action
+    register_action("expire_intents", ask_actor(BOOK_PATH, ExpireDue(), "expired"), no_args)
+    register_action("reauction_lapsed", ask_actor(BOOK_PATH, ReauctionLapsed(), "re-auctioned"), no_args)

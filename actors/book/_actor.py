@@ -1,0 +1,335 @@
+"""``intents/book``: the intent lifecycle (SPEC section 3), auctions and announcements.
+
+One actor owns every write to the intent tables, so transitions of one intent are totally
+ordered; every transition is committed before it is announced (to watch streams and to
+solver sessions). State kept in memory is only a cache of the store plus what cannot be
+durable by nature (auctions in progress, connected sessions, subscriptions): ``setup``
+rebuilds the cache, catches up on chain events, re-arms exclusivity timers and re-runs
+auctions of PENDING intents once solvers reconnect.
+
+Submissions arrive as many concurrent asks; the runtime hands consecutive ones to
+:meth:`Book.handle_batch`, so a burst is one transaction (group commit) instead of one
+commit per intent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+import peewee
+
+from actors.chain_watcher import ChainEventsCommitted, ChainReorged
+from actors.evm import Directory
+from runtime import (Actor, ActorUnavailable, AlreadyExists, FailedPrecondition, NotFound,
+                     PermissionDenied, RateLimiter, ResourceExhausted, Unavailable)
+
+from . import _store
+from ._auctioneer import AuctioneerMixin, CloseAuction, ExclusivityLapsed, RetryAuction, Session
+from ._config import IntentsConfig
+from ._events import EventsMixin
+from ._messages import (Cancel, ExpireDue, FillReported,
+                        IntentChanged, LostWork, PlaceBid, ReauctionLapsed,
+                        SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
+from ._models import IntentRow, SolverRecord
+from ._records import FlushStats, RecordsMixin
+from ._subs import Subscriptions
+from ._views import IntentUpdateView, IntentView, Status, TransitionView
+
+__all__ = ["Book", "BookSpec", "CloseAuction", "ExclusivityLapsed", "SettlementFailed"]
+
+log = logging.getLogger("orbital.book")
+
+ACTIVE = (Status.PENDING, Status.ASSIGNED, Status.OPENED, Status.FILLED)
+
+
+@dataclass(frozen=True)
+class BookSpec:
+    intents: IntentsConfig
+    chains: tuple  # ((name, ChainConfig), ...) sorted: hashable, compared on reload
+
+
+@dataclass(frozen=True)
+class SettlementFailed:
+    """Told by the attester: settlement of ``intent_id`` is given up; the intent FAILS."""
+
+    intent_id: str
+    reason: str
+
+
+class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
+    kind = "book"
+    batched = frozenset({Submit})
+
+    # ---- lifecycle ------------------------------------------------------------------
+    def setup(self) -> None:
+        spec: BookSpec = self.config
+        self.cfg = spec.intents
+        self.directory = Directory(dict(spec.chains))
+        self.store = self.ctx.services.store
+        self.clock = self.ctx.clock
+        self.active: dict[str, IntentView] = {}
+        self.auctions: dict[str, Any] = {}       # intent id -> Auction (in progress)
+        self.sessions: dict[str, Session] = {}
+        self.subs = Subscriptions()
+        self.user_limit = RateLimiter(self.cfg.user_rate.rate, self.cfg.user_rate.burst)
+        self.timers: dict[str, Any] = {}
+        self.retry_timers: dict[str, Any] = {}
+        self.bid_seq = 0
+        # The book works on the store message after message: it keeps its connection
+        # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released in teardown.
+        self.store.hold()
+        with self.store.connection():
+            rows = list(IntentRow.select().where(IntentRow.status.in_([s.value for s in ACTIVE])))
+        self.rounds: dict[str, int] = {}
+        self.stats: dict[str, SolverRecord] = {}
+        self.dirty: set[str] = set()
+        self.flush_timer = None
+        for r in rows:
+            self.active[r.id] = _store.row_view(r)
+            self.rounds[r.id] = r.auctions
+        self.setup_events()
+        for view in list(self.active.values()):
+            if view.status is Status.ASSIGNED:
+                self._arm_exclusivity(view)
+
+    def teardown(self) -> None:
+        if getattr(self, "subs", None) is not None:
+            self.subs.close_all()
+        if getattr(self, "dirty", None):
+            try:
+                self._flush_stats()
+            except Exception:  # noqa: BLE001 - counters only; never block a stop
+                log.exception("could not write solver records")
+        for t in [getattr(self, "flush_timer", None), *getattr(self, "timers", {}).values(),
+                  *getattr(self, "retry_timers", {}).values(),
+                  *(a.timer for a in getattr(self, "auctions", {}).values())]:
+            if t is not None:
+                t.cancel()
+        if getattr(self, "store", None) is not None:
+            self.store.release()
+
+    def _reload_active(self) -> None:
+        """Another writer (a second node on the database) moved intents: re-read them."""
+        with self.store.connection():
+            rows = list(IntentRow.select().where(IntentRow.status.in_([s.value for s in ACTIVE])))
+        self.active = {r.id: _store.row_view(r) for r in rows}
+        self.rounds = {r.id: r.auctions for r in rows}
+
+    # ---- dispatch -------------------------------------------------------------------
+    def handle(self, message: Any) -> Any:
+        try:
+            return self._dispatch(message)
+        except _store.Conflict as exc:
+            self._reload_active()
+            raise Unavailable(f"intent {exc} was changed by another node; retry") from None
+
+    def _dispatch(self, message: Any) -> Any:
+        kind = type(message)
+        if kind is PlaceBid:
+            return self._bid(message)
+        if kind is CloseAuction:
+            return self._close_auction(message)
+        if kind is SessionJoined:
+            return self._join(message)
+        if kind is SessionLeft:
+            self.sessions.pop(message.path, None)
+            return None
+        if kind is Subscribe:
+            self.subs.add(message.key, message.ids, message.user, message.sink)
+            return None
+        if kind is Unsubscribe:
+            self.subs.remove(message.key)
+            return None
+        if kind is Cancel:
+            return self._cancel(message)
+        if kind is ExclusivityLapsed:
+            return self._lapse(message)
+        if kind in (ChainEventsCommitted, ChainReorged):
+            return self.catch_up(reorg=kind is ChainReorged)
+        if kind is FillReported:
+            log.info("fill reported", extra={"solver": message.solver, "intent": message.intent_id,
+                                             "chain": message.chain, "tx": message.tx_hash,
+                                             "kind": message.kind})
+            return None
+        if kind is ExpireDue:
+            return self._expire_due()
+        if kind is ReauctionLapsed:
+            return self._reauction_lapsed()
+        if kind is SettlementFailed:
+            view = self._view(message.intent_id)
+            if view is not None and view.status is Status.FILLED:
+                self._commit([(view, Status.FAILED, {}, f"settlement failed: {message.reason}", "", None)])
+            return None
+        if kind is FlushStats:
+            return self._flush_stats()
+        if kind is RetryAuction:
+            self.retry_timers.pop(message.intent_id, None)
+            view = self.active.get(message.intent_id)
+            if view is not None and view.status is Status.PENDING:
+                self._start_auction(view)
+            return None
+        return super().handle(message)
+
+    # ---- submissions (batched) ------------------------------------------------------
+    def handle_batch(self, messages: list[Submit]) -> list[Any]:
+        now = self.clock.wall()
+        results: list[Any] = [None] * len(messages)
+        fresh: dict[str, int] = {}
+        for i, m in enumerate(messages):
+            oid = m.intent_id or "0x" + m.order.order_id.hex()
+            if oid in fresh or oid in self.active:
+                results[i] = AlreadyExists(f"intent {oid} was already submitted (same user and nonce)",
+                                           field="typed_data.message.nonce")
+            elif not self.user_limit.allow(m.order.user, self.clock.now()):
+                wait = self.user_limit.retry_after(m.order.user, self.clock.now())
+                results[i] = ResourceExhausted(
+                    f"too many submissions from {m.order.user}; retry in {wait:.1f}s")
+            else:
+                fresh[oid] = i
+        items = [self._new_intent(oid, messages[i], now) for oid, i in fresh.items()]
+        if items:
+            # One INSERT per table, no read first: an id or nonce already in the store (a
+            # replay of a finished intent, another node) is rare, so it costs the rollback
+            # and the careful path below instead of a SELECT on every batch.
+            try:
+                _store.commit_intents(self.store, [(f, t, None) for f, t, _ in items])
+            except peewee.IntegrityError:
+                return self._insert_one_by_one(messages, results, fresh, items)
+        for (_, first, view), i in zip(items, fresh.values()):
+            results[i] = view
+            self._accepted(view, first)
+        return results
+
+    def _insert_one_by_one(self, messages, results, fresh, items) -> list[Any]:
+        with self.store.connection():
+            taken = {r.id for r in IntentRow.select(IntentRow.id).where(IntentRow.id.in_(list(fresh)))}
+        for (fields, first, view), (oid, i) in zip(items, fresh.items()):
+            if oid not in taken:
+                try:
+                    _store.commit_intents(self.store, [(fields, first, None)])
+                except peewee.IntegrityError:
+                    taken.add(oid)   # the same user and nonce under another id? (never) or a race
+            if oid in taken:
+                results[i] = AlreadyExists(f"intent {oid} was already submitted (same user and nonce)",
+                                           field="typed_data.message.nonce")
+                continue
+            results[i] = view
+            self._accepted(view, first)
+        return results
+
+    def _new_intent(self, oid: str, m: Submit, now: float) -> tuple[dict, TransitionView, IntentView]:
+        o = m.order
+        origin = self.directory.chain_by_id(o.origin_chain_id)
+        dest = self.directory.chain_by_id(o.order.destination_chain_id)
+        fields = {"id": oid, "status": Status.PENDING.value, "version": 1, "user": o.user,
+                  "nonce": o.nonce, "origin_chain": origin.name, "origin_chain_id": o.origin_chain_id,
+                  "destination_chain": dest.name, "destination_chain_id": dest.chain_id,
+                  "origin_settler": o.origin_settler, "input_token": o.order.input_token,
+                  "input_amount": o.order.input_amount, "output_token": o.order.output_token,
+                  "min_output": o.order.output_amount, "recipient": o.order.recipient,
+                  "open_deadline": o.open_deadline, "fill_deadline": o.fill_deadline,
+                  "source": "gasless", "typed_data": m.typed_data, "signature": m.signature,
+                  "created_at": now, "updated_at": now}
+        first = TransitionView(1, None, Status.PENDING, now, "accepted")
+        view = IntentView(**{k: v for k, v in fields.items()
+                             if k not in ("typed_data", "signature")} | {"status": Status.PENDING},
+                          history=(first,))
+        return fields, first, view
+
+    def _accepted(self, view: IntentView, first: TransitionView) -> None:
+        self.active[view.id] = replace(view, history=())
+        self.subs.publish(IntentUpdateView(view, first))
+        self._start_auction(self.active[view.id])
+
+    # ---- transitions ----------------------------------------------------------------
+    def _view(self, intent_id: str) -> IntentView | None:
+        view = self.active.get(intent_id)
+        if view is None:
+            with self.store.connection():
+                view = _store.load_view(intent_id, history=False)
+        return view
+
+    def _commit(self, changes: list[tuple], cursor: dict | None = None, also=None,
+                created: list[tuple[IntentView, TransitionView]] = ()) -> list[IntentView]:
+        """Persist transitions in one transaction, then announce them (in order).
+
+        ``changes``: (view, new status, row fields, reason, solver, evidence event row|None);
+        ``also`` runs first in the same transaction (e.g. inserting ``created`` intents,
+        which are announced first).
+        """
+        now = self.clock.wall()
+        done: list[tuple[IntentView, TransitionView]] = []
+        with self.store.atomic():
+            if also is not None:
+                also()
+            for view, status, fields, reason, solver, ev in changes:
+                t = TransitionView(view.version + 1, view.status, status, now, reason, solver,
+                                   *((ev.chain, ev.block_number, ev.block_hash, ev.tx_hash, ev.log_index)
+                                     if ev is not None else ()))
+                _store.write_transition(view.id, view.version, t, fields, ev.id if ev is not None else None)
+                new = replace(view, status=status, version=t.version, updated_at=now,
+                              **{k: v for k, v in fields.items() if k in _VIEW_FIELDS})
+                done.append((new, t))
+                if status is Status.FILLED:   # per-solver record: the filler of a valid fill
+                    self._stat(fields.get("filler") or new.solver, fills=1)
+            if cursor:
+                self.save_cursor(**cursor)
+        for view, first in created:
+            self.active[view.id] = view
+            self._announce(view, first)
+        for new, t in done:
+            if new.status in ACTIVE:
+                self.active[new.id] = new
+            else:
+                self.active.pop(new.id, None)
+                self._end_auction(new.id, "intent is " + new.status.value.lower())
+            self._announce(new, t)
+        return [n for n, _ in done]
+
+    def _announce(self, view: IntentView, t: TransitionView) -> None:
+        update = IntentUpdateView(view, t)
+        self.subs.publish(update)
+        # The intent's solver, and the solver a transition is about (one whose exclusivity
+        # just lapsed is no longer the intent's solver, yet it must hear of it).
+        if view.solver or t.solver:
+            for s in self.sessions.values():
+                if s.solver == view.solver or s.solver == t.solver:
+                    self._tell(s.path, IntentChanged(update))
+
+    def _tell(self, path: str, message: Any) -> None:
+        try:
+            self.ctx.registry.tell(path, message)
+        except ActorUnavailable:
+            self.sessions.pop(path, None)
+
+    # ---- cancel / expiry ------------------------------------------------------------
+    def _cancel(self, m: Cancel) -> IntentView:
+        view = self._view(m.intent_id)
+        if view is None:
+            raise NotFound(f"no intent {m.intent_id}", field="id")
+        if m.signer != view.user:
+            raise PermissionDenied(f"only the intent's user {view.user} may cancel it")
+        if view.status not in (Status.PENDING, Status.ASSIGNED):
+            raise FailedPrecondition(f"intent {view.id} is {view.status.value}; only PENDING or "
+                                     "ASSIGNED intents can be cancelled")
+        was = view.solver if view.status is Status.ASSIGNED else ""
+        new = self._commit([(view, Status.CANCELLED, {}, "cancelled by the user", "", None)])[0]
+        if was:
+            for s in self.sessions.values():
+                if s.solver == was:
+                    self._tell(s.path, LostWork(view.id, 0, "cancelled by the user"))
+        return new
+
+    def _expire_due(self) -> int:
+        now = self.clock.wall()
+        due = [v for v in self.active.values()
+               if v.status in (Status.PENDING, Status.ASSIGNED) and v.open_deadline < now]
+        if due:
+            self._commit([(v, Status.EXPIRED, {}, "openDeadline passed before it was opened", "", None)
+                          for v in due])
+        return len(due)
+
+
+_VIEW_FIELDS = {"solver", "awarded_amount", "exclusivity_deadline"}

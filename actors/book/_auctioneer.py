@@ -1,0 +1,194 @@
+"""The auction side of the book: offers, bids, awards, exclusivity and re-auctions.
+
+A mixin of :class:`actors.book._actor.Book` (same actor, same thread): the rules of one
+auction are :class:`._auction.Auction`; this module wires them to sessions and timers.
+Timers never touch state: they tell the actor a message (CloseAuction, ExclusivityLapsed,
+RetryAuction) and the actor checks the intent is still in the state the timer was for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from orbital.v1 import solver_pb2
+from runtime.grpc import push_all
+
+from ._auction import Auction, AuctionBid
+from ._messages import AwardWork, BidRefused, LostWork, OfferWork, PlaceBid, SessionJoined
+from ._models import IntentRow
+from ._proto import intent_pb
+from ._views import IntentView, Status
+
+__all__ = ["AuctioneerMixin", "CloseAuction", "ExclusivityLapsed", "RetryAuction", "Session"]
+
+
+@dataclass(frozen=True)
+class CloseAuction:
+    intent_id: str
+    round: int
+
+
+@dataclass(frozen=True)
+class ExclusivityLapsed:
+    intent_id: str
+    version: int
+
+
+@dataclass(frozen=True)
+class RetryAuction:
+    intent_id: str
+
+
+@dataclass(frozen=True)
+class Session:
+    path: str
+    solver: str
+    capabilities: Any
+    outbox: Any = None   # offers go straight into the session's stream (SessionJoined.outbox)
+
+
+class AuctioneerMixin:
+    # ---- auction --------------------------------------------------------------------
+    def _start_auction(self, view: IntentView, excluded: frozenset[str] = frozenset()) -> None:
+        if view.id in self.auctions or view.open_deadline <= self.clock.wall():
+            return
+        eligible = [s for s in self.sessions.values()
+                    if s.capabilities.covers(view) and s.solver not in excluded]
+        if not eligible:
+            return  # offered when a covering solver joins
+        now = self.clock.wall()
+        auction = Auction(view.id, view.min_output, now, now + self.cfg.auction_window,
+                          round=self._round(view) + 1, excluded=excluded)
+        self.auctions[view.id] = auction
+        auction.timer = self.tell_later(self.cfg.auction_window, CloseAuction(view.id, auction.round))
+        offer = _offer_work(view, auction.closes_at)
+        direct = []
+        for s in eligible:
+            if s.outbox is None:
+                self._offer(auction, offer, s)
+            else:
+                auction.offered.add(s.path)
+                self._stat(s.solver, offers=1)
+                direct.append((s.outbox, offer.message))
+        if direct:
+            push_all(direct)   # one loop wake-up for all of them
+
+    def _round(self, view: IntentView) -> int:
+        return self.rounds.get(view.id, 0)
+
+    def _offer(self, auction: Auction, offer: OfferWork, s: Session) -> None:
+        auction.offered.add(s.path)
+        self._stat(s.solver, offers=1)
+        if s.outbox is not None:
+            s.outbox.push(offer.message)
+        else:
+            self._tell(s.path, offer)
+
+    def _join(self, m: SessionJoined) -> None:
+        s = Session(m.path, m.solver, m.capabilities, m.outbox)
+        self.sessions[m.path] = s
+        for intent_id, auction in self.auctions.items():
+            view = self.active.get(intent_id)
+            if view is not None and m.capabilities.covers(view) and m.solver not in auction.excluded:
+                self._offer(auction, _offer_work(view, auction.closes_at), s)
+        for view in list(self.active.values()):
+            if view.status is Status.PENDING and view.id not in self.auctions:
+                self._start_auction(view)
+
+    def _bid(self, m: PlaceBid) -> None:
+        auction = self.auctions.get(m.intent_id)
+        if auction is None:
+            self._tell(m.path, BidRefused(m.intent_id, "no auction is open for this intent"))
+            return
+        self.bid_seq += 1
+        now = self.clock.wall()
+        reason = auction.bid(AuctionBid(m.solver, m.path, m.amount, self.bid_seq, now))
+        if reason:
+            self._tell(m.path, BidRefused(m.intent_id, reason))
+            return
+        self._stat(m.solver, bids=1, response_ms=(now - auction.opened_at) * 1000)
+
+    def _close_auction(self, m: CloseAuction) -> None:
+        auction = self.auctions.get(m.intent_id)
+        if auction is None or auction.round != m.round:
+            return
+        del self.auctions[m.intent_id]
+        view = self.active.get(m.intent_id)
+        winner = auction.winner()
+        if view is None or view.status is not Status.PENDING:
+            return
+        if winner is None or winner.path not in self.sessions:
+            self.retry_timers[view.id] = self.tell_later(self.cfg.retry_interval, RetryAuction(view.id))
+            return
+        deadline = min(self.clock.wall() + self.cfg.exclusivity, float(view.open_deadline))
+        new = self._commit([(view, Status.ASSIGNED,
+                             {"solver": winner.solver, "awarded_amount": winner.amount,
+                              "exclusivity_deadline": deadline, "auctions": auction.round},
+                             f"won the auction with output {winner.amount} "
+                             f"({len(auction.bids)} bid(s))", winner.solver, None)])[0]
+        self.rounds[view.id] = auction.round
+        self._stat(winner.solver, wins=1)
+        # Armed before anyone hears of the award: the clock (a FakeClock in tests) may move
+        # as soon as the winner has its award.
+        self._arm_exclusivity(new)
+        with self.store.connection():
+            row = IntentRow.get_by_id(view.id)
+        self._tell(winner.path, AwardWork(new, winner.amount, deadline, row.typed_data, row.signature))
+        for loser in auction.losers(winner):
+            self._tell(loser.path, LostWork(view.id, winner.amount, "outbid"))
+
+    def _end_auction(self, intent_id: str, reason: str) -> None:
+        auction = self.auctions.pop(intent_id, None)
+        if auction is None:
+            return
+        if auction.timer is not None:
+            auction.timer.cancel()
+        for b in auction.bids.values():
+            self._tell(b.path, LostWork(intent_id, 0, reason))
+
+    def _arm_exclusivity(self, view: IntentView) -> None:
+        old = self.timers.pop(view.id, None)
+        if old is not None:
+            old.cancel()
+        delay = max(0.0, view.exclusivity_deadline - self.clock.wall())
+        self.timers[view.id] = self.tell_later(delay, ExclusivityLapsed(view.id, view.version))
+
+    def _lapse(self, m: ExclusivityLapsed) -> None:
+        self.timers.pop(m.intent_id, None)
+        view = self.active.get(m.intent_id)
+        if view is None or view.status is not Status.ASSIGNED or view.version != m.version:
+            return  # opened (or cancelled) in time
+        self._reassign(view)
+
+    def _reassign(self, view: IntentView) -> None:
+        failed = view.solver
+        self._stat(failed, failures=1)
+        for s in self.sessions.values():
+            if s.solver == failed:
+                self._tell(s.path, LostWork(view.id, 0, "exclusivity lapsed: not opened in time"))
+        new = self._commit([(view, Status.PENDING, {"solver": "", "awarded_amount": 0,
+                                                    "exclusivity_deadline": 0.0},
+                             f"exclusivity lapsed: {failed} did not open in time", failed, None)])[0]
+        if self._round(new) < self.cfg.max_auctions:
+            self._start_auction(new, excluded=frozenset({failed}))
+
+    def _reauction_lapsed(self) -> int:
+        now = self.clock.wall()
+        lapsed = [v for v in self.active.values()
+                  if v.status is Status.ASSIGNED and v.exclusivity_deadline < now]
+        for v in lapsed:
+            self._reassign(v)
+        return len(lapsed)
+
+
+def _offer_work(view: IntentView, closes_at: float) -> OfferWork:
+    """One OfferWork for every session offered this auction, its ServerMessage built once
+    (the Intent proto is the costly part; sessions push the shared message as is)."""
+    closes = Timestamp()
+    closes.FromNanoseconds(int(round(closes_at * 1e9)))
+    message = solver_pb2.ServerMessage(offer=solver_pb2.Offer(intent=intent_pb(view),
+                                                              auction_closes_at=closes))
+    return OfferWork(view, closes_at, message)

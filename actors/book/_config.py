@@ -1,0 +1,50 @@
+"""The ``intents:`` config section: auction, exclusivity, limits, solver admission.
+
+Validated once at load (runtime.config); the book, the intent service and the solver
+service read the same frozen object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runtime.config import opt
+
+__all__ = ["IntentsConfig", "RateLimit"]
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Token bucket: ``rate`` per second sustained, ``burst`` at once."""
+
+    rate: float = opt(10.0, min=0.001, max=1_000_000)
+    burst: int = opt(50, min=1, max=10_000_000)
+
+
+@dataclass(frozen=True)
+class IntentsConfig:
+    auction_window: float = opt(0.25, min=0.0, max=60, doc="seconds bids are taken")
+    exclusivity: float = opt(30.0, min=0.1, max=86_400,
+                             doc="seconds the winner has to open before a re-auction")
+    retry_interval: float = opt(2.0, min=0.01, max=3600,
+                                doc="seconds before an auction without bids runs again")
+    max_auctions: int = opt(4, min=1, max=100, doc="auctions per intent before it stays PENDING")
+    min_open_window: float = opt(10.0, min=0.0, max=86_400,
+                                 doc="openDeadline must be at least this far ahead")
+    max_fill_window: float = opt(7 * 86_400.0, min=60, max=365 * 86_400,
+                                 doc="fillDeadline at most this far ahead")
+    max_typed_data_bytes: int = opt(16_384, min=1024, max=1 << 20)
+    user_rate: RateLimit = opt(factory=lambda: RateLimit(5.0, 50))
+    solver_bid_rate: RateLimit = opt(factory=lambda: RateLimit(200.0, 1000))
+    stream_buffer: int = opt(512, min=8, max=1_000_000,
+                             doc="messages queued per stream before its reader is dropped")
+    heartbeat_interval: float = opt(5.0, min=0.05, max=600)
+    heartbeat_timeout: float = opt(20.0, min=0.1, max=3600)
+    challenge_ttl: float = opt(60.0, min=1, max=3600)
+    allowed_solvers: tuple[str, ...] = opt(factory=tuple, pattern=r"0x[0-9a-fA-F]{40}",
+                                           doc="solver addresses admitted; empty = any")
+    max_watch_ids: int = opt(100, min=1, max=10_000)
+
+    def check(self) -> None:
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ValueError("heartbeat_timeout must be greater than heartbeat_interval")

@@ -1,0 +1,159 @@
+"""Messages to and from ``intents/book``.
+
+Who sends what:
+- intent service -> book: :class:`Submit` (ask, batched: one commit for many), :class:`Cancel`
+  (ask), :class:`Subscribe` / :class:`Unsubscribe` (watch streams);
+- solver session -> book: :class:`SessionJoined`, :class:`SessionLeft`, :class:`PlaceBid`,
+  :class:`FillReported` (all tells);
+- book -> solver session (tells to the session's path): :class:`OfferWork`,
+  :class:`AwardWork`, :class:`LostWork`, :class:`BidRefused`, :class:`IntentChanged`;
+- chain watchers -> book: ``ChainEventsCommitted`` / ``ChainReorged`` (actors.chain_watcher);
+- keeper -> book: :class:`ExpireDue`, :class:`ReauctionLapsed` (ask, returns a count).
+
+A sink is a callable the book calls on its own thread for each update; it must not block
+(the gRPC side queues with ``loop.call_soon_threadsafe`` and drops a reader that lags).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.erc7683 import GaslessOrder
+
+from ._views import IntentUpdateView, IntentView
+
+__all__ = ["Submit", "Cancel", "Subscribe", "Unsubscribe", "SessionJoined", "SessionLeft",
+           "PlaceBid", "FillReported", "OfferWork", "AwardWork", "LostWork", "BidRefused",
+           "IntentChanged", "ExpireDue", "ReauctionLapsed", "Capabilities"]
+
+
+# ---- intent service -> book -------------------------------------------------------------
+@dataclass(frozen=True)
+class Submit:
+    """Ask: store a verified order; the reply (an IntentView) means it is committed."""
+
+    order: GaslessOrder
+    typed_data: str      # the JSON the user signed, as received
+    signature: str       # 0x hex, 65 bytes, verified by the service
+    intent_id: str = ""  # "0x" + order.order_id.hex() when the sender computed it already
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Ask: cancel an intent; ``signer`` was recovered from the CancelOrder signature."""
+
+    intent_id: str
+    signer: str
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """Ask: send every committed transition of ``ids`` (or of ``user``) to ``sink``."""
+
+    key: str
+    ids: frozenset[str]
+    user: str
+    sink: Callable[[IntentUpdateView], None]
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    key: str
+
+
+# ---- solver sessions <-> book -----------------------------------------------------------
+@dataclass(frozen=True)
+class Capabilities:
+    """What a solver serves: chain ids, and output tokens as (chain id, checksum address);
+    ``tokens`` None means every configured token of those chains."""
+
+    chains: frozenset[int]
+    tokens: frozenset[tuple[int, str]] | None = None
+
+    def covers(self, intent: IntentView) -> bool:
+        if intent.origin_chain_id not in self.chains or intent.destination_chain_id not in self.chains:
+            return False
+        return self.tokens is None or (intent.destination_chain_id, intent.output_token) in self.tokens
+
+
+@dataclass(frozen=True)
+class SessionJoined:
+    path: str            # registry path of the session actor
+    solver: str          # checksum address
+    capabilities: Capabilities
+    # The session stream's runtime.grpc Outbox, when the session takes offers straight
+    # from the book: the book pushes OfferWork.message into it (no hop through the session
+    # actor; one loop wake-up per offer round for all sessions). The session pushes its
+    # Welcome before it joins, so it still comes first. None: offers are told.
+    outbox: Any = None
+
+
+@dataclass(frozen=True)
+class SessionLeft:
+    path: str
+
+
+@dataclass(frozen=True)
+class PlaceBid:
+    path: str
+    solver: str
+    intent_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class FillReported:
+    solver: str
+    intent_id: str
+    chain: str
+    tx_hash: str
+    kind: str            # "open" | "fill"
+
+
+@dataclass(frozen=True)
+class OfferWork:
+    intent: IntentView
+    closes_at: float     # unix seconds
+    # The solver_pb2.ServerMessage(offer=...) of this intent and auction, built once by the
+    # book and shared by every session it is offered to (read-only: sessions push it as is).
+    message: Any = None
+
+
+@dataclass(frozen=True)
+class AwardWork:
+    intent: IntentView
+    amount: int
+    deadline: float      # unix seconds: open by then
+    typed_data: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class LostWork:
+    intent_id: str
+    winning_amount: int  # 0 when there was no winner
+    reason: str
+
+
+@dataclass(frozen=True)
+class BidRefused:
+    intent_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IntentChanged:
+    update: IntentUpdateView
+
+
+# ---- keeper -> book ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExpireDue:
+    """Ask: expire PENDING/ASSIGNED intents whose openDeadline has passed; returns a count."""
+
+
+@dataclass(frozen=True)
+class ReauctionLapsed:
+    """Ask: re-auction ASSIGNED intents whose exclusivity has lapsed; returns a count."""

@@ -1,0 +1,123 @@
+"""Store tables of the intent book and their migration (``0300_intents``).
+
+The store is the book's memory: an intent row is its current state, ``intent_transition``
+is its history (one row per version, with on-chain evidence when there is one), and
+``book_cursor`` is how far the book has applied ``chain_event`` rows. Readers other than
+the book (the intent service's Get/List/Watch, the attester, the keeper, analytics) read
+these tables directly; only the book writes them.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from runtime.store import BaseModel, Migration, UInt256Field
+
+__all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "MODELS", "MIGRATION"]
+
+
+class IntentRow(BaseModel):
+    id = peewee.CharField(max_length=66, primary_key=True)     # orderId, 0x lowercase hex
+    status = peewee.CharField(max_length=16)
+    version = peewee.IntegerField()
+    user = peewee.CharField(max_length=42)                     # checksummed
+    nonce = UInt256Field(null=True)                            # None: opened on chain (not in the event)
+    origin_chain = peewee.CharField(max_length=64)
+    origin_chain_id = peewee.BigIntegerField()
+    destination_chain = peewee.CharField(max_length=64)
+    destination_chain_id = peewee.BigIntegerField()
+    origin_settler = peewee.CharField(max_length=42)
+    input_token = peewee.CharField(max_length=42)
+    input_amount = UInt256Field()
+    output_token = peewee.CharField(max_length=42)
+    min_output = UInt256Field()
+    recipient = peewee.CharField(max_length=42)
+    open_deadline = peewee.BigIntegerField()
+    fill_deadline = peewee.BigIntegerField()
+    source = peewee.CharField(max_length=16)                   # gasless | onchain
+    typed_data = peewee.TextField(default="")                  # as signed (gasless only)
+    signature = peewee.CharField(max_length=132, default="")
+    solver = peewee.CharField(max_length=42, default="")
+    awarded_amount = UInt256Field(default=0)
+    exclusivity_deadline = peewee.DoubleField(default=0.0)     # unix seconds
+    auctions = peewee.IntegerField(default=0)                  # auctions held so far
+    fill_tx = peewee.CharField(max_length=66, default="")      # evidence of FILLED, for the attester
+    fill_chain = peewee.CharField(max_length=64, default="")
+    fill_block = peewee.BigIntegerField(default=0)
+    filler = peewee.CharField(max_length=42, default="")
+    created_at = peewee.DoubleField()
+    updated_at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "intent"
+        indexes = (
+            (("origin_chain_id", "user", "nonce"), True),   # a nonce is used once per user
+            (("user", "created_at"), False),
+            (("status", "created_at"), False),
+        )
+
+
+class IntentTransition(BaseModel):
+    id = peewee.BigAutoField()
+    intent = peewee.CharField(max_length=66)
+    version = peewee.IntegerField()
+    from_status = peewee.CharField(max_length=16, default="")   # "" for the first
+    status = peewee.CharField(max_length=16)
+    at = peewee.DoubleField()
+    reason = peewee.TextField(default="")
+    solver = peewee.CharField(max_length=42, default="")
+    chain = peewee.CharField(max_length=64, default="")
+    block_number = peewee.BigIntegerField(default=0)
+    block_hash = peewee.CharField(max_length=66, default="")
+    tx_hash = peewee.CharField(max_length=66, default="")
+    log_index = peewee.IntegerField(default=0)
+    event_id = peewee.BigIntegerField(null=True)                # chain_event.id of the evidence
+    reverted = peewee.BooleanField(default=False)               # its evidence was reorged away
+
+    class Meta:
+        table_name = "intent_transition"
+        indexes = ((("intent", "version"), True), (("chain", "block_number"), False))
+
+
+class BookCursor(BaseModel):
+    """How far the book has applied ``chain_event`` (by id; ids only grow)."""
+
+    name = peewee.CharField(max_length=64, primary_key=True)
+    last_event_id = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "book_cursor"
+
+
+class SolverRecord(BaseModel):
+    """Per-solver counters (feeds the leaderboard): offers, bids, wins, fills, failures."""
+
+    solver = peewee.CharField(max_length=42, primary_key=True)
+    offers = peewee.BigIntegerField(default=0)
+    bids = peewee.BigIntegerField(default=0)
+    wins = peewee.BigIntegerField(default=0)
+    fills = peewee.BigIntegerField(default=0)
+    failures = peewee.BigIntegerField(default=0)
+    response_ms = peewee.TextField(default="[]")   # JSON: the last 101 bid response times
+    last_seen = peewee.DoubleField(default=0.0)
+
+    @property
+    def median_response_ms(self) -> float | None:
+        """Median of the recent bid response times (offer -> bid), for the leaderboard."""
+        import json
+        import statistics
+        samples = json.loads(self.response_ms or "[]")
+        return statistics.median(samples) if samples else None
+
+    class Meta:
+        table_name = "solver_record"
+
+
+MODELS = [IntentRow, IntentTransition, BookCursor, SolverRecord]
+
+
+def _migrate_0300(db: peewee.Database) -> None:
+    db.create_tables(MODELS)
+
+
+MIGRATION = Migration("0300_intents", _migrate_0300)

@@ -1,0 +1,65 @@
+"""IntentView / IntentUpdateView -> orbital.v1 messages (one conversion for every service)."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from orbital.v1 import intents_pb2
+
+from ._views import IntentUpdateView, IntentView, Status, TransitionView
+
+__all__ = ["intent_pb", "transition_pb", "update_pb", "status_pb", "status_from_pb"]
+
+_STATUS = {s: getattr(intents_pb2, f"INTENT_STATUS_{s.value}") for s in Status}
+_FROM_PB = {v: k for k, v in _STATUS.items()}
+
+
+def status_pb(status: Status | None) -> int:
+    return intents_pb2.INTENT_STATUS_UNSPECIFIED if status is None else _STATUS[status]
+
+
+def status_from_pb(value: int) -> Status | None:
+    return _FROM_PB.get(value)
+
+
+def _ts(seconds: float) -> Timestamp | None:
+    if not seconds:
+        return None
+    ts = Timestamp()
+    ts.FromNanoseconds(int(round(seconds * 1e9)))
+    return ts
+
+
+def transition_pb(t: TransitionView) -> intents_pb2.Transition:
+    msg = intents_pb2.Transition(version=t.version, from_status=status_pb(t.from_status),
+                                 status=status_pb(t.status), at=_ts(t.at), reason=t.reason,
+                                 solver=t.solver)
+    if t.tx_hash:
+        msg.evidence.CopyFrom(intents_pb2.Evidence(
+            chain=t.chain, block_number=t.block_number, block_hash=t.block_hash,
+            tx_hash=t.tx_hash, log_index=t.log_index))
+    return msg
+
+
+def intent_pb(v: IntentView) -> intents_pb2.Intent:
+    return intents_pb2.Intent(
+        id=v.id, status=status_pb(v.status), user=v.user,
+        nonce="" if v.nonce is None else str(v.nonce),
+        origin_chain=v.origin_chain, origin_chain_id=v.origin_chain_id,
+        destination_chain=v.destination_chain, destination_chain_id=v.destination_chain_id,
+        origin_settler=v.origin_settler, input_token=v.input_token,
+        input_amount=str(v.input_amount), output_token=v.output_token,
+        min_output_amount=str(v.min_output), recipient=v.recipient,
+        open_deadline=_ts(v.open_deadline), fill_deadline=_ts(v.fill_deadline),
+        solver=v.solver, awarded_output_amount=str(v.awarded_amount) if v.awarded_amount else "",
+        exclusivity_deadline=_ts(v.exclusivity_deadline),
+        history=[transition_pb(t) for t in v.history],
+        created_at=_ts(v.created_at), updated_at=_ts(v.updated_at), version=v.version,
+        source=v.source)
+
+
+def update_pb(u: IntentUpdateView) -> intents_pb2.IntentUpdate:
+    msg = intents_pb2.IntentUpdate(intent=intent_pb(u.intent), snapshot=u.snapshot)
+    if u.transition is not None:
+        msg.transition.CopyFrom(transition_pb(u.transition))
+    return msg

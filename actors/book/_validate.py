@@ -1,0 +1,65 @@
+"""Is a signed order one the book may accept? Pure checks against config and time.
+
+Runs in the gRPC worker threads before the book sees the order (so the book's thread
+only does bookkeeping). Each refusal names the typed-data field at fault, so the client
+gets a ``google.rpc.BadRequest`` field violation it can act on. Parsing (types, domain,
+uint ranges) is :func:`protocol.parse_order_typed_data`; signatures are
+:func:`protocol.recover_signer` (65 bytes, low s, v in {27, 28}).
+"""
+
+from __future__ import annotations
+
+from actors.evm import Directory, UnknownName
+from protocol.erc7683 import GaslessOrder
+from runtime import InvalidArgument
+
+from ._config import IntentsConfig
+
+__all__ = ["check_order", "ZERO_ADDRESS"]
+
+ZERO_ADDRESS = "0x" + "0" * 40
+_M = "typed_data.message."
+_D = _M + "orderData."
+
+
+def check_order(order: GaslessOrder, directory: Directory, cfg: IntentsConfig, now: float) -> None:
+    try:
+        origin = directory.chain_by_id(order.origin_chain_id)
+    except UnknownName as exc:
+        raise InvalidArgument(str(exc), field=_M + "originChainId") from None
+    if not origin.settler or origin.settler != order.origin_settler:
+        raise InvalidArgument(f"originSettler {order.origin_settler} is not the settler of "
+                              f"{origin.name} ({origin.settler or 'none configured'})",
+                              field=_M + "originSettler")
+    o = order.order
+    try:
+        dest = directory.chain_by_id(o.destination_chain_id)
+    except UnknownName as exc:
+        raise InvalidArgument(str(exc), field=_D + "destinationChainId") from None
+    if dest.chain_id == origin.chain_id:
+        raise InvalidArgument("destinationChainId must differ from originChainId (cross-chain only)",
+                              field=_D + "destinationChainId")
+    if not dest.settler:
+        raise InvalidArgument(f"{dest.name} has no settler configured", field=_D + "destinationChainId")
+    for name, chain, token in (("inputToken", origin, o.input_token), ("outputToken", dest, o.output_token)):
+        try:
+            directory.token(chain.name, token)
+        except UnknownName as exc:
+            raise InvalidArgument(str(exc), field=_D + name) from None
+    for name, value in (("inputAmount", o.input_amount), ("outputAmount", o.output_amount)):
+        if value <= 0:
+            raise InvalidArgument(f"{name} must be greater than 0", field=_D + name)
+    if o.recipient == ZERO_ADDRESS:
+        raise InvalidArgument("recipient must not be the zero address", field=_D + "recipient")
+    if order.user == ZERO_ADDRESS:
+        raise InvalidArgument("user must not be the zero address", field=_M + "user")
+    if order.open_deadline < now + cfg.min_open_window:
+        what = "is in the past" if order.open_deadline <= now else \
+            f"must be at least {cfg.min_open_window:g}s ahead"
+        raise InvalidArgument(f"openDeadline {order.open_deadline} {what} (now {int(now)})",
+                              field=_M + "openDeadline")
+    if order.fill_deadline < order.open_deadline:
+        raise InvalidArgument("fillDeadline must not be before openDeadline", field=_M + "fillDeadline")
+    if order.fill_deadline > now + cfg.max_fill_window:
+        raise InvalidArgument(f"fillDeadline is more than {cfg.max_fill_window:g}s ahead",
+                              field=_M + "fillDeadline")

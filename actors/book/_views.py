@@ -1,0 +1,82 @@
+"""Immutable snapshots of intents as the book hands them out (to services and sessions).
+
+The book's state lives in its own thread and in the store; what crosses to other threads
+(gRPC handlers, solver sessions, watch streams) is one of these frozen values.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["Status", "TERMINAL", "TransitionView", "IntentView", "IntentUpdateView"]
+
+
+class Status(str, enum.Enum):
+    PENDING = "PENDING"
+    ASSIGNED = "ASSIGNED"
+    OPENED = "OPENED"
+    FILLED = "FILLED"
+    SETTLED = "SETTLED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    REFUNDED = "REFUNDED"
+    FAILED = "FAILED"
+
+
+TERMINAL = frozenset({Status.SETTLED, Status.CANCELLED, Status.EXPIRED, Status.REFUNDED,
+                      Status.FAILED})
+
+
+@dataclass(frozen=True)
+class TransitionView:
+    version: int
+    from_status: Status | None       # None for the first (acceptance) transition
+    status: Status
+    at: float                        # unix seconds
+    reason: str = ""
+    solver: str = ""
+    chain: str = ""                  # evidence, when seen on chain
+    block_number: int = 0
+    block_hash: str = ""
+    tx_hash: str = ""
+    log_index: int = 0
+
+
+@dataclass(frozen=True)
+class IntentView:
+    id: str                          # 0x + 64 hex, lowercase
+    status: Status
+    version: int
+    user: str
+    nonce: int | None                # None for orders opened on chain (the event omits it)
+    origin_chain: str
+    origin_chain_id: int
+    destination_chain: str
+    destination_chain_id: int
+    origin_settler: str
+    input_token: str
+    input_amount: int
+    output_token: str
+    min_output: int
+    recipient: str
+    open_deadline: int
+    fill_deadline: int
+    source: str                      # "gasless" | "onchain"
+    created_at: float
+    updated_at: float
+    solver: str = ""
+    awarded_amount: int = 0
+    exclusivity_deadline: float = 0.0  # unix seconds, 0 = none
+    history: tuple[TransitionView, ...] = ()
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class IntentUpdateView:
+    intent: IntentView
+    transition: TransitionView | None
+    snapshot: bool = False

@@ -1,0 +1,283 @@
+"""``chains/relayer``: the devnet Bridge's relayer (kind ``bridge_relayer``).
+
+For every ``BridgeDeposit`` the chain watchers indexed (``chain_event``) on a chain with a
+bridge, towards another configured chain, without a ``BridgeRelease`` of that deposit id
+indexed on the destination, it calls ``release(depositId, token, amount, recipient,
+originChainId)`` on the destination's bridge with the relayer key
+(``${ORBITAL_RELAYER_KEY:-}``; devnet account 1 holds the role). Empty key: not started
+(logged).
+
+Idempotent, also across restarts:
+
+- before a release is sent, the chain is asked ``released(depositId)``; true -> the
+  deposit is marked released, nothing is sent;
+- transactions go through :class:`actors.evm.txsend.TxSender` (recorded before their
+  broadcast, ``reference`` = the deposit id): while one of its transactions for a deposit
+  is pending or mined, no other is made; a recorded one is re-sent after a restart, not
+  re-made;
+- ``bridge_relay`` remembers per deposit what was decided (sent, released, skipped,
+  failed after ``max_retries`` reverted attempts) so finished deposits are not looked at
+  again.
+
+Why under ``chains`` (not root): it is chain infrastructure next to the watchers whose
+tables it reads, it shares their failure mode (RPC outages) and their group's restart
+intensity and backoff; a crash loop here must exhaust the ``chains`` group's budget, not
+the root's (which would stop the node).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import peewee
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+from actors.evm import Directory, RpcClient, RpcError, RpcUnavailable, UnknownName
+from actors.evm.config import ChainConfig
+from actors.evm.models import MIGRATION as CHAIN_MIGRATION, ChainEvent
+from actors.evm.txsend import MIGRATION as TX_MIGRATION
+from actors.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED, TxConfig, TxSender
+from actors.rebalance import is_released, release_data
+from actors.evm.owner import SenderOwner
+from runtime import Actor, ChildSpec, Tick
+from runtime._logging import register_secret
+from runtime.config import App, Secret, opt
+from runtime.store import BaseModel, Migration, UInt256Field
+
+__all__ = ["install", "BridgeRelayer", "RelayerConfig", "RelayerSpec", "BridgeRelay",
+           "RelayPoll", "MIGRATION", "PATH"]
+
+log = logging.getLogger("orbital.bridge_relayer")
+
+PATH = "relayer"       # child id in the chains group -> actor path chains/relayer
+_PURPOSE = "bridge-release"
+
+
+# ---- config -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RelayerConfig:
+    key: Optional[Secret] = opt(None, pattern=r"((0x)?[0-9a-fA-F]{64})?",
+                                doc="relayer private key, from ${ORBITAL_RELAYER_KEY}; "
+                                    "empty: the relayer is not started")
+    poll_interval: float = opt(1.0, min=0.01, max=3600)
+    batch_size: int = opt(20, min=1, max=1000, doc="releases sent per round at most")
+    max_retries: int = opt(3, min=1, max=100,
+                           doc="reverted (or refused in simulation) releases of a deposit "
+                               "before it is failed")
+    chains: tuple[str, ...] = opt(factory=tuple,
+                                  doc="chains relayed (both ends); empty = every chain "
+                                      "with a bridge")
+    tx: TxConfig = opt(factory=TxConfig)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.key)
+
+
+@dataclass(frozen=True)
+class RelayerSpec:
+    config: RelayerConfig
+    chains: dict[str, ChainConfig]
+
+
+# ---- store --------------------------------------------------------------------------------
+class BridgeRelay(BaseModel):
+    deposit_id = peewee.CharField(max_length=66, primary_key=True)
+    origin_chain = peewee.CharField(max_length=64)
+    dest_chain = peewee.CharField(max_length=64)
+    token = peewee.CharField(max_length=42)
+    amount = UInt256Field()
+    recipient = peewee.CharField(max_length=42)
+    status = peewee.CharField(max_length=16)   # waiting | sent | released | skipped | failed
+    tx_hash = peewee.CharField(max_length=66, default="")
+    attempts = peewee.IntegerField(default=0)  # reverted + refused releases
+    refused = peewee.IntegerField(default=0)   # estimates that reverted (nothing sent)
+    reason = peewee.TextField(default="")
+    updated_at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "bridge_relay"
+        indexes = ((("status",), False),)
+
+
+_DONE = ("released", "skipped", "failed")
+
+
+def _migrate_0610(db: peewee.Database) -> None:
+    db.create_tables([BridgeRelay])
+
+
+MIGRATION = Migration("0610_bridge_relayer", _migrate_0610)
+
+
+@dataclass(frozen=True)
+class RelayPoll:
+    """Ask: run one round now; the reply is {deposit_id: what was done}."""
+
+
+# ---- actor --------------------------------------------------------------------------------
+class BridgeRelayer(SenderOwner, Actor):
+    kind = "bridge_relayer"
+    # Test seam: called by the senders after a release is recorded, before its broadcast.
+
+    def setup(self) -> None:
+        spec: RelayerSpec = self.config
+        self.cfg = spec.config
+        register_secret(self.cfg.key)
+        self.account = Account.from_key(self.cfg.key)
+        self.store = self.ctx.services.store
+        self.chains = spec.chains
+        self.directory = Directory(spec.chains)
+        self.by_id = {c.chain_id: n for n, c in spec.chains.items()}
+        self.bridges = {n: to_checksum_address(c.contracts.bridge)
+                        for n, c in spec.chains.items()}
+        self.rpcs = {n: RpcClient(c.rpc, timeout=c.rpc_timeout, backoff_max=c.rpc_backoff_max)
+                     for n, c in spec.chains.items()}
+        self.senders = {n: TxSender(n, c.chain_id, self.rpcs[n], self.account, self.store,
+                                    owner=self.path, cfg=self.cfg.tx, clock=self.ctx.clock.wall)
+                        for n, c in spec.chains.items()}
+        for s in self.senders.values():
+            s.after_record = self._after_record
+        self._reconciled = False
+        log.info("bridge relayer starting", extra={"path": self.path,
+                                                   "address": self.account.address,
+                                                   "chains": sorted(self.chains)})
+        self.schedule_tick(0.0)
+
+
+    def teardown(self) -> None:
+        self.close_chains()
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, Tick):
+            if self.current_tick(message):
+                self._round()
+                self.schedule_tick(self.cfg.poll_interval)
+            return None
+        if isinstance(message, RelayPoll):
+            return self._round()
+        return super().handle(message)
+
+
+    # ---- a round ----------------------------------------------------------------------------
+    def _round(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        try:
+            for s in self.senders.values():
+                s.reconcile() if not self._reconciled else s.poll()
+            self._reconciled = True
+            sent = 0
+            for ev in self._candidates():
+                did = self._relay(ev, budget=sent < self.cfg.batch_size)
+                out[ev.order_id] = did
+                sent += did == "sent"
+        except (RpcUnavailable, RpcError) as exc:
+            out["error"] = str(exc)[:300]
+            log.warning("relayer round failed, retrying next round",
+                        extra={"path": self.path, "error": str(exc)[:300]})
+        return out
+
+    def _candidates(self) -> list[ChainEvent]:
+        """Indexed deposits on our bridges without an indexed release nor a final decision."""
+        with self.store.connection():
+            released = ChainEvent.select(ChainEvent.order_id).where(
+                ChainEvent.name == "BridgeRelease")
+            done = BridgeRelay.select(BridgeRelay.deposit_id).where(
+                BridgeRelay.status.in_(_DONE))
+            rows = list(ChainEvent.select().where(
+                (ChainEvent.name == "BridgeDeposit") & ChainEvent.chain.in_(list(self.chains))
+                & ChainEvent.order_id.not_in(released) & ChainEvent.order_id.not_in(done))
+                .order_by(ChainEvent.id).limit(self.cfg.batch_size * 10))
+        return [r for r in rows if r.address.lower() == self.bridges[r.chain].lower()]
+
+    def _relay(self, ev: ChainEvent, *, budget: bool) -> str:
+        args = json.loads(ev.args)
+        dest = self.by_id.get(int(args["destinationChainId"]))
+        deposit_id = ev.order_id
+        if dest is None:
+            self._mark(ev, None, args, "skipped",
+                       reason=f"destination chain {args['destinationChainId']} not relayed")
+            return "skipped"
+        sender = self.senders[dest]
+        txs = sender.find(deposit_id)
+        if any(t.status in (TX_PENDING, TX_MINED) for t in txs):
+            return "waiting"                  # ours is in flight or mined: the watcher follows
+        with self.store.connection():
+            rec = BridgeRelay.get_or_none(BridgeRelay.deposit_id == deposit_id)
+        refused = rec.refused if rec is not None else 0
+        attempts = sum(t.status == TX_REVERTED for t in txs) + refused
+        if is_released(self.rpcs[dest], self.bridges[dest], deposit_id):
+            self._mark(ev, dest, args, "released", reason="released on chain")
+            return "released"
+        if attempts >= self.cfg.max_retries:
+            self._mark(ev, dest, args, "failed", attempts=attempts,
+                       reason=f"{attempts} reverted releases")
+            log.error("bridge release failed", extra={"deposit": deposit_id, "chain": dest})
+            return "failed"
+        if not budget:
+            return "later"
+        data = release_data(deposit_id, self._dest_token(ev.chain, dest, args["token"]),
+                            int(args["amount"]), args["recipient"],
+                            self.chains[ev.chain].chain_id)
+        try:
+            row = sender.submit(self.bridges[dest], data, reference=deposit_id,
+                                purpose=_PURPOSE)
+        except RpcError as exc:               # the estimate reverts (liquidity, role...)
+            self._mark(ev, dest, args, "waiting", refused=refused + 1,
+                       reason=f"release would revert: {exc.message}")
+            log.warning("bridge release would revert", extra={
+                "deposit": deposit_id, "chain": dest, "error": exc.message})
+            return "reverts"
+        self._mark(ev, dest, args, "sent", tx_hash=row.tx_hash, attempts=attempts)
+        log.info("bridge release sent", extra={"deposit": deposit_id, "from": ev.chain,
+                                               "to": dest, "tx": row.tx_hash})
+        return "sent"
+
+    def _dest_token(self, origin: str, dest: str, token: str) -> str:
+        """The destination's address of the deposited token: the same symbol under
+        ``chains.<dest>.tokens``; a token the config does not list keeps its address (the
+        devnet deploys every token at the same address on both chains)."""
+        try:
+            symbol = self.directory.token(origin, token).symbol
+            return self.directory.token(dest, symbol).address
+        except UnknownName:
+            return to_checksum_address(token)
+
+    def _mark(self, ev: ChainEvent, dest: str | None, args: dict, status: str,
+              **fields: Any) -> None:
+        values = {"origin_chain": ev.chain, "dest_chain": dest or "", "token": args["token"],
+                  "amount": int(args["amount"]), "recipient": args["recipient"],
+                  "status": status, "updated_at": time.time(), **fields}
+        with self.store.connection():
+            (BridgeRelay.insert(deposit_id=ev.order_id, **values)
+             .on_conflict(conflict_target=[BridgeRelay.deposit_id],
+                          update={getattr(BridgeRelay, k): v for k, v in values.items()})
+             .execute())
+
+
+def install(app: App) -> None:
+    app.section("bridge_relayer", RelayerConfig)
+    app.migration(CHAIN_MIGRATION)
+    app.migration(TX_MIGRATION)
+    app.migration(MIGRATION)
+
+    @app.provide("chains")
+    def relayer(config) -> list[ChildSpec]:
+        section: RelayerConfig | None = config.section("bridge_relayer")
+        if section is None:
+            return []
+        if not section.enabled:
+            log.info("bridge relayer not started: no key (set ORBITAL_RELAYER_KEY)")
+            return []
+        chains = {n: c for n, c in (config.section("chains") or {}).items()
+                  if c.kind == "evm" and c.contracts.bridge
+                  and (not section.chains or n in section.chains)}
+        if len(chains) < 2:
+            log.info("bridge relayer not started: fewer than two chains with a bridge")
+            return []
+        return [ChildSpec(PATH, BridgeRelayer, RelayerSpec(section, chains))]

@@ -1,0 +1,30 @@
+"""What every actor that sends EVM transactions per chain shares (attester, rebalance
+strategies, bridge relayer): its ``senders`` (one :class:`~actors.evm.txsend.TxSender` per
+chain) and ``rpcs``, closed together at teardown, and the test seam ``after_record``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["SenderOwner"]
+
+
+class SenderOwner:
+    """Mixin for :class:`runtime.Actor` subclasses holding ``self.senders``/``self.rpcs``."""
+
+    # Test seam: called by the senders after a transaction is recorded, before its
+    # broadcast; a test raises from it to crash the actor exactly there.
+    after_record: Callable[[Any], None] | None = None
+
+    def _after_record(self, row: Any) -> None:
+        hook = type(self).after_record
+        if hook is not None:
+            hook(row)
+
+    def close_chains(self) -> None:
+        """Close every sender and RPC client (safe on a half-built actor)."""
+        for s in getattr(self, "senders", {}).values():
+            s.close()
+        for rpc in getattr(self, "rpcs", {}).values():
+            rpc.close()

@@ -1,0 +1,431 @@
+"""THE way Orbital sends EVM transactions: record-then-send, nonces, EIP-1559 fees,
+replacement of stuck transactions, reconciliation after a restart.
+
+Why this shape: a transaction must never be sent twice *as two different transactions*
+(two top-ups, two bridge moves), and a crash may fall anywhere. So every transaction is
+signed and written to ``evm_tx`` (raw bytes, hash, nonce, owner, purpose, reference, fees)
+in a committed database transaction BEFORE it is broadcast; whatever is broadcast later
+(after a restart too) is those recorded bytes, or a recorded replacement with the SAME
+nonce, of which at most one can be mined. An owner that must not act twice for one need
+records the need first and passes its id as ``reference``; after a crash it finds the
+transaction again with :meth:`TxSender.find`.
+
+Public API::
+
+    cfg = TxConfig(replace_after=30, ...)           # embeddable in a config section
+    s = TxSender(chain_name, chain_id, rpc, account, store, owner="funding/gas-a", cfg=cfg,
+                 clock=ctx.clock.wall)               # clock: wall seconds (FakeClock ok)
+    s.reconcile()          # once at start: close what finished while down, re-send the
+                           # recorded-but-unsent bytes, re-send what the node forgot
+    row = s.submit(to, data=b"", value=0, gas=None, reference="need-17", purpose="top-up")
+                           # -> EvmTx row; row.status "pending" (sent_at set when a node
+                           #    took it) or "failed" (refused at once: row.error says why)
+    done = s.poll()        # -> rows that reached a final status in this call:
+                           #    mined | reverted | replaced | dropped | failed
+    new = s.replace_stuck(now)   # -> replacement rows (same nonce, fees bumped), and
+                                 #    0-value self-transfers filling refused nonces
+                                 #    under ours (purpose "nonce-fill")
+    s.find(reference)      # -> this owner's rows for a reference, oldest first
+    s.close()              # in the owner's teardown
+
+Statuses (``actors.evm.txsend_models``): pending -> mined | reverted (receipt) | replaced
+(another row of its nonce was mined) | dropped (the nonce was consumed by a transaction
+that is none of ours) | failed (refused at its first broadcast: never in a mempool).
+
+Nonces: one allocator per (chain, address) per process, shared by every TxSender of that
+address (two owners may send from one treasury key without colliding). It starts from
+``eth_getTransactionCount(address, "pending")`` and the recorded pending rows of that
+address, then counts locally; a nonce whose transaction was refused at once goes back to
+the allocator and is the next one handed out (a gap would block every later nonce); a
+gap under a pending transaction that no new submission fills is filled by
+:meth:`TxSender.replace_stuck` with a 0-value transfer to the sender itself. A refusal
+saying the nonce is taken ("nonce too low", "underpriced": the key was used elsewhere)
+makes the allocator start again from the chain. The same call again at unchanged fees
+after a refusal would be the same signed bytes: it gets 1 wei more priority fee, hence a
+hash and an ``evm_tx`` row of its own.
+
+Fees: ``eth_feeHistory`` over ``fee_history_blocks``; priority fee = mean of the
+``priority_percentile`` rewards, at least ``min_priority_fee_gwei``; max fee = 2 x the next
+block's base fee + priority fee (room for six full blocks of base fee growth), capped at
+``max_fee_gwei``. A replacement raises both fees by at least ``fee_bump`` (12.5%, geth's
+replacement rule) and to the current suggestion if that is higher; one that would break
+the cap is not made (logged). Not thread-safe: one sender belongs to one actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from runtime.config import opt
+from runtime.store import Store
+
+from .rpc import RpcClient, RpcError, RpcUnavailable
+from .txsend_models import (FINAL, MIGRATION, TX_DROPPED, TX_FAILED, TX_MINED, TX_PENDING,
+                            TX_REPLACED, TX_REVERTED, EvmTx)
+
+__all__ = ["TxConfig", "TxSender", "Fees", "suggest_fees", "bump", "EvmTx", "MIGRATION",
+           "TX_PENDING", "TX_MINED", "TX_REVERTED", "TX_REPLACED", "TX_DROPPED", "TX_FAILED",
+           "FINAL", "GWEI"]
+
+log = logging.getLogger("orbital.evm.txsend")
+
+GWEI = 10**9
+
+
+@dataclass(frozen=True)
+class TxConfig:
+    """How transactions are priced and replaced (embed it in a kind's config section)."""
+
+    replace_after: float = opt(30.0, min=0.0, max=86_400,
+                               doc="seconds without a receipt before a transaction is "
+                                   "replaced (same nonce, fees bumped)")
+    fee_bump: float = opt(0.125, min=0.125, max=10.0,
+                          doc="fee increase of a replacement (>= 12.5%, geth's rule)")
+    fee_history_blocks: int = opt(10, min=1, max=1024)
+    priority_percentile: float = opt(50.0, min=0, max=100)
+    min_priority_fee_gwei: float = opt(1.0, min=0, max=10_000)
+    max_fee_gwei: float = opt(500.0, min=0.000001, max=1_000_000,
+                              doc="cap of maxFeePerGas; no fee goes above it")
+    gas_margin: float = opt(1.25, min=1.0, max=10.0, doc="eth_estimateGas x margin")
+
+
+# ---- fees -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Fees:
+    max_fee: int
+    priority_fee: int
+
+
+def suggest_fees(rpc: RpcClient, cfg: TxConfig) -> Fees:
+    floor = int(cfg.min_priority_fee_gwei * GWEI)
+    cap = int(cfg.max_fee_gwei * GWEI)
+    try:
+        hist = rpc.call("eth_feeHistory", [hex(cfg.fee_history_blocks), "latest",
+                                           [cfg.priority_percentile]])
+        base_next = int(hist["baseFeePerGas"][-1], 16)
+        rewards = [int(r[0], 16) for r in (hist.get("reward") or []) if r]
+        priority = max(floor, sum(rewards) // len(rewards) if rewards else 0)
+    except (RpcError, KeyError, IndexError, TypeError, ValueError) as exc:
+        # a node without eth_feeHistory: the legacy gas price stands for the base fee
+        log.warning("eth_feeHistory unusable, using eth_gasPrice", extra={"error": str(exc)})
+        base_next = int(rpc.call("eth_gasPrice"), 16)
+        priority = floor
+    max_fee = min(cap, 2 * base_next + priority)
+    return Fees(max_fee, min(priority, max_fee))
+
+
+def bump(old: Fees, now: Fees, cfg: TxConfig) -> Fees | None:
+    """Fees of a replacement: each >= old x (1 + fee_bump) and >= now; None past the cap."""
+    factor = 1.0 + cfg.fee_bump
+    priority = max(math.ceil(old.priority_fee * factor), now.priority_fee)
+    max_fee = max(math.ceil(old.max_fee * factor), now.max_fee, priority)
+    if max_fee > int(cfg.max_fee_gwei * GWEI):
+        return None
+    return Fees(max_fee, priority)
+
+
+# ---- nonces: one allocator per (chain, address) per process ------------------------------
+class _NonceBook:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next: int | None = None       # None: sync from chain + store on next take
+        self.holes: set[int] = set()       # refused nonces below ``next``, handed out first
+        self.users = 0
+
+
+_BOOKS: dict[tuple, _NonceBook] = {}
+_BOOKS_LOCK = threading.Lock()
+
+
+def _known(text: str) -> bool:
+    return "already known" in text or "known transaction" in text or "already imported" in text
+
+
+# ---- the sender ---------------------------------------------------------------------------
+class TxSender:
+    """Record-then-send for one owner from one account on one chain (see module doc)."""
+
+    def __init__(self, chain_name: str, chain_id: int, rpc: RpcClient, account: LocalAccount,
+                 store: Store, owner: str, cfg: TxConfig, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.chain, self.chain_id, self.rpc, self.account = chain_name, chain_id, rpc, account
+        self.store, self.owner, self.cfg, self.clock = store, owner, cfg, clock
+        self.address = to_checksum_address(account.address)
+        # Test seam: called after a transaction is recorded and before its broadcast;
+        # tests raise from it to crash the owner exactly there.
+        self.after_record: Callable[[EvmTx], None] | None = None
+        # the URLs too: two devnets of one name and chain id in one test process differ
+        self._key = (chain_name, chain_id, self.address,
+                     tuple(e.url for e in getattr(rpc, "endpoints", ())))
+        with _BOOKS_LOCK:
+            self._book = _BOOKS.setdefault(self._key, _NonceBook())
+            self._book.users += 1
+        self._closed = False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with _BOOKS_LOCK:
+            self._book.users -= 1
+            if self._book.users <= 0 and _BOOKS.get(self._key) is self._book:
+                del _BOOKS[self._key]
+
+    # ---- queries --------------------------------------------------------------------------
+    def pending(self) -> list[EvmTx]:
+        """This owner's rows not final yet, by nonce then age."""
+        with self.store.connection():
+            return list(EvmTx.select().where(
+                (EvmTx.chain == self.chain) & (EvmTx.sender == self.address)
+                & (EvmTx.owner == self.owner) & (EvmTx.status == TX_PENDING))
+                .order_by(EvmTx.nonce, EvmTx.id))
+
+    def find(self, reference: str) -> list[EvmTx]:
+        with self.store.connection():
+            return list(EvmTx.select().where(
+                (EvmTx.owner == self.owner) & (EvmTx.chain == self.chain)
+                & (EvmTx.reference == reference)).order_by(EvmTx.id))
+
+    # ---- send -----------------------------------------------------------------------------
+    def submit(self, to: str, data: bytes | str = b"", value: int = 0, gas: int | None = None,
+               reference: str = "", *, purpose: str = "") -> EvmTx:
+        """Sign, record (committed), then broadcast. ``gas`` None: estimated x margin (an
+        estimate that reverts raises :class:`RpcError`, nothing recorded). An RPC outage
+        at broadcast leaves the row pending and unsent: :meth:`poll` sends it later."""
+        data_hex = data if isinstance(data, str) else "0x" + bytes(data).hex()
+        to = to_checksum_address(to)
+        if gas is None:
+            est = int(self.rpc.call("eth_estimateGas", [{
+                "from": self.address, "to": to, "value": hex(value), "data": data_hex}]), 16)
+            gas = math.ceil(est * self.cfg.gas_margin)
+        fees = suggest_fees(self.rpc, self.cfg)
+        nonce = self._take_nonce()
+        try:
+            row = self._record(nonce, to, value, data_hex, gas, fees, reference, purpose,
+                               replaces=None)
+        except BaseException:
+            self._give_back(nonce)
+            raise
+        if self.after_record is not None:
+            self.after_record(row)
+        self._broadcast(row, fresh=True)
+        return row
+
+    def replace_stuck(self, now: float) -> list[EvmTx]:
+        """Replace each nonce whose newest attempt was sent ``replace_after`` s before
+        ``now`` (clock seconds) without a receipt. Call :meth:`poll` first."""
+        out = []
+        pending = self.pending()
+        if pending:
+            out += self._fill_holes(pending[-1].nonce)
+        for nonce, group in self._groups(pending).items():
+            newest = group[-1]
+            if newest.sent_at is None or now - newest.sent_at < self.cfg.replace_after:
+                continue
+            fees = bump(Fees(newest.max_fee, newest.priority_fee),
+                        suggest_fees(self.rpc, self.cfg), self.cfg)
+            if fees is None:
+                log.warning("stuck transaction not replaced: fees would exceed max_fee_gwei",
+                            extra={"chain": self.chain, "owner": self.owner,
+                                   "tx": newest.tx_hash, "nonce": nonce})
+                continue
+            row = self._record(nonce, newest.to, newest.value, newest.data,
+                               newest.gas_limit, fees, newest.reference, newest.purpose,
+                               replaces=newest.id)
+            log.info("replacing stuck transaction", extra={
+                "chain": self.chain, "owner": self.owner, "nonce": nonce,
+                "old": newest.tx_hash, "new": row.tx_hash, "max_fee": fees.max_fee,
+                "priority_fee": fees.priority_fee})
+            if self.after_record is not None:
+                self.after_record(row)
+            self._broadcast(row, fresh=False, replacement=True)
+            out.append(row)
+        return out
+
+    # ---- follow up --------------------------------------------------------------------------
+    def poll(self) -> list[EvmTx]:
+        """Receipts of this owner's pending rows; sends recorded-but-unsent ones. Returns
+        the rows that became final in this call (each nonce group at once)."""
+        rows = self.pending()
+        if not rows:
+            return []
+        # The count first, receipts second: a receipt that appears in between is seen;
+        # "count moved past the nonce and none of our hashes has a receipt" is then sure.
+        latest = int(self.rpc.call("eth_getTransactionCount", [self.address, "latest"]), 16)
+        receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
+        by_hash = dict(zip((r.tx_hash for r in rows), receipts))
+        done: list[EvmTx] = []
+        for nonce, group in self._groups(rows).items():
+            mined = [(r, by_hash[r.tx_hash]) for r in group if by_hash.get(r.tx_hash)]
+            if mined:
+                winner, rc = mined[0]
+                ok = int(rc.get("status", "0x0"), 16) == 1
+                self._close(winner, TX_MINED if ok else TX_REVERTED,
+                            block=int(rc["blockNumber"], 16),
+                            gas_used=int(rc.get("gasUsed", "0x0"), 16))
+                done.append(winner)
+                for r in group:
+                    if r.id != winner.id:
+                        self._close(r, TX_REPLACED, error=f"nonce {nonce} mined as "
+                                                          f"{winner.tx_hash}")
+                        done.append(r)
+                continue
+            if latest > nonce:
+                for r in group:
+                    self._close(r, TX_DROPPED,
+                                error=f"nonce {nonce} consumed by a transaction not ours")
+                    done.append(r)
+                log.warning("transaction dropped: nonce consumed elsewhere", extra={
+                    "chain": self.chain, "owner": self.owner, "nonce": nonce,
+                    "tx": [r.tx_hash for r in group]})
+                continue
+            for r in group:
+                if r.sent_at is None:       # recorded, never (known to be) broadcast
+                    self._broadcast(r, fresh=False)
+                    if r.status == TX_FAILED:
+                        done.append(r)
+        return done
+
+    def reconcile(self) -> list[EvmTx]:
+        """After a (re)start: :meth:`poll`, then re-send the newest attempt of each nonce
+        the node no longer knows (restart, eviction). Returns what became final."""
+        done = self.poll()
+        for group in self._groups(self.pending()).values():
+            newest = group[-1]
+            if newest.sent_at is not None and \
+                    self.rpc.call("eth_getTransactionByHash", [newest.tx_hash]) is None:
+                log.info("re-sending a transaction the node forgot", extra={
+                    "chain": self.chain, "owner": self.owner, "tx": newest.tx_hash})
+                self._broadcast(newest, fresh=False)
+        return done
+
+    # ---- internals ------------------------------------------------------------------------
+    @staticmethod
+    def _groups(rows: list[EvmTx]) -> dict[int, list[EvmTx]]:
+        out: dict[int, list[EvmTx]] = {}
+        for r in sorted(rows, key=lambda r: (r.nonce, r.id)):
+            out.setdefault(r.nonce, []).append(r)
+        return out
+
+    def _take_nonce(self) -> int:
+        book = self._book
+        with book.lock:
+            if book.next is None:
+                self._sync(book)
+            if book.holes:
+                n = min(book.holes)
+                book.holes.discard(n)
+                return n
+            n = book.next
+            book.next += 1
+            return n
+
+    def _give_back(self, nonce: int) -> None:
+        with self._book.lock:
+            if self._book.next is not None and nonce < self._book.next:
+                self._book.holes.add(nonce)
+
+    def _fill_holes(self, below: int) -> list[EvmTx]:
+        """A refused nonce under one of ours blocks it for good unless someone uses it:
+        send a 0-value transfer to ourselves at each such nonce (purpose ``nonce-fill``)."""
+        with self._book.lock:
+            holes = sorted(h for h in self._book.holes if h < below)
+            self._book.holes.difference_update(holes)
+        out = []
+        for h in holes:
+            row = self._record(h, self.address, 0, "0x", 21_000, suggest_fees(self.rpc, self.cfg),
+                               "", "nonce-fill", replaces=None)
+            log.warning("filling a nonce gap under a pending transaction", extra={
+                "chain": self.chain, "owner": self.owner, "nonce": h, "tx": row.tx_hash})
+            self._broadcast(row, fresh=True)
+            out.append(row)
+        return out
+
+    def _sync(self, book: _NonceBook) -> None:
+        """Chain's pending count and every owner's pending rows of this address."""
+        chain_next = int(self.rpc.call("eth_getTransactionCount",
+                                       [self.address, "pending"]), 16)
+        with self.store.connection():
+            used = {r.nonce for r in EvmTx.select(EvmTx.nonce).where(
+                (EvmTx.chain == self.chain) & (EvmTx.sender == self.address)
+                & (EvmTx.status == TX_PENDING) & (EvmTx.nonce >= chain_next))}
+        book.next = max([chain_next, *(n + 1 for n in used)])
+        book.holes = set(range(chain_next, book.next)) - used
+
+    def _record(self, nonce: int, to: str, value: int, data: str, gas: int, fees: Fees,
+                reference: str, purpose: str, *, replaces: int | None) -> EvmTx:
+        while True:
+            signed = self.account.sign_transaction({
+                "type": 2, "chainId": self.chain_id, "nonce": nonce, "to": to, "value": value,
+                "data": data, "gas": gas, "maxFeePerGas": fees.max_fee,
+                "maxPriorityFeePerGas": fees.priority_fee})
+            # A refused transaction gives its nonce back; the same call again at unchanged
+            # fees would be the very same bytes (tx_hash is unique): 1 wei more makes it a
+            # transaction, and a row, of its own.
+            with self.store.connection():
+                if not EvmTx.select().where(
+                        EvmTx.tx_hash == "0x" + bytes(signed.hash).hex()).exists():
+                    break
+            fees = (Fees(fees.max_fee, fees.priority_fee + 1) if fees.priority_fee < fees.max_fee
+                    else Fees(fees.max_fee + 1, fees.priority_fee))
+        with self.store.connection(), self.store.atomic():
+            return EvmTx.create(
+                chain=self.chain, chain_id=self.chain_id, sender=self.address, nonce=nonce,
+                owner=self.owner, purpose=purpose, reference=reference, to=to, value=value,
+                data=data, gas_limit=gas, max_fee=fees.max_fee, priority_fee=fees.priority_fee,
+                tx_hash="0x" + bytes(signed.hash).hex(),
+                raw_tx="0x" + bytes(signed.raw_transaction).hex(), replaces=replaces,
+                status=TX_PENDING, created_at=self.clock(), sent_at=None)
+
+    def _broadcast(self, row: EvmTx, *, fresh: bool, replacement: bool = False) -> None:
+        """Send the recorded bytes. A refusal of a row that never reached a mempool makes
+        it ``failed`` (its nonce goes back to the allocator unless a sibling holds it)."""
+        try:
+            self.rpc.call("eth_sendRawTransaction", [row.raw_tx])
+        except RpcUnavailable as exc:
+            log.warning("broadcast postponed: no RPC endpoint", extra={
+                "chain": self.chain, "tx": row.tx_hash, "error": str(exc)[:200]})
+            return
+        except RpcError as exc:
+            text = exc.message.lower()
+            if not _known(text):
+                if "nonce too low" in text and not fresh and not replacement:
+                    # maybe ours, mined before a crash: the next poll decides (receipt or
+                    # consumed elsewhere); the row counts as sent from now on
+                    self._update(row, sent_at=self.clock(), error=exc.message[:500])
+                    return
+                self._close(row, TX_FAILED, error=exc.message[:500])
+                if "nonce too low" in text or ("underpriced" in text and not replacement):
+                    with self._book.lock:      # the nonce is taken by a transaction not
+                        self._book.next = None  # ours (mined or pooled): resync
+                elif not replacement:
+                    self._give_back(row.nonce)
+                log.warning("transaction refused", extra={
+                    "chain": self.chain, "owner": self.owner, "tx": row.tx_hash,
+                    "nonce": row.nonce, "error": exc.message[:300]})
+                return
+        if row.sent_at is None:
+            self._update(row, sent_at=self.clock())
+        log.info("transaction sent", extra={
+            "chain": self.chain, "owner": self.owner, "tx": row.tx_hash, "nonce": row.nonce,
+            "purpose": row.purpose, "reference": row.reference})
+
+    def _update(self, row: EvmTx, **fields) -> None:
+        with self.store.connection():
+            EvmTx.update(**fields).where(EvmTx.id == row.id).execute()
+        for k, v in fields.items():
+            setattr(row, k, v)
+
+    def _close(self, row: EvmTx, status: str, *, block: int | None = None,
+               gas_used: int | None = None, error: str = "") -> None:
+        assert status in FINAL
+        self._update(row, status=status, block_number=block, gas_used=gas_used,
+                     error=error or row.error, finished_at=self.clock())

@@ -1,0 +1,347 @@
+"""``funding/<name>``: keeps one account's balance of one asset above a minimum.
+
+Each round (a clock timer every ``poll_interval``, or a :class:`Poll` ask):
+
+1. the sender reconciles (first round after a start: re-sends recorded-but-unsent
+   transactions), collects receipts and replaces stuck transactions;
+2. each open need (``funding_topup`` row not final) follows its transactions, found by
+   the need's reference: mined -> confirmed; pending -> sent; all refused, reverted or
+   dropped -> failed (its amount no longer counts against the cap). A need with NO
+   transaction is one recorded just before a crash: the balance is read again and it is
+   sent now (or cancelled if the balance is back above the minimum);
+3. balances are read (the account, and the source's asset and native balances);
+4. with no need open, a balance below ``min_balance``, no cooldown running and daily cap
+   left, a need of ``min(target - balance, max_per_top_up, cap left)`` is recorded
+   (committed) and only then signed and sent through :class:`actors.evm.TxSender`.
+
+Hence one need never becomes two transfers, whatever the crash point: the need row is
+there before anything is signed, and the transaction row (with the need's reference)
+before anything is broadcast. The cap is a rolling 24 h sum of needs that may move funds,
+checked when a need is recorded, so no sequence of drains exceeds it. Alerts (via
+``runtime.raise_alert``): ``funding_daily_cap_reached`` when a top-up is cut or refused by
+the cap, ``funding_source_low`` when the source cannot pay (asset or gas) or holds less
+than ``source.low_balance``; each is resolved when its cause is gone.
+
+Test seam: :attr:`FundingAccount.on_step` is called with ``"need_recorded"`` (need row
+committed, nothing signed), ``"tx_recorded"`` (transaction row committed, not broadcast)
+and ``"tx_sent"`` (broadcast, need row not updated yet); a test raises from it to crash the
+actor exactly there (the supervisor restarts it; the new instance must finish the job).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_utils import keccak
+
+from actors.evm import RpcClient, RpcError, RpcUnavailable
+from actors.evm.txsend import TX_MINED, TX_PENDING, TxSender, suggest_fees
+from runtime import Actor, RaiseAlert, Tick, raise_alert, resolve_alert
+from runtime._logging import register_secret
+
+from ._config import AccountSpec, SourceConfig
+from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status,
+                        TopUpView)
+from ._models import (COUNTED, NEED_CANCELLED, NEED_CONFIRMED, NEED_FAILED, NEED_RECORDED,
+                      NEED_SENT, OPEN, AccountRow, TopUpRow, recent, used_today)
+
+__all__ = ["FundingAccount", "load_signer", "view"]
+
+log = logging.getLogger("orbital.funding")
+
+_TRANSFER = keccak(text="transfer(address,uint256)")[:4]
+_BALANCE_OF = keccak(text="balanceOf(address)")[:4]
+_GAS_NATIVE, _GAS_TOKEN = 21_000, 100_000   # for the source's gas check only
+
+
+def load_signer(source: SourceConfig):
+    """The source account from its key or keystore; the key is registered as a secret."""
+    if source.key:
+        register_secret(source.key)
+        return Account.from_key(source.key)
+    with open(source.keystore) as fh:
+        key = Account.decrypt(fh.read(), source.password or "")
+    register_secret("0x" + bytes(key).hex())
+    register_secret(bytes(key).hex())
+    return Account.from_key(key)
+
+
+def view(row: TopUpRow) -> TopUpView:
+    return TopUpView(row.id, row.amount, row.tx_hash, row.status, row.created_at,
+                     row.confirmed_at, row.reason)
+
+
+class FundingAccount(Actor):
+    kind = "funding"
+    on_step: Callable[[str, Any], None] | None = None   # test seam, see module doc
+
+    def setup(self) -> None:
+        spec: AccountSpec = self.config
+        self.spec, self.name = spec, spec.name
+        self.account = load_signer(spec.config.source)
+        self.source = self.account.address
+        self.store = self.ctx.services.store
+        self.rpc = RpcClient(spec.rpc, timeout=spec.rpc_timeout,
+                             backoff_max=spec.rpc_backoff_max)
+        self.sender = TxSender(spec.chain_name, spec.chain_id, self.rpc, self.account,
+                               self.store, self.path, spec.tx, clock=self.ctx.clock.wall)
+        self.sender.after_record = lambda row: self._step("tx_recorded")
+        self.balance: int | None = None
+        self.source_balance: int | None = None
+        self.source_native: int | None = None
+        self.state, self.last_error = "starting", ""
+        self.firing: set[str] = set()
+        with self.store.connection():
+            row = AccountRow.get_or_none(AccountRow.name == self.name)
+        if row is not None:
+            self.firing = {a for a in row.alerts.split(",") if a}
+            if (row.chain, row.address.lower(), row.asset) == \
+                    (spec.chain_name, spec.config.address.lower(), spec.asset):
+                self.balance, self.source_balance = row.balance, row.source_balance
+        self._reconciled = False
+        log.info("funding account starting", extra={
+            "path": self.path, "chain": spec.chain_name, "address": spec.config.address,
+            "asset": spec.asset, "source": self.source})
+        self.schedule_tick(0.0)
+
+    def teardown(self) -> None:
+        if getattr(self, "sender", None) is not None:
+            self.sender.close()
+        if getattr(self, "rpc", None) is not None:
+            self.rpc.close()
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, Tick):
+            if self.current_tick(message):
+                self._round()
+                self.schedule_tick(self.spec.config.poll_interval)
+            return None
+        if isinstance(message, Poll):
+            return self._round()
+        if isinstance(message, Status):
+            return self.status()
+        return super().handle(message)
+
+
+    def _step(self, name: str) -> None:
+        hook = type(self).on_step
+        if hook is not None:
+            hook(name, self)
+
+    # ---- a round ------------------------------------------------------------------------
+    def _round(self) -> FundingStatus:
+        now = self.ctx.clock.wall()
+        try:
+            if not self._reconciled:
+                self.sender.reconcile()
+                self._reconciled = True
+            self.sender.poll()
+            self.sender.replace_stuck(now)
+            self._read_balances()
+            self._follow_needs(now)
+            self._decide(now)
+        except (RpcUnavailable, RpcError) as exc:
+            self.state, self.last_error = "error", str(exc)[:300]
+            log.warning("funding round failed, retrying next round",
+                        extra={"path": self.path, "error": self.last_error})
+        self._save(now)
+        return self.status()
+
+    def _read_balances(self) -> None:
+        cfg, token = self.spec.config, self.spec.token
+        calls: list[tuple[str, list]] = [("eth_getBalance", [self.source, "latest"])]
+        if token is None:
+            calls.append(("eth_getBalance", [cfg.address, "latest"]))
+        else:
+            for who in (cfg.address, self.source):
+                data = "0x" + (_BALANCE_OF + abi_encode(["address"], [who])).hex()
+                calls.append(("eth_call", [{"to": token.address, "data": data}, "latest"]))
+        out = [int(v, 16) if v not in (None, "0x") else 0 for v in self.rpc.batch(calls)]
+        self.source_native = out[0]
+        self.balance = out[1]
+        self.source_balance = out[0] if token is None else out[2]
+
+    def _follow_needs(self, now: float) -> None:
+        with self.store.connection():
+            needs = list(TopUpRow.select().where((TopUpRow.account == self.name)
+                                                 & TopUpRow.status.in_(OPEN))
+                         .order_by(TopUpRow.id))
+        for need in needs:
+            txs = self.sender.find(need.reference)
+            if not txs:
+                # recorded, then a crash before anything was signed
+                if self.balance is not None and self.balance >= self.spec.min_balance:
+                    self._update(need, status=NEED_CANCELLED,
+                                 reason="not sent: balance back above min_balance")
+                else:
+                    self._send(need)
+                continue
+            mined = [t for t in txs if t.status == TX_MINED]
+            pending = [t for t in txs if t.status == TX_PENDING]
+            if mined:
+                self._update(need, status=NEED_CONFIRMED, tx_hash=mined[0].tx_hash,
+                             confirmed_at=mined[0].finished_at or now,
+                             sent_at=need.sent_at or mined[0].sent_at)
+                log.info("top-up confirmed", extra={"path": self.path, "amount": need.amount,
+                                                    "tx": mined[0].tx_hash})
+            elif pending:
+                newest = pending[-1]
+                if need.status != NEED_SENT or need.tx_hash != newest.tx_hash:
+                    self._update(need, status=NEED_SENT, tx_hash=newest.tx_hash,
+                                 sent_at=need.sent_at or newest.sent_at or now)
+            else:
+                last = txs[-1]
+                self._update(need, status=NEED_FAILED, tx_hash=last.tx_hash,
+                             reason=f"transaction {last.status}: {last.error}"[:500])
+                log.warning("top-up failed", extra={"path": self.path, "tx": last.tx_hash,
+                                                    "status": last.status, "error": last.error})
+
+    def _decide(self, now: float) -> None:
+        spec = self.spec
+        with self.store.connection():
+            open_needs = TopUpRow.select().where((TopUpRow.account == self.name)
+                                                 & TopUpRow.status.in_(OPEN)).count()
+            used = used_today(self.name, now)
+            last = (TopUpRow.select(TopUpRow.created_at)
+                    .where((TopUpRow.account == self.name)
+                           & TopUpRow.status.in_((*COUNTED, NEED_FAILED)))
+                    .order_by(TopUpRow.created_at.desc()).first())
+        remaining = max(0, spec.daily_cap - used)
+        self._check_source_threshold()
+        self.last_error = ""
+        if open_needs:
+            self.state = "topping_up"
+            return
+        if self.balance >= spec.min_balance:
+            self.state = "ok"
+            if remaining > 0:
+                self._resolve(ALERT_CAP)
+            if self.source_balance >= spec.source_low:
+                self._resolve(ALERT_SOURCE)
+            return
+        if last is not None and now - last.created_at < spec.config.cooldown:
+            self.state = "cooldown"
+            return
+        wanted = spec.target_balance - self.balance
+        if remaining <= 0:
+            self.state = "capped"
+            self._alert(ALERT_CAP, f"daily cap of {spec.daily_cap} reached: no top-up of "
+                                   f"{wanted} for {spec.config.address} "
+                                   f"(balance {self.balance} < min {spec.min_balance})")
+            return
+        amount = min(wanted, spec.max_per_top_up, remaining)
+        short = self._source_short(amount)
+        if short:
+            self.state, self.last_error = "source_low", short
+            self._alert(ALERT_SOURCE, short)
+            return
+        if self.source_balance >= spec.source_low:
+            self._resolve(ALERT_SOURCE)
+        with self.store.connection(), self.store.atomic():
+            need = TopUpRow.create(account=self.name, chain=spec.chain_name,
+                                   address=spec.config.address, asset=spec.asset,
+                                   amount=amount, balance_before=self.balance,
+                                   status=NEED_RECORDED, created_at=now, updated_at=time.time())
+        log.info("top-up recorded", extra={"path": self.path, "need": need.id,
+                                           "amount": amount, "balance": self.balance})
+        self._step("need_recorded")
+        self._send(need)
+        self.state = "topping_up"
+        if amount < min(wanted, spec.max_per_top_up):
+            self._alert(ALERT_CAP, f"daily cap of {spec.daily_cap} reached: top-up cut to "
+                                   f"{amount} of {wanted} wanted")
+
+    def _source_short(self, amount: int) -> str:
+        """Why the source cannot pay ``amount`` (+ gas), or ""."""
+        fees = suggest_fees(self.rpc, self.spec.tx)
+        native = self.spec.token is None
+        gas = math.ceil(fees.max_fee * (_GAS_NATIVE if native else _GAS_TOKEN)
+                        * self.spec.tx.gas_margin)      # what the node reserves for gas
+        if native and self.source_native < amount + gas:
+            return (f"source {self.source} holds {self.source_native} wei, a top-up of "
+                    f"{amount} needs {amount + gas} with gas")
+        if not native and self.source_balance < amount:
+            return (f"source {self.source} holds {self.source_balance} "
+                    f"{self.spec.asset}, a top-up needs {amount}")
+        if not native and self.source_native < gas:
+            return f"source {self.source} holds {self.source_native} wei, gas needs {gas}"
+        return ""
+
+    def _check_source_threshold(self) -> None:
+        if self.source_balance is not None and self.source_balance < self.spec.source_low:
+            self._alert(ALERT_SOURCE, f"source {self.source} holds {self.source_balance} "
+                                      f"{self.spec.asset}, below low_balance "
+                                      f"{self.spec.source_low}")
+
+    def _send(self, need: TopUpRow) -> None:
+        spec = self.spec
+        if spec.token is None:
+            to, data, value = spec.config.address, b"", need.amount
+        else:
+            to, value = spec.token.address, 0
+            data = _TRANSFER + abi_encode(["address", "uint256"],
+                                          [spec.config.address, need.amount])
+        try:
+            row = self.sender.submit(to, data, value, None, need.reference, purpose="top-up")
+        except RpcError as exc:     # the gas estimate reverted: nothing was signed
+            self._update(need, status=NEED_FAILED, reason=f"estimate failed: {exc}"[:500])
+            log.warning("top-up not sent", extra={"path": self.path, "error": str(exc)})
+            return
+        self._step("tx_sent")
+        if row.status == TX_PENDING:
+            self._update(need, status=NEED_SENT, tx_hash=row.tx_hash,
+                         sent_at=row.sent_at)
+        else:
+            self._update(need, status=NEED_FAILED, tx_hash=row.tx_hash,
+                         reason=f"refused: {row.error}"[:500])
+
+    # ---- alerts, store, status ----------------------------------------------------------
+    def _alert(self, name: str, message: str) -> None:
+        if name in self.firing:
+            return
+        labels = {"account": self.name, "chain": self.spec.chain_name,
+                  "address": self.spec.config.address, "asset": self.spec.asset}
+        severity = "critical" if name == ALERT_SOURCE else "warning"
+        if raise_alert(self.ctx.registry, RaiseAlert(name, self.path, message, severity,
+                                                     labels)):
+            self.firing.add(name)
+        log.warning("alert: %s", name, extra={"path": self.path, "detail": message})
+
+    def _resolve(self, name: str) -> None:
+        if name in self.firing and resolve_alert(self.ctx.registry, name, self.path):
+            self.firing.discard(name)
+
+    def _update(self, need: TopUpRow, **fields: Any) -> None:
+        fields["updated_at"] = time.time()
+        with self.store.connection():
+            TopUpRow.update(**fields).where(TopUpRow.id == need.id).execute()
+        for k, v in fields.items():
+            setattr(need, k, v)
+
+    def _save(self, now: float) -> None:
+        spec = self.spec
+        row = dict(chain=spec.chain_name, address=spec.config.address, asset=spec.asset,
+                   source=self.source, balance=self.balance, source_balance=self.source_balance,
+                   state=self.state, last_error=self.last_error,
+                   alerts=",".join(sorted(self.firing)), updated_at=now)
+        with self.store.connection(), self.store.atomic():
+            if AccountRow.update(**row).where(AccountRow.name == self.name).execute() == 0:
+                AccountRow.create(name=self.name, **row)
+
+    def status(self) -> FundingStatus:
+        spec = self.spec
+        with self.store.connection():
+            used = used_today(self.name, self.ctx.clock.wall())
+            tops = tuple(view(r) for r in recent(self.name, spec.history))
+        return FundingStatus(
+            name=self.name, chain=spec.chain_name, address=spec.config.address,
+            asset=spec.asset, balance=self.balance, min_balance=spec.min_balance,
+            target_balance=spec.target_balance, remaining_cap=max(0, spec.daily_cap - used),
+            state=self.state, last_error=self.last_error, top_ups=tops, source=self.source,
+            source_balance=self.source_balance)

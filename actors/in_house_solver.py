@@ -1,0 +1,88 @@
+"""``intents/in-house``: the operator's own solver, bidding through the same path as anyone.
+
+SPEC section 3: "an in-house solver (configurable) can bid too". It is the reference solver
+of :mod:`clients.solver` run inside the node, connected to the node's own gRPC port with the
+operator's inventory key: it gets a challenge, signs it, holds a session, bids, and on an
+award opens and fills on chain exactly as an outside solver would. No shortcut into the
+book means no way for the house to see or win what others could not.
+
+Config (``in_house_solver:``): ``key`` from ``${ORBITAL_OPERATOR_KEY:-}`` (empty: not
+started, logged), ``improvement_bps`` over the intent's minimum, ``tokens`` served.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+from runtime import Actor, ChildSpec
+from runtime.config import App, Secret, opt
+
+__all__ = ["InHouseConfig", "InHouseSolver", "install"]
+
+log = logging.getLogger("orbital.in_house_solver")
+
+
+@dataclass(frozen=True)
+class InHouseConfig:
+    key: Optional[Secret] = opt(None, pattern=r"((0x)?[0-9a-fA-F]{64})?",
+                                doc="inventory signer, from ${ORBITAL_OPERATOR_KEY:-}")
+    improvement_bps: int = opt(0, min=0, max=10_000, doc="bid = minimum output + this")
+    tokens: tuple[str, ...] = opt(factory=tuple, doc="output token symbols served; empty = all")
+    max_parallel: int = opt(4, min=1, max=64)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.key)
+
+
+@dataclass(frozen=True)
+class InHouseSpec:
+    config: InHouseConfig
+    chains: tuple  # ((name, ChainConfig), ...)
+
+
+class InHouseSolver(Actor):
+    kind = "in_house_solver"
+
+    def setup(self) -> None:
+        from clients.solver import Solver
+        from clients.solver import ChainSpec, SolverConfig, SolverKey
+        spec: InHouseSpec = self.config
+        chains = tuple(
+            ChainSpec(name, c.chain_id, c.rpc[0], c.contracts.settler,
+                      {sym: t.address for sym, t in c.tokens.items()})
+            for name, c in spec.chains if c.contracts.settler)
+        cfg = SolverConfig(target=f"127.0.0.1:{self.ctx.services.grpc.port}",
+                           key=SolverKey.from_hex(str(spec.config.key), "in_house_solver.key"),
+                           chains=chains, tokens=tuple(t.upper() for t in spec.config.tokens),
+                           improvement_bps=spec.config.improvement_bps,
+                           max_parallel=spec.config.max_parallel)
+        self.solver = Solver(cfg).start()
+        log.info("in-house solver started", extra={"path": self.path, "solver": cfg.address})
+
+    def teardown(self) -> None:
+        solver = getattr(self, "solver", None)
+        if solver is not None:
+            solver.stop()
+
+    def handle(self, message):
+        if message == "status":
+            return {"connected": self.solver.connected.is_set(), "error": self.solver.error}
+        return super().handle(message)
+
+
+def install(app: App) -> None:
+    app.section("in_house_solver", InHouseConfig)
+
+    @app.provide("intents")
+    def in_house(config) -> list[ChildSpec]:
+        section: InHouseConfig | None = config.section("in_house_solver")
+        if section is None:
+            return []
+        if not section.enabled:
+            log.info("in-house solver not started: no key (set ORBITAL_OPERATOR_KEY)")
+            return []
+        chains = tuple(sorted((n, c) for n, c in (config.section("chains") or {}).items() if c.kind == "evm"))
+        return [ChildSpec("in-house", InHouseSolver, InHouseSpec(section, chains))]

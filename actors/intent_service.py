@@ -1,0 +1,335 @@
+"""``orbital.v1.IntentService``: submit, read, cancel and watch intents.
+
+Checks that need no state (size, typed data, config, deadlines, signature) run here, in
+the gRPC worker threads, in parallel; the book only sees orders that are well formed and
+signed by their user, and answers a submission once it is committed. Reads (Get, List,
+the first state of Watch) come from the store, not through the book's mailbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import time
+import uuid
+from dataclasses import replace
+
+import pykka
+from pykka._envelope import Envelope
+
+from eth_utils import is_address, to_checksum_address
+
+from actors.book import (BOOK_PATH, TERMINAL, Cancel, IntentRow, IntentsConfig, IntentUpdateView,
+                         Status, Submit, Subscribe, Unsubscribe, check_order, intent_pb,
+                         status_from_pb, update_pb)
+from actors.book import _store
+from actors.evm import Directory
+from orbital.v1 import intents_pb2, intents_pb2_grpc
+from protocol import (SignatureError, TypedDataError, cancel_typed_data, parse_order_typed_data,
+                      recover_signer)
+from protocol.signatures import order_id_of, recover_order_signer
+from runtime import (ActorUnavailable, InvalidArgument, NotFound, ResourceExhausted,
+                     Unauthenticated, Unavailable)
+from runtime.grpc import Outbox, decode_token, encode_token, filters_digest, stream, unary
+
+__all__ = ["IntentServicer", "intent_service", "DEFAULT_PAGE", "MAX_PAGE"]
+
+DEFAULT_PAGE, MAX_PAGE = 50, 500
+_HEX32 = re.compile(r"0x[0-9a-f]{64}")
+_SIG = re.compile(r"0x[0-9a-fA-F]{130}")
+_ASK_TIMEOUT = 10.0
+
+
+def _intent_id(value: str, field: str) -> str:
+    oid = value.strip().lower()
+    if not _HEX32.fullmatch(oid):
+        raise InvalidArgument(f"{field} must be 0x followed by 64 hex digits", field=field)
+    return oid
+
+
+def _signature(value: str) -> str:
+    if not value:
+        raise InvalidArgument("signature is required (0x + 130 hex digits)", field="signature")
+    if not _SIG.fullmatch(value):
+        raise InvalidArgument("signature must be 0x followed by 130 hex digits (r, s, v)",
+                              field="signature")
+    return value.lower()
+
+
+def _address(value: str, field: str) -> str:
+    if not is_address(value):
+        raise InvalidArgument(f"{field} must be a 0x address", field=field)
+    return to_checksum_address(value)
+
+
+class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
+    def __init__(self, node) -> None:
+        self.node = node
+        self.metrics = node.metrics
+        self._dir: tuple[object, Directory] | None = None
+
+    # ---- config (follows reloads) ---------------------------------------------------
+    def _cfg(self) -> IntentsConfig:
+        return self.node.config.section("intents") or IntentsConfig()
+
+    def _directory(self) -> Directory:
+        chains = self.node.config.section("chains")
+        if self._dir is None or self._dir[0] is not chains:
+            self._dir = (chains, Directory(chains))
+        return self._dir[1]
+
+    # ---- SubmitIntent ---------------------------------------------------------------
+    def _verify(self, req) -> Submit:
+        """Everything but the book: size, typed data, config, deadlines, signature."""
+        cfg = self._cfg()
+        size = len(req.typed_data.encode())
+        if size > cfg.max_typed_data_bytes:
+            raise ResourceExhausted(f"typed_data is {size} bytes; the limit is "
+                                    f"{cfg.max_typed_data_bytes}", field="typed_data")
+        if not req.typed_data:
+            raise InvalidArgument("typed_data is required: the EIP-712 JSON from GetQuote",
+                                  field="typed_data")
+        signature = _signature(req.signature)
+        try:
+            order = parse_order_typed_data(req.typed_data)
+        except TypedDataError as exc:
+            field = exc.field if exc.field.startswith("typed_data") else f"typed_data.{exc.field}"
+            raise InvalidArgument(f"{field}: {exc.reason}", field=field) from None
+        check_order(order, self._directory(), cfg, time.time())
+        try:
+            # The parsed order hashed by hand (protocol.signatures: same digest and signer as
+            # eth-account's walk of the typed data, property-tested), recovered with coincurve.
+            signer = recover_order_signer(order, signature)
+        except SignatureError as exc:
+            raise Unauthenticated(str(exc), field="signature") from None
+        if signer != order.user:
+            raise Unauthenticated(f"the signature is by {signer}, not by the order's user "
+                                  f"{order.user}", field="signature")
+        return Submit(order, req.typed_data, signature, "0x" + order_id_of(order).hex())
+
+    @unary("IntentService/SubmitIntent")
+    async def SubmitIntent(self, request, context):
+        submit = await self.node.grpc.call(self._verify, request)
+        return intent_pb(await _ask(self.node.registry, BOOK_PATH, submit, _ASK_TIMEOUT))
+
+    # ---- GetIntent / ListIntents ----------------------------------------------------
+    def _get(self, intent_id: str):
+        with self.node.store.connection():
+            view = _store.load_view(intent_id)
+        if view is None:
+            raise NotFound(f"no intent {intent_id}", field="id")
+        return view
+
+    @unary("IntentService/GetIntent")
+    async def GetIntent(self, request, context):
+        oid = _intent_id(request.id, "id")
+        return intent_pb(await self.node.grpc.call(self._get, oid))
+
+    def _list(self, req) -> intents_pb2.ListIntentsResponse:
+        size = req.page_size or DEFAULT_PAGE
+        if size > MAX_PAGE:
+            raise InvalidArgument(f"page_size must be at most {MAX_PAGE}", field="page_size")
+        query = IntentRow.select()
+        user = _address(req.user, "user") if req.user else ""
+        if user:
+            query = query.where(IntentRow.user == user)
+        if req.status:
+            status = status_from_pb(req.status)
+            if status is None:
+                raise InvalidArgument(f"unknown status {req.status}", field="status")
+            query = query.where(IntentRow.status == status.value)
+        digest = filters_digest(user, req.status)
+        if req.page_token:
+            at, oid = decode_token(req.page_token, digest, "ListIntents", _position)
+            query = query.where((IntentRow.created_at < at) |
+                                ((IntentRow.created_at == at) & (IntentRow.id < oid)))
+        query = query.order_by(IntentRow.created_at.desc(), IntentRow.id.desc()).limit(size + 1)
+        with self.node.store.connection():
+            rows = list(query)
+            views = _store.load_views(rows[:size])
+        token = encode_token([rows[size - 1].created_at, rows[size - 1].id], digest) \
+            if len(rows) > size else ""
+        return intents_pb2.ListIntentsResponse(intents=[intent_pb(v) for v in views],
+                                               next_page_token=token)
+
+    @unary("IntentService/ListIntents")
+    async def ListIntents(self, request, context):
+        return await self.node.grpc.call(self._list, request)
+
+    # ---- CancelIntent ---------------------------------------------------------------
+    def _cancel(self, req) -> intents_pb2.Intent:
+        oid = _intent_id(req.id, "id")
+        signature = _signature(req.signature)
+        view = self._get(oid)
+        if view.nonce is None:
+            raise InvalidArgument("this order was opened on chain; it cannot be cancelled "
+                                  "off-chain", field="id")
+        typed = cancel_typed_data(view.origin_chain_id, view.origin_settler,
+                                  bytes.fromhex(oid[2:]), view.nonce)
+        try:
+            signer = recover_signer(typed, signature)
+        except SignatureError as exc:
+            raise Unauthenticated(str(exc), field="signature") from None
+        if signer != view.user:
+            raise Unauthenticated(f"the cancellation is signed by {signer}, not by the intent's "
+                                  f"user {view.user} (sign CancelOrder, docs/erc7683.md)",
+                                  field="signature")
+        return intent_pb(self.node.registry.ask(BOOK_PATH, Cancel(oid, signer), timeout=_ASK_TIMEOUT))
+
+    @unary("IntentService/CancelIntent")
+    async def CancelIntent(self, request, context):
+        return await self.node.grpc.call(self._cancel, request)
+
+    # ---- WatchIntents ---------------------------------------------------------------
+    def _watch_request(self, req) -> tuple[list[str], str]:
+        cfg = self._cfg()
+        if bool(req.ids) == bool(req.user):
+            raise InvalidArgument("give either ids or user", field="ids" if req.ids else "user")
+        if len(req.ids) > cfg.max_watch_ids:
+            raise InvalidArgument(f"at most {cfg.max_watch_ids} ids per watch", field="ids")
+        ids = sorted({_intent_id(i, "ids") for i in req.ids})
+        return ids, _address(req.user, "user") if req.user else ""
+
+    def _initial(self, ids: list[str], user: str, after: int) -> list[IntentUpdateView]:
+        with self.node.store.connection():
+            if ids:
+                rows = list(IntentRow.select().where(IntentRow.id.in_(ids)))
+                missing = set(ids) - {r.id for r in rows}
+                if missing:
+                    raise NotFound(f"no intent {sorted(missing)[0]}", field="ids")
+            else:
+                rows = list(IntentRow.select().where(
+                    (IntentRow.user == user) &
+                    IntentRow.status.in_([s.value for s in Status if s not in TERMINAL]))
+                    .order_by(IntentRow.created_at))
+            views = _store.load_views(rows)
+        out: list[IntentUpdateView] = []
+        for v in views:
+            if after and v.version > after:
+                for t in v.history:
+                    if t.version > after:
+                        out.append(IntentUpdateView(_as_of(v, t), t))
+            elif not after or v.version == after:
+                out.append(IntentUpdateView(v, v.history[-1] if v.history else None, snapshot=True))
+        return out
+
+    @stream("IntentService/WatchIntents")
+    async def WatchIntents(self, request, context):
+        ids, user = self._watch_request(request)
+        outbox = Outbox(context, self._cfg().stream_buffer, what="WatchIntents")
+        key = uuid.uuid4().hex
+
+        def sink(update: IntentUpdateView | None) -> None:
+            if update is None:
+                outbox.close(Unavailable("the intent book is restarting; watch again with "
+                                         "after_version = the last version you saw"))
+            else:
+                outbox.push(update)
+
+        await self.node.grpc.call(self.node.registry.ask, BOOK_PATH,
+                                  Subscribe(key, frozenset(ids), user, sink))
+        try:
+            sent: dict[str, int] = {}
+            done: set[str] = set()
+            for u in await self.node.grpc.call(self._initial, ids, user, request.after_version):
+                sent[u.intent.id] = max(sent.get(u.intent.id, 0), u.intent.version)
+                if u.intent.terminal:
+                    done.add(u.intent.id)
+                yield update_pb(u)
+            if ids and done >= set(ids):
+                return
+            async for u in outbox.drain():
+                if u.intent.version <= sent.get(u.intent.id, request.after_version):
+                    continue
+                sent[u.intent.id] = u.intent.version
+                yield update_pb(u)
+                if u.intent.terminal:
+                    done.add(u.intent.id)
+                    if ids and done >= set(ids):
+                        return
+        finally:
+            try:
+                self.node.registry.tell(BOOK_PATH, Unsubscribe(key))
+            except ActorUnavailable:
+                pass
+
+
+class _LoopReply:
+    """``reply_to`` of an ask whose answer resolves an asyncio future on the gRPC loop.
+
+    The actor loop calls ``set(value)`` / ``set_exception(exc_info)`` (pykka's future
+    protocol) from the actor's thread. No thread waits: a submission does not hold a worker
+    while the book commits, so every submission in flight can queue at the book and join
+    one batch (one commit), and the workers are only for the CPU work before.
+    """
+
+    __slots__ = ("loop", "future")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future = loop.create_future()
+
+    def set(self, value=None) -> None:
+        self._call(value, None)
+
+    def set_exception(self, exc_info=None) -> None:
+        kind, exc, _ = exc_info or sys.exc_info()
+        self._call(None, exc if exc is not None else kind())
+
+    def _call(self, value, exc: BaseException | None) -> None:
+        try:
+            self.loop.call_soon_threadsafe(_settle, self.future, value, exc)
+        except RuntimeError:
+            pass   # the gRPC loop is closed (node stopping): nobody is waiting any more
+
+
+def _settle(future: asyncio.Future, value, exc: BaseException | None) -> None:
+    if future.done():   # timed out meanwhile
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(value)
+
+
+async def _ask(registry, path: str, message, timeout: float):
+    """``registry.ask`` for a coroutine on the running loop: same errors, no thread."""
+    ref = registry.lookup(path)
+    loop = asyncio.get_running_loop()
+    reply = _LoopReply(loop)
+    if not ref.is_alive():
+        raise ActorUnavailable(path, "stopping")
+    ref.actor_inbox.put(Envelope(message, reply_to=reply))
+    timer = loop.call_later(timeout, _expire, reply.future)   # cheaper than asyncio.wait_for
+    try:
+        return await reply.future
+    except pykka.ActorDeadError:
+        raise ActorUnavailable(path, "stopping") from None
+    except _AskTimeout:
+        raise ActorUnavailable(path, f"not answering within {timeout}s") from None
+    finally:
+        timer.cancel()
+
+
+class _AskTimeout(Exception):
+    pass
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(_AskTimeout())
+
+
+def _as_of(view, t):
+    return replace(view, status=t.status, version=t.version, updated_at=t.at, history=())
+
+
+def _position(value) -> bool:
+    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], (int, float))
+            and isinstance(value[1], str) and bool(_HEX32.fullmatch(value[1])))
+
+
+def intent_service(node):
+    name = intents_pb2.DESCRIPTOR.services_by_name["IntentService"].full_name
+    return (name, intents_pb2_grpc.add_IntentServiceServicer_to_server, IntentServicer(node))

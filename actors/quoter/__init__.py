@@ -1,0 +1,49 @@
+"""``quoter``: USD prices, gas per chain, routes and the quote a user signs.
+
+- Prices per token symbol from on-chain Chainlink-compatible feeds, constant-product pools
+  (spot against the pool's other token) and static config, aggregated by median with
+  staleness and deviation checks (:mod:`._sources`);
+- gas per chain from ``eth_feeHistory`` percentiles (:mod:`._gas`);
+- routes over configured pools, direct or multi-hop, best output wins (:mod:`._routes`);
+- GetQuote: validation (:mod:`._quote`), fee (protocol fee + gas of open, fill, settle in
+  the input token), output, and the EIP-712 order to sign.
+
+Layout: ``_config`` the section, ``_messages`` the actor's messages (the contract with
+``actors.quoter_service``), ``_actor`` the :class:`Quoter`. ``install`` is the kind's
+entry point (``actors.build_app``). See docs/quoter.md.
+"""
+
+from __future__ import annotations
+
+from runtime import ChildSpec
+from runtime.config import App
+
+from ._actor import Quoter
+from ._config import FeedConfig, GasConfig, PoolConfig, QuoterConfig, QuoterSpec, TokenPrices
+from ._gas import GasEstimate, estimate_from_history, wei_to_token
+from ._messages import EstimateGas, GetPrice, GetQuote, QuoteResult
+from ._routes import Edge, Route, amount_out, best_route, price_ratio_out
+from ._sources import Aggregate, Reading, SourceReport, aggregate, fmt_decimal
+
+__all__ = ["install", "QUOTER_PATH", "Quoter", "QuoterConfig", "QuoterSpec", "FeedConfig",
+           "GasConfig", "PoolConfig", "TokenPrices", "GetQuote", "GetPrice", "EstimateGas",
+           "QuoteResult", "GasEstimate", "Aggregate", "Reading", "SourceReport", "Edge",
+           "Route", "aggregate", "amount_out", "best_route", "price_ratio_out",
+           "estimate_from_history", "wei_to_token", "fmt_decimal"]
+
+from actors.paths import QUOTER_PATH  # noqa: E402 - re-exported
+
+
+def install(app: App) -> None:
+    app.section("quoter", QuoterConfig)
+
+    @app.provide("root")
+    def quoter(config) -> list[ChildSpec]:
+        section: QuoterConfig | None = config.section("quoter")
+        if section is None or not section.enabled:
+            return []
+        chains = dict((config.section("chains") or {}).items())
+        return [ChildSpec(QUOTER_PATH, Quoter, QuoterSpec(section, chains))]
+
+    from actors.quoter_service import quoter_service
+    app.service(quoter_service)

@@ -1,0 +1,61 @@
+"""Messages of the ``quoter`` actor and its answers: the contract with QuoterService.
+
+Requests carry the caller's raw strings: the actor validates them (one place, the same
+rules whoever asks: the gRPC service, the intent book, the CLI's server side), and raises
+``InvalidArgument(field=...)`` naming the request field at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._gas import GasEstimate
+from ._sources import Aggregate
+
+__all__ = ["EstimateGas", "GetPrice", "GetQuote", "QuoteResult", "GasEstimate", "Aggregate"]
+
+
+@dataclass(frozen=True)
+class GetQuote:
+    origin_chain: str
+    destination_chain: str
+    input_token: str
+    output_token: str
+    input_amount: str
+    user: str
+    recipient: str = ""
+    slippage_bps: int | None = None
+
+
+@dataclass(frozen=True)
+class GetPrice:
+    """Answer: an :class:`Aggregate` with a price (else FAILED_PRECONDITION)."""
+
+    token: str
+    chain: str = ""
+
+
+@dataclass(frozen=True)
+class EstimateGas:
+    """Answer: a :class:`GasEstimate`."""
+
+    chain: str
+
+
+@dataclass(frozen=True)
+class QuoteResult:
+    quote_id: str
+    output_amount: int
+    min_output_amount: int
+    fee_amount: int
+    protocol_fee: int
+    gas_cost: int
+    route: str
+    expires_at: float            # unix seconds
+    typed_data: str              # json.dumps(protocol.order_typed_data(order))
+    order_id: str                # 0x hex
+    input_token: str
+    output_token: str
+    nonce: int
+    open_deadline: int
+    fill_deadline: int

@@ -1,0 +1,112 @@
+"""Validation of a quote request and the order it becomes; pure, no chain, no actor.
+
+Each refusal is ``InvalidArgument`` with the request field at fault (google.rpc.BadRequest)
+and a message saying what would be accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from eth_utils import is_checksum_address, to_checksum_address
+
+from actors.evm.directory import ChainRef, Directory, TokenRef, UnknownName
+from protocol import GaslessOrder, OrbitalOrder
+from runtime import InvalidArgument
+
+from ._config import QuoterConfig
+from ._messages import GetQuote
+
+__all__ = ["ParsedQuote", "build_order", "parse_address", "parse_amount", "parse_quote",
+           "resolve_chain", "resolve_token"]
+
+UINT256_LIMIT = 2**256
+_DIGITS = re.compile(r"[0-9]{1,78}")
+_HEX_ADDR = re.compile(r"0x[0-9a-fA-F]{40}")
+_ZERO = "0x" + "0" * 40
+
+
+def parse_amount(text: str, field: str) -> int:
+    """Base units as a decimal string: > 0 and < 2^256."""
+    if not _DIGITS.fullmatch(text or ""):
+        raise InvalidArgument(f"{field} must be a decimal integer of base units (digits only, "
+                              f"e.g. '1000000'), got {text[:80]!r}", field=field)
+    value = int(text)
+    if value <= 0:
+        raise InvalidArgument(f"{field} must be greater than 0", field=field)
+    if value >= UINT256_LIMIT:
+        raise InvalidArgument(f"{field} must be below 2^256", field=field)
+    return value
+
+
+def parse_address(text: str, field: str) -> str:
+    """A 0x EVM address; mixed case must be a valid EIP-55 checksum; not the zero address."""
+    if not _HEX_ADDR.fullmatch(text or ""):
+        raise InvalidArgument(f"{field} must be a 0x-prefixed 20-byte hex address, "
+                              f"got {text[:80]!r}", field=field)
+    body = text[2:]
+    if body != body.lower() and body != body.upper() and not is_checksum_address(text):
+        raise InvalidArgument(f"{field} has an invalid EIP-55 checksum", field=field)
+    if text.lower() == _ZERO:
+        raise InvalidArgument(f"{field} must not be the zero address", field=field)
+    return to_checksum_address(text)
+
+
+def resolve_chain(directory: Directory, key: str, field: str) -> ChainRef:
+    if not key:
+        raise InvalidArgument(f"{field} is required (a chain name or chain id)", field=field)
+    try:
+        return directory.chain(key)
+    except UnknownName as exc:
+        raise InvalidArgument(str(exc), field=field) from None
+
+
+def resolve_token(directory: Directory, chain: ChainRef, key: str, field: str) -> TokenRef:
+    if not key:
+        raise InvalidArgument(f"{field} is required (a symbol or address)", field=field)
+    try:
+        return directory.token(chain.name, key)
+    except UnknownName as exc:
+        raise InvalidArgument(str(exc), field=field) from None
+
+
+@dataclass(frozen=True)
+class ParsedQuote:
+    origin: ChainRef
+    destination: ChainRef
+    token_in: TokenRef
+    token_out: TokenRef
+    amount: int
+    user: str
+    recipient: str
+    slippage_bps: int
+
+
+def parse_quote(req: GetQuote, directory: Directory, cfg: QuoterConfig) -> ParsedQuote:
+    origin = resolve_chain(directory, req.origin_chain, "origin_chain")
+    if not origin.settler:
+        raise InvalidArgument(f"chain {origin.name} has no settler configured, so it cannot "
+                              "be an origin chain", field="origin_chain")
+    destination = resolve_chain(directory, req.destination_chain, "destination_chain")
+    token_in = resolve_token(directory, origin, req.input_token, "input_token")
+    token_out = resolve_token(directory, destination, req.output_token, "output_token")
+    amount = parse_amount(req.input_amount, "input_amount")
+    user = parse_address(req.user, "user")
+    recipient = parse_address(req.recipient, "recipient") if req.recipient else user
+    slippage = cfg.default_slippage_bps if req.slippage_bps is None else req.slippage_bps
+    if not 0 <= slippage <= cfg.max_slippage_bps:
+        raise InvalidArgument(f"slippage_bps must be between 0 and {cfg.max_slippage_bps}",
+                              field="slippage_bps")
+    return ParsedQuote(origin, destination, token_in, token_out, amount, user, recipient,
+                       slippage)
+
+
+def build_order(q: ParsedQuote, min_output: int, nonce: int, now: int,
+                cfg: QuoterConfig) -> GaslessOrder:
+    """The ERC-7683 order to sign: origin settler's domain, deadlines from now."""
+    swap = OrbitalOrder(q.token_in.address, q.amount, q.token_out.address, min_output,
+                        q.recipient, q.destination.chain_id)
+    return GaslessOrder(origin_settler=q.origin.settler, user=q.user, nonce=nonce,
+                        origin_chain_id=q.origin.chain_id, open_deadline=now + cfg.open_window,
+                        fill_deadline=now + cfg.fill_window, order=swap)

@@ -1,0 +1,346 @@
+"""``solver_session``: one actor per connected solver, a dynamic child of ``intents/solvers``.
+
+The gRPC side (:mod:`actors.solver_service`) authenticates the hello and starts this actor
+as ``intents/solvers/session/<lowercase address>`` (restart TEMPORARY: a session is never
+restarted; the solver reconnects). The actor is the session's state and its only writer:
+
+- to the book (``intents/book``): :class:`SessionJoined` at start, :class:`SessionLeft` at
+  stop, :class:`PlaceBid` per accepted bid, :class:`FillReported` per fill report;
+- from the book (tells to this actor's path): awards, losses, refusals and intent updates,
+  each turned into one ``ServerMessage`` pushed into the stream's outbox. Offers, the bulk
+  of the traffic, skip this actor: ``SessionJoined`` carries the outbox and the book pushes
+  one prebuilt ``ServerMessage`` per auction into every eligible session's outbox (an
+  ``OfferWork`` told here, from a book that does not push, is still pushed as is);
+- from the stream's reader task: :class:`SolverBid`, :class:`SolverFill`,
+  :class:`SolverHeartbeat` (already checked for shape by the service).
+
+Liveness: any message from the solver counts; a clock timer tells the actor
+:class:`_LivenessCheck` and silence for ``heartbeat_timeout`` ends the session with
+DEADLINE_EXCEEDED. Bid rate: a token bucket (``solver_bid_rate``: rate/s, burst) per
+session; a bid over the bucket gets ``BidRejected("rate limited ...")`` and the session
+stays, but more than ``burst`` rate-limited bids *in a row* (no accepted bid between them)
+is sustained abuse and ends the session with RESOURCE_EXHAUSTED.
+
+Ending a session (timeout, abuse): the actor closes the outbox with the reason (the
+stream ends with that status) and stops itself; the supervisor drops the TEMPORARY child.
+The stream ending first: the service tells :class:`StreamEnded` to this very actor (by
+reference, so a stale end never stops a newer session of the same solver) and it stops
+quietly. A stop from outside (node shutdown, the ``intents`` group or ``intents/solvers``
+restarting, an operator's StopActor) closes the outbox with UNAVAILABLE: reconnect.
+
+The book restarted on its own (RestartActor, a reload that changed it) knows no sessions:
+the session compares the book's registered ref on every solver message and on each
+liveness check, and joins a new book again. While no book is registered a bid gets
+``BidRejected`` and the session stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from actors.paths import BOOK_PATH, SOLVERS_PATH
+from actors.book._config import IntentsConfig
+from actors.book._messages import (AwardWork, BidRefused, Capabilities, FillReported,
+                                   IntentChanged, LostWork, OfferWork, PlaceBid,
+                                   SessionJoined, SessionLeft)
+from orbital.v1 import solver_pb2
+from runtime import (Actor, ActorUnavailable, ChildSpec, DeadlineExceeded, OrbitalError,
+                     ResourceExhausted, Restart, Unavailable)
+from runtime.config import App
+
+__all__ = ["SolverSession", "SessionSpec", "SolverBid", "SolverFill", "SolverHeartbeat",
+           "StreamEnded", "DeadlineExceeded", "BOOK_PATH", "SOLVERS_PATH", "session_id_of", "session_spec",
+           "install", "MAX_UINT256"]
+
+log = logging.getLogger("orbital.solver")
+
+MAX_UINT256 = (1 << 256) - 1
+
+
+# ---- the session's config and the messages from the stream's reader -----------------------
+@dataclass(frozen=True)
+class SessionSpec:
+    solver: str                    # checksum address, authenticated
+    capabilities: Capabilities
+    outbox: Any                    # runtime.grpc Outbox: push(msg), close(err); thread-safe
+    config: IntentsConfig
+    session_id: str
+
+
+@dataclass(frozen=True)
+class SolverBid:
+    intent_id: str
+    output_amount: str             # as sent: parsed here, refused with a reason
+
+
+@dataclass(frozen=True)
+class SolverFill:
+    intent_id: str
+    chain: str                     # config name, resolved by the service
+    tx_hash: str
+    kind: str                      # "open" | "fill"
+
+
+@dataclass(frozen=True)
+class SolverHeartbeat:
+    seq: int
+
+
+@dataclass(frozen=True)
+class StreamEnded:
+    """From the service, by reference: the stream is over (either side); stop quietly."""
+
+
+@dataclass(frozen=True)
+class _LivenessCheck:
+    pass
+
+
+def session_id_of(solver: str) -> str:
+    """Child id under ``intents/solvers``: one session per solver address."""
+    return f"session/{solver.lower()}"
+
+
+def session_spec(spec: SessionSpec) -> ChildSpec:
+    return ChildSpec(session_id_of(spec.solver), SolverSession, spec, restart=Restart.TEMPORARY)
+
+
+def _ts(seconds: float) -> Timestamp | None:
+    if not seconds:
+        return None
+    ts = Timestamp()
+    ts.FromNanoseconds(int(round(seconds * 1e9)))
+    return ts
+
+
+def _parse_amount(text: str) -> int | str:
+    """The amount, or the reason it is refused."""
+    if not text or len(text) > 78 or not text.isascii() or not text.isdigit():
+        return "output_amount must be a decimal string of base units (digits only)"
+    value = int(text)
+    if value <= 0:
+        return "output_amount must be greater than 0"
+    if value > MAX_UINT256:
+        return "output_amount must be below 2^256"
+    return value
+
+
+def _valid_id(intent_id: str) -> bool:
+    return len(intent_id) == 66 and intent_id[:2] == "0x" and \
+        all(c in "0123456789abcdefABCDEF" for c in intent_id[2:])
+
+
+class SolverSession(Actor):
+    kind = "solver_session"
+
+    def setup(self) -> None:
+        spec: SessionSpec = self.config
+        self.spec, self.cfg, self.outbox = spec, spec.config, spec.outbox
+        self.solver = spec.solver
+        self.ended, self.joined, self.timer = True, False, None   # until joined
+        clock = self.ctx.clock
+        self.last_seen = clock.now()
+        rate = self.cfg.solver_bid_rate
+        self.tokens, self.refill_at = float(rate.burst), clock.now()
+        self.limited_in_row = 0
+        # Raises ActorUnavailable when the book is not running: the start fails and the
+        # service answers UNAVAILABLE (retryable) instead of a session that gets no work.
+        # Welcome is pushed before the book hears of the session: the book pushes offers
+        # into the outbox directly, and what the book tells queues behind this setup.
+        self.book = None
+        book = self.ctx.registry.lookup(BOOK_PATH)
+        self.outbox.push(solver_pb2.ServerMessage(welcome=solver_pb2.Welcome(
+            session_id=spec.session_id,
+            heartbeat_interval_seconds=self.cfg.heartbeat_interval,
+            heartbeat_timeout_seconds=self.cfg.heartbeat_timeout)))
+        self._join_book(book)
+        self.joined, self.ended = True, False
+        self._arm(self.cfg.heartbeat_timeout)
+
+    def teardown(self) -> None:
+        if getattr(self, "timer", None) is not None:
+            self.timer.cancel()
+        if getattr(self, "joined", False):
+            try:
+                self.ctx.registry.tell(BOOK_PATH, SessionLeft(self.path))
+            except ActorUnavailable:
+                pass  # the book is gone (restarting or stopped): it forgets sessions anyway
+        if not getattr(self, "ended", True):
+            self.ended = True
+            self._close(Unavailable("solver session stopped by the node (stream ended, "
+                                    "shutdown or restart of the intents group); reconnect"))
+
+    # ---- messages ------------------------------------------------------------------------
+    def handle(self, message: Any) -> Any:
+        if self.ended:
+            return None
+        kind = type(message)
+        if kind is OfferWork:
+            if message.message is not None:   # built once by the book for every session
+                self.outbox.push(message.message)
+                return None
+            return self._push(offer=solver_pb2.Offer(intent=_intent_pb(message.intent),
+                                                     auction_closes_at=_ts(message.closes_at)))
+        if kind is AwardWork:
+            return self._push(award=solver_pb2.Award(
+                intent_id=message.intent.id, output_amount=str(message.amount),
+                exclusivity_deadline=_ts(message.deadline), typed_data=message.typed_data,
+                signature=message.signature, intent=_intent_pb(message.intent)))
+        if kind is LostWork:
+            return self._push(loss=solver_pb2.Loss(
+                intent_id=message.intent_id,
+                winning_output_amount=str(message.winning_amount) if message.winning_amount else "",
+                reason=message.reason))
+        if kind is BidRefused:
+            return self._push(bid_rejected=solver_pb2.BidRejected(
+                intent_id=message.intent_id, reason=message.reason))
+        if kind is IntentChanged:
+            return self._push(update=_update_pb(message.update))
+        if kind is SolverHeartbeat:
+            self._seen()
+            return self._push(heartbeat_ack=solver_pb2.HeartbeatAck(seq=message.seq))
+        if kind is SolverBid:
+            self._seen()
+            return self._bid(message)
+        if kind is SolverFill:
+            self._seen()
+            self._to_book(FillReported(self.solver, message.intent_id.lower(), message.chain,
+                                       message.tx_hash.lower(), message.kind))
+            return None
+        if kind is _LivenessCheck:
+            return self._check_liveness()
+        if kind is StreamEnded:
+            self.ended = True   # nobody reads the outbox any more: nothing to close
+            self.actor_ref.stop(block=False)
+            return None
+        return super().handle(message)
+
+    # ---- bids ----------------------------------------------------------------------------
+    def _bid(self, bid: SolverBid) -> None:
+        if not _valid_id(bid.intent_id):
+            return self._reject(bid.intent_id, "intent_id must be 0x followed by 64 hex digits")
+        amount = _parse_amount(bid.output_amount)
+        if isinstance(amount, str):
+            return self._reject(bid.intent_id, amount)
+        if not self._take_token():
+            self.limited_in_row += 1
+            rate = self.cfg.solver_bid_rate
+            if self.limited_in_row > rate.burst:
+                return self._end(ResourceExhausted(
+                    f"bid rate exceeded: {self.limited_in_row} bids in a row over the limit of "
+                    f"{rate.rate:g}/s (burst {rate.burst}); session closed"))
+            return self._reject(bid.intent_id, f"rate limited: at most {rate.rate:g} bids/s "
+                                               f"(burst {rate.burst})")
+        self.limited_in_row = 0
+        if not self._to_book(PlaceBid(self.path, self.solver, bid.intent_id.lower(), amount)):
+            return self._reject(bid.intent_id, "the intent book is restarting; bid again "
+                                               "when the intent is offered again")
+        return None
+
+    def _take_token(self) -> bool:
+        rate, now = self.cfg.solver_bid_rate, self.ctx.clock.now()
+        self.tokens = min(float(rate.burst), self.tokens + (now - self.refill_at) * rate.rate)
+        self.refill_at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def _reject(self, intent_id: str, reason: str) -> None:
+        self._push(bid_rejected=solver_pb2.BidRejected(intent_id=intent_id, reason=reason))
+
+    # ---- liveness ------------------------------------------------------------------------
+    def _seen(self) -> None:
+        self.last_seen = self.ctx.clock.now()
+        self._book()
+
+    # ---- the book ------------------------------------------------------------------------
+    def _join_book(self, ref) -> None:
+        ref.tell(SessionJoined(self.path, self.solver, self.spec.capabilities, self.outbox))
+        self.book = ref
+
+    def _book(self):
+        """The book's current ref; a *new* book (restarted alone: by an operator, or by a
+        reload that changed it) knows no sessions, so the session joins it again. Checked
+        on every solver message, so within one heartbeat interval of the restart."""
+        try:
+            ref = self.ctx.registry.lookup(BOOK_PATH)
+        except ActorUnavailable:
+            return None
+        if ref is not self.book:
+            try:
+                self._join_book(ref)
+            except Exception:  # noqa: BLE001 - pykka.ActorDeadError: stopping again
+                return None
+        return ref
+
+    def _arm(self, delay: float) -> None:
+        me = self.actor_ref
+
+        def fire() -> None:  # clock thread: only a message, never state
+            try:
+                me.tell(_LivenessCheck())
+            except Exception:  # noqa: BLE001 - the actor is gone: nothing to check
+                pass
+        self.timer = self.ctx.clock.call_later(delay, fire)
+
+    def _check_liveness(self) -> None:
+        self._book()
+        silent = self.ctx.clock.now() - self.last_seen
+        timeout = self.cfg.heartbeat_timeout
+        if silent >= timeout:
+            return self._end(DeadlineExceeded(
+                f"no heartbeat for {silent:.1f}s (timeout {timeout:g}s, send one every "
+                f"{self.cfg.heartbeat_interval:g}s); session closed"))
+        self._arm(timeout - silent)
+        return None
+
+    # ---- plumbing ------------------------------------------------------------------------
+    def _to_book(self, message: Any) -> bool:
+        ref = self._book()
+        try:
+            if ref is not None:
+                ref.tell(message)
+                return True
+        except Exception:  # noqa: BLE001 - pykka.ActorDeadError: it stopped meanwhile
+            pass
+        return False
+
+    def _push(self, **kind: Any) -> None:
+        self.outbox.push(solver_pb2.ServerMessage(**kind))
+
+    def _close(self, error: OrbitalError | None) -> None:
+        try:
+            self.outbox.close(error)
+        except RuntimeError:
+            pass  # the gRPC loop is closed (node stopped): nobody to tell
+
+    def _end(self, error: OrbitalError) -> None:
+        """End the session from inside: the stream gets ``error``, the actor stops."""
+        if self.ended:
+            return
+        self.ended = True
+        log.info("solver session ended", extra={"path": self.path, "solver": self.solver,
+                                                "reason": error.message})
+        self._close(error)
+        self.actor_ref.stop(block=False)
+
+
+def _intent_pb(view):
+    from actors.book._proto import intent_pb
+    return intent_pb(view)
+
+
+def _update_pb(update):
+    from actors.book._proto import update_pb
+    return update_pb(update)
+
+
+def install(app: App) -> None:
+    """The kind's entry point: the SolverService (sessions start on demand, no provider)."""
+    from actors.solver_service import solver_service
+    app.service(solver_service)

@@ -1,0 +1,73 @@
+"""Typed errors of the client library.
+
+Why a class of our own: callers branch on the status code and show the offending fields
+(``google.rpc.BadRequest`` violations the node attaches to INVALID_ARGUMENT and friends)
+without touching grpc internals; the CLI prints exactly what the node said.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+__all__ = ["ClientError", "OrbitalRpcError", "field_violations", "from_rpc_error"]
+
+
+class ClientError(Exception):
+    """A local problem before any RPC: bad key, bad amount, unreadable keystore."""
+
+
+class OrbitalRpcError(Exception):
+    """A failed RPC: the gRPC ``code``, the node's ``message`` and its field ``violations``."""
+
+    def __init__(self, code: grpc.StatusCode, message: str,
+                 violations: list[tuple[str, str]] | tuple = (), method: str = "") -> None:
+        self.code = code
+        self.message = message
+        self.violations = list(violations)
+        self.method = method
+        super().__init__(str(self))
+
+    @property
+    def code_name(self) -> str:
+        return self.code.name
+
+    def __str__(self) -> str:
+        text = f"{self.code.name}: {self.message}"
+        if self.violations:
+            text += " (" + "; ".join(f"{f}: {d}" for f, d in self.violations) + ")"
+        return text
+
+    def __repr__(self) -> str:
+        return (f"OrbitalRpcError(code={self.code.name}, message={self.message!r}, "
+                f"violations={self.violations!r}, method={self.method!r})")
+
+    def to_json(self) -> dict:
+        return {"code": self.code.name, "message": self.message, "method": self.method,
+                "violations": [{"field": f, "description": d} for f, d in self.violations]}
+
+
+def field_violations(error: grpc.RpcError) -> list[tuple[str, str]]:
+    """(field, description) pairs of the BadRequest details in a failed call's rich status."""
+    try:
+        status = rpc_status.from_call(error)
+    except (ValueError, AttributeError):  # no trailing metadata (e.g. a local failure)
+        return []
+    out: list[tuple[str, str]] = []
+    if status is None:
+        return out
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            out += [(v.field, v.description) for v in bad.field_violations]
+    return out
+
+
+def from_rpc_error(error: grpc.RpcError, method: str = "") -> OrbitalRpcError:
+    """Map a grpc error (sync or aio) to :class:`OrbitalRpcError`."""
+    code = error.code() if callable(getattr(error, "code", None)) else grpc.StatusCode.UNKNOWN
+    details = error.details() if callable(getattr(error, "details", None)) else str(error)
+    return OrbitalRpcError(code or grpc.StatusCode.UNKNOWN, details or "", field_violations(error),
+                           method)

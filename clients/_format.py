@@ -1,0 +1,76 @@
+"""Human-readable lines for the CLI (``--json`` bypasses all of this)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ._amounts import format_amount
+from ._types import Intent, IntentUpdate, Quote, Transition
+
+__all__ = ["intent_lines", "list_lines", "quote_lines", "transition_text", "update_line"]
+
+
+def _t(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
+
+
+def _amt(value: int, decimals: int | None) -> str:
+    return f"{format_amount(value, decimals)} ({value} base units)" if decimals else str(value)
+
+
+def quote_lines(q: Quote, decimals: int | None = None, out_decimals: int | None = None) -> list[str]:
+    return [
+        f"quote       {q.quote_id}",
+        f"order id    {q.order_id}",
+        f"route       {q.route}",
+        f"output      {_amt(q.output_amount, out_decimals)}",
+        f"min output  {_amt(q.min_output_amount, out_decimals)}  (signed as orderData.outputAmount)",
+        f"fee         {_amt(q.fee_amount, decimals)}  (gas {_amt(q.gas_cost, decimals)})",
+        f"expires     {_t(q.expires_at)}",
+    ]
+
+
+def intent_lines(i: Intent) -> list[str]:
+    lines = [
+        f"intent      {i.id}",
+        f"status      {i.status.name}  (version {i.version})",
+        f"user        {i.user}  nonce {i.nonce}",
+        f"route       {i.origin_chain} -> {i.destination_chain}",
+        f"input       {i.input_amount} of {i.input_token}",
+        f"min output  {i.min_output_amount} of {i.output_token} to {i.recipient}",
+        f"deadlines   open {_t(i.open_deadline)}  fill {_t(i.fill_deadline)}",
+    ]
+    if i.solver:
+        lines.append(f"solver      {i.solver}  output {i.awarded_output_amount}"
+                     f"  exclusive until {_t(i.exclusivity_deadline)}")
+    for tr in i.history:
+        lines.append("  " + transition_text(tr))
+    return lines
+
+
+def transition_text(tr: Transition) -> str:
+    text = f"v{tr.version} {_t(tr.at)} {tr.from_status.name} -> {tr.status.name}"
+    if tr.solver:
+        text += f"  solver {tr.solver}"
+    if tr.reason:
+        text += f"  ({tr.reason})"
+    if tr.evidence:
+        e = tr.evidence
+        text += f"  [{e.chain} block {e.block_number} tx {e.tx_hash}]"
+    return text
+
+
+def update_line(u: IntentUpdate) -> str:
+    i = u.intent
+    if u.snapshot or u.transition is None:
+        return f"{i.id} {i.status.name} (v{i.version}, current state)"
+    return f"{i.id} " + transition_text(u.transition)
+
+
+def list_lines(intents) -> list[str]:
+    rows = [("ID", "STATUS", "USER", "ROUTE", "INPUT", "MIN OUTPUT", "CREATED")]
+    for i in intents:
+        rows.append((i.id, i.status.name, i.user, f"{i.origin_chain}->{i.destination_chain}",
+                     str(i.input_amount), str(i.min_output_amount), _t(i.created_at)))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]

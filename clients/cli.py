@@ -1,0 +1,272 @@
+"""``orbital``: the console script. User commands talk to a node's public API:
+
+  orbital quote  --from devnet-a --to devnet-b --input USDC --output USDC --amount 100000000 --user 0x..
+  orbital submit (same options) --key-env ORBITAL_KEY | --keystore FILE  [--watch]
+  orbital watch  ID... | --user 0x..  [--until assigned]
+  orbital list   [--user 0x..] [--status pending] [--limit N]
+  orbital cancel ID --key-env ORBITAL_KEY | --keystore FILE
+
+Operator commands (run, check-config, tree, reload) come unchanged from runtime.cli.
+Amounts are base units, or decimals with --decimals (``--amount 100.5 --decimals 6``).
+``--json`` prints JSON for scripts. Exit codes: 0 ok; 1 the node refused (the gRPC code and
+message go to stderr); 2 a local error (bad option, key, amount); 3 ``watch``: an intent
+ended in a terminal state without reaching the one waited for (--until, default SETTLED;
+a later status on the way to SETTLED counts as reached); 4 ``watch``:
+--watch-timeout passed first; 130 interrupted.
+The private key is never printed, logged or put in an error message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+import grpc
+
+from ._amounts import parse_amount
+from ._client import DEFAULT_TARGET, OrbitalClient
+from ._errors import ClientError, OrbitalRpcError
+from ._format import intent_lines, list_lines, quote_lines, update_line
+from ._keys import Signer, load_key_env, load_keystore
+from ._types import IntentStatus
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK, EXIT_RPC, EXIT_LOCAL, EXIT_NOT_REACHED, EXIT_TIMEOUT = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+
+
+def _emit(args, lines: list[str], data) -> None:
+    if args.json:
+        print(json.dumps(data, sort_keys=True), flush=True)
+    else:
+        print("\n".join(lines), flush=True)
+
+
+def _client(args) -> OrbitalClient:
+    return OrbitalClient(args.target, timeout=args.timeout)
+
+
+def _signer(args) -> Signer:
+    """The user's key from --keystore (password from ORBITAL_KEYSTORE_PASSWORD or a prompt)
+    or from the environment variable named by --key-env (default ORBITAL_KEY)."""
+    if args.keystore:
+        password = os.environ.get("ORBITAL_KEYSTORE_PASSWORD")
+        if password is None:
+            if not sys.stdin.isatty():
+                raise ClientError("set ORBITAL_KEYSTORE_PASSWORD (no terminal to prompt on)")
+            password = getpass.getpass(f"password for {args.keystore}: ")
+        return load_keystore(args.keystore, password)
+    if not os.environ.get(args.key_env):
+        raise ClientError(f"no key: set {args.key_env} (or --key-env VAR) to the user's "
+                          "private key, or give --keystore FILE")
+    return load_key_env(args.key_env)
+
+
+# ---- commands ----------------------------------------------------------------------
+def _quote(client: OrbitalClient, args, user: str):
+    return client.quote(args.origin, args.destination, args.input, args.output,
+                        parse_amount(args.amount, args.decimals), user,
+                        recipient=args.recipient or "", slippage_bps=args.slippage_bps)
+
+
+def cmd_quote(args) -> int:
+    if not args.user:
+        raise ClientError("--user is required (the address that will sign the order)")
+    with _client(args) as client:
+        q = _quote(client, args, args.user)
+    _emit(args, quote_lines(q, args.decimals), q.to_json())
+    return EXIT_OK
+
+
+def cmd_submit(args) -> int:
+    signer = _signer(args)
+    if args.user and args.user.lower() != signer.address.lower():
+        raise ClientError(f"--user {args.user} is not the key's address {signer.address}")
+    with _client(args) as client:
+        q = _quote(client, args, signer.address)
+        if not args.json:
+            print("\n".join(quote_lines(q, args.decimals)), file=sys.stderr)
+        intent = client.sign_and_submit(q, signer)
+        if args.json:
+            print(json.dumps(intent.to_json(), sort_keys=True), flush=True)
+        else:
+            print(intent.id, flush=True)
+        if not args.watch:
+            return EXIT_OK
+        return _follow(client, args, [intent.id], "", IntentStatus.SETTLED)
+
+
+def cmd_watch(args) -> int:
+    if not args.ids and not args.user:
+        raise ClientError("give intent ids or --user")
+    until = IntentStatus.parse(args.until) if args.until else IntentStatus.SETTLED
+    with _client(args) as client:
+        return _follow(client, args, args.ids, args.user or "", until, args.after_version)
+
+
+_HAPPY_PATH = (IntentStatus.PENDING, IntentStatus.ASSIGNED, IntentStatus.OPENED,
+               IntentStatus.FILLED, IntentStatus.SETTLED)
+
+
+def _reached(status: IntentStatus, until: IntentStatus) -> bool:
+    """``status`` is ``until`` or past it on the way to SETTLED (a watch that starts at
+    FILLED has passed ``--until opened``); off that path, only the status itself counts."""
+    if status in _HAPPY_PATH and until in _HAPPY_PATH:
+        return _HAPPY_PATH.index(status) >= _HAPPY_PATH.index(until)
+    return status == until
+
+
+def _follow(client, args, ids, user, until: IntentStatus, after_version: int = 0) -> int:
+    """Print each update until every id reached ``until`` (or passed it) or a terminal status."""
+    final: dict[str, IntentStatus] = {}
+    last: dict[str, IntentStatus] = {}
+    stream = client.watch(ids, user, after_version, timeout=args.watch_timeout)
+    try:
+        for update in stream:
+            _emit(args, [update_line(update)], update.to_json())
+            intent = update.intent
+            last[intent.id] = intent.status
+            if _reached(intent.status, until) or intent.terminal:
+                final[intent.id] = intent.status
+            if ids and all(i in final for i in ids):
+                break
+    except OrbitalRpcError as exc:
+        if exc.code != grpc.StatusCode.DEADLINE_EXCEEDED or args.watch_timeout is None:
+            raise
+        states = ", ".join(f"{i} {s.name}" for i, s in last.items()) or "no update"
+        print(f"orbital {args.command}: gave up after {args.watch_timeout:g} s "
+              f"waiting for {until.name} ({states})", file=sys.stderr)
+        return EXIT_TIMEOUT
+    finally:
+        stream.close()
+    return EXIT_OK if all(_reached(s, until) for s in final.values()) else EXIT_NOT_REACHED
+
+
+def cmd_list(args) -> int:
+    with _client(args) as client:
+        intents = list(client.iter_intents(args.user or "", args.status, args.page_size,
+                                           limit=args.limit))
+    if args.json:
+        print(json.dumps([i.to_json() for i in intents], sort_keys=True))
+    else:
+        print("\n".join(list_lines(intents)))
+    return EXIT_OK
+
+
+def cmd_get(args) -> int:
+    with _client(args) as client:
+        intent = client.get(args.id)
+    _emit(args, intent_lines(intent), intent.to_json())
+    return EXIT_OK
+
+
+def cmd_cancel(args) -> int:
+    signer = _signer(args)
+    with _client(args) as client:
+        intent = client.cancel(args.id, signer)
+    _emit(args, [f"{intent.id} {intent.status.name}"], intent.to_json())
+    return EXIT_OK
+
+
+# ---- parser ------------------------------------------------------------------------
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--target", default=os.environ.get("ORBITAL_TARGET", DEFAULT_TARGET),
+                   help="node gRPC address (env ORBITAL_TARGET; default %(default)s)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per call, retries included")
+    p.add_argument("--json", action="store_true", help="print JSON (one object per line)")
+    return p
+
+
+def _key_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--key-env", default="ORBITAL_KEY", metavar="VAR",
+                   help="environment variable holding the private key (default %(default)s)")
+    g.add_argument("--keystore", metavar="FILE",
+                   help="keystore file (password: ORBITAL_KEYSTORE_PASSWORD or a prompt)")
+
+
+def _order_options(p: argparse.ArgumentParser, user_required: bool) -> None:
+    p.add_argument("--from", dest="origin", required=True, help="origin chain (name or id)")
+    p.add_argument("--to", dest="destination", required=True, help="destination chain")
+    p.add_argument("--input", required=True, help="input token (symbol or address)")
+    p.add_argument("--output", required=True, help="output token (symbol or address)")
+    p.add_argument("--amount", required=True, help="input amount: base units, or a decimal "
+                   "with --decimals")
+    p.add_argument("--decimals", type=int, help="the input token's decimals, for --amount 1.5")
+    p.add_argument("--user", required=user_required, help="the signer's address")
+    p.add_argument("--recipient", help="who receives the output (default: the user)")
+    p.add_argument("--slippage-bps", type=int)
+
+
+def add_user_subcommands(sub) -> None:
+    common = _common()
+    p = sub.add_parser("quote", parents=[common], help="price a swap (no signing)")
+    _order_options(p, user_required=False)
+    p.set_defaults(fn=cmd_quote)
+
+    p = sub.add_parser("submit", parents=[common], help="quote, sign and submit an intent")
+    _order_options(p, user_required=False)
+    _key_options(p)
+    p.add_argument("--watch", action="store_true", help="then follow it until terminal")
+    p.add_argument("--watch-timeout", type=float, help="give up watching after this many seconds")
+    p.set_defaults(fn=cmd_submit)
+
+    p = sub.add_parser("watch", parents=[common], help="follow intents until terminal")
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--user", help="every intent of this user (runs until interrupted)")
+    p.add_argument("--until", help="stop when each intent reaches this status (default settled)")
+    p.add_argument("--after-version", type=int, default=0, help="only transitions above this")
+    p.add_argument("--watch-timeout", type=float, help="give up after this many seconds")
+    p.set_defaults(fn=cmd_watch)
+
+    p = sub.add_parser("list", parents=[common], help="list intents, newest first")
+    p.add_argument("--user")
+    p.add_argument("--status", type=IntentStatus.parse)
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default %(default)s)")
+    p.add_argument("--page-size", type=int, default=0)
+    p.set_defaults(fn=cmd_list)
+
+    p = sub.add_parser("get", parents=[common], help="one intent with its history")
+    p.add_argument("id")
+    p.set_defaults(fn=cmd_get)
+
+    p = sub.add_parser("cancel", parents=[common], help="cancel a PENDING/ASSIGNED intent")
+    p.add_argument("id")
+    _key_options(p)
+    p.set_defaults(fn=cmd_cancel)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from runtime.cli import add_subcommands
+    parser = argparse.ArgumentParser(prog="orbital", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_subcommands(sub)
+    add_user_subcommands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except OrbitalRpcError as exc:
+        print(f"orbital {args.command}: {exc.method or 'rpc'} failed: {exc.code.name}: "
+              f"{exc.message}", file=sys.stderr)
+        for field, description in exc.violations:
+            print(f"  {field}: {description}", file=sys.stderr)
+        return EXIT_RPC
+    except (ClientError, ValueError) as exc:
+        print(f"orbital {args.command}: {exc}", file=sys.stderr)
+        return EXIT_LOCAL
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

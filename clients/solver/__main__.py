@@ -1,0 +1,71 @@
+"""``orbital-solver``: run the reference solver against a node until Ctrl-C / SIGTERM.
+
+Flags override the YAML file (``--config``); the key comes from ``$ORBITAL_SOLVER_KEY`` (or
+``--key-env NAME``), a keystore (``--keystore``, password from ``$ORBITAL_SOLVER_KEYSTORE_PASSWORD``)
+or, on a devnet only, ``--devnet-account solver``. Exit codes: 0 stopped, 2 bad configuration,
+3 refused by the node (not an allowed solver, unknown chain or token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from ._config import SolverConfigError, load_config
+from ._solver import Solver
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="orbital-solver", description=__doc__.split("\n")[0])
+    p.add_argument("--config", "-c", help="YAML config file (see docs/reference-solver.md)")
+    p.add_argument("--target", help="node gRPC address (default 127.0.0.1:50051)")
+    p.add_argument("--devnet-dir", help="state dir with devnet.json (default var)")
+    p.add_argument("--devnet-account", help="devnet only: use this role's key (e.g. solver)")
+    p.add_argument("--key-env", help="env var holding the hex private key (default ORBITAL_SOLVER_KEY)")
+    p.add_argument("--keystore", help="encrypted JSON keystore file")
+    p.add_argument("--password-env", help="env var with the keystore password")
+    p.add_argument("--tokens", help="comma-separated output token symbols to serve (default all)")
+    p.add_argument("--improvement-bps", type=int, help="bid = minimum output + this many bps (default 10)")
+    p.add_argument("--max-parallel", type=int, help="awards executed at once (default 4)")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tokens = [t for t in args.tokens.split(",") if t] if args.tokens else None
+    try:
+        config = load_config(args.config, target=args.target, devnet_dir=args.devnet_dir,
+                             devnet_account=args.devnet_account, key_env=args.key_env,
+                             keystore=args.keystore, password_env=args.password_env, tokens=tokens,
+                             improvement_bps=args.improvement_bps, max_parallel=args.max_parallel)
+    except SolverConfigError as exc:
+        print(f"orbital-solver: {exc}", file=sys.stderr)
+        return 2
+    solver = Solver(config)
+
+    def _terminate(signum, _frame):
+        logging.getLogger("orbital.solver").info("signal %d: stopping", signum)
+        solver.request_stop()   # the run loop returns; main finishes the shutdown
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        solver.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        solver.stop()
+    if solver.error:
+        print(f"orbital-solver: refused by the node: {solver.error}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

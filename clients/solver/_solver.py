@@ -1,0 +1,215 @@
+"""The reference solver: sessions with reconnect, bids from inventory, awards executed on chain.
+
+A :class:`Solver` is a small object with ``start()``/``stop()`` so tests run it in-process on a
+thread, and the CLI runs the same object in the foreground (``run()``). Threads: one runs the
+session loop (and reads the stream), one sends heartbeats while a session lives, and a pool of
+``max_parallel`` workers executes awards (open + fill take seconds; the stream must keep being
+read meanwhile, or the node would drop the session as a slow reader).
+
+Reconnect: when a session ends (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, the node
+restarting, ...) the solver reconnects after an exponential backoff with jitter, reset once a
+session was welcomed. PERMISSION_DENIED and INVALID_ARGUMENT are configuration mistakes (key
+not allowed, unknown chain or token): retrying cannot help, so the solver stops with the error.
+Fill reports that could not be sent (session gone) are sent first on the next session.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+
+from orbital.v1 import solver_pb2 as pb
+
+from ._chain import EvmChain
+from ._config import SolverConfig
+from ._execute import AwardJob, Executor, Outcome
+from ._inventory import Inventory
+from ._session import SessionRun
+
+__all__ = ["Solver"]
+
+log = logging.getLogger("orbital.solver")
+
+FATAL = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT}
+TERMINAL = {5, 6, 7, 8, 9}   # IntentStatus SETTLED, CANCELLED, EXPIRED, REFUNDED, FAILED
+
+
+class Solver:
+    def __init__(self, config: SolverConfig) -> None:
+        self.config = config
+        self.chains = {c.chain_id: EvmChain(c, config.key, rpc_timeout=config.rpc_timeout,
+                                            receipt_timeout=config.receipt_timeout) for c in config.chains}
+        self.inventory = Inventory(config, self.chains)
+        self.executor = Executor(self.chains, config.address, self._report)
+        self.connected = threading.Event()    # set while a session is welcomed
+        self.stats: Counter[str] = Counter()
+        self.error: str | None = None         # a fatal refusal, set when the solver gave up
+        self.outcomes: dict[str, Outcome] = {}
+        self.sessions = 0
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._run: SessionRun | None = None
+        self._channel: grpc.Channel | None = None
+        self._pending_reports: list[pb.FillReport] = []
+        self._pool = ThreadPoolExecutor(max_workers=config.max_parallel, thread_name_prefix="solver-award")
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> Solver:
+        self._thread = threading.Thread(target=self.run, name="solver", daemon=True)
+        self._thread.start()
+        return self
+
+    def request_stop(self) -> None:
+        """Ask the session loop to end (safe from a signal handler); :meth:`stop` also waits."""
+        self._stop.set()
+        run, channel = self._run, self._channel
+        if run is not None:
+            run.cancel()
+        if channel is not None:
+            channel.close()   # also aborts a GetChallenge in flight
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the session and wait for awards in progress (they finish or time out)."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Solver:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def run(self) -> None:
+        """Sessions until :meth:`stop` (or a fatal refusal, recorded in ``error``)."""
+        attempt = 0
+        log.info("solver %s serving chains %s", self.config.address,
+                 ", ".join(f"{c.name}({c.chain_id})" for c in self.config.chains))
+        while not self._stop.is_set():
+            run = SessionRun(self.config, self)
+            self._run = run
+            channel = self._channel = grpc.insecure_channel(self.config.target)
+            try:
+                if self._stop.is_set():
+                    break
+                self.sessions += 1
+                run.run(channel)
+                log.info("session %s ended by the node", run.session_id or "(not welcomed)")
+            except grpc.RpcError as exc:
+                code, details = exc.code(), exc.details()
+                if not self._stop.is_set():
+                    log.warning("session ended: %s %s", code.name if code else "?", details)
+                    if code in FATAL:
+                        self.error = f"{code.name}: {details}"
+                        break
+            except Exception:
+                if not self._stop.is_set():   # a closed channel while stopping is expected
+                    log.exception("session crashed")
+            finally:
+                run.cancel()
+                channel.close()
+                self.connected.clear()
+                self._run = self._channel = None
+            if run.welcomed.is_set():
+                attempt = 0
+            attempt += 1
+            self._stop.wait(self.config.backoff.delay(attempt))
+        self._stop.set()
+
+    # ---- waiting (tests, the CLI) --------------------------------------------------------
+    def wait_outcome(self, intent_id: str, timeout: float = 30.0) -> Outcome | None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while intent_id.lower() not in self.outcomes:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+            return self.outcomes[intent_id.lower()]
+
+    # ---- session handler -----------------------------------------------------------------
+    def on_welcome(self, run: SessionRun, welcome: pb.Welcome) -> None:
+        log.info("session %s welcomed (heartbeat every %.1fs)", welcome.session_id,
+                 welcome.heartbeat_interval_seconds)
+        with self._cond:
+            pending, self._pending_reports = self._pending_reports, []
+        for report in pending:
+            run.send(fill_report=report)
+        self.connected.set()
+
+    def on_offer(self, run: SessionRun, offer: pb.Offer) -> None:
+        self.stats["offers"] += 1
+        intent = offer.intent
+        if intent.open_deadline.seconds and intent.open_deadline.seconds <= time.time() + 1:
+            self.stats["passed"] += 1
+            return
+        origin = self.chains.get(intent.origin_chain_id)
+        if origin is not None and intent.origin_settler and intent.origin_settler.lower() != origin.spec.settler.lower():
+            log.info("offer %s: pass (origin settler %s is not %s)", intent.id, intent.origin_settler,
+                     origin.spec.settler)
+            self.stats["passed"] += 1
+            return
+        try:
+            decision = self.inventory.decide(intent.id.lower(), intent.origin_chain_id, intent.destination_chain_id,
+                                             intent.output_token, int(intent.min_output_amount or 0))
+        except Exception as exc:  # RPC down: pass on this one rather than lose the session
+            log.warning("offer %s: cannot read inventory: %s", intent.id, exc)
+            self.stats["passed"] += 1
+            return
+        if decision.amount is None:
+            log.info("offer %s: pass (%s)", intent.id, decision.reason)
+            self.stats["passed"] += 1
+            return
+        self.stats["bids"] += 1
+        run.send(bid=pb.Bid(intent_id=intent.id, output_amount=str(decision.amount)))
+
+    def on_award(self, run: SessionRun, award: pb.Award) -> None:
+        self.stats["awards"] += 1
+        intent_id = award.intent_id.lower()
+        amount = int(award.output_amount or 0)
+        intent = award.intent
+        if intent.destination_chain_id and intent.output_token:
+            self.inventory.awarded(intent_id, intent.destination_chain_id, intent.output_token, amount)
+        deadline = award.exclusivity_deadline
+        until = deadline.seconds + deadline.nanos / 1e9 if award.HasField("exclusivity_deadline") else 0.0
+        job = AwardJob(intent_id, award.typed_data, award.signature, amount, until)
+        self._pool.submit(self._execute, job)
+
+    def on_loss(self, run: SessionRun, loss: pb.Loss) -> None:
+        self.stats["losses"] += 1
+        self.inventory.release(loss.intent_id.lower())
+
+    def on_bid_rejected(self, run: SessionRun, rejected: pb.BidRejected) -> None:
+        self.stats["bids_rejected"] += 1
+        log.info("bid on %s rejected: %s", rejected.intent_id, rejected.reason)
+        self.inventory.release(rejected.intent_id.lower())
+
+    def on_update(self, run: SessionRun, update) -> None:
+        if update.intent.status in TERMINAL:
+            self.inventory.release(update.intent.id.lower())
+
+    # ---- awards --------------------------------------------------------------------------
+    def _execute(self, job: AwardJob) -> None:
+        try:
+            outcome = self.executor.execute(job)
+        finally:
+            self.inventory.release(job.intent_id)
+        with self._cond:
+            self.stats[outcome.status] += 1
+            self.outcomes[job.intent_id] = outcome
+            self._cond.notify_all()
+
+    def _report(self, intent_id: str, chain: str, tx_hash: str, kind: str) -> None:
+        report = pb.FillReport(intent_id=intent_id, chain=chain, tx_hash=tx_hash, kind=kind)
+        run = self._run
+        if run is not None and run.welcomed.is_set() and run.send(fill_report=report):
+            return
+        with self._cond:
+            self._pending_reports.append(report)

@@ -1,0 +1,30 @@
+"""The ``chains:`` section of supervisor.yaml for a running devnet (any ports).
+
+supervisor.yaml carries the default devnet's addresses; tests and tools that start a devnet
+on other ports get the same section, for those ports, from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devnet.info import DevnetInfo
+
+__all__ = ["chains_yaml"]
+
+
+def chains_yaml(info: DevnetInfo, **options: Any) -> str:
+    """YAML text of ``chains:`` with every EVM chain of ``info``; ``options`` are extra
+    per-chain keys (``poll_interval=0.1``, ``confirmations=2``...)."""
+    opts = {"confirmations": 0, "poll_interval": 0.1} | options
+    lines = ["chains:"]
+    for chain in info.chains:
+        c = chain.contracts
+        lines += [f"  {chain.name}:", "    kind: evm", f"    chain_id: {chain.chain_id}",
+                  f"    rpc: [{chain.rpc_url}]",
+                  f"    contracts: {{settler: '{c.settler}', bridge: '{c.bridge}'}}"]
+        lines += [f"    {k}: {v}" for k, v in opts.items()]
+        lines.append("    tokens:")
+        lines += [f"      {sym}: {{address: '{t.address}', decimals: {t.decimals}}}"
+                  for sym, t in c.tokens.items()]
+    return "\n".join(lines) + "\n"

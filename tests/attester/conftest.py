@@ -1,0 +1,316 @@
+"""Attester tests: one isolated devnet per session (free ports), a chain snapshot per test,
+a real Node per test with the attester kind on a FakeClock, real SQLite and PostgreSQL.
+
+Orders go through the real contracts: the user signs, the solver ``openFor``s on chain A
+(the input is escrowed) and ``fill``s on chain B. What the intent book and the chain
+watcher would write is written here from those real receipts: the watcher's
+``chain_event`` rows with its own decoder (``actors.evm.ingest.event_rows``), and the
+book's ``intent`` row in state FILLED (the book normally writes it when it applies the
+``Filled`` event; the book actor is not installed in these tests).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+import pytest
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from web3 import Web3
+
+import devnet
+from actors.attester import Attester, AttesterBatch, AttesterOrder, install
+from actors.book._models import IntentRow
+from actors.bridge_relayer import install as install_relayer
+from actors.evm.config import ChainConfig
+from actors.evm.ingest import event_rows, insert_events
+from actors.evm.txsend import EvmTx
+from devnet import free_ports
+from protocol import FillData, GaslessOrder, OrbitalOrder, ResolvedOrder, abi, decode_log
+from runtime import ActorUnavailable
+from runtime.config import App
+from runtime.node import Node
+from runtime.testing import FakeClock
+from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
+
+ONE_USDC = 10**6
+PATH = "intents/attester"
+
+
+@pytest.fixture(scope="session")
+def devnet_info(tmp_path_factory):
+    with devnet.running(tmp_path_factory.mktemp("devnet"), ports=free_ports(2), quiet=True) as info:
+        yield info
+
+
+@dataclass
+class Chain:
+    name: str
+    info: Any
+    w3: Web3
+
+    def __post_init__(self):
+        c = self.info.contracts
+        self.settler = self.w3.eth.contract(address=c.settler, abi=abi("OrbitalSettler"))
+        self.usdc = self.w3.eth.contract(address=c.tokens["USDC"].address, abi=abi("TestToken"))
+        self.bridge = self.w3.eth.contract(address=c.bridge, abi=abi("Bridge"))
+
+    def rpc(self, method: str, *params):
+        reply = self.w3.provider.make_request(method, list(params))
+        assert "error" not in reply, reply
+        return reply["result"]
+
+    def head(self) -> int:
+        return self.w3.eth.block_number
+
+    def now(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def mine(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.rpc("evm_mine")
+
+    def send(self, fn, sender) -> dict:
+        """Send from an unlocked anvil account; the raw JSON receipt (status asserted)."""
+        tx = fn.transact({"from": sender.address})
+        self.w3.eth.wait_for_transaction_receipt(tx, timeout=10)
+        receipt = self.rpc("eth_getTransactionReceipt", tx.to_0x_hex())
+        assert receipt["status"] == "0x1", receipt
+        return receipt
+
+    def escrow_status(self, order_id: bytes) -> int:
+        return self.settler.functions.escrows(order_id).call()[2]
+
+    def balance(self, who: str) -> int:
+        return self.usdc.functions.balanceOf(who).call()
+
+    def settled_events(self, from_block: int) -> list[dict]:
+        logs = self.rpc("eth_getLogs", {"fromBlock": hex(from_block), "toBlock": "latest",
+                                        "address": self.settler.address})
+        return [d for n, d in filter(None, map(decode_log, logs)) if n == "Settled"]
+
+
+@pytest.fixture(scope="session")
+def _chains(devnet_info):
+    return tuple(Chain(n, c, Web3(Web3.HTTPProvider(c.rpc_url, request_kwargs={"timeout": 10})))
+                 for n, c in zip(("devnet-a", "devnet-b"), devnet_info.chains))
+
+
+@pytest.fixture
+def chains(_chains):
+    """Both chains, reverted to their pre-test state (and automine) afterwards."""
+    snaps = [c.rpc("evm_snapshot") for c in _chains]
+    yield _chains
+    for c, snap in zip(_chains, snaps):
+        c.rpc("evm_setAutomine", True)
+        c.rpc("evm_revert", snap)
+
+
+@pytest.fixture(scope="session")
+def roles(devnet_info):
+    users = [a for a in devnet_info.accounts if "user" in a.roles]
+    return {"attester": devnet_info.account("attester"), "solver": devnet_info.account("solver"),
+            "users": users}
+
+
+@dataclass
+class Filled:
+    order: GaslessOrder
+    origin_data: bytes
+    fill_receipt: dict
+
+    @property
+    def id(self) -> str:
+        return "0x" + self.order.order_id.hex()
+
+    @property
+    def fill_block(self) -> int:
+        return int(self.fill_receipt["blockNumber"], 16)
+
+
+def open_order(a: Chain, b: Chain, user, solver, *, nonce: int, amount: int = 10 * ONE_USDC,
+               min_out: int = 9 * ONE_USDC, fill_in: int = 3600) -> tuple[GaslessOrder, bytes]:
+    """User signs, solver ``openFor``s on ``a`` (the input is escrowed); (order, originData)."""
+    now = max(a.now(), b.now())
+    swap = OrbitalOrder(a.usdc.address, amount, b.usdc.address, min_out, user.address,
+                        b.info.chain_id)
+    order = GaslessOrder(origin_settler=a.settler.address, user=user.address, nonce=nonce,
+                         origin_chain_id=a.info.chain_id, open_deadline=now + 600,
+                         fill_deadline=now + fill_in, order=swap)
+    sig = bytes(Account.sign_typed_data(user.private_key, full_message=order.typed_data()).signature)
+    opened = a.send(a.settler.functions.openFor(order.to_abi(), sig,
+                                                abi_encode(["address"], [solver.address])), solver)
+    [(_, ev)] = [d for d in map(decode_log, opened["logs"]) if d and d[0] == "Open"]
+    return order, ResolvedOrder.from_abi(ev["resolvedOrder"]).fill_instructions[0].origin_data
+
+
+def open_and_fill(a: Chain, b: Chain, user, solver, *, nonce: int, amount: int = 10 * ONE_USDC,
+                  min_out: int = 9 * ONE_USDC, fill_in: int = 3600) -> Filled:
+    """The real flow: user signs, solver openFor on ``a`` (escrow), solver fills on ``b``."""
+    order, origin_data = open_order(a, b, user, solver, nonce=nonce, amount=amount,
+                                    min_out=min_out, fill_in=fill_in)
+    receipt = b.send(b.settler.functions.fill(order.order_id, origin_data, b""), solver)
+    return Filled(order, origin_data, receipt)
+
+
+def bogus_fill(a: Chain, b: Chain, f: Filled, attacker) -> dict:
+    """A Filled for ``f``'s order id with other terms (1 unit to the attacker): the settler
+    accepts it, fills being keyed by keccak(originData) (docs/erc7683.md section 6)."""
+    real = FillData.decode(f.origin_data)
+    fake = FillData(real.order_id, real.origin_chain_id, real.destination_chain_id,
+                    real.output_token, 1, attacker.address, real.fill_deadline)
+    return b.send(b.settler.functions.fill(f.order.order_id, fake.encode(), b""), attacker)
+
+
+def record_as_book(node: Node, a: Chain, b: Chain, f: Filled, *, fill_receipt: dict | None = None,
+                   **override) -> None:
+    """Write what the watcher (chain_event) and the book (intent FILLED) would write."""
+    receipt = fill_receipt or f.fill_receipt
+    o, swap = f.order, f.order.order
+    filler = next(d for n, d in filter(None, map(decode_log, receipt["logs"]))
+                  if n == "Filled")["filler"]
+    now = time.time()
+    row = dict(id=f.id, status="FILLED", version=4, user=o.user, nonce=o.nonce,
+               origin_chain=a.name, origin_chain_id=a.info.chain_id, destination_chain=b.name,
+               destination_chain_id=b.info.chain_id, origin_settler=o.origin_settler,
+               input_token=swap.input_token, input_amount=swap.input_amount,
+               output_token=swap.output_token, min_output=swap.output_amount,
+               recipient=swap.recipient, open_deadline=o.open_deadline,
+               fill_deadline=o.fill_deadline, source="gasless", fill_tx=receipt["transactionHash"],
+               fill_chain=b.name, fill_block=int(receipt["blockNumber"], 16), filler=filler,
+               created_at=now, updated_at=now) | override
+    with node.store.connection() as db, db.atomic():
+        insert_events(db, event_rows(b.name, receipt["logs"]))
+        IntentRow.insert(**row).on_conflict_replace().execute() if not node.store.is_postgres \
+            else IntentRow.insert(**row).on_conflict(conflict_target=[IntentRow.id],
+                                                     preserve=list(row)).execute()
+
+
+class BookRecorder(pykka.ThreadingActor):
+    """Stands in for ``intents/book``: records what the attester tells it."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list = []
+
+    def on_receive(self, message):
+        if message == "seen":
+            return list(self.seen)
+        self.seen.append(message)
+
+
+@pytest.fixture
+def attester_node(tmp_path, chains, roles):
+    started: list = []
+
+    def start(database_url: str, *, key: str | None = None, relayer: bool = False,
+              **opts) -> tuple[Node, FakeClock, Any]:
+        """``relayer``: the bridge relayer too (actor chains/relayer), signing with the
+        attester's key as on the devnet (account 1 holds both roles)."""
+        opts = {"settlement_depth": 1, "batch_size": 20, "poll_interval": 600,
+                "replace_after": 30, "max_retries": 2} | opts
+        lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
+                 f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
+                 "  admin_token: test-admin-token-0123456789",
+                 "database:", f"  url: '{database_url}'",
+                 "supervision:", "  intents: {intensity: 10, period: 10, backoff: {initial: 0}}",
+                 "chains:"]
+        for c in chains:
+            lines += [f"  {c.name}:", f"    chain_id: {c.info.chain_id}",
+                      f"    rpc: [{c.info.rpc_url}]",
+                      f"    contracts: {{settler: '{c.info.contracts.settler}'"
+                      + (f", bridge: '{c.info.contracts.bridge}'}}" if relayer else "}"),
+                      "    rpc_backoff_max: 0.2"]
+        lines += ["attester:", "  key: ${ORBITAL_ATTESTER_KEY:-}"]
+        lines += [f"  {k}: {v}" for k, v in opts.items()]
+        if relayer:
+            lines += ["bridge_relayer:", "  key: ${ORBITAL_RELAYER_KEY:-}", "  poll_interval: 3600"]
+        cfg = tmp_path / "supervisor.yaml"
+        cfg.write_text("\n".join(lines) + "\n")
+        app = App()
+        app.section("chains", dict[str, ChainConfig])   # the watchers' section, no watchers
+        install(app)
+        if relayer:
+            install_relayer(app)
+        clock = FakeClock(wall_offset=time.time() - 1000.0)
+        env = {"ORBITAL_ATTESTER_KEY": roles["attester"].private_key if key is None else key,
+               "ORBITAL_RELAYER_KEY": roles["attester"].private_key}
+        node = Node(str(cfg), app, clock=clock, env=env)
+        book = BookRecorder.start()
+        node.registry.register("intents/book", book)
+        node.start()
+        started.append((node, book))
+        return node, clock, book
+    yield start
+    Attester.after_record = None
+    for node, book in started:
+        node.shutdown()
+        book.stop()
+
+
+def poll(node: Node, timeout: float = 20.0) -> dict:
+    """One settlement round (retried while the attester restarts)."""
+    from actors.attester import Poll
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return node.registry.ask(PATH, Poll(), timeout=timeout)
+        except ActorUnavailable:   # restarting after a crash: the supervisor brings it back
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def txs(node: Node) -> list[EvmTx]:
+    """The attester's transactions (``evm_tx`` rows it owns), oldest first."""
+    with node.store.connection():
+        return list(EvmTx.select().where(EvmTx.owner == PATH).order_by(EvmTx.id))
+
+
+def batches(node: Node) -> list[AttesterBatch]:
+    with node.store.connection():
+        return list(AttesterBatch.select().order_by(AttesterBatch.id))
+
+
+def orders(node: Node) -> dict[str, AttesterOrder]:
+    with node.store.connection():
+        return {o.intent: o for o in AttesterOrder.select()}
+
+
+
+@pytest.fixture
+def full_node(tmp_path, chains, roles):
+    """start(database_url) -> a Node with the chain watchers, the intent book and the
+    attester (real clock, fast polls): the whole settlement/refund pipeline."""
+    from actors.attester import install as install_attester
+    from actors.book import install as install_book
+    from actors.chain_watcher import install as install_watchers
+    nodes = []
+
+    def start(database_url: str) -> Node:
+        lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
+                 f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
+                 "  admin_token: test-admin-token-0123456789",
+                 "database:", f"  url: '{database_url}'", "chains:"]
+        for c in chains:
+            lines += [f"  {c.name}:", f"    chain_id: {c.info.chain_id}",
+                      f"    rpc: [{c.info.rpc_url}]",
+                      f"    contracts: {{settler: '{c.info.contracts.settler}'}}",
+                      "    poll_interval: 0.05", f"    start_block: {c.head() + 1}",
+                      "    tokens:", f"      USDC: {{address: '{c.usdc.address}', decimals: 6}}"]
+        lines += ["attester:", "  key: ${ORBITAL_ATTESTER_KEY:-}", "  settlement_depth: 1",
+                  "  poll_interval: 0.05"]
+        cfg = tmp_path / "supervisor.yaml"
+        cfg.write_text("\n".join(lines) + "\n")
+        app = App()
+        for install_kind in (install_watchers, install_book, install_attester):
+            install_kind(app)
+        node = Node(str(cfg), app, env={"ORBITAL_ATTESTER_KEY": roles["attester"].private_key})
+        nodes.append(node.start())
+        return node
+    yield start
+    for n in nodes:
+        n.shutdown()

@@ -1,0 +1,284 @@
+"""End to end: the ``orbital`` console script against a real Node (the repo's supervisor.yaml,
+its chains pointed at a devnet on free ports, SQLite in tmp) over loopback gRPC.
+
+quote -> submit (sign with a devnet user's key from the environment) -> list -> watch ->
+cancel, each a real subprocess of ``.venv/bin/orbital`` (the installed entry point), and the
+library's sign_and_submit/watch in-process beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import devnet
+from clients import IntentStatus, OrbitalClient
+from devnet import free_ports
+from devnet.accounts import account
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+ORBITAL = str(Path(sys.executable).with_name("orbital"))
+USER = account(6)                 # devnet users are 4-9; 6 is not used by other test folders
+ORDER = ["--from", "devnet-a", "--to", "devnet-b", "--input", "USDC", "--output", "USDC"]
+
+
+@pytest.fixture(scope="module")
+def devnet_info(tmp_path_factory):
+    state = tmp_path_factory.mktemp("clients-devnet")
+    with devnet.running(state, ports=free_ports(2), quiet=True) as info:
+        yield info
+
+
+@pytest.fixture(scope="module")
+def node(devnet_info, tmp_path_factory):
+    """The shipped supervisor.yaml with its chains on the test devnet, ports from the OS."""
+    from actors import build_app
+    from runtime.node import Node
+    tmp = tmp_path_factory.mktemp("clients-node")
+    doc = yaml.safe_load((ROOT / "supervisor.yaml").read_text())
+    doc["node"].update(grpc_listen="127.0.0.1:0", metrics_listen="127.0.0.1:0",
+                       state_dir=str(tmp / "var"), shutdown_timeout=2,
+                       admin_token="test-admin-token-0123456789")
+    doc["database"] = {"url": f"sqlite:///{tmp}/orbital.db"}
+    for chain in devnet_info.chains:
+        doc["chains"][chain.name]["rpc"] = [chain.rpc_url]
+    if "attester" in doc:   # the devnet's attester role (a public anvil key), poll fast
+        doc["attester"].update(key=devnet_info.account("attester").private_key, poll_interval=0.2)
+    app = build_app()
+    # sections of kinds not installed yet (actors.KINDS) would be refused as unknown
+    doc = {k: v for k, v in doc.items() if k in ("node", "database", "supervision", *app.sections)}
+    path = tmp / "supervisor.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    n = Node(str(path), app).start()
+    yield n
+    n.shutdown()
+
+
+@pytest.fixture
+def cli(node):
+    env = {**os.environ, "ORBITAL_TARGET": f"127.0.0.1:{node.grpc_port}",
+           "ORBITAL_KEY": USER.private_key}
+
+    def run(*argv, timeout=60):
+        p = subprocess.run([ORBITAL, *argv], capture_output=True, text=True, env=env,
+                           timeout=timeout)
+        assert USER.private_key[2:] not in p.stdout + p.stderr
+        return p
+    return run
+
+
+def test_quote(cli):
+    p = cli("quote", *ORDER, "--amount", "100", "--decimals", "6", "--user", USER.address,
+            "--json")
+    assert p.returncode == 0, p.stderr
+    q = json.loads(p.stdout)
+    typed = json.loads(q["typed_data"])
+    assert typed["primaryType"] == "GaslessCrossChainOrder"
+    assert typed["message"]["user"] == USER.address
+    assert typed["message"]["orderData"]["inputAmount"] == "100000000"
+    assert 0 < int(q["min_output_amount"]) <= int(q["output_amount"]) < 100_000_000
+
+
+def test_submit_list_watch_cancel(cli, node):
+    p = cli("submit", *ORDER, "--amount", "25000000")
+    assert p.returncode == 0, p.stderr
+    iid = p.stdout.strip()
+    assert iid.startswith("0x") and len(iid) == 66
+
+    p = cli("list", "--user", USER.address, "--json")
+    assert p.returncode == 0, p.stderr
+    listed = {i["id"]: i for i in json.loads(p.stdout)}
+    assert listed[iid]["user"] == USER.address and listed[iid]["input_amount"] == "25000000"
+
+    p = cli("watch", iid, "--until", "pending", "--json", "--watch-timeout", "20")
+    assert p.returncode == 0, p.stderr
+    first = json.loads(p.stdout.splitlines()[0])
+    assert first["snapshot"] and first["intent"]["id"] == iid
+
+    p = cli("cancel", iid)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == f"{iid} CANCELLED"
+
+    p = cli("watch", iid, "--watch-timeout", "20")      # terminal, not SETTLED: exit 3
+    assert p.returncode == 3, p.stderr
+    assert "CANCELLED" in p.stdout
+
+    p = cli("cancel", iid)                               # too late now
+    assert p.returncode == 1 and "FAILED_PRECONDITION" in p.stderr
+
+
+def test_refusals_reach_the_cli_with_their_fields(cli):
+    p = cli("quote", *ORDER, "--amount", "100", "--user", "0x1234")
+    assert p.returncode == 1 and "INVALID_ARGUMENT" in p.stderr
+    p = cli("get", "0x" + "ab" * 32)
+    assert p.returncode == 1 and "NOT_FOUND" in p.stderr
+
+
+def test_library_flow_and_replay(node):
+    with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:
+        quote = client.quote("devnet-a", "devnet-b", "USDC", "USDC", 50_000_000, USER.address)
+        intent = client.sign_and_submit(quote, USER.private_key)
+        assert intent.id == quote.order_id and intent.status is IntentStatus.PENDING
+        assert intent.version >= 1 and intent.history
+        again = client.get(intent.id)
+        assert again.id == intent.id
+        ids = [i.id for i in client.iter_intents(user=USER.address, page_size=1)]
+        assert intent.id in ids and len(ids) == len(set(ids))
+        updates = client.watch([intent.id], timeout=20)
+        first = next(updates)
+        assert first.snapshot and first.intent.id == intent.id
+        updates.close()
+        cancelled = client.cancel(intent.id, USER.private_key)
+        assert cancelled.status is IntentStatus.CANCELLED
+
+
+def test_watch_follows_the_reference_solver_through_the_lifecycle(cli, node, devnet_info):
+    """Runs last in this module: the solver bids on everything it is offered."""
+    from clients.solver import Solver, load_config
+    cfg = load_config(target=f"127.0.0.1:{node.grpc_port}", devnet_dir=devnet_info.state_dir,
+                      env={"ORBITAL_SOLVER_KEY": devnet_info.account("solver").private_key},
+                      backoff=None)
+    solver = Solver(cfg).start()
+    try:
+        p = cli("submit", *ORDER, "--amount", "50", "--decimals", "6")
+        assert p.returncode == 0, p.stderr
+        iid = p.stdout.strip()
+        p = cli("watch", iid, "--until", "filled", "--json", "--watch-timeout", "60", timeout=90)
+        updates = [json.loads(line) for line in p.stdout.splitlines()]
+        seen = [u["intent"]["status"] for u in updates]
+        assert p.returncode == 0, (seen, p.stderr)
+        assert seen[-1] == "FILLED"
+        last = updates[-1]
+        assert last["intent"]["solver"] == devnet_info.account("solver").address
+        assert last["transition"]["evidence"]["tx_hash"].startswith("0x")
+
+        # the attester settles once the fill is settlement_depth (1) blocks deep
+        from web3 import Web3
+        dest = Web3(Web3.HTTPProvider(devnet_info.chain("devnet-b").rpc_url))
+        dest.provider.make_request("evm_mine", [])
+        p = cli("watch", iid, "--json", "--watch-timeout", "60", timeout=90)  # until SETTLED: 0
+        assert p.returncode == 0, (p.stdout, p.stderr)
+        assert json.loads(p.stdout.splitlines()[-1])["intent"]["status"] == "SETTLED"
+        p = cli("get", iid, "--json")
+        final = json.loads(p.stdout)
+        assert [t["status"] for t in final["history"]][-4:] == ["ASSIGNED", "OPENED", "FILLED",
+                                                                "SETTLED"]
+    finally:
+        solver.stop()
+
+
+def _readme_block(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_grpcurl_flow(node, tmp_path):
+    """The README's grpcurl walk-through, with grpcurl's JSON mapping done by json_format
+    (what grpcurl does: request JSON in, reply as camelCase JSON out) and its Python
+    one-liner run verbatim, so the documented commands stay true."""
+    import re
+    import shlex
+
+    import grpc
+    from google.protobuf import json_format
+
+    from orbital.v1 import intents_pb2, intents_pb2_grpc, quoter_pb2, quoter_pb2_grpc
+    block = _readme_block("Intents with grpcurl")
+    env = dict(re.findall(r"^export (\w+)=(\S+)$", block, re.M))
+    assert env["USER_ADDR"] == USER.address and env["ORBITAL_KEY"] == USER.private_key
+    quote_body = re.search(r"grpcurl -plaintext -d '(.*?)' 127\.0\.0\.1:50051 "
+                           r"orbital\.v1\.QuoterService/GetQuote", block, re.S).group(1)
+    quote_body = quote_body.replace("'$USER_ADDR'", env["USER_ADDR"])
+    one_liner = next(line for line in block.splitlines()
+                     if line.startswith(".venv/bin/python -c") and "sign_typed_data" in line)
+    argv = shlex.split(one_liner.split(" < ")[0])
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
+    try:
+        quote = quoter_pb2_grpc.QuoterServiceStub(channel).GetQuote(
+            json_format.Parse(quote_body, quoter_pb2.GetQuoteRequest()), timeout=10)
+        quote_json = json_format.MessageToJson(quote)
+        signed = subprocess.run([sys.executable, *argv[1:]], input=quote_json, text=True,
+                                capture_output=True, env={**os.environ, **env}, check=True)
+        request = json_format.Parse(signed.stdout, intents_pb2.SubmitIntentRequest())
+        stub = intents_pb2_grpc.IntentServiceStub(channel)
+        intent = stub.SubmitIntent(request, timeout=10)
+        assert intent.id == json.loads(quote_json)["orderId"]
+        assert intent.status == intents_pb2.INTENT_STATUS_PENDING
+        with pytest.raises(grpc.RpcError) as err:          # "a second time: AlreadyExists"
+            stub.SubmitIntent(request, timeout=10)
+        assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        other = quoter_pb2_grpc.QuoterServiceStub(channel).GetQuote(
+            json_format.Parse(quote_body, quoter_pb2.GetQuoteRequest()), timeout=10)
+        forged = subprocess.run([sys.executable, *argv[1:]], text=True, check=True,
+                                input=json_format.MessageToJson(other), capture_output=True,
+                                env={**os.environ, "ORBITAL_KEY": account(7).private_key})
+        with pytest.raises(grpc.RpcError) as err:          # "another key: Unauthenticated"
+            stub.SubmitIntent(json_format.Parse(forged.stdout, intents_pb2.SubmitIntentRequest()),
+                              timeout=10)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        watch = stub.WatchIntents(json_format.Parse(json.dumps({"ids": [intent.id]}),
+                                                    intents_pb2.WatchIntentsRequest()), timeout=10)
+        first = next(watch)
+        assert first.snapshot and first.intent.id == intent.id
+        watch.cancel()
+        with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:   # leave nothing PENDING
+            client.cancel(intent.id, USER.private_key)
+    finally:
+        channel.close()
+
+
+def test_watch_resumes_across_a_node_restart(devnet_info, node, tmp_path):
+    """The library's watch survives the node going away and coming back on the same address
+    (same database): the transition committed after the restart arrives, nothing twice."""
+    import threading
+    import time
+
+    from runtime.node import Node
+    port = free_ports(1)[0]
+    doc = yaml.safe_load(Path(node.config_path).read_text())   # the module node's config
+    doc["node"].update(grpc_listen=f"127.0.0.1:{port}", state_dir=str(tmp_path / "var"))
+    doc["database"] = {"url": f"sqlite:///{tmp_path}/restart.db"}
+    path = tmp_path / "supervisor.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    from actors import build_app
+    first = Node(str(path), build_app()).start()
+    second = None
+    client = OrbitalClient(f"127.0.0.1:{port}", retries=30)
+    try:
+        quote = client.quote("devnet-a", "devnet-b", "USDC", "USDC", 50_000_000, USER.address)
+        intent = client.sign_and_submit(quote, USER.private_key)
+        got, errors = [], []
+
+        def follow():
+            try:
+                got.extend(client.watch([intent.id], timeout=60))
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+        t = threading.Thread(target=follow, daemon=True)
+        t.start()
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert got and got[0].snapshot
+        first.shutdown()
+        second = Node(str(path), build_app()).start()
+        client.cancel(intent.id, USER.private_key)
+        t.join(30)
+        assert not errors, errors
+        assert [(u.intent.version, u.intent.status) for u in got] == [
+            (1, IntentStatus.PENDING), (2, IntentStatus.CANCELLED)]
+    finally:
+        client.close()
+        for n in (first, second):
+            if n is not None:
+                n.shutdown()

@@ -1,0 +1,245 @@
+"""Funding tests: one isolated devnet per session (free ports), a chain snapshot per test,
+a real Node per test with the funding kind on a FakeClock, real SQLite and PostgreSQL.
+
+The node's supervisor.yaml is written by :func:`funding_node` (``chains`` + ``funding``);
+the chain watchers are not installed (the funding actor reads balances itself). Alerts
+are recorded by :class:`AlertRecorder`, a real pykka actor registered at ``alerts`` (the
+path of ``runtime.ALERTS_PATH``): a test recorder standing in for the alerts kind, so the
+tests see exactly what the funding actors raise and resolve.
+
+Rounds are driven with ``Poll`` asks; time (cooldown, replace_after, the 24 h window)
+moves only when a test advances the FakeClock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+import devnet
+from actors.evm.config import ChainConfig
+from actors.funding import FundingAccount, Poll, TopUpRow, install
+from actors.evm.txsend import EvmTx
+from devnet import free_ports
+from protocol import abi
+from runtime import ActorUnavailable, RaiseAlert, ResolveAlert
+from runtime.config import App
+from runtime.node import Node
+from runtime.testing import FakeClock
+
+ETH = 10**18
+ONE_USDC = 10**6
+ADMIN = [("authorization", "Bearer test-admin-token-0123456789")]
+
+
+@pytest.fixture(scope="session")
+def devnet_info(tmp_path_factory):
+    with devnet.running(tmp_path_factory.mktemp("devnet"), ports=free_ports(2),
+                        quiet=True) as info:
+        yield info
+
+
+@dataclass
+class Chain:
+    name: str
+    info: Any
+    w3: Web3
+
+    def rpc(self, method: str, *params):
+        reply = self.w3.provider.make_request(method, list(params))
+        assert "error" not in reply, reply
+        return reply["result"]
+
+    def balance(self, who: str) -> int:
+        return self.w3.eth.get_balance(Web3.to_checksum_address(who))
+
+    def set_balance(self, who: str, wei: int) -> None:
+        self.rpc("anvil_setBalance", who, hex(wei))
+
+    def nonce(self, who: str) -> int:
+        return self.w3.eth.get_transaction_count(Web3.to_checksum_address(who))
+
+    def token(self, symbol: str):
+        return self.w3.eth.contract(address=self.info.contracts.tokens[symbol].address,
+                                    abi=abi("TestToken"))
+
+    def token_balance(self, symbol: str, who: str) -> int:
+        return self.token(symbol).functions.balanceOf(Web3.to_checksum_address(who)).call()
+
+
+@pytest.fixture(scope="session")
+def _chains(devnet_info):
+    return tuple(Chain(n, c, Web3(Web3.HTTPProvider(c.rpc_url, request_kwargs={"timeout": 10})))
+                 for n, c in zip(("devnet-a", "devnet-b"), devnet_info.chains))
+
+
+@pytest.fixture
+def chains(_chains):
+    """Both chains, reverted to their pre-test state (and automine) afterwards."""
+    snaps = [c.rpc("evm_snapshot") for c in _chains]
+    yield _chains
+    for c, snap in zip(_chains, snaps):
+        c.rpc("evm_setAutomine", True)
+        c.rpc("evm_revert", snap)
+
+
+@pytest.fixture
+def chain_a(chains) -> Chain:
+    return chains[0]
+
+
+@pytest.fixture(scope="session")
+def treasury(devnet_info):
+    return devnet_info.account("treasury")
+
+
+class AlertRecorder(pykka.ThreadingActor):
+    """Test recorder at ``alerts``: keeps every RaiseAlert / ResolveAlert it is told."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list = []
+
+    def on_receive(self, message):
+        if message == "seen":
+            return list(self.seen)
+        if isinstance(message, (RaiseAlert, ResolveAlert)):
+            self.seen.append(message)
+
+
+def account_yaml(name: str, opts: dict) -> list[str]:
+    opts = dict(opts)
+    source = opts.pop("source", {"key": "${FUNDING_KEY:-}"})
+    lines = [f"    {name}:"] + [f"      {k}: {_yaml(v)}" for k, v in opts.items()]
+    lines.append("      source:")
+    lines += [f"        {k}: {_yaml(v)}" for k, v in source.items()]
+    return lines
+
+
+def _yaml(v) -> str:
+    if isinstance(v, str):
+        return "'" + v + "'"
+    return str(v)
+
+
+def default_account(target: str, **opts) -> dict:
+    return {"chain": "devnet-a", "address": target, "asset": "native", "min_balance": "1",
+            "target_balance": "3", "max_per_top_up": "5", "daily_cap": "100",
+            "cooldown": 0, "poll_interval": 600} | opts
+
+
+@dataclass
+class FundingNode:
+    node: Node
+    clock: FakeClock
+    alerts: Any
+    config_path: Any
+    tx: dict
+    chains: tuple
+
+    def write(self, accounts: dict[str, dict]) -> None:
+        """Rewrite supervisor.yaml with these accounts (then ``node.reload()``)."""
+        write_config(self.config_path, self.node.config.database.url,
+                     self.node.config.node.state_dir, accounts, self.chains, self.tx)
+
+    def poll(self, name: str, timeout: float = 20.0):
+        return poll(self.node, name, timeout)
+
+    def seen_alerts(self) -> list:
+        return self.alerts.ask("seen")
+
+
+def write_config(path, database_url: str, state_dir, accounts: dict[str, dict],
+                 chains: tuple, tx: dict | None = None) -> None:
+    lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
+             f"  state_dir: {state_dir}", "  shutdown_timeout: 2",
+             "  admin_token: test-admin-token-0123456789",
+             "database:", f"  url: '{database_url}'",
+             "supervision:", "  funding: {intensity: 20, period: 10, backoff: {initial: 0}}",
+             "chains:"]
+    for c in chains:
+        lines += [f"  {c.name}:", f"    chain_id: {c.info.chain_id}",
+                  f"    rpc: [{c.info.rpc_url}]",
+                  f"    contracts: {{settler: '{c.info.contracts.settler}'}}",
+                  "    rpc_backoff_max: 0.2", "    tokens:"]
+        for sym, t in c.info.contracts.tokens.items():
+            lines.append(f"      {sym}: {{address: '{t.address}', decimals: {t.decimals}}}")
+    lines += ["funding:", "  ask_timeout: 2"]
+    tx = {"replace_after": 30, "min_priority_fee_gwei": 1} | (tx or {})
+    lines.append("  tx: {" + ", ".join(f"{k}: {v}" for k, v in tx.items()) + "}")
+    lines.append("  accounts:" if accounts else "  accounts: {}")
+    for name, opts in accounts.items():
+        lines += account_yaml(name, opts)
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def make_app(real_alerts: bool = False) -> App:
+    app = App()
+    app.section("chains", dict[str, ChainConfig])   # the watchers' section, no watchers
+    install(app)
+    if real_alerts:                                  # the alerts kind instead of the recorder
+        from actors.alerts import install as install_alerts
+        install_alerts(app)
+    return app
+
+
+@pytest.fixture
+def funding_node(tmp_path, chains, treasury):
+    started: list = []
+
+    def start(database_url: str, accounts: dict[str, dict], *, key: str | None = None,
+              tx: dict | None = None, env: dict | None = None,
+              real_alerts: bool = False) -> FundingNode:
+        cfg = tmp_path / "supervisor.yaml"
+        write_config(cfg, database_url, tmp_path / "var", accounts, chains, tx)
+        clock = FakeClock(wall_offset=time.time() - 1000.0)
+        env = {"FUNDING_KEY": treasury.private_key if key is None else key} | (env or {})
+        node = Node(str(cfg), make_app(real_alerts), clock=clock, env=env)
+        alerts = AlertRecorder.start()
+        if not real_alerts:
+            node.registry.register("alerts", alerts)
+        node.start()
+        fn = FundingNode(node, clock, alerts, cfg, tx or {}, chains)
+        started.append(fn)
+        return fn
+    yield start
+    FundingAccount.on_step = None
+    for fn in started:
+        fn.node.shutdown()
+        fn.alerts.stop()
+
+
+def poll(node: Node, name: str, timeout: float = 20.0):
+    """One round of ``funding/<name>`` (retried while it restarts after a crash)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return node.registry.ask(f"funding/{name}", Poll(), timeout=timeout)
+        except ActorUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def top_ups(node: Node, name: str | None = None) -> list[TopUpRow]:
+    with node.store.connection():
+        q = TopUpRow.select().order_by(TopUpRow.id)
+        if name:
+            q = q.where(TopUpRow.account == name)
+        return list(q)
+
+
+def txs(node: Node) -> list[EvmTx]:
+    with node.store.connection():
+        return list(EvmTx.select().order_by(EvmTx.id))
+
+
+def fresh_address() -> str:
+    return Account.create().address

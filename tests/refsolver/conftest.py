@@ -1,0 +1,168 @@
+"""Fixtures for the reference solver: a real devnet on free ports (never 8545/8546), both chains
+snapshotted per test, signed orders from devnet users, and solver-side chain clients."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+import devnet
+from clients.solver import ChainSpec, EvmChain, SolverKey
+from devnet import free_ports
+from protocol import GaslessOrder, OrbitalOrder, abi
+from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
+
+ONE_USDC = 10**6
+
+
+@pytest.fixture(scope="session")
+def devnet_info(tmp_path_factory):
+    state = tmp_path_factory.mktemp("refsolver-devnet")
+    with devnet.running(state, ports=free_ports(2), quiet=True) as info:
+        yield info
+
+
+@pytest.fixture(scope="session")
+def web3s(devnet_info):
+    return {c.chain_id: Web3(Web3.HTTPProvider(c.rpc_url, request_kwargs={"timeout": 10})) for c in devnet_info.chains}
+
+
+@pytest.fixture
+def snapshot(web3s):
+    """Both chains reverted to their pre-test state afterwards."""
+    snaps = {cid: w3.provider.make_request("evm_snapshot", [])["result"] for cid, w3 in web3s.items()}
+    yield
+    for cid, snap in snaps.items():
+        web3s[cid].provider.make_request("evm_revert", [snap])
+
+
+@pytest.fixture(scope="session")
+def specs(devnet_info):
+    return [ChainSpec(c.name, c.chain_id, c.rpc_url, c.contracts.settler,
+                      {s: t.address for s, t in c.contracts.tokens.items()}) for c in devnet_info.chains]
+
+
+@pytest.fixture(scope="session")
+def solver_key(devnet_info):
+    return SolverKey(Account.from_key(devnet_info.account("solver").private_key))
+
+
+@pytest.fixture
+def solver_chains(snapshot, specs, solver_key):
+    """Fresh EvmChain per test (its nonce counter must not outlive the snapshot)."""
+    return {s.chain_id: EvmChain(s, solver_key, receipt_timeout=10) for s in specs}
+
+
+@pytest.fixture
+def chain_pair(solver_chains, devnet_info):
+    a, b = devnet_info.chains
+    return solver_chains[a.chain_id], solver_chains[b.chain_id]
+
+
+class Orders:
+    """Builds and signs USDC(origin) -> USDC(dest) orders for devnet users."""
+
+    def __init__(self, info, web3s):
+        self.info, self.web3s = info, web3s
+        self.users = [a for a in info.accounts if "user" in a.roles]
+        self._nonce = 1000
+
+    def make(self, user=None, *, origin=0, dest=1, input_amount=100 * ONE_USDC, min_output=99 * ONE_USDC,
+             recipient=None, symbol="USDC"):
+        user = user or self.users[0]
+        o, d = self.info.chains[origin], self.info.chains[dest]
+        now = self.web3s[o.chain_id].eth.get_block("latest")["timestamp"]
+        self._nonce += 1
+        swap = OrbitalOrder(o.contracts.tokens[symbol].address, input_amount, d.contracts.tokens[symbol].address,
+                            min_output, recipient or user.address, d.chain_id)
+        order = GaslessOrder(o.contracts.settler, user.address, self._nonce, o.chain_id, now + 600, now + 3600, swap)
+        signature = "0x" + bytes(Account.sign_typed_data(user.private_key, full_message=order.typed_data()).signature).hex()
+        return order, signature
+
+    def balance(self, chain_index: int, who: str, symbol: str = "USDC") -> int:
+        c = self.info.chains[chain_index]
+        token = self.web3s[c.chain_id].eth.contract(address=c.contracts.tokens[symbol].address, abi=abi("TestToken"))
+        return token.functions.balanceOf(who).call()
+
+
+@pytest.fixture(scope="session")
+def orders(devnet_info, web3s):
+    return Orders(devnet_info, web3s)
+
+
+# ---- a real node (chain watchers, intent book, solver service) on loopback ----------------------
+def _chains_yaml(info) -> str:
+    lines = ["chains:"]
+    for chain in info.chains:
+        c = chain.contracts
+        lines += [f"  {chain.name}:", f"    chain_id: {chain.chain_id}", f"    rpc: [{chain.rpc_url}]",
+                  f"    contracts: {{settler: '{c.settler}', bridge: '{c.bridge}'}}",
+                  "    confirmations: 0", "    poll_interval: 0.1", "    tokens:"]
+        lines += [f"      {sym}: {{address: '{t.address}', decimals: {t.decimals}}}" for sym, t in c.tokens.items()]
+    return "\n".join(lines) + "\n"
+
+
+def make_app(quoter: bool = False):
+    import importlib
+
+    from runtime.config import App
+    app = App()
+    for name in ("chain_watcher", "book", "solver_session") + (("quoter",) if quoter else ()):
+        importlib.import_module(f"actors.{name}").install(app)
+    return app
+
+
+def _quoter_yaml() -> str:
+    """Static prices: the quoter then needs nothing but the chains (gas from eth_feeHistory)."""
+    return "\n".join(["quoter:", "  cache_ttl: 0", "  prices:", "    USDC: {static: '1'}",
+                      "    WETH: {static: '3000'}"]) + "\n"
+
+
+@pytest.fixture
+def node_factory(tmp_path, devnet_info):
+    """``start(port=0, db=None, **intents)`` -> a started Node with the book and solver service."""
+    from runtime.node import Node
+
+    nodes = []
+
+    def start(port: int = 0, db: str | None = None, quoter: bool = False, **intents):
+        settings = {"heartbeat_interval": 0.2, "heartbeat_timeout": 2, "auction_window": 0.2} | intents
+        db = db or f"sqlite:///{tmp_path}/orbital.db"
+        lines = ["node:", f"  grpc_listen: 127.0.0.1:{port}", "  metrics_listen: 127.0.0.1:0",
+                 f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
+                 "  admin_token: test-admin-token-0123456789",
+                 "database:", f"  url: '{db}'",
+                 "supervision:", "  intents/solvers: {intensity: 1000, period: 60}", "intents:"]
+        lines += [f"  {k}: {v}" for k, v in settings.items()]
+        cfg = tmp_path / "supervisor.yaml"
+        cfg.write_text("\n".join(lines) + "\n" + _chains_yaml(devnet_info) + (_quoter_yaml() if quoter else ""))
+        node = Node(str(cfg), make_app(quoter)).start()
+        nodes.append(node)
+        return node
+    yield start
+    for node in nodes:
+        node.shutdown()
+
+
+@pytest.fixture
+def solver_factory(devnet_info):
+    """``start(node_or_target, **config)`` -> a started in-process Solver (stopped after the test)."""
+    from clients.solver import Solver, load_config
+
+    solvers = []
+
+    def start(target, account="solver", **overrides):
+        if not isinstance(target, str):
+            target = f"127.0.0.1:{target.grpc_port}"
+        cfg = load_config(target=target, devnet_dir=devnet_info.state_dir,
+                          env={"ORBITAL_SOLVER_KEY": devnet_info.account(account).private_key},
+                          backoff=None, **overrides)
+        solver = Solver(cfg).start()
+        solvers.append(solver)
+        return solver
+    yield start
+    for solver in solvers:
+        solver.stop()
+
+

@@ -1,0 +1,205 @@
+"""GetChallenge and the hello: the round trip, and every refusal class with its status,
+its message and the field at fault. A refused hello leaves no session actor behind."""
+
+from __future__ import annotations
+
+import re
+
+import grpc
+import pytest
+from eth_account import Account
+
+from orbital.v1 import solver_pb2
+from runtime.grpc import bad_request_fields
+
+from .conftest import SolverClient, fake_clock, wait_until
+
+SESSIONS = "intents/solvers/session/"
+
+
+@pytest.fixture
+def node(solver_node, tmp_path):
+    return solver_node(f"sqlite:///{tmp_path}/orbital.db")
+
+
+def sessions(node) -> list[str]:
+    return node.registry.paths(SESSIONS)
+
+
+def refused(client: SolverClient, **connect) -> tuple[grpc.StatusCode, str, list]:
+    client.connect(welcome=False, **connect)
+    code, details = client.wait_closed()
+    assert not client.of("welcome"), "a refused hello must not get a Welcome"
+    return code, details, bad_request_fields(client.error)
+
+
+def test_challenge_round_trip(node, channel_to):
+    client = SolverClient(channel_to(node))
+    challenge = client.challenge()
+    text = challenge.message
+    assert f"solver: {client.address}" in text and "node: node-1" in text
+    assert re.search(r"nonce: [0-9a-f]{32}", text) and re.search(r"mac: [0-9a-f]{64}", text)
+    ttl = challenge.expires_at.seconds - node.clock.wall()
+    assert 60 <= ttl <= 62   # intents.challenge_ttl default 60 s, whole seconds up
+
+    client.connect(hello=client.hello(challenge=text))
+    welcome = client.of("welcome")[0]
+    assert welcome.session_id and welcome.heartbeat_interval_seconds == 1
+    assert welcome.heartbeat_timeout_seconds == 3
+    client.heartbeat(41)
+    assert client.wait_for("heartbeat_ack").seq == 41
+    assert sessions(node) == [SESSIONS + client.address.lower()]
+    assert client.messages[0].WhichOneof("kind") == "welcome"   # Welcome first
+    client.cancel()
+    wait_until(lambda: not sessions(node), what="the session actor to stop")
+
+
+def test_challenge_refuses_a_bad_address(node, channel_to):
+    client = SolverClient(channel_to(node))
+    stub, addr = client.stub, client.address
+    i = next(i for i, ch in enumerate(addr) if i > 1 and ch.isalpha())
+    wrong_checksum = addr[:i] + addr[i].swapcase() + addr[i + 1:]
+    for bad in ("", "0x1234", "not an address", "0x" + "g" * 40, wrong_checksum,
+                addr[2:]):
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetChallenge(solver_pb2.GetChallengeRequest(solver=bad))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert bad_request_fields(err.value)[0][0] == "solver"
+
+
+def test_first_message_must_be_hello(node, channel_to):
+    client = SolverClient(channel_to(node))
+    code, details, fields = refused(
+        client, first=solver_pb2.SolverMessage(heartbeat=solver_pb2.Heartbeat(seq=1)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "first message of a session must be a hello" in details and "heartbeat" in details
+    assert fields[0][0] == "hello"
+    empty = SolverClient(channel_to(node))
+    code, details, _ = refused(empty, first=solver_pb2.SolverMessage())
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "empty message" in details
+    assert not sessions(node)
+
+
+def test_expired_challenge(solver_node, channel_to, tmp_path):
+    clock = fake_clock()
+    node = solver_node(f"sqlite:///{tmp_path}/orbital.db", clock=clock, challenge_ttl=5)
+    client = SolverClient(channel_to(node))
+    hello = client.hello()
+    clock.advance(7)
+    code, details, fields = refused(client, hello=hello)
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert "expired at" in details and "GetChallenge" in details
+    assert fields[0][0] == "hello.challenge"
+    assert not sessions(node)
+
+
+def test_reused_challenge(node, channel_to):
+    client = SolverClient(channel_to(node))
+    hello = client.hello()
+    client.connect(hello=hello)
+    client.cancel()
+    wait_until(lambda: not sessions(node), what="the first session to end")
+    again = SolverClient(channel_to(node), client.account)
+    code, details, fields = refused(again, hello=hello)
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert "already used" in details and fields[0][0] == "hello.challenge"
+    assert not sessions(node)
+
+
+def test_wrong_signer(node, channel_to):
+    client = SolverClient(channel_to(node))
+    other = Account.create()
+    code, details, fields = refused(client, hello=client.hello(signer=other))
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert f"recovers {other.address}, not hello.solver {client.address}" in details
+    assert fields[0][0] == "hello.signature"
+    assert not sessions(node)
+
+
+@pytest.mark.parametrize("signature, why", [
+    ("", "65-byte"), ("0x1234", "65-byte"), ("0x" + "00" * 65, "does not recover")])
+def test_malformed_signature(node, channel_to, signature, why):
+    client = SolverClient(channel_to(node))
+    hello = client.hello()
+    hello.signature = signature
+    code, details, fields = refused(client, hello=hello)
+    assert code == grpc.StatusCode.UNAUTHENTICATED and why in details
+    assert fields[0][0] == "hello.signature"
+
+
+def test_forged_challenge(node, channel_to):
+    client = SolverClient(channel_to(node))
+    text = client.challenge().message
+    nonce = re.search(r"nonce: ([0-9a-f]{32})", text)[1]
+    forged = text.replace(nonce, ("0" if nonce[0] != "0" else "1") + nonce[1:])  # new nonce, old mac
+    code, details, fields = refused(client, hello=client.hello(challenge=forged))
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert "not issued by this node" in details and fields[0][0] == "hello.challenge"
+    # a longer expiry, a challenge made up from scratch: the same answer
+    later = re.sub(r"expires: \d{4}", "expires: 2999", text)
+    code, details, _ = refused(SolverClient(channel_to(node), client.account),
+                               hello=client.hello(challenge=later))
+    assert code == grpc.StatusCode.UNAUTHENTICATED and "not issued by this node" in details
+    code, details, _ = refused(SolverClient(channel_to(node), client.account),
+                               hello=client.hello(challenge="please let me in"))
+    assert code == grpc.StatusCode.UNAUTHENTICATED and "not a challenge from GetChallenge" in details
+    assert not sessions(node)
+
+
+def test_challenge_of_another_solver(node, channel_to):
+    alice, mallory = SolverClient(channel_to(node)), SolverClient(channel_to(node))
+    text = alice.challenge().message
+    # mallory signs alice's challenge with her own key and claims to be herself
+    code, details, _ = refused(mallory, hello=mallory.hello(challenge=text))
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert f"issued for {alice.address}, not for hello.solver {mallory.address}" in details
+
+
+def test_not_an_allowed_solver(solver_node, channel_to, tmp_path):
+    allowed = Account.create()
+    node = solver_node(f"sqlite:///{tmp_path}/orbital.db",
+                       allowed_solvers=[allowed.address.lower()])
+    stranger = SolverClient(channel_to(node))
+    code, details, fields = refused(stranger)
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+    assert "allowed_solvers" in details and fields[0][0] == "hello.solver"
+    assert not sessions(node)
+    SolverClient(channel_to(node), allowed).connect()   # the allowed one gets in
+    assert sessions(node) == [SESSIONS + allowed.address.lower()]
+
+
+@pytest.mark.parametrize("chains, tokens, field, text", [
+    ((), (), "hello.chains", "is empty"),
+    (("devnet-a", "mainnet"), (), "hello.chains[1]", "unknown chain 'mainnet'"),
+    (("31337", "999"), (), "hello.chains[1]", "unknown chain '999'"),
+    (("devnet-a",), ("USDC", "DOGE"), "hello.tokens[1]", "unknown token 'DOGE'"),
+    (("devnet-a",), ("0x" + "11" * 20,), "hello.tokens[0]", "unknown token"),
+])
+def test_unknown_chain_or_token(node, channel_to, chains, tokens, field, text):
+    client = SolverClient(channel_to(node))
+    code, details, fields = refused(client, chains=chains, tokens=tokens)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and text in details
+    assert fields[0][0] == field
+    assert not sessions(node)
+
+
+def test_second_session_for_the_same_solver(node, channel_to):
+    first = SolverClient(channel_to(node)).connect()
+    second = SolverClient(channel_to(node), first.account)
+    code, details, fields = refused(second)
+    assert code == grpc.StatusCode.ALREADY_EXISTS
+    assert f"{first.address} already has a session" in details
+    assert fields[0][0] == "hello.solver"
+    first.heartbeat(1)
+    assert first.wait_for("heartbeat_ack").seq == 1   # the first session is untouched
+    assert sessions(node) == [SESSIONS + first.address.lower()]
+
+
+def test_no_hello_at_all(solver_node, channel_to, tmp_path):
+    node = solver_node(f"sqlite:///{tmp_path}/orbital.db", heartbeat_interval=0.1,
+                       heartbeat_timeout=0.3)
+    client = SolverClient(channel_to(node))
+    client.call = client.stub.Session(client._requests())   # opens, never says hello
+    client.start_reading()
+    code, details = client.wait_closed()
+    assert code == grpc.StatusCode.DEADLINE_EXCEEDED and "no hello within 0.3s" in details
