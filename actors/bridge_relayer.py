@@ -149,7 +149,6 @@ class BridgeRelayer(SenderOwner, Actor):
                                                    "chains": sorted(self.chains)})
         self.schedule_tick(0.0)
 
-
     def teardown(self) -> None:
         self.close_chains()
 

@@ -51,6 +51,7 @@ from orbital.v1 import solver_pb2
 from runtime import (Actor, ActorUnavailable, ChildSpec, DeadlineExceeded, OrbitalError,
                      ResourceExhausted, Restart, Unavailable)
 from runtime.config import App
+from runtime.grpc import timestamp
 
 __all__ = ["SolverSession", "SessionSpec", "SolverBid", "SolverFill", "SolverHeartbeat",
            "StreamEnded", "DeadlineExceeded", "BOOK_PATH", "SOLVERS_PATH", "session_id_of", "session_spec",
@@ -110,11 +111,8 @@ def session_spec(spec: SessionSpec) -> ChildSpec:
 
 
 def _ts(seconds: float) -> Timestamp | None:
-    if not seconds:
-        return None
-    ts = Timestamp()
-    ts.FromNanoseconds(int(round(seconds * 1e9)))
-    return ts
+    """0 means unset (no deadline, not yet)."""
+    return timestamp(seconds or None)
 
 
 def _parse_amount(text: str) -> int | str:

@@ -8,6 +8,7 @@ order, the store closes. A root escalation stops the node with exit code 1.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -102,6 +103,11 @@ class Node:
             self.grpc.stop(0)
             self.metrics.stop()
             raise
+        # Everything built so far (modules, config, the tree) lives as long as the node:
+        # move it out of the collector's reach, so a full collection scans only what the
+        # actors create while serving (it was ~100k objects re-scanned per full pass).
+        gc.collect()
+        gc.freeze()
         self.grpc.set_serving(True)
         self.metrics.up.set(1)
         log.info("node started", extra={"node": cfg.node.name, "grpc": cfg.node.grpc_listen,

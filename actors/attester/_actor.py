@@ -94,7 +94,6 @@ class Attester(SenderOwner, Actor):
         self.ledger.rereport()
         self.schedule_tick(0.0)
 
-
     def teardown(self) -> None:
         self.close_chains()
 

@@ -7,6 +7,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from orbital.v1 import intents_pb2
 
 from ._views import IntentUpdateView, IntentView, Status, TransitionView
+from runtime.grpc import timestamp
 
 __all__ = ["intent_pb", "transition_pb", "update_pb", "status_pb", "status_from_pb"]
 
@@ -23,11 +24,8 @@ def status_from_pb(value: int) -> Status | None:
 
 
 def _ts(seconds: float) -> Timestamp | None:
-    if not seconds:
-        return None
-    ts = Timestamp()
-    ts.FromNanoseconds(int(round(seconds * 1e9)))
-    return ts
+    """0 means unset (no deadline, not yet)."""
+    return timestamp(seconds or None)
 
 
 def transition_pb(t: TransitionView) -> intents_pb2.Transition:

@@ -109,7 +109,6 @@ class Strategy(SenderOwner, Actor):
             "dry_run": self.cfg.dry_run, "chains": list(self.legs)})
         self.schedule_tick(0.0)
 
-
     def teardown(self) -> None:
         self.close_chains()
 
