@@ -132,7 +132,11 @@ def _send(rpc: Rpc, chain_id: int, txs: list[_Tx], gas_price: int, timeout: floa
             fields["to"] = tx.to
         nonces[tx.sender] += 1
         raws.append("0x" + bytes(Account.sign_transaction(fields, ACCOUNTS[tx.sender].private_key).raw_transaction).hex())
-    hashes = rpc.batch([("eth_sendRawTransaction", [raw]) for raw in raws])
+    # One at a time, in nonce order: anvil handles a JSON-RPC batch's requests out of order,
+    # and a transaction that arrives before its predecessor nonce can stay "queued" even after
+    # the predecessor is mined (seen with several anvils running). Sequential sends cost
+    # ~5 ms a transaction.
+    hashes = [rpc.call("eth_sendRawTransaction", raw) for raw in raws]
     deadline = time.monotonic() + timeout
     next_mine = time.monotonic() + 0.25
     while True:
@@ -142,17 +146,16 @@ def _send(rpc: Rpc, chain_id: int, txs: list[_Tx], gas_price: int, timeout: floa
         if time.monotonic() > deadline:
             raise DevnetError(f"{sum(not r for r in receipts)} deployment transactions not mined after {timeout:.0f}s")
         if time.monotonic() > next_mine:
-            # anvil may handle a batch's requests out of order: a transaction that arrived
-            # before its predecessor nonce waits in the pool, and automine only mines on a new
-            # arrival. Mining a block includes whatever became ready (addresses depend on
-            # nonces only, so they stay deterministic). A transaction the node no longer
-            # holds (seen under heavy load) is sent again: same bytes, same hash.
-            for raw, r in zip(raws, receipts):
+            # Still missing: take the unmined ones out of the pool and send them again in
+            # nonce order (same bytes, same hashes), then mine. Addresses depend on nonces
+            # only, so they stay deterministic.
+            for raw, h, r in zip(raws, hashes, receipts):
                 if not r:
                     try:
+                        rpc.call("anvil_dropTransaction", h)
                         rpc.call("eth_sendRawTransaction", raw)
                     except RpcError:
-                        pass  # already known, or already mined meanwhile
+                        pass  # mined meanwhile
             rpc.call("evm_mine")
             next_mine = time.monotonic() + 0.25
         time.sleep(0.02)
