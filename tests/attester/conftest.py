@@ -19,7 +19,6 @@ import pykka
 import pytest
 from eth_abi import encode as abi_encode
 from eth_account import Account
-from web3 import Web3
 
 import devnet
 from actors.attester import Attester, AttesterBatch, AttesterOrder, install
@@ -35,6 +34,7 @@ from runtime.config import App
 from runtime.node import Node
 from runtime.testing import FakeClock
 from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
+from tests._evm import DevChain, dev_chains, reverted
 
 ONE_USDC = 10**6
 PATH = "intents/attester"
@@ -47,31 +47,12 @@ def devnet_info(tmp_path_factory):
 
 
 @dataclass
-class Chain:
-    name: str
-    info: Any
-    w3: Web3
-
+class Chain(DevChain):
     def __post_init__(self):
         c = self.info.contracts
         self.settler = self.w3.eth.contract(address=c.settler, abi=abi("OrbitalSettler"))
         self.usdc = self.w3.eth.contract(address=c.tokens["USDC"].address, abi=abi("TestToken"))
         self.bridge = self.w3.eth.contract(address=c.bridge, abi=abi("Bridge"))
-
-    def rpc(self, method: str, *params):
-        reply = self.w3.provider.make_request(method, list(params))
-        assert "error" not in reply, reply
-        return reply["result"]
-
-    def head(self) -> int:
-        return self.w3.eth.block_number
-
-    def now(self) -> int:
-        return self.w3.eth.get_block("latest")["timestamp"]
-
-    def mine(self, n: int = 1) -> None:
-        for _ in range(n):
-            self.rpc("evm_mine")
 
     def send(self, fn, sender) -> dict:
         """Send from an unlocked anvil account; the raw JSON receipt (status asserted)."""
@@ -95,18 +76,13 @@ class Chain:
 
 @pytest.fixture(scope="session")
 def _chains(devnet_info):
-    return tuple(Chain(n, c, Web3(Web3.HTTPProvider(c.rpc_url, request_kwargs={"timeout": 10})))
-                 for n, c in zip(("devnet-a", "devnet-b"), devnet_info.chains))
+    return dev_chains(Chain, devnet_info)
 
 
 @pytest.fixture
 def chains(_chains):
     """Both chains, reverted to their pre-test state (and automine) afterwards."""
-    snaps = [c.rpc("evm_snapshot") for c in _chains]
-    yield _chains
-    for c, snap in zip(_chains, snaps):
-        c.rpc("evm_setAutomine", True)
-        c.rpc("evm_revert", snap)
+    yield from reverted(_chains)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ from runtime import ActorUnavailable, RaiseAlert, ResolveAlert
 from runtime.config import App
 from runtime.node import Node
 from runtime.testing import FakeClock
+from tests._evm import DevChain, dev_chains, reverted
 
 ETH = 10**18
 ONE_USDC = 10**6
@@ -46,24 +47,12 @@ def devnet_info(tmp_path_factory):
 
 
 @dataclass
-class Chain:
-    name: str
-    info: Any
-    w3: Web3
-
-    def rpc(self, method: str, *params):
-        reply = self.w3.provider.make_request(method, list(params))
-        assert "error" not in reply, reply
-        return reply["result"]
-
+class Chain(DevChain):
     def balance(self, who: str) -> int:
         return self.w3.eth.get_balance(Web3.to_checksum_address(who))
 
     def set_balance(self, who: str, wei: int) -> None:
         self.rpc("anvil_setBalance", who, hex(wei))
-
-    def nonce(self, who: str) -> int:
-        return self.w3.eth.get_transaction_count(Web3.to_checksum_address(who))
 
     def token(self, symbol: str):
         return self.w3.eth.contract(address=self.info.contracts.tokens[symbol].address,
@@ -75,18 +64,13 @@ class Chain:
 
 @pytest.fixture(scope="session")
 def _chains(devnet_info):
-    return tuple(Chain(n, c, Web3(Web3.HTTPProvider(c.rpc_url, request_kwargs={"timeout": 10})))
-                 for n, c in zip(("devnet-a", "devnet-b"), devnet_info.chains))
+    return dev_chains(Chain, devnet_info)
 
 
 @pytest.fixture
 def chains(_chains):
     """Both chains, reverted to their pre-test state (and automine) afterwards."""
-    snaps = [c.rpc("evm_snapshot") for c in _chains]
-    yield _chains
-    for c, snap in zip(_chains, snaps):
-        c.rpc("evm_setAutomine", True)
-        c.rpc("evm_revert", snap)
+    yield from reverted(_chains)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from typing import Any
 import grpc
 import pykka
 import pytest
-from web3 import Web3
 
 import devnet
 from actors.bridge_relayer import PATH as RELAYER_CHILD, BridgeRelay, RelayPoll
@@ -36,6 +35,7 @@ from runtime import ALERTS_PATH, ActorUnavailable
 from runtime.config import App
 from runtime.node import Node
 from runtime.testing import FakeClock
+from tests._evm import DevChain, dev_chains, reverted
 
 ONE_USDC = 10**6
 TOKEN = "test-admin-token-0123456789"
@@ -50,29 +50,11 @@ def devnet_info(tmp_path_factory):
 
 
 @dataclass
-class Chain:
-    name: str
-    info: Any
-    w3: Web3
-
+class Chain(DevChain):
     def __post_init__(self):
         c = self.info.contracts
         self.bridge = self.w3.eth.contract(address=c.bridge, abi=abi("Bridge"))
         self.usdc = self.w3.eth.contract(address=c.tokens["USDC"].address, abi=abi("TestToken"))
-
-    def rpc(self, method: str, *params):
-        reply = self.w3.provider.make_request(method, list(params))
-        assert "error" not in reply, reply
-        return reply["result"]
-
-    def head(self) -> int:
-        return self.w3.eth.block_number
-
-    def send(self, fn, sender: str) -> dict:
-        tx = fn.transact({"from": sender})
-        r = self.w3.eth.wait_for_transaction_receipt(tx, timeout=10)
-        assert r["status"] == 1, r
-        return r
 
     def balance(self, who: str) -> int:
         return self.usdc.functions.balanceOf(who).call()
@@ -84,24 +66,16 @@ class Chain:
         return [dict(e["args"]) | {"tx": e["transactionHash"].to_0x_hex()}
                 for e in ev.get_logs(from_block=from_block)]
 
-    def nonce(self, who: str) -> int:
-        return self.w3.eth.get_transaction_count(who)
-
 
 @pytest.fixture(scope="session")
 def _chains(devnet_info):
-    return tuple(Chain(n, c, Web3(Web3.HTTPProvider(c.rpc_url, request_kwargs={"timeout": 10})))
-                 for n, c in zip(("devnet-a", "devnet-b"), devnet_info.chains))
+    return dev_chains(Chain, devnet_info)
 
 
 @pytest.fixture
 def chains(_chains):
-    """Both chains, reverted to their pre-test state afterwards."""
-    snaps = [c.rpc("evm_snapshot") for c in _chains]
-    yield _chains
-    for c, snap in zip(_chains, snaps):
-        c.rpc("evm_setAutomine", True)
-        c.rpc("evm_revert", snap)
+    """Both chains, reverted to their pre-test state (and automine) afterwards."""
+    yield from reverted(_chains)
 
 
 @pytest.fixture(scope="session")
