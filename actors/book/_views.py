@@ -28,7 +28,7 @@ TERMINAL = frozenset({Status.SETTLED, Status.CANCELLED, Status.EXPIRED, Status.R
                       Status.FAILED})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TransitionView:
     version: int
     from_status: Status | None       # None for the first (acceptance) transition
@@ -43,7 +43,7 @@ class TransitionView:
     log_index: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IntentView:
     id: str                          # 0x + 64 hex, lowercase
     status: Status
@@ -75,7 +75,7 @@ class IntentView:
         return self.status in TERMINAL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IntentUpdateView:
     intent: IntentView
     transition: TransitionView | None
