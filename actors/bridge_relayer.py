@@ -123,7 +123,6 @@ class RelayPoll:
 # ---- actor --------------------------------------------------------------------------------
 class BridgeRelayer(SenderOwner, Actor):
     kind = "bridge_relayer"
-    # Test seam: called by the senders after a release is recorded, before its broadcast.
 
     def setup(self) -> None:
         spec: RelayerSpec = self.config

@@ -10,16 +10,15 @@ simply continues after it.
 
 from __future__ import annotations
 
-import re
 
 from orbital.v1 import chain_pb2, chain_pb2_grpc
 from runtime import ActorUnavailable, InvalidArgument
 from runtime.grpc import decode_token, encode_token, filters_digest, unary
+from actors import fields
 
 __all__ = ["ChainServicer", "chain_service", "DEFAULT_PAGE", "MAX_PAGE"]
 
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
-_HEX32 = re.compile(r"0x[0-9a-f]{64}")
 _STATUS_TIMEOUT = 2.0
 
 
@@ -99,11 +98,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         if req.name:
             where.append(ChainEvent.name == req.name)
         if req.order_id:
-            oid = req.order_id.lower()
-            if not _HEX32.fullmatch(oid):
-                raise InvalidArgument("order_id must be 0x followed by 64 hex digits",
-                                      field="order_id")
-            where.append(ChainEvent.order_id == oid)
+            where.append(ChainEvent.order_id == fields.order_id(req.order_id, "order_id"))
         if req.from_block:
             where.append(ChainEvent.block_number >= req.from_block)
         if req.to_block:

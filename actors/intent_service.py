@@ -18,7 +18,6 @@ from dataclasses import replace
 import pykka
 from pykka._envelope import Envelope
 
-from eth_utils import is_address, to_checksum_address
 
 from actors.book import (BOOK_PATH, TERMINAL, Cancel, IntentRow, IntentsConfig, IntentUpdateView,
                          Status, Submit, Subscribe, Unsubscribe, check_order, intent_pb,
@@ -32,20 +31,16 @@ from protocol.signatures import order_id_of, recover_order_signer
 from runtime import (ActorUnavailable, InvalidArgument, NotFound, ResourceExhausted,
                      Unauthenticated, Unavailable)
 from runtime.grpc import Outbox, decode_token, encode_token, filters_digest, stream, unary
+from actors import fields
 
 __all__ = ["IntentServicer", "intent_service", "DEFAULT_PAGE", "MAX_PAGE"]
 
 DEFAULT_PAGE, MAX_PAGE = 50, 500
-_HEX32 = re.compile(r"0x[0-9a-f]{64}")
 _SIG = re.compile(r"0x[0-9a-fA-F]{130}")
 _ASK_TIMEOUT = 10.0
 
 
-def _intent_id(value: str, field: str) -> str:
-    oid = value.strip().lower()
-    if not _HEX32.fullmatch(oid):
-        raise InvalidArgument(f"{field} must be 0x followed by 64 hex digits", field=field)
-    return oid
+_intent_id = fields.order_id
 
 
 def _signature(value: str) -> str:
@@ -58,9 +53,7 @@ def _signature(value: str) -> str:
 
 
 def _address(value: str, field: str) -> str:
-    if not is_address(value):
-        raise InvalidArgument(f"{field} must be a 0x address", field=field)
-    return to_checksum_address(value)
+    return fields.address(value, field, allow_zero=True)
 
 
 class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
@@ -326,8 +319,13 @@ def _as_of(view, t):
 
 
 def _position(value) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], (int, float))
-            and isinstance(value[1], str) and bool(_HEX32.fullmatch(value[1])))
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], (int, float))
+            and isinstance(value[1], str)):
+        return False
+    try:
+        return fields.order_id(value[1], "page_token") == value[1]
+    except InvalidArgument:
+        return False
 
 
 def intent_service(node):

@@ -53,6 +53,8 @@ _CHALLENGE = re.compile(
     r"\nexpires: (?P<expires>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\nnonce: (?P<nonce>[0-9a-f]{32})"
     r"\nmac: (?P<mac>[0-9a-f]{64})")
 _MAX_CHALLENGE = 512
+_MAX_NAMES = 256   # hello.chains / hello.tokens entries (a config has a handful)
+_MAX_NAME = 128    # characters per entry (a name, a chain id or a 0x address)
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _TX = re.compile(r"0x[0-9a-fA-F]{64}")
 _SIG = re.compile(r"0x[0-9a-fA-F]{130}")
@@ -135,6 +137,15 @@ def _recover(text: str, signature: str) -> str:
 
 def capabilities(directory: Directory, chains: list[str], tokens: list[str]) -> Capabilities:
     """hello.chains / hello.tokens -> the book's Capabilities (chain ids, output tokens)."""
+    for field, values in (("hello.chains", chains), ("hello.tokens", tokens)):
+        if len(values) > _MAX_NAMES:
+            raise InvalidArgument(f"{field} has {len(values)} entries; at most {_MAX_NAMES}",
+                                  field=field)
+        for i, key in enumerate(values):
+            if len(key) > _MAX_NAME:
+                raise InvalidArgument(f"{field}[{i}] is {len(key)} characters long; a chain "
+                                      f"or token name is at most {_MAX_NAME}",
+                                      field=f"{field}[{i}]")
     if not chains:
         raise InvalidArgument("hello.chains is empty: name at least one chain (config name "
                               "or chain id) the solver opens and fills on", field="hello.chains")
@@ -179,6 +190,9 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
     @unary("SolverService/GetChallenge")
     async def GetChallenge(self, request, context):
         solver = _address(request.solver, "solver")
+        if int(solver, 16) == 0:
+            raise InvalidArgument("solver is the zero address, which has no key to sign a "
+                                  "challenge with; send the solver's own address", field="solver")
         text, expires = self.challenges.issue(solver, self._cfg().challenge_ttl, self._wall())
         return solver_pb2.Challenge(message=text, expires_at=_ts(expires))
 

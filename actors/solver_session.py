@@ -46,20 +46,20 @@ from actors.paths import BOOK_PATH, SOLVERS_PATH
 from actors.book._config import IntentsConfig
 from actors.book._messages import (AwardWork, BidRefused, Capabilities, FillReported,
                                    IntentChanged, LostWork, OfferWork, PlaceBid,
-                                   SessionJoined, SessionLeft)
+                                   BookStarted, SessionJoined, SessionLeft)
 from orbital.v1 import solver_pb2
-from runtime import (Actor, ActorUnavailable, ChildSpec, DeadlineExceeded, OrbitalError,
-                     ResourceExhausted, Restart, Unavailable)
+from runtime import (Actor, ActorUnavailable, ChildSpec, DeadlineExceeded, InvalidArgument,
+                     OrbitalError, RateLimiter, ResourceExhausted, Restart, Unavailable)
 from runtime.config import App
 from runtime.grpc import timestamp
+from actors import fields
 
 __all__ = ["SolverSession", "SessionSpec", "SolverBid", "SolverFill", "SolverHeartbeat",
            "StreamEnded", "DeadlineExceeded", "BOOK_PATH", "SOLVERS_PATH", "session_id_of", "session_spec",
-           "install", "MAX_UINT256"]
+           "install"]
 
 log = logging.getLogger("orbital.solver")
 
-MAX_UINT256 = (1 << 256) - 1
 
 
 # ---- the session's config and the messages from the stream's reader -----------------------
@@ -116,20 +116,19 @@ def _ts(seconds: float) -> Timestamp | None:
 
 
 def _parse_amount(text: str) -> int | str:
-    """The amount, or the reason it is refused."""
-    if not text or len(text) > 78 or not text.isascii() or not text.isdigit():
-        return "output_amount must be a decimal string of base units (digits only)"
-    value = int(text)
-    if value <= 0:
-        return "output_amount must be greater than 0"
-    if value > MAX_UINT256:
-        return "output_amount must be below 2^256"
-    return value
+    """The amount, or the reason it is refused (a bad bid is refused, the session stays)."""
+    try:
+        return fields.amount(text, "output_amount")
+    except InvalidArgument as exc:
+        return exc.message
 
 
 def _valid_id(intent_id: str) -> bool:
-    return len(intent_id) == 66 and intent_id[:2] == "0x" and \
-        all(c in "0123456789abcdefABCDEF" for c in intent_id[2:])
+    try:
+        fields.order_id(intent_id, "intent_id")
+    except InvalidArgument:
+        return False
+    return True
 
 
 class SolverSession(Actor):
@@ -143,7 +142,7 @@ class SolverSession(Actor):
         clock = self.ctx.clock
         self.last_seen = clock.now()
         rate = self.cfg.solver_bid_rate
-        self.tokens, self.refill_at = float(rate.burst), clock.now()
+        self.bid_limit = RateLimiter(rate.rate, rate.burst)
         self.limited_in_row = 0
         # Raises ActorUnavailable when the book is not running: the start fails and the
         # service answers UNAVAILABLE (retryable) instead of a session that gets no work.
@@ -211,6 +210,9 @@ class SolverSession(Actor):
             return None
         if kind is _LivenessCheck:
             return self._check_liveness()
+        if kind is BookStarted:
+            self._join_book(message.book)
+            return None
         if kind is StreamEnded:
             self.ended = True   # nobody reads the outbox any more: nothing to close
             self.actor_ref.stop(block=False)
@@ -224,7 +226,7 @@ class SolverSession(Actor):
         amount = _parse_amount(bid.output_amount)
         if isinstance(amount, str):
             return self._reject(bid.intent_id, amount)
-        if not self._take_token():
+        if not self.bid_limit.allow(self.solver, self.ctx.clock.now()):
             self.limited_in_row += 1
             rate = self.cfg.solver_bid_rate
             if self.limited_in_row > rate.burst:
@@ -239,55 +241,22 @@ class SolverSession(Actor):
                                                "when the intent is offered again")
         return None
 
-    def _take_token(self) -> bool:
-        rate, now = self.cfg.solver_bid_rate, self.ctx.clock.now()
-        self.tokens = min(float(rate.burst), self.tokens + (now - self.refill_at) * rate.rate)
-        self.refill_at = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
     def _reject(self, intent_id: str, reason: str) -> None:
         self._push(bid_rejected=solver_pb2.BidRejected(intent_id=intent_id, reason=reason))
 
     # ---- liveness ------------------------------------------------------------------------
     def _seen(self) -> None:
         self.last_seen = self.ctx.clock.now()
-        self._book()
 
     # ---- the book ------------------------------------------------------------------------
     def _join_book(self, ref) -> None:
         ref.tell(SessionJoined(self.path, self.solver, self.spec.capabilities, self.outbox))
         self.book = ref
 
-    def _book(self):
-        """The book's current ref; a *new* book (restarted alone: by an operator, or by a
-        reload that changed it) knows no sessions, so the session joins it again. Checked
-        on every solver message, so within one heartbeat interval of the restart."""
-        try:
-            ref = self.ctx.registry.lookup(BOOK_PATH)
-        except ActorUnavailable:
-            return None
-        if ref is not self.book:
-            try:
-                self._join_book(ref)
-            except Exception:  # noqa: BLE001 - pykka.ActorDeadError: stopping again
-                return None
-        return ref
-
     def _arm(self, delay: float) -> None:
-        me = self.actor_ref
-
-        def fire() -> None:  # clock thread: only a message, never state
-            try:
-                me.tell(_LivenessCheck())
-            except Exception:  # noqa: BLE001 - the actor is gone: nothing to check
-                pass
-        self.timer = self.ctx.clock.call_later(delay, fire)
+        self.timer = self.tell_later(delay, _LivenessCheck())
 
     def _check_liveness(self) -> None:
-        self._book()
         silent = self.ctx.clock.now() - self.last_seen
         timeout = self.cfg.heartbeat_timeout
         if silent >= timeout:
@@ -299,14 +268,13 @@ class SolverSession(Actor):
 
     # ---- plumbing ------------------------------------------------------------------------
     def _to_book(self, message: Any) -> bool:
-        ref = self._book()
+        """Tell the book ``message``; False while it is restarting (it tells the
+        session ``BookStarted`` once it is back, and the session joins it then)."""
         try:
-            if ref is not None:
-                ref.tell(message)
-                return True
-        except Exception:  # noqa: BLE001 - pykka.ActorDeadError: it stopped meanwhile
-            pass
-        return False
+            self.book.tell(message)
+            return True
+        except Exception:  # noqa: BLE001 - pykka.ActorDeadError: stopping or restarting
+            return False
 
     def _push(self, **kind: Any) -> None:
         self.outbox.push(solver_pb2.ServerMessage(**kind))

@@ -16,7 +16,7 @@ from runtime.config import App
 from ._actor import Book, BookSpec, CloseAuction, ExclusivityLapsed, SettlementFailed
 from ._auction import Auction, AuctionBid
 from ._config import IntentsConfig, RateLimit
-from ._messages import (AwardWork, BidRefused, Cancel, Capabilities, ExpireDue, FillReported,
+from ._messages import (AwardWork, BookStarted, BidRefused, Cancel, Capabilities, ExpireDue, FillReported,
                         IntentChanged, LostWork, OfferWork, PlaceBid, ReauctionLapsed,
                         SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
 from ._models import MIGRATION, BookCursor, IntentRow, IntentTransition, SolverRecord
@@ -27,7 +27,7 @@ from ._views import TERMINAL, IntentUpdateView, IntentView, Status, TransitionVi
 __all__ = [
     "install", "BOOK_PATH", "Book", "BookSpec", "CloseAuction", "ExclusivityLapsed",
     "SettlementFailed", "Auction", "AuctionBid", "IntentsConfig", "RateLimit", "AwardWork",
-    "BidRefused", "Cancel", "Capabilities", "ExpireDue", "FillReported", "IntentChanged",
+    "BidRefused", "BookStarted", "Cancel", "Capabilities", "ExpireDue", "FillReported", "IntentChanged",
     "LostWork", "OfferWork", "PlaceBid", "ReauctionLapsed", "SessionJoined", "SessionLeft",
     "Submit", "Subscribe", "Unsubscribe", "MIGRATION", "BookCursor", "IntentRow",
     "IntentTransition", "SolverRecord", "intent_pb", "status_from_pb", "status_pb",

@@ -22,6 +22,7 @@ import peewee
 
 from actors.chain_watcher import ChainEventsCommitted, ChainReorged
 from actors.evm import Directory
+from actors.paths import SOLVERS_PATH
 from runtime import (Actor, ActorUnavailable, AlreadyExists, FailedPrecondition, NotFound,
                      PermissionDenied, RateLimiter, ResourceExhausted, Unavailable)
 
@@ -29,7 +30,7 @@ from . import _store
 from ._auctioneer import AuctioneerMixin, CloseAuction, ExclusivityLapsed, RetryAuction, Session
 from ._config import IntentsConfig
 from ._events import EventsMixin
-from ._messages import (Cancel, ExpireDue, FillReported,
+from ._messages import (BookStarted, Cancel, ExpireDue, FillReported,
                         IntentChanged, LostWork, PlaceBid, ReauctionLapsed,
                         SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
 from ._models import IntentRow, SolverRecord
@@ -90,6 +91,9 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
             self.active[r.id] = _store.row_view(r)
             self.rounds[r.id] = r.auctions
         self.setup_events()
+        # Sessions outlive a book restarted on its own (operator, reload): they join again.
+        for path in self.ctx.registry.paths(SOLVERS_PATH + "/session/"):
+            self._tell(path, BookStarted(self.actor_ref))
         for view in list(self.active.values()):
             if view.status is Status.ASSIGNED:
                 self._arm_exclusivity(view)

@@ -24,7 +24,7 @@ from protocol.erc7683 import GaslessOrder
 
 from ._views import IntentUpdateView, IntentView
 
-__all__ = ["Submit", "Cancel", "Subscribe", "Unsubscribe", "SessionJoined", "SessionLeft",
+__all__ = ["Submit", "Cancel", "Subscribe", "Unsubscribe", "SessionJoined", "SessionLeft", "BookStarted",
            "PlaceBid", "FillReported", "OfferWork", "AwardWork", "LostWork", "BidRefused",
            "IntentChanged", "ExpireDue", "ReauctionLapsed", "Capabilities"]
 
@@ -93,6 +93,14 @@ class SessionJoined:
 @dataclass(frozen=True)
 class SessionLeft:
     path: str
+
+
+@dataclass(frozen=True)
+class BookStarted:
+    """Told by a (re)started book to every live session: it knows no sessions yet, so each
+    joins again (``SessionJoined`` to ``book``, queued behind the book's setup)."""
+
+    book: Any   # the new book's pykka ActorRef
 
 
 @dataclass(frozen=True)

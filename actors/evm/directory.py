@@ -22,6 +22,14 @@ class UnknownName(LookupError):
     """A chain or token the config does not know; ``field``-free: callers name the field."""
 
 
+def _show(key: str | int, limit: int = 64) -> str:
+    """The key as quoted in a refusal, cut short: a key comes from a request, and a 1 MB
+    name echoed into a gRPC status message overflows the trailers (the client then sees
+    INTERNAL instead of the refusal)."""
+    text = repr(key)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(str(key))} chars)"
+
+
 @dataclass(frozen=True)
 class TokenRef:
     chain: str
@@ -62,13 +70,16 @@ class Directory:
 
     def chain(self, key: str | int) -> ChainRef:
         """By config name or chain id (int or decimal string)."""
-        if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
-            ref = self._by_id.get(int(key))
+        if isinstance(key, int):
+            ref = self._by_id.get(key)
+        elif key.isascii() and key.isdigit():
+            # ASCII only and short: int() refuses "²" and numbers over 4300 digits.
+            ref = self._by_id.get(int(key)) if len(key) <= 20 else None
         else:
             ref = self._by_name.get(key)
         if ref is None:
             known = ", ".join(f"{c.name} ({c.chain_id})" for c in self._by_name.values())
-            raise UnknownName(f"unknown chain {key!r}; known: {known or 'none'}")
+            raise UnknownName(f"unknown chain {_show(key)}; known: {known or 'none'}")
         return ref
 
     def chain_by_id(self, chain_id: int) -> ChainRef:
@@ -81,7 +92,7 @@ class Directory:
         tok = self._tokens.get((ref.name, lookup))
         if tok is None:
             known = ", ".join(t.symbol for t in ref.tokens)
-            raise UnknownName(f"unknown token {key!r} on {ref.name}; known: {known or 'none'}")
+            raise UnknownName(f"unknown token {_show(key)} on {ref.name}; known: {known or 'none'}")
         return tok
 
     def covers(self, chain: str | int, token_address: str) -> bool:

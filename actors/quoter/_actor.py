@@ -116,7 +116,7 @@ class Quoter(Actor):
                     return t.symbol
         if self.cfg.token_prices(token) is not None:
             return token
-        raise InvalidArgument(f"unknown token {token!r}", field="token")
+        raise InvalidArgument(f"unknown token {token[:50]!r}", field="token")
 
     def price(self, symbol: str, with_pools: bool = True) -> Aggregate:
         return self._cached(("price", symbol.upper(), with_pools),

@@ -6,10 +6,8 @@ and a message saying what would be accepted.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from eth_utils import is_checksum_address, to_checksum_address
 
 from actors.evm.directory import ChainRef, Directory, TokenRef, UnknownName
 from protocol import GaslessOrder, OrbitalOrder
@@ -17,40 +15,16 @@ from runtime import InvalidArgument
 
 from ._config import QuoterConfig
 from ._messages import GetQuote
+from actors import fields
 
 __all__ = ["ParsedQuote", "build_order", "parse_address", "parse_amount", "parse_quote",
            "resolve_chain", "resolve_token"]
 
 UINT256_LIMIT = 2**256
-_DIGITS = re.compile(r"[0-9]{1,78}")
-_HEX_ADDR = re.compile(r"0x[0-9a-fA-F]{40}")
-_ZERO = "0x" + "0" * 40
 
 
-def parse_amount(text: str, field: str) -> int:
-    """Base units as a decimal string: > 0 and < 2^256."""
-    if not _DIGITS.fullmatch(text or ""):
-        raise InvalidArgument(f"{field} must be a decimal integer of base units (digits only, "
-                              f"e.g. '1000000'), got {text[:80]!r}", field=field)
-    value = int(text)
-    if value <= 0:
-        raise InvalidArgument(f"{field} must be greater than 0", field=field)
-    if value >= UINT256_LIMIT:
-        raise InvalidArgument(f"{field} must be below 2^256", field=field)
-    return value
-
-
-def parse_address(text: str, field: str) -> str:
-    """A 0x EVM address; mixed case must be a valid EIP-55 checksum; not the zero address."""
-    if not _HEX_ADDR.fullmatch(text or ""):
-        raise InvalidArgument(f"{field} must be a 0x-prefixed 20-byte hex address, "
-                              f"got {text[:80]!r}", field=field)
-    body = text[2:]
-    if body != body.lower() and body != body.upper() and not is_checksum_address(text):
-        raise InvalidArgument(f"{field} has an invalid EIP-55 checksum", field=field)
-    if text.lower() == _ZERO:
-        raise InvalidArgument(f"{field} must not be the zero address", field=field)
-    return to_checksum_address(text)
+parse_amount = fields.amount      # re-exported: the quoter's public parsing helpers
+parse_address = fields.address
 
 
 def resolve_chain(directory: Directory, key: str, field: str) -> ChainRef:

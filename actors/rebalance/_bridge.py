@@ -17,11 +17,10 @@ from eth_utils import keccak
 
 from actors.evm import RpcClient
 from actors.evm.models import ChainEvent
+from runtime.store import UINT256_MAX as MAX_UINT256
 
 __all__ = ["approve_data", "deposit_data", "release_data", "balance_of", "allowance",
            "is_released", "deposit_events", "release_event", "event_args", "MAX_UINT256"]
-
-MAX_UINT256 = 2**256 - 1
 
 
 def _sel(sig: str) -> bytes:

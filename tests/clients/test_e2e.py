@@ -50,11 +50,9 @@ def node(devnet_info, tmp_path_factory):
     doc["database"] = {"url": f"sqlite:///{tmp}/orbital.db"}
     for chain in devnet_info.chains:
         doc["chains"][chain.name]["rpc"] = [chain.rpc_url]
-    if "attester" in doc:   # the devnet's attester role (a public anvil key), poll fast
-        doc["attester"].update(key=devnet_info.account("attester").private_key, poll_interval=0.2)
+    # the devnet's attester role (a public anvil key), polling fast
+    doc["attester"].update(key=devnet_info.account("attester").private_key, poll_interval=0.2)
     app = build_app()
-    # sections of kinds not installed yet (actors.KINDS) would be refused as unknown
-    doc = {k: v for k, v in doc.items() if k in ("node", "database", "supervision", *app.sections)}
     path = tmp / "supervisor.yaml"
     path.write_text(yaml.safe_dump(doc))
     n = Node(str(path), app).start()

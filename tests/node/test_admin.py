@@ -72,12 +72,32 @@ def test_admin_requires_bearer_token(node_factory, channel_to, metadata, detail)
     ch = channel_to(node_factory())
     for call, req in ((admin(ch).GetTree, admin_pb2.GetTreeRequest()),
                       (admin(ch).ReloadConfig, admin_pb2.ReloadConfigRequest()),
-                      (admin(ch).StopActor, admin_pb2.StopActorRequest(path="store"))):
+                      (admin(ch).StopActor, admin_pb2.StopActorRequest(path="store")),
+                      (admin(ch).ListFundingAccounts, admin_pb2.ListFundingAccountsRequest()),
+                      (admin(ch).ListStrategies, admin_pb2.ListStrategiesRequest()),
+                      (admin(ch).ListAlerts, admin_pb2.ListAlertsRequest())):
         with pytest.raises(grpc.RpcError) as info:
             call(req, metadata=metadata, timeout=5)
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert detail in info.value.details()
     assert tree(ch)["store"].state == "running"  # the refused StopActor changed nothing
+
+
+def test_admin_methods_of_absent_kinds_are_unimplemented(node_factory, channel_to):
+    """ListFundingAccounts / ListStrategies / ListAlerts are served by actor kinds; a node
+    without the kind answers UNIMPLEMENTED (after auth), naming the method, and nothing
+    restarts."""
+    ch = channel_to(node_factory())
+    for call, req, name in (
+            (admin(ch).ListFundingAccounts, admin_pb2.ListFundingAccountsRequest(),
+             "ListFundingAccounts"),
+            (admin(ch).ListStrategies, admin_pb2.ListStrategiesRequest(), "ListStrategies"),
+            (admin(ch).ListAlerts, admin_pb2.ListAlertsRequest(), "ListAlerts")):
+        with pytest.raises(grpc.RpcError) as info:
+            call(req, metadata=ADMIN, timeout=5)
+        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert f"AdminService/{name} is not served" in info.value.details()
+    assert all(a.restarts == 0 and a.state == "running" for a in tree(ch).values())
 
 
 def test_generated_admin_token_file(tmp_path, database_url, channel_to):

@@ -78,6 +78,12 @@ def test_cross_chain_same_token_is_a_transfer(stub, chains, devnet_info):
     ("user", "0x" + "0" * 40, "zero address"),
     ("recipient", "0xa0Cf798816D4b9b9866b5330EEa46a18382f251e", "checksum"),
     ("slippage_bps", 9999, "slippage_bps"),
+    ("slippage_bps", 10_001, "slippage_bps"),
+    ("recipient", "0x" + "0" * 40, "zero address"),
+    ("user", "0x" + "a" * 1_000_000, "20-byte hex address"),
+    ("origin_chain", "9" * 5000, "unknown chain"),      # over int()'s 4300 digits
+    ("destination_chain", "\u00b2", "unknown chain"),   # a digit int() refuses
+    ("input_token", "x" * 1_000_000, "unknown token"),
 ])
 def test_refusals_name_the_field(stub, chains, devnet_info, field, value, needle):
     with pytest.raises(grpc.RpcError) as exc:
@@ -85,6 +91,7 @@ def test_refusals_name_the_field(stub, chains, devnet_info, field, value, needle
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert needle in exc.value.details()
     assert [f for f, _ in bad_request_fields(exc.value)] == [field]
+    assert len(exc.value.details()) < 1000   # a huge input is quoted cut short
 
 
 def test_amount_below_fee_is_refused(stub, chains, devnet_info):
@@ -203,6 +210,30 @@ def test_estimate_gas_unknown_chain(stub):
         stub.EstimateGas(quoter_pb2.EstimateGasRequest(chain="nope"))
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert bad_request_fields(exc.value)[0][0] == "chain"
+
+
+@pytest.mark.parametrize("method, req, field, needle", [
+    ("GetPrice", quoter_pb2.GetPriceRequest(token=""), "token", "token is required"),
+    ("GetPrice", quoter_pb2.GetPriceRequest(token="0x" + "11" * 20), "chain",
+     "chain is required"),
+    ("GetPrice", quoter_pb2.GetPriceRequest(token="x" * 1_000_000), "token", "unknown token"),
+    ("GetPrice", quoter_pb2.GetPriceRequest(token="WETH", chain="nope"), "chain",
+     "unknown chain"),
+    ("GetPrice", quoter_pb2.GetPriceRequest(token="DOGE", chain="devnet-a"), "token",
+     "unknown token"),
+    ("EstimateGas", quoter_pb2.EstimateGasRequest(chain=""), "chain", "chain is required"),
+    ("EstimateGas", quoter_pb2.EstimateGasRequest(chain="9" * 5000), "chain", "unknown chain"),
+    ("EstimateGas", quoter_pb2.EstimateGasRequest(chain="\u00b2"), "chain", "unknown chain"),
+])
+def test_price_and_gas_refusals_name_the_field(stub, method, req, field, needle):
+    """Bad GetPrice/EstimateGas input is INVALID_ARGUMENT with the field, never INTERNAL,
+    and the quoter keeps answering."""
+    with pytest.raises(grpc.RpcError) as exc:
+        getattr(stub, method)(req)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert needle in exc.value.details() and len(exc.value.details()) < 1000
+    assert [f for f, _ in bad_request_fields(exc.value)] == [field]
+    assert stub.GetPrice(quoter_pb2.GetPriceRequest(token="WETH")).price
 
 
 def test_price_cache_short_ttl(node_factory, chains):

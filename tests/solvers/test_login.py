@@ -9,10 +9,10 @@ import grpc
 import pytest
 from eth_account import Account
 
-from orbital.v1 import solver_pb2
+from orbital.v1 import admin_pb2, admin_pb2_grpc, solver_pb2
 from runtime.grpc import bad_request_fields
 
-from .conftest import SolverClient, fake_clock, wait_until
+from .conftest import ADMIN, SolverClient, fake_clock, wait_until
 
 SESSIONS = "intents/solvers/session/"
 
@@ -60,7 +60,7 @@ def test_challenge_refuses_a_bad_address(node, channel_to):
     i = next(i for i, ch in enumerate(addr) if i > 1 and ch.isalpha())
     wrong_checksum = addr[:i] + addr[i].swapcase() + addr[i + 1:]
     for bad in ("", "0x1234", "not an address", "0x" + "g" * 40, wrong_checksum,
-                addr[2:]):
+                addr[2:], "0x" + "0" * 40, "0x" + "a" * 1_000_000):
         with pytest.raises(grpc.RpcError) as err:
             stub.GetChallenge(solver_pb2.GetChallengeRequest(solver=bad))
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -181,6 +181,44 @@ def test_unknown_chain_or_token(node, channel_to, chains, tokens, field, text):
     assert code == grpc.StatusCode.INVALID_ARGUMENT and text in details
     assert fields[0][0] == field
     assert not sessions(node)
+
+
+HUGE = "x" * 1_000_000
+
+
+def restarts(node, channel) -> int:
+    tree = admin_pb2_grpc.AdminServiceStub(channel).GetTree(admin_pb2.GetTreeRequest(),
+                                                            metadata=ADMIN)
+    return sum(a.restarts for a in tree.actors)
+
+
+@pytest.mark.parametrize("chains, tokens, field, text", [
+    (["devnet-a"] * 10_000, (), "hello.chains", "10000 entries; at most 256"),
+    (("devnet-a",), ["USDC"] * 10_000, "hello.tokens", "10000 entries; at most 256"),
+    (("devnet-a", HUGE), (), "hello.chains[1]", "1000000 characters long"),
+    (("devnet-a",), ("USDC", HUGE), "hello.tokens[1]", "1000000 characters long"),
+    (("devnet-a", "9" * 5000), (), "hello.chains[1]", "5000 characters long"),
+    (("devnet-a", "9" * 50), (), "hello.chains[1]", "unknown chain '99999"),
+    (("devnet-a", "\u00b2"), (), "hello.chains[1]", "unknown chain"),   # int("²") raises
+])
+def test_oversized_or_odd_hello_is_refused_precisely(node, channel_to, chains, tokens, field,
+                                                     text):
+    """Oversized lists and names end the hello with INVALID_ARGUMENT naming the entry (not
+    INTERNAL, not a status message too big for the trailers); no session starts."""
+    client = SolverClient(channel_to(node))
+    code, details, fields = refused(client, chains=chains, tokens=tokens)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and text in details
+    assert fields[0][0] == field and len(details) < 1000
+    assert not sessions(node)
+    assert restarts(node, channel_to(node)) == 0
+
+
+def test_duplicate_chains_and_tokens_are_one_capability(node, channel_to):
+    client = SolverClient(channel_to(node)).connect(
+        chains=("devnet-a", "devnet-a", "31337"), tokens=("USDC", "usdc"))
+    client.heartbeat(7)
+    assert client.wait_for("heartbeat_ack").seq == 7
+    assert sessions(node) == [SESSIONS + client.address.lower()]
 
 
 def test_second_session_for_the_same_solver(node, channel_to):

@@ -1,0 +1,56 @@
+"""How the API spells values (SPEC section 2), parsed in one place for every service.
+
+Amounts are decimal strings of base units (uint256 does not fit int64), order ids are
+``0x`` + 64 hex digits (any case), EVM addresses are ``0x`` + 40 hex digits (mixed case
+must be a valid EIP-55 checksum). Each parser raises :class:`runtime.InvalidArgument`
+naming the request field, which becomes a ``google.rpc.BadRequest`` violation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from eth_utils import is_checksum_address, to_checksum_address
+
+from runtime import InvalidArgument
+
+__all__ = ["amount", "order_id", "address", "ZERO_ADDRESS"]
+
+ZERO_ADDRESS = "0x" + "0" * 40
+_DIGITS = re.compile(r"[0-9]{1,78}")
+_ORDER_ID = re.compile(r"0x[0-9a-fA-F]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def amount(text: str, field: str) -> int:
+    """Base units: digits only, > 0 and < 2^256."""
+    if not _DIGITS.fullmatch(text or ""):
+        raise InvalidArgument(f"{field} must be a decimal string of base units: a decimal integer, "
+                              f"digits only (e.g. '1000000'), got {(text or '')[:80]!r}", field=field)
+    value = int(text)
+    if value <= 0:
+        raise InvalidArgument(f"{field} must be greater than 0", field=field)
+    if value >= 2**256:
+        raise InvalidArgument(f"{field} must be below 2^256", field=field)
+    return value
+
+
+def order_id(text: str, field: str) -> str:
+    """An ERC-7683 order id, returned lowercase (the form ids are stored in)."""
+    text = (text or "").strip()
+    if not _ORDER_ID.fullmatch(text):
+        raise InvalidArgument(f"{field} must be 0x followed by 64 hex digits", field=field)
+    return text.lower()
+
+
+def address(text: str, field: str, *, allow_zero: bool = False) -> str:
+    """A checksummed EVM address."""
+    if not _ADDRESS.fullmatch(text or ""):
+        raise InvalidArgument(f"{field} must be a 0x-prefixed 20-byte hex address, "
+                              f"got {(text or '')[:80]!r}", field=field)
+    body = text[2:]
+    if body != body.lower() and body != body.upper() and not is_checksum_address(text):
+        raise InvalidArgument(f"{field} has an invalid EIP-55 checksum", field=field)
+    if not allow_zero and text.lower() == ZERO_ADDRESS:
+        raise InvalidArgument(f"{field} must not be the zero address", field=field)
+    return to_checksum_address(text)
