@@ -12,15 +12,18 @@ Each tick (a timer message the actor sends itself):
    topics) over an adaptive range: one block after a start, doubled per range while under
    ``range_logs`` logs, sized to ~``range_logs`` logs on dense blocks, halved on "too many
    results"/size errors and timeouts (then doubled again after a few calm ranges); the
-   blocks the logs name, the range's last block and the parent (cursor) block are fetched
-   in one batch and must agree with the logs and the cursor (else the range is retried: a
-   reorg raced the query); logs are decoded by :mod:`actors.evm.ingest`;
+   header of the range's last block is fetched before and after the logs (with the parent,
+   the cursor block): both must agree with each other, the logs and the cursor (else the
+   range is retried: a reorg raced the query); logs are decoded by :mod:`actors.evm.ingest`;
 4. events, recent block hashes and the cursor go in ONE transaction (batched inserts);
    only then is ``intents/book`` told :class:`ChainEventsCommitted`.
 
-Fetching runs on the actor's one helper thread (:mod:`actors.evm._pipeline`; every RPC
-call goes through it): while range N is decoded and committed here, range N+1 is fetched
-there; it is used only if it chains onto the committed cursor hash.
+The work is a three-stage pipeline (:mod:`actors.evm._pipeline`): the fetch thread gets
+range N+2 (every RPC call goes through it), this thread parses and decodes range N+1, and
+the commit thread commits range N. A fetched range is used only if it chains onto the
+hash of the range before it; a range is submitted for commit only after the previous
+commit succeeded; on any error the watcher goes back to its committed position
+(``indexed``), so nothing is skipped and nothing is committed out of order.
 
 The store is the source of truth: notifications are best effort (``ActorUnavailable``
 is ignored); the book catches up by reading ``chain_event`` from its own last position.
@@ -46,7 +49,7 @@ from actors.evm import RpcClient, RpcError, RpcUnavailable
 # models.py, ingest.py); imported here (``X as X`` = re-export) so that callers importing
 # them from this module, as they did before the split, keep working.
 from actors.evm.config import ChainConfig, ContractsConfig, WatcherSpec
-from actors.evm._pipeline import Fetched, RangeFetcher
+from actors.evm._pipeline import Committer, RangeFetcher
 from actors.evm._pipeline import Retry as _Retry
 from actors.evm.ingest import _int, event_rows, insert_events
 from actors.evm.ingest import fast_decode as fast_decode, to_json as to_json
@@ -93,6 +96,10 @@ class ChainReorged:
     removed_events: int
 
 
+class _LeaseLost(_Retry):
+    """Another node holds the chain's lease: the commit rolled back; stand by."""
+
+
 
 # ---- the actor ------------------------------------------------------------------------
 class ChainWatcher(Actor):
@@ -118,11 +125,16 @@ class ChainWatcher(Actor):
         self.topics = [sorted(EVENTS_BY_TOPIC)]
         # the fetch thread (actors/evm/_pipeline.py): every RPC call goes through it
         self.fetcher = RangeFetcher(self.rpc, self.addresses, self.topics, self.path)
+        # the commit thread; on SQLite it keeps its own connection (see _held above)
+        sqlite = not self.store.is_postgres
+        self.committer = Committer(self.path, self.store.hold if sqlite else None,
+                                   self.store.release if sqlite else None)
         # slow start: the first range is one block (min_range) and doubles per range while
         # ranges stay under range_logs, so the first commit lands at once and the fetch
         # thread has a next range to fetch while this one commits (a single max_range
         # range of dense blocks would leave nothing to overlap)
         self.range = self.chain.min_range
+        self._pruned = -1           # block hashes at or below this are pruned
         self.calm = 0
         self.slow_start = True
         self.head: int | None = None
@@ -133,9 +145,9 @@ class ChainWatcher(Actor):
         with self.store.connection():
             row = ChainCursor.get_or_none(ChainCursor.chain == self.name)
         if row is None:
-            self.cursor, self.cursor_hash = self.chain.start_block - 1, ""
+            self._moved(self.chain.start_block - 1, "")
         else:
-            self.cursor, self.cursor_hash = row.block_number, row.block_hash
+            self._moved(row.block_number, row.block_hash)
         metrics = getattr(self.ctx.services, "metrics", None)
         self.lag_gauge = None if metrics is None else metrics.gauge(
             "orbital_chain_lag_blocks", "Confirmed blocks not indexed yet, per chain", ("chain",))
@@ -152,7 +164,7 @@ class ChainWatcher(Actor):
             with self.store.connection():   # another node may have moved the cursor
                 row = ChainCursor.get_or_none(ChainCursor.chain == self.name)
             if row is not None:
-                self.cursor, self.cursor_hash = row.block_number, row.block_hash
+                self._moved(row.block_number, row.block_hash)
             log.info("watcher indexing (lease held)", extra={"path": self.path, "cursor": self.cursor})
         elif not held and self.leader:
             log.warning("lease lost: another node indexes this chain; standing by",
@@ -163,6 +175,8 @@ class ChainWatcher(Actor):
     def teardown(self) -> None:
         if getattr(self, "_timer", None) is not None:
             self._timer.cancel()
+        if getattr(self, "committer", None) is not None:
+            self.committer.close()   # first: a commit in flight renews the lease it holds
         if getattr(self, "leader", False):
             try:
                 self.store.release_lease(self.lease)   # a standby node takes over at once
@@ -209,26 +223,33 @@ class ChainWatcher(Actor):
             target = self.head - self.chain.confirmations
             if self.cursor_hash and self._check_reorg():
                 return 0.0
+            # the first ranges are on their way before the loop waits for the first one
+            self.fetcher.fill(self.cursor, target, self.range,
+                              self.cursor if self.cursor_hash else None)
             while self.cursor < target:
                 self._index_range(self.cursor + 1, min(target, self.cursor + self.range),
                                   target)
                 if time.perf_counter() - started > self.tick_budget_s:
+                    self._drain()
                     if self.lag_gauge is not None:
                         self.lag_gauge.labels(self.name).set(max(target - self.cursor, 0))
                     return 0.0
+            self._drain()
             self.last_error = ""
             if self.lag_gauge is not None:
                 self.lag_gauge.labels(self.name).set(max(target - self.cursor, 0))
             return self.chain.poll_interval
         except RpcUnavailable as exc:
-            self.fetcher.drop()
+            self._rewind()
             self.last_error = str(exc)
             if exc.timed_out:
                 self._shrink()
             log.warning("rpc unavailable", extra={"path": self.path, "error": str(exc)})
             return max(self.chain.poll_interval, min(exc.retry_in, 5.0))
         except (RpcError, _Retry) as exc:
-            self.fetcher.drop()
+            self._rewind()
+            if isinstance(exc, _LeaseLost):
+                self.leader = False
             self.last_error = str(exc)
             log.warning("tick failed, retrying", extra={"path": self.path, "error": str(exc)})
             return self.chain.poll_interval
@@ -239,13 +260,8 @@ class ChainWatcher(Actor):
         self.slow_start = False
 
     # ---- indexing ---------------------------------------------------------------------
-    def _account(self, got: Fetched) -> None:
-        """Adaptive range bookkeeping (actor thread) from what the fetch thread saw."""
-        for _ in range(got.shrinks):
-            self._shrink()
-        if got.error is not None:
-            raise got.error
-        span, n = got.hi - got.lo + 1, len(got.logs)
+    def _account(self, span: int, n: int) -> None:
+        """Adaptive range bookkeeping: a range of ``span`` blocks had ``n`` logs."""
         if n > self.range_logs:    # dense blocks: aim at range_logs per range
             self.range = max(self.chain.min_range,
                              min(self.range, span * self.range_logs // n))
@@ -261,35 +277,82 @@ class ChainWatcher(Actor):
         """Index [lo, <= hi]; meanwhile the fetch thread fetches the next range (up to
         ``target``), which the next call takes if it chains onto this one."""
         got = self.fetcher.take(lo, hi, self.cursor if self.cursor_hash else None)
-        self._account(got)
+        for _ in range(got.shrinks):
+            self._shrink()
+        if got.error is not None:
+            raise got.error
         if self.cursor_hash and got.hashes[self.cursor] != self.cursor_hash:
             raise _Retry("cursor block changed (reorg); re-checking")
-        if got.hi < target:     # the fetch thread starts on the next range now
-            self.fetcher.prefetch(got.hi + 1, min(target, got.hi + self.range), got.hi)
-        rows = event_rows(self.name, got.logs)
-        blocks = [{"chain": self.name, "number": n, "hash": got.hashes[n]} for n in got.blocks]
-        hi, hi_hash, now = got.hi, got.hashes[got.hi], time.time()
+        logs = got.logs()
+        self._account(got.hi - got.lo + 1, len(logs))
+        self.fetcher.fill(got.hi, target, self.range, got.hi)   # the fetch threads go on
+        rows = event_rows(self.name, logs)
+        got.check(rows)
+        blocks = [{"chain": self.name, "number": n, "hash": got.hashes[n]}
+                  for n in got.blocks()]
+        hi, hi_hash = got.hi, got.hashes[got.hi]
+        # block hashes below the reorg window are pruned every quarter window, not per range
+        prune = hi - self.chain.reorg_window
+        if prune < self._pruned + max(1, self.chain.reorg_window // 4):
+            prune = None
+        self._drain()           # the range before this one is committed (or raises here)
+        self.committer.submit(self._commit, lo, hi, hi_hash, rows, blocks, self.head or hi,
+                              prune)
+        self.cursor, self.cursor_hash = hi, hi_hash
+        if prune is not None:
+            self._pruned = prune
+
+    def _commit(self, lo: int, hi: int, hi_hash: str, rows: list[tuple],
+                blocks: list[dict], head: int, prune: int | None) -> tuple[int, str]:
+        """Commit thread: one range in ONE transaction, then tell the book. Reads only
+        what never changes after setup (store, chain config, names)."""
+        now = time.time()
         with self.store.atomic() as db:
+            if self.store.is_postgres:
+                # No wait for the WAL flush: a range lost in a server crash is lost with
+                # its cursor (one transaction) and indexed again. And nothing that read it
+                # can outlive it: the WAL is flushed in order, so the book's own
+                # (synchronous) commit flushes this one first.
+                db.execute_sql("SET LOCAL synchronous_commit TO OFF")
             if not self.store.acquire_lease(self.lease, self.chain.lease_ttl):
-                self.leader = False
-                raise _Retry("lease lost to another node; standing by")   # rolls back
+                raise _LeaseLost("lease lost to another node; standing by")   # rolls back
             insert_events(db, rows)
             for i in range(0, len(blocks), 500):
                 (ChainBlock.insert_many(blocks[i:i + 500])
                  .on_conflict(conflict_target=[ChainBlock.chain, ChainBlock.number],
                               update={ChainBlock.hash: peewee.EXCLUDED.hash}).execute())
-            ChainBlock.delete().where((ChainBlock.chain == self.name) &
-                                      (ChainBlock.number <= hi - self.chain.reorg_window)
-                                      ).execute()
+            if prune is not None:
+                ChainBlock.delete().where((ChainBlock.chain == self.name) &
+                                          (ChainBlock.number <= prune)).execute()
             (ChainCursor.insert(chain=self.name, block_number=hi, block_hash=hi_hash,
-                                head=self.head or hi, updated_at=now)
+                                head=head, updated_at=now)
              .on_conflict(conflict_target=[ChainCursor.chain],
                           update={ChainCursor.block_number: hi,
                                   ChainCursor.block_hash: hi_hash,
-                                  ChainCursor.head: self.head or hi,
+                                  ChainCursor.head: head,
                                   ChainCursor.updated_at: now}).execute())
-        self.cursor, self.cursor_hash = hi, hi_hash
         self._notify(ChainEventsCommitted(self.name, lo, hi, len(rows)))
+        return hi, hi_hash
+
+    def _drain(self) -> None:
+        """Wait for the commit in flight; the committed position moves (or it raises)."""
+        done = self.committer.wait()
+        if done is not None:
+            self.indexed, self.indexed_hash = done
+
+    def _rewind(self) -> None:
+        """After an error: forget the prefetch and what was decoded but not committed."""
+        self.fetcher.drop()
+        try:
+            self._drain()
+        except Exception:  # noqa: BLE001 - the error handled now, or one more: both roll back
+            pass
+        self.cursor, self.cursor_hash = self.indexed, self.indexed_hash
+
+    def _moved(self, number: int, block_hash: str) -> None:
+        """The committed position, read from the store (start, lease taken, rollback)."""
+        self.cursor, self.cursor_hash = number, block_hash
+        self.indexed, self.indexed_hash = number, block_hash
 
     # ---- reorgs -----------------------------------------------------------------------
     def _check_reorg(self) -> bool:
@@ -331,7 +394,7 @@ class ChainWatcher(Actor):
             ChainReorg.create(chain=self.name, fork_block=fork, old_block_number=old_number,
                               old_block_hash=old_hash, removed_events=removed,
                               detected_at=now)
-        self.cursor, self.cursor_hash = fork, fork_hash
+        self._moved(fork, fork_hash)
         self.reorgs += 1
         log.warning("reorg: rolled back", extra={
             "path": self.path, "chain": self.name, "fork_block": fork,
@@ -350,8 +413,8 @@ class ChainWatcher(Actor):
         head = self.head
         confirmed = None if head is None else max(head - self.chain.confirmations, 0)
         return {"name": self.name, "chain_id": self.chain.chain_id, "head": head,
-                "confirmed": confirmed, "indexed": self.cursor,
-                "lag": None if confirmed is None else max(confirmed - self.cursor, 0),
+                "confirmed": confirmed, "indexed": self.indexed,
+                "lag": None if confirmed is None else max(confirmed - self.indexed, 0),
                 "active_rpc": self.rpc.active_url, "rpc": self.rpc.health(),
                 "range": self.range, "reorgs": self.reorgs, "last_error": self.last_error,
                 "standby": not self.leader, "prefetched": self.fetcher.prefetched}

@@ -29,17 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
+from ._pg import PgDatabase
 from ._table import Row, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_BASE = os.environ.get("ORBITAL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 CONCURRENCY = 64
 SOLVERS, FANOUT_SOLVERS, RSS_SESSIONS = 10, 100, 1000
 TRIALS, WARMUP, WINDOW, HALF_WINDOW = 3, 0.5, 2.5, 3.0
@@ -151,30 +149,6 @@ class CpuMeter:
         dt = time.perf_counter() - self.t0
         return ", ".join(f"{k} {(cpu_seconds(p) - self.start[k]) / dt:.2f}"
                          for k, p in self.pids.items())
-
-
-# ---- PostgreSQL: a private database for this run --------------------------------------------
-def _admin(url: str):
-    import psycopg2
-    p = urlparse(url)
-    conn = psycopg2.connect(dbname=p.path.lstrip("/") or "postgres", user=p.username,
-                            password=p.password, host=p.hostname, port=p.port or 5432)
-    conn.autocommit = True
-    return conn
-
-
-class PgDatabase:
-    def __enter__(self) -> str:
-        self.name = f"orbital_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        self.conn = _admin(PG_BASE)
-        with self.conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{self.name}"')
-        return urlunparse(urlparse(PG_BASE)._replace(path=f"/{self.name}"))
-
-    def __exit__(self, *exc) -> None:
-        with self.conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        self.conn.close()
 
 
 # ---- 1. sustained submission rate vs an empty RPC ------------------------------------------

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from devnet.accounts import DEFAULT_MNEMONIC
@@ -67,11 +68,14 @@ def port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def spawn(host: str, port: int, chain_id: int, log_path: Path, *, quiet: bool = False) -> int:
-    """Start anvil in its own session, logging to ``log_path``; return its pid."""
+def spawn(host: str, port: int, chain_id: int, log_path: Path, *, quiet: bool = False,
+          extra: Sequence[str] = ()) -> int:
+    """Start anvil in its own session, logging to ``log_path``; return its pid. ``extra``:
+    more anvil options (``--load-state FILE`` for a replica of a dumped chain)."""
     argv = find_anvil() + [
         "--host", host, "--port", str(port), "--chain-id", str(chain_id),
         "--accounts", "10", "--mnemonic", DEFAULT_MNEMONIC, "--hardfork", HARDFORK,
+        *extra,
     ]
     if quiet:
         argv.append("--quiet")

@@ -17,14 +17,16 @@ import sqlite3
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 import peewee
 from eth_utils import to_checksum_address
 
 from protocol.events import EVENTS_BY_TOPIC, decode_log
 
 from .models import ChainEvent
+from .rpc import RpcError, _result
 
-__all__ = ["to_json", "fast_decode", "event_rows", "insert_events"]
+__all__ = ["Log", "to_json", "fast_decode", "decode_logs", "event_rows", "insert_events"]
 
 
 def to_json(value: Any) -> Any:
@@ -119,11 +121,6 @@ def _j_address(w: str) -> str:
     return '"' + _checksum("0x" + w[24:].lower()) + '"'
 
 
-def _j_bytes32(w: str) -> str:
-    bytes.fromhex(w)  # validates like the decoder does
-    return '"0x' + w.lower() + '"'
-
-
 def _j_bool(w: str) -> str:
     return "true" if int(w[-2:], 16) == 1 else "false"
 
@@ -136,37 +133,47 @@ def _j_int(w: str) -> str:
 def _json_expr(typ: str, w: str) -> str:
     """Source of an f-string field giving the JSON text of word ``w`` (``to_json`` of the
     decoded value); unsigned integers inline (the commonest), the rest call a helper."""
-    if typ in ("address", "bytes32", "bool"):
+    if typ == "bytes32":   # k<n>: the word lowercased (and checked) once, see _row_builder
+        return '"0x{k' + w[1:] + '}"'
+    if typ in ("address", "bool"):
         return "{_j_" + typ + "(" + w + ")}"
     return "{_j_int(" + w + ")}" if typ.startswith("int") else '"{int(' + w + ', 16)}"'
 
 
-def _row_builder(plan: tuple | None):
+def _row_builder(plan: tuple | None, typed: bool = False):
     """``build(chain, lg, topics, data) -> row``, or None if a topic is not a str (the
-    caller then takes the generic path); ValueError on a malformed log."""
+    caller then takes the generic path); ValueError on a malformed log. ``typed``: for
+    :class:`Log` values (attributes, str topics checked by the decoder) instead of dicts."""
     if plan is None:
         return None
+
+    def field(name: str) -> str:
+        return f"lg.{name}" if typed else f"lg[{name!r}]"
     name, indexed, plain, order = plan
     words = [(n, t, f"t[{k + 1}][2:]") for k, (n, t) in enumerate(indexed)]
     words += [(n, t, f"d[{2 + 64 * k}:{66 + 64 * k}]") for k, (n, t) in enumerate(plain)]
     var = {n: (t, f"w{k}") for k, (n, t, _) in enumerate(words)}
     key = "orderId" if "orderId" in var else "depositId" if "depositId" in var else None
-    key_expr = ('"0x" + ' + var[key][1] + ".lower()"
+    key_expr = ('"0x" + k' + var[key][1][1:]
                 if key is not None and var[key][0] == "bytes32" else "None")
     fields = ",".join(f'"{n}":' + _json_expr(*var[n]) for n in order)
     lines = ["def build(chain, lg, t, d):",
              f"    if len(t) != {1 + len(indexed)} or len(d) != {2 + 64 * len(plain)}:",
              "        raise ValueError(bad)"]
-    lines += [f"    if type(t[{k + 1}]) is not str: return None" for k in range(len(indexed))]
+    if not typed:
+        lines += [f"    if type(t[{k + 1}]) is not str: return None"
+                  for k in range(len(indexed))]
     lines += [f"    if len(t[{k + 1}]) != 66: raise ValueError(bad)" for k in range(len(indexed))]
     lines += [f"    w{k} = {expr}" for k, (_, _, expr) in enumerate(words)]
-    lines += ["    n, i = lg['blockNumber'], lg['logIndex']",
+    lines += [f"    _fromhex(w{k}); k{k} = w{k}.lower()"      # fromhex validates like the decoder
+              for k, (_, t, _) in enumerate(words) if t == "bytes32"]
+    lines += [f"    n, i = {field('blockNumber')}, {field('logIndex')}",
               "    return (chain, int(n, 16) if type(n) is str else int(n),",
-              "            lg['blockHash'].lower(), lg['transactionHash'].lower(),",
+              f"            {field('blockHash')}.lower(), {field('transactionHash')}.lower(),",
               "            int(i, 16) if type(i) is str else int(i),",
-              f"            lg['address'].lower(), {name!r}, {key_expr},",
+              f"            {field('address')}.lower(), {name!r}, {key_expr},",
               f"            f'{{{{{fields}}}}}')"]
-    scope = {"_j_address": _j_address, "_j_bytes32": _j_bytes32, "_j_bool": _j_bool,
+    scope = {"_j_address": _j_address, "_fromhex": bytes.fromhex, "_j_bool": _j_bool,
              "_j_int": _j_int, "bad": f"{name}: malformed log"}
     exec(compile("\n".join(lines) + "\n", f"<chain_event row builder {name}>", "exec"),  # noqa: S102
          scope)
@@ -174,10 +181,52 @@ def _row_builder(plan: tuple | None):
 
 
 _ROWS = {topic: _row_builder(plan) for topic, plan in _FAST.items()}
+_TYPED_ROWS = {topic: _row_builder(plan, typed=True) for topic, plan in _FAST.items()}
 
 
-def event_rows(chain: str, logs: list[dict]) -> list[tuple]:
-    """Rows for ``chain_event`` (tuples in ``_COLUMNS`` order) of the known events."""
+class Log(msgspec.Struct, gc=False):
+    """One ``eth_getLogs`` entry, as :func:`decode_logs` types it (other keys ignored).
+    ``gc=False``: it holds only strings, so the collector need not track 10,000 of them."""
+
+    address: str
+    topics: list[str]
+    data: str
+    blockHash: str
+    blockNumber: str | int
+    transactionHash: str
+    logIndex: str | int
+    removed: bool = False
+
+
+class _LogsReply(msgspec.Struct):
+    result: list[Log] | None = None
+    error: Any = None
+
+
+_LOGS_REPLY = msgspec.json.Decoder(_LogsReply)
+
+
+def decode_logs(body: bytes) -> list[Log]:
+    """The logs of a raw ``eth_getLogs`` reply, decoded straight into :class:`Log` values
+    by msgspec: ~3x faster than ``json.loads`` into dicts (16 vs 44 ms for 10,000 logs,
+    the backfill's largest single cost), and every field is type-checked on the way.
+    RpcError for an error reply or anything that is not a list of logs."""
+    try:
+        reply = _LOGS_REPLY.decode(body)
+    except msgspec.DecodeError as exc:   # ValidationError included
+        raise RpcError(f"eth_getLogs: malformed reply ({exc})") from None
+    if reply.error is not None:
+        _result({"error": reply.error})   # raises the RpcError, as for any other call
+    if reply.result is None:
+        raise RpcError("eth_getLogs: the reply has no result")
+    return reply.result
+
+
+def event_rows(chain: str, logs: list) -> list[tuple]:
+    """Rows for ``chain_event`` (tuples in ``_COLUMNS`` order) of the known events: of
+    :class:`Log` values (the watcher) or of log dicts (JSON-RPC or web3 receipts)."""
+    if logs and type(logs[0]) is Log:
+        return _typed_rows(chain, logs)
     rows = []
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     for lg in logs:
@@ -203,6 +252,23 @@ def event_rows(chain: str, logs: list[dict]) -> list[tuple]:
                      lg["address"].lower(), name,
                      "0x" + key.hex() if isinstance(key, bytes) else None,
                      dumps(to_json(args))))
+    return rows
+
+
+def _typed_rows(chain: str, logs: list[Log]) -> list[tuple]:
+    rows = []
+    append, builders = rows.append, _TYPED_ROWS
+    for lg in logs:
+        if lg.removed or not lg.topics:
+            continue
+        topics = lg.topics
+        build = builders.get(topics[0].lower(), False)
+        if build is False:
+            continue  # unknown topic
+        if build is None:   # Open and the like: the generic path, on a dict
+            rows.extend(event_rows(chain, [msgspec.structs.asdict(lg)]))
+            continue
+        append(build(chain, lg, topics, lg.data))
     return rows
 
 
@@ -235,7 +301,25 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def _copy_text(rows: list[tuple]) -> io.StringIO:
-    """Rows in COPY's text format (tab-separated, ``\\N`` for NULL, escaped)."""
+    """Rows in COPY's text format (tab-separated, ``\\N`` for NULL, escaped).
+
+    Values almost never hold a character COPY escapes (numbers, hex, the JSON built from
+    hex words), so the text is first joined without escaping (C-level ``map``/``join``,
+    ~4x faster) and used as is when counting its tabs, newlines, backslashes and carriage
+    returns proves that no value held one; otherwise it is built again value by value."""
+    nulls = 0
+    lines = []
+    for row in rows:
+        if None in row:
+            nulls += sum(v is None for v in row)
+            lines.append("\t".join(["\\N" if v is None else str(v) for v in row]))
+        else:
+            lines.append("\t".join(map(str, row)))
+    lines.append("")
+    text = "\n".join(lines)
+    if (text.count("\t") == sum(len(r) - 1 for r in rows) and text.count("\n") == len(rows)
+            and text.count("\\") == nulls and "\r" not in text):
+        return io.StringIO(text)
     buf = io.StringIO()
     for row in rows:
         buf.write("\t".join(["\\N" if v is None else str(v).translate(_COPY_ESCAPES)
@@ -246,23 +330,44 @@ def _copy_text(rows: list[tuple]) -> io.StringIO:
 
 
 def _insert_postgres(db: peewee.Database, table: str, cols: str, rows: list[tuple]) -> None:
-    """COPY into a session temp table, then one ``INSERT ... SELECT ... ON CONFLICT DO
-    NOTHING``: half the time of ``execute_values`` (whose per-row mogrify in Python and
-    per-row parsing on the server dominate; measured 10k events: 300 ms -> 150 ms)."""
+    """COPY straight into the table, in block/log order (ids follow it), inside a
+    savepoint. Duplicates never come from the watcher (it deletes everything above a fork
+    before re-indexing, and commits each range once), but ``insert_events`` ignores them:
+    if the COPY meets one, the savepoint is rolled back and the rows go through a session
+    temp table and one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Measured on
+    10,000 events: the direct COPY ~2x faster than the temp-table path, which itself was
+    half the time of ``execute_values``."""
+    import psycopg2
+    rows = sorted(rows, key=_position)      # linear when sorted already (getLogs order)
+    text = _copy_text(rows)
     cursor = db.cursor()
+    cursor.execute("SAVEPOINT orbital_copy")
+    try:
+        cursor.copy_expert(f"COPY {table} ({cols}) FROM STDIN", text)
+    except psycopg2.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT orbital_copy")
+    else:
+        cursor.execute("RELEASE SAVEPOINT orbital_copy")
+        return
+    text.seek(0)
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}_in ON COMMIT DELETE ROWS AS "
                    f"SELECT {cols} FROM {table} WITH NO DATA")
     cursor.execute(f"TRUNCATE {table}_in")   # rows of an earlier call in this transaction
-    cursor.copy_expert(f"COPY {table}_in ({cols}) FROM STDIN", _copy_text(rows))
+    cursor.copy_expert(f"COPY {table}_in ({cols}) FROM STDIN", text)
     cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}_in "
                    "ORDER BY block_number, log_index ON CONFLICT DO NOTHING")
 
 
+def _position(row: tuple) -> tuple[int, int]:
+    return row[1], row[4]
+
+
 def _sqlite_rows_per_statement(db: peewee.Database) -> int:
     """Rows per statement within SQLite's bound-parameter limit (32766 since 3.32, 999
-    before), capped so a statement stays a few hundred kB."""
+    before), capped at 500: measured on 10,000 events, 46 ms at 2,000 rows per statement,
+    41 ms at 500 down to 100 (bigger statements cost more than their share to run)."""
     try:
         limit = db.connection().getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     except (AttributeError, sqlite3.Error):   # Python < 3.11: assume the old default
         limit = 999
-    return max(1, min(limit // len(_COLUMNS), 2000))
+    return max(1, min(limit // len(_COLUMNS), 500))

@@ -261,3 +261,62 @@ def proxy_factory(chain_a):
     yield make
     for p in proxies:
         p.down()
+
+
+class Replica:
+    """A real anvil serving a copy of a devnet chain (its ``anvil_dumpState`` loaded with
+    ``--load-state``: same blocks, hashes and logs), on a fixed port, that a test can kill
+    (SIGKILL, the node's process group) and start again from the same state."""
+
+    def __init__(self, source: Chain, state_dir):
+        import gzip
+        from pathlib import Path
+        dumped = bytes.fromhex(source.rpc("anvil_dumpState")[2:])
+        try:
+            dumped = gzip.decompress(dumped)
+        except OSError:
+            pass                                    # an uncompressed dump
+        self.dir = Path(state_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.state = self.dir / "state.json"
+        self.state.write_bytes(dumped)
+        self.chain_id = source.info.chain_id
+        self.port = free_ports(1)[0]
+        self.pid: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> Replica:
+        from devnet.anvil import spawn, wait_ready
+        from devnet.rpc import Rpc
+        log = self.dir / "anvil.log"
+        self.pid = spawn("127.0.0.1", self.port, self.chain_id, log, quiet=True,
+                         extra=("--load-state", str(self.state)))
+        wait_ready(self.pid, Rpc(self.url), self.chain_id, log, timeout=30)
+        return self
+
+    def kill(self) -> None:
+        import os
+        import signal
+        from devnet.anvil import is_alive, terminate
+        if self.pid is None:
+            return
+        os.killpg(self.pid, signal.SIGKILL)         # no shutdown: the node just vanishes
+        wait_until(lambda: not is_alive(self.pid), timeout=10, what="anvil gone")
+        terminate(self.pid)                         # reaps the child
+        self.pid = None
+
+
+@pytest.fixture
+def replicas(chain_a, tmp_path):
+    made: list[Replica] = []
+
+    def make() -> Replica:
+        r = Replica(chain_a, tmp_path / f"replica-{len(made)}").up()
+        made.append(r)
+        return r
+    yield make
+    for r in made:
+        r.kill()

@@ -45,3 +45,26 @@ def test_many_rows_span_several_statements(database_url, tmp_path):
         last = ChainEvent.select().order_by(ChainEvent.id.desc()).first()
     assert (last.block_number, last.log_index) == (1000, 4)
     store.close()
+
+
+def test_copy_text_is_the_escaped_text_whatever_the_values_hold():
+    """COPY text joined without escaping is used only when it equals the escaped text."""
+    import random
+    from actors.evm.ingest import _COPY_ESCAPES, _copy_text
+    rnd = random.Random(7)
+    alphabet = ["a", "0", "x", "\\", "\t", "\n", "\r", "\\N", "é", "{", '"']
+
+    def value():
+        kind = rnd.random()
+        if kind < 0.1:
+            return None
+        if kind < 0.3:
+            return rnd.randrange(10 ** 6)
+        return "".join(rnd.choice(alphabet[:3] if rnd.random() < 0.7 else alphabet)
+                       for _ in range(rnd.randrange(6)))
+
+    for _ in range(300):
+        rows = [tuple(value() for _ in range(9)) for _ in range(rnd.randrange(1, 6))]
+        expected = "".join("\t".join("\\N" if v is None else str(v).translate(_COPY_ESCAPES)
+                                     for v in row) + "\n" for row in rows)
+        assert _copy_text(rows).read() == expected

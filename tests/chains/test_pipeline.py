@@ -6,6 +6,7 @@ import pytest
 
 from actors.chain_watcher import WatcherStatus
 from actors.evm import RpcClient
+from actors.evm import event_rows
 from actors.evm._pipeline import RangeFetcher
 from protocol.events import EVENTS_BY_TOPIC
 
@@ -36,8 +37,12 @@ def test_a_prefetched_range_is_taken_only_if_it_starts_at_the_cursor(chain_a, fe
     got = fetcher.take(lo, hi, lo - 1)
     assert fetcher.prefetched == 1
     assert got.error is None and (got.lo, got.hi) == (lo, hi)
-    assert [int(lg["blockNumber"], 16) for lg in got.logs][-1] == hi
-    assert set(got.hashes) == set(got.blocks) | {lo - 1} and hi in got.blocks
+    logs = got.logs()
+    assert [int(lg.blockNumber, 16) for lg in logs][-1] == hi
+    got.check(event_rows("test", logs))
+    assert set(got.hashes) == set(got.blocks()) | {lo - 1} and hi in got.blocks()
+    for n in got.blocks():   # the hashes taken from the logs are the chain's
+        assert got.hashes[n] == chain_a.rpc("eth_getBlockByNumber", hex(n), False)["hash"]
 
 
 def test_the_parent_hash_of_a_prefetch_shows_a_reorg_of_the_cursor_block(chain_a, fetcher):
@@ -60,7 +65,7 @@ def test_rpc_errors_come_back_as_values_and_never_move_anything(fetcher):
                         fetcher.topics, "dead")
     try:
         got = dead.take(1, 10, None)
-        assert got.error is not None and got.logs == [] and got.hi == 0
+        assert got.error is not None and got.body == b"" and got.hi == 0
     finally:
         dead.close()
 

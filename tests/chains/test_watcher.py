@@ -270,3 +270,27 @@ def test_config_errors_name_the_key(body, error):
             "    contracts: {settler: '0x" + "11" * 20 + "'}\n" + body)
     with pytest.raises(ConfigError, match=error):
         load_text(text, "supervisor.yaml", app)
+
+
+def test_block_hashes_below_the_reorg_window_are_pruned(database_url, chain_a, start_node):
+    """The reorg window's block hashes are kept and older ones pruned (every quarter
+    window, not per commit): what the fork search needs, and no more."""
+    from actors.chain_watcher import ChainBlock
+    start = chain_a.head() + 1
+    for _ in range(6):
+        chain_a.deposits([7])
+        chain_a.mine(5)
+    node, _ = start_node(database_url, chains_yaml("devnet-a", chain_a.info,
+                                                   rpc=[chain_a.info.rpc_url],
+                                                   start_block=start, reorg_window=8,
+                                                   max_range=4))
+    head = chain_a.head()
+    wait_until(lambda: cursor_at(node, head), what="watcher to reach the head")
+    with node.store.connection():
+        stored = sorted(b.number for b in ChainBlock.select(ChainBlock.number))
+    events = indexed(node)
+    assert len(amounts(events)) == 6
+    assert head in stored                           # the cursor block chains the next range
+    assert stored[0] >= head - 8 - 8 // 4           # the window and at most a quarter more
+    recent = {e.block_number for e in events if e.block_number > head - 8}
+    assert recent and recent <= set(stored)         # every block with events in the window
