@@ -2,16 +2,18 @@
 
 ``FakeClock`` fires timers only when the test calls :meth:`FakeClock.advance`;
 ``EventRecorder`` lets a test block until the tree reports what it waits for (with a
-timeout that only bounds a failing test, never paces a passing one).
+timeout that only bounds a failing test, never paces a passing one). ``scratch_postgres``
+gives a test run or a benchmark a PostgreSQL database of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import threading
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pykka
 
@@ -22,7 +24,8 @@ from ._registry import Registry
 from ._spec import SupervisorSpec
 from ._supervisor import Supervisor
 
-__all__ = ["FakeClock", "EventRecorder", "start_tree", "wait_until"]
+__all__ = ["FakeClock", "EventRecorder", "start_tree", "wait_until", "postgres_admin",
+           "scratch_postgres"]
 
 
 class FakeClock:
@@ -128,3 +131,35 @@ def start_tree(spec: SupervisorSpec, *, clock=None, services: Any = None,
     ref: pykka.ActorRef = Supervisor.start(ctx, spec)
     ref.ask(Init())
     return ref, ctx, recorder
+
+
+def postgres_admin(url: str):
+    """An autocommit psycopg2 connection to the database of ``url`` (CREATE/DROP DATABASE
+    and schema resets need one outside any transaction)."""
+    from urllib.parse import urlparse
+
+    import psycopg2
+    p = urlparse(url)
+    conn = psycopg2.connect(dbname=p.path.lstrip("/") or "postgres", user=p.username,
+                            password=p.password, host=p.hostname, port=p.port or 5432)
+    conn.autocommit = True
+    return conn
+
+
+@contextlib.contextmanager
+def scratch_postgres(base_url: str, prefix: str = "orbital_scratch") -> Iterator[str]:
+    """A new, empty database on the server of ``base_url`` for the block (its URL), dropped
+    after it (WITH FORCE: connections a test left open do not keep it)."""
+    import os
+    import uuid
+    from urllib.parse import urlparse, urlunparse
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    conn = postgres_admin(base_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield urlunparse(urlparse(base_url)._replace(path=f"/{name}"))
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()

@@ -9,41 +9,25 @@ starts it): a missing server fails the tests rather than skipping them.
 from __future__ import annotations
 
 import os
-import uuid
-from urllib.parse import urlparse, urlunparse
 
-import psycopg2
 import pytest
 
+from runtime.testing import postgres_admin, scratch_postgres
+
 PG_BASE = os.environ.get("ORBITAL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _admin_conn(url: str):
-    p = urlparse(url)
-    conn = psycopg2.connect(dbname=p.path.lstrip("/") or "postgres", user=p.username,
-                            password=p.password, host=p.hostname, port=p.port or 5432)
-    conn.autocommit = True
-    return conn
 
 
 @pytest.fixture(scope="session")
 def pg_database() -> str:
     """URL of a PostgreSQL database that exists for this test run only."""
-    name = f"orbital_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    conn = _admin_conn(PG_BASE)
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = urlunparse(urlparse(PG_BASE)._replace(path=f"/{name}"))
-    yield url
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+    with scratch_postgres(PG_BASE, "orbital_test") as url:
+        yield url
 
 
 @pytest.fixture
 def pg_url(pg_database: str) -> str:
     """The run's PostgreSQL database with an empty schema for this test."""
-    conn = _admin_conn(pg_database)
+    conn = postgres_admin(pg_database)
     with conn.cursor() as cur:
         cur.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     conn.close()
