@@ -39,7 +39,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import peewee
 import pykka
 
 from actors.paths import BOOK_PATH
@@ -49,9 +48,10 @@ from actors.evm import RpcClient, RpcError, RpcUnavailable
 # models.py, ingest.py); imported here (``X as X`` = re-export) so that callers importing
 # them from this module, as they did before the split, keep working.
 from actors.evm.config import ChainConfig, ContractsConfig, WatcherSpec
-from actors.evm._pipeline import Committer, RangeFetcher
+from actors.evm._pipeline import Committer, RangeFetcher, commit_range
+from actors.evm._pipeline import LeaseLost as _LeaseLost
 from actors.evm._pipeline import Retry as _Retry
-from actors.evm.ingest import _int, event_rows, insert_events
+from actors.evm.ingest import _int, event_rows
 from actors.evm.ingest import fast_decode as fast_decode, to_json as to_json
 from actors.evm.models import MIGRATIONS, ChainBlock, ChainCursor, ChainEvent, ChainReorg
 from actors.evm.models import MODELS as MODELS
@@ -94,10 +94,6 @@ class ChainReorged:
     chain: str
     fork_block: int
     removed_events: int
-
-
-class _LeaseLost(_Retry):
-    """Another node holds the chain's lease: the commit rolled back; stand by."""
 
 
 
@@ -306,31 +302,8 @@ class ChainWatcher(Actor):
                 blocks: list[dict], head: int, prune: int | None) -> tuple[int, str]:
         """Commit thread: one range in ONE transaction, then tell the book. Reads only
         what never changes after setup (store, chain config, names)."""
-        now = time.time()
-        with self.store.atomic() as db:
-            if self.store.is_postgres:
-                # No wait for the WAL flush: a range lost in a server crash is lost with
-                # its cursor (one transaction) and indexed again. And nothing that read it
-                # can outlive it: the WAL is flushed in order, so the book's own
-                # (synchronous) commit flushes this one first.
-                db.execute_sql("SET LOCAL synchronous_commit TO OFF")
-            if not self.store.acquire_lease(self.lease, self.chain.lease_ttl):
-                raise _LeaseLost("lease lost to another node; standing by")   # rolls back
-            insert_events(db, rows)
-            for i in range(0, len(blocks), 500):
-                (ChainBlock.insert_many(blocks[i:i + 500])
-                 .on_conflict(conflict_target=[ChainBlock.chain, ChainBlock.number],
-                              update={ChainBlock.hash: peewee.EXCLUDED.hash}).execute())
-            if prune is not None:
-                ChainBlock.delete().where((ChainBlock.chain == self.name) &
-                                          (ChainBlock.number <= prune)).execute()
-            (ChainCursor.insert(chain=self.name, block_number=hi, block_hash=hi_hash,
-                                head=head, updated_at=now)
-             .on_conflict(conflict_target=[ChainCursor.chain],
-                          update={ChainCursor.block_number: hi,
-                                  ChainCursor.block_hash: hi_hash,
-                                  ChainCursor.head: head,
-                                  ChainCursor.updated_at: now}).execute())
+        commit_range(self.store, self.name, self.lease, self.chain.lease_ttl, hi, hi_hash,
+                     rows, blocks, head, prune)
         self._notify(ChainEventsCommitted(self.name, lo, hi, len(rows)))
         return hi, hi_hash
 

@@ -44,15 +44,19 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ingest import Log, decode_logs
+import peewee
+
+from .ingest import Log, decode_logs, insert_events
+from .models import ChainBlock, ChainCursor
 from .rpc import RpcClient, RpcError, RpcUnavailable
 
-__all__ = ["Committer", "Fetched", "RangeFetcher", "Retry"]
+__all__ = ["Committer", "Fetched", "LeaseLost", "RangeFetcher", "Retry", "commit_range"]
 
 _TOO_MUCH = re.compile(r"too many|more than|limit|exceed|too large|response size|range",
                        re.IGNORECASE)
@@ -60,6 +64,10 @@ _TOO_MUCH = re.compile(r"too many|more than|limit|exceed|too large|response size
 
 class Retry(Exception):
     """Try this range again (the chain moved under the query)."""
+
+
+class LeaseLost(Retry):
+    """Another node holds the chain's lease: the commit rolled back; stand by."""
 
 
 @dataclass
@@ -239,3 +247,33 @@ class Committer:
         if self._teardown is not None:
             self._pool.submit(self._teardown)
         self._pool.shutdown(wait=True)
+
+
+def commit_range(store: Any, chain: str, lease: str, lease_ttl: float, hi: int, hi_hash: str,
+                 rows: list[tuple], blocks: list[dict], head: int, prune: int | None) -> None:
+    """The commit stage's ONE transaction for a range: the lease renewed (fencing: a node
+    that lost it rolls back, :class:`LeaseLost`), the events, the block hashes (pruned at
+    or below ``prune`` when given) and the cursor at ``hi``."""
+    now = time.time()
+    with store.atomic() as db:
+        if store.is_postgres:
+            # No wait for the WAL flush: a range lost in a server crash is lost with its
+            # cursor (one transaction) and indexed again. And nothing that read it can
+            # outlive it: the WAL is flushed in order, so the book's own (synchronous)
+            # commit flushes this one first.
+            db.execute_sql("SET LOCAL synchronous_commit TO OFF")
+        if not store.acquire_lease(lease, lease_ttl):
+            raise LeaseLost("lease lost to another node; standing by")   # rolls back
+        insert_events(db, rows)
+        for i in range(0, len(blocks), 500):
+            (ChainBlock.insert_many(blocks[i:i + 500])
+             .on_conflict(conflict_target=[ChainBlock.chain, ChainBlock.number],
+                          update={ChainBlock.hash: peewee.EXCLUDED.hash}).execute())
+        if prune is not None:
+            ChainBlock.delete().where((ChainBlock.chain == chain) &
+                                      (ChainBlock.number <= prune)).execute()
+        (ChainCursor.insert(chain=chain, block_number=hi, block_hash=hi_hash, head=head,
+                            updated_at=now)
+         .on_conflict(conflict_target=[ChainCursor.chain],
+                      update={ChainCursor.block_number: hi, ChainCursor.block_hash: hi_hash,
+                              ChainCursor.head: head, ChainCursor.updated_at: now}).execute())
