@@ -146,17 +146,20 @@ def _send(rpc: Rpc, chain_id: int, txs: list[_Tx], gas_price: int, timeout: floa
         if time.monotonic() > deadline:
             raise DevnetError(f"{sum(not r for r in receipts)} deployment transactions not mined after {timeout:.0f}s")
         if time.monotonic() > next_mine:
-            # Still missing: take the unmined ones out of the pool and send them again in
-            # nonce order (same bytes, same hashes), then mine. Addresses depend on nonces
-            # only, so they stay deterministic.
-            for raw, h, r in zip(raws, hashes, receipts):
+            # Still missing: the pool's state is suspect (a transaction queued behind a
+            # nonce it never noticed was mined, or one lost). Empty the pool (on a fresh
+            # devnet chain only the deployment sends) and send the unmined ones again in
+            # nonce order (same bytes, same hashes), each mined before the next one
+            # arrives, so no arrival order can strand one. Addresses depend on nonces only,
+            # so they stay deterministic.
+            rpc.call("anvil_dropAllTransactions")
+            for raw, r in zip(raws, receipts):
                 if not r:
                     try:
-                        rpc.call("anvil_dropTransaction", h)
                         rpc.call("eth_sendRawTransaction", raw)
                     except RpcError:
-                        pass  # mined meanwhile
-            rpc.call("evm_mine")
+                        pass  # mined meanwhile (nonce too low): its receipt shows it
+                    rpc.call("evm_mine")
             next_mine = time.monotonic() + 0.25
         time.sleep(0.02)
     for tx, receipt in zip(txs, receipts):

@@ -151,3 +151,28 @@ def test_cli_up_status_down(tmp_path, free_ports):
     assert down.returncode == 0, down.stderr
     assert _wait_until(lambda: not any(is_alive(p) for p in pids))
     assert cli("status").returncode == 3
+
+
+def test_a_deployment_transaction_the_pool_lost_is_sent_again_in_nonce_order(
+        tmp_path, free_ports, monkeypatch):
+    """The first deployment transaction never reaches anvil (as if its pool lost it), so
+    every later one of that sender waits behind the nonce gap: the deploy empties the
+    pool and sends the unmined ones again in nonce order; addresses stay the predicted."""
+    from eth_utils import keccak
+    from devnet.rpc import Rpc
+    real = Rpc.call
+    lost: list[str] = []
+
+    def call(self, method, *params):
+        if method == "eth_sendRawTransaction" and not lost:
+            lost.append(params[0])
+            return "0x" + keccak(bytes.fromhex(params[0][2:])).hex()   # its hash, as if sent
+        return real(self, method, *params)
+    monkeypatch.setattr(Rpc, "call", call)
+    with devnet.running(tmp_path, free_ports(2), quiet=True) as info:
+        assert lost
+        expected = predicted_addresses()
+        for chain in info.chains:
+            assert chain.contracts.settler == expected["settler"]
+            code = Rpc(chain.rpc_url).call("eth_getCode", chain.contracts.settler, "latest")
+            assert code not in ("0x", "")
