@@ -18,9 +18,9 @@ Each tick (a timer message the actor sends itself):
 4. events, recent block hashes and the cursor go in ONE transaction (batched inserts);
    only then is ``intents/book`` told :class:`ChainEventsCommitted`.
 
-The work is a three-stage pipeline (:mod:`actors.evm._pipeline`): the fetch thread gets
-range N+2 (every RPC call goes through it), this thread parses and decodes range N+1, and
-the commit thread commits range N. A fetched range is used only if it chains onto the
+The work is a three-stage pipeline (:mod:`actors.evm._pipeline`): two fetch threads get
+the ranges ahead (every RPC call goes through them), this thread parses and decodes range
+N+1, and the commit thread commits range N. A fetched range is used only if it chains onto the
 hash of the range before it; a range is submitted for commit only after the previous
 commit succeeded; on any error the watcher goes back to its committed position
 (``indexed``), so nothing is skipped and nothing is committed out of order.
@@ -119,7 +119,7 @@ class ChainWatcher(Actor):
                              backoff_max=self.chain.rpc_backoff_max)
         self.addresses = [a.lower() for a in self.chain.contracts.addresses()]
         self.topics = [sorted(EVENTS_BY_TOPIC)]
-        # the fetch thread (actors/evm/_pipeline.py): every RPC call goes through it
+        # the fetch threads (actors/evm/_pipeline.py): every RPC call goes through them
         self.fetcher = RangeFetcher(self.rpc, self.addresses, self.topics, self.path)
         # the commit thread; on SQLite it keeps its own connection (see _held above)
         sqlite = not self.store.is_postgres
