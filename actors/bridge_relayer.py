@@ -41,10 +41,10 @@ from actors.evm import Directory, RpcClient, RpcError, RpcUnavailable, UnknownNa
 from actors.evm.config import ChainConfig
 from actors.evm.models import MIGRATION as CHAIN_MIGRATION, ChainEvent
 from actors.evm.txsend import MIGRATION as TX_MIGRATION
-from actors.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED, TxConfig, TxSender
+from actors.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED, TxConfig
 from actors.rebalance import is_released, release_data
 from actors.evm.owner import SenderOwner
-from runtime import Actor, ChildSpec, Tick
+from runtime import Actor, ChildSpec
 from runtime._logging import register_secret
 from runtime.config import App, Secret, opt
 from runtime.store import BaseModel, Migration, UInt256Field
@@ -137,11 +137,7 @@ class BridgeRelayer(SenderOwner, Actor):
                         for n, c in spec.chains.items()}
         self.rpcs = {n: RpcClient(c.rpc, timeout=c.rpc_timeout, backoff_max=c.rpc_backoff_max)
                      for n, c in spec.chains.items()}
-        self.senders = {n: TxSender(n, c.chain_id, self.rpcs[n], self.account, self.store,
-                                    owner=self.path, cfg=self.cfg.tx, clock=self.ctx.clock.wall)
-                        for n, c in spec.chains.items()}
-        for s in self.senders.values():
-            s.after_record = self._after_record
+        self.build_senders({n: c.chain_id for n, c in spec.chains.items()}, self.cfg.tx)
         self._reconciled = False
         log.info("bridge relayer starting", extra={"path": self.path,
                                                    "address": self.account.address,
@@ -152,10 +148,7 @@ class BridgeRelayer(SenderOwner, Actor):
         self.close_chains()
 
     def handle(self, message: Any) -> Any:
-        if isinstance(message, Tick):
-            if self.current_tick(message):
-                self._round()
-                self.schedule_tick(self.cfg.poll_interval)
+        if self.run_tick(message, self.cfg.poll_interval, self._round):
             return None
         if isinstance(message, RelayPoll):
             return self._round()

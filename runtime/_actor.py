@@ -152,6 +152,21 @@ class Actor(pykka.ThreadingActor):
         """True for the :class:`Tick` of the latest :meth:`schedule_tick` (else stale)."""
         return type(message) is Tick and message.seq == getattr(self, "_tick_seq", None)
 
+    def run_tick(self, message: Any, interval: float, work: Callable[[], Any]) -> bool:
+        """The body of a poll loop: for the current :class:`Tick`, run ``work`` and re-arm
+        the timer for ``interval`` after it, also when ``work`` raised. A typed error from
+        a told Tick is an answer (the actor lives on), so a loop that re-armed only after a
+        clean round would stop for good at the first store outage. True for any Tick (a
+        stale one is dropped), False for other messages."""
+        if type(message) is not Tick:
+            return False
+        if message.seq == getattr(self, "_tick_seq", None):
+            try:
+                work()
+            finally:
+                self.schedule_tick(interval)
+        return True
+
     def _cancel_tick(self) -> None:
         timer = getattr(self, "_tick_timer", None)
         if timer is not None:

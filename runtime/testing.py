@@ -24,8 +24,8 @@ from ._registry import Registry
 from ._spec import SupervisorSpec
 from ._supervisor import Supervisor
 
-__all__ = ["FakeClock", "EventRecorder", "start_tree", "wait_until", "postgres_admin",
-           "scratch_postgres"]
+__all__ = ["FakeClock", "EventRecorder", "MessageRecorder", "start_tree", "wait_until",
+           "postgres_admin", "scratch_postgres"]
 
 
 class FakeClock:
@@ -131,6 +131,24 @@ def start_tree(spec: SupervisorSpec, *, clock=None, services: Any = None,
     ref: pykka.ActorRef = Supervisor.start(ctx, spec)
     ref.ask(Init())
     return ref, ctx, recorder
+
+
+class MessageRecorder(pykka.ThreadingActor):
+    """A stand-in actor that keeps what it is told (only instances of ``kinds``, if given)
+    and answers ``ask("seen")`` with the list so far: registered at a path (the book, the
+    alerts actor) it shows a test exactly what the actor under test sent there."""
+
+    def __init__(self, kinds: tuple[type, ...] = ()) -> None:
+        super().__init__()
+        self.kinds = kinds
+        self.seen: list[Any] = []
+
+    def on_receive(self, message: Any) -> Any:
+        if message == "seen":
+            return list(self.seen)
+        if not self.kinds or isinstance(message, self.kinds):
+            self.seen.append(message)
+        return None
 
 
 def postgres_admin(url: str):

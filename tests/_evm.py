@@ -1,5 +1,5 @@
 """Shared by the test packages that drive the devnet chains directly (attester, funding,
-rebalance): a small web3 wrapper per chain and the snapshot/revert around each test.
+rebalance, chains): a small web3 wrapper per chain and the snapshot/revert around each test.
 
 A plain module (not a conftest): packages subclass :class:`DevChain` with the helpers they
 need and build their fixtures with :func:`dev_chains` and :func:`reverted`.

@@ -43,9 +43,9 @@ from eth_utils import to_checksum_address
 
 from actors.book._models import IntentRow
 from actors.evm import RpcClient, RpcError, RpcUnavailable
-from actors.evm.txsend import TX_FAILED, TX_MINED, TX_PENDING, TX_REVERTED, EvmTx, TxSender
+from actors.evm.txsend import TX_FAILED, TX_MINED, TX_PENDING, TX_REVERTED, EvmTx
 from actors.evm.owner import SenderOwner
-from runtime import Actor, Tick
+from runtime import Actor
 from runtime._logging import register_secret
 
 from ._calls import (ESCROW_STATUS, attester_calldata, decode_escrow_status, escrow_calldata,
@@ -79,12 +79,7 @@ class Attester(SenderOwner, Actor):
         self.settlers = {n: to_checksum_address(c.contracts.settler)
                          for n, c in spec.chains.items()}
         self.ledger = Ledger(self.store, self.ctx.registry, self.cfg.max_retries)
-        self.senders: dict[str, TxSender] = {}
-        for n in spec.origins:
-            s = TxSender(n, spec.chains[n].chain_id, self.rpcs[n], self.account, self.store,
-                         owner=self.path, cfg=self.cfg, clock=self.ctx.clock.wall)
-            s.after_record = self._after_record
-            self.senders[n] = s
+        self.build_senders({n: spec.chains[n].chain_id for n in spec.origins}, self.cfg)
         self._reconciled: set[str] = set()   # chains whose sender reconciled since start
         self._refused: dict[str, tuple[float, str]] = {}   # chain -> (when, why) refused
         self.role: dict[str, str] = {}       # chain -> "" ok | reason it cannot settle
@@ -98,12 +93,7 @@ class Attester(SenderOwner, Actor):
         self.close_chains()
 
     def handle(self, message: Any) -> Any:
-        if isinstance(message, Tick):
-            if self.current_tick(message):
-                try:
-                    self._round()
-                finally:   # a typed error (store Unavailable) must not stop the rounds
-                    self.schedule_tick(self.cfg.poll_interval)
+        if self.run_tick(message, self.cfg.poll_interval, self._round):
             return None
         if isinstance(message, Poll):
             return self._round()

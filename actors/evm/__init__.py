@@ -7,7 +7,10 @@ lives here, split along its seams so each piece stays small and testable on its 
 - :mod:`.config`: the ``chains:`` config section (per-chain dataclasses);
 - :mod:`.models`: the store tables of the chain watchers and their migration;
 - :mod:`.ingest`: raw logs to ``chain_event`` rows (fast decoder, batched inserts);
-- :mod:`.directory`: chains and tokens by name, chain id, symbol or address.
+- :mod:`.directory`: chains and tokens by name, chain id, symbol or address;
+- :mod:`.signer`: how a signer is configured (key from the environment or keystore) and
+  whole-token config amounts to base units;
+- :mod:`.txsend` / :mod:`.owner`: sending transactions (record, broadcast, replace).
 """
 
 from .config import ChainConfig, ContractsConfig, TokenConfig, WatcherSpec

@@ -1,6 +1,7 @@
 """What every actor that sends EVM transactions per chain shares (attester, rebalance
 strategies, bridge relayer): its ``senders`` (one :class:`~actors.evm.txsend.TxSender` per
-chain) and ``rpcs``, closed together at teardown, and the test seam ``after_record``."""
+chain, built by :meth:`SenderOwner.build_senders`) and ``rpcs``, closed together at
+teardown, and the test seam ``after_record``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,18 @@ class SenderOwner:
     # Test seam: called by the senders after a transaction is recorded, before its
     # broadcast; a test raises from it to crash the actor exactly there.
     after_record: Callable[[Any], None] | None = None
+
+    def build_senders(self, chain_ids: dict[str, int], cfg: Any) -> None:
+        """``self.senders``: one TxSender per chain (name -> chain id) over ``self.rpcs``,
+        signing as ``self.account``, recording in ``self.store`` under this actor's path,
+        with ``cfg``'s fee and replacement settings, wired to the ``after_record`` seam."""
+        from .txsend import TxSender
+        self.senders = {}
+        for name, chain_id in chain_ids.items():
+            s = TxSender(name, chain_id, self.rpcs[name], self.account, self.store,
+                         owner=self.path, cfg=cfg, clock=self.ctx.clock.wall)
+            s.after_record = self._after_record
+            self.senders[name] = s
 
     def _after_record(self, row: Any) -> None:
         hook = type(self).after_record

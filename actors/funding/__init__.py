@@ -24,15 +24,14 @@ from runtime.config import App
 
 from ._actor import FundingAccount, load_signer
 from ._admin import list_funding_accounts
-from ._config import (NATIVE, AccountConfig, AccountSpec, FundingConfig, SourceConfig,
-                      resolve, to_base_units)
+from ._config import NATIVE, AccountConfig, AccountSpec, FundingConfig, SourceConfig, resolve
 from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status, TopUpView)
 from ._models import MIGRATION, AccountRow, TopUpRow
 
 __all__ = ["install", "FundingAccount", "FundingConfig", "AccountConfig", "SourceConfig",
            "AccountSpec", "FundingStatus", "TopUpView", "Poll", "Status", "TopUpRow",
            "AccountRow", "MIGRATION", "ALERT_CAP", "ALERT_SOURCE", "NATIVE", "resolve",
-           "to_base_units", "load_signer", "list_funding_accounts"]
+           "load_signer", "list_funding_accounts"]
 
 log = logging.getLogger("orbital.funding")
 
@@ -52,7 +51,7 @@ def install(app: App) -> None:
         out = []
         for name in sorted(section.accounts):
             spec = resolve(section, name, chains)   # checked at load (check_config)
-            if not spec.config.source.enabled:
+            if not spec.config.source.configured:
                 log.info("funding account not started: no source key (set the env var of "
                          "funding.accounts.%s.source.key, or source.keystore)", name,
                          extra={"account": name})

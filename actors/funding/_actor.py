@@ -42,7 +42,7 @@ from eth_utils import keccak
 
 from actors.evm import RpcClient, RpcError, RpcUnavailable
 from actors.evm.txsend import TX_MINED, TX_PENDING, TxSender, suggest_fees
-from runtime import Actor, RaiseAlert, Tick, raise_alert, resolve_alert
+from runtime import Actor, RaiseAlert, raise_alert, resolve_alert
 from runtime._logging import register_secret
 
 from ._config import AccountSpec, SourceConfig
@@ -62,13 +62,9 @@ _GAS_NATIVE, _GAS_TOKEN = 21_000, 100_000   # for the source's gas check only
 
 def load_signer(source: SourceConfig):
     """The source account from its key or keystore; the key is registered as a secret."""
-    if source.key:
-        register_secret(source.key)
-        return Account.from_key(source.key)
-    with open(source.keystore) as fh:
-        key = Account.decrypt(fh.read(), source.password or "")
-    register_secret("0x" + bytes(key).hex())
-    register_secret(bytes(key).hex())
+    key = source.private_key()
+    register_secret(key)
+    register_secret(key.removeprefix("0x"))
     return Account.from_key(key)
 
 
@@ -117,10 +113,7 @@ class FundingAccount(Actor):
             self.rpc.close()
 
     def handle(self, message: Any) -> Any:
-        if isinstance(message, Tick):
-            if self.current_tick(message):
-                self._round()
-                self.schedule_tick(self.spec.config.poll_interval)
+        if self.run_tick(message, self.spec.config.poll_interval, self._round):
             return None
         if isinstance(message, Poll):
             return self._round()

@@ -43,7 +43,7 @@ def _from_store(node, section: FundingConfig, name: str) -> FundingStatus:
         row = AccountRow.get_or_none(AccountRow.name == name)
         used = used_today(name, now)
         tops = tuple(view(r) for r in recent(name, section.history))
-    if not spec.config.source.enabled:
+    if not spec.config.source.configured:
         state, error = "error", "not started: no source key (source.key or source.keystore)"
     elif row is None:
         state, error = "error", "not running and never reported"

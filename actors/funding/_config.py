@@ -13,71 +13,31 @@ without the treasury key still runs everything else.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any, Optional
+from decimal import Decimal
+from typing import Any
 
 from actors.evm.config import ChainConfig
 from actors.evm.directory import Directory, TokenRef, UnknownName
+from actors.evm.signer import SignerConfig, to_units
 from actors.evm.txsend import TxConfig
-from runtime.config import Secret, opt
+from runtime.config import opt
 
-__all__ = ["SourceConfig", "AccountConfig", "FundingConfig", "AccountSpec", "to_base_units",
-           "NATIVE", "resolve"]
+__all__ = ["SourceConfig", "AccountConfig", "FundingConfig", "AccountSpec", "NATIVE", "resolve"]
 
 NATIVE = "native"
 _AMOUNT = r"\d{1,40}(\.\d{1,77})?"
 _NAME = r"[a-z0-9][a-z0-9_\-]{0,62}"
 
 
-def to_base_units(amount: str, decimals: int) -> int:
-    """``'1.5'`` with 18 decimals -> 1500000000000000000; ValueError if it does not fit."""
-    try:
-        value = Decimal(amount) * (Decimal(10) ** decimals)
-    except InvalidOperation:
-        raise ValueError(f"{amount!r} is not a decimal amount") from None
-    if value != value.to_integral_value():
-        raise ValueError(f"{amount!r} has more than {decimals} decimals")
-    return int(value)
-
-
 @dataclass(frozen=True)
-class SourceConfig:
-    """Who pays: a key from the environment, or an encrypted keystore file."""
+class SourceConfig(SignerConfig):
+    """Who pays: a key from the environment, or an encrypted keystore file
+    (:class:`actors.evm.signer.SignerConfig`), and when to say it runs low."""
 
-    key: Optional[Secret] = opt(None, pattern=r"((0x)?[0-9a-fA-F]{64})?",
-                                doc="private key, from ${ENV_VAR} only; empty: the "
-                                    "account is not started")
-    keystore: str = opt("", doc="path of an encrypted JSON keystore (instead of key)")
-    password: Optional[Secret] = opt(None, doc="keystore password, from ${ENV_VAR}")
     low_balance: str = opt("0", pattern=_AMOUNT,
                            doc="raise funding_source_low when the source holds less than "
                                "this (asset units); also raised when a top-up cannot be paid")
-
-    def check(self) -> None:
-        if self.key and self.keystore:
-            raise ValueError("source: set key or keystore, not both")
-        if self.keystore:
-            try:
-                with open(self.keystore) as fh:
-                    doc = json.load(fh)
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"source.keystore: cannot read {self.keystore!r}: "
-                                 f"{exc}") from None
-            if not isinstance(doc, dict) or not ("crypto" in doc or "Crypto" in doc):
-                raise ValueError(f"source.keystore: {self.keystore!r} is not an encrypted "
-                                 f"JSON keystore (no 'crypto')")
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.key) or bool(self.keystore)
-
-    def keystore_address(self) -> str:
-        """Address stated in the keystore file (decryption happens in the actor)."""
-        with open(self.keystore) as fh:
-            addr = json.load(fh).get("address", "")
-        return ("0x" + addr.removeprefix("0x")) if addr else ""
 
 
 @dataclass(frozen=True)
@@ -165,11 +125,11 @@ def resolve(section: FundingConfig, name: str, chains: dict[str, ChainConfig]) -
     amounts = {}
     for key in ("min_balance", "target_balance", "max_per_top_up", "daily_cap"):
         try:
-            amounts[key] = to_base_units(getattr(cfg, key), decimals)
+            amounts[key] = to_units(getattr(cfg, key), decimals)
         except ValueError as exc:
             raise ValueError(f"accounts.{name}.{key}: {exc}") from None
     try:
-        source_low = to_base_units(cfg.source.low_balance, decimals)
+        source_low = to_units(cfg.source.low_balance, decimals)
     except ValueError as exc:
         raise ValueError(f"accounts.{name}.source.low_balance: {exc}") from None
     return AccountSpec(name=name, config=cfg, chain_name=chain.name, chain_id=chain.chain_id,

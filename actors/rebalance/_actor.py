@@ -36,9 +36,9 @@ from typing import Any
 from eth_account import Account
 
 from actors.evm import RpcClient, RpcError, RpcUnavailable
-from actors.evm.txsend import TX_MINED, TX_PENDING, TX_REPLACED, EvmTx, TxSender
+from actors.evm.txsend import TX_MINED, TX_PENDING, TX_REPLACED, EvmTx
 from actors.evm.owner import SenderOwner
-from runtime import Actor, RaiseAlert, Tick, raise_alert, resolve_alert
+from runtime import Actor, RaiseAlert, raise_alert, resolve_alert
 from runtime._logging import register_secret
 
 from ._bridge import (MAX_UINT256, allowance, approve_data, balance_of, deposit_data,
@@ -97,13 +97,7 @@ class Strategy(SenderOwner, Actor):
         self.rpcs = {leg.chain: RpcClient(leg.rpc, timeout=leg.rpc_timeout,
                                           backoff_max=leg.rpc_backoff_max)
                      for leg in spec.legs}
-        self.senders: dict[str, TxSender] = {}
-        for leg in spec.legs:
-            s = TxSender(leg.chain, leg.chain_id, self.rpcs[leg.chain], self.account,
-                         self.store, owner=self.path, cfg=self.cfg.tx,
-                         clock=self.ctx.clock.wall)
-            s.after_record = self._after_record
-            self.senders[leg.chain] = s
+        self.build_senders({leg.chain: leg.chain_id for leg in spec.legs}, self.cfg.tx)
         log.info("rebalance strategy starting", extra={
             "path": self.path, "token": self.cfg.token, "address": self.address,
             "dry_run": self.cfg.dry_run, "chains": list(self.legs)})
@@ -113,10 +107,7 @@ class Strategy(SenderOwner, Actor):
         self.close_chains()
 
     def handle(self, message: Any) -> Any:
-        if isinstance(message, Tick):
-            if self.current_tick(message):
-                self._round()
-                self.schedule_tick(self.cfg.poll_interval)
+        if self.run_tick(message, self.cfg.poll_interval, self._round):
             return None
         if isinstance(message, Poll):
             self._round()

@@ -16,14 +16,12 @@ provider starts nothing for it and logs why.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Optional
+from decimal import Decimal
 
+from actors.evm.signer import SignerConfig, to_units, whole_tokens
 from actors.evm.txsend import TxConfig
-from runtime.config import Secret, opt
+from runtime.config import opt
 
 __all__ = ["SignerConfig", "StrategyConfig", "RebalanceConfig", "Leg", "StrategySpec",
            "to_units", "WEIGHT_EPSILON"]
@@ -32,58 +30,9 @@ WEIGHT_EPSILON = Decimal("0.000001")
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
 
 
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"expected a decimal number of whole tokens, got {text!r}") from None
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"expected a non-negative decimal number, got {text!r}")
-    return value
-
-
 def _check_amount(text: str) -> None:
     if text != "":
-        _decimal(text)
-
-
-def to_units(text: str, decimals: int) -> int:
-    """Whole-token decimal string -> base units; more digits than ``decimals`` is an error
-    (an amount the token cannot represent must not be silently rounded)."""
-    value = _decimal(text) * (Decimal(10) ** decimals)
-    if value != value.to_integral_value():
-        raise ValueError(f"{text!r} has more than {decimals} decimals")
-    return int(value)
-
-
-@dataclass(frozen=True)
-class SignerConfig:
-    key: Optional[Secret] = opt(None, pattern=r"((0x)?[0-9a-fA-F]{64})?",
-                                doc="private key from the environment, e.g. "
-                                    "${ORBITAL_OPERATOR_KEY:-}; empty = not configured")
-    keystore: str = opt("", doc="path of an encrypted JSON keystore (instead of key)")
-    password: Optional[Secret] = opt(None, doc="keystore password, from the environment")
-
-    def check(self) -> None:
-        if self.key and self.keystore:
-            raise ValueError("give key or keystore, not both")
-        if self.keystore and self.password is None:
-            raise ValueError("keystore needs password: ${ENV_VAR}")
-        if self.keystore and not os.path.isfile(self.keystore):
-            raise ValueError(f"keystore {self.keystore!r}: no such file")
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.key) or bool(self.keystore)
-
-    def private_key(self) -> str:
-        """The key (decrypting the keystore): called by the actor's setup, never at load."""
-        if self.key:
-            return str(self.key)
-        from eth_account import Account
-        with open(self.keystore, encoding="utf-8") as fh:
-            doc = json.load(fh)
-        return "0x" + bytes(Account.decrypt(doc, str(self.password or ""))).hex()
+        whole_tokens(text)
 
 
 @dataclass(frozen=True)
@@ -121,9 +70,9 @@ class StrategyConfig:
             total += Decimal(str(w))
         if abs(total - 1) > WEIGHT_EPSILON:
             raise ValueError(f"weights must sum to 1, they sum to {total}")
-        if self.max_transfer and _decimal(self.max_transfer) < _decimal(self.min_transfer):
+        if self.max_transfer and whole_tokens(self.max_transfer) < whole_tokens(self.min_transfer):
             raise ValueError("min_transfer must be <= max_transfer")
-        if self.max_transfer and _decimal(self.max_transfer) == 0:
+        if self.max_transfer and whole_tokens(self.max_transfer) == 0:
             raise ValueError("max_transfer: 0 would never move; leave it empty for no cap")
 
 

@@ -169,13 +169,14 @@ class StoreActor(Actor):
         if not store.is_postgres:
             store.release()
 
+    def _checkpoint(self) -> None:
+        try:
+            self.ctx.services.store.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except peewee.OperationalError as exc:   # retried at the next tick
+            log.warning("WAL checkpoint failed", extra={"path": self.path, "error": str(exc)})
+
     def handle(self, message):
-        if self.current_tick(message):
-            try:
-                self.ctx.services.store.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except peewee.OperationalError as exc:   # retried at the next tick
-                log.warning("WAL checkpoint failed", extra={"path": self.path, "error": str(exc)})
-            self.schedule_tick(self.checkpoint_interval)
+        if self.run_tick(message, self.checkpoint_interval, self._checkpoint):
             return None
         if isinstance(message, StoreStatus):
             store: Store = self.ctx.services.store

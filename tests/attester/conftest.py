@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import pykka
 import pytest
 from eth_abi import encode as abi_encode
 from eth_account import Account
@@ -32,7 +31,7 @@ from protocol import FillData, GaslessOrder, OrbitalOrder, ResolvedOrder, abi, d
 from runtime import ActorUnavailable
 from runtime.config import App
 from runtime.node import Node
-from runtime.testing import FakeClock
+from runtime.testing import FakeClock, MessageRecorder
 from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
 from tests._evm import DevChain, dev_chains, reverted
 
@@ -165,18 +164,6 @@ def record_as_book(node: Node, a: Chain, b: Chain, f: Filled, *, fill_receipt: d
                                                      preserve=list(row)).execute()
 
 
-class BookRecorder(pykka.ThreadingActor):
-    """Stands in for ``intents/book``: records what the attester tells it."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen: list = []
-
-    def on_receive(self, message):
-        if message == "seen":
-            return list(self.seen)
-        self.seen.append(message)
-
 
 @pytest.fixture
 def attester_node(tmp_path, chains, roles):
@@ -215,7 +202,7 @@ def attester_node(tmp_path, chains, roles):
         env = {"ORBITAL_ATTESTER_KEY": roles["attester"].private_key if key is None else key,
                "ORBITAL_RELAYER_KEY": roles["attester"].private_key}
         node = Node(str(cfg), app, clock=clock, env=env)
-        book = BookRecorder.start()
+        book = MessageRecorder.start()
         node.registry.register("intents/book", book)
         node.start()
         started.append((node, book))

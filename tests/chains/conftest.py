@@ -14,7 +14,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import pykka
 import pytest
 import requests
 from eth_abi import encode as abi_encode
@@ -26,6 +25,8 @@ from devnet import free_ports
 from protocol import GaslessOrder, OrbitalOrder, abi
 from runtime.config import App
 from runtime.node import Node
+from runtime.testing import MessageRecorder
+from tests._evm import DevChain
 from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
 
 ONE_USDC = 10**6
@@ -42,29 +43,15 @@ def devnet_info(tmp_path_factory):
 
 
 @dataclass
-class Chain:
-    info: Any
-    w3: Web3
-    operator: Any
-    accounts: Any
+class Chain(DevChain):
+    operator: Any = None
+    accounts: Any = None
 
     def __post_init__(self):
         c = self.info.contracts
         self.bridge = self.w3.eth.contract(address=c.bridge, abi=abi("Bridge"))
         self.settler = self.w3.eth.contract(address=c.settler, abi=abi("OrbitalSettler"))
         self.usdc = c.tokens["USDC"].address
-
-    def rpc(self, method: str, *params):
-        reply = self.w3.provider.make_request(method, list(params))
-        assert "error" not in reply, reply
-        return reply["result"]
-
-    def head(self) -> int:
-        return self.w3.eth.block_number
-
-    def mine(self, n: int = 1) -> None:
-        for _ in range(n):
-            self.rpc("evm_mine")
 
     def deposits(self, amounts: list[int], *, per_block: int | None = None) -> list[str]:
         """BridgeDeposit events (one per amount) from the operator; with ``per_block``,
@@ -121,20 +108,8 @@ class Chain:
 def chain_a(devnet_info) -> Chain:
     info = devnet_info.chains[0]
     w3 = Web3(Web3.HTTPProvider(info.rpc_url, request_kwargs={"timeout": 30}))
-    return Chain(info, w3, devnet_info.account("operator"), devnet_info)
+    return Chain("devnet-a", info, w3, devnet_info.account("operator"), devnet_info)
 
-
-class BookRecorder(pykka.ThreadingActor):
-    """Stands in for ``intents/book``: records what the watcher tells it."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen: list = []
-
-    def on_receive(self, message):
-        if message == "seen":
-            return list(self.seen)
-        self.seen.append(message)
 
 
 def chains_yaml(name: str, info, *, rpc: list[str], start_block: int, **extra) -> str:
@@ -169,7 +144,7 @@ def start_node(tmp_path):
         node = Node(str(cfg), app)
         recorder = None
         if book:
-            recorder = BookRecorder.start()
+            recorder = MessageRecorder.start()
             books.append(recorder)
             node.registry.register("intents/book", recorder)
         node.start()

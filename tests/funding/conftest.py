@@ -3,9 +3,9 @@ a real Node per test with the funding kind on a FakeClock, real SQLite and Postg
 
 The node's supervisor.yaml is written by :func:`funding_node` (``chains`` + ``funding``);
 the chain watchers are not installed (the funding actor reads balances itself). Alerts
-are recorded by :class:`AlertRecorder`, a real pykka actor registered at ``alerts`` (the
-path of ``runtime.ALERTS_PATH``): a test recorder standing in for the alerts kind, so the
-tests see exactly what the funding actors raise and resolve.
+are recorded by :class:`runtime.testing.MessageRecorder`, a real pykka actor registered at
+``alerts`` (the path of ``runtime.ALERTS_PATH``): a test recorder standing in for the
+alerts kind, so the tests see exactly what the funding actors raise and resolve.
 
 Rounds are driven with ``Poll`` asks; time (cooldown, replace_after, the 24 h window)
 moves only when a test advances the FakeClock.
@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import pykka
 import pytest
 from eth_account import Account
 from web3 import Web3
@@ -31,7 +30,7 @@ from protocol import abi
 from runtime import ActorUnavailable, RaiseAlert, ResolveAlert
 from runtime.config import App
 from runtime.node import Node
-from runtime.testing import FakeClock
+from runtime.testing import FakeClock, MessageRecorder
 from tests._evm import DevChain, dev_chains, reverted
 
 ETH = 10**18
@@ -82,19 +81,6 @@ def chain_a(chains) -> Chain:
 def treasury(devnet_info):
     return devnet_info.account("treasury")
 
-
-class AlertRecorder(pykka.ThreadingActor):
-    """Test recorder at ``alerts``: keeps every RaiseAlert / ResolveAlert it is told."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen: list = []
-
-    def on_receive(self, message):
-        if message == "seen":
-            return list(self.seen)
-        if isinstance(message, (RaiseAlert, ResolveAlert)):
-            self.seen.append(message)
 
 
 def account_yaml(name: str, opts: dict) -> list[str]:
@@ -186,7 +172,7 @@ def funding_node(tmp_path, chains, treasury):
         clock = FakeClock(wall_offset=time.time() - 1000.0)
         env = {"FUNDING_KEY": treasury.private_key if key is None else key} | (env or {})
         node = Node(str(cfg), make_app(real_alerts), clock=clock, env=env)
-        alerts = AlertRecorder.start()
+        alerts = MessageRecorder.start((RaiseAlert, ResolveAlert))
         if not real_alerts:
             node.registry.register("alerts", alerts)
         node.start()

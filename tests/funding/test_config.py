@@ -123,6 +123,6 @@ def test_keystore_signer(tmp_path):
                               f"source: {{keystore: '{path}', password: '${{PW}}'}}"),
                  env={"PW": "pw-0123456789"})
     spec = resolve(cfg.section("funding"), "gas", cfg.section("chains"))
-    assert spec.config.source.enabled
+    assert spec.config.source.configured
     assert load_signer(spec.config.source).address == ADDR
     assert "pw-0123456789" not in repr(spec)

@@ -6,8 +6,8 @@ Driving without sleeps for timing: :meth:`Harness.step` advances the FakeClock (
 *tells* each watcher its tick), then asks each watcher for its status — its mailbox is
 FIFO, so the reply means that tick was handled — then asks the relayer and the strategies
 for one round. Every wait is thus a bounded number of deterministic steps.
-The alerts actor is stood in for by :class:`AlertRecorder` (the alerts kind is someone
-else's; only the message contract matters here).
+The alerts actor is stood in for by :class:`runtime.testing.MessageRecorder` (the alerts
+kind is someone else's; only the message contract matters here).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-import pykka
 import pytest
 
 import devnet
@@ -34,7 +33,7 @@ from protocol import abi
 from runtime import ALERTS_PATH, ActorUnavailable
 from runtime.config import App
 from runtime.node import Node
-from runtime.testing import FakeClock
+from runtime.testing import FakeClock, MessageRecorder
 from tests._evm import DevChain, dev_chains, reverted
 
 ONE_USDC = 10**6
@@ -84,18 +83,6 @@ def roles(devnet_info):
             "relayer": devnet_info.account("bridge_relayer"),
             "outsider": devnet_info.accounts[9]}
 
-
-class AlertRecorder(pykka.ThreadingActor):
-    """Stands in for the ``alerts`` actor: records RaiseAlert / ResolveAlert."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen: list = []
-
-    def on_receive(self, message):
-        if message == "seen":
-            return list(self.seen)
-        self.seen.append(message)
 
 
 def strategy_yaml(name: str, **opts) -> str:
@@ -233,7 +220,7 @@ def rebalance_node(tmp_path, chains, roles):
         env = {"ORBITAL_OPERATOR_KEY": roles["operator"].private_key if operator else "",
                "ORBITAL_RELAYER_KEY": roles["relayer"].private_key if relayer else ""}
         node = Node(path, make_app(), clock=clock, env=env)
-        alerts = AlertRecorder.start()
+        alerts = MessageRecorder.start()
         node.registry.register(ALERTS_PATH, alerts)
         node.start()
         h = Harness(node, clock, alerts, chains, db_url,
