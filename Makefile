@@ -21,7 +21,7 @@ $(STAMP): setup.cfg pyproject.toml $(wildcard */__init__.py)
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Generated gRPC code is built here, not committed (orbital/v1/*_pb2*.py are git-ignored).

@@ -7,6 +7,21 @@ originChainId)`` on the destination's bridge with the relayer key
 (``${ORBITAL_RELAYER_KEY:-}``; devnet account 1 holds the role). Empty key: not started
 (logged).
 
+Settled deposits only: a deposit is released once its block is the origin chain's
+``settlement_depth`` blocks deep (``head - deposit_block >= settlement_depth``, that chain's
+:class:`~actors.evm.config.ChainConfig`) AND that block's hash is still the one the watcher
+indexed (``eth_getBlockByNumber(deposit_block).hash == chain_event.block_hash``); until
+then it waits (nothing recorded, no attempt counted). Why both, and why it matters more
+than "the deposit might vanish": a deposit id is ``keccak(chainId, bridge, depositCount)``,
+so after a reorg a *different* deposit (other sender, recipient or amount) can take the
+same id. Releasing the reorged-away deposit would pay its recipient for tokens the origin
+bridge no longer holds, and the new deposit with that id could then never be released
+(``AlreadyReleased``): a double release (liquidity paid out for a deposit that does not
+exist) and a real deposit stuck. The depth makes
+such a reorg as unlikely as the chain's practical finality (docs/chain-watcher.md,
+"Depths"); the hash check catches a row the watcher has not yet rolled back (it polls, so
+it can trail the chain by a tick).
+
 Idempotent, also across restarts:
 
 - before a release is sent, the chain is asked ``released(depositId)``; true -> the
@@ -27,9 +42,9 @@ the root's (which would stop the node).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -44,18 +59,23 @@ from actors.evm.txsend import MIGRATION as TX_MIGRATION
 from actors.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED, TxConfig
 from actors.rebalance import is_released, release_data
 from actors.evm.owner import SenderOwner
+from protocol.logs import BridgeDeposit
 from runtime import Actor, ChildSpec
 from runtime._logging import register_secret
 from runtime.config import App, Secret, opt
 from runtime.store import BaseModel, Migration, UInt256Field
 
 __all__ = ["install", "BridgeRelayer", "RelayerConfig", "RelayerSpec", "BridgeRelay",
-           "RelayPoll", "MIGRATION", "PATH"]
+           "RelayPoll", "MIGRATION", "PATH", "SHALLOW", "REORGED", "wait_reason"]
 
 log = logging.getLogger("orbital.bridge_relayer")
 
 PATH = "relayer"       # child id in the chains group -> actor path chains/relayer
 _PURPOSE = "bridge-release"
+
+# Why a deposit is not relayed yet (RelayPoll's reply); nothing is recorded for either.
+SHALLOW = "shallow"    # its block is not settlement_depth deep yet
+REORGED = "reorged"    # its block is no longer canonical: the watcher will roll the row back
 
 
 # ---- config -------------------------------------------------------------------------------
@@ -163,7 +183,12 @@ class BridgeRelayer(SenderOwner, Actor):
                 s.reconcile() if not self._reconciled else s.poll()
             self._reconciled = True
             sent = 0
-            for ev in self._candidates():
+            candidates = self._candidates()
+            waiting = self._unsettled(candidates)
+            for ev in candidates:
+                if ev.id in waiting:
+                    out[ev.order_id] = waiting[ev.id]
+                    continue
                 did = self._relay(ev, budget=sent < self.cfg.batch_size)
                 out[ev.order_id] = did
                 sent += did == "sent"
@@ -184,15 +209,50 @@ class BridgeRelayer(SenderOwner, Actor):
                 (ChainEvent.name == "BridgeDeposit") & ChainEvent.chain.in_(list(self.chains))
                 & ChainEvent.order_id.not_in(released) & ChainEvent.order_id.not_in(done))
                 .order_by(ChainEvent.id).limit(self.cfg.batch_size * 10))
-        return [r for r in rows if r.address.lower() == self.bridges[r.chain].lower()]
+        return [r for r in rows if r.address.lower() == self.bridges[r.chain].lower()
+                and _readable(r)]
 
+    # ---- the settlement gate ----------------------------------------------------------------
+    def _unsettled(self, events: list[ChainEvent]) -> dict[int, str]:
+        """Row id -> why it waits (:data:`SHALLOW`, :data:`REORGED`, or the origin chain's
+        RPC error), for the deposits that may not be relayed this round. Per origin chain:
+        one ``eth_blockNumber``, then one batch of ``eth_getBlockByNumber`` for the distinct
+        blocks deep enough (shallow ones need no hash yet). An origin chain that does not
+        answer holds back only its own deposits."""
+        waiting: dict[int, str] = {}
+        for chain, rows in _by_chain(events).items():
+            try:
+                head, hashes = self._origin_view(chain, rows)
+            except (RpcUnavailable, RpcError) as exc:
+                log.warning("relayer cannot read the origin chain, its deposits wait",
+                            extra={"path": self.path, "chain": chain, "error": str(exc)[:300]})
+                waiting.update({r.id: f"origin unreadable: {str(exc)[:100]}" for r in rows})
+                continue
+            depth = self.chains[chain].settlement_depth
+            for r in rows:
+                why = wait_reason(r.block_number, r.block_hash, head, depth, hashes)
+                if why is not None:
+                    waiting[r.id] = why
+        return waiting
+
+    def _origin_view(self, chain: str, rows: list[ChainEvent]) -> tuple[int, dict[int, str]]:
+        """The head of ``chain`` and the canonical hash of each of ``rows``' blocks that is
+        ``settlement_depth`` deep under it (a block the chain no longer has maps to "").
+        The head is read first, so every hash is read at a head at least that high."""
+        rpc, depth = self.rpcs[chain], self.chains[chain].settlement_depth
+        head = int(rpc.call("eth_blockNumber"), 16)
+        deep = sorted({r.block_number for r in rows if head - r.block_number >= depth})
+        blocks = rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in deep])
+        return head, {n: ((b or {}).get("hash") or "").lower() for n, b in zip(deep, blocks)}
+
+    # ---- one deposit --------------------------------------------------------------------------
     def _relay(self, ev: ChainEvent, *, budget: bool) -> str:
-        args = json.loads(ev.args)
-        dest = self.by_id.get(int(args["destinationChainId"]))
+        dep: BridgeDeposit = ev.event
+        dest = self.by_id.get(dep.destination_chain_id)
         deposit_id = ev.order_id
         if dest is None:
-            self._mark(ev, None, args, "skipped",
-                       reason=f"destination chain {args['destinationChainId']} not relayed")
+            self._mark(ev, None, dep, "skipped",
+                       reason=f"destination chain {dep.destination_chain_id} not relayed")
             return "skipped"
         sender = self.senders[dest]
         txs = sender.find(deposit_id)
@@ -203,28 +263,27 @@ class BridgeRelayer(SenderOwner, Actor):
         refused = rec.refused if rec is not None else 0
         attempts = sum(t.status == TX_REVERTED for t in txs) + refused
         if is_released(self.rpcs[dest], self.bridges[dest], deposit_id):
-            self._mark(ev, dest, args, "released", reason="released on chain")
+            self._mark(ev, dest, dep, "released", reason="released on chain")
             return "released"
         if attempts >= self.cfg.max_retries:
-            self._mark(ev, dest, args, "failed", attempts=attempts,
+            self._mark(ev, dest, dep, "failed", attempts=attempts,
                        reason=f"{attempts} reverted releases")
             log.error("bridge release failed", extra={"deposit": deposit_id, "chain": dest})
             return "failed"
         if not budget:
             return "later"
-        data = release_data(deposit_id, self._dest_token(ev.chain, dest, args["token"]),
-                            int(args["amount"]), args["recipient"],
-                            self.chains[ev.chain].chain_id)
+        data = release_data(deposit_id, self._dest_token(ev.chain, dest, dep.token),
+                            dep.amount, dep.recipient, self.chains[ev.chain].chain_id)
         try:
             row = sender.submit(self.bridges[dest], data, reference=deposit_id,
                                 purpose=_PURPOSE)
         except RpcError as exc:               # the estimate reverts (liquidity, role...)
-            self._mark(ev, dest, args, "waiting", refused=refused + 1,
+            self._mark(ev, dest, dep, "waiting", refused=refused + 1,
                        reason=f"release would revert: {exc.message}")
             log.warning("bridge release would revert", extra={
                 "deposit": deposit_id, "chain": dest, "error": exc.message})
             return "reverts"
-        self._mark(ev, dest, args, "sent", tx_hash=row.tx_hash, attempts=attempts)
+        self._mark(ev, dest, dep, "sent", tx_hash=row.tx_hash, attempts=attempts)
         log.info("bridge release sent", extra={"deposit": deposit_id, "from": ev.chain,
                                                "to": dest, "tx": row.tx_hash})
         return "sent"
@@ -239,16 +298,48 @@ class BridgeRelayer(SenderOwner, Actor):
         except UnknownName:
             return to_checksum_address(token)
 
-    def _mark(self, ev: ChainEvent, dest: str | None, args: dict, status: str,
+    def _mark(self, ev: ChainEvent, dest: str | None, dep: BridgeDeposit, status: str,
               **fields: Any) -> None:
-        values = {"origin_chain": ev.chain, "dest_chain": dest or "", "token": args["token"],
-                  "amount": int(args["amount"]), "recipient": args["recipient"],
+        values = {"origin_chain": ev.chain, "dest_chain": dest or "", "token": dep.token,
+                  "amount": dep.amount, "recipient": dep.recipient,
                   "status": status, "updated_at": time.time(), **fields}
         with self.store.connection():
             (BridgeRelay.insert(deposit_id=ev.order_id, **values)
              .on_conflict(conflict_target=[BridgeRelay.deposit_id],
                           update={getattr(BridgeRelay, k): v for k, v in values.items()})
              .execute())
+
+
+def wait_reason(block: int, block_hash: str, head: int, depth: int,
+                canonical: dict[int, str]) -> str | None:
+    """Why a deposit indexed in ``block`` (hash ``block_hash``) may not be released yet,
+    or None when it may: :data:`SHALLOW` while ``head - block < depth``; :data:`REORGED`
+    when the chain's hash of ``block`` (``canonical``; missing or "" = the chain has no
+    such block now) is not the indexed one."""
+    if head - block < depth:
+        return SHALLOW
+    if canonical.get(block, "") != block_hash.lower():
+        return REORGED
+    return None
+
+
+def _by_chain(events: Iterable[ChainEvent]) -> dict[str, list[ChainEvent]]:
+    out: dict[str, list[ChainEvent]] = {}
+    for ev in events:
+        out.setdefault(ev.chain, []).append(ev)
+    return out
+
+
+def _readable(row: ChainEvent) -> bool:
+    """A row the typed decoder refuses is never relayed (and never crashes a round): only a
+    database written by something else than the watcher holds one."""
+    try:
+        _ = row.event
+    except ValueError as exc:
+        log.error("bridge deposit row not understood; not relayed",
+                  extra={"event_id": row.id, "error": str(exc)[:300]})
+        return False
+    return True
 
 
 def install(app: App) -> None:

@@ -38,8 +38,9 @@ from actors.book._config import IntentsConfig
 from actors.book._messages import Capabilities
 from actors.evm.directory import Directory, UnknownName
 from actors.solver_session import (BOOK_PATH, SOLVERS_PATH, DeadlineExceeded, SessionSpec,
-                                   SolverBid, SolverFill, SolverHeartbeat, StreamEnded,
-                                   session_spec)
+                                   SolverBid, SolverFill, SolverHeartbeat, SolverMismatch,
+                                   StreamEnded, session_spec)
+from protocol.evidence import MAX_MISMATCH_REASON
 from orbital.v1 import solver_pb2, solver_pb2_grpc
 from runtime import (ActorUnavailable, AlreadyExists, FailedPrecondition, InvalidArgument,
                      PermissionDenied, StartChild, Unauthenticated, Unavailable)
@@ -294,11 +295,13 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
                     msg = SolverBid(m.bid.intent_id, m.bid.output_amount)
                 elif which == "fill_report":
                     msg = _fill(m.fill_report, directory)
+                elif which == "escrow_mismatch":
+                    msg = _mismatch(m.escrow_mismatch, directory)
                 elif which == "hello":
                     raise InvalidArgument("hello sent twice: one per session", field="hello")
                 else:
                     raise InvalidArgument("empty SolverMessage: set one of bid, fill_report, "
-                                          "heartbeat", field="kind")
+                                          "escrow_mismatch, heartbeat", field="kind")
                 if not _tell(ref, msg):
                     return  # the session ended; its reason is already in the outbox
             outbox.close(None)
@@ -325,6 +328,23 @@ def _fill(report, directory: Directory) -> SolverFill:
     except UnknownName as exc:
         raise InvalidArgument(str(exc), field="fill_report.chain") from None
     return SolverFill(report.intent_id, chain, report.tx_hash, report.kind)
+
+
+def _mismatch(report, directory: Directory) -> SolverMismatch:
+    """An escrow_mismatch, checked for shape like a fill report: a malformed one is a protocol
+    error. The reason is bounded (the book stores it in the intent's history)."""
+    if not _TX.fullmatch(report.intent_id):
+        raise InvalidArgument("escrow_mismatch.intent_id must be 0x followed by 64 hex digits",
+                              field="escrow_mismatch.intent_id")
+    if not 0 < len(report.reason) <= MAX_MISMATCH_REASON:
+        raise InvalidArgument(f"escrow_mismatch.reason is {len(report.reason)} characters long; "
+                              f"say what differs in 1 to {MAX_MISMATCH_REASON}",
+                              field="escrow_mismatch.reason")
+    try:
+        chain = directory.chain(report.chain).name
+    except UnknownName as exc:
+        raise InvalidArgument(str(exc), field="escrow_mismatch.chain") from None
+    return SolverMismatch(report.intent_id, chain, report.reason)
 
 
 def _tell(ref, message) -> bool:

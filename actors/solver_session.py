@@ -5,21 +5,26 @@ as ``intents/solvers/session/<lowercase address>`` (restart TEMPORARY: a session
 restarted; the solver reconnects). The actor is the session's state and its only writer:
 
 - to the book (``intents/book``): :class:`SessionJoined` at start, :class:`SessionLeft` at
-  stop, :class:`PlaceBid` per accepted bid, :class:`FillReported` per fill report;
+  stop, :class:`PlaceBid` per accepted bid, :class:`FillReported` per fill report,
+  :class:`EscrowMismatch` per accepted escrow mismatch report;
 - from the book (tells to this actor's path): awards, losses, refusals and intent updates,
   each turned into one ``ServerMessage`` pushed into the stream's outbox. Offers, the bulk
   of the traffic, skip this actor: ``SessionJoined`` carries the outbox and the book pushes
   one prebuilt ``ServerMessage`` per auction into every eligible session's outbox (an
   ``OfferWork`` told here, from a book that does not push, is still pushed as is);
 - from the stream's reader task: :class:`SolverBid`, :class:`SolverFill`,
-  :class:`SolverHeartbeat` (already checked for shape by the service).
+  :class:`SolverMismatch`, :class:`SolverHeartbeat` (already checked for shape by the
+  service).
 
 Liveness: any message from the solver counts; a clock timer tells the actor
 :class:`_LivenessCheck` and silence for ``heartbeat_timeout`` ends the session with
 DEADLINE_EXCEEDED. Bid rate: a token bucket (``solver_bid_rate``: rate/s, burst) per
 session; a bid over the bucket gets ``BidRejected("rate limited ...")`` and the session
 stays, but more than ``burst`` rate-limited bids *in a row* (no accepted bid between them)
-is sustained abuse and ends the session with RESOURCE_EXHAUSTED.
+is sustained abuse and ends the session with RESOURCE_EXHAUSTED. An escrow mismatch report
+costs a token of the same bucket, like a bid (the book does a history read for each, and
+records at most one per solver and intent): one over the bucket is dropped (logged; nothing
+goes back, the report is advisory) and counts towards the same abuse limit.
 
 Ending a session (timeout, abuse): the actor closes the outbox with the reason (the
 stream ends with that status) and stops itself; the supervisor drops the TEMPORARY child.
@@ -44,8 +49,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from actors.paths import BOOK_PATH, SOLVERS_PATH
 from actors.book._config import IntentsConfig
-from actors.book._messages import (AwardWork, BidRefused, Capabilities, FillReported,
-                                   IntentChanged, LostWork, OfferWork, PlaceBid,
+from actors.book._messages import (AwardWork, BidRefused, Capabilities, EscrowMismatch,
+                                   FillReported, IntentChanged, LostWork, OfferWork, PlaceBid,
                                    BookStarted, SessionJoined, SessionLeft)
 from orbital.v1 import solver_pb2
 from runtime import (Actor, ActorUnavailable, ChildSpec, DeadlineExceeded, InvalidArgument,
@@ -54,7 +59,7 @@ from runtime.config import App
 from runtime.grpc import timestamp
 from actors import fields
 
-__all__ = ["SolverSession", "SessionSpec", "SolverBid", "SolverFill", "SolverHeartbeat",
+__all__ = ["SolverSession", "SessionSpec", "SolverBid", "SolverFill", "SolverHeartbeat", "SolverMismatch",
            "StreamEnded", "DeadlineExceeded", "BOOK_PATH", "SOLVERS_PATH", "session_id_of", "session_spec",
            "install"]
 
@@ -84,6 +89,15 @@ class SolverFill:
     chain: str                     # config name, resolved by the service
     tx_hash: str
     kind: str                      # "open" | "fill"
+
+
+@dataclass(frozen=True)
+class SolverMismatch:
+    """The solver found the escrow of an intent it was awarded holding other terms."""
+
+    intent_id: str
+    chain: str                     # config name of the origin chain, resolved by the service
+    reason: str                    # bounded by the service
 
 
 @dataclass(frozen=True)
@@ -208,6 +222,9 @@ class SolverSession(Actor):
             self._to_book(FillReported(self.solver, message.intent_id.lower(), message.chain,
                                        message.tx_hash.lower(), message.kind))
             return None
+        if kind is SolverMismatch:
+            self._seen()
+            return self._mismatch(message)
         if kind is _LivenessCheck:
             return self._check_liveness()
         if kind is BookStarted:
@@ -226,23 +243,41 @@ class SolverSession(Actor):
         amount = _parse_amount(bid.output_amount)
         if isinstance(amount, str):
             return self._reject(bid.intent_id, amount)
-        if not self.bid_limit.allow(self.solver, self.ctx.clock.now()):
-            self.limited_in_row += 1
-            rate = self.cfg.solver_bid_rate
-            if self.limited_in_row > rate.burst:
-                return self._end(ResourceExhausted(
-                    f"bid rate exceeded: {self.limited_in_row} bids in a row over the limit of "
-                    f"{rate.rate:g}/s (burst {rate.burst}); session closed"))
-            return self._reject(bid.intent_id, f"rate limited: at most {rate.rate:g} bids/s "
-                                               f"(burst {rate.burst})")
-        self.limited_in_row = 0
+        limited = self._spend_token()
+        if limited is not None:
+            return None if self.ended else self._reject(bid.intent_id, limited)
         if not self._to_book(PlaceBid(self.path, self.solver, bid.intent_id.lower(), amount)):
             return self._reject(bid.intent_id, "the intent book is restarting; bid again "
                                                "when the intent is offered again")
         return None
 
+    def _spend_token(self) -> str | None:
+        """One token of the session's bucket (bids and escrow mismatch reports): None if it
+        had one, else the refusal. More than ``burst`` refusals in a row end the session."""
+        if self.bid_limit.allow(self.solver, self.ctx.clock.now()):
+            self.limited_in_row = 0
+            return None
+        self.limited_in_row += 1
+        rate = self.cfg.solver_bid_rate
+        if self.limited_in_row > rate.burst:
+            self._end(ResourceExhausted(
+                f"bid rate exceeded: {self.limited_in_row} bids in a row over the limit of "
+                f"{rate.rate:g}/s (burst {rate.burst}); session closed"))
+        return f"rate limited: at most {rate.rate:g} bids/s (burst {rate.burst})"
+
     def _reject(self, intent_id: str, reason: str) -> None:
         self._push(bid_rejected=solver_pb2.BidRejected(intent_id=intent_id, reason=reason))
+
+    # ---- escrow mismatch reports ---------------------------------------------------------
+    def _mismatch(self, report: SolverMismatch) -> None:
+        """To the book, which records it if this solver was awarded the intent (once)."""
+        limited = self._spend_token()
+        if limited is not None:
+            log.info("escrow mismatch report dropped", extra={"path": self.path, "solver": self.solver,
+                                                              "intent": report.intent_id, "reason": limited})
+            return None
+        self._to_book(EscrowMismatch(self.solver, report.intent_id.lower(), report.chain, report.reason))
+        return None
 
     # ---- liveness ------------------------------------------------------------------------
     def _seen(self) -> None:

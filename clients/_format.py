@@ -43,6 +43,9 @@ def intent_lines(i: Intent) -> list[str]:
     if i.solver:
         lines.append(f"solver      {i.solver}  output {i.awarded_output_amount}"
                      f"  exclusive until {_t(i.exclusivity_deadline)}")
+    if i.filled_output_amount:
+        short = f"  SHORTFALL {i.shortfall_amount}" if i.shortfall_amount else ""
+        lines.append(f"filled      {i.filled_output_amount}{short}")
     for tr in i.history:
         lines.append("  " + transition_text(tr))
     return lines
@@ -50,6 +53,8 @@ def intent_lines(i: Intent) -> list[str]:
 
 def transition_text(tr: Transition) -> str:
     text = f"v{tr.version} {_t(tr.at)} {tr.from_status.name} -> {tr.status.name}"
+    if tr.finding:
+        text += f"  [{tr.finding.replace('_', ' ')}]"
     if tr.solver:
         text += f"  solver {tr.solver}"
     if tr.reason:

@@ -85,6 +85,7 @@ class Transition:
     reason: str
     evidence: Evidence | None
     solver: str
+    finding: str = ""     # "conflicting_open", "foreign_fill", "shortfall", "escrow_mismatch"
 
     @classmethod
     def from_pb(cls, msg: intents_pb2.Transition) -> Transition:
@@ -93,12 +94,12 @@ class Transition:
             e = msg.evidence
             ev = Evidence(e.chain, e.block_number, e.block_hash, e.tx_hash, e.log_index)
         return cls(msg.version, IntentStatus(msg.from_status), IntentStatus(msg.status),
-                   _ts(msg, "at"), msg.reason, ev, msg.solver)
+                   _ts(msg, "at"), msg.reason, ev, msg.solver, msg.finding)
 
     def to_json(self) -> dict:
         out = {"version": self.version, "from_status": self.from_status.name,
                "status": self.status.name, "at": _iso(self.at), "reason": self.reason,
-               "solver": self.solver}
+               "solver": self.solver, "finding": self.finding}
         if self.evidence:
             out["evidence"] = dict(vars(self.evidence))
         return out
@@ -130,6 +131,8 @@ class Intent:
     updated_at: datetime | None
     version: int
     source: str
+    filled_output_amount: int = 0   # delivered by the fill that proves FILLED
+    shortfall_amount: int = 0       # below the winning bid, when the fill fell short
     raw: intents_pb2.Intent = field(repr=False, compare=False, default=None)
 
     @property
@@ -150,7 +153,9 @@ class Intent:
             exclusivity_deadline=_ts(m, "exclusivity_deadline"),
             history=tuple(Transition.from_pb(t) for t in m.history),
             created_at=_ts(m, "created_at"), updated_at=_ts(m, "updated_at"),
-            version=m.version, source=m.source, raw=m)
+            version=m.version, source=m.source,
+            filled_output_amount=_int(m.filled_output_amount),
+            shortfall_amount=_int(m.shortfall_amount), raw=m)
 
     def to_json(self) -> dict:
         """JSON-ready dict; amounts as decimal strings (they may exceed 2**53)."""
@@ -164,7 +169,8 @@ class Intent:
                 value = value.name
             elif isinstance(value, datetime):
                 value = _iso(value)
-            elif name in ("nonce", "input_amount", "min_output_amount", "awarded_output_amount"):
+            elif name in ("nonce", "input_amount", "min_output_amount", "awarded_output_amount",
+                          "filled_output_amount", "shortfall_amount"):
                 value = str(value)
             out[name] = value
         return out

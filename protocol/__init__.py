@@ -4,6 +4,8 @@
   the Open event decoder (mirrors contracts/src/OrbitalTypes.sol; see docs/erc7683.md).
 - :mod:`protocol.signatures`: strict parsing of user typed data and signature recovery.
 - :mod:`protocol.events`: topics and decoders of every indexed contract event.
+- :mod:`protocol.logs`: typed records of those events, and the one decoder of indexed rows.
+- :mod:`protocol.evidence`: the evidence rule (which event proves which step of an intent).
 - :mod:`protocol.artifacts`: compiled ABIs and bytecode.
 """
 

@@ -107,7 +107,8 @@ NONCE_INVALIDATED = EventSpec("NonceInvalidated", (("user", "address", True), ("
 # OrbitalSettler, destination role.
 FILLED = EventSpec(
     "Filled",
-    (("orderId", "bytes32", True), ("filler", "address", True), ("recipient", "address", False),
+    (("orderId", "bytes32", True), ("filler", "address", True), ("fillKey", "bytes32", True),
+     ("recipient", "address", False),
      ("token", "address", False), ("amount", "uint256", False), ("originChainId", "uint256", False)),
 )
 # Bridge.

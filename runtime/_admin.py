@@ -163,6 +163,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ListAlerts(self, request, context):
         return await self._plugged("ListAlerts", request, context)
 
+    @unary("AdminService/DecideShortfall")
+    async def DecideShortfall(self, request, context):
+        return await self._plugged("DecideShortfall", request, context)
+
 
 def admin_service(node):
     name = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name

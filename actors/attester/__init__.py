@@ -1,9 +1,12 @@
 """``intents/attester``: settles FILLED intents on their origin chain (issue 4, section 4).
 
 Reads the book's ``intent`` rows and the watchers' ``chain_event`` rows (never writes
-them); when a fill is ``settlement_depth`` blocks deep on its destination, its evidence
-still matches the order and its escrow is still Opened, it is settled in a batched
-``OrbitalSettler.settle(orderIds, fillers)`` signed by the attester key. Transactions go
+them); when a fill is its destination chain's ``settlement_depth`` blocks deep, it proves
+the intent by the evidence rule (``protocol.evidence``: the escrow's exact originData) and
+its escrow is still Opened, it is settled in a batched
+``OrbitalSettler.settle(orderIds, fillers, fillKeys)`` signed by the attester key (the
+settler checks each fill key against the escrow's). A fill below the winning bid is held
+for an operator (``shortfall_policy``, ``AdminService/DecideShortfall``). Transactions go
 through the node's one EVM sender, :class:`actors.evm.txsend.TxSender` (recorded before
 they are sent, reconciled after a restart, stuck ones replaced with bumped EIP-1559 fees,
 nonces shared with any other actor signing with the same key); the batch behind each one
@@ -14,8 +17,9 @@ It also sends ``refund(orderId)`` for expired OPENED intents when the keeper ask
 
 Layout: ``_config`` the ``attester:`` section; ``_models`` its tables (migration
 ``0400_attester``); ``_calls`` settler calldata and decoding; ``_ledger`` per-order and
-per-batch outcomes and FAILED reports; ``_evidence`` the fill re-check; ``_refunds`` one
-refund; ``_messages`` what it tells and answers; ``_actor`` the actor.
+per-batch outcomes, FAILED reports and operator decisions; ``_evidence`` the proving fill;
+``_refunds`` one refund; ``_messages`` what it tells and answers; ``_admin`` the
+DecideShortfall method; ``_actor`` the actor.
 """
 
 from __future__ import annotations
@@ -29,19 +33,22 @@ from actors.paths import ATTESTER_PATH, BOOK_PATH
 
 from ._actor import Attester
 from ._config import AttesterConfig, AttesterSpec
-from ._evidence import Verdict, judge
-from ._messages import AttesterStatus, Poll, RefundDue, SettlementFailed
-from ._models import MIGRATION, AttesterBatch, AttesterOrder, refund_reference, settle_reference
+from ._admin import decide_shortfall
+from ._evidence import Proof, fill_events, prove_fill
+from ._messages import AttesterStatus, DecideShortfall, Poll, RefundDue, SettlementFailed
+from ._models import (MIGRATION, MIGRATIONS, AttesterBatch, AttesterOrder, refund_reference,
+                      settle_reference)
 
 __all__ = ["install", "Attester", "AttesterConfig", "AttesterSpec", "AttesterStatus", "Poll",
-           "SettlementFailed", "RefundDue", "AttesterOrder", "AttesterBatch", "MIGRATION",
-           "BOOK_PATH", "Verdict", "judge", "settle_reference", "refund_reference"]
+           "SettlementFailed", "RefundDue", "DecideShortfall", "AttesterOrder", "AttesterBatch",
+           "MIGRATION", "MIGRATIONS", "BOOK_PATH", "Proof", "fill_events", "prove_fill",
+           "settle_reference", "refund_reference", "decide_shortfall"]
 
 log = logging.getLogger("orbital.attester")
 
 
 def install(app: App) -> None:
-    from actors.book._models import MIGRATION as BOOK_MIGRATION
+    from actors.book import MIGRATIONS as BOOK_MIGRATIONS
     from actors.evm.models import MIGRATION as CHAIN_MIGRATION
     from actors.evm.txsend import MIGRATION as TX_MIGRATION
     app.section("attester", AttesterConfig)
@@ -49,9 +56,12 @@ def install(app: App) -> None:
     # migrations (deduplicated by id when those kinds are installed too) make sure the
     # tables exist.
     app.migration(CHAIN_MIGRATION)
-    app.migration(BOOK_MIGRATION)
+    for migration in BOOK_MIGRATIONS:
+        app.migration(migration)
     app.migration(TX_MIGRATION)
-    app.migration(MIGRATION)
+    for migration in MIGRATIONS:
+        app.migration(migration)
+    app.admin("DecideShortfall", decide_shortfall)
 
     from actors.keeper import ask_actor, no_args, register_action
     register_action("refund_expired", ask_actor(ATTESTER_PATH, RefundDue(), "refunds sent:"), no_args)

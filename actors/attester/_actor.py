@@ -12,12 +12,15 @@ per origin chain:
    after a refusal no new batch on that chain for ``replace_after`` seconds).
    While a transaction of ours is pending on a chain nothing new is sent there;
 2. candidates: ``intent`` rows (the book's; read only) with status FILLED on this origin,
-   minus the ones this attester already FAILED or has in flight;
-3. each must be at ``settlement_depth`` on its destination (head - fill_block), have
-   matching fill evidence in ``chain_event`` (:mod:`._evidence`; a mismatch is FAILED, a
-   missing or reorged row waits) and an escrow still ``Opened`` on the origin settler
-   (``escrows(id)``; Settled/Refunded ones are skipped: never settle twice);
-4. up to ``batch_size`` of them go in one ``settle(orderIds, fillers)``: gas estimated
+   minus the ones this attester already FAILED, holds, or has in flight;
+3. each must be at its destination chain's ``settlement_depth`` (head - fill_block), have
+   a fill that proves it by the evidence rule in ``chain_event`` (:mod:`._evidence`: the
+   escrow's exact originData; none is FAILED, a missing or reorged row waits), and an
+   escrow still ``Opened`` on the origin settler (``escrows(id)``; Settled/Refunded ones
+   are skipped: never settle twice). A fill below the winning bid (a shortfall) is held
+   until an operator decides (``shortfall_policy: hold``, :class:`DecideShortfall`) or
+   settled and recorded (``settle``);
+4. up to ``batch_size`` of them go in one ``settle(orderIds, fillers, fillKeys)``: gas estimated
    first (an estimate that reverts is narrowed down order by order), the batch committed
    (``attester_batch``), then the transaction recorded and sent by the TxSender with
    ``reference = settle:<batch id>``.
@@ -41,20 +44,20 @@ from typing import Any
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from actors.book._models import IntentRow
+from actors.book import IntentRow
 from actors.evm import RpcClient, RpcError, RpcUnavailable
 from actors.evm.txsend import TX_FAILED, TX_MINED, TX_PENDING, TX_REVERTED, EvmTx
 from actors.evm.owner import SenderOwner
-from runtime import Actor
+from runtime import Actor, RaiseAlert, raise_alert
 from runtime._logging import register_secret
 
 from ._calls import (ESCROW_STATUS, attester_calldata, decode_escrow_status, escrow_calldata,
                      revert_reason, settle_calldata)
 from ._config import AttesterSpec
-from ._evidence import Verdict, filled_events, judge
+from ._evidence import Proof, fill_events, prove_fill
 from ._ledger import Decision, Ledger
-from ._messages import AttesterStatus, Poll, RefundDue
-from ._models import AttesterBatch
+from ._messages import AttesterStatus, DecideShortfall, Poll, RefundDue
+from ._models import AttesterBatch, AttesterOrder
 from ._refunds import REFUND_PURPOSE, send_refund
 
 __all__ = ["Attester"]
@@ -101,6 +104,8 @@ class Attester(SenderOwner, Actor):
             return self._refund_round()
         if isinstance(message, AttesterStatus):
             return self.status()
+        if isinstance(message, DecideShortfall):
+            return self.ledger.operator_decision(message.intent_id, message.repay, message.note)
         return super().handle(message)
 
 
@@ -125,6 +130,7 @@ class Attester(SenderOwner, Actor):
     def _conclude(self, name: str, batch: AttesterBatch, rows: list[EvmTx]) -> None:
         """Apply the outcome of a batch whose transactions are all final (exactly once)."""
         ids, fillers = json.loads(batch.order_ids), json.loads(batch.fillers)
+        keys = json.loads(batch.fill_keys or "[]") or [""] * len(ids)
         mined = [r for r in rows if r.status == TX_MINED]
         reverted = [r for r in rows if r.status == TX_REVERTED]
         if mined:
@@ -137,13 +143,13 @@ class Attester(SenderOwner, Actor):
         if reverted:
             row = reverted[0]
             decisions = []
-            for oid, filler, st in zip(ids, fillers, self._escrows(name, ids)):
+            for oid, filler, key, st in zip(ids, fillers, keys, self._escrows(name, ids)):
                 if st in (2, 3):   # lost a race (refund, another settle): not our failure
                     decisions.append(Decision(oid, "skip", f"settle transaction {row.tx_hash} "
                                                            f"reverted; escrow {ESCROW_STATUS[st]} "
                                                            f"on chain"))
                     continue
-                why = self._simulate(name, oid, filler) or "out of gas or state changed"
+                why = self._simulate(name, oid, filler, key) or "out of gas or state changed"
                 if why.startswith("Unauthorized"):   # the role moved: not the order's fault
                     self.role.pop(name, None)
                     decisions.append(Decision(oid, "retry", why))
@@ -191,13 +197,13 @@ class Attester(SenderOwner, Actor):
             # The node refused our last settle: not a new batch (and evm_tx row) every
             # round; again after replace_after seconds.
             return {"sent": None, "refused": why}
-        batch: list[tuple[IntentRow, str]] = []
+        batch: list[tuple[IntentRow, Proof]] = []
         waiting, skipped = 0, 0
         ready = self._ready(name, heads)
         statuses = self._escrows(name, [i.id for i, _ in ready])
-        for (intent, filler), st in zip(ready, statuses):
+        for (intent, proof), st in zip(ready, statuses):
             if st == 1:
-                batch.append((intent, filler))
+                batch.append((intent, proof))
             elif st in (2, 3):
                 skipped += 1
                 self.ledger.decide(name, Decision(intent.id, "skip", f"escrow already "
@@ -210,9 +216,9 @@ class Attester(SenderOwner, Actor):
             batch, gas = self._estimate(name, batch)
         if not batch:
             return {"sent": None, "skipped": skipped, "waiting": waiting}
-        ids, fillers = [i.id for i, _ in batch], [f for _, f in batch]
-        record = self.ledger.open_batch(name, ids, fillers, gas, self.ctx.clock.wall())
-        row = self.senders[name].submit(self.settlers[name], settle_calldata(ids, fillers),
+        ids, fillers, keys = _columns(batch)
+        record = self.ledger.open_batch(name, ids, fillers, keys, gas, self.ctx.clock.wall())
+        row = self.senders[name].submit(self.settlers[name], settle_calldata(ids, fillers, keys),
                                         gas=gas, reference=record.reference, purpose=SETTLE)
         log.info("settle transaction sent", extra={"chain": name, "tx": row.tx_hash,
                                                    "batch": record.id, "orders": len(ids),
@@ -234,47 +240,67 @@ class Attester(SenderOwner, Actor):
             self.role[name] = why
         return not self.role[name]
 
-    def _ready(self, name: str, heads: dict[str, int]) -> list[tuple[IntentRow, str]]:
-        """FILLED intents of ``name`` at settlement depth with good evidence (bad -> FAILED)."""
+    def _ready(self, name: str, heads: dict[str, int]) -> list[tuple[IntentRow, Proof]]:
+        """FILLED intents of ``name`` at settlement depth whose fill is proven (none ->
+        FAILED; a shortfall held under ``shortfall_policy: hold`` until an operator says)."""
         with self.store.connection():
             intents = list(IntentRow.select().where(
                 (IntentRow.status == "FILLED") & (IntentRow.origin_chain == name) &
                 IntentRow.id.not_in(self.ledger.excluded()))
                 .order_by(IntentRow.fill_block, IntentRow.id).limit(self.cfg.batch_size * 4))
-            events = {i.id: filled_events(i) for i in intents}
+            events = {i.id: fill_events(i) for i in intents}
+            repay = {o.intent for o in AttesterOrder.select(AttesterOrder.intent).where(
+                AttesterOrder.intent.in_([i.id for i in intents]) &
+                (AttesterOrder.decision == "repay"))} if intents else set()
         deep = []
         for i in intents:
-            if i.fill_chain not in self.rpcs:
-                log.warning("fill chain not configured", extra={"intent": i.id,
-                                                                 "chain": i.fill_chain})
+            dest = i.destination_chain
+            if dest not in self.rpcs:
+                log.warning("destination chain not configured", extra={"intent": i.id,
+                                                                        "chain": dest})
                 continue
-            if i.fill_chain not in heads:
-                heads[i.fill_chain] = int(self.rpcs[i.fill_chain].call("eth_blockNumber"), 16)
-            if heads[i.fill_chain] - i.fill_block >= self.cfg.settlement_depth:
+            if dest not in heads:
+                heads[dest] = int(self.rpcs[dest].call("eth_blockNumber"), 16)
+            if heads[dest] - i.fill_block >= self.spec.chains[dest].settlement_depth:
                 deep.append(i)
         out = []
         for i in deep:
-            verdict = self._verdict(i, events[i.id])
-            if verdict.ok:
-                out.append((i, verdict.filler))
-            elif verdict.wait:
-                log.info("not settling yet: %s", verdict.reason, extra={"intent": i.id})
+            proof = self._prove(i, events[i.id])
+            if proof.ok and proof.shortfall and self.cfg.shortfall_policy == "hold" \
+                    and i.id not in repay:
+                self._hold(name, i, proof)
+            elif proof.ok:
+                if proof.shortfall:
+                    log.warning("settling a shortfall fill (shortfall_policy: %s)",
+                                "repaid by an operator" if i.id in repay else "settle",
+                                extra={"intent": i.id, "shortfall": str(proof.shortfall)})
+                out.append((i, proof))
+            elif proof.wait:
+                log.info("not settling yet: %s", proof.reason, extra={"intent": i.id})
             else:
-                self.ledger.decide(name, Decision(i.id, "fail", verdict.reason))
+                self.ledger.decide(name, Decision(i.id, "fail", proof.reason))
         return out
 
-    def _verdict(self, intent: IntentRow, events: list) -> Verdict:
-        chain = self.spec.chains[intent.fill_chain]
-        first: Verdict | None = None
-        for ev in events or [None]:
-            header = None if ev is None else self.rpcs[intent.fill_chain].call(
-                "eth_getBlockByNumber", [hex(ev.block_number), False])
-            v = judge(intent, ev, dest_chain_id=chain.chain_id,
-                      dest_settler=self.settlers[intent.fill_chain], header=header)
-            if v.ok:
-                return v
-            first = first or v
-        return first
+    def _prove(self, intent: IntentRow, events: list) -> Proof:
+        dest = intent.destination_chain
+        rpc, headers = self.rpcs[dest], {}
+
+        def header(n: int) -> dict | None:
+            if n not in headers:
+                headers[n] = rpc.call("eth_getBlockByNumber", [hex(n), False])
+            return headers[n]
+        return prove_fill(intent, events, dest_chain_id=self.spec.chains[dest].chain_id,
+                          dest_settler=self.settlers[dest], header=header)
+
+    def _hold(self, name: str, intent: IntentRow, proof: Proof) -> None:
+        """Shortfall, policy hold: not repaid until an operator decides; alert once."""
+        why = (f"shortfall: the fill delivered {proof.amount}, {proof.shortfall} below the "
+               f"winning bid {intent.awarded_amount}; held until an operator decides "
+               f"(AdminService/DecideShortfall {intent.id})")
+        self.ledger.decide(name, Decision(intent.id, "hold", why))
+        raise_alert(self.ctx.registry, RaiseAlert(
+            "settlement_shortfall_held", f"{self.path}/{intent.id}", why,
+            labels={"intent": intent.id, "filler": proof.filler, "chain": name}))
 
     def _escrows(self, name: str, ids: list[str]) -> list[int]:
         """``escrows(id).status`` of each order on the origin settler, one batch."""
@@ -285,12 +311,12 @@ class Attester(SenderOwner, Actor):
                                                        "latest"]) for i in ids])
         return [decode_escrow_status(r) for r in replies]
 
-    def _estimate(self, name: str, batch: list[tuple[IntentRow, str]]
-                  ) -> tuple[list[tuple[IntentRow, str]], int]:
+    def _estimate(self, name: str, batch: list[tuple[IntentRow, Proof]]
+                  ) -> tuple[list[tuple[IntentRow, Proof]], int]:
         """Gas for the batch (x ``gas_margin``); if it would revert, drop the orders that
         revert alone (each counts a reverted attempt)."""
         for attempt in range(2):
-            data = settle_calldata([i.id for i, _ in batch], [f for _, f in batch])
+            data = settle_calldata(*_columns(batch))
             try:
                 gas = int(self.rpcs[name].call("eth_estimateGas", [{
                     "from": self.account.address, "to": self.settlers[name], "data": data}]), 16)
@@ -301,10 +327,10 @@ class Attester(SenderOwner, Actor):
                         "chain": name, "error": revert_reason(exc)})
                     return [], 0
             good = []
-            for intent, filler in batch:
-                why = self._simulate(name, intent.id, filler)
+            for intent, proof in batch:
+                why = self._simulate(name, intent.id, proof.filler, proof.fill_key)
                 if why is None:
-                    good.append((intent, filler))
+                    good.append((intent, proof))
                 elif why.startswith("Unauthorized"):   # the role moved: not the order's fault
                     self.role.pop(name, None)
                     return [], 0
@@ -316,23 +342,26 @@ class Attester(SenderOwner, Actor):
                 return [], 0
         return [], 0
 
-    def _simulate(self, name: str, intent_id: str, filler: str) -> str | None:
-        """Why ``settle([id], [filler])`` reverts now (None: it does not)."""
+    def _simulate(self, name: str, intent_id: str, filler: str, fill_key: str) -> str | None:
+        """Why ``settle([id], [filler], [fill_key])`` reverts now (None: it does not)."""
+        if not fill_key:   # a batch recorded before fill keys existed: ask the escrow's
+            return "no fill key recorded for this order"
         try:
             self.rpcs[name].call("eth_call", [{
                 "from": self.account.address, "to": self.settlers[name],
-                "data": settle_calldata([intent_id], [filler])}, "latest"])
+                "data": settle_calldata([intent_id], [filler], [fill_key])}, "latest"])
         except RpcError as exc:
             return revert_reason(exc)
         return None
 
     # ---- refunds (keeper task refund_expired) ---------------------------------------------
     def _refund_round(self) -> int:
-        """One refund per idle origin chain, for its oldest expired OPENED intent whose
-        escrow is still Opened on chain. ``refund`` is open to anyone; the attester sends
-        it because it already has a sender on every origin chain. An intent whose refunds
-        reverted ``max_retries`` times is left alone (logged). REFUNDED itself comes from
-        the watcher seeing the Refunded event."""
+        """One refund per idle origin chain, for its oldest expired intent whose escrow is
+        still Opened on chain: OPENED (never filled, or only by foreign fills), or FILLED
+        with its settlement withheld by an operator (a shortfall not repaid). ``refund`` is
+        open to anyone; the attester sends it because it already has a sender on every
+        origin chain. An intent whose refunds reverted ``max_retries`` times is left alone
+        (logged). REFUNDED itself comes from the watcher seeing the Refunded event."""
         sent = 0
         for name, sender in self.senders.items():
             try:
@@ -341,10 +370,13 @@ class Attester(SenderOwner, Actor):
                 now = int(self.rpcs[name].call("eth_getBlockByNumber",
                                                ["latest", False])["timestamp"], 16)
                 with self.store.connection():
+                    withheld = AttesterOrder.select(AttesterOrder.intent).where(
+                        AttesterOrder.status == "withheld")
                     due = list(IntentRow.select().where(
-                        (IntentRow.origin_chain == name) & (IntentRow.status == "OPENED") &
-                        (IntentRow.fill_deadline < now)).order_by(IntentRow.fill_deadline)
-                        .limit(20))
+                        (IntentRow.origin_chain == name) & (IntentRow.fill_deadline < now) &
+                        ((IntentRow.status == "OPENED") |
+                         ((IntentRow.status == "FILLED") & IntentRow.id.in_(withheld))))
+                        .order_by(IntentRow.fill_deadline).limit(20))
                 for intent, st in zip(due, self._escrows(name, [i.id for i in due])):
                     did = (send_refund(sender, self.settlers[name], intent.id,
                                        self.cfg.max_retries) if st == 1 else "skip")
@@ -364,3 +396,9 @@ class Attester(SenderOwner, Actor):
                             "inflight": [(r.nonce, r.tx_hash) for r in sender.pending()]}
         return {"address": self.account.address, "chains": chains,
                 "last_round": self.last_round}
+
+
+def _columns(batch: list[tuple[IntentRow, Proof]]) -> tuple[list[str], list[str], list[str]]:
+    """(order ids, fillers, fill keys) of a settle batch."""
+    return ([i.id for i, _ in batch], [p.filler for _, p in batch],
+            [p.fill_key for _, p in batch])

@@ -16,7 +16,7 @@ from protocol import abi
 __all__ = ["settle_calldata", "refund_calldata", "escrow_calldata", "attester_calldata",
            "decode_escrow_status", "revert_reason", "ESCROW_STATUS"]
 
-_SETTLE = keccak(text="settle(bytes32[],address[])")[:4]
+_SETTLE = keccak(text="settle(bytes32[],address[],bytes32[])")[:4]
 _ESCROWS = keccak(text="escrows(bytes32)")[:4]
 _REFUND = keccak(text="refund(bytes32)")[:4]
 _ATTESTER = keccak(text="attester()")[:4]
@@ -28,9 +28,13 @@ _ERRORS = {"0x" + keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inpu
            if e["type"] == "error"}
 
 
-def settle_calldata(order_ids: list[str], fillers: list[str]) -> str:
+def settle_calldata(order_ids: list[str], fillers: list[str], fill_keys: list[str]) -> str:
+    """``settle(orderIds, fillers, fillKeys)``: each fill key (0x hex) is the one of the
+    ``Filled`` event relied on, which the settler checks against the escrow's."""
     ids = [bytes.fromhex(i[2:]) for i in order_ids]
-    return "0x" + (_SETTLE + abi_encode(["bytes32[]", "address[]"], [ids, fillers])).hex()
+    keys = [bytes.fromhex(k[2:]) for k in fill_keys]
+    return "0x" + (_SETTLE + abi_encode(["bytes32[]", "address[]", "bytes32[]"],
+                                        [ids, fillers, keys])).hex()
 
 
 def refund_calldata(order_id: str) -> str:
@@ -46,7 +50,8 @@ def attester_calldata() -> str:
 
 
 def decode_escrow_status(result: str) -> int:
-    """``escrows(id)`` returns (user, fillDeadline, status, inputToken, filler, amount)."""
+    """``escrows(id)`` returns (user, fillDeadline, status, inputToken, filler, amount,
+    fillKey)."""
     data = bytes.fromhex(result[2:])
     if len(data) < 96:
         raise ValueError(f"escrows(): short reply ({len(data)} bytes)")

@@ -5,6 +5,10 @@ The signing key is a :class:`runtime.config.Secret` taken from the environment
 log line. An empty key means "no attester on this node": the provider starts nothing and
 says so in a log line, so a node without the key still runs everything else.
 
+How deep a fill must be before it is settled is the destination chain's
+``chains.<name>.settlement_depth`` (per chain, with defaults by chain id: see
+``actors.evm.config``), not a key of this section.
+
 Fees, replacement and the gas margin are :class:`actors.evm.txsend.TxConfig`'s own fields
 (``replace_after``, ``fee_bump``, ``max_fee_gwei``...): the section *is* a ``TxConfig``
 (subclass) and is handed as is to the :class:`~actors.evm.txsend.TxSender` of each origin
@@ -15,7 +19,7 @@ keys stay flat in the file (``attester.replace_after``), as they were.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Optional
 
 from actors.evm.config import ChainConfig
 from actors.evm.txsend import TxConfig
@@ -29,9 +33,9 @@ class AttesterConfig(TxConfig):
     key: Optional[Secret] = opt(None, pattern=r"((0x)?[0-9a-fA-F]{64})?",
                                 doc="attester private key, from ${ORBITAL_ATTESTER_KEY}; "
                                     "empty: the attester is not started")
-    settlement_depth: int = opt(1, min=0, max=10_000,
-                                doc="destination blocks on top of the fill's block before "
-                                    "it is settled (head - fill_block >= depth)")
+    shortfall_policy: Literal["hold", "settle"] = opt(
+        "hold", doc="a fill below the winning bid: hold (not repaid until an operator "
+                    "decides, AdminService/DecideShortfall) or settle (repay, recorded)")
     batch_size: int = opt(20, min=1, max=500, doc="orders per settle transaction")
     poll_interval: float = opt(2.0, min=0.005, max=600, doc="seconds between rounds")
     max_retries: int = opt(3, min=1, max=100,

@@ -1,37 +1,43 @@
-"""Defence in depth before paying an escrow: re-check the ``Filled`` row the book relied on.
+"""Before paying an escrow: find the one fill that proves the intent, by the evidence rule.
 
-The book marks an intent FILLED when the destination's ``Filled`` event matches the
-order's fill instruction. The attester pays real money on the strength of that, so it
-checks the evidence again from ``chain_event`` (docs/erc7683.md section 6: fills are keyed
-by keccak(originData), so a ``Filled`` for the right order id with bogus terms can exist):
-the event must come from the destination settler on the intent's destination chain, pay
-the order's ``recipient`` in the order's ``token`` at least ``min_output``, name the
-order's origin chain, and sit in a block whose timestamp is <= ``fillDeadline`` and whose
-hash is still the chain's (checked against the header the caller fetched).
+The book marks an intent FILLED when a ``Filled`` event proves it
+(:func:`protocol.evidence.judge`); the attester pays real money on the strength of that,
+so it applies the same rule again, to the ``chain_event`` rows of the intent's order id on
+its destination chain, with what the book cannot know: the block's timestamp (before
+fillDeadline) and that the block is still the chain's (hash checked against the header
+the caller fetched). Only a fill of the escrow's exact originData proves anything (its
+fill key is what ``settle`` must present, and the settler checks it against the escrow),
+so a shadow fill of the same order id by an attacker is never what gets repaid: it is
+told apart here, and refused on chain if it were not.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from actors.book._models import IntentRow
+from actors.book import IntentRow, intent_terms
 from actors.evm.models import ChainEvent
+from protocol.evidence import judge
 
-__all__ = ["Verdict", "filled_events", "judge"]
+__all__ = ["Proof", "fill_events", "prove_fill"]
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Proof:
     ok: bool
-    filler: str = ""        # repayment address of the fill (whom settle pays)
-    reason: str = ""        # why not, when not ok
+    filler: str = ""        # repayment address of the proving fill (whom settle pays)
+    fill_key: str = ""      # 0x hex: keccak256 of the escrow's originData
+    amount: int = 0         # delivered
+    shortfall: int = 0      # below the winning bid, when the fill fell short
+    reason: str = ""        # why not, when not ok (or the shortfall, when ok)
     wait: bool = False      # not ok *yet* (evidence missing or chain moving): no FAILED
 
 
-def filled_events(intent: IntentRow) -> list[ChainEvent]:
-    """``Filled`` rows of the intent on its fill chain, the book's ``fill_tx`` first."""
-    rows = list(ChainEvent.select().where((ChainEvent.chain == intent.fill_chain) &
+def fill_events(intent: IntentRow) -> list[ChainEvent]:
+    """``Filled`` rows of the intent's order id on its destination chain, the book's
+    ``fill_tx`` first."""
+    rows = list(ChainEvent.select().where((ChainEvent.chain == intent.destination_chain) &
                                           (ChainEvent.name == "Filled") &
                                           (ChainEvent.order_id == intent.id.lower()))
                 .order_by(ChainEvent.id))
@@ -39,40 +45,31 @@ def filled_events(intent: IntentRow) -> list[ChainEvent]:
     return rows
 
 
-def _eq(a: str, b: str) -> bool:
-    return a.lower() == b.lower()
-
-
-def judge(intent: IntentRow, event: ChainEvent | None, *, dest_chain_id: int,
-          dest_settler: str, header: dict | None) -> Verdict:
-    """``header``: the destination block ``eth_getBlockByNumber(event.block_number)``."""
-    if event is None:
-        return Verdict(False, reason=f"no Filled event indexed for {intent.id} on "
-                                     f"{intent.fill_chain or '?'} (yet)", wait=True)
-    if header is None or header.get("hash", "").lower() != event.block_hash.lower():
-        return Verdict(False, reason=f"block {event.block_number} of the fill is not on the "
-                                     f"canonical chain (reorg?)", wait=True)
-    args = json.loads(event.args)
-    problems = []
-    if dest_chain_id != intent.destination_chain_id:
-        problems.append(f"fill chain id {dest_chain_id} != order destination "
-                        f"{intent.destination_chain_id}")
-    if not _eq(event.address, dest_settler):
-        problems.append(f"event from {event.address}, not the destination settler")
-    if not _eq(args["recipient"], intent.recipient):
-        problems.append(f"recipient {args['recipient']} != order recipient {intent.recipient}")
-    if not _eq(args["token"], intent.output_token):
-        problems.append(f"token {args['token']} != order output token {intent.output_token}")
-    if int(args["amount"]) < int(intent.min_output):
-        problems.append(f"amount {args['amount']} < min output {intent.min_output}")
-    if int(args["originChainId"]) != intent.origin_chain_id:
-        problems.append(f"originChainId {args['originChainId']} != {intent.origin_chain_id}")
-    if int(header["timestamp"], 16) > intent.fill_deadline:
-        problems.append(f"filled at {int(header['timestamp'], 16)}, after fillDeadline "
-                        f"{intent.fill_deadline}")
-    if intent.filler and not _eq(args["filler"], intent.filler):
-        problems.append(f"filler {args['filler']} != the book's {intent.filler}")
-    if problems:
-        return Verdict(False, reason="fill evidence does not match the order: "
-                                     + "; ".join(problems))
-    return Verdict(True, filler=args["filler"])
+def prove_fill(intent: IntentRow, events: list[ChainEvent], *, dest_chain_id: int,
+               dest_settler: str, header: Callable[[int], dict | None]) -> Proof:
+    """The fill among ``events`` that proves ``intent`` (``header(n)``: the destination's
+    block ``n`` as ``eth_getBlockByNumber`` returns it, None if unknown)."""
+    if not events:
+        return Proof(False, reason=f"no Filled event indexed for {intent.id} on "
+                                   f"{intent.destination_chain} (yet)", wait=True)
+    terms = intent_terms(intent, dest_settler)
+    waits, refusals = [], []
+    for ev in events:
+        head = header(ev.block_number)
+        if head is None or head.get("hash", "").lower() != ev.block_hash.lower():
+            waits.append(f"block {ev.block_number} of the fill in {ev.tx_hash} is not on the "
+                         "canonical chain (reorg?)")
+            continue
+        try:
+            seen = ev.located(dest_chain_id, int(head["timestamp"], 16))
+        except ValueError as exc:
+            refusals.append(f"{ev.tx_hash}: {exc}")
+            continue
+        v = judge(terms, seen, awarded=int(intent.awarded_amount or 0))
+        if v.proves:
+            return Proof(True, filler=seen.event.filler, fill_key="0x" + seen.event.fill_key.hex(),
+                         amount=v.amount, shortfall=v.shortfall, reason=v.why)
+        refusals.append(f"{ev.tx_hash}: {v.why}")
+    if waits:
+        return Proof(False, reason="; ".join(waits), wait=True)
+    return Proof(False, reason="no fill of the escrow's originData: " + " | ".join(refusals))

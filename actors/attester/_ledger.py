@@ -19,7 +19,7 @@ from typing import Any
 
 from actors.book._models import IntentRow
 from actors.paths import BOOK_PATH
-from runtime import ActorUnavailable
+from runtime import ActorUnavailable, FailedPrecondition, NotFound
 from runtime.store import Store
 
 from ._messages import SettlementFailed
@@ -34,7 +34,8 @@ log = logging.getLogger("orbital.attester")
 class Decision:
     """``settled`` | ``skip`` (escrow no longer Opened, not ours to report) | ``revert``
     (one reverted attempt; FAILED at ``max_retries``) | ``retry`` (back to the queue, no
-    attempt counted) | ``fail`` (FAILED now)."""
+    attempt counted) | ``fail`` (FAILED now) | ``hold`` (a shortfall: not settled until an
+    operator decides)."""
 
     intent: str
     kind: str
@@ -46,12 +47,13 @@ class Ledger:
         self.store, self.registry, self.max_retries = store, registry, max_retries
 
     # ---- batches ------------------------------------------------------------------------
-    def open_batch(self, chain: str, order_ids: list[str], fillers: list[str], gas: int,
-                   now: float) -> AttesterBatch:
+    def open_batch(self, chain: str, order_ids: list[str], fillers: list[str],
+                   fill_keys: list[str], gas: int, now: float) -> AttesterBatch:
         """The batch and its orders ``inflight``, committed before anything is signed."""
         with self.store.connection(), self.store.atomic():
             batch = AttesterBatch.create(chain=chain, order_ids=json.dumps(order_ids),
-                                         fillers=json.dumps(fillers), gas_limit=gas,
+                                         fillers=json.dumps(fillers),
+                                         fill_keys=json.dumps(fill_keys), gas_limit=gas,
                                          created_at=now, updated_at=time.time())
             for oid in order_ids:
                 self._mark(oid, chain, "inflight", batch=batch.id, reason="")
@@ -79,9 +81,36 @@ class Ledger:
         self._report([failed] if failed else [])
 
     def excluded(self):
-        """Intents not to pick up again: FAILED by us, or in an open batch."""
+        """Intents not to pick up again: FAILED by us, in an open batch, held for an
+        operator or withheld by one."""
         return AttesterOrder.select(AttesterOrder.intent).where(
-            AttesterOrder.status.in_(["failed", "inflight"]))
+            AttesterOrder.status.in_(["failed", "inflight", "held", "withheld"]))
+
+    # ---- operator decisions on held shortfalls -----------------------------------------------
+    def operator_decision(self, intent_id: str, repay: bool, note: str = "") -> AttesterOrder:
+        """Repay a held shortfall (settled at the next round) or withhold it for good (never
+        settled: refunded to the user after fillDeadline). Only a held order can be decided;
+        NotFound / FailedPrecondition otherwise, with what it is instead."""
+        with self.store.connection():
+            row = AttesterOrder.get_or_none(AttesterOrder.intent == intent_id)
+        if row is None:
+            raise NotFound(f"no settlement of intent {intent_id} is known to this attester",
+                           field="intent_id")
+        if row.status != "held":
+            raise FailedPrecondition(f"the settlement of intent {intent_id} is {row.status}, "
+                                     "not held for a decision" +
+                                     (f" ({row.decision} decided)" if row.decision else ""))
+        by = f"operator: {note}" if note else "operator"
+        if repay:
+            self._mark(intent_id, row.chain, "retry", decision="repay",
+                       reason=f"shortfall repaid by decision of the {by}; {row.reason}")
+        else:
+            self._mark(intent_id, row.chain, "withheld", decision="withhold",
+                       reason=f"shortfall withheld by decision of the {by}: not settled, "
+                              f"refunded to the user after fillDeadline; {row.reason}")
+        log.warning("held settlement decided", extra={"intent": intent_id, "repay": repay})
+        with self.store.connection():
+            return AttesterOrder.get(AttesterOrder.intent == intent_id)
 
     # ---- FAILED reports ---------------------------------------------------------------------
     def rereport(self) -> None:
@@ -125,6 +154,9 @@ class Ledger:
                                                f"{self.max_retries})", attempts=attempts, **extra)
         elif d.kind == "fail":
             return self._fail(d.intent, chain, d.reason, **extra)
+        elif d.kind == "hold":
+            if row is None or row.decision == "":   # a decided one is not held again
+                self._mark(d.intent, chain, "held", reason=d.reason, **extra)
         else:
             raise ValueError(f"unknown decision {d.kind!r}")
         return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 # handler, re-exported here as the attester's outgoing message. Fields: intent_id, reason.
 from actors.book._actor import SettlementFailed
 
-__all__ = ["SettlementFailed", "Poll", "RefundDue", "AttesterStatus"]
+__all__ = ["SettlementFailed", "Poll", "RefundDue", "AttesterStatus", "DecideShortfall"]
 
 
 @dataclass(frozen=True)
@@ -35,3 +35,15 @@ class AttesterStatus:
     """Ask: the attester's live view (address, chains, transactions in flight)."""
 
 
+
+
+@dataclass(frozen=True)
+class DecideShortfall:
+    """Ask (AdminService/DecideShortfall): an operator's decision on a settlement held for a
+    shortfall. ``repay``: settle it to the filler at the next round; else withhold it (never
+    settled; the keeper's refund returns the escrow to the user after fillDeadline). The
+    reply is the order's ``AttesterOrder`` row after the decision."""
+
+    intent_id: str
+    repay: bool
+    note: str = ""

@@ -16,10 +16,12 @@ from runtime.config import App
 from ._actor import Book, BookSpec, CloseAuction, ExclusivityLapsed, SettlementFailed
 from ._auction import Auction, AuctionBid
 from ._config import IntentsConfig, RateLimit
-from ._messages import (AwardWork, BookStarted, BidRefused, Cancel, Capabilities, ExpireDue, FillReported,
+from ._messages import (AwardWork, BookStarted, BidRefused, Cancel, Capabilities, EscrowMismatch,
+                        ExpireDue, FillReported,
                         IntentChanged, LostWork, OfferWork, PlaceBid, ReauctionLapsed,
                         SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
-from ._models import MIGRATION, BookCursor, IntentRow, IntentTransition, SolverRecord
+from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, SHORTFALL, intent_terms
+from ._models import MIGRATION, MIGRATIONS, BookCursor, IntentRow, IntentTransition, SolverRecord
 from ._proto import intent_pb, status_from_pb, status_pb, transition_pb, update_pb
 from ._validate import check_order
 from ._views import TERMINAL, IntentUpdateView, IntentView, Status, TransitionView
@@ -27,12 +29,13 @@ from ._views import TERMINAL, IntentUpdateView, IntentView, Status, TransitionVi
 __all__ = [
     "install", "BOOK_PATH", "Book", "BookSpec", "CloseAuction", "ExclusivityLapsed",
     "SettlementFailed", "Auction", "AuctionBid", "IntentsConfig", "RateLimit", "AwardWork",
-    "BidRefused", "BookStarted", "Cancel", "Capabilities", "ExpireDue", "FillReported", "IntentChanged",
+    "BidRefused", "BookStarted", "Cancel", "Capabilities", "EscrowMismatch", "ExpireDue", "FillReported", "IntentChanged",
     "LostWork", "OfferWork", "PlaceBid", "ReauctionLapsed", "SessionJoined", "SessionLeft",
     "Submit", "Subscribe", "Unsubscribe", "MIGRATION", "BookCursor", "IntentRow",
     "IntentTransition", "SolverRecord", "intent_pb", "status_from_pb", "status_pb",
     "transition_pb", "update_pb", "check_order", "TERMINAL", "IntentUpdateView", "IntentView",
-    "Status", "TransitionView",
+    "Status", "TransitionView", "MIGRATIONS", "intent_terms", "FINDINGS", "CONFLICTING_OPEN",
+    "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH",
 ]
 
 
@@ -43,7 +46,8 @@ def intents_config(config) -> IntentsConfig:
 
 def install(app: App) -> None:
     app.section("intents", IntentsConfig)
-    app.migration(MIGRATION)
+    for migration in MIGRATIONS:
+        app.migration(migration)
 
     @app.provide("intents")
     def book(config) -> list[ChildSpec]:

@@ -28,9 +28,10 @@ from runtime import (Actor, ActorUnavailable, AlreadyExists, FailedPrecondition,
 
 from . import _store
 from ._auctioneer import AuctioneerMixin, CloseAuction, ExclusivityLapsed, RetryAuction, Session
+from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FOREIGN_FILL
 from ._config import IntentsConfig
 from ._events import EventsMixin
-from ._messages import (BookStarted, Cancel, ExpireDue, FillReported,
+from ._messages import (BookStarted, Cancel, EscrowMismatch, ExpireDue, FillReported,
                         IntentChanged, LostWork, PlaceBid, ReauctionLapsed,
                         SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
 from ._models import IntentRow, SolverRecord
@@ -77,6 +78,9 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
         self.user_limit = RateLimiter(self.cfg.user_rate.rate, self.cfg.user_rate.burst)
         self.timers: dict[str, Any] = {}
         self.retry_timers: dict[str, Any] = {}
+        # intent id -> the quoter's pending answer (a pykka future), then (bound, expected),
+        # or None (no quote): bids above the bound are refused (AuctioneerMixin).
+        self.references: dict[str, Any] = {}
         self.bid_seq = 0
         # The book works on the store message after message: it keeps its connection
         # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released in teardown.
@@ -157,6 +161,8 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
                                              "chain": message.chain, "tx": message.tx_hash,
                                              "kind": message.kind})
             return None
+        if kind is EscrowMismatch:
+            return self._escrow_mismatch(message)
         if kind is ExpireDue:
             return self._expire_due()
         if kind is ReauctionLapsed:
@@ -259,31 +265,34 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
                 created: list[tuple[IntentView, TransitionView]] = ()) -> list[IntentView]:
         """Persist transitions in one transaction, then announce them (in order).
 
-        ``changes``: (view, new status, row fields, reason, solver, evidence event row|None);
-        ``also`` runs first in the same transaction (e.g. inserting ``created`` intents,
-        which are announced first).
+        ``changes``: (view, new status, row fields, reason, solver, evidence event row|None
+        [, finding]); a change to the same status is a history entry that records a finding
+        (a foreign fill...). ``also`` runs first in the same transaction (e.g. inserting
+        ``created`` intents, which are announced first).
         """
         now = self.clock.wall()
         done: list[tuple[IntentView, TransitionView]] = []
         with self.store.atomic():
             if also is not None:
                 also()
-            for view, status, fields, reason, solver, ev in changes:
+            for view, status, fields, reason, solver, ev, *more in changes:
+                finding = more[0] if more else ""
                 t = TransitionView(view.version + 1, view.status, status, now, reason, solver,
                                    *((ev.chain, ev.block_number, ev.block_hash, ev.tx_hash, ev.log_index)
-                                     if ev is not None else ()))
+                                     if ev is not None else ("", 0, "", "", 0)), finding=finding)
                 _store.write_transition(view.id, view.version, t, fields, ev.id if ev is not None else None)
                 new = replace(view, status=status, version=t.version, updated_at=now,
                               **{k: v for k, v in fields.items() if k in _VIEW_FIELDS})
                 done.append((new, t))
-                if status is Status.FILLED:   # per-solver record: the filler of a valid fill
-                    self._stat(fields.get("filler") or new.solver, fills=1)
+                self._count_evidence(new, t, fields)
             if cursor:
                 self.save_cursor(**cursor)
         for view, first in created:
             self.active[view.id] = view
             self._announce(view, first)
         for new, t in done:
+            if new.status not in (Status.PENDING, Status.ASSIGNED):
+                self.references.pop(new.id, None)
             if new.status in ACTIVE:
                 self.active[new.id] = new
             else:
@@ -291,6 +300,17 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
                 self._end_auction(new.id, "intent is " + new.status.value.lower())
             self._announce(new, t)
         return [n for n, _ in done]
+
+    def _count_evidence(self, new: IntentView, t: TransitionView, fields: dict) -> None:
+        """Per-solver records of what the evidence showed (written with the counters)."""
+        if t.status is Status.FILLED and t.from_status is not Status.FILLED:
+            self._stat(fields.get("filler") or new.solver, fills=1)
+            if fields.get("shortfall"):
+                self._stat(fields["filler"], shortfalls=1)
+        elif t.finding == FOREIGN_FILL:
+            self._stat(t.solver, foreign_fills=1)
+        elif t.finding == CONFLICTING_OPEN and t.solver:
+            self._stat(t.solver, voided=1)
 
     def _announce(self, view: IntentView, t: TransitionView) -> None:
         update = IntentUpdateView(view, t)
@@ -307,6 +327,22 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
             self.ctx.registry.tell(path, message)
         except ActorUnavailable:
             self.sessions.pop(path, None)
+
+    def _escrow_mismatch(self, m: EscrowMismatch) -> None:
+        """A history entry (status unchanged) from a solver that was awarded the intent and
+        found the escrow on chain not matching its award; once per solver and intent."""
+        view = self._view(m.intent_id)
+        if view is None or view.terminal:
+            return
+        with self.store.connection():
+            history = _store.history_of([view.id]).get(view.id, [])
+        if not any(t.status is Status.ASSIGNED and t.solver == m.solver for t in history) or \
+                any(t.finding == ESCROW_MISMATCH and t.solver == m.solver for t in history):
+            log.info("escrow mismatch report ignored", extra={"intent": view.id, "solver": m.solver})
+            return
+        self._commit([(view, view.status, {}, f"solver {m.solver} did not fill: the escrow on "
+                       f"{m.chain} does not match its award ({m.reason})", m.solver, None,
+                       ESCROW_MISMATCH)])
 
     # ---- cancel / expiry ------------------------------------------------------------
     def _cancel(self, m: Cancel) -> IntentView:
@@ -336,4 +372,5 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
         return len(due)
 
 
-_VIEW_FIELDS = {"solver", "awarded_amount", "exclusivity_deadline"}
+_VIEW_FIELDS = frozenset(IntentView.__dataclass_fields__) - {"id", "status", "version",
+                                                               "updated_at", "history"}

@@ -8,13 +8,19 @@ RetryAuction) and the actor checks the intent is still in the state the timer wa
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+import pykka
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from actors.paths import QUOTER_PATH
 from orbital.v1 import solver_pb2
+from runtime import ActorUnavailable
 from runtime.grpc import push_all
+
+from actors.quoter import GetQuote, ReferenceOutput
 
 from ._auction import Auction, AuctionBid
 from ._messages import AwardWork, BidRefused, LostWork, OfferWork, PlaceBid, SessionJoined
@@ -23,6 +29,8 @@ from ._proto import intent_pb
 from ._views import IntentView, Status
 
 __all__ = ["AuctioneerMixin", "CloseAuction", "ExclusivityLapsed", "RetryAuction", "Session"]
+
+log = logging.getLogger("orbital.book")
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ class AuctioneerMixin:
         if not eligible:
             return  # offered when a covering solver joins
         now = self.clock.wall()
+        self._ask_reference(view)
         auction = Auction(view.id, view.min_output, now, now + self.cfg.auction_window,
                           round=self._round(view) + 1, excluded=excluded)
         self.auctions[view.id] = auction
@@ -105,7 +114,9 @@ class AuctioneerMixin:
             return
         self.bid_seq += 1
         now = self.clock.wall()
-        reason = auction.bid(AuctionBid(m.solver, m.path, m.amount, self.bid_seq, now))
+        bound = self._bid_bound(m.intent_id)
+        reason = (_over(m.amount, bound, self.cfg.max_bid_over_quote_bps) if bound else None) \
+            or auction.bid(AuctionBid(m.solver, m.path, m.amount, self.bid_seq, now))
         if reason:
             self._tell(m.path, BidRefused(m.intent_id, reason))
             return
@@ -117,6 +128,13 @@ class AuctioneerMixin:
             return
         del self.auctions[m.intent_id]
         view = self.active.get(m.intent_id)
+        bound = self._bid_bound(m.intent_id)
+        if bound:   # the quote arrived after some bids: those over the bound do not count
+            for solver, b in list(auction.bids.items()):
+                why = _over(b.amount, bound, self.cfg.max_bid_over_quote_bps)
+                if why:
+                    del auction.bids[solver]
+                    self._tell(b.path, BidRefused(m.intent_id, why))
         winner = auction.winner()
         if view is None or view.status is not Status.PENDING:
             return
@@ -139,6 +157,42 @@ class AuctioneerMixin:
         self._tell(winner.path, AwardWork(new, winner.amount, deadline, row.typed_data, row.signature))
         for loser in auction.losers(winner):
             self._tell(loser.path, LostWork(view.id, winner.amount, "outbid"))
+
+    # ---- bids bind: the bound over the quote --------------------------------------------
+    def _ask_reference(self, view: IntentView) -> None:
+        """Ask the quoter, without waiting, for the output it expects for ``view`` (once per
+        intent): bids more than ``max_bid_over_quote_bps`` above it are refused. No quoter,
+        or one that cannot price the swap: no bound (logged)."""
+        if self.cfg.max_bid_over_quote_bps is None or view.id in self.references:
+            return
+        q = GetQuote(view.origin_chain, view.destination_chain, view.input_token,
+                     view.output_token, str(view.input_amount), view.user, view.recipient)
+        try:
+            self.references[view.id] = self.ctx.registry.future(QUOTER_PATH, ReferenceOutput(q))
+        except ActorUnavailable:
+            self.references[view.id] = None
+
+    def _bid_bound(self, intent_id: str) -> tuple[int, int] | None:
+        """(highest bid admitted, the reference it is computed from), once the quoter
+        answered. The reference is the quoter's expected output, or the signed minimum when
+        that is higher (a user may ask for more than the quote: a bid at the minimum is then
+        no overbid)."""
+        ref = self.references.get(intent_id)
+        if ref is None or isinstance(ref, tuple):
+            return ref
+        try:
+            expected = int(ref.get(timeout=0))
+        except pykka.Timeout:
+            return None
+        except Exception as exc:  # noqa: BLE001 - the quoter cannot price it: no bound
+            log.info("no quote to bound bids by", extra={"intent": intent_id, "error": str(exc)[:200]})
+            self.references[intent_id] = None
+            return None
+        view = self.active.get(intent_id)
+        expected = max(expected, view.min_output if view is not None else 0)
+        bound = (expected * (10_000 + self.cfg.max_bid_over_quote_bps) // 10_000, expected)
+        self.references[intent_id] = bound
+        return bound
 
     def _end_auction(self, intent_id: str, reason: str) -> None:
         auction = self.auctions.pop(intent_id, None)
@@ -192,3 +246,14 @@ def _offer_work(view: IntentView, closes_at: float) -> OfferWork:
     message = solver_pb2.ServerMessage(offer=solver_pb2.Offer(intent=intent_pb(view),
                                                               auction_closes_at=closes))
     return OfferWork(view, closes_at, message)
+
+
+def _over(amount: int, bound: tuple[int, int], bps: int | None) -> str | None:
+    """The refusal of a bid above the bound, or None."""
+    limit, expected = bound
+    if amount <= limit:
+        return None
+    return (f"output_amount {amount} is more than {(bps or 0) / 100:g}% above this intent's "
+            f"reference output {expected} (the quote, or the signed minimum if higher): the "
+            f"winning bid binds (a fill below it is a shortfall, not repaid until an operator "
+            f"decides); bid at most {limit}")

@@ -1,124 +1,137 @@
-"""What an indexed contract event means for an intent (pure: no store, no actor).
+"""What an indexed contract event does to an intent (pure: no store, no actor).
 
-The chain watcher writes ``chain_event`` rows; the book reads them in id order and asks
-:func:`decide` what each one does to the intent it names. Rules (docs/intents.md):
+Whether an event is evidence for an intent at all is not decided here: that is
+:func:`protocol.evidence.judge`, the one rule the attester and the solvers apply too. This
+module turns its verdict into the book's transition (docs/intents.md, "Chain evidence"):
 
-- ``Open`` on the origin settler: a known intent in PENDING/ASSIGNED (also CANCELLED or
-  EXPIRED: the chain is the truth, the user's tokens are now escrowed) becomes OPENED; an
-  unknown order id is an order opened on chain directly and becomes a new intent.
-- ``Filled`` on a destination settler: OPENED -> FILLED, but only if the fill matches the
-  order's terms (destination chain, token, recipient, amount >= the signed minimum, origin
-  chain); fills are keyed by keccak(originData), so anyone may "fill" an order id with
-  made-up terms, and such a fill proves nothing.
-- ``Settled`` on the origin settler: FILLED (or OPENED) -> SETTLED.
-- ``Refunded``: OPENED/FILLED -> REFUNDED.
-- ``NonceInvalidated(user, nonce)``: a PENDING/ASSIGNED intent with that nonce -> CANCELLED.
+- ``Open`` that proves the signed order: PENDING/ASSIGNED (also CANCELLED or EXPIRED: the
+  chain is the truth, the user's tokens are now escrowed) -> OPENED.
+- ``Open`` of the intent's id with other terms (a **conflicting open**: the user signed
+  another order with the same nonce and it was opened instead): the intent follows the
+  order the chain holds - OPENED with the on-chain terms, the award void, the reason
+  listing every difference; the book tells the awarded solver at once (it must not fill).
+- ``Filled`` of the escrow's exact originData -> FILLED, with the fill's amount and, below
+  the winning bid, a **shortfall**. A ``Filled`` of the intent's id with other originData
+  is a **foreign fill**: a history entry (status unchanged), never settled.
+- ``Settled`` -> SETTLED; ``Refunded`` -> REFUNDED; ``NonceInvalidated`` of the user's
+  nonce: PENDING/ASSIGNED -> CANCELLED.
+
+An unknown order id's ``Open`` is an order opened on chain directly: it becomes a new
+intent with the terms of its own event (:func:`onchain_intent_fields`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import to_checksum_address
-
-from protocol.erc7683 import FillData, ResolvedOrder
+from protocol.evidence import Finding, Located, Step, Terms, judge
 
 from ._views import IntentView, Status
 
-__all__ = ["Decision", "decide", "onchain_intent_fields"]
+__all__ = ["Decision", "decide", "intent_terms", "onchain_intent_fields", "FINDINGS",
+           "CONFLICTING_OPEN", "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH"]
 
 _OPENABLE = {Status.PENDING, Status.ASSIGNED, Status.CANCELLED, Status.EXPIRED}
+
+# What a history entry records beyond its status (IntentTransition.finding).
+CONFLICTING_OPEN = "conflicting_open"
+FOREIGN_FILL = "foreign_fill"
+SHORTFALL = "shortfall"
+ESCROW_MISMATCH = "escrow_mismatch"
+FINDINGS = (CONFLICTING_OPEN, FOREIGN_FILL, SHORTFALL, ESCROW_MISMATCH)
 
 
 @dataclass(frozen=True)
 class Decision:
-    status: Status | None = None          # None: no transition
+    status: Status | None = None          # None: nothing to record
     reason: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
     ignored: str = ""                     # why the event changes nothing (logged)
+    finding: str = ""                     # one of FINDINGS, or ""
+    solver: str = ""                      # the solver the entry concerns
 
 
-def _args(row) -> dict[str, Any]:
-    return json.loads(row.args)
+def intent_terms(intent: Any, destination_settler: str) -> Terms:
+    """The :class:`~protocol.evidence.Terms` of a book intent (an ``IntentView`` or an
+    ``IntentRow``: same field names), filled at ``destination_settler``."""
+    return Terms(bytes.fromhex(intent.id[2:]), intent.user, intent.nonce,
+                 intent.origin_chain_id, intent.origin_settler, intent.destination_chain_id,
+                 destination_settler, intent.input_token, int(intent.input_amount),
+                 intent.output_token, int(intent.min_output), intent.recipient,
+                 int(intent.open_deadline), int(intent.fill_deadline))
 
 
-def _tuple(value: Any) -> Any:
-    """JSON args back to ABI values (decimal strings -> int, 0x hex -> bytes)."""
-    if isinstance(value, list):
-        return tuple(_tuple(v) for v in value)
-    if isinstance(value, str) and value.startswith("0x") and len(value) != 42:
-        return bytes.fromhex(value[2:])
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return value
+def onchain_intent_fields(seen: Located, origin_chain: str, destination_chain: str) -> dict[str, Any]:
+    """Row fields of an intent first seen as an ``Open`` event (orders opened on chain), or
+    of the order a conflicting open put on chain. ``ValueError`` if it is not Orbital's."""
+    t = Terms.from_open(seen)
+    return {"user": t.user, "origin_chain": origin_chain, "origin_chain_id": t.origin_chain_id,
+            "destination_chain": destination_chain,
+            "destination_chain_id": t.destination_chain_id, "origin_settler": t.origin_settler,
+            "input_token": t.input_token, "input_amount": t.input_amount,
+            "output_token": t.output_token, "min_output": t.min_output,
+            "recipient": t.recipient, "open_deadline": t.open_deadline,
+            "fill_deadline": t.fill_deadline}
 
 
-def resolved_order(row) -> ResolvedOrder:
-    return ResolvedOrder.from_abi(_tuple(_args(row)["resolvedOrder"]))
-
-
-def onchain_intent_fields(row, origin_chain: str, destination_chain: str) -> dict[str, Any]:
-    """Row fields of an intent first seen as an ``Open`` event (orders opened on chain)."""
-    ro = resolved_order(row)
-    spent, fill = ro.max_spent[0], ro.fill_instructions[0].fill_data
-    return {"user": ro.user, "nonce": None, "origin_chain": origin_chain,
-            "origin_chain_id": ro.origin_chain_id, "destination_chain": destination_chain,
-            "destination_chain_id": fill.destination_chain_id,
-            "origin_settler": to_checksum_address(row.address),
-            "input_token": spent.token_address, "input_amount": spent.amount,
-            "output_token": fill.output_token, "min_output": fill.amount,
-            "recipient": fill.recipient, "open_deadline": ro.open_deadline,
-            "fill_deadline": ro.fill_deadline, "source": "onchain"}
-
-
-def destination_of(row) -> int:
-    return resolved_order(row).fill_instructions[0].destination_chain_id
-
-
-def decide(row, view: IntentView, chain_id: int) -> Decision:
-    """The transition ``row`` (an event of chain ``chain_id``) causes for ``view``."""
-    name, status = row.name, view.status
-    if name == "Open":
-        if chain_id != view.origin_chain_id:
-            return Decision(ignored=f"Open on chain {chain_id}, not the origin chain")
-        if status in _OPENABLE:
+def decide(view: IntentView, terms: Terms, seen: Located, tx_hash: str, chain: str,
+           destination_chain: str | None = None) -> Decision:
+    """The history entry ``seen`` (an event indexed on ``chain``, in ``tx_hash``) makes for
+    ``view``. ``destination_chain``: the config name of an Open's destination chain (for a
+    conflicting open's terms; None when it is not configured)."""
+    verdict = judge(terms, seen, awarded=view.awarded_amount)
+    status = view.status
+    if verdict.finding is Finding.UNRELATED:
+        return Decision(ignored=verdict.why)
+    step = verdict.step
+    if step is Step.OPEN:
+        if status not in _OPENABLE:
+            return Decision(ignored=f"Open seen while {status.value}")
+        if verdict.proves:
             return Decision(Status.OPENED, "opened on the origin chain")
-        return Decision(ignored=f"Open seen while {status.value}")
-    if name == "Filled":
-        a = _args(row)
-        problems = []
-        if chain_id != view.destination_chain_id:
-            problems.append(f"filled on chain {chain_id}, not {view.destination_chain_id}")
-        if int(a["originChainId"]) != view.origin_chain_id:
-            problems.append("originChainId differs")
-        if to_checksum_address(a["token"]) != view.output_token:
-            problems.append(f"token {a['token']} is not {view.output_token}")
-        if to_checksum_address(a["recipient"]) != view.recipient:
-            problems.append(f"recipient {a['recipient']} is not {view.recipient}")
-        if int(a["amount"]) < view.min_output:
-            problems.append(f"amount {a['amount']} is below the minimum {view.min_output}")
-        if problems:
-            return Decision(ignored="fill does not match the order: " + "; ".join(problems))
-        if status in (Status.OPENED,):
-            return Decision(Status.FILLED, f"filled with {a['amount']}", {
-                "filler": to_checksum_address(a["filler"]), "fill_tx": row.tx_hash,
-                "fill_chain": row.chain, "fill_block": row.block_number})
-        return Decision(ignored=f"Filled seen while {status.value}")
-    if name == "Settled":
+        if destination_chain is None:
+            return Decision(Status.FAILED, "opened on chain with other terms than the signed "
+                            f"order ({verdict.why}), to a destination this node does not "
+                            "serve", finding=CONFLICTING_OPEN, solver=view.solver)
+        fields = onchain_intent_fields(seen, view.origin_chain, destination_chain)
+        fields |= {"solver": "", "awarded_amount": 0, "exclusivity_deadline": 0.0}
+        void = f"; the award to {view.solver} is void" if view.solver else ""
+        return Decision(Status.OPENED, "opened on chain with other terms than the signed order "
+                        f"(same user and nonce): {verdict.why}; the intent now follows the "
+                        f"order opened on chain{void}", fields, finding=CONFLICTING_OPEN,
+                        solver=view.solver)
+    if step is Step.FILL:
+        ev = seen.event
+        if not verdict.proves:
+            if status not in (Status.OPENED, Status.FILLED):   # before the Open: judged then
+                return Decision(ignored=f"foreign fill seen while {status.value}")
+            return Decision(status, f"foreign fill by {ev.filler} in {tx_hash} on {chain}: "
+                            f"{verdict.why}; not this intent's fill, never settled",
+                            finding=FOREIGN_FILL, solver=ev.filler)
+        if status is not Status.OPENED:
+            return Decision(ignored=f"Filled seen while {status.value}")
+        fields = {"filler": ev.filler, "fill_tx": tx_hash, "fill_chain": chain,
+                  "fill_block": seen.block_number, "fill_amount": ev.amount,
+                  "shortfall": verdict.shortfall}
+        if verdict.shortfall:
+            return Decision(Status.FILLED, f"filled with {ev.amount}: {verdict.why} "
+                            "(shortfall)", fields, finding=SHORTFALL, solver=view.solver)
+        return Decision(Status.FILLED, f"filled with {ev.amount}", fields)
+    if step is Step.SETTLE:
+        if not verdict.proves:
+            return Decision(ignored=f"Settled does not match the escrow: {verdict.why}")
         if status in (Status.FILLED, Status.OPENED):
-            return Decision(Status.SETTLED, "escrow released to the filler")
+            return Decision(Status.SETTLED, f"escrow released to the filler {seen.event.filler}")
         return Decision(ignored=f"Settled seen while {status.value}")
-    if name == "Refunded":
+    if step is Step.REFUND:
+        if not verdict.proves:
+            return Decision(ignored=f"Refunded does not match the escrow: {verdict.why}")
         if status in (Status.OPENED, Status.FILLED):
             return Decision(Status.REFUNDED, "fillDeadline passed; escrow returned to the user")
         return Decision(ignored=f"Refunded seen while {status.value}")
-    if name == "NonceInvalidated":
+    if step is Step.NONCE_INVALIDATED:
         if status in (Status.PENDING, Status.ASSIGNED):
             return Decision(Status.CANCELLED, "nonce invalidated on chain by the user")
         return Decision(ignored=f"NonceInvalidated seen while {status.value}")
-    return Decision(ignored=f"{name} does not concern intents")
-
-
-__all__ += ["resolved_order", "destination_of", "FillData"]
+    return Decision(ignored=verdict.why or "not an intent event")

@@ -7,6 +7,7 @@ service read the same frozen object.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from runtime.config import opt
 
@@ -44,6 +45,10 @@ class IntentsConfig:
     allowed_solvers: tuple[str, ...] = opt(factory=tuple, pattern=r"0x[0-9a-fA-F]{40}",
                                            doc="solver addresses admitted; empty = any")
     max_watch_ids: int = opt(100, min=1, max=10_000)
+    max_bid_over_quote_bps: Optional[int] = opt(
+        2000, min=0, max=1_000_000,
+        doc="a bid more than this above the quoter's expected output for the intent is "
+            "refused (the winning bid binds: a fill below it is a shortfall); null = no bound")
 
     def check(self) -> None:
         if self.heartbeat_timeout <= self.heartbeat_interval:

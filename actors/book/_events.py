@@ -3,25 +3,35 @@
 The chain watcher's notifications are only a nudge: the book reads ``chain_event`` from
 its persisted cursor (``book_cursor``), so a missed or duplicated notification, a book
 restart or a crash in the middle changes nothing; the cursor moves in the same
-transaction as the transitions it caused.
+transaction as the transitions it caused. Rows become visible in id order, also on
+PostgreSQL where watchers of several chains commit concurrently (``insert_events`` takes
+one lock per committing transaction, docs/chain-watcher.md "Commit order"), so a cursor
+never passes a row that is committed later.
+
+Each row is typed once (:attr:`ChainEvent.event`) and judged by the one evidence rule
+(:mod:`protocol.evidence`, through :func:`._chain.decide`).
 
 Reorgs: a transition whose evidence row has disappeared from ``chain_event`` (the watcher
 deletes rolled-back events) is undone by a new transition back to the status before it,
-announced like any other; when the chain re-indexes the event, it applies again.
+announced like any other; when the chain re-indexes the event, it applies again. A lost
+history entry that did not change the status (a foreign fill) gets an entry saying so.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 
 from peewee import fn
 
 from actors.evm.models import ChainEvent
+from protocol import parse_order_typed_data
+from protocol.evidence import Located, Terms
+from protocol.logs import NonceInvalidated, Open
 
 from . import _store
-from ._chain import decide, destination_of, onchain_intent_fields
+from ._chain import CONFLICTING_OPEN, decide, intent_terms, onchain_intent_fields
+from ._messages import LostWork
 from ._models import BookCursor, IntentRow, IntentTransition
 from ._views import IntentView, Status, TransitionView
 
@@ -71,36 +81,66 @@ class EventsMixin:
                 return applied
 
     def _apply_page(self, rows: list) -> int:
-        changes, created, local = [], [], {}
+        changes: list[tuple] = []
+        created: list[tuple] = []
+        local: dict[str, IntentView] = {}
         for row in rows:
             ref = self._chain_ref(row.chain)
             if ref is None:
                 continue
-            view = self._event_view(row, ref.chain_id, local)
+            try:
+                seen = row.located(ref.chain_id)
+            except ValueError as exc:   # a row the typed decoder refuses: not evidence
+                log.warning("chain event not understood", extra={"event_id": row.id,
+                                                                  "error": str(exc)})
+                continue
+            view = self._event_view(row, seen, local)
             if view is None:
-                if row.name == "Open" and row.order_id:
-                    made = self._onchain_intent(row, ref)
+                if isinstance(seen.event, Open):
+                    made = self._onchain_intent(row, seen, ref)
                     if made is not None:
                         created.append(made)
                         local[made[2].id] = made[2]
-                        changes.extend(self._early_fills(made[2], row, local))
+                        self._early_fills(made[2], row, local, changes)
                 continue
-            decision = decide(row, view, ref.chain_id)
-            if decision.status is None:
-                if decision.ignored and row.name in ("Filled", "Open"):
-                    log.info("chain event ignored", extra={"intent": view.id, "event": row.name,
-                                                          "why": decision.ignored})
-                continue
-            changes.append((view, decision.status, decision.fields, decision.reason, "", row))
-            local[view.id] = replace(view, status=decision.status, version=view.version + 1)
-            if decision.status is Status.OPENED:
-                changes.extend(self._early_fills(local[view.id], row, local))
+            self._decide(view, row, seen, local, changes)
         def insert() -> None:
             _store.insert_intents([(f, t, ev) for f, t, _, ev in created])
-        self._commit(changes, cursor={"last_event_id": rows[-1].id},
-                     also=insert if created else None,
-                     created=[(view, first) for _, first, view, _ in created])
+        news = self._commit(changes, cursor={"last_event_id": rows[-1].id},
+                            also=insert if created else None,
+                            created=[(view, first) for _, first, view, _ in created])
+        self._tell_voided(news, changes)
         return len(changes) + len(created)
+
+    def _decide(self, view: IntentView, row, seen: Located, local: dict, changes: list) -> None:
+        """Judge ``row`` for ``view`` and queue what it records (updating ``local``)."""
+        dest = self._dest_name(seen) if isinstance(seen.event, Open) else None
+        decision = decide(view, self._terms(view), seen, row.tx_hash, row.chain, dest)
+        if decision.status is None:
+            if decision.ignored and row.name in ("Filled", "Open"):
+                log.info("chain event ignored", extra={"intent": view.id, "event": row.name,
+                                                      "why": decision.ignored})
+            return
+        changes.append((view, decision.status, decision.fields, decision.reason,
+                        decision.solver, row, decision.finding))
+        fields = {k: v for k, v in decision.fields.items() if k in view.__dataclass_fields__}
+        local[view.id] = new = replace(view, status=decision.status, version=view.version + 1,
+                                       **fields)
+        if decision.status is Status.OPENED and view.status is not Status.OPENED:
+            self._early_fills(new, row, local, changes)
+
+    def _terms(self, view: IntentView) -> Terms:
+        try:
+            settler = self.directory.chain_by_id(view.destination_chain_id).settler
+        except LookupError:
+            settler = ""   # no destination settler configured: no fill can prove anything
+        return intent_terms(view, settler or "0x" + "00" * 20)
+
+    def _dest_name(self, seen: Located) -> str | None:
+        try:
+            return self.directory.chain_by_id(Terms.from_open(seen).destination_chain_id).name
+        except (LookupError, ValueError):
+            return None
 
     def _chain_ref(self, name: str):
         for ref in self.directory.chains:
@@ -108,11 +148,11 @@ class EventsMixin:
                 return ref
         return None
 
-    def _event_view(self, row, chain_id: int, local: dict) -> IntentView | None:
-        if row.name == "NonceInvalidated":
-            a = json.loads(row.args)
+    def _event_view(self, row, seen: Located, local: dict) -> IntentView | None:
+        ev = seen.event
+        if isinstance(ev, NonceInvalidated):
             for v in [*local.values(), *self.active.values()]:
-                if v.origin_chain_id == chain_id and v.user == a["user"] and v.nonce == int(a["nonce"]):
+                if v.origin_chain_id == seen.chain_id and v.user == ev.user and v.nonce == ev.nonce:
                     return local.get(v.id, v)
             return None
         if not row.order_id:
@@ -121,23 +161,29 @@ class EventsMixin:
             return local[row.order_id]
         return self._view(row.order_id)
 
-    def _onchain_intent(self, row, ref):
+    def _onchain_intent(self, row, seen: Located, ref):
+        if not ref.settler or seen.emitter.lower() != ref.settler.lower():
+            return None   # only the chain's own settler opens intents
+        dest = self._dest_name(seen)
         try:
-            dest = self.directory.chain_by_id(destination_of(row))
-            fields = onchain_intent_fields(row, ref.name, dest.name)
-        except Exception as exc:  # noqa: BLE001 - an Open we cannot read is not an intent
+            if dest is None:
+                raise ValueError("destination chain not configured")
+            fields = onchain_intent_fields(seen, ref.name, dest)
+        except ValueError as exc:   # an Open we cannot follow is not an intent
             log.warning("Open event not understood", extra={"order_id": row.order_id, "error": str(exc)})
             return None
         now = self.clock.wall()
-        fields |= {"id": row.order_id, "status": Status.OPENED.value, "version": 1,
-                   "created_at": now, "updated_at": now}
+        fields |= {"id": row.order_id, "status": Status.OPENED.value, "version": 1, "nonce": None,
+                   "source": "onchain", "created_at": now, "updated_at": now}
         first = TransitionView(1, None, Status.OPENED, now, "opened on chain", "", row.chain,
                                row.block_number, row.block_hash, row.tx_hash, row.log_index)
         view = IntentView(**{k: v for k, v in fields.items() if k != "status"}, status=Status.OPENED)
         return fields, first, view, row.id
 
-    def _early_fills(self, view: IntentView, open_row, local: dict) -> list[tuple]:
-        """A Filled indexed before the Open (the destination's watcher ran ahead)."""
+    def _early_fills(self, view: IntentView, open_row, local: dict, changes: list) -> None:
+        """Fills indexed before the Open (the destination's watcher ran ahead): judged now
+        that the escrow's terms are known, in index order (the proving one makes FILLED,
+        foreign ones are recorded)."""
         with self.store.connection():
             # Every Filled indexed before this Open (earlier pages, or earlier in this one:
             # those were skipped while the intent was not OPENED yet); later ones come next.
@@ -146,11 +192,22 @@ class EventsMixin:
                                                    (ChainEvent.id < open_row.id)).order_by(ChainEvent.id))
         for row in fills:
             ref = self._chain_ref(row.chain)
-            decision = decide(row, view, ref.chain_id) if ref is not None else None
-            if decision is not None and decision.status is Status.FILLED:
-                local[view.id] = replace(view, status=Status.FILLED, version=view.version + 1)
-                return [(view, Status.FILLED, decision.fields, decision.reason, "", row)]
-        return []
+            if ref is None:
+                continue
+            try:
+                seen = row.located(ref.chain_id)
+            except ValueError:
+                continue
+            self._decide(local.get(view.id, view), row, seen, local, changes)
+
+    def _tell_voided(self, news: list[IntentView], changes: list[tuple]) -> None:
+        """A conflicting open voids the award: the winner hears it at once (LostWork), so a
+        solver that has not filled yet does not fill (its session also gets the update)."""
+        for view, _status, _fields, reason, solver, _ev, *more in changes:
+            if more and more[0] == CONFLICTING_OPEN and solver:
+                for s in list(self.sessions.values()):
+                    if s.solver == solver:
+                        self._tell(s.path, LostWork(view.id, 0, reason))
 
     # ---- backward (reorgs) ----------------------------------------------------------
     def _revert_reorged(self) -> None:
@@ -159,18 +216,41 @@ class EventsMixin:
             lost = list(IntentTransition.select().where(
                 IntentTransition.event_id.is_null(False) & (IntentTransition.reverted == False)  # noqa: E712
                 & (gone == 0)).order_by(IntentTransition.intent, IntentTransition.version))
-        first_lost: dict[str, IntentTransition] = {}
+        by_intent: dict[str, list[IntentTransition]] = {}
         for t in lost:
-            first_lost.setdefault(t.intent, t)
+            by_intent.setdefault(t.intent, []).append(t)
         changes = []
-        for intent_id, t in first_lost.items():
+        for intent_id, ts in by_intent.items():
             with self.store.connection():
                 view = _store.load_view(intent_id, history=False)
+                row = IntentRow.get_or_none(IntentRow.id == intent_id)
             if view is None:
                 continue
+            moved = [t for t in ts if t.from_status != t.status]
+            if not moved:   # only entries that changed nothing (foreign fills) were lost
+                t = ts[0]
+                changes.append((view, view.status, {}, f"reorg on {t.chain} removed the evidence "
+                                f"at block {t.block_number} of an earlier entry ({t.finding or t.status})",
+                                "", None))
+                continue
+            t = moved[0]
             target = Status(t.from_status) if t.from_status else Status.FAILED
-            fields = {"fill_tx": "", "fill_chain": "", "fill_block": 0, "filler": ""} \
+            fields = {"fill_tx": "", "fill_chain": "", "fill_block": 0, "filler": "",
+                      "fill_amount": 0, "shortfall": 0} \
                 if target in (Status.PENDING, Status.ASSIGNED, Status.OPENED) else {}
+            if any(x.finding == CONFLICTING_OPEN for x in ts) and row is not None and row.typed_data:
+                # The conflicting open is gone: the intent is the signed order again. Its
+                # award was void, so it goes back to the auction.
+                signed = _signed_terms(row)
+                try:
+                    signed["destination_chain"] = self.directory.chain_by_id(
+                        signed["destination_chain_id"]).name
+                except LookupError:
+                    signed = {}   # validated at submission; a reload removed the chain
+                fields |= signed | {"solver": "", "awarded_amount": 0,
+                                    "exclusivity_deadline": 0.0}
+                if target is Status.ASSIGNED:
+                    target = Status.PENDING
             why = (f"reorg on {t.chain} removed the evidence at block {t.block_number} "
                    f"({t.status}); back to {target.value}")
             changes.append((view, target, fields, why, "", None))
@@ -186,6 +266,15 @@ class EventsMixin:
                 self._arm_exclusivity(new)
             elif new.status is Status.PENDING:
                 self._start_auction(new)
+
+
+def _signed_terms(row: IntentRow) -> dict:
+    """The row fields of the order the user signed (as stored at submission)."""
+    o = parse_order_typed_data(row.typed_data)
+    return {"user": o.user, "input_token": o.order.input_token, "input_amount": o.order.input_amount,
+            "output_token": o.order.output_token, "min_output": o.order.output_amount,
+            "recipient": o.order.recipient, "destination_chain_id": o.order.destination_chain_id,
+            "open_deadline": o.open_deadline, "fill_deadline": o.fill_deadline}
 
 
 __all__ += ["IntentRow"]

@@ -4,7 +4,7 @@ Who sends what:
 - intent service -> book: :class:`Submit` (ask, batched: one commit for many), :class:`Cancel`
   (ask), :class:`Subscribe` / :class:`Unsubscribe` (watch streams);
 - solver session -> book: :class:`SessionJoined`, :class:`SessionLeft`, :class:`PlaceBid`,
-  :class:`FillReported` (all tells);
+  :class:`FillReported`, :class:`EscrowMismatch` (all tells);
 - book -> solver session (tells to the session's path): :class:`OfferWork`,
   :class:`AwardWork`, :class:`LostWork`, :class:`BidRefused`, :class:`IntentChanged`;
 - chain watchers -> book: ``ChainEventsCommitted`` / ``ChainReorged`` (actors.chain_watcher);
@@ -26,7 +26,7 @@ from ._views import IntentUpdateView, IntentView
 
 __all__ = ["Submit", "Cancel", "Subscribe", "Unsubscribe", "SessionJoined", "SessionLeft", "BookStarted",
            "PlaceBid", "FillReported", "OfferWork", "AwardWork", "LostWork", "BidRefused",
-           "IntentChanged", "ExpireDue", "ReauctionLapsed", "Capabilities"]
+           "IntentChanged", "ExpireDue", "ReauctionLapsed", "Capabilities", "EscrowMismatch"]
 
 
 # ---- intent service -> book -------------------------------------------------------------
@@ -118,6 +118,19 @@ class FillReported:
     chain: str
     tx_hash: str
     kind: str            # "open" | "fill"
+
+
+@dataclass(frozen=True)
+class EscrowMismatch:
+    """A solver checked the escrow opened on chain for an intent it was awarded against its
+    award (protocol.evidence.judge_escrow), found it different, and does not fill. The book
+    records it in the intent's history (once per solver and intent, and only from a solver
+    that was awarded the intent)."""
+
+    solver: str
+    intent_id: str
+    chain: str           # config name of the origin chain
+    reason: str          # what differs, as the solver saw it (bounded by the service)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import peewee
 
 from runtime.store import BaseModel, Migration, UInt256Field
 
-__all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "MODELS", "MIGRATION"]
+__all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "MODELS", "MIGRATION",
+           "MIGRATION_0310", "MIGRATIONS"]
 
 
 class IntentRow(BaseModel):
@@ -45,6 +46,8 @@ class IntentRow(BaseModel):
     fill_chain = peewee.CharField(max_length=64, default="")
     fill_block = peewee.BigIntegerField(default=0)
     filler = peewee.CharField(max_length=42, default="")
+    fill_amount = UInt256Field(default=0)                      # delivered by the proving fill
+    shortfall = UInt256Field(default=0)                        # awarded_amount - fill_amount, if > 0
     created_at = peewee.DoubleField()
     updated_at = peewee.DoubleField()
 
@@ -73,6 +76,9 @@ class IntentTransition(BaseModel):
     log_index = peewee.IntegerField(default=0)
     event_id = peewee.BigIntegerField(null=True)                # chain_event.id of the evidence
     reverted = peewee.BooleanField(default=False)               # its evidence was reorged away
+    # What the entry records besides its status (actors.book._chain.FINDINGS): a conflicting
+    # open, a foreign fill, a shortfall, an escrow mismatch reported by the solver; "" else.
+    finding = peewee.CharField(max_length=32, default="")
 
     class Meta:
         table_name = "intent_transition"
@@ -90,7 +96,12 @@ class BookCursor(BaseModel):
 
 
 class SolverRecord(BaseModel):
-    """Per-solver counters (feeds the leaderboard): offers, bids, wins, fills, failures."""
+    """Per-solver counters (feeds the leaderboard): offers, bids, wins, fills, failures; and
+    what the evidence rule found against an address: fills below the winning bid
+    (``shortfalls``, counted for the filler's repayment address), fills of another
+    originData than the escrow's (``foreign_fills``, same), and awards voided because the
+    order was opened on chain with other terms (``voided``, counted for the winner: not its
+    fault, but it was told not to fill)."""
 
     solver = peewee.CharField(max_length=42, primary_key=True)
     offers = peewee.BigIntegerField(default=0)
@@ -98,6 +109,9 @@ class SolverRecord(BaseModel):
     wins = peewee.BigIntegerField(default=0)
     fills = peewee.BigIntegerField(default=0)
     failures = peewee.BigIntegerField(default=0)
+    shortfalls = peewee.BigIntegerField(default=0)
+    foreign_fills = peewee.BigIntegerField(default=0)
+    voided = peewee.BigIntegerField(default=0)
     response_ms = peewee.TextField(default="[]")   # JSON: the last 101 bid response times
     last_seen = peewee.DoubleField(default=0.0)
 
@@ -120,4 +134,23 @@ def _migrate_0300(db: peewee.Database) -> None:
     db.create_tables(MODELS)
 
 
+def _migrate_0310(db: peewee.Database) -> None:
+    """Settlement evidence (issue 10): the fill's amount and shortfall on the intent, the
+    finding of each history entry, the evidence counters of each solver. Idempotent: a
+    database made after this change got the columns from 0300's create_tables already."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    migrator = SchemaMigrator.from_database(db)
+    ops = []
+    for model, names in ((IntentRow, ("fill_amount", "shortfall")),
+                         (IntentTransition, ("finding",)),
+                         (SolverRecord, ("shortfalls", "foreign_fills", "voided"))):
+        table = model._meta.table_name
+        have = {c.name for c in db.get_columns(table)}
+        ops += [migrator.add_column(table, n, model._meta.fields[n]) for n in names if n not in have]
+    if ops:
+        migrate(*ops)
+
+
 MIGRATION = Migration("0300_intents", _migrate_0300)
+MIGRATION_0310 = Migration("0310_settlement_evidence", _migrate_0310)
+MIGRATIONS = [MIGRATION, MIGRATION_0310]

@@ -31,7 +31,7 @@ def _ts(seconds: float) -> Timestamp | None:
 def transition_pb(t: TransitionView) -> intents_pb2.Transition:
     msg = intents_pb2.Transition(version=t.version, from_status=status_pb(t.from_status),
                                  status=status_pb(t.status), at=_ts(t.at), reason=t.reason,
-                                 solver=t.solver)
+                                 solver=t.solver, finding=t.finding)
     if t.tx_hash:
         msg.evidence.CopyFrom(intents_pb2.Evidence(
             chain=t.chain, block_number=t.block_number, block_hash=t.block_hash,
@@ -53,7 +53,8 @@ def intent_pb(v: IntentView) -> intents_pb2.Intent:
         exclusivity_deadline=_ts(v.exclusivity_deadline),
         history=[transition_pb(t) for t in v.history],
         created_at=_ts(v.created_at), updated_at=_ts(v.updated_at), version=v.version,
-        source=v.source)
+        source=v.source, filled_output_amount=str(v.fill_amount) if v.fill_amount else "",
+        shortfall_amount=str(v.shortfall) if v.shortfall else "")
 
 
 def update_pb(u: IntentUpdateView) -> intents_pb2.IntentUpdate:

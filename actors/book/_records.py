@@ -54,7 +54,8 @@ class RecordsMixin:
         for solver in sorted(self.dirty):
             r = self.stats[solver]
             rows.append({"solver": solver, "offers": r.offers, "bids": r.bids, "wins": r.wins,
-                         "fills": r.fills, "failures": r.failures,
+                         "fills": r.fills, "failures": r.failures, "shortfalls": r.shortfalls,
+                         "foreign_fills": r.foreign_fills, "voided": r.voided,
                          "response_ms": json.dumps(r.samples), "last_seen": r.last_seen})
         self.dirty.clear()
         with self.store.atomic():

@@ -28,7 +28,7 @@ def transition_view(t: IntentTransition) -> TransitionView:
         version=t.version, from_status=Status(t.from_status) if t.from_status else None,
         status=Status(t.status), at=t.at, reason=t.reason, solver=t.solver, chain=t.chain,
         block_number=t.block_number, block_hash=t.block_hash, tx_hash=t.tx_hash,
-        log_index=t.log_index)
+        log_index=t.log_index, finding=t.finding)
 
 
 def row_view(r: IntentRow, history: Sequence[TransitionView] = ()) -> IntentView:
@@ -41,7 +41,7 @@ def row_view(r: IntentRow, history: Sequence[TransitionView] = ()) -> IntentView
         recipient=r.recipient, open_deadline=r.open_deadline, fill_deadline=r.fill_deadline,
         source=r.source, created_at=r.created_at, updated_at=r.updated_at, solver=r.solver,
         awarded_amount=r.awarded_amount or 0, exclusivity_deadline=r.exclusivity_deadline,
-        history=tuple(history))
+        fill_amount=r.fill_amount or 0, shortfall=r.shortfall or 0, history=tuple(history))
 
 
 def history_of(ids: Iterable[str]) -> dict[str, list[TransitionView]]:
@@ -73,7 +73,7 @@ def _transition_row(intent_id: str, t: TransitionView, event_id: int | None) -> 
             "from_status": t.from_status.value if t.from_status else "", "status": t.status.value,
             "at": t.at, "reason": t.reason, "solver": t.solver, "chain": t.chain,
             "block_number": t.block_number, "block_hash": t.block_hash, "tx_hash": t.tx_hash,
-            "log_index": t.log_index, "event_id": event_id}
+            "log_index": t.log_index, "event_id": event_id, "finding": t.finding}
 
 
 class _Insert:

@@ -41,6 +41,7 @@ class TransitionView:
     block_hash: str = ""
     tx_hash: str = ""
     log_index: int = 0
+    finding: str = ""                # actors.book._chain.FINDINGS: what else the entry records
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,8 @@ class IntentView:
     solver: str = ""
     awarded_amount: int = 0
     exclusivity_deadline: float = 0.0  # unix seconds, 0 = none
+    fill_amount: int = 0             # delivered by the fill that proves FILLED
+    shortfall: int = 0               # awarded_amount - fill_amount when the fill fell short
     history: tuple[TransitionView, ...] = ()
 
     @property

@@ -252,8 +252,11 @@ class Committer:
 def commit_range(store: Any, chain: str, lease: str, lease_ttl: float, hi: int, hi_hash: str,
                  rows: list[tuple], blocks: list[dict], head: int, prune: int | None) -> None:
     """The commit stage's ONE transaction for a range: the lease renewed (fencing: a node
-    that lost it rolls back, :class:`LeaseLost`), the events, the block hashes (pruned at
-    or below ``prune`` when given) and the cursor at ``hi``."""
+    that lost it rolls back, :class:`LeaseLost`), the block hashes (pruned at or below
+    ``prune`` when given), the cursor at ``hi`` and the events. The events go last: on
+    PostgreSQL ``insert_events`` takes the commit-order lock, held until the commit, and
+    every other chain's commit waits for it (docs/chain-watcher.md "Commit order"); last,
+    the lock covers only the COPY and the commit."""
     now = time.time()
     with store.atomic() as db:
         if store.is_postgres:
@@ -264,7 +267,6 @@ def commit_range(store: Any, chain: str, lease: str, lease_ttl: float, hi: int, 
             db.execute_sql("SET LOCAL synchronous_commit TO OFF")
         if not store.acquire_lease(lease, lease_ttl):
             raise LeaseLost("lease lost to another node; standing by")   # rolls back
-        insert_events(db, rows)
         for i in range(0, len(blocks), 500):
             (ChainBlock.insert_many(blocks[i:i + 500])
              .on_conflict(conflict_target=[ChainBlock.chain, ChainBlock.number],
@@ -277,3 +279,4 @@ def commit_range(store: Any, chain: str, lease: str, lease_ttl: float, hi: int, 
          .on_conflict(conflict_target=[ChainCursor.chain],
                       update={ChainCursor.block_number: hi, ChainCursor.block_hash: hi_hash,
                               ChainCursor.head: head, ChainCursor.updated_at: now}).execute())
+        insert_events(db, rows)

@@ -26,7 +26,14 @@ from protocol.events import EVENTS_BY_TOPIC, decode_log
 from .models import ChainEvent
 from .rpc import RpcError, _result
 
-__all__ = ["Log", "to_json", "fast_decode", "decode_logs", "event_rows", "insert_events"]
+__all__ = ["Log", "to_json", "fast_decode", "decode_logs", "event_rows", "insert_events",
+           "CHAIN_EVENT_LOCK_KEY"]
+
+# The PostgreSQL advisory lock (transaction-level) that orders the commits inserting
+# chain_event rows (insert_events, docs/chain-watcher.md "Commit order"). Arbitrary and
+# constant across versions, like runtime/store/_migrations.py's 7_310_001, which it must
+# not equal: a commit would then wait for a node's migrations (checked by a test).
+CHAIN_EVENT_LOCK_KEY = 7_310_002
 
 
 def to_json(value: Any) -> Any:
@@ -273,12 +280,25 @@ def _typed_rows(chain: str, logs: list[Log]) -> list[tuple]:
 
 
 def insert_events(db: peewee.Database, rows: list[tuple]) -> None:
-    """Batched insert, duplicates ignored, on the raw DB-API cursor: peewee's per-row query
-    building would cost more than the database does. SQLite gets multi-row ``VALUES``
-    statements rather than ``executemany``: ~10 % faster, and above all each statement is
-    ONE ``sqlite3_step`` run without the GIL, where executemany hands the GIL back and
-    forth per row and stalls behind any busy Python thread (the watcher's fetch thread
-    parses the next range meanwhile). PostgreSQL: COPY, see :func:`_insert_postgres`."""
+    """Batched insert, duplicates ignored, on the raw DB-API cursor, inside the caller's
+    transaction; the only writer of ``chain_event`` rows.
+
+    Commit order: readers (the intent book) go through ``chain_event`` by id with a cursor,
+    so a row must never become visible after a row with a higher id. SQLite has one writer
+    at a time. On PostgreSQL watchers of different chains commit concurrently and ids come
+    from a sequence, so before it draws an id the transaction takes the
+    :data:`CHAIN_EVENT_LOCK_KEY` advisory lock, held until it commits or rolls back: ids
+    are drawn, and become visible, in lock order (docs/chain-watcher.md "Commit order").
+    It costs one statement per transaction, and commits of different chains run one at a
+    time from the COPY on: callers insert the events last (``commit_range``), and the
+    lock is taken after the COPY text is built.
+
+    Speed: peewee's per-row query building would cost more than the database does. SQLite
+    gets multi-row ``VALUES`` statements rather than ``executemany``: ~10 % faster, and
+    above all each statement is ONE ``sqlite3_step`` run without the GIL, where executemany
+    hands the GIL back and forth per row and stalls behind any busy Python thread (the
+    watcher's fetch thread parses the next range meanwhile). PostgreSQL: COPY, see
+    :func:`_insert_postgres`."""
     if not rows:
         return
     table = ChainEvent._meta.table_name
@@ -295,6 +315,18 @@ def insert_events(db: peewee.Database, rows: list[tuple]) -> None:
         chunk = rows[i:i + per]
         sql = full if len(chunk) == per else head + ",".join([one] * len(chunk))
         cursor.execute(sql, list(itertools.chain.from_iterable(chunk)))
+
+
+def _lock_commit_order(db: peewee.Database) -> None:
+    """Wait for every other transaction inserting ``chain_event`` rows to end, and keep
+    them waiting until this one ends. Taken before this transaction draws its first id:
+    a row is then visible only after every row with a lower id is (or was rolled back;
+    readers only need that no lower id appears later, gaps are fine). This relies on the
+    sequence handing out ids in call order, true with its default ``CACHE 1`` (with a
+    cache, each session draws from its own block of ids)."""
+    if not db.in_transaction():
+        raise RuntimeError("insert_events needs a transaction: the lock is held until it ends")
+    db.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_EVENT_LOCK_KEY,))
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -331,7 +363,8 @@ def _copy_text(rows: list[tuple]) -> io.StringIO:
 
 def _insert_postgres(db: peewee.Database, table: str, cols: str, rows: list[tuple]) -> None:
     """COPY straight into the table, in block/log order (ids follow it), inside a
-    savepoint. Duplicates never come from the watcher (it deletes everything above a fork
+    savepoint, under the commit-order lock (:func:`_lock_commit_order`; taken before the
+    savepoint, so a rollback to it keeps the lock). Duplicates never come from the watcher (it deletes everything above a fork
     before re-indexing, and commits each range once), but ``insert_events`` ignores them:
     if the COPY meets one, the savepoint is rolled back and the rows go through a session
     temp table and one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Measured on
@@ -340,6 +373,7 @@ def _insert_postgres(db: peewee.Database, table: str, cols: str, rows: list[tupl
     import psycopg2
     rows = sorted(rows, key=_position)      # linear when sorted already (getLogs order)
     text = _copy_text(rows)
+    _lock_commit_order(db)                  # after the Python work, before the first id
     cursor = db.cursor()
     cursor.execute("SAVEPOINT orbital_copy")
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import peewee
 
+from protocol.evidence import Located
+from protocol.logs import EventRecord, from_json
 from runtime.store import BaseModel, Migration
 
 __all__ = ["ChainCursor", "ChainBlock", "ChainEvent", "ChainReorg", "MODELS", "MIGRATION",
@@ -51,6 +53,21 @@ class ChainEvent(BaseModel):
         # see _migrate_0220: one event per (chain, block, log index) of the indexed chain
         indexes = ((("chain", "block_number", "log_index"), True),
                    (("order_id",), False))
+
+    @property
+    def event(self) -> EventRecord:
+        """The typed record of this row (:func:`protocol.logs.from_json`: read by the
+        event's ABI types, the one decoder of ``args`` every reader uses)."""
+        cached = self.__dict__.get("_event")
+        if cached is None:
+            cached = self.__dict__["_event"] = from_json(self.name, self.args)
+        return cached
+
+    def located(self, chain_id: int, block_timestamp: int | None = None) -> Located:
+        """This event as the evidence rule takes it (:mod:`protocol.evidence`); the caller
+        knows the chain id of ``self.chain`` (its config)."""
+        return Located(chain_id, self.address, self.event, self.block_number, self.block_hash,
+                       self.tx_hash, self.log_index, block_timestamp)
 
 
 class ChainReorg(BaseModel):

@@ -26,7 +26,7 @@ from runtime import Actor, FailedPrecondition, InvalidArgument, Unavailable
 
 from ._config import QuoterConfig, QuoterSpec
 from ._gas import GasEstimate, estimate_from_history, fee_history_params, wei_to_token
-from ._messages import EstimateGas, GetPrice, GetQuote, QuoteResult
+from ._messages import EstimateGas, GetPrice, GetQuote, QuoteResult, ReferenceOutput
 from ._quote import build_order, parse_quote, resolve_chain
 from ._routes import Edge, Route, best_route, price_ratio_out
 from ._sources import (D, Aggregate, PoolState, Reading, aggregate, pool_meta, read_feed,
@@ -64,6 +64,8 @@ class Quoter(Actor):
             return self.quote(message)
         if isinstance(message, GetPrice):
             return self.get_price(message)
+        if isinstance(message, ReferenceOutput):
+            return self.quote(message.quote).output_amount
         if isinstance(message, EstimateGas):
             chain = resolve_chain(self.directory, message.chain, "chain")
             return self.gas(chain.name)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from ._gas import GasEstimate
 from ._sources import Aggregate
 
-__all__ = ["EstimateGas", "GetPrice", "GetQuote", "QuoteResult", "GasEstimate", "Aggregate"]
+__all__ = ["EstimateGas", "GetPrice", "GetQuote", "QuoteResult", "GasEstimate", "Aggregate",
+           "ReferenceOutput"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,16 @@ class GetQuote:
     user: str
     recipient: str = ""
     slippage_bps: int | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceOutput:
+    """Ask (the intent book, once per auctioned intent): the output the quoter expects for
+    this swap now - GetQuote's ``output_amount``, after fees, before slippage - as the
+    reference a bid is bounded by (``intents.max_bid_over_quote_bps``). Answer: an int;
+    a swap the quoter cannot price raises as GetQuote would."""
+
+    quote: GetQuote
 
 
 @dataclass(frozen=True)

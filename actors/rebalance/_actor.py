@@ -42,7 +42,7 @@ from runtime import Actor, RaiseAlert, raise_alert, resolve_alert
 from runtime._logging import register_secret
 
 from ._bridge import (MAX_UINT256, allowance, approve_data, balance_of, deposit_data,
-                      deposit_events, event_args, release_event)
+                      deposit_events, release_event)
 from ._config import StrategySpec
 from ._models import (DEPOSITED, DRY_RUN, FAILED, IN_FLIGHT, PLANNED, RELEASED, STUCK,
                       RebalanceMove)
@@ -256,7 +256,7 @@ class Strategy(SenderOwner, Actor):
             events = deposit_events(move.from_chain, [r.tx_hash for r in deposits])
         bridge = self.legs[move.from_chain].bridge.lower()
         ours = [e for e in events if e.address.lower() == bridge
-                and event_args(e).get("sender", "").lower() == self.address.lower()]
+                and e.event.sender.lower() == self.address.lower()]
         if ours:
             ev = ours[0]
             self._update(move, status=STUCK if move.status == STUCK else DEPOSITED,

@@ -3,13 +3,13 @@
 Shared by the strategies (approve + deposit, then following the move) and by the
 ``bridge_relayer`` kind (release). Reads of what happened on chain go through the
 ``chain_event`` table the chain watchers fill (``BridgeDeposit`` / ``BridgeRelease``,
-``order_id`` = the deposit id): no actor here polls logs itself. Views (``balanceOf``,
+``order_id`` = the deposit id), read as typed records through ``ChainEvent.event`` (the
+one decoder of :mod:`protocol.logs`): no actor here polls logs itself. Views (``balanceOf``,
 ``allowance``, ``released``) are plain ``eth_call`` through :class:`actors.evm.RpcClient`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from eth_abi import encode as abi_encode
@@ -20,7 +20,7 @@ from actors.evm.models import ChainEvent
 from runtime.store import UINT256_MAX as MAX_UINT256
 
 __all__ = ["approve_data", "deposit_data", "release_data", "balance_of", "allowance",
-           "is_released", "deposit_events", "release_event", "event_args", "MAX_UINT256"]
+           "is_released", "deposit_events", "release_event", "MAX_UINT256"]
 
 
 def _sel(sig: str) -> bytes:
@@ -71,10 +71,6 @@ def allowance(rpc: RpcClient, token: str, owner: str, spender: str) -> int:
 
 def is_released(rpc: RpcClient, bridge: str, deposit_id: str) -> bool:
     return _call_uint(rpc, bridge, "0x" + (_RELEASED + bytes.fromhex(deposit_id[2:])).hex()) != 0
-
-
-def event_args(ev: ChainEvent) -> dict:
-    return json.loads(ev.args)
 
 
 def deposit_events(chain: str, tx_hashes: Iterable[str]) -> list[ChainEvent]:

@@ -3,8 +3,10 @@
 It connects to a node's ``SolverService`` (challenge signed with EIP-191, one bidirectional
 session with heartbeats, reconnect with backoff), bids the intent's minimum output plus a
 configured improvement, capped by the output tokens it holds on the destination chain, and on
-an award calls ``openFor`` on the origin settler and ``fill`` on the destination settler,
-reporting both transactions. docs/reference-solver.md has the configuration and the flow.
+an award calls ``openFor`` on the origin settler, checks the escrow on chain against the award
+(``protocol.evidence.judge_escrow``; a mismatch is reported to the node and not filled) and
+calls ``fill`` on the destination settler, reporting both transactions.
+docs/reference-solver.md has the configuration and the flow.
 
 Library use (tests run it in-process)::
 
@@ -13,12 +15,14 @@ Library use (tests run it in-process)::
     solver.stop()
 """
 
-from ._chain import Escrow, EvmChain, TxResult
+from protocol.evidence import Escrow
+
+from ._chain import EvmChain, TxResult
 from ._config import ChainSpec, SolverConfig, SolverConfigError, SolverKey, load_config
-from ._execute import AwardJob, Executor, Outcome
+from ._execute import Abort, AwardJob, Executor, Outcome
 from ._inventory import BidDecision, Inventory
 from ._solver import Solver
 
-__all__ = ["AwardJob", "BidDecision", "ChainSpec", "Escrow", "EvmChain", "Executor", "Inventory",
+__all__ = ["Abort", "AwardJob", "BidDecision", "ChainSpec", "Escrow", "EvmChain", "Executor", "Inventory",
            "Outcome", "Solver", "SolverConfig", "SolverConfigError", "SolverKey", "TxResult",
            "load_config"]

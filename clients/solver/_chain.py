@@ -25,10 +25,11 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from protocol import GaslessOrder, ResolvedOrder, abi, decode_log
+from protocol.evidence import Escrow
 
 from ._config import ChainSpec, SolverKey
 
-__all__ = ["Escrow", "EvmChain", "TxResult"]
+__all__ = ["EvmChain", "TxResult"]
 
 log = logging.getLogger("orbital.solver.chain")
 
@@ -39,7 +40,6 @@ ERC20_ABI = [
      "inputs": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"}],
      "outputs": [{"name": "", "type": "uint256"}]},
 ]
-ESCROW_STATUS = ("none", "opened", "settled", "refunded")
 GAS_HEADROOM = 1.25
 
 
@@ -66,13 +66,6 @@ class TxResult:
     tx_hash: str = ""
     error: str = ""
     receipt: Any = None
-
-
-@dataclass(frozen=True)
-class Escrow:
-    status: str          # none | opened | settled | refunded
-    filler: str          # the filler chosen at open (zero address if none)
-    user: str
 
 
 class EvmChain:
@@ -118,8 +111,11 @@ class EvmChain:
         return min(self.balance_of(token), self.allowance(token))
 
     def escrow(self, order_id: bytes) -> Escrow:
-        user, _deadline, status, _token, filler, _amount = self.settler.functions.escrows(order_id).call()
-        return Escrow(ESCROW_STATUS[status], to_checksum_address(filler), to_checksum_address(user))
+        """``escrows(orderId)`` as the evidence rule's :class:`~protocol.evidence.Escrow` (the
+        one escrow type: what the solver judges its award against before it fills)."""
+        user, deadline, status, token, filler, amount, key = self.settler.functions.escrows(order_id).call()
+        return Escrow(int(status), to_checksum_address(user), int(deadline), to_checksum_address(token),
+                      int(amount), to_checksum_address(filler), bytes(key))
 
     def filled_by(self, origin_data: bytes) -> str | None:
         filler = self.settler.functions.filledBy(origin_data).call()

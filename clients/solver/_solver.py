@@ -10,7 +10,13 @@ Reconnect: when a session ends (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUST
 restarting, ...) the solver reconnects after an exponential backoff with jitter, reset once a
 session was welcomed. PERMISSION_DENIED and INVALID_ARGUMENT are configuration mistakes (key
 not allowed, unknown chain or token): retrying cannot help, so the solver stops with the error.
-Fill reports that could not be sent (session gone) are sent first on the next session.
+Fill reports and escrow mismatch reports that could not be sent (session gone) are sent
+first on the next session.
+
+Voided awards: each award queued or running is kept (``_inflight``) with its
+:class:`~clients.solver._execute.Abort`; a ``loss`` for that intent (the node voided the award:
+opened on chain with other terms, cancelled, exclusivity lapsed) sets it, and the worker starts
+no further transaction for it (docs/reference-solver.md).
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ class Solver:
         self.chains = {c.chain_id: EvmChain(c, config.key, rpc_timeout=config.rpc_timeout,
                                             receipt_timeout=config.receipt_timeout) for c in config.chains}
         self.inventory = Inventory(config, self.chains)
-        self.executor = Executor(self.chains, config.address, self._report)
+        self.executor = Executor(self.chains, config.address, self._report, self._report_mismatch)
         self.connected = threading.Event()    # set while a session is welcomed
         self.stats: Counter[str] = Counter()
         self.error: str | None = None         # a fatal refusal, set when the solver gave up
@@ -55,7 +61,9 @@ class Solver:
         self._cond = threading.Condition()
         self._run: SessionRun | None = None
         self._channel: grpc.Channel | None = None
-        self._pending_reports: list[pb.FillReport] = []
+        # (SolverMessage field, message): reports to send first on the next session
+        self._pending_reports: list[tuple[str, pb.FillReport | pb.EscrowMismatch]] = []
+        self._inflight: dict[str, list[AwardJob]] = {}   # intent id -> awards queued or running
         self._pool = ThreadPoolExecutor(max_workers=config.max_parallel, thread_name_prefix="solver-award")
         self._thread: threading.Thread | None = None
 
@@ -140,8 +148,8 @@ class Solver:
                  welcome.heartbeat_interval_seconds)
         with self._cond:
             pending, self._pending_reports = self._pending_reports, []
-        for report in pending:
-            run.send(fill_report=report)
+        for kind, report in pending:
+            run.send(**{kind: report})
         self.connected.set()
 
     def on_offer(self, run: SessionRun, offer: pb.Offer) -> None:
@@ -180,11 +188,22 @@ class Solver:
         deadline = award.exclusivity_deadline
         until = deadline.seconds + deadline.nanos / 1e9 if award.HasField("exclusivity_deadline") else 0.0
         job = AwardJob(intent_id, award.typed_data, award.signature, amount, until)
+        with self._cond:
+            self._inflight.setdefault(intent_id, []).append(job)
         self._pool.submit(self._execute, job)
 
     def on_loss(self, run: SessionRun, loss: pb.Loss) -> None:
+        """Outbid, or an award of ours voided: release the hold, and abort any execution of
+        it before its next transaction (a fill against a voided award is not repaid)."""
         self.stats["losses"] += 1
-        self.inventory.release(loss.intent_id.lower())
+        intent_id = loss.intent_id.lower()
+        self.inventory.release(intent_id)
+        with self._cond:
+            running = list(self._inflight.get(intent_id, ()))
+        for job in running:
+            job.abort.set(loss.reason)
+        if running:
+            log.info("award %s voided by the node (%s): no further transaction", intent_id, loss.reason)
 
     def on_bid_rejected(self, run: SessionRun, rejected: pb.BidRejected) -> None:
         self.stats["bids_rejected"] += 1
@@ -201,15 +220,31 @@ class Solver:
             outcome = self.executor.execute(job)
         finally:
             self.inventory.release(job.intent_id)
+            with self._cond:
+                left = [j for j in self._inflight.get(job.intent_id, ()) if j is not job]
+                if left:
+                    self._inflight[job.intent_id] = left
+                else:
+                    self._inflight.pop(job.intent_id, None)
         with self._cond:
             self.stats[outcome.status] += 1
             self.outcomes[job.intent_id] = outcome
             self._cond.notify_all()
 
     def _report(self, intent_id: str, chain: str, tx_hash: str, kind: str) -> None:
-        report = pb.FillReport(intent_id=intent_id, chain=chain, tx_hash=tx_hash, kind=kind)
+        self._send_report("fill_report", pb.FillReport(intent_id=intent_id, chain=chain, tx_hash=tx_hash,
+                                                       kind=kind))
+
+    def _report_mismatch(self, intent_id: str, chain: str, reason: str) -> None:
+        """The escrow of an award does not hold it: tell the node (its history records it)."""
+        with self._cond:
+            self.stats["mismatch_reports"] += 1
+        self._send_report("escrow_mismatch", pb.EscrowMismatch(intent_id=intent_id, chain=chain, reason=reason))
+
+    def _send_report(self, kind: str, report: pb.FillReport | pb.EscrowMismatch) -> None:
+        """On the live session, or kept for the next one."""
         run = self._run
-        if run is not None and run.welcomed.is_set() and run.send(fill_report=report):
+        if run is not None and run.welcomed.is_set() and run.send(**{kind: report}):
             return
         with self._cond:
-            self._pending_reports.append(report)
+            self._pending_reports.append((kind, report))

@@ -7,10 +7,12 @@ import {SafeTransfer} from "./lib/SafeTransfer.sol";
 
 /// @notice ERC-7683 destination role: the filler pays the user here and the Filled event is the
 /// evidence the attester relays to the origin chain.
-/// @dev A fill is keyed by keccak256(originData), not by orderId alone: the destination cannot
-/// read the origin chain, so keying by orderId would let anyone "fill" a real order id with bogus
-/// parameters first and block the genuine fill. The attester accepts only the fill whose event
-/// matches the origin's FillInstruction.
+/// @dev A fill is keyed by keccak256(originData) (the "fill key"), not by orderId alone: the
+/// destination cannot read the origin chain, so keying by orderId would let anyone "fill" a real
+/// order id with bogus parameters first and block the genuine fill. Anyone may fill any
+/// originData, so several fills can name one orderId; `Filled` carries the fill key, and the
+/// origin's escrow records the fill key of the originData it was opened with: only the fill of
+/// exactly that key is repaid (OriginSettler.settle checks it).
 abstract contract DestinationSettler is IDestinationSettler {
     using SafeTransfer for address;
 
@@ -20,6 +22,7 @@ abstract contract DestinationSettler is IDestinationSettler {
     event Filled(
         bytes32 indexed orderId,
         address indexed filler,
+        bytes32 indexed fillKey,
         address recipient,
         address token,
         uint256 amount,
@@ -48,7 +51,7 @@ abstract contract DestinationSettler is IDestinationSettler {
         (address repayment, uint256 amount) = _fillerTerms(fillerData, f.amount);
         fills[key] = repayment;
         f.outputToken.safeTransferFrom(msg.sender, f.recipient, amount);
-        emit Filled(orderId, repayment, f.recipient, f.outputToken, amount, f.originChainId);
+        emit Filled(orderId, repayment, key, f.recipient, f.outputToken, amount, f.originChainId);
     }
 
     /// @notice Repayment address recorded for `originData`, zero when not filled.

@@ -28,7 +28,10 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         Refunded
     }
 
-    /// @dev user, fillDeadline and status share a slot.
+    /// @dev user, fillDeadline and status share a slot. `fillKey` is keccak256 of the
+    /// FillInstruction's originData this escrow was opened with: settle pays only for a fill
+    /// of exactly that originData (a fill of the same orderId with other terms is not this
+    /// escrow's).
     struct Escrow {
         address user;
         uint32 fillDeadline;
@@ -36,6 +39,7 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         address inputToken;
         address filler;
         uint256 inputAmount;
+        bytes32 fillKey;
     }
 
     string public constant NAME = "Orbital";
@@ -72,6 +76,7 @@ abstract contract OriginSettler is IOriginSettler, Admin {
     error OrderAlreadyRefunded(bytes32 orderId);
     error RefundTooEarly(bytes32 orderId, uint32 fillDeadline);
     error LengthMismatch();
+    error FillKeyMismatch(bytes32 orderId, bytes32 expected, bytes32 got);
 
     constructor(address attester_) {
         if (attester_ == address(0)) revert ZeroAddress();
@@ -180,16 +185,22 @@ abstract contract OriginSettler is IOriginSettler, Admin {
 
     // ---------------------------------------------------------------- settle / refund
 
-    /// @notice Pay each order's escrow to the filler the attester saw fill it. Atomic: one bad
-    /// entry reverts the batch, so the attester pre-checks states before sending.
-    function settle(bytes32[] calldata orderIds, address[] calldata fillers) external {
+    /// @notice Pay each order's escrow to the filler the attester saw fill it, where
+    /// `fillKeys[i]` is the fill key (keccak256(originData)) of the `Filled` event the attester
+    /// relies on: it must be this escrow's, so a fill of the same orderId with other originData
+    /// (a shadow fill) can never be what repays it. Atomic: one bad entry reverts the batch, so
+    /// the attester pre-checks states before sending.
+    function settle(bytes32[] calldata orderIds, address[] calldata fillers, bytes32[] calldata fillKeys)
+        external
+    {
         if (msg.sender != attester) revert Unauthorized(msg.sender);
-        if (orderIds.length != fillers.length) revert LengthMismatch();
+        if (orderIds.length != fillers.length || orderIds.length != fillKeys.length) revert LengthMismatch();
         for (uint256 i = 0; i < orderIds.length; ++i) {
             bytes32 id = orderIds[i];
             address filler = fillers[i];
             if (filler == address(0)) revert ZeroAddress();
             Escrow storage e = _openedEscrow(id);
+            if (fillKeys[i] != e.fillKey) revert FillKeyMismatch(id, e.fillKey, fillKeys[i]);
             e.status = OrderStatus.Settled;
             e.inputToken.safeTransfer(filler, e.inputAmount);
             emit Settled(id, filler, e.inputToken, e.inputAmount);
@@ -220,9 +231,11 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         if (escrows[id].status != OrderStatus.None) revert OrderAlreadyOpened(id);
         if (usedNonces[user][nonce]) revert NonceAlreadyUsed(user, nonce);
         usedNonces[user][nonce] = true;
-        escrows[id] = Escrow(user, fillDeadline, OrderStatus.Opened, o.inputToken, filler, o.inputAmount);
+        ResolvedCrossChainOrder memory r = _resolve(user, block.chainid, openDeadline, fillDeadline, id, o, filler);
+        escrows[id] = Escrow(user, fillDeadline, OrderStatus.Opened, o.inputToken, filler, o.inputAmount,
+            keccak256(r.fillInstructions[0].originData));
         o.inputToken.safeTransferFrom(user, address(this), o.inputAmount);
-        emit Open(id, _resolve(user, block.chainid, openDeadline, fillDeadline, id, o, filler));
+        emit Open(id, r);
     }
 
     function _openedEscrow(bytes32 id) private view returns (Escrow storage e) {

@@ -173,8 +173,9 @@ def attester_node(tmp_path, chains, roles):
               **opts) -> tuple[Node, FakeClock, Any]:
         """``relayer``: the bridge relayer too (actor chains/relayer), signing with the
         attester's key as on the devnet (account 1 holds both roles)."""
-        opts = {"settlement_depth": 1, "batch_size": 20, "poll_interval": 600,
-                "replace_after": 30, "max_retries": 2} | opts
+        opts = {"batch_size": 20, "poll_interval": 600, "replace_after": 30,
+                "max_retries": 2} | opts
+        depth = opts.pop("settlement_depth", 1)   # the chains' (destination) depth
         lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
                  f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
                  "  admin_token: test-admin-token-0123456789",
@@ -186,7 +187,7 @@ def attester_node(tmp_path, chains, roles):
                       f"    rpc: [{c.info.rpc_url}]",
                       f"    contracts: {{settler: '{c.info.contracts.settler}'"
                       + (f", bridge: '{c.info.contracts.bridge}'}}" if relayer else "}"),
-                      "    rpc_backoff_max: 0.2"]
+                      "    rpc_backoff_max: 0.2", f"    settlement_depth: {depth}"]
         lines += ["attester:", "  key: ${ORBITAL_ATTESTER_KEY:-}"]
         lines += [f"  {k}: {v}" for k, v in opts.items()]
         if relayer:
@@ -263,9 +264,9 @@ def full_node(tmp_path, chains, roles):
                       f"    rpc: [{c.info.rpc_url}]",
                       f"    contracts: {{settler: '{c.info.contracts.settler}'}}",
                       "    poll_interval: 0.05", f"    start_block: {c.head() + 1}",
+                      "    settlement_depth: 1",
                       "    tokens:", f"      USDC: {{address: '{c.usdc.address}', decimals: 6}}"]
-        lines += ["attester:", "  key: ${ORBITAL_ATTESTER_KEY:-}", "  settlement_depth: 1",
-                  "  poll_interval: 0.05"]
+        lines += ["attester:", "  key: ${ORBITAL_ATTESTER_KEY:-}", "  poll_interval: 0.05"]
         cfg = tmp_path / "supervisor.yaml"
         cfg.write_text("\n".join(lines) + "\n")
         app = App()

@@ -78,3 +78,16 @@ def test_fee_and_replacement_keys_are_the_tx_senders_own(tmp_path):
     with pytest.raises(ConfigError) as exc:               # geth's 12.5 % replacement rule
         _load(tmp_path, "attester:\n  fee_bump: 0.1\n", {})
     assert "attester.fee_bump" in str(exc.value)
+
+
+def test_settlement_depth_is_the_chains_and_the_old_key_is_refused_by_name(tmp_path):
+    """Migration: attester.settlement_depth moved to chains.<name>.settlement_depth."""
+    with pytest.raises(ConfigError) as exc:
+        _load(tmp_path, "attester:\n  settlement_depth: 3\n", {})
+    assert "attester.settlement_depth" in str(exc.value) and "unknown key" in str(exc.value)
+    _, cfg = _load(tmp_path, "attester:\n  shortfall_policy: settle\n", {})
+    assert cfg.section("attester").shortfall_policy == "settle"
+    assert {n: c.settlement_depth for n, c in cfg.section("chains").items()} == {"a": 0, "b": 0}
+    with pytest.raises(ConfigError) as exc:
+        _load(tmp_path, "attester:\n  shortfall_policy: maybe\n", {})
+    assert "attester.shortfall_policy" in str(exc.value)

@@ -1,7 +1,7 @@
 """The real pipeline on a real Node: chain watchers index the devnet, the intent book turns
 Open/Filled into OPENED/FILLED, the attester settles, the watcher sees Settled and the book
-moves the intent to SETTLED; a forged FILLED is never reached (the book refuses the bogus
-fill) and the real one is settled once. SQLite and PostgreSQL."""
+moves the intent to SETTLED; a fill of the same order id with other originData is recorded
+as a foreign fill (never settled) and the real one is settled once. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,17 +23,19 @@ def test_open_fill_settle_through_watchers_and_book(database_url, chains, roles,
     node = full_node(database_url)
     before, start = a.balance(solver.address), a.head() + 1
     f = open_and_fill(a, b, users[0], solver, nonce=9001)
-    bogus_fill(a, b, f, users[5])          # a made-up fill of the same order id: ignored
+    bogus = bogus_fill(a, b, f, users[5])  # a made-up fill of the same order id: foreign
     b.mine()                                # settlement depth 1
 
     row = wait_until(lambda: (r := _intent(node, f.id)) is not None and r.status == "SETTLED"
                      and r, what="intent SETTLED")
     assert row.fill_tx == f.fill_receipt["transactionHash"] and row.filler == solver.address
     with node.store.connection():
-        history = [t.status for t in IntentTransition.select()
-                   .where(IntentTransition.intent == f.id).order_by(IntentTransition.version)]
+        entries = list(IntentTransition.select()
+                       .where(IntentTransition.intent == f.id).order_by(IntentTransition.version))
         sent = _txs(node)
-    assert history[-3:] == ["OPENED", "FILLED", "SETTLED"]
+    assert [(t.status, t.finding) for t in entries[-4:]] == [
+        ("OPENED", ""), ("FILLED", ""), ("FILLED", "foreign_fill"), ("SETTLED", "")]
+    assert entries[-2].tx_hash == bogus["transactionHash"] and entries[-2].solver == users[5].address
     assert len(sent) == 1 and sent[0].status in ("pending", "mined")  # receipt: next round
     assert a.escrow_status(f.order.order_id) == 2
     assert a.balance(solver.address) == before + 10 * ONE_USDC   # the escrow went to the filler

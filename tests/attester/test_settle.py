@@ -4,6 +4,8 @@ replacement, escrows no longer Opened, and forged fill evidence."""
 
 from __future__ import annotations
 
+from eth_utils import keccak
+
 import json
 
 import pytest
@@ -138,7 +140,8 @@ def test_orders_already_settled_or_refunded_are_skipped(database_url, chains, ro
     settled = open_and_fill(a, b, users[0], solver, nonce=5001)
     refunded = open_and_fill(a, b, users[1], solver, nonce=5001, fill_in=120)
     fresh = open_and_fill(a, b, users[2], solver, nonce=5001)
-    a.send(a.settler.functions.settle([settled.order.order_id], [solver.address]),
+    a.send(a.settler.functions.settle([settled.order.order_id], [solver.address],
+                                      [keccak(settled.origin_data)]),
            roles["attester"])                              # settled behind the book's back
     a.rpc("evm_increaseTime", 121)
     a.mine()
@@ -175,9 +178,10 @@ def test_bad_fill_evidence_is_not_settled_and_reported_failed(database_url, chai
     assert round_["sent"] is None and txs(node) == []
     assert a.escrow_status(f.order.order_id) == 1 and a.escrow_status(g.order.order_id) == 1
     got = orders(node)
-    assert got[f.id].status == "failed" and "recipient" in got[f.id].reason
-    assert "amount 1 < min output" in got[f.id].reason and got[f.id].reported
-    assert got[g.id].status == "failed" and "< min output" in got[g.id].reason
+    assert got[f.id].status == "failed" and "no fill of the escrow's originData" in got[f.id].reason
+    assert "(a fill of other originData)" in got[f.id].reason and "recipient" in got[f.id].reason
+    assert "amount 1 below the minimum" in got[f.id].reason and got[f.id].reported
+    assert got[g.id].status == "failed" and "below the minimum" in got[g.id].reason
     seen = book.ask("seen")
     assert {m.intent_id for m in seen} == {f.id, g.id}
     assert all(isinstance(m, SettlementFailed) and m.reason for m in seen)

@@ -55,6 +55,7 @@ def test_attester_and_relayer_on_one_key_never_collide(database_url, chains, rol
     record_as_book(node, a, b, f)
     b.mine()
     d1 = _deposit(node, b, users[1], 3 * ONE_USDC, a.info.chain_id, users[2].address)
+    b.mine()                                              # the deposit at settlement depth 1
     start = a.w3.eth.get_transaction_count(key_owner)
     recipient_before = a.balance(users[2].address)
     a.rpc("evm_setAutomine", False)
@@ -62,6 +63,7 @@ def test_attester_and_relayer_on_one_key_never_collide(database_url, chains, rol
     assert _relay(node)[d1] == "sent"                     # relayer: nonce start
     assert poll(node)["devnet-a"]["orders"] == [f.id]     # attester: start + 1
     d2 = _deposit(node, b, users[1], 4 * ONE_USDC, a.info.chain_id, users[2].address)
+    b.mine()
     got = _relay(node)
     assert (got[d1], got[d2]) == ("waiting", "sent")      # relayer again: start + 2
 

@@ -158,7 +158,8 @@ def test_watch_follows_the_reference_solver_through_the_lifecycle(cli, node, dev
         assert last["intent"]["solver"] == devnet_info.account("solver").address
         assert last["transition"]["evidence"]["tx_hash"].startswith("0x")
 
-        # the attester settles once the fill is settlement_depth (1) blocks deep
+        # the attester settles once the fill is devnet-b's settlement_depth deep (0 on the
+        # devnet; a block mined anyway)
         from web3 import Web3
         dest = Web3(Web3.HTTPProvider(devnet_info.chain("devnet-b").rpc_url))
         dest.provider.make_request("evm_mine", [])

@@ -3,6 +3,8 @@ on-chain open, with balances checked on both chains and events decoded by protoc
 
 from __future__ import annotations
 
+from eth_utils import keccak
+
 from protocol import (
     ORDER_DATA_TYPE,
     FillData,
@@ -50,14 +52,18 @@ def test_open_fill_settle_moves_funds_on_both_chains(chain_a, chain_b, roles, ma
                             99 * ONE_USDC, recipient, order.fill_deadline)
     receipt = chain_b.send(chain_b.settler.functions.fill(order.order_id, instruction.origin_data, b""), solver)
     [filled] = chain_b.events(receipt, "Filled")
-    assert filled == {"orderId": order.order_id, "filler": solver.address, "recipient": recipient,
+    assert filled == {"orderId": order.order_id, "filler": solver.address,
+                      "fillKey": keccak(instruction.origin_data), "recipient": recipient,
                       "token": fill.output_token, "amount": 99 * ONE_USDC, "originChainId": chain_a.chain_id}
     assert chain_b.balance("USDC", recipient) == before["recipient_b"] + 99 * ONE_USDC
     assert chain_b.balance("USDC", solver.address) == before["solver_b"] - 99 * ONE_USDC
     assert chain_b.settler.functions.filledBy(instruction.origin_data).call() == solver.address
 
     # Origin: the attester settles; escrow goes to the filler.
-    receipt = chain_a.send(chain_a.settler.functions.settle([order.order_id], [solver.address]), attester)
+    escrow = chain_a.settler.functions.escrows(order.order_id).call()
+    assert escrow[6] == fill.fill_key == keccak(instruction.origin_data)   # the escrow's fill key
+    receipt = chain_a.send(chain_a.settler.functions.settle([order.order_id], [solver.address],
+                                                            [fill.fill_key]), attester)
     [settled] = chain_a.events(receipt, "Settled")
     assert settled == {"orderId": order.order_id, "filler": solver.address,
                        "token": order.order.input_token, "amount": 100 * ONE_USDC}
@@ -90,11 +96,13 @@ def test_default_filler_is_the_sender(chain_a, chain_b, roles, make_order, sign)
 def test_batched_settle(chain_a, chain_b, roles, make_order, sign):
     user, user2, solver, attester = roles["user"], roles["user2"], roles["solver"], roles["attester"]
     orders = [make_order(chain_a, chain_b, u, nonce=7) for u in (user, user2)]
+    keys = []
     for o, u in zip(orders, (user, user2)):
-        _open_for(chain_a, o, sign(o, u.private_key), solver)
+        _, opened = _open_for(chain_a, o, sign(o, u.private_key), solver)
+        keys.append(ResolvedOrder.from_abi(opened["resolvedOrder"]).fill_instructions[0].fill_data.fill_key)
     before = chain_a.balance("USDC", solver.address)
-    receipt = chain_a.send(chain_a.settler.functions.settle([o.order_id for o in orders], [solver.address] * 2),
-                           attester)
+    receipt = chain_a.send(chain_a.settler.functions.settle([o.order_id for o in orders], [solver.address] * 2,
+                                                            keys), attester)
     assert [e["orderId"] for e in chain_a.events(receipt, "Settled")] == [o.order_id for o in orders]
     assert chain_a.balance("USDC", solver.address) == before + 200 * ONE_USDC
 

@@ -8,7 +8,9 @@ import dataclasses
 import pytest
 from eth_abi import encode as abi_encode
 
-from protocol import ORDER_DATA_TYPE, OrbitalOrder, ResolvedOrder
+from eth_utils import keccak
+
+from protocol import ORDER_DATA_TYPE, FillData, OrbitalOrder, ResolvedOrder
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 S = "OrbitalSettler"
@@ -136,14 +138,16 @@ def test_fill_terms_and_deadline(chain_b, roles, opened, filler_data):
 
 
 def test_settle_reverts(chain_a, roles, opened):
-    order, _ = opened
+    order, origin_data = opened
+    key = keccak(origin_data)
     attester, solver, settle = roles["attester"], roles["solver"], chain_a.settler.functions.settle
-    chain_a.expect_revert(settle([order.order_id], [solver.address]), solver, S, "Unauthorized")
-    chain_a.expect_revert(settle([b"\x09" * 32], [solver.address]), attester, S, "OrderNotOpened")
-    chain_a.expect_revert(settle([order.order_id], []), attester, S, "LengthMismatch")
-    chain_a.expect_revert(settle([order.order_id], ["0x" + "00" * 20]), attester, S, "ZeroAddress")
-    chain_a.send(settle([order.order_id], [solver.address]), attester)
-    chain_a.expect_revert(settle([order.order_id], [solver.address]), attester, S, "OrderAlreadySettled")
+    chain_a.expect_revert(settle([order.order_id], [solver.address], [key]), solver, S, "Unauthorized")
+    chain_a.expect_revert(settle([b"\x09" * 32], [solver.address], [key]), attester, S, "OrderNotOpened")
+    chain_a.expect_revert(settle([order.order_id], [], [key]), attester, S, "LengthMismatch")
+    chain_a.expect_revert(settle([order.order_id], [solver.address], []), attester, S, "LengthMismatch")
+    chain_a.expect_revert(settle([order.order_id], ["0x" + "00" * 20], [key]), attester, S, "ZeroAddress")
+    chain_a.send(settle([order.order_id], [solver.address], [key]), attester)
+    chain_a.expect_revert(settle([order.order_id], [solver.address], [key]), attester, S, "OrderAlreadySettled")
     chain_a.warp(order.fill_deadline - chain_a.now() + 1)
     chain_a.expect_revert(chain_a.settler.functions.refund(order.order_id), solver, S, "OrderAlreadySettled")
 
@@ -156,7 +160,8 @@ def test_refund_reverts(chain_a, roles, opened):
     chain_a.warp(order.fill_deadline - chain_a.now() + 1)
     chain_a.send(refund(order.order_id), outsider)
     chain_a.expect_revert(refund(order.order_id), outsider, S, "OrderAlreadyRefunded")
-    chain_a.expect_revert(chain_a.settler.functions.settle([order.order_id], [roles["solver"].address]),
+    chain_a.expect_revert(chain_a.settler.functions.settle([order.order_id], [roles["solver"].address],
+                                                           [keccak(opened[1])]),
                           roles["attester"], S, "OrderAlreadyRefunded")
 
 
@@ -167,9 +172,28 @@ def test_admin_controls_attester_and_destinations(chain_a, roles, opened):
     chain_a.expect_revert(settler.functions.setDestinationSettler(5, outsider.address), outsider, S, "Unauthorized")
     chain_a.expect_revert(settler.functions.setAttester("0x" + "00" * 20), admin, S, "ZeroAddress")
     chain_a.send(settler.functions.setAttester(outsider.address), admin)
-    chain_a.expect_revert(settler.functions.settle([order.order_id], [outsider.address]), roles["attester"], S,
-                          "Unauthorized")
-    chain_a.send(settler.functions.settle([order.order_id], [roles["solver"].address]), outsider)
+    key = keccak(opened[1])
+    chain_a.expect_revert(settler.functions.settle([order.order_id], [outsider.address], [key]),
+                          roles["attester"], S, "Unauthorized")
+    chain_a.send(settler.functions.settle([order.order_id], [roles["solver"].address], [key]), outsider)
+
+
+def test_settle_pays_only_for_the_escrows_own_fill_key(chain_a, chain_b, roles, opened):
+    """A fill of the same order id with other originData (fillDeadline + 1: a shadow fill)
+    succeeds on the destination, but its fill key is not the escrow's: settling on the
+    strength of it reverts with FillKeyMismatch, whoever the attester names."""
+    order, origin_data = opened
+    attester, attacker = roles["attester"], roles["outsider"]
+    shadow = FillData.decode(origin_data)
+    shadow = dataclasses.replace(shadow, fill_deadline=shadow.fill_deadline + 1).encode()
+    receipt = chain_b.send(chain_b.settler.functions.fill(order.order_id, shadow, b""), roles["solver"])
+    [filled] = chain_b.events(receipt, "Filled")
+    assert filled["fillKey"] == keccak(shadow) != keccak(origin_data)
+    assert chain_a.settler.functions.escrows(order.order_id).call()[6] == keccak(origin_data)
+    settle = chain_a.settler.functions.settle
+    chain_a.expect_revert(settle([order.order_id], [attacker.address], [keccak(shadow)]), attester, S,
+                          "FillKeyMismatch")
+    chain_a.send(settle([order.order_id], [roles["solver"].address], [keccak(origin_data)]), attester)
 
 
 def test_onchain_open_validates(chain_a, chain_b, roles):

@@ -49,7 +49,7 @@ def node_config(path, devnet_info, database_url, state_dir, *, confirmations: in
         "intents:", "  auction_window: 0.2", "  min_open_window: 0", "  heartbeat_interval: 0.5",
         "  heartbeat_timeout: 5", *(f"  {line}" for line in intents.splitlines() if line.strip()),
         "attester:", "  key: ${ORBITAL_ATTESTER_KEY}",
-        "  poll_interval: 0.2", "  settlement_depth: 0",
+        "  poll_interval: 0.2",
         "quoter:", "  cache_ttl: 0", "  prices:", "    USDC: {static: '1'}", "    WETH: {static: '3000'}",
         "keeper:", "  tasks:" if keeper else "  tasks: {}",
         *(f"    {line}" for line in keeper.splitlines() if line.strip()),

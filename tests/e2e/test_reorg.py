@@ -69,3 +69,39 @@ def test_reorg_within_the_confirmation_window_is_never_seen(system, devnet_info,
 def _status():
     from actors.chain_watcher import WatcherStatus
     return WatcherStatus()
+
+
+def test_a_reorged_conflicting_open_gives_the_intent_its_signed_terms_back(system, devnet_info, w3s):
+    """The user opens order B (same nonce as the submitted A, other terms): the intent follows
+    B. A reorg removes that Open: the intent is A again, PENDING, its signed terms restored."""
+    import dataclasses
+
+    from eth_account import Account
+    node = system()
+    w3 = w3s[0]
+    a = devnet_info.chains[0]
+    user = [x for x in devnet_info.accounts if "user" in x.roles][4]
+    client = OrbitalClient(f"127.0.0.1:{node.grpc_port}")
+    quote = client.quote("devnet-a", "devnet-b", "USDC", "USDC", 10**7, user.address)
+    intent = client.sign_and_submit(quote, user.private_key)
+    order_a = parse_order_typed_data(quote.typed_data)
+    order_b = dataclasses.replace(order_a, order=dataclasses.replace(order_a.order,
+                                                                     input_amount=1, output_amount=1))
+    sig_b = bytes(Account.sign_typed_data(user.private_key, full_message=order_b.typed_data()).signature)
+    tx = settler(w3, a.contracts.settler).functions.openFor(order_b.to_abi(), sig_b, b"") \
+        .transact({"from": user.address})
+    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    assert receipt["status"] == 1
+    conflicted = wait_until(lambda: (i := client.get(intent.id)).status is S.OPENED and i,
+                            what="OPENED by the conflicting open")
+    assert conflicted.history[-1].finding == "conflicting_open"
+    assert (conflicted.input_amount, conflicted.min_output_amount) == (1, 1)
+    depth = w3.eth.block_number - receipt["blockNumber"] + 1
+    assert "error" not in w3.provider.make_request("anvil_reorg", [depth, []])
+    back = wait_until(lambda: (i := client.get(intent.id)).status is S.PENDING and i,
+                      what="back to PENDING")
+    assert "reorg on devnet-a" in back.history[-1].reason
+    assert (back.input_amount, back.min_output_amount) == (order_a.order.input_amount,
+                                                          order_a.order.output_amount)
+    assert back.fill_deadline.timestamp() == order_a.fill_deadline
+    client.close()

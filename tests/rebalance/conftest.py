@@ -180,12 +180,15 @@ def make_app() -> App:
 
 @pytest.fixture
 def rebalance_node(tmp_path, chains, roles):
-    """start(db_url, strategies={name: yaml}, relayer=True) -> Harness; same tmp_path and
-    start block across calls in one test (a second call = a restart on the same store)."""
+    """start(db_url, strategies={name: yaml}, relayer=True, chain_opts={key: value}) ->
+    Harness; same tmp_path and start block across calls in one test (a second call = a
+    restart on the same store). ``chain_opts`` are extra keys of every chain (e.g.
+    ``settlement_depth``)."""
     started: list[Harness] = []
     start_blocks = {c.name: c.head() + 1 for c in chains}
 
-    def write(db_url: str, strategies: dict[str, str]) -> str:
+    def write(db_url: str, strategies: dict[str, str],
+              chain_opts: dict[str, Any] | None = None) -> str:
         lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
                  f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
                  f"  admin_token: {TOKEN}", "database:", f"  url: '{db_url}'",
@@ -203,6 +206,7 @@ def rebalance_node(tmp_path, chains, roles):
                       "    rpc_backoff_max: 0.2", "    tokens:",
                       f"      USDC: {{address: '{i.tokens['USDC'].address}', decimals: 6}}",
                       f"      WETH: {{address: '{i.tokens['WETH'].address}', decimals: 18}}"]
+            lines += [f"    {k}: {v}" for k, v in (chain_opts or {}).items()]
         lines += ["rebalance:", "  strategies:" + ("" if strategies else " {}")]
         lines += [strategy_yaml(n, **({} if y is None else y)) if not isinstance(y, str) else y
                   for n, y in strategies.items()]
@@ -213,9 +217,10 @@ def rebalance_node(tmp_path, chains, roles):
         return str(path)
 
     def start(db_url: str, strategies: dict[str, Any] | None = None, *,
-              relayer: bool = True, operator: bool = True) -> Harness:
+              relayer: bool = True, operator: bool = True,
+              chain_opts: dict[str, Any] | None = None) -> Harness:
         strategies = {"usdc": None} if strategies is None else strategies
-        path = write(db_url, strategies)
+        path = write(db_url, strategies, chain_opts)
         clock = FakeClock(wall_offset=time.time() - 1000.0)
         env = {"ORBITAL_OPERATOR_KEY": roles["operator"].private_key if operator else "",
                "ORBITAL_RELAYER_KEY": roles["relayer"].private_key if relayer else ""}

@@ -69,14 +69,17 @@ class Orders:
         self._nonce = 1000
 
     def make(self, user=None, *, origin=0, dest=1, input_amount=100 * ONE_USDC, min_output=99 * ONE_USDC,
-             recipient=None, symbol="USDC"):
+             recipient=None, symbol="USDC", nonce=None):
+        """A signed order; ``nonce`` None: a fresh one (give one to sign two orders with it)."""
         user = user or self.users[0]
         o, d = self.info.chains[origin], self.info.chains[dest]
         now = self.web3s[o.chain_id].eth.get_block("latest")["timestamp"]
-        self._nonce += 1
+        if nonce is None:
+            self._nonce += 1
+            nonce = self._nonce
         swap = OrbitalOrder(o.contracts.tokens[symbol].address, input_amount, d.contracts.tokens[symbol].address,
                             min_output, recipient or user.address, d.chain_id)
-        order = GaslessOrder(o.contracts.settler, user.address, self._nonce, o.chain_id, now + 600, now + 3600, swap)
+        order = GaslessOrder(o.contracts.settler, user.address, nonce, o.chain_id, now + 600, now + 3600, swap)
         signature = "0x" + bytes(Account.sign_typed_data(user.private_key, full_message=order.typed_data()).signature).hex()
         return order, signature
 

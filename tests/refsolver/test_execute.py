@@ -46,7 +46,7 @@ def test_award_opens_on_origin_and_fills_on_destination(chain_pair, solver_key, 
     assert orders.balance(0, user.address) == before["user_a"] - 100 * ONE_USDC
     assert orders.balance(0, a.spec.settler) == before["escrow"] + 100 * ONE_USDC
     escrow = a.escrow(order.order_id)
-    assert (escrow.status, escrow.filler, escrow.user) == ("opened", solver, user.address)
+    assert (escrow.status_name, escrow.filler, escrow.user) == ("opened", solver, user.address)
     # Destination: the recipient got the bid (more than the minimum) from the solver's inventory.
     assert orders.balance(1, recipient) == before["recipient_b"] + bid
     assert orders.balance(1, solver) == before["solver_b"] - bid
@@ -130,7 +130,7 @@ def test_award_beyond_inventory_is_not_opened(chain_pair, solver_key, orders):
     user_a = orders.balance(0, orders.users[0].address)
     outcome = _executor(chain_pair, solver_key).execute(_job(order, signature, have + 1))
     assert outcome.status == "failed" and outcome.reason.startswith("inventory:")
-    assert a.escrow(order.order_id).status == "none"       # the user's funds were never locked
+    assert a.escrow(order.order_id).status_name == "none"       # the user's funds were never locked
     assert orders.balance(0, orders.users[0].address) == user_a
 
 
@@ -230,4 +230,4 @@ def test_award_past_its_exclusivity_is_not_opened(chain_pair, solver_key, orders
                    exclusive_until=time.time() - 1)
     outcome = _executor(chain_pair, solver_key).execute(job)
     assert (outcome.status, outcome.reason) == ("failed", "exclusivity lapsed before execution started")
-    assert chain_pair[0].escrow(order.order_id).status == "none"
+    assert chain_pair[0].escrow(order.order_id).status_name == "none"

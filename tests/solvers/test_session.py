@@ -1,7 +1,8 @@
 """A session's life: it is a dynamic child of intents/solvers while its stream lives; it
 ends on silence (DEADLINE_EXCEEDED), on a reader that stops reading (RESOURCE_EXHAUSTED),
-on a half-close (OK) or a cancel; bids are checked and rate limited; malformed fill
-reports end the stream with the field at fault."""
+on a half-close (OK) or a cancel; bids are checked and rate limited; malformed fill and
+escrow mismatch reports end the stream with the field at fault, and mismatch reports spend
+the bid bucket."""
 
 from __future__ import annotations
 
@@ -192,3 +193,46 @@ def test_stopped_by_the_node_means_unavailable(solver_node, channel_to, tmp_path
     assert not sessions(node)
     SolverClient(ch, a.account).connect()    # and back in
     assert sessions(node) == [SESSIONS + a.address.lower()]
+
+
+def _mismatch(client: SolverClient, **change) -> None:
+    report = dict(intent_id=INTENT, chain="devnet-a", reason="inputAmount 1 on chain, 1000 signed") | change
+    client.send(escrow_mismatch=solver_pb2.EscrowMismatch(**report))
+
+
+@pytest.mark.parametrize("report, field", [
+    (dict(intent_id="0x12"), "escrow_mismatch.intent_id"),
+    (dict(intent_id="0x" + "ab" * 5000), "escrow_mismatch.intent_id"),
+    (dict(chain="mainnet"), "escrow_mismatch.chain"),
+    (dict(chain="x" * 1_000_000), "escrow_mismatch.chain"),
+    (dict(reason=""), "escrow_mismatch.reason"),
+    (dict(reason="r" * 1025), "escrow_mismatch.reason"),              # over the 1024 limit
+    (dict(reason="é" * 100_000), "escrow_mismatch.reason"),
+])
+def test_malformed_escrow_mismatch_ends_the_stream(solver_node, channel_to, tmp_path, report, field):
+    node = solver_node(f"sqlite:///{tmp_path}/orbital.db")
+    client = SolverClient(channel_to(node)).connect()
+    _mismatch(client, **report)
+    code, details = client.wait_closed()
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_request_fields(client.error)[0][0] == field and len(details) < 1000
+    wait_until(lambda: not sessions(node), what="the session to end")
+
+
+def test_escrow_mismatch_reports_count_as_bids(solver_node, channel_to, tmp_path):
+    """A well-formed report keeps the session (the book ignores one from a solver that was
+    not awarded the intent); reports spend the bid bucket, so a flood ends the session."""
+    clock = fake_clock()                # time stands still: the bucket never refills
+    node = solver_node(f"sqlite:///{tmp_path}/orbital.db", clock=clock,
+                       solver_bid_rate={"rate": 1, "burst": 2})
+    client = SolverClient(channel_to(node)).connect()
+    _mismatch(client, reason="r" * 1024)                 # at the limit: accepted
+    _mismatch(client, chain=str(node.config.section("chains")["devnet-a"].chain_id))
+    client.heartbeat(1)
+    assert client.wait_for("heartbeat_ack").seq == 1     # both taken; the session stays
+    for _ in range(3):                                   # 3 in a row over the bucket: > burst
+        _mismatch(client)
+    code, details = client.wait_closed()
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "bid rate exceeded: 3 bids in a row" in details
+    wait_until(lambda: not sessions(node), what="the flooding session to end")
