@@ -57,7 +57,7 @@ contracts: $(NODE_STAMP) $(STAMP)
 	$(PY) contracts/build.py
 
 lint: setup
-	$(VENV)/bin/ruff check runtime actors clients tests bench $(wildcard protocol devnet)
+	$(VENV)/bin/ruff check runtime chains actors clients tests bench protocol devnet
 
 clean:
 	rm -rf $(VENV) node_modules orbital/v1/*_pb2*.py

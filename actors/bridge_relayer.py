@@ -9,7 +9,7 @@ originChainId)`` on the destination's bridge with the relayer key
 
 Settled deposits only: a deposit is released once its block is the origin chain's
 ``settlement_depth`` blocks deep (``head - deposit_block >= settlement_depth``, that chain's
-:class:`~actors.evm.config.ChainConfig`) AND that block's hash is still the one the watcher
+:class:`~chains.evm.config.ChainConfig`) AND that block's hash is still the one the watcher
 indexed (``eth_getBlockByNumber(deposit_block).hash == chain_event.block_hash``); until
 then it waits (nothing recorded, no attempt counted). Why both, and why it matters more
 than "the deposit might vanish": a deposit id is ``keccak(chainId, bridge, depositCount)``,
@@ -26,7 +26,7 @@ Idempotent, also across restarts:
 
 - before a release is sent, the chain is asked ``released(depositId)``; true -> the
   deposit is marked released, nothing is sent;
-- transactions go through :class:`actors.evm.txsend.TxSender` (recorded before their
+- transactions go through :class:`chains.evm.txsend.TxSender` (recorded before their
   broadcast, ``reference`` = the deposit id): while one of its transactions for a deposit
   is pending or mined, no other is made; a recorded one is re-sent after a restart, not
   re-made;
@@ -52,13 +52,13 @@ import peewee
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from actors.evm import Directory, RpcClient, RpcError, RpcUnavailable, UnknownName
-from actors.evm.config import ChainConfig
-from actors.evm.models import MIGRATION as CHAIN_MIGRATION, ChainEvent
-from actors.evm.txsend import MIGRATION as TX_MIGRATION
-from actors.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED, TxConfig
+from chains.evm import Directory, RpcClient, RpcError, RpcUnavailable, UnknownName
+from chains.evm.config import ChainConfig
+from chains.evm.models import MIGRATION as CHAIN_MIGRATION, ChainEvent
+from chains.evm.txsend import MIGRATION as TX_MIGRATION
+from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED, TxConfig
 from actors.rebalance import is_released, release_data
-from actors.evm.owner import SenderOwner
+from chains.evm.owner import SenderOwner
 from protocol.logs import BridgeDeposit
 from runtime import Actor, ChildSpec
 from runtime._logging import register_secret

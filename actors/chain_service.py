@@ -14,7 +14,7 @@ from __future__ import annotations
 from orbital.v1 import chain_pb2, chain_pb2_grpc
 from runtime import ActorUnavailable, InvalidArgument
 from runtime.grpc import decode_token, encode_token, filters_digest, unary
-from actors import fields
+from chains import fields
 
 __all__ = ["ChainServicer", "chain_service", "DEFAULT_PAGE", "MAX_PAGE"]
 

@@ -2,7 +2,7 @@
 
 Each tick (a timer message the actor sends itself):
 
-1. head via ``eth_blockNumber`` (RPC failover in :mod:`actors.evm.rpc`); target is
+1. head via ``eth_blockNumber`` (RPC failover in :mod:`chains.evm.rpc`); target is
    ``head - confirmations``;
 2. reorg check: the stored hash of the cursor block is compared with the chain's; on a
    mismatch the fork point is the highest stored recent block whose hash still matches;
@@ -14,11 +14,11 @@ Each tick (a timer message the actor sends itself):
    results"/size errors and timeouts (then doubled again after a few calm ranges); the
    header of the range's last block is fetched before and after the logs (with the parent,
    the cursor block): both must agree with each other, the logs and the cursor (else the
-   range is retried: a reorg raced the query); logs are decoded by :mod:`actors.evm.ingest`;
+   range is retried: a reorg raced the query); logs are decoded by :mod:`chains.evm.ingest`;
 4. events, recent block hashes and the cursor go in ONE transaction (batched inserts);
    only then is ``intents/book`` told :class:`ChainEventsCommitted`.
 
-The work is a three-stage pipeline (:mod:`actors.evm._pipeline`): two fetch threads get
+The work is a three-stage pipeline (:mod:`chains.evm._pipeline`): two fetch threads get
 the ranges ahead (every RPC call goes through them), this thread parses and decodes range
 N+1, and the commit thread commits range N. A fetched range is used only if it chains onto the
 hash of the range before it; a range is submitted for commit only after the previous
@@ -42,19 +42,19 @@ from typing import Any
 import pykka
 
 from actors.paths import BOOK_PATH
-from actors.evm import RpcClient, RpcError, RpcUnavailable
+from chains.evm import RpcClient, RpcError, RpcUnavailable
 
-# Config, tables and the log decoder live in the private package actors.evm (config.py,
+# Config, tables and the log decoder live in the private package chains.evm (config.py,
 # models.py, ingest.py); imported here (``X as X`` = re-export) so that callers importing
 # them from this module, as they did before the split, keep working.
-from actors.evm.config import ChainConfig, ContractsConfig, WatcherSpec
-from actors.evm._pipeline import Committer, RangeFetcher, commit_range
-from actors.evm._pipeline import LeaseLost as _LeaseLost
-from actors.evm._pipeline import Retry as _Retry
-from actors.evm.ingest import _int, event_rows
-from actors.evm.ingest import fast_decode as fast_decode, to_json as to_json
-from actors.evm.models import MIGRATIONS, ChainBlock, ChainCursor, ChainEvent, ChainReorg
-from actors.evm.models import MODELS as MODELS
+from chains.evm.config import ChainConfig, ContractsConfig, WatcherSpec
+from chains.evm._pipeline import Committer, RangeFetcher, commit_range
+from chains.evm._pipeline import LeaseLost as _LeaseLost
+from chains.evm._pipeline import Retry as _Retry
+from chains.evm.ingest import _int, event_rows
+from chains.evm.ingest import fast_decode as fast_decode, to_json as to_json
+from chains.evm.models import MIGRATIONS, ChainBlock, ChainCursor, ChainEvent, ChainReorg
+from chains.evm.models import MODELS as MODELS
 from protocol.events import EVENTS_BY_TOPIC
 from runtime import Actor, ActorUnavailable, ChildSpec
 from runtime.config import App
@@ -119,7 +119,7 @@ class ChainWatcher(Actor):
                              backoff_max=self.chain.rpc_backoff_max)
         self.addresses = [a.lower() for a in self.chain.contracts.addresses()]
         self.topics = [sorted(EVENTS_BY_TOPIC)]
-        # the fetch threads (actors/evm/_pipeline.py): every RPC call goes through them
+        # the fetch threads (chains/evm/_pipeline.py): every RPC call goes through them
         self.fetcher = RangeFetcher(self.rpc, self.addresses, self.topics, self.path)
         # the commit thread; on SQLite it keeps its own connection (see _held above)
         sqlite = not self.store.is_postgres

@@ -23,7 +23,7 @@ from actors.book import (BOOK_PATH, TERMINAL, Cancel, IntentRow, IntentsConfig, 
                          Status, Submit, Subscribe, Unsubscribe, check_order, intent_pb,
                          status_from_pb, update_pb)
 from actors.book import _store
-from actors.evm import Directory
+from chains.evm import Directory
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import (SignatureError, TypedDataError, cancel_typed_data, parse_order_typed_data,
                       recover_signer)
@@ -31,7 +31,7 @@ from protocol.signatures import order_id_of, recover_order_signer
 from runtime import (ActorUnavailable, InvalidArgument, NotFound, ResourceExhausted,
                      Unauthenticated, Unavailable)
 from runtime.grpc import Outbox, decode_token, encode_token, filters_digest, stream, unary
-from actors import fields
+from chains import fields
 
 __all__ = ["IntentServicer", "intent_service", "DEFAULT_PAGE", "MAX_PAGE"]
 

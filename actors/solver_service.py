@@ -36,7 +36,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from actors.book._config import IntentsConfig
 from actors.book._messages import Capabilities
-from actors.evm.directory import Directory, UnknownName
+from chains.evm.directory import Directory, UnknownName
 from actors.solver_session import (BOOK_PATH, SOLVERS_PATH, DeadlineExceeded, SessionSpec,
                                    SolverBid, SolverFill, SolverHeartbeat, SolverMismatch,
                                    StreamEnded, session_spec)

@@ -57,7 +57,7 @@ from runtime import (Actor, ActorUnavailable, ChildSpec, DeadlineExceeded, Inval
                      OrbitalError, RateLimiter, ResourceExhausted, Restart, Unavailable)
 from runtime.config import App
 from runtime.grpc import timestamp
-from actors import fields
+from chains import fields
 
 __all__ = ["SolverSession", "SessionSpec", "SolverBid", "SolverFill", "SolverHeartbeat", "SolverMismatch",
            "StreamEnded", "DeadlineExceeded", "BOOK_PATH", "SOLVERS_PATH", "session_id_of", "session_spec",

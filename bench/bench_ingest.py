@@ -6,7 +6,7 @@ watcher starts). Figures, all over the same block range:
 - raw ``eth_getLogs`` + bare ``eth_abi.decode`` of every log's topics and data;
 - raw ``eth_getLogs`` + protocol.events' decoder, for reference;
 - raw ``eth_getLogs`` bytes + the watcher's decoding (msgspec into ``Log`` values, then the
-  generated row builders of ``actors.evm.ingest``), for reference;
+  generated row builders of ``chains.evm.ingest``), for reference;
 - a raw batched ``INSERT`` of the decoded rows (SQLite);
 - the watcher: a real Node with one ``chains/watcher/bench`` backfilling from the first
   block to the head, timed from node start to its cursor reaching the head.
@@ -110,7 +110,7 @@ def _raw_get_logs(info, first: int, last: int, decode) -> tuple[float, int]:
 
 def _raw_watcher_decode(info, first: int, last: int) -> float:
     """The same requests, the body decoded as the watcher does (no JSON dicts)."""
-    from actors.evm.ingest import decode_logs, event_rows
+    from chains.evm.ingest import decode_logs, event_rows
     started = time.perf_counter()
     for reply in _get_logs_bodies(info, first, last):
         event_rows("bench", decode_logs(reply.content))
@@ -118,7 +118,7 @@ def _raw_watcher_decode(info, first: int, last: int) -> float:
 
 
 def _raw_insert(info, first: int, last: int, tmp: Path) -> float:
-    from actors.evm import MIGRATIONS, event_rows, insert_events
+    from chains.evm import MIGRATIONS, event_rows, insert_events
     from runtime.store import Store
     logs = _rpc(info.rpc_url, "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last),
                                               "address": [info.contracts.bridge]})

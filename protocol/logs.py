@@ -2,7 +2,7 @@
 decoder every reader uses to get them back from an indexed row's JSON ``args``.
 
 Why one decoder: the chain watcher stores each event's decoded inputs as JSON (amounts as
-decimal strings, bytes as 0x hex, tuples as lists; ``actors.evm.ingest``), and a reader that
+decimal strings, bytes as 0x hex, tuples as lists; ``chains.evm.ingest``), and a reader that
 turns that JSON back into values by looking at the strings ("0x and not 42 characters long:
 bytes"; "all digits: an int") guesses, and guesses differ from reader to reader. Here the
 JSON is read by the event's ABI types, the same :class:`~protocol.events.EventSpec` that

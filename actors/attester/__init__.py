@@ -7,7 +7,7 @@ its escrow is still Opened, it is settled in a batched
 ``OrbitalSettler.settle(orderIds, fillers, fillKeys)`` signed by the attester key (the
 settler checks each fill key against the escrow's). A fill below the winning bid is held
 for an operator (``shortfall_policy``, ``AdminService/DecideShortfall``). Transactions go
-through the node's one EVM sender, :class:`actors.evm.txsend.TxSender` (recorded before
+through the node's one EVM sender, :class:`chains.evm.txsend.TxSender` (recorded before
 they are sent, reconciled after a restart, stuck ones replaced with bumped EIP-1559 fees,
 nonces shared with any other actor signing with the same key); the batch behind each one
 is committed first (never settles twice); an order that keeps reverting, or whose
@@ -49,8 +49,8 @@ log = logging.getLogger("orbital.attester")
 
 def install(app: App) -> None:
     from actors.book import MIGRATIONS as BOOK_MIGRATIONS
-    from actors.evm.models import MIGRATION as CHAIN_MIGRATION
-    from actors.evm.txsend import MIGRATION as TX_MIGRATION
+    from chains.evm.models import MIGRATION as CHAIN_MIGRATION
+    from chains.evm.txsend import MIGRATION as TX_MIGRATION
     app.section("attester", AttesterConfig)
     # It reads the book's and the watchers' tables and sends through evm_tx: their
     # migrations (deduplicated by id when those kinds are installed too) make sure the

@@ -4,7 +4,7 @@ Each round (a timer message to itself every ``poll_interval``, or a :class:`Poll
 per origin chain:
 
 1. follow what is in flight (:meth:`Attester._follow`): the chain's
-   :class:`~actors.evm.txsend.TxSender` polls receipts (the first time after a start it
+   :class:`~chains.evm.txsend.TxSender` polls receipts (the first time after a start it
    reconciles: recorded-but-unsent bytes are sent, forgotten ones re-sent), replaces stuck
    transactions, and every open batch whose transactions are all final gets its outcome
    applied to its orders (mined -> settled; reverted -> retried up to ``max_retries``
@@ -45,9 +45,9 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from actors.book import IntentRow
-from actors.evm import RpcClient, RpcError, RpcUnavailable
-from actors.evm.txsend import TX_FAILED, TX_MINED, TX_PENDING, TX_REVERTED, EvmTx
-from actors.evm.owner import SenderOwner
+from chains.evm import RpcClient, RpcError, RpcUnavailable
+from chains.evm.txsend import TX_FAILED, TX_MINED, TX_PENDING, TX_REVERTED, EvmTx
+from chains.evm.owner import SenderOwner
 from runtime import Actor, RaiseAlert, raise_alert
 from runtime._logging import register_secret
 

@@ -2,7 +2,7 @@
 ``escrows`` and the decoding of what comes back (escrow status, custom-error reverts).
 
 Sending them (nonces, fees, record-then-send, replacement) is not here: it is
-:class:`actors.evm.txsend.TxSender`'s job, shared with every other sender of the node.
+:class:`chains.evm.txsend.TxSender`'s job, shared with every other sender of the node.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from actors.evm import RpcError
+from chains.evm import RpcError
 from protocol import abi
 
 __all__ = ["settle_calldata", "refund_calldata", "escrow_calldata", "attester_calldata",

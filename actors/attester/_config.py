@@ -7,12 +7,12 @@ says so in a log line, so a node without the key still runs everything else.
 
 How deep a fill must be before it is settled is the destination chain's
 ``chains.<name>.settlement_depth`` (per chain, with defaults by chain id: see
-``actors.evm.config``), not a key of this section.
+``chains.evm.config``), not a key of this section.
 
-Fees, replacement and the gas margin are :class:`actors.evm.txsend.TxConfig`'s own fields
+Fees, replacement and the gas margin are :class:`chains.evm.txsend.TxConfig`'s own fields
 (``replace_after``, ``fee_bump``, ``max_fee_gwei``...): the section *is* a ``TxConfig``
-(subclass) and is handed as is to the :class:`~actors.evm.txsend.TxSender` of each origin
-chain, so the rules and their bounds are defined once, in ``actors/evm/txsend.py``; the
+(subclass) and is handed as is to the :class:`~chains.evm.txsend.TxSender` of each origin
+chain, so the rules and their bounds are defined once, in ``chains/evm/txsend.py``; the
 keys stay flat in the file (``attester.replace_after``), as they were.
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from actors.evm.config import ChainConfig
-from actors.evm.txsend import TxConfig
+from chains.evm.config import ChainConfig
+from chains.evm.txsend import TxConfig
 from runtime.config import Secret, opt
 
 __all__ = ["AttesterConfig", "AttesterSpec"]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from actors.book import IntentRow, intent_terms
-from actors.evm.models import ChainEvent
+from chains.evm.models import ChainEvent
 from protocol.evidence import judge
 
 __all__ = ["Proof", "fill_events", "prove_fill"]

@@ -2,7 +2,7 @@
 
 The attester never writes the book's tables (``intent``...) nor the watcher's
 (``chain_event``...): it reads them. Its transactions are rows of ``evm_tx``
-(:mod:`actors.evm.txsend`, owner = the actor path, ``reference`` = ``settle:<batch id>``
+(:mod:`chains.evm.txsend`, owner = the actor path, ``reference`` = ``settle:<batch id>``
 or ``refund:<intent id>``), recorded before their broadcast. What it must remember on
 top of them lives here:
 

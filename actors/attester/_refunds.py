@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from actors.evm import RpcError
-from actors.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED, TxSender
+from chains.evm import RpcError
+from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED, TxSender
 
 from ._calls import refund_calldata, revert_reason
 from ._models import refund_reference

@@ -21,7 +21,7 @@ from typing import Any
 import peewee
 
 from actors.chain_watcher import ChainEventsCommitted, ChainReorged
-from actors.evm import Directory
+from chains.evm import Directory
 from actors.paths import SOLVERS_PATH
 from runtime import (Actor, ActorUnavailable, AlreadyExists, FailedPrecondition, NotFound,
                      PermissionDenied, RateLimiter, ResourceExhausted, Unavailable)

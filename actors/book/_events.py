@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from peewee import fn
 
-from actors.evm.models import ChainEvent
+from chains.evm.models import ChainEvent
 from protocol import parse_order_typed_data
 from protocol.evidence import Located, Terms
 from protocol.logs import NonceInvalidated, Open

@@ -4,7 +4,7 @@ Each keeps one account's balance of one asset (native or an ERC-20 of ``chains``
 ``min_balance``: below it, a top-up towards ``target_balance`` (at most
 ``max_per_top_up``, within a rolling 24 h ``daily_cap``, not within ``cooldown`` of the
 previous one) is recorded, then signed by the source signer and sent through
-:class:`actors.evm.txsend.TxSender` (nonces, EIP-1559 fees, stuck-transaction
+:class:`chains.evm.txsend.TxSender` (nonces, EIP-1559 fees, stuck-transaction
 replacement, reconciliation). A crash at any point never pays one need twice; caps and
 the source's balance raise alerts. ``AdminService/ListFundingAccounts`` lists them.
 See docs/funding.md.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from actors.evm.txsend import MIGRATION as TX_MIGRATION
+from chains.evm.txsend import MIGRATION as TX_MIGRATION
 from runtime import ChildSpec
 from runtime.config import App
 
@@ -38,7 +38,7 @@ log = logging.getLogger("orbital.funding")
 
 def install(app: App) -> None:
     app.section("funding", FundingConfig)
-    app.migration(TX_MIGRATION)      # actors/evm is not a kind: its senders' table
+    app.migration(TX_MIGRATION)      # chains/evm is not a kind: its senders' table
     app.migration(MIGRATION)
     app.admin("ListFundingAccounts", list_funding_accounts)
 

@@ -12,7 +12,7 @@ Each round (a clock timer every ``poll_interval``, or a :class:`Poll` ask):
 3. balances are read (the account, and the source's asset and native balances);
 4. with no need open, a balance below ``min_balance``, no cooldown running and daily cap
    left, a need of ``min(target - balance, max_per_top_up, cap left)`` is recorded
-   (committed) and only then signed and sent through :class:`actors.evm.TxSender`.
+   (committed) and only then signed and sent through :class:`chains.evm.TxSender`.
 
 Hence one need never becomes two transfers, whatever the crash point: the need row is
 there before anything is signed, and the transaction row (with the need's reference)
@@ -40,8 +40,8 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak
 
-from actors.evm import RpcClient, RpcError, RpcUnavailable
-from actors.evm.txsend import TX_MINED, TX_PENDING, TxSender, suggest_fees
+from chains.evm import RpcClient, RpcError, RpcUnavailable
+from chains.evm.txsend import TX_MINED, TX_PENDING, TxSender, suggest_fees
 from runtime import Actor, RaiseAlert, raise_alert, resolve_alert
 from runtime._logging import register_secret
 

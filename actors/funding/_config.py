@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from actors.evm.config import ChainConfig
-from actors.evm.directory import Directory, TokenRef, UnknownName
-from actors.evm.signer import SignerConfig, to_units
-from actors.evm.txsend import TxConfig
+from chains.evm.config import ChainConfig
+from chains.evm.directory import Directory, TokenRef, UnknownName
+from chains.evm.signer import SignerConfig, to_units
+from chains.evm.txsend import TxConfig
 from runtime.config import opt
 
 __all__ = ["SourceConfig", "AccountConfig", "FundingConfig", "AccountSpec", "NATIVE", "resolve"]
@@ -33,7 +33,7 @@ _NAME = r"[a-z0-9][a-z0-9_\-]{0,62}"
 @dataclass(frozen=True)
 class SourceConfig(SignerConfig):
     """Who pays: a key from the environment, or an encrypted keystore file
-    (:class:`actors.evm.signer.SignerConfig`), and when to say it runs low."""
+    (:class:`chains.evm.signer.SignerConfig`), and when to say it runs low."""
 
     low_balance: str = opt("0", pattern=_AMOUNT,
                            doc="raise funding_source_low when the source holds less than "

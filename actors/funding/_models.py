@@ -2,7 +2,7 @@
 
 - ``funding_topup``: one row per *need* (a top-up decided), written in a committed
   transaction BEFORE anything is signed or sent. Its id is the ``reference`` of the
-  ``evm_tx`` rows (:mod:`actors.evm.txsend`) that carry it, so after a crash at any point
+  ``evm_tx`` rows (:mod:`chains.evm.txsend`) that carry it, so after a crash at any point
   the actor finds what was already done for a need instead of doing it again: no tx row
   -> send it now (the balance is checked again first); a tx row -> follow that one.
   The daily cap counts the rows of the last 24 h that may move (or moved) funds.

@@ -19,8 +19,8 @@ from typing import Any
 
 from eth_abi.exceptions import DecodingError
 
-from actors.evm.directory import Directory, UnknownName
-from actors.evm.rpc import RpcClient, RpcError, RpcUnavailable
+from chains.evm.directory import Directory, UnknownName
+from chains.evm.rpc import RpcClient, RpcError, RpcUnavailable
 from protocol import order_typed_data
 from runtime import Actor, FailedPrecondition, InvalidArgument, Unavailable
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-from actors.evm.directory import ChainRef, Directory, TokenRef, UnknownName
+from chains.evm.directory import ChainRef, Directory, TokenRef, UnknownName
 from protocol import GaslessOrder, OrbitalOrder
 from runtime import InvalidArgument
 
 from ._config import QuoterConfig
 from ._messages import GetQuote
-from actors import fields
+from chains import fields
 
 __all__ = ["ParsedQuote", "build_order", "parse_address", "parse_amount", "parse_quote",
            "resolve_chain", "resolve_token"]

@@ -133,7 +133,7 @@ def aggregate(symbol: str, readings: list[Reading], now: float, max_staleness: f
     return Aggregate(symbol, price, reports, min(times) if times else (now if used else None))
 
 
-# ---- on-chain reads (``rpc`` is an actors.evm.rpc.RpcClient) --------------------------
+# ---- on-chain reads (``rpc`` is an chains.evm.rpc.RpcClient) --------------------------
 def _selector(sig: str) -> str:
     return "0x" + keccak(text=sig)[:4].hex()
 

@@ -42,8 +42,8 @@ log = logging.getLogger("orbital.rebalance")
 
 
 def install(app: App) -> None:
-    from actors.evm.models import MIGRATION as CHAIN_MIGRATION
-    from actors.evm.txsend import MIGRATION as TX_MIGRATION
+    from chains.evm.models import MIGRATION as CHAIN_MIGRATION
+    from chains.evm.txsend import MIGRATION as TX_MIGRATION
     app.section("rebalance", RebalanceConfig)
     # It reads the watchers' chain_event and sends through evm_tx: their migrations
     # (deduplicated by id) make sure the tables exist whichever kinds are installed.

@@ -5,7 +5,7 @@ Each round (a timer message to itself every ``poll_interval``, or a :class:`Poll
 1. **follow the move in flight**, if any (there is at most one per strategy, read from
    ``rebalance_move``, so also after a restart):
    - ``planned``: the approve (only if the allowance is short) then the deposit are sent
-     through :class:`actors.evm.txsend.TxSender` with ``reference`` = the move id; a move
+     through :class:`chains.evm.txsend.TxSender` with ``reference`` = the move id; a move
      whose deposit transaction is already recorded never gets a second one (``find``);
      once the source chain's watcher has indexed our ``BridgeDeposit`` (``chain_event``,
      matched by our transaction hashes) the move is ``deposited`` with its deposit id;
@@ -35,9 +35,9 @@ from typing import Any
 
 from eth_account import Account
 
-from actors.evm import RpcClient, RpcError, RpcUnavailable
-from actors.evm.txsend import TX_MINED, TX_PENDING, TX_REPLACED, EvmTx
-from actors.evm.owner import SenderOwner
+from chains.evm import RpcClient, RpcError, RpcUnavailable
+from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REPLACED, EvmTx
+from chains.evm.owner import SenderOwner
 from runtime import Actor, RaiseAlert, raise_alert, resolve_alert
 from runtime._logging import register_secret
 

@@ -5,7 +5,7 @@ Shared by the strategies (approve + deposit, then following the move) and by the
 ``chain_event`` table the chain watchers fill (``BridgeDeposit`` / ``BridgeRelease``,
 ``order_id`` = the deposit id), read as typed records through ``ChainEvent.event`` (the
 one decoder of :mod:`protocol.logs`): no actor here polls logs itself. Views (``balanceOf``,
-``allowance``, ``released``) are plain ``eth_call`` through :class:`actors.evm.RpcClient`.
+``allowance``, ``released``) are plain ``eth_call`` through :class:`chains.evm.RpcClient`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from actors.evm import RpcClient
-from actors.evm.models import ChainEvent
+from chains.evm import RpcClient
+from chains.evm.models import ChainEvent
 from runtime.store import UINT256_MAX as MAX_UINT256
 
 __all__ = ["approve_data", "deposit_data", "release_data", "balance_of", "allowance",

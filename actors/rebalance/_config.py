@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from actors.evm.signer import SignerConfig, to_units, whole_tokens
-from actors.evm.txsend import TxConfig
+from chains.evm.signer import SignerConfig, to_units, whole_tokens
+from chains.evm.txsend import TxConfig
 from runtime.config import opt
 
 __all__ = ["SignerConfig", "StrategyConfig", "RebalanceConfig", "Leg", "StrategySpec",

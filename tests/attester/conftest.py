@@ -4,7 +4,7 @@ a real Node per test with the attester kind on a FakeClock, real SQLite and Post
 Orders go through the real contracts: the user signs, the solver ``openFor``s on chain A
 (the input is escrowed) and ``fill``s on chain B. What the intent book and the chain
 watcher would write is written here from those real receipts: the watcher's
-``chain_event`` rows with its own decoder (``actors.evm.ingest.event_rows``), and the
+``chain_event`` rows with its own decoder (``chains.evm.ingest.event_rows``), and the
 book's ``intent`` row in state FILLED (the book normally writes it when it applies the
 ``Filled`` event; the book actor is not installed in these tests).
 """
@@ -23,9 +23,9 @@ import devnet
 from actors.attester import Attester, AttesterBatch, AttesterOrder, install
 from actors.book._models import IntentRow
 from actors.bridge_relayer import install as install_relayer
-from actors.evm.config import ChainConfig
-from actors.evm.ingest import event_rows, insert_events
-from actors.evm.txsend import EvmTx
+from chains.evm.config import ChainConfig
+from chains.evm.ingest import event_rows, insert_events
+from chains.evm.txsend import EvmTx
 from devnet import free_ports
 from protocol import FillData, GaslessOrder, OrbitalOrder, ResolvedOrder, abi, decode_log
 from runtime import ActorUnavailable

@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from actors.attester import AttesterConfig, install
-from actors.evm.txsend import TxConfig
-from actors.evm.config import ChainConfig
+from chains.evm.txsend import TxConfig
+from chains.evm.config import ChainConfig
 from runtime import ConfigError
 from runtime.config import App, load_config
 

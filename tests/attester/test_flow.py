@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from actors.attester import Poll
 from actors.book import IntentRow, IntentTransition
-from actors.evm.txsend import EvmTx
+from chains.evm.txsend import EvmTx
 
 from .conftest import ONE_USDC, bogus_fill, open_and_fill, wait_until
 

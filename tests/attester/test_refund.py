@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from actors.attester import RefundDue
 from actors.book import IntentRow, IntentTransition
-from actors.evm.txsend import EvmTx
+from chains.evm.txsend import EvmTx
 
 from .conftest import PATH, ONE_USDC, open_order, wait_until
 

@@ -1,5 +1,5 @@
 """One key, two actors, one chain: on the devnet account 1 is both the attester and the
-bridge relayer. Both send through actors.evm.txsend, whose nonce counter is shared per
+bridge relayer. Both send through chains.evm.txsend, whose nonce counter is shared per
 (chain, address) in the process, so their transactions never take the same nonce.
 
 The order of sends is the one that broke the attester's former private sender (which read
@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 
 from actors.bridge_relayer import RelayPoll
-from actors.evm.ingest import event_rows, insert_events
-from actors.evm.txsend import EvmTx
+from chains.evm.ingest import event_rows, insert_events
+from chains.evm.txsend import EvmTx
 
 from .conftest import ONE_USDC, open_and_fill, orders, poll, record_as_book
 

@@ -1,4 +1,4 @@
-"""actors.evm.txsend, as the attester uses it: the same call again after the node refused
+"""chains.evm.txsend, as the attester uses it: the same call again after the node refused
 it (its nonce given back, fees unchanged) would be the very same signed bytes; it gets a
 row and a hash of its own (1 wei more priority fee) instead of breaking on evm_tx's unique
 tx_hash. (Lives here because the attester's retry of a refused batch found it; the rest
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from eth_account import Account
 
-from actors.evm import RpcClient
-from actors.evm.txsend import MIGRATION, EvmTx, TxConfig, TxSender
+from chains.evm import RpcClient
+from chains.evm.txsend import MIGRATION, EvmTx, TxConfig, TxSender
 from runtime.store import Store
 
 

@@ -34,9 +34,9 @@ from eth_abi import encode
 from actors.book import BookCursor, IntentRow, IntentTransition, Status
 from actors.book import install as install_book
 from actors.chain_watcher import ChainEventsCommitted
-from actors.evm import MIGRATIONS as CHAIN_MIGRATIONS, ChainEvent, event_rows, insert_events
-from actors.evm.config import ChainConfig
-from actors.evm.ingest import CHAIN_EVENT_LOCK_KEY
+from chains.evm import MIGRATIONS as CHAIN_MIGRATIONS, ChainEvent, event_rows, insert_events
+from chains.evm.config import ChainConfig
+from chains.evm.ingest import CHAIN_EVENT_LOCK_KEY
 from protocol import GaslessOrder, OrbitalOrder, address_to_bytes32
 from protocol.events import OPEN, RESOLVED_ORDER_TYPE
 from protocol.evidence import Terms

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from actors.evm.config import DEPTH_DEFAULTS, ChainConfig, default_depths
+from chains.evm.config import DEPTH_DEFAULTS, ChainConfig, default_depths
 from runtime import ConfigError
 from runtime.config import App, load_config
 

@@ -3,7 +3,7 @@ cursor and the "evidence row gone" check after a reorg both rely on it."""
 
 from __future__ import annotations
 
-from actors.evm import MIGRATION, MIGRATIONS, ChainEvent
+from chains.evm import MIGRATION, MIGRATIONS, ChainEvent
 from runtime.store import Store
 
 
@@ -44,9 +44,9 @@ def test_an_old_sqlite_table_is_rebuilt_with_its_rows(tmp_path):
 def test_0220_keys_events_by_position_and_keeps_the_rows(database_url, tmp_path):
     """An older schema (unique on the block hash) moves to the (chain, block, log index)
     key: rows kept, a second event at a taken position ignored, reorg queries indexed."""
-    from actors.evm import insert_events
-    from actors.evm.models import MIGRATION_0210
-    from actors.evm.ingest import _COLUMNS
+    from chains.evm import insert_events
+    from chains.evm.models import MIGRATION_0210
+    from chains.evm.ingest import _COLUMNS
     old = Store(database_url, state_dir=str(tmp_path), migrations=[MIGRATION, MIGRATION_0210])
     old.migrate()
     with old.connection() as db:

@@ -3,8 +3,8 @@ exact values back, duplicates ignored, ids in block/log order."""
 
 from __future__ import annotations
 
-from actors.evm import MIGRATIONS, ChainEvent, insert_events
-from actors.evm.ingest import _COLUMNS
+from chains.evm import MIGRATIONS, ChainEvent, insert_events
+from chains.evm.ingest import _COLUMNS
 from runtime.store import Store
 
 
@@ -50,7 +50,7 @@ def test_many_rows_span_several_statements(database_url, tmp_path):
 def test_copy_text_is_the_escaped_text_whatever_the_values_hold():
     """COPY text joined without escaping is used only when it equals the escaped text."""
     import random
-    from actors.evm.ingest import _COPY_ESCAPES, _copy_text
+    from chains.evm.ingest import _COPY_ESCAPES, _copy_text
     rnd = random.Random(7)
     alphabet = ["a", "0", "x", "\\", "\t", "\n", "\r", "\\N", "é", "{", '"']
 

@@ -22,9 +22,9 @@ from eth_account import Account
 from web3 import Web3
 
 import devnet
-from actors.evm.config import ChainConfig
+from chains.evm.config import ChainConfig
 from actors.funding import FundingAccount, Poll, TopUpRow, install
-from actors.evm.txsend import EvmTx
+from chains.evm.txsend import EvmTx
 from devnet import free_ports
 from protocol import abi
 from runtime import ActorUnavailable, RaiseAlert, ResolveAlert

@@ -1,4 +1,4 @@
-"""actors.evm.txsend on a real anvil and a real store, without a node: nonces shared by
+"""chains.evm.txsend on a real anvil and a real store, without a node: nonces shared by
 two owners of one key, a refused transaction's nonce reused, recorded-but-unsent bytes
 re-sent after a crash, a nonce consumed elsewhere detected, a forgotten transaction
 re-sent, and the fee rules."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from actors.evm import RpcClient
-from actors.evm.txsend import (GWEI, MIGRATION, EvmTx, Fees, TxConfig, TxSender, bump,
+from chains.evm import RpcClient
+from chains.evm.txsend import (GWEI, MIGRATION, EvmTx, Fees, TxConfig, TxSender, bump,
                                suggest_fees)
 from runtime.store import Store
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors import quoter
-from actors.evm.config import ChainConfig
+from chains.evm.config import ChainConfig
 from runtime.config import App
 
 __all__ = ["make_app", "quoter_yaml"]

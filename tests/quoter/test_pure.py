@@ -12,7 +12,7 @@ from actors.quoter import (Edge, GasConfig, Reading, aggregate, amount_out, best
 from actors.quoter._quote import parse_address, parse_amount
 from runtime import InvalidArgument
 from runtime.config import App, load_text
-from actors.evm.config import ChainConfig
+from chains.evm.config import ChainConfig
 
 D = Decimal
 

@@ -24,7 +24,7 @@ from actors.bridge_relayer import PATH as RELAYER_CHILD, BridgeRelay, RelayPoll
 from actors.bridge_relayer import install as install_relayer
 from actors.chain_watcher import WatcherStatus
 from actors.chain_watcher import install as install_watchers
-from actors.evm.txsend import EvmTx
+from chains.evm.txsend import EvmTx
 from actors.rebalance import Poll, RebalanceMove, Strategy
 from actors.rebalance import install as install_rebalance
 from devnet import free_ports

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from actors.bridge_relayer import REORGED, SHALLOW, wait_reason
-from actors.evm.models import ChainEvent
+from chains.evm.models import ChainEvent
 from actors.rebalance import deposit_data
 
 from .conftest import ONE_USDC, RELAYER

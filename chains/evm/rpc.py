@@ -90,7 +90,7 @@ class RpcClient:
 
     def call_raw(self, method: str, params: Sequence[Any] = ()) -> bytes:
         """The reply body unparsed, so that a big reply (``eth_getLogs``) is parsed by
-        the thread that uses it (:func:`actors.evm.ingest.decode_logs`), not the one that
+        the thread that uses it (:func:`chains.evm.ingest.decode_logs`), not the one that
         fetched it. A short body is parsed here, so an error reply raises :class:`RpcError` as with
         :meth:`call` (a size error must be seen by whoever shrinks the range)."""
         body = self._send({"jsonrpc": "2.0", "id": next(self._ids), "method": method,

@@ -1,4 +1,4 @@
-"""The table of :mod:`actors.evm.txsend` (``evm_tx``) and its migration ``0250_evm_tx``.
+"""The table of :mod:`chains.evm.txsend` (``evm_tx``) and its migration ``0250_evm_tx``.
 
 One row per signed transaction, written in a committed transaction BEFORE its broadcast:
 the raw bytes are what is sent (then, and again after a restart), so a transaction can be
@@ -6,7 +6,7 @@ re-sent but never re-made with another nonce. A replacement (same nonce, bumped 
 new row with ``replaces`` = the row it bumps; of the rows of one nonce at most one is
 mined, the others end ``replaced``.
 
-``actors/evm`` is not a kind: the kinds that send transactions (funding, rebalance...)
+``chains.evm`` is a library, not a kind: the kinds that send transactions (funding, rebalance...)
 register :data:`MIGRATION` from their ``install(app)`` (migrations are deduplicated by id).
 """
 

@@ -9,7 +9,7 @@ thread parses and decodes; :class:`Committer` inserts and commits. The fetch thr
 do I/O: they hand the ``eth_getLogs`` reply over as bytes (:meth:`Fetched.logs` parses it
 on the actor thread), because threads running Python take turns on the GIL, and the
 node's time is the part that overlaps with Python best. The SQLite/PostgreSQL inserts run
-without the GIL (:func:`actors.evm.ingest.insert_events`).
+without the GIL (:func:`chains.evm.ingest.insert_events`).
 
 Consistency without fetching every block: the header of the range's last block ``hi`` is
 fetched before ``eth_getLogs`` and again after it (with the parent, the cursor block). A

@@ -1,7 +1,6 @@
-"""Private EVM helpers of the chain actors.
-
-``actors/`` holds one module per actor kind; what those actors share about EVM chains
-lives here, split along its seams so each piece stays small and testable on its own:
+"""The EVM chain library: what every actor kind that talks to EVM chains shares, split
+along its seams so each piece stays small and testable on its own. It knows nothing of
+actors (``runtime`` and ``protocol`` below it, ``actors`` above):
 
 - :mod:`.rpc`: JSON-RPC client with failover/backoff over several URLs;
 - :mod:`.config`: the ``chains:`` config section (per-chain dataclasses);

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from eth_utils import is_address, to_checksum_address
 
-from actors.evm.config import ChainConfig
+from chains.evm.config import ChainConfig
 
 __all__ = ["ChainRef", "Directory", "TokenRef", "UnknownName"]
 

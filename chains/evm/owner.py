@@ -1,5 +1,5 @@
 """What every actor that sends EVM transactions per chain shares (attester, rebalance
-strategies, bridge relayer): its ``senders`` (one :class:`~actors.evm.txsend.TxSender` per
+strategies, bridge relayer): its ``senders`` (one :class:`~chains.evm.txsend.TxSender` per
 chain, built by :meth:`SenderOwner.build_senders`) and ``rpcs``, closed together at
 teardown, and the test seam ``after_record``."""
 

@@ -28,7 +28,7 @@ Public API::
     s.find(reference)      # -> this owner's rows for a reference, oldest first
     s.close()              # in the owner's teardown
 
-Statuses (``actors.evm.txsend_models``): pending -> mined | reverted (receipt) | replaced
+Statuses (``chains.evm.txsend_models``): pending -> mined | reverted (receipt) | replaced
 (another row of its nonce was mined) | dropped (the nonce was consumed by a transaction
 that is none of ours) | failed (refused at its first broadcast: never in a mempool).
 
