@@ -12,7 +12,7 @@ __all__ = ["build_app", "KINDS"]
 
 # Kind modules, in the order they are installed.
 KINDS: tuple[str, ...] = (
-    "chain_watcher", "keeper", "book", "attester", "solver_session", "in_house_solver",
+    "chain_watcher", "keeper", "book", "attester", "solvers", "in_house_solver",
     "quoter", "alerts", "rebalance", "bridge_relayer", "funding",
 )
 

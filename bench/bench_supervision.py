@@ -31,7 +31,7 @@ from runtime import (
     Supervisor,
     SupervisorSpec,
 )
-from runtime._logging import setup_logging
+from runtime import setup_logging
 
 from ._table import Row, interleaved, percentile, rate
 

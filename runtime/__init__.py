@@ -13,6 +13,7 @@ from ._errors import (ActorUnavailable, AlreadyExists, ConfigError, DeadlineExce
                       PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable,
                       Unimplemented)
 from ._events import Event, EventBus
+from ._logging import JsonFormatter, redact, register_secret, setup_logging
 from ._ratelimit import RateLimiter
 from ._registry import Registry
 from ._spec import ActorInfo, ChildSpec, DiffResult, Restart, Strategy, SupervisorSpec
@@ -31,5 +32,6 @@ __all__ = [
     "EventBus", "RateLimiter", "Registry", "ActorInfo", "ChildSpec", "DiffResult", "Restart", "Strategy",
     "SupervisorSpec", "ApplySpec", "DescribeTree", "RestartChild", "StartChild",
     "StopChild", "Supervisor", "TASKS_PATH", "ListTasks", "PauseTask", "ResumeTask",
-    "RunStarted", "RunTask", "TaskInfo",
+    "RunStarted", "RunTask", "TaskInfo", "JsonFormatter", "redact", "register_secret",
+    "setup_logging",
 ]

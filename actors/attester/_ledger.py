@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from actors.book._models import IntentRow
+from actors.book import IntentRow
 from actors.paths import BOOK_PATH
 from runtime import ActorUnavailable, FailedPrecondition, NotFound
 from runtime.store import Store

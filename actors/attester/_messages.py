@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 # ONE class shared with the book (which dispatches on the type): defined next to the book's
 # handler, re-exported here as the attester's outgoing message. Fields: intent_id, reason.
-from actors.book._actor import SettlementFailed
+from actors.book import SettlementFailed
 
 __all__ = ["SettlementFailed", "Poll", "RefundDue", "AttesterStatus", "DecideShortfall"]
 

@@ -22,6 +22,7 @@ from ._messages import (AwardWork, BookStarted, BidRefused, Cancel, Capabilities
                         SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
 from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, SHORTFALL, intent_terms
 from ._models import MIGRATION, MIGRATIONS, BookCursor, IntentRow, IntentTransition, SolverRecord
+from ._service import IntentServicer, intent_service
 from ._proto import intent_pb, status_from_pb, status_pb, transition_pb, update_pb
 from ._validate import check_order
 from ._views import TERMINAL, IntentUpdateView, IntentView, Status, TransitionView
@@ -35,7 +36,7 @@ __all__ = [
     "IntentTransition", "SolverRecord", "intent_pb", "status_from_pb", "status_pb",
     "transition_pb", "update_pb", "check_order", "TERMINAL", "IntentUpdateView", "IntentView",
     "Status", "TransitionView", "MIGRATIONS", "intent_terms", "FINDINGS", "CONFLICTING_OPEN",
-    "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH",
+    "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "IntentServicer", "intent_service",
 ]
 
 
@@ -54,7 +55,6 @@ def install(app: App) -> None:
         chains = tuple(sorted((config.section("chains") or {}).items()))
         return [ChildSpec("book", Book, BookSpec(intents_config(config), chains))]
 
-    from actors.intent_service import intent_service
     app.service(intent_service)
 
     from actors.keeper import ask_actor, no_args, register_action

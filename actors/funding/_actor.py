@@ -42,8 +42,7 @@ from eth_utils import keccak
 
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.txsend import TX_MINED, TX_PENDING, TxSender, suggest_fees
-from runtime import Actor, RaiseAlert, raise_alert, resolve_alert
-from runtime._logging import register_secret
+from runtime import Actor, RaiseAlert, raise_alert, register_secret, resolve_alert
 
 from ._config import AccountSpec, SourceConfig
 from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status,

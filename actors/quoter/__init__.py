@@ -9,7 +9,7 @@
   the input token), output, and the EIP-712 order to sign.
 
 Layout: ``_config`` the section, ``_messages`` the actor's messages (the contract with
-``actors.quoter_service``), ``_actor`` the :class:`Quoter`. ``install`` is the kind's
+``_service``, the servicer), ``_actor`` the :class:`Quoter`. ``install`` is the kind's
 entry point (``actors.build_app``). See docs/quoter.md.
 """
 
@@ -22,12 +22,13 @@ from ._actor import Quoter
 from ._config import FeedConfig, GasConfig, PoolConfig, QuoterConfig, QuoterSpec, TokenPrices
 from ._gas import GasEstimate, estimate_from_history, wei_to_token
 from ._messages import EstimateGas, GetPrice, GetQuote, QuoteResult, ReferenceOutput
+from ._service import QuoterServicer, quoter_service
 from ._routes import Edge, Route, amount_out, best_route, price_ratio_out
 from ._sources import Aggregate, Reading, SourceReport, aggregate, fmt_decimal
 
 __all__ = ["install", "QUOTER_PATH", "Quoter", "QuoterConfig", "QuoterSpec", "FeedConfig",
            "GasConfig", "PoolConfig", "TokenPrices", "GetQuote", "GetPrice", "EstimateGas",
-           "ReferenceOutput",
+           "ReferenceOutput", "QuoterServicer", "quoter_service",
            "QuoteResult", "GasEstimate", "Aggregate", "Reading", "SourceReport", "Edge",
            "Route", "aggregate", "amount_out", "best_route", "price_ratio_out",
            "estimate_from_history", "wei_to_token", "fmt_decimal"]
@@ -46,5 +47,4 @@ def install(app: App) -> None:
         chains = dict((config.section("chains") or {}).items())
         return [ChildSpec(QUOTER_PATH, Quoter, QuoterSpec(section, chains))]
 
-    from actors.quoter_service import quoter_service
     app.service(quoter_service)

@@ -26,7 +26,7 @@ from protocol.events import EVENTS_BY_TOPIC, decode_log
 from .models import ChainEvent
 from .rpc import RpcError, _result
 
-__all__ = ["Log", "to_json", "fast_decode", "decode_logs", "event_rows", "insert_events",
+__all__ = ["Log", "to_json", "fast_decode", "decode_logs", "event_rows", "insert_events", "hex_int",
            "CHAIN_EVENT_LOCK_KEY"]
 
 # The PostgreSQL advisory lock (transaction-level) that orders the commits inserting
@@ -51,7 +51,7 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def _int(v: Any) -> int:
+def hex_int(v: Any) -> int:
     return int(v, 16) if isinstance(v, str) else int(v)
 
 
@@ -254,8 +254,8 @@ def event_rows(chain: str, logs: list) -> list[tuple]:
             continue
         name, args = decoded
         key = args.get("orderId", args.get("depositId"))
-        rows.append((chain, _int(lg["blockNumber"]), lg["blockHash"].lower(),
-                     lg["transactionHash"].lower(), _int(lg["logIndex"]),
+        rows.append((chain, hex_int(lg["blockNumber"]), lg["blockHash"].lower(),
+                     lg["transactionHash"].lower(), hex_int(lg["logIndex"]),
                      lg["address"].lower(), name,
                      "0x" + key.hex() if isinstance(key, bytes) else None,
                      dumps(to_json(args))))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer
+from grpc_health.v1.health import aio as _health_aio
 from grpc_reflection.v1alpha import reflection
 
 __all__ = ["GrpcServer", "Service"]
@@ -38,7 +38,7 @@ class GrpcServer:
         self.loop = asyncio.new_event_loop()
         self.executor = concurrent.futures.ThreadPoolExecutor(workers, "orbital-rpc")
         self.server: grpc.aio.Server | None = None
-        self.health: HealthServicer | None = None
+        self.health: _health_aio.HealthServicer | None = None
         self.port = 0
         self._thread = threading.Thread(target=self._run, name="orbital-grpc", daemon=True)
 
@@ -89,7 +89,7 @@ class GrpcServer:
             ("grpc.keepalive_permit_without_calls", 1),
         ]
         self.server = grpc.aio.server(options=options)
-        self.health = HealthServicer()
+        self.health = _health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         for name, add, servicer in self.services:
             add(servicer, self.server)

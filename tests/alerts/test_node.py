@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from runtime import ALERTS_PATH, RaiseAlert, raise_alert, resolve_alert
-from runtime._logging import JsonFormatter
+from runtime import JsonFormatter
 
 
 

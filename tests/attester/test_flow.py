@@ -9,7 +9,7 @@ from actors.attester import Poll
 from actors.book import IntentRow, IntentTransition
 from chains.evm.txsend import EvmTx
 
-from .conftest import ONE_USDC, bogus_fill, open_and_fill, wait_until
+from .conftest import ONE_USDC, Filled, bogus_fill, open_order, wait_until
 
 
 def _intent(node, oid: str) -> IntentRow | None:
@@ -22,8 +22,12 @@ def test_open_fill_settle_through_watchers_and_book(database_url, chains, roles,
     solver, users = roles["solver"], roles["users"]
     node = full_node(database_url)
     before, start = a.balance(solver.address), a.head() + 1
-    f = open_and_fill(a, b, users[0], solver, nonce=9001)
-    bogus = bogus_fill(a, b, f, users[5])  # a made-up fill of the same order id: foreign
+    order, origin_data = open_order(a, b, users[0], solver, nonce=9001)
+    # A made-up fill of the same order id first (a foreign fill), then the real one: the
+    # history has them in this order whichever chain the watchers index first.
+    bogus = bogus_fill(a, b, Filled(order, origin_data, {}), users[5])
+    f = Filled(order, origin_data, b.send(b.settler.functions.fill(order.order_id, origin_data, b""),
+                                          solver))
     b.mine()                                # settlement depth 1
 
     row = wait_until(lambda: (r := _intent(node, f.id)) is not None and r.status == "SETTLED"
@@ -34,8 +38,8 @@ def test_open_fill_settle_through_watchers_and_book(database_url, chains, roles,
                        .where(IntentTransition.intent == f.id).order_by(IntentTransition.version))
         sent = _txs(node)
     assert [(t.status, t.finding) for t in entries[-4:]] == [
-        ("OPENED", ""), ("FILLED", ""), ("FILLED", "foreign_fill"), ("SETTLED", "")]
-    assert entries[-2].tx_hash == bogus["transactionHash"] and entries[-2].solver == users[5].address
+        ("OPENED", ""), ("OPENED", "foreign_fill"), ("FILLED", ""), ("SETTLED", "")]
+    assert entries[-3].tx_hash == bogus["transactionHash"] and entries[-3].solver == users[5].address
     assert len(sent) == 1 and sent[0].status in ("pending", "mined")  # receipt: next round
     assert a.escrow_status(f.order.order_id) == 2
     assert a.balance(solver.address) == before + 10 * ONE_USDC   # the escrow went to the filler

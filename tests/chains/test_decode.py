@@ -8,7 +8,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import to_checksum_address
 
-from actors.chain_watcher import event_rows, fast_decode
+from chains.evm.ingest import event_rows, fast_decode
 from protocol.events import EVENTS, decode_log
 
 

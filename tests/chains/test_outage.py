@@ -6,7 +6,8 @@ going away; these kill the node itself, as a crashed provider would."""
 
 from __future__ import annotations
 
-from actors.chain_watcher import ChainCursor, WatcherStatus
+from actors.chain_watcher import WatcherStatus
+from chains.evm.models import ChainCursor
 
 from .conftest import chains_yaml, wait_until
 from .test_watcher import PATH, amounts, cursor_at, indexed

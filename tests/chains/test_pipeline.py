@@ -1,4 +1,4 @@
-"""The watcher's fetch thread (chains/evm/_pipeline.py) on a real devnet (anvil)."""
+"""The watcher's fetch thread (chains/evm/pipeline.py) on a real devnet (anvil)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from actors.chain_watcher import WatcherStatus
 from chains.evm import RpcClient
 from chains.evm import event_rows
-from chains.evm._pipeline import RangeFetcher
+from chains.evm.pipeline import RangeFetcher
 from protocol.events import EVENTS_BY_TOPIC
 
 from .conftest import chains_yaml, wait_until

@@ -8,8 +8,8 @@ import time
 import grpc
 import pytest
 
-from actors.chain_watcher import (ChainEvent, ChainEventsCommitted, ChainReorg, ChainReorged,
-                                  WatcherStatus)
+from actors.chain_watcher import ChainEventsCommitted, ChainReorged, WatcherStatus
+from chains.evm.models import ChainCursor, ChainEvent, ChainReorg
 from orbital.v1 import chain_pb2, chain_pb2_grpc
 
 from .conftest import chains_yaml, wait_until
@@ -197,8 +197,7 @@ def test_crash_mid_commit_rolls_back_and_resumes_without_gap_or_duplicate(
         database_url, chain_a, start_node, monkeypatch):
     """The cursor write fails after the events were inserted in the same transaction: the
     watcher crashes, the transaction rolls back whole, the restarted watcher re-indexes."""
-    from actors import chain_watcher
-    real = chain_watcher.ChainCursor.insert.__func__
+    real = ChainCursor.insert.__func__
     crashes = []
 
     def failing_insert(cls, *a, **kw):
@@ -206,7 +205,7 @@ def test_crash_mid_commit_rolls_back_and_resumes_without_gap_or_duplicate(
             crashes.append(1)
             raise RuntimeError("injected crash between the event insert and the cursor")
         return real(cls, *a, **kw)
-    monkeypatch.setattr(chain_watcher.ChainCursor, "insert", classmethod(failing_insert))
+    monkeypatch.setattr(ChainCursor, "insert", classmethod(failing_insert))
     start = chain_a.head() + 1
     chain_a.deposits([1, 2, 3])
     node, _ = start_node(database_url, chains_yaml(
@@ -275,7 +274,7 @@ def test_config_errors_name_the_key(body, error):
 def test_block_hashes_below_the_reorg_window_are_pruned(database_url, chain_a, start_node):
     """The reorg window's block hashes are kept and older ones pruned (every quarter
     window, not per commit): what the fork search needs, and no more."""
-    from actors.chain_watcher import ChainBlock
+    from chains.evm.models import ChainBlock
     start = chain_a.head() + 1
     for _ in range(6):
         chain_a.deposits([7])

@@ -111,7 +111,7 @@ def make_app(quoter: bool = False):
 
     from runtime.config import App
     app = App()
-    for name in ("chain_watcher", "book", "solver_session") + (("quoter",) if quoter else ()):
+    for name in ("chain_watcher", "book", "solvers") + (("quoter",) if quoter else ()):
         importlib.import_module(f"actors.{name}").install(app)
     return app
 

@@ -58,7 +58,7 @@ def make_app() -> App:
     IntentService) and the solver service; not the whole of actors.KINDS, so that these
     tests do not depend on kinds that have nothing to do with sessions."""
     app = App()
-    for kind in ("chain_watcher", "book", "solver_session"):
+    for kind in ("chain_watcher", "book", "solvers"):
         importlib.import_module(f"actors.{kind}").install(app)
     return app
 

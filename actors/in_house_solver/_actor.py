@@ -16,10 +16,10 @@ import logging
 from dataclasses import dataclass
 from typing import Optional
 
-from runtime import Actor, ChildSpec
-from runtime.config import App, Secret, opt
+from runtime import Actor
+from runtime.config import Secret, opt
 
-__all__ = ["InHouseConfig", "InHouseSolver", "install"]
+__all__ = ["InHouseConfig", "InHouseSpec", "InHouseSolver"]
 
 log = logging.getLogger("orbital.in_house_solver")
 
@@ -71,18 +71,3 @@ class InHouseSolver(Actor):
         if message == "status":
             return {"connected": self.solver.connected.is_set(), "error": self.solver.error}
         return super().handle(message)
-
-
-def install(app: App) -> None:
-    app.section("in_house_solver", InHouseConfig)
-
-    @app.provide("intents")
-    def in_house(config) -> list[ChildSpec]:
-        section: InHouseConfig | None = config.section("in_house_solver")
-        if section is None:
-            return []
-        if not section.enabled:
-            log.info("in-house solver not started: no key (set ORBITAL_OPERATOR_KEY)")
-            return []
-        chains = tuple(sorted((n, c) for n, c in (config.section("chains") or {}).items() if c.kind == "evm"))
-        return [ChildSpec("in-house", InHouseSolver, InHouseSpec(section, chains))]

@@ -1,6 +1,6 @@
-"""``solver_session``: one actor per connected solver, a dynamic child of ``intents/solvers``.
+"""The solver session actor: one per connected solver, a dynamic child of ``intents/solvers``.
 
-The gRPC side (:mod:`actors.solver_service`) authenticates the hello and starts this actor
+The gRPC side (:mod:`._service`) authenticates the hello and starts this actor
 as ``intents/solvers/session/<lowercase address>`` (restart TEMPORARY: a session is never
 restarted; the solver reconnects). The actor is the session's state and its only writer:
 
@@ -47,21 +47,18 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from actors.paths import BOOK_PATH, SOLVERS_PATH
-from actors.book._config import IntentsConfig
-from actors.book._messages import (AwardWork, BidRefused, Capabilities, EscrowMismatch,
-                                   FillReported, IntentChanged, LostWork, OfferWork, PlaceBid,
-                                   BookStarted, SessionJoined, SessionLeft)
+from actors.paths import BOOK_PATH
+from actors.book import (AwardWork, BidRefused, BookStarted, Capabilities, EscrowMismatch,
+                         FillReported, IntentChanged, IntentsConfig, LostWork, OfferWork, PlaceBid,
+                         SessionJoined, SessionLeft, intent_pb, update_pb)
 from orbital.v1 import solver_pb2
 from runtime import (Actor, ActorUnavailable, ChildSpec, DeadlineExceeded, InvalidArgument,
                      OrbitalError, RateLimiter, ResourceExhausted, Restart, Unavailable)
-from runtime.config import App
 from runtime.grpc import timestamp
 from chains import fields
 
 __all__ = ["SolverSession", "SessionSpec", "SolverBid", "SolverFill", "SolverHeartbeat", "SolverMismatch",
-           "StreamEnded", "DeadlineExceeded", "BOOK_PATH", "SOLVERS_PATH", "session_id_of", "session_spec",
-           "install"]
+           "StreamEnded", "session_id_of", "session_spec"]
 
 log = logging.getLogger("orbital.solver")
 
@@ -194,13 +191,13 @@ class SolverSession(Actor):
             if message.message is not None:   # built once by the book for every session
                 self.outbox.push(message.message)
                 return None
-            return self._push(offer=solver_pb2.Offer(intent=_intent_pb(message.intent),
+            return self._push(offer=solver_pb2.Offer(intent=intent_pb(message.intent),
                                                      auction_closes_at=_ts(message.closes_at)))
         if kind is AwardWork:
             return self._push(award=solver_pb2.Award(
                 intent_id=message.intent.id, output_amount=str(message.amount),
                 exclusivity_deadline=_ts(message.deadline), typed_data=message.typed_data,
-                signature=message.signature, intent=_intent_pb(message.intent)))
+                signature=message.signature, intent=intent_pb(message.intent)))
         if kind is LostWork:
             return self._push(loss=solver_pb2.Loss(
                 intent_id=message.intent_id,
@@ -210,7 +207,7 @@ class SolverSession(Actor):
             return self._push(bid_rejected=solver_pb2.BidRejected(
                 intent_id=message.intent_id, reason=message.reason))
         if kind is IntentChanged:
-            return self._push(update=_update_pb(message.update))
+            return self._push(update=update_pb(message.update))
         if kind is SolverHeartbeat:
             self._seen()
             return self._push(heartbeat_ack=solver_pb2.HeartbeatAck(seq=message.seq))
@@ -330,18 +327,3 @@ class SolverSession(Actor):
         self._close(error)
         self.actor_ref.stop(block=False)
 
-
-def _intent_pb(view):
-    from actors.book._proto import intent_pb
-    return intent_pb(view)
-
-
-def _update_pb(update):
-    from actors.book._proto import update_pb
-    return update_pb(update)
-
-
-def install(app: App) -> None:
-    """The kind's entry point: the SolverService (sessions start on demand, no provider)."""
-    from actors.solver_service import solver_service
-    app.service(solver_service)

@@ -18,7 +18,7 @@ Each tick (a timer message the actor sends itself):
 4. events, recent block hashes and the cursor go in ONE transaction (batched inserts);
    only then is ``intents/book`` told :class:`ChainEventsCommitted`.
 
-The work is a three-stage pipeline (:mod:`chains.evm._pipeline`): two fetch threads get
+The work is a three-stage pipeline (:mod:`chains.evm.pipeline`): two fetch threads get
 the ranges ahead (every RPC call goes through them), this thread parses and decodes range
 N+1, and the commit thread commits range N. A fetched range is used only if it chains onto the
 hash of the range before it; a range is submitted for commit only after the previous
@@ -36,68 +36,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pykka
 
 from actors.paths import BOOK_PATH
 from chains.evm import RpcClient, RpcError, RpcUnavailable
-
-# Config, tables and the log decoder live in the private package chains.evm (config.py,
-# models.py, ingest.py); imported here (``X as X`` = re-export) so that callers importing
-# them from this module, as they did before the split, keep working.
-from chains.evm.config import ChainConfig, ContractsConfig, WatcherSpec
-from chains.evm._pipeline import Committer, RangeFetcher, commit_range
-from chains.evm._pipeline import LeaseLost as _LeaseLost
-from chains.evm._pipeline import Retry as _Retry
-from chains.evm.ingest import _int, event_rows
-from chains.evm.ingest import fast_decode as fast_decode, to_json as to_json
-from chains.evm.models import MIGRATIONS, ChainBlock, ChainCursor, ChainEvent, ChainReorg
-from chains.evm.models import MODELS as MODELS
+from chains.evm.config import WatcherSpec
+from chains.evm.ingest import event_rows, hex_int
+from chains.evm.models import ChainBlock, ChainCursor, ChainEvent, ChainReorg
+from chains.evm.pipeline import Committer, LeaseLost, RangeFetcher, Retry, commit_range
 from protocol.events import EVENTS_BY_TOPIC
-from runtime import Actor, ActorUnavailable, ChildSpec
-from runtime.config import App
+from runtime import Actor, ActorUnavailable
 
-__all__ = ["ChainConfig", "ContractsConfig", "WatcherSpec", "ChainWatcher", "Tick",
-           "WatcherStatus", "ChainEventsCommitted", "ChainReorged", "ChainCursor",
-           "ChainBlock", "ChainEvent", "ChainReorg", "install", "BOOK_PATH"]
+from ._messages import ChainEventsCommitted, ChainReorged, Tick, WatcherStatus
+
+__all__ = ["ChainWatcher"]
 
 log = logging.getLogger("orbital.chain_watcher")
 
 
-# ---- messages -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Tick:
-    seq: int
-
-
-@dataclass(frozen=True)
-class WatcherStatus:
-    """Ask: the watcher's live view (head, confirmed, indexed, RPC health)."""
-
-
-@dataclass(frozen=True)
-class ChainEventsCommitted:
-    """Told to ``intents/book`` after a commit: events of blocks [from_block, to_block]."""
-
-    chain: str
-    from_block: int
-    to_block: int
-    count: int
-
-
-@dataclass(frozen=True)
-class ChainReorged:
-    """Told to ``intents/book`` after a rollback: every event above ``fork_block`` is gone."""
-
-    chain: str
-    fork_block: int
-    removed_events: int
-
-
-
-# ---- the actor ------------------------------------------------------------------------
 class ChainWatcher(Actor):
     kind = "chain_watcher"
     tick_budget_s = 0.5        # work per tick before yielding the mailbox
@@ -119,7 +77,7 @@ class ChainWatcher(Actor):
                              backoff_max=self.chain.rpc_backoff_max)
         self.addresses = [a.lower() for a in self.chain.contracts.addresses()]
         self.topics = [sorted(EVENTS_BY_TOPIC)]
-        # the fetch threads (chains/evm/_pipeline.py): every RPC call goes through them
+        # the fetch threads (chains/evm/pipeline.py): every RPC call goes through them
         self.fetcher = RangeFetcher(self.rpc, self.addresses, self.topics, self.path)
         # the commit thread; on SQLite it keeps its own connection (see _held above)
         sqlite = not self.store.is_postgres
@@ -215,7 +173,7 @@ class ChainWatcher(Actor):
             self.fetcher.drop()
             return max(self.chain.poll_interval, min(1.0, self.chain.lease_ttl / 3))
         try:
-            self.head = _int(self.fetcher.call("eth_blockNumber"))
+            self.head = hex_int(self.fetcher.call("eth_blockNumber"))
             target = self.head - self.chain.confirmations
             if self.cursor_hash and self._check_reorg():
                 return 0.0
@@ -242,9 +200,9 @@ class ChainWatcher(Actor):
                 self._shrink()
             log.warning("rpc unavailable", extra={"path": self.path, "error": str(exc)})
             return max(self.chain.poll_interval, min(exc.retry_in, 5.0))
-        except (RpcError, _Retry) as exc:
+        except (RpcError, Retry) as exc:
             self._rewind()
-            if isinstance(exc, _LeaseLost):
+            if isinstance(exc, LeaseLost):
                 self.leader = False
             self.last_error = str(exc)
             log.warning("tick failed, retrying", extra={"path": self.path, "error": str(exc)})
@@ -278,7 +236,7 @@ class ChainWatcher(Actor):
         if got.error is not None:
             raise got.error
         if self.cursor_hash and got.hashes[self.cursor] != self.cursor_hash:
-            raise _Retry("cursor block changed (reorg); re-checking")
+            raise Retry("cursor block changed (reorg); re-checking")
         logs = got.logs()
         self._account(got.hi - got.lo + 1, len(logs))
         self.fetcher.fill(got.hi, target, self.range, got.hi)   # the fetch threads go on
@@ -391,19 +349,3 @@ class ChainWatcher(Actor):
                 "active_rpc": self.rpc.active_url, "rpc": self.rpc.health(),
                 "range": self.range, "reorgs": self.reorgs, "last_error": self.last_error,
                 "standby": not self.leader, "prefetched": self.fetcher.prefetched}
-
-
-# ---- installation ---------------------------------------------------------------------
-def install(app: App) -> None:
-    app.section("chains", dict[str, ChainConfig])
-    for migration in MIGRATIONS:
-        app.migration(migration)
-
-    @app.provide("chains")
-    def watchers(config) -> list[ChildSpec]:
-        chains = config.section("chains") or {}
-        return [ChildSpec(f"watcher/{name}", ChainWatcher, WatcherSpec(name, cfg))
-                for name, cfg in sorted(chains.items()) if cfg.kind == "evm"]
-
-    from actors.chain_service import chain_service
-    app.service(chain_service)

@@ -11,10 +11,13 @@ simply continues after it.
 from __future__ import annotations
 
 
+from chains.evm.models import ChainCursor, ChainEvent
 from orbital.v1 import chain_pb2, chain_pb2_grpc
 from runtime import ActorUnavailable, InvalidArgument
 from runtime.grpc import decode_token, encode_token, filters_digest, unary
 from chains import fields
+
+from ._messages import WatcherStatus
 
 __all__ = ["ChainServicer", "chain_service", "DEFAULT_PAGE", "MAX_PAGE"]
 
@@ -36,7 +39,6 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
 
     # ---- ListChains ---------------------------------------------------------------------
     def _list_chains(self) -> chain_pb2.ListChainsResponse:
-        from actors.chain_watcher import ChainCursor, WatcherStatus
         chains = self._chains()
         with self.node.store.connection():
             cursors = {c.chain: c for c in ChainCursor.select()}
@@ -77,7 +79,6 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
 
     # ---- ListEvents ---------------------------------------------------------------------
     def _list_events(self, req) -> chain_pb2.ListEventsResponse:
-        from actors.chain_watcher import ChainEvent
         size = req.page_size or DEFAULT_PAGE
         if size > MAX_PAGE:
             raise InvalidArgument(f"page_size must be at most {MAX_PAGE}", field="page_size")

@@ -34,19 +34,19 @@ from eth_account.messages import encode_defunct
 from eth_utils import is_address, to_checksum_address
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from actors.book._config import IntentsConfig
-from actors.book._messages import Capabilities
+from actors.book import Capabilities, IntentsConfig
+from actors.paths import BOOK_PATH, SOLVERS_PATH
 from chains.evm.directory import Directory, UnknownName
-from actors.solver_session import (BOOK_PATH, SOLVERS_PATH, DeadlineExceeded, SessionSpec,
-                                   SolverBid, SolverFill, SolverHeartbeat, SolverMismatch,
-                                   StreamEnded, session_spec)
-from protocol.evidence import MAX_MISMATCH_REASON
 from orbital.v1 import solver_pb2, solver_pb2_grpc
-from runtime import (ActorUnavailable, AlreadyExists, FailedPrecondition, InvalidArgument,
-                     PermissionDenied, StartChild, Unauthenticated, Unavailable)
+from protocol.evidence import MAX_MISMATCH_REASON
+from runtime import (ActorUnavailable, AlreadyExists, DeadlineExceeded, FailedPrecondition,
+                     InvalidArgument, PermissionDenied, StartChild, Unauthenticated, Unavailable)
 from runtime.grpc import Outbox, stream, unary
 
-__all__ = ["SolverServicer", "Challenges", "solver_service"]
+from ._session import (SessionSpec, SolverBid, SolverFill, SolverHeartbeat, SolverMismatch,
+                       StreamEnded, session_spec)
+
+__all__ = ["SolverServicer", "Challenges", "capabilities", "solver_service"]
 
 _HEADER = "Orbital solver session"
 _CHALLENGE = re.compile(

@@ -11,7 +11,11 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from orbital.v1 import quoter_pb2, quoter_pb2_grpc
+from actors.paths import QUOTER_PATH
 from runtime.grpc import unary
+
+from ._messages import EstimateGas, GetPrice, GetQuote
+from ._sources import fmt_decimal
 
 __all__ = ["QuoterServicer", "quoter_service", "ASK_TIMEOUT"]
 
@@ -32,13 +36,11 @@ class QuoterServicer(quoter_pb2_grpc.QuoterServiceServicer):
         self.metrics = node.metrics
 
     async def _ask(self, message):
-        from actors.quoter import QUOTER_PATH
         return await self.node.grpc.call(self.node.registry.ask, QUOTER_PATH, message,
                                          ASK_TIMEOUT)
 
     @unary("QuoterService/GetQuote")
     async def GetQuote(self, request, context):
-        from actors.quoter import GetQuote
         r = await self._ask(GetQuote(
             origin_chain=request.origin_chain, destination_chain=request.destination_chain,
             input_token=request.input_token, output_token=request.output_token,
@@ -53,7 +55,6 @@ class QuoterServicer(quoter_pb2_grpc.QuoterServiceServicer):
 
     @unary("QuoterService/GetPrice")
     async def GetPrice(self, request, context):
-        from actors.quoter import GetPrice, fmt_decimal
         agg = await self._ask(GetPrice(token=request.token, chain=request.chain))
         sources = [quoter_pb2.PriceSource(
             name=s.name, price="" if s.price is None else fmt_decimal(s.price),
@@ -64,7 +65,6 @@ class QuoterServicer(quoter_pb2_grpc.QuoterServiceServicer):
 
     @unary("QuoterService/EstimateGas")
     async def EstimateGas(self, request, context):
-        from actors.quoter import EstimateGas
         g = await self._ask(EstimateGas(chain=request.chain))
         return quoter_pb2.GasEstimate(
             chain=g.chain, base_fee_wei=str(g.base_fee_wei),

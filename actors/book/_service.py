@@ -19,10 +19,7 @@ import pykka
 from pykka._envelope import Envelope
 
 
-from actors.book import (BOOK_PATH, TERMINAL, Cancel, IntentRow, IntentsConfig, IntentUpdateView,
-                         Status, Submit, Subscribe, Unsubscribe, check_order, intent_pb,
-                         status_from_pb, update_pb)
-from actors.book import _store
+from actors.paths import BOOK_PATH
 from chains.evm import Directory
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import (SignatureError, TypedDataError, cancel_typed_data, parse_order_typed_data,
@@ -32,6 +29,14 @@ from runtime import (ActorUnavailable, InvalidArgument, NotFound, ResourceExhaus
                      Unauthenticated, Unavailable)
 from runtime.grpc import Outbox, decode_token, encode_token, filters_digest, stream, unary
 from chains import fields
+
+from . import _store
+from ._config import IntentsConfig
+from ._messages import Cancel, Submit, Subscribe, Unsubscribe
+from ._models import IntentRow
+from ._proto import intent_pb, status_from_pb, update_pb
+from ._validate import check_order
+from ._views import TERMINAL, IntentUpdateView, Status
 
 __all__ = ["IntentServicer", "intent_service", "DEFAULT_PAGE", "MAX_PAGE"]
 

@@ -46,93 +46,30 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
-import peewee
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from chains.evm import Directory, RpcClient, RpcError, RpcUnavailable, UnknownName
-from chains.evm.config import ChainConfig
-from chains.evm.models import MIGRATION as CHAIN_MIGRATION, ChainEvent
-from chains.evm.txsend import MIGRATION as TX_MIGRATION
-from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED, TxConfig
 from actors.rebalance import is_released, release_data
+from chains.evm import Directory, RpcClient, RpcError, RpcUnavailable, UnknownName
+from chains.evm.models import ChainEvent
 from chains.evm.owner import SenderOwner
+from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED
 from protocol.logs import BridgeDeposit
-from runtime import Actor, ChildSpec
-from runtime._logging import register_secret
-from runtime.config import App, Secret, opt
-from runtime.store import BaseModel, Migration, UInt256Field
+from runtime import Actor, register_secret
 
-__all__ = ["install", "BridgeRelayer", "RelayerConfig", "RelayerSpec", "BridgeRelay",
-           "RelayPoll", "MIGRATION", "PATH", "SHALLOW", "REORGED", "wait_reason"]
+from ._config import RelayerSpec
+from ._models import DONE, BridgeRelay
+
+__all__ = ["BridgeRelayer", "RelayPoll", "wait_reason", "SHALLOW", "REORGED", "PATH"]
 
 log = logging.getLogger("orbital.bridge_relayer")
 
 PATH = "relayer"       # child id in the chains group -> actor path chains/relayer
 _PURPOSE = "bridge-release"
-
-# Why a deposit is not relayed yet (RelayPoll's reply); nothing is recorded for either.
 SHALLOW = "shallow"    # its block is not settlement_depth deep yet
 REORGED = "reorged"    # its block is no longer canonical: the watcher will roll the row back
-
-
-# ---- config -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RelayerConfig:
-    key: Optional[Secret] = opt(None, pattern=r"((0x)?[0-9a-fA-F]{64})?",
-                                doc="relayer private key, from ${ORBITAL_RELAYER_KEY}; "
-                                    "empty: the relayer is not started")
-    poll_interval: float = opt(1.0, min=0.01, max=3600)
-    batch_size: int = opt(20, min=1, max=1000, doc="releases sent per round at most")
-    max_retries: int = opt(3, min=1, max=100,
-                           doc="reverted (or refused in simulation) releases of a deposit "
-                               "before it is failed")
-    chains: tuple[str, ...] = opt(factory=tuple,
-                                  doc="chains relayed (both ends); empty = every chain "
-                                      "with a bridge")
-    tx: TxConfig = opt(factory=TxConfig)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.key)
-
-
-@dataclass(frozen=True)
-class RelayerSpec:
-    config: RelayerConfig
-    chains: dict[str, ChainConfig]
-
-
-# ---- store --------------------------------------------------------------------------------
-class BridgeRelay(BaseModel):
-    deposit_id = peewee.CharField(max_length=66, primary_key=True)
-    origin_chain = peewee.CharField(max_length=64)
-    dest_chain = peewee.CharField(max_length=64)
-    token = peewee.CharField(max_length=42)
-    amount = UInt256Field()
-    recipient = peewee.CharField(max_length=42)
-    status = peewee.CharField(max_length=16)   # waiting | sent | released | skipped | failed
-    tx_hash = peewee.CharField(max_length=66, default="")
-    attempts = peewee.IntegerField(default=0)  # reverted + refused releases
-    refused = peewee.IntegerField(default=0)   # estimates that reverted (nothing sent)
-    reason = peewee.TextField(default="")
-    updated_at = peewee.DoubleField()
-
-    class Meta:
-        table_name = "bridge_relay"
-        indexes = ((("status",), False),)
-
-
-_DONE = ("released", "skipped", "failed")
-
-
-def _migrate_0610(db: peewee.Database) -> None:
-    db.create_tables([BridgeRelay])
-
-
-MIGRATION = Migration("0610_bridge_relayer", _migrate_0610)
 
 
 @dataclass(frozen=True)
@@ -140,7 +77,6 @@ class RelayPoll:
     """Ask: run one round now; the reply is {deposit_id: what was done}."""
 
 
-# ---- actor --------------------------------------------------------------------------------
 class BridgeRelayer(SenderOwner, Actor):
     kind = "bridge_relayer"
 
@@ -204,7 +140,7 @@ class BridgeRelayer(SenderOwner, Actor):
             released = ChainEvent.select(ChainEvent.order_id).where(
                 ChainEvent.name == "BridgeRelease")
             done = BridgeRelay.select(BridgeRelay.deposit_id).where(
-                BridgeRelay.status.in_(_DONE))
+                BridgeRelay.status.in_(DONE))
             rows = list(ChainEvent.select().where(
                 (ChainEvent.name == "BridgeDeposit") & ChainEvent.chain.in_(list(self.chains))
                 & ChainEvent.order_id.not_in(released) & ChainEvent.order_id.not_in(done))
@@ -340,26 +276,3 @@ def _readable(row: ChainEvent) -> bool:
                   extra={"event_id": row.id, "error": str(exc)[:300]})
         return False
     return True
-
-
-def install(app: App) -> None:
-    app.section("bridge_relayer", RelayerConfig)
-    app.migration(CHAIN_MIGRATION)
-    app.migration(TX_MIGRATION)
-    app.migration(MIGRATION)
-
-    @app.provide("chains")
-    def relayer(config) -> list[ChildSpec]:
-        section: RelayerConfig | None = config.section("bridge_relayer")
-        if section is None:
-            return []
-        if not section.enabled:
-            log.info("bridge relayer not started: no key (set ORBITAL_RELAYER_KEY)")
-            return []
-        chains = {n: c for n, c in (config.section("chains") or {}).items()
-                  if c.kind == "evm" and c.contracts.bridge
-                  and (not section.chains or n in section.chains)}
-        if len(chains) < 2:
-            log.info("bridge relayer not started: fewer than two chains with a bridge")
-            return []
-        return [ChildSpec(PATH, BridgeRelayer, RelayerSpec(section, chains))]

@@ -1,0 +1,30 @@
+"""``intents/in-house``: the operator's own solver, the reference solver run inside the node
+and bidding through the same solver session as anyone (:mod:`._actor`)."""
+
+from __future__ import annotations
+
+import logging
+
+from runtime import ChildSpec
+from runtime.config import App
+
+from ._actor import InHouseConfig, InHouseSolver, InHouseSpec
+
+__all__ = ["install", "InHouseConfig", "InHouseSolver", "InHouseSpec"]
+
+log = logging.getLogger("orbital.in_house_solver")
+
+
+def install(app: App) -> None:
+    app.section("in_house_solver", InHouseConfig)
+
+    @app.provide("intents")
+    def in_house(config) -> list[ChildSpec]:
+        section: InHouseConfig | None = config.section("in_house_solver")
+        if section is None:
+            return []
+        if not section.enabled:
+            log.info("in-house solver not started: no key (set ORBITAL_OPERATOR_KEY)")
+            return []
+        chains = tuple(sorted((n, c) for n, c in (config.section("chains") or {}).items() if c.kind == "evm"))
+        return [ChildSpec("in-house", InHouseSolver, InHouseSpec(section, chains))]
