@@ -1,25 +1,16 @@
-"""Actor kinds of Orbital, one module per kind, assembled into the node's :class:`App`.
+"""Actor kinds of Orbital: one package per kind (``actors.book``, ``actors.chain_watcher``...),
+each owning its actor, messages, tables, servicer and ``install(app)``; what other kinds may
+use of it is in its package's ``__all__``.
 
-Each kind module exposes ``install(app)``: it declares its config section, its migrations,
-its gRPC services and a provider placing its actors in the tree (SPEC section 1).
+This package's own face is the one place for the registry paths of the actors other kinds
+talk to (SPEC section 1): kinds send messages by path, never to each other's objects, and
+this module imports nothing. Which kinds a node runs, and the groups they sit in, is the
+node's wiring (package ``node``).
 """
 
-from __future__ import annotations
+__all__ = ["BOOK_PATH", "SOLVERS_PATH", "ATTESTER_PATH", "QUOTER_PATH"]
 
-from runtime.config import App
-
-__all__ = ["build_app", "KINDS"]
-
-# Kind modules, in the order they are installed.
-KINDS: tuple[str, ...] = (
-    "chain_watcher", "keeper", "book", "attester", "solvers", "in_house_solver",
-    "quoter", "alerts", "rebalance", "bridge_relayer", "funding",
-)
-
-
-def build_app() -> App:
-    import importlib
-    app = App()
-    for name in KINDS:
-        importlib.import_module(f"actors.{name}").install(app)
-    return app
+BOOK_PATH = "intents/book"
+SOLVERS_PATH = "intents/solvers"
+ATTESTER_PATH = "intents/attester"
+QUOTER_PATH = "quoter"

@@ -138,7 +138,7 @@ def _watcher(info, first: int, last: int, tmp: Path, db_url: str | None = None) 
     ``tmp``, or ``db_url``)."""
     tmp.mkdir(parents=True, exist_ok=True)
     from actors.chain_watcher import WatcherStatus, install
-    from runtime.config import App
+    from node import new_app
     from runtime.node import Node
     c = info.contracts
     cfg = tmp / "supervisor.yaml"
@@ -158,7 +158,7 @@ chains:
     poll_interval: 0.01
     max_range: {MAX_RANGE}
 """)
-    app = App()
+    app = new_app()
     install(app)
     node = Node(str(cfg), app)
     node.start()              # the watcher's first tick is queued: timing starts here

@@ -1,6 +1,6 @@
 """Intents over gRPC: submission rate, offer fan-out, memory per solver session.
 
-Every figure comes from a real node run as ``python -m runtime.cli run --config ...`` (a
+Every figure comes from a real node run as ``python -m node run --config ...`` (a
 subprocess, so its CPU and RSS are its own), chains in the config pointing at ports where
 nothing listens (submission, auctions and sessions need no chain). Clients are separate
 processes: a grpc.aio load generator (bench._loadgen, orders pre-signed there before any
@@ -76,7 +76,7 @@ def _config(tmp: Path, port: int, database_url: str) -> Path:
 
 
 class NodeProcess:
-    """``python -m runtime.cli run`` on a free port; started when SERVING, stopped by SIGTERM."""
+    """``python -m node run`` on a free port; started when SERVING, stopped by SIGTERM."""
 
     def __init__(self, tmp: Path, database_url: str) -> None:
         from devnet import free_ports
@@ -88,7 +88,7 @@ class NodeProcess:
         env = dict(os.environ, ORBITAL_LOG_LEVEL="INFO")
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "runtime.cli", "run", "--config", str(cfg)],
+                [sys.executable, "-m", "node", "run", "--config", str(cfg)],
                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
             self._wait_serving()

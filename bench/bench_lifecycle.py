@@ -55,7 +55,7 @@ def run() -> list[Row]:
     from eth_account import Account
     from web3 import Web3
 
-    from actors import build_app
+    from node import build_app
     from actors.book import IntentRow
     from clients import IntentStatus, OrbitalClient
     from protocol import FILLED_TOPIC, GaslessOrder, OrbitalOrder, abi

@@ -12,7 +12,7 @@ Library::
 Calls retry UNAVAILABLE only (exponential backoff with jitter) within a per-call deadline;
 failures raise :class:`OrbitalRpcError` (code, message, field violations). The CLI is
 :mod:`clients.cli` (``orbital quote|submit|watch|list|cancel``); the operator commands
-(``orbital run|check-config|tree|reload``) come from :mod:`runtime.cli`.
+(``orbital run|check-config|tree|reload``) are the node's (:mod:`node.cli`).
 """
 
 from clients._amounts import format_amount, parse_amount

@@ -6,7 +6,8 @@
   orbital list   [--user 0x..] [--status pending] [--limit N]
   orbital cancel ID --key-env ORBITAL_KEY | --keystore FILE
 
-Operator commands (run, check-config, tree, reload) come unchanged from runtime.cli.
+Operator commands (run, check-config, tree, reload) are the node's (:mod:`node.cli`, which
+runs this CLI with them added): this module depends on the public API only.
 Amounts are base units, or decimals with --decimals (``--amount 100.5 --decimals 6``).
 ``--json`` prints JSON for scripts. Exit codes: 0 ok; 1 the node refused (the gRPC code and
 message go to stderr); 2 a local error (bad option, key, amount); 3 ``watch``: an intent
@@ -23,6 +24,8 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 
@@ -241,18 +244,19 @@ def add_user_subcommands(sub) -> None:
     p.set_defaults(fn=cmd_cancel)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from runtime.cli import add_subcommands
+def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
+    """The parser of the user commands; ``extra(subparsers)`` adds more (the node's)."""
     parser = argparse.ArgumentParser(prog="orbital", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    add_subcommands(sub)
+    if extra is not None:
+        extra(sub)
     add_user_subcommands(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, extra: Callable[[Any], None] | None = None) -> int:
+    args = build_parser(extra).parse_args(argv)
     try:
         return args.fn(args)
     except OrbitalRpcError as exc:

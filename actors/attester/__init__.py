@@ -29,7 +29,7 @@ import logging
 from runtime import ChildSpec
 from runtime.config import App
 
-from actors.paths import ATTESTER_PATH, BOOK_PATH
+from actors import ATTESTER_PATH, BOOK_PATH
 
 from ._actor import Attester
 from ._config import AttesterConfig, AttesterSpec

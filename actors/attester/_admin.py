@@ -8,7 +8,7 @@ attester actor, which owns ``attester_order``: the decision is one guarded write
 from __future__ import annotations
 
 from chains import fields
-from actors.paths import ATTESTER_PATH
+from actors import ATTESTER_PATH
 from orbital.v1 import admin_pb2
 from runtime import InvalidArgument
 

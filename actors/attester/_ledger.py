@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.book import IntentRow
-from actors.paths import BOOK_PATH
+from actors import BOOK_PATH
 from runtime import ActorUnavailable, FailedPrecondition, NotFound
 from runtime.store import Store
 

@@ -9,7 +9,7 @@ contract with sessions, services, watchers and the keeper), :mod:`._auction`,
 
 from __future__ import annotations
 
-from actors.paths import BOOK_PATH
+from actors import BOOK_PATH
 from runtime import ChildSpec
 from runtime.config import App
 

@@ -22,7 +22,7 @@ import peewee
 
 from actors.chain_watcher import ChainEventsCommitted, ChainReorged
 from chains.evm import Directory
-from actors.paths import SOLVERS_PATH
+from actors import SOLVERS_PATH
 from runtime import (Actor, ActorUnavailable, AlreadyExists, FailedPrecondition, NotFound,
                      PermissionDenied, RateLimiter, ResourceExhausted, Unavailable)
 

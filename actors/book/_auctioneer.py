@@ -15,7 +15,7 @@ from typing import Any
 import pykka
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from actors.paths import QUOTER_PATH
+from actors import QUOTER_PATH
 from orbital.v1 import solver_pb2
 from runtime import ActorUnavailable
 from runtime.grpc import push_all

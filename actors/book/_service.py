@@ -19,7 +19,7 @@ import pykka
 from pykka._envelope import Envelope
 
 
-from actors.paths import BOOK_PATH
+from actors import BOOK_PATH
 from chains.evm import Directory
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import (SignatureError, TypedDataError, cancel_typed_data, parse_order_typed_data,

@@ -40,7 +40,7 @@ from typing import Any
 
 import pykka
 
-from actors.paths import BOOK_PATH
+from actors import BOOK_PATH
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.config import WatcherSpec
 from chains.evm.ingest import event_rows, hex_int

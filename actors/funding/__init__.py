@@ -11,7 +11,7 @@ See docs/funding.md.
 
 Layout: ``_config`` the ``funding:`` section; ``_models`` its tables (migration
 ``0500_funding``); ``_messages`` what the actor answers; ``_actor`` the actor; ``_admin``
-the admin method. ``install`` is the kind's entry point (``actors.build_app``).
+the admin method. ``install`` is the kind's entry point (``node.build_app``).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ Layout (private modules, so that what other code may rely on is only what is re-
 here): ``_actions`` the action registry and ``prune``; ``_config`` the config section and
 cron; ``_models`` the tables and their migration; ``_runs`` runs in flight and the worker
 thread; ``_actor`` the :class:`Keeper` actor. ``install`` stays here: it is the kind's
-entry point (``actors.build_app``).
+entry point (``node.build_app``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
 
 Layout: ``_config`` the section, ``_messages`` the actor's messages (the contract with
 ``_service``, the servicer), ``_actor`` the :class:`Quoter`. ``install`` is the kind's
-entry point (``actors.build_app``). See docs/quoter.md.
+entry point (``node.build_app``). See docs/quoter.md.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = ["install", "QUOTER_PATH", "Quoter", "QuoterConfig", "QuoterSpec", "Fe
            "Route", "aggregate", "amount_out", "best_route", "price_ratio_out",
            "estimate_from_history", "wei_to_token", "fmt_decimal"]
 
-from actors.paths import QUOTER_PATH  # noqa: E402 - re-exported
+from actors import QUOTER_PATH  # noqa: E402 - re-exported
 
 
 def install(app: App) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from orbital.v1 import quoter_pb2, quoter_pb2_grpc
-from actors.paths import QUOTER_PATH
+from actors import QUOTER_PATH
 from runtime.grpc import unary
 
 from ._messages import EstimateGas, GetPrice, GetQuote

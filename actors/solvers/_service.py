@@ -35,7 +35,7 @@ from eth_utils import is_address, to_checksum_address
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from actors.book import Capabilities, IntentsConfig
-from actors.paths import BOOK_PATH, SOLVERS_PATH
+from actors import BOOK_PATH, SOLVERS_PATH
 from chains.evm.directory import Directory, UnknownName
 from orbital.v1 import solver_pb2, solver_pb2_grpc
 from protocol.evidence import MAX_MISMATCH_REASON

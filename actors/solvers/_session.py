@@ -47,7 +47,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from actors.paths import BOOK_PATH
+from actors import BOOK_PATH
 from actors.book import (AwardWork, BidRefused, BookStarted, Capabilities, EscrowMismatch,
                          FillReported, IntentChanged, IntentsConfig, LostWork, OfferWork, PlaceBid,
                          SessionJoined, SessionLeft, intent_pb, update_pb)

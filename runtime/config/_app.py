@@ -1,10 +1,10 @@
-"""What plugs into the runtime: config sections and the children of each group.
+"""What plugs into the runtime: supervision groups, config sections and the children of
+each group.
 
-The tree's shape is the product contract (SPEC section 1): ``root`` holds ``store``, the
-groups ``chains``, ``intents`` (with the dynamic ``intents/solvers``), ``funding``,
-``rebalance``, and the services ``quoter``, ``keeper``, ``alerts``. Actor kinds add their
-config section and a provider that turns the config into child specs of a group; the
-runtime itself knows nothing of what those children do.
+The runtime knows one group, ``root``. The node's wiring (package ``node``) declares the
+product's groups (:meth:`App.group`: path, default strategy, order of well-known
+children); actor kinds add their config section and a provider that turns the config into
+child specs of a group. The runtime knows nothing of what those groups and children are.
 """
 
 from __future__ import annotations
@@ -17,32 +17,35 @@ from .._spec import ChildSpec, Strategy, SupervisorSpec
 from .._supervisor import Supervisor
 from ._model import Config, GroupSupervision
 
-__all__ = ["App", "GROUPS", "Provider"]
+__all__ = ["App", "Provider"]
 
 Provider = Callable[[Config], Iterable[ChildSpec]]
-
-# group path -> (default strategy, order of well-known children)
-GROUPS: dict[str, tuple[Strategy, tuple[str, ...]]] = {
-    "root": (Strategy.ONE_FOR_ONE, ("store", "chains", "intents", "funding", "rebalance",
-                                    "quoter", "keeper", "alerts")),
-    "chains": (Strategy.ONE_FOR_ONE, ()),
-    "intents": (Strategy.REST_FOR_ONE, ("book", "attester", "solvers")),
-    "intents/solvers": (Strategy.ONE_FOR_ONE, ()),
-    "funding": (Strategy.ONE_FOR_ONE, ()),
-    "rebalance": (Strategy.ONE_FOR_ONE, ()),
-}
 
 
 @dataclass
 class App:
-    """Sections (name -> dataclass) and providers (group -> functions returning children)."""
+    """Groups (path -> default strategy and order of well-known children), sections (name ->
+    dataclass) and providers (group -> functions returning children)."""
 
+    groups: dict[str, tuple[Strategy, tuple[str, ...]]] = field(
+        default_factory=lambda: {"root": (Strategy.ONE_FOR_ONE, ())})
     sections: dict[str, type] = field(default_factory=dict)
     providers: dict[str, list[Provider]] = field(default_factory=dict)
     migrations: list[Any] = field(default_factory=list)     # runtime.store.Migration
     services: list[Callable[[Any], Any]] = field(default_factory=list)  # node -> Service
     # AdminService methods served by actor kinds: method name -> fn(node, request) -> reply
     admin_methods: dict[str, Callable[[Any, Any], Any]] = field(default_factory=dict)
+
+    def group(self, path: str, strategy: Strategy = Strategy.ONE_FOR_ONE,
+              order: tuple[str, ...] = ()) -> None:
+        """Declare the supervision group ``path`` (``root`` or ``a/b``: its parent first),
+        its default strategy and the order of its well-known children (others follow)."""
+        parent = path.rpartition("/")[0]
+        if path != "root" and parent and parent not in self.groups:
+            raise ValueError(f"group {path!r}: declare its parent {parent!r} first")
+        if path in self.groups and path != "root":
+            raise ValueError(f"group {path!r} declared twice")
+        self.groups[path] = (strategy, tuple(order))
 
     def migration(self, migration: Any) -> None:
         self.migrations.append(migration)
@@ -64,8 +67,8 @@ class App:
         self.sections[name] = schema
 
     def provide(self, group: str) -> Callable[[Provider], Provider]:
-        if group not in GROUPS:
-            raise ValueError(f"unknown group {group!r}; groups: {', '.join(GROUPS)}")
+        if group not in self.groups:
+            raise ValueError(f"unknown group {group!r}; groups: {', '.join(self.groups)}")
 
         def register(fn: Provider) -> Provider:
             self.providers.setdefault(group, []).append(fn)
@@ -77,10 +80,10 @@ class App:
         return self._group("root", config)
 
     def _group(self, path: str, config: Config) -> SupervisorSpec:
-        strategy, order = GROUPS[path]
+        strategy, order = self.groups[path]
         sup = config.supervision.get(path) or GroupSupervision()
         children: list[ChildSpec] = []
-        for sub in GROUPS:
+        for sub in self.groups:
             if sub != path and sub.rpartition("/")[0] == ("" if path == "root" else path) \
                     and sub != "root":
                 cid = sub.rpartition("/")[2]

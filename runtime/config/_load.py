@@ -7,7 +7,7 @@ from dataclasses import replace
 from collections.abc import Mapping
 
 from .._errors import ConfigError
-from ._app import GROUPS, App
+from ._app import App
 from ._model import DEFAULT_DATABASE_URL, Config, DatabaseConfig, GroupSupervision, NodeConfig
 from ._schema import Secret, build
 from ._yaml import Located, parse_yaml
@@ -54,9 +54,9 @@ def load_text(text: str, file: str, app: App, env: Mapping[str, str] | None = No
     sup_loc = root.value.get("supervision", empty)
     supervision = build(dict[str, GroupSupervision], sup_loc, file, "supervision")
     for group in supervision:
-        if group not in GROUPS:
+        if group not in app.groups:
             raise ConfigError(file, sup_loc.value[group].line, f"supervision.{group}",
-                              f"unknown group; expected one of: {', '.join(GROUPS)}")
+                              f"unknown group; expected one of: {', '.join(app.groups)}")
     sections = {name: build(schema, root.value.get(name, empty), file, name)
                 for name, schema in app.sections.items()}
     config = Config(file, node, database, supervision, sections)

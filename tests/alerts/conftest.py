@@ -12,6 +12,7 @@ import pytest
 
 from actors import alerts
 from orbital.v1 import admin_pb2, admin_pb2_grpc
+from node import new_app
 from runtime import ALERTS_PATH, Actor, ChildSpec
 from runtime.config import App, opt
 from runtime.node import Node
@@ -38,7 +39,7 @@ class Echo(Actor):
 
 
 def make_app() -> App:
-    app = App()
+    app = new_app()
     app.section("echo", EchoSection)
     alerts.install(app)
 

@@ -28,8 +28,8 @@ from chains.evm.ingest import event_rows, insert_events
 from chains.evm.txsend import EvmTx
 from devnet import free_ports
 from protocol import FillData, GaslessOrder, OrbitalOrder, ResolvedOrder, abi, decode_log
+from node import new_app
 from runtime import ActorUnavailable
-from runtime.config import App
 from runtime.node import Node
 from runtime.testing import FakeClock, MessageRecorder
 from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
@@ -194,7 +194,7 @@ def attester_node(tmp_path, chains, roles):
             lines += ["bridge_relayer:", "  key: ${ORBITAL_RELAYER_KEY:-}", "  poll_interval: 3600"]
         cfg = tmp_path / "supervisor.yaml"
         cfg.write_text("\n".join(lines) + "\n")
-        app = App()
+        app = new_app()
         app.section("chains", dict[str, ChainConfig])   # the watchers' section, no watchers
         install(app)
         if relayer:
@@ -269,7 +269,7 @@ def full_node(tmp_path, chains, roles):
         lines += ["attester:", "  key: ${ORBITAL_ATTESTER_KEY:-}", "  poll_interval: 0.05"]
         cfg = tmp_path / "supervisor.yaml"
         cfg.write_text("\n".join(lines) + "\n")
-        app = App()
+        app = new_app()
         for install_kind in (install_watchers, install_book, install_attester):
             install_kind(app)
         node = Node(str(cfg), app, env={"ORBITAL_ATTESTER_KEY": roles["attester"].private_key})

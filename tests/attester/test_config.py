@@ -10,6 +10,7 @@ import pytest
 from actors.attester import AttesterConfig, install
 from chains.evm.txsend import TxConfig
 from chains.evm.config import ChainConfig
+from node import new_app
 from runtime import ConfigError
 from runtime.config import App, load_config
 
@@ -21,7 +22,7 @@ CHAINS = """chains:
 
 
 def _app() -> App:
-    app = App()
+    app = new_app()
     app.section("chains", dict[str, ChainConfig])
     install(app)
     return app

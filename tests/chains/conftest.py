@@ -23,7 +23,7 @@ from web3 import Web3
 import devnet
 from devnet import free_ports
 from protocol import GaslessOrder, OrbitalOrder, abi
-from runtime.config import App
+from node import new_app
 from runtime.node import Node
 from runtime.testing import MessageRecorder
 from tests._evm import DevChain
@@ -139,7 +139,7 @@ def start_node(tmp_path):
             "supervision:", "  chains: {intensity: 10, period: 10, backoff: {initial: 0}}",
         ]) + "\n" + chains)
         from actors.chain_watcher import install
-        app = App()
+        app = new_app()
         install(app)
         node = Node(str(cfg), app)
         recorder = None

@@ -40,6 +40,7 @@ from chains.evm.ingest import CHAIN_EVENT_LOCK_KEY
 from protocol import GaslessOrder, OrbitalOrder, address_to_bytes32
 from protocol.events import OPEN, RESOLVED_ORDER_TYPE
 from protocol.evidence import Terms
+from node import new_app
 from runtime.config import App
 from runtime.node import Node
 from runtime.store import Store
@@ -76,7 +77,7 @@ def _open_log(origin: str, destination: str, *, nonce: int, block: int) -> dict:
 def _book_only_app() -> App:
     """The book and the tables it reads, the ``chains:`` section it knows chains by, and
     no watcher: the test is the only writer of ``chain_event``."""
-    app = App()
+    app = new_app()
     app.section("chains", dict[str, ChainConfig])
     for migration in CHAIN_MIGRATIONS:
         app.migration(migration)

@@ -10,8 +10,9 @@ import logging
 import pytest
 
 from chains.evm.config import DEPTH_DEFAULTS, ChainConfig, default_depths
+from node import new_app
 from runtime import ConfigError
-from runtime.config import App, load_config
+from runtime.config import load_config
 
 BRIDGE = "{bridge: '0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9'}"
 
@@ -19,7 +20,7 @@ BRIDGE = "{bridge: '0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9'}"
 def _chains(tmp_path, body: str) -> dict[str, ChainConfig]:
     path = tmp_path / "supervisor.yaml"
     path.write_text("chains:\n" + body)
-    app = App()
+    app = new_app()
     app.section("chains", dict[str, ChainConfig])
     return load_config(str(path), app, {}).section("chains")
 

@@ -262,8 +262,9 @@ def test_list_chains_from_the_store_when_the_watcher_is_stopped(chain_a, start_n
 def test_config_errors_name_the_key(body, error):
     from actors.chain_watcher import install
     from runtime import ConfigError
-    from runtime.config import App, load_text
-    app = App()
+    from node import new_app
+    from runtime.config import load_text
+    app = new_app()
     install(app)
     text = ("chains:\n  devnet-a:\n    chain_id: 31337\n"
             "    contracts: {settler: '0x" + "11" * 20 + "'}\n" + body)

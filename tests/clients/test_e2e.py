@@ -40,7 +40,7 @@ def devnet_info(tmp_path_factory):
 @pytest.fixture(scope="module")
 def node(devnet_info, tmp_path_factory):
     """The shipped supervisor.yaml with its chains on the test devnet, ports from the OS."""
-    from actors import build_app
+    from node import build_app
     from runtime.node import Node
     tmp = tmp_path_factory.mktemp("clients-node")
     doc = yaml.safe_load((ROOT / "supervisor.yaml").read_text())
@@ -248,7 +248,7 @@ def test_watch_resumes_across_a_node_restart(devnet_info, node, tmp_path):
     doc["database"] = {"url": f"sqlite:///{tmp_path}/restart.db"}
     path = tmp_path / "supervisor.yaml"
     path.write_text(yaml.safe_dump(doc))
-    from actors import build_app
+    from node import build_app
     first = Node(str(path), build_app()).start()
     second = None
     client = OrbitalClient(f"127.0.0.1:{port}", retries=30)

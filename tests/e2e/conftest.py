@@ -11,7 +11,7 @@ import pytest
 from web3 import Web3
 
 import devnet
-from actors import build_app
+from node import build_app
 from devnet import chains_yaml, free_ports
 from protocol import abi
 from runtime.node import Node

@@ -97,7 +97,7 @@ def test_the_in_house_solver_wins_through_the_same_session_path(tmp_path, devnet
     solver, wins the auction and takes the intent through open and fill."""
     import os
 
-    from actors import build_app
+    from node import build_app
     from runtime.node import Node
 
     from .conftest import node_config

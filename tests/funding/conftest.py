@@ -27,6 +27,7 @@ from actors.funding import FundingAccount, Poll, TopUpRow, install
 from chains.evm.txsend import EvmTx
 from devnet import free_ports
 from protocol import abi
+from node import new_app
 from runtime import ActorUnavailable, RaiseAlert, ResolveAlert
 from runtime.config import App
 from runtime.node import Node
@@ -151,7 +152,7 @@ def write_config(path, database_url: str, state_dir, accounts: dict[str, dict],
 
 
 def make_app(real_alerts: bool = False) -> App:
-    app = App()
+    app = new_app()
     app.section("chains", dict[str, ChainConfig])   # the watchers' section, no watchers
     install(app)
     if real_alerts:                                  # the alerts kind instead of the recorder

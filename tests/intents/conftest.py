@@ -14,7 +14,7 @@ import grpc
 import pytest
 from eth_account import Account
 
-from actors import build_app
+from node import build_app
 from devnet import ACCOUNTS, free_ports, predicted_addresses
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import GaslessOrder, OrbitalOrder, cancel_typed_data, order_typed_data

@@ -7,7 +7,7 @@ import time
 
 import grpc
 
-from actors import build_app
+from node import build_app
 from orbital.v1 import admin_pb2, admin_pb2_grpc, intents_pb2, intents_pb2_grpc
 from runtime.node import Node
 from runtime.testing import FakeClock

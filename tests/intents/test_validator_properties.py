@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors import build_app
+from node import build_app
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from runtime.node import Node
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from actors import keeper
+from node import new_app
 from runtime import ChildSpec, ListTasks, SupervisorSpec, TaskInfo
 from runtime.config import App, load_text
 from runtime.store import Store
@@ -58,7 +59,7 @@ def gate(name: str) -> threading.Event:
 
 
 def make_app() -> App:
-    app = App()
+    app = new_app()
     keeper.install(app)
     return app
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
+from node import new_app
 from runtime import Actor, ChildSpec
 from runtime.config import App, opt
 from runtime.node import Node
@@ -43,7 +44,7 @@ class Echo(Actor):
 
 
 def make_app() -> App:
-    app = App()
+    app = new_app()
     app.section("echo", EchoSection)
 
     @app.provide("chains")

@@ -7,6 +7,7 @@ from typing import Optional
 
 import pytest
 
+from node import new_app
 from runtime import ConfigError, Strategy
 from runtime.config import App, Secret, load_config, load_text, opt
 
@@ -24,7 +25,7 @@ class Workers:
 
 
 def app() -> App:
-    a = App()
+    a = new_app()
     a.section("workers", Workers)
     return a
 
@@ -36,7 +37,7 @@ def err(text: str, env=None) -> ConfigError:
 
 
 def test_repo_supervisor_yaml_is_valid():
-    from actors import build_app
+    from node import build_app
     cfg = load_config("supervisor.yaml", build_app(), env={})
     assert cfg.node.grpc_listen == "127.0.0.1:50051"
     assert cfg.node.metrics_listen == "127.0.0.1:9464"
@@ -115,7 +116,7 @@ def test_unreadable_and_oversized_files(tmp_path):
 
 
 def test_check_config_cli(tmp_path, capsys):
-    from runtime.cli import main
+    from node.cli import main
     assert main(["check-config", "supervisor.yaml"]) == 0
     assert "ok: supervisor.yaml" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"

@@ -30,7 +30,7 @@ class Proc:
 
     def __init__(self, config: str, cwd: str) -> None:
         env = {**os.environ, "ORBITAL_TEST_TOKEN": TOKEN}
-        self.p = subprocess.Popen([sys.executable, "-m", "runtime.cli", "run", "--config",
+        self.p = subprocess.Popen([sys.executable, "-m", "node", "run", "--config",
                                    config], cwd=cwd, env=env, stderr=subprocess.PIPE,
                                   stdout=subprocess.DEVNULL, text=True)
         self.lines: list[dict] = []
@@ -112,7 +112,7 @@ def test_sighup_reload_and_sigterm(proc_config):
 def test_invalid_config_exits_non_zero(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("node:\n  grpc_listen: nowhere\n")
-    out = subprocess.run([sys.executable, "-m", "runtime.cli", "run", "--config", str(bad)],
+    out = subprocess.run([sys.executable, "-m", "node", "run", "--config", str(bad)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert f"{bad}:2: node.grpc_listen" in out.stderr

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from actors import quoter
 from chains.evm.config import ChainConfig
+from node import new_app
 from runtime.config import App
 
 __all__ = ["make_app", "quoter_yaml"]
 
 
 def make_app() -> App:
-    app = App()
+    app = new_app()
     app.section("chains", dict[str, ChainConfig])
     quoter.install(app)
     return app

@@ -10,6 +10,7 @@ from actors import quoter
 from actors.quoter import (Edge, GasConfig, Reading, aggregate, amount_out, best_route,
                            estimate_from_history, fmt_decimal, price_ratio_out, wei_to_token)
 from actors.quoter._quote import parse_address, parse_amount
+from node import new_app
 from runtime import InvalidArgument
 from runtime.config import App, load_text
 from chains.evm.config import ChainConfig
@@ -212,7 +213,7 @@ def test_good_amount_and_addresses():
 
 # ---- config ------------------------------------------------------------------------------
 def app() -> App:
-    a = App()
+    a = new_app()
     a.section("chains", dict[str, ChainConfig])
     quoter.install(a)
     return a

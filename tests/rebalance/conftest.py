@@ -30,6 +30,7 @@ from actors.rebalance import install as install_rebalance
 from devnet import free_ports
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 from protocol import abi
+from node import new_app
 from runtime import ALERTS_PATH, ActorUnavailable
 from runtime.config import App
 from runtime.node import Node
@@ -171,7 +172,7 @@ class Harness:
 
 
 def make_app() -> App:
-    app = App()
+    app = new_app()
     install_watchers(app)
     install_rebalance(app)
     install_relayer(app)

@@ -12,6 +12,7 @@ from actors.chain_watcher import install as install_watchers
 from actors.rebalance import StrategySpec
 from actors.rebalance import install as install_rebalance
 from devnet import ACCOUNTS, predicted_addresses
+from node import new_app
 from runtime import ConfigError
 from runtime.config import App, load_text
 
@@ -40,7 +41,7 @@ chains:
 
 
 def app() -> App:
-    a = App()
+    a = new_app()
     install_watchers(a)
     install_rebalance(a)
     return a

@@ -11,6 +11,7 @@ import devnet
 from clients.solver import ChainSpec, EvmChain, SolverKey
 from devnet import free_ports
 from protocol import GaslessOrder, OrbitalOrder, abi
+from node import new_app
 from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
 
 ONE_USDC = 10**6
@@ -109,8 +110,7 @@ def _chains_yaml(info) -> str:
 def make_app(quoter: bool = False):
     import importlib
 
-    from runtime.config import App
-    app = App()
+    app = new_app()
     for name in ("chain_watcher", "book", "solvers") + (("quoter",) if quoter else ()):
         importlib.import_module(f"actors.{name}").install(app)
     return app

@@ -24,6 +24,7 @@ from eth_account.messages import encode_defunct
 import devnet
 from devnet import free_ports
 from orbital.v1 import solver_pb2, solver_pb2_grpc
+from node import new_app
 from runtime.config import App
 from runtime.node import Node
 from runtime.testing import FakeClock
@@ -57,7 +58,7 @@ def make_app() -> App:
     """The kinds a session needs: chain watchers (the chains section), the intent book (with
     IntentService) and the solver service; not the whole of actors.KINDS, so that these
     tests do not depend on kinds that have nothing to do with sessions."""
-    app = App()
+    app = new_app()
     for kind in ("chain_watcher", "book", "solvers"):
         importlib.import_module(f"actors.{kind}").install(app)
     return app

@@ -35,12 +35,14 @@ def refused(client: SolverClient, **connect) -> tuple[grpc.StatusCode, str, list
 
 def test_challenge_round_trip(node, channel_to):
     client = SolverClient(channel_to(node))
+    before = node.clock.wall()
     challenge = client.challenge()
+    after = node.clock.wall()
     text = challenge.message
     assert f"solver: {client.address}" in text and "node: node-1" in text
     assert re.search(r"nonce: [0-9a-f]{32}", text) and re.search(r"mac: [0-9a-f]{64}", text)
-    ttl = challenge.expires_at.seconds - node.clock.wall()
-    assert 60 <= ttl <= 62   # intents.challenge_ttl default 60 s, whole seconds up
+    # intents.challenge_ttl default 60 s from when it was issued, whole seconds up
+    assert before + 60 <= challenge.expires_at.seconds <= after + 61
 
     client.connect(hello=client.hello(challenge=text))
     welcome = client.of("welcome")[0]

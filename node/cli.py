@@ -1,27 +1,26 @@
-"""``orbital``: run a node, validate its config, and talk to a running one."""
+"""``orbital``: run a node, validate its config, talk to a running one (operator commands),
+and the user commands of :mod:`clients.cli`, in one console script."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
+from clients.cli import main as client_main
+from runtime import ConfigError, setup_logging
+from runtime.config import default_config_path, load_config
+from runtime.node import Node, build_tree
+
+from . import build_app
+
 __all__ = ["add_subcommands", "main"]
 
 
-def _app():
-    from actors import build_app
-    return build_app()
-
-
 def cmd_run(args) -> int:
-    from ._errors import ConfigError
-    from ._logging import setup_logging
-    from ._node import Node
     setup_logging(args.log_level)
     try:
-        node = Node(args.config, _app())
+        node = Node(args.config, build_app())
     except ConfigError as exc:
         print(f"orbital: invalid config: {exc}", file=sys.stderr)
         return 2
@@ -37,15 +36,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_check_config(args) -> int:
-    from ._errors import ConfigError
-    from .config import load_config
-    app = _app()
+    app = build_app()
     try:
         config = load_config(args.file, app)
     except ConfigError as exc:
         print(f"invalid: {exc}", file=sys.stderr)
         return 1
-    from ._node import build_tree
     tree = build_tree(app, config)
     print(f"ok: {args.file} ({_count(tree)} actors in the tree)")
     return 0
@@ -94,9 +90,8 @@ def cmd_reload(args) -> int:
 
 
 def add_subcommands(sub) -> None:
-    """Add run/check-config/tree/reload to ``sub`` (an argparse subparsers object), so the
-    ``orbital`` console script (clients.cli) can offer them beside the user commands."""
-    from .config import default_config_path
+    """Add run/check-config/tree/reload to ``sub`` (an argparse subparsers object), beside
+    the user commands of :mod:`clients.cli`."""
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", default=default_config_path())
     run.add_argument("--log-level", default=os.environ.get("ORBITAL_LOG_LEVEL", "INFO"))
@@ -113,10 +108,8 @@ def add_subcommands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="orbital", description=__doc__)
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.fn(args)
+    """The ``orbital`` console script: operator and user commands."""
+    return client_main(argv, extra=add_subcommands)
 
 
 if __name__ == "__main__":
