@@ -8,9 +8,12 @@ this module imports nothing. Which kinds a node runs, and the groups they sit in
 node's wiring (package ``node``).
 """
 
-__all__ = ["BOOK_PATH", "SOLVERS_PATH", "ATTESTER_PATH", "QUOTER_PATH"]
+__all__ = ["BOOK_PATH", "SOLVERS_PATH", "ATTESTER_PATH", "QUOTER_PATH", "KEEPER_PATH",
+           "ALERTS_PATH"]
 
 BOOK_PATH = "intents/book"
 SOLVERS_PATH = "intents/solvers"
 ATTESTER_PATH = "intents/attester"
 QUOTER_PATH = "quoter"
+KEEPER_PATH = "keeper"
+ALERTS_PATH = "alerts"

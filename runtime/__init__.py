@@ -5,7 +5,6 @@ through child specs and config sections.
 """
 
 from ._actor import Actor, ActorContext, ChildExit, Init, Tick
-from ._alerts import ALERTS_PATH, RaiseAlert, ResolveAlert, raise_alert, resolve_alert
 from ._backoff import Backoff
 from ._clock import Clock, MonotonicClock, Timer
 from ._errors import (ActorUnavailable, AlreadyExists, ConfigError, DeadlineExceeded, Escalation,
@@ -19,19 +18,15 @@ from ._registry import Registry
 from ._spec import ActorInfo, ChildSpec, DiffResult, Restart, Strategy, SupervisorSpec
 from ._supervisor import (ApplySpec, DescribeTree, RestartChild, StartChild, StopChild,
                           Supervisor)
-from ._tasks import (TASKS_PATH, ListTasks, PauseTask, ResumeTask, RunStarted, RunTask,
-                     TaskInfo)
 
 __all__ = [
-    "DeadlineExceeded", "Unimplemented", "ALERTS_PATH", "RaiseAlert", "ResolveAlert",
-    "raise_alert", "resolve_alert",
+    "DeadlineExceeded", "Unimplemented",
     "Actor", "ActorContext", "ChildExit", "Init", "Tick", "Backoff", "Clock", "MonotonicClock",
     "Timer", "ActorUnavailable", "AlreadyExists", "ConfigError", "Escalation",
     "FailedPrecondition", "InvalidArgument", "NotFound", "OrbitalError",
     "PermissionDenied", "ResourceExhausted", "Unauthenticated", "Unavailable", "Event",
     "EventBus", "RateLimiter", "Registry", "ActorInfo", "ChildSpec", "DiffResult", "Restart", "Strategy",
     "SupervisorSpec", "ApplySpec", "DescribeTree", "RestartChild", "StartChild",
-    "StopChild", "Supervisor", "TASKS_PATH", "ListTasks", "PauseTask", "ResumeTask",
-    "RunStarted", "RunTask", "TaskInfo", "JsonFormatter", "redact", "register_secret",
+    "StopChild", "Supervisor", "JsonFormatter", "redact", "register_secret",
     "setup_logging",
 ]

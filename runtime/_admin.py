@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import types
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -10,14 +11,11 @@ from orbital.v1 import admin_pb2, admin_pb2_grpc
 
 from ._errors import InvalidArgument, Unauthenticated, Unimplemented
 from ._spec import ActorInfo
-from ._tasks import TASKS_PATH, ListTasks, PauseTask, ResumeTask, RunTask, TaskInfo
 from .grpc import unary
-from .grpc import timestamp as _ts
 
 __all__ = ["AdminServicer", "admin_service", "check_bearer"]
 
 _MAX_PATH = 512
-_MAX_TASK_NAME = 200
 
 
 def check_bearer(context, token: str) -> None:
@@ -52,29 +50,20 @@ def _info(a: ActorInfo, depth: int = 0) -> admin_pb2.ActorInfo:
                                dynamic=a.dynamic, mailbox_depth=depth)
 
 
-def _task_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidArgument("name is required: a task of keeper.tasks in supervisor.yaml "
-                              "(see ListTasks)", field="name")
-    if len(name) > _MAX_TASK_NAME:
-        raise InvalidArgument(f"name longer than {_MAX_TASK_NAME} characters", field="name")
-    return name
-
-
-
-def _task(t: TaskInfo) -> admin_pb2.TaskInfo:
-    return admin_pb2.TaskInfo(name=t.name, cron=t.cron, action=t.action, paused=t.paused,
-                              running=t.running, last_run_at=_ts(t.last_run_at),
-                              last_result=t.last_result, last_error=t.last_error,
-                              next_run_at=_ts(t.next_run_at), misfire=t.misfire,
-                              runs=t.runs, skipped=t.skipped)
-
-
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+    """The tree's own methods (GetTree, ReloadConfig, RestartActor, StopActor) are here;
+    every other method of the service is an actor kind's (``App.admin``): it is handled by
+    :meth:`_plugged` (auth, then the kind's blocking function on the worker pool), and is
+    UNIMPLEMENTED on a node whose kinds do not serve it."""
+
+    OWN = frozenset({"GetTree", "ReloadConfig", "RestartActor", "StopActor"})
+
     def __init__(self, node) -> None:
         self.node = node
         self.metrics = node.metrics
+        for method in admin_pb2.DESCRIPTOR.services_by_name["AdminService"].methods:
+            if method.name not in self.OWN:
+                setattr(self, method.name, types.MethodType(_plugged_method(method.name), self))
 
     def _auth(self, context) -> None:
         check_bearer(context, self.node.admin_token)
@@ -114,35 +103,6 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         return admin_pb2.StopActorResponse(path=path)
 
 
-    # ---- scheduled tasks: asked of the actor at TASKS_PATH ("keeper") -------------------
-    async def _ask_tasks(self, message):
-        return await self.node.grpc.call(self.node.registry.ask, TASKS_PATH, message)
-
-    @unary("AdminService/ListTasks")
-    async def ListTasks(self, request, context):
-        self._auth(context)
-        tasks = await self._ask_tasks(ListTasks())
-        return admin_pb2.ListTasksResponse(tasks=[_task(t) for t in tasks])
-
-    @unary("AdminService/PauseTask")
-    async def PauseTask(self, request, context):
-        self._auth(context)
-        info = await self._ask_tasks(PauseTask(_task_name(request.name)))
-        return admin_pb2.PauseTaskResponse(task=_task(info))
-
-    @unary("AdminService/ResumeTask")
-    async def ResumeTask(self, request, context):
-        self._auth(context)
-        info = await self._ask_tasks(ResumeTask(_task_name(request.name)))
-        return admin_pb2.ResumeTaskResponse(task=_task(info))
-
-    @unary("AdminService/RunTask")
-    async def RunTask(self, request, context):
-        self._auth(context)
-        started = await self._ask_tasks(RunTask(_task_name(request.name)))
-        return admin_pb2.RunTaskResponse(task=_task(started.task), run_id=started.run_id)
-
-
     # ---- methods served by actor kinds (App.admin) -----------------------------------
     async def _plugged(self, method: str, request, context):
         self._auth(context)
@@ -151,21 +111,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             raise Unimplemented(f"AdminService/{method} is not served by this node's actor kinds")
         return await self.node.grpc.call(fn, self.node, request)
 
-    @unary("AdminService/ListFundingAccounts")
-    async def ListFundingAccounts(self, request, context):
-        return await self._plugged("ListFundingAccounts", request, context)
 
-    @unary("AdminService/ListStrategies")
-    async def ListStrategies(self, request, context):
-        return await self._plugged("ListStrategies", request, context)
-
-    @unary("AdminService/ListAlerts")
-    async def ListAlerts(self, request, context):
-        return await self._plugged("ListAlerts", request, context)
-
-    @unary("AdminService/DecideShortfall")
-    async def DecideShortfall(self, request, context):
-        return await self._plugged("DecideShortfall", request, context)
+def _plugged_method(name: str):
+    """The handler of ``AdminService/<name>``, served by an actor kind (``App.admin``)."""
+    @unary(f"AdminService/{name}")
+    async def handler(self, request, context):
+        return await self._plugged(name, request, context)
+    handler.__name__ = name
+    return handler
 
 
 def admin_service(node):

@@ -1,7 +1,7 @@
 """``alerts``: alert rules over the runtime's own metrics, and alerts raised by any actor.
 
-Any actor raises or resolves an alert with ``runtime.raise_alert`` / ``resolve_alert``
-(messages to ``runtime.ALERTS_PATH``); an alert is keyed by (name, source), raising a
+Any actor raises or resolves an alert with ``actors.alerts.raise_alert`` / ``resolve_alert``
+(messages to ``actors.ALERTS_PATH``); an alert is keyed by (name, source), raising a
 firing one counts up. Rules (``alerts.rules`` in supervisor.yaml) watch samples of the
 node's Prometheus registry and fire like Prometheus alerting rules (pending for
 ``hold_for``, then firing, then resolved). Alerts persist in the store (``alert``,
@@ -13,18 +13,21 @@ Layout: ``_config`` the section (validated at load), ``_rules`` pure evaluation,
 
 from __future__ import annotations
 
-from runtime import ALERTS_PATH, ChildSpec
+from actors import ALERTS_PATH
+from runtime import ChildSpec
 from runtime.config import App
 
 from ._actor import Alerts, Evaluate, Sync
 from ._admin import list_alerts
+from ._messages import RaiseAlert, ResolveAlert, raise_alert, resolve_alert
 from ._config import AlertsConfig, Matcher, RuleConfig, WebhookConfig, parse_duration
 from ._models import MIGRATION, Alert, AlertTransition
 from ._rules import Change, RuleState, collect, evaluate, source_of
 
 __all__ = ["install", "Alerts", "Evaluate", "Sync", "list_alerts", "AlertsConfig",
            "RuleConfig", "WebhookConfig", "Matcher", "parse_duration", "MIGRATION", "Alert",
-           "AlertTransition", "Change", "RuleState", "collect", "evaluate", "source_of"]
+           "AlertTransition", "Change", "RuleState", "collect", "evaluate", "source_of",
+           "RaiseAlert", "ResolveAlert", "raise_alert", "resolve_alert"]
 
 
 def install(app: App) -> None:

@@ -18,7 +18,9 @@ from typing import Any
 
 from prometheus_client import Gauge
 
-from runtime import Actor, Event, InvalidArgument, RaiseAlert, ResolveAlert, Unavailable
+from runtime import Actor, Event, InvalidArgument, Unavailable
+
+from ._messages import RaiseAlert, ResolveAlert
 
 from ._config import SEVERITIES, AlertsConfig, RuleConfig
 from ._models import Alert, AlertTransition

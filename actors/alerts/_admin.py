@@ -11,7 +11,8 @@ import json
 
 
 from orbital.v1 import admin_pb2
-from runtime import ALERTS_PATH, ActorUnavailable
+from actors import ALERTS_PATH
+from runtime import ActorUnavailable
 
 from ._actor import Sync
 from ._config import AlertsConfig

@@ -48,7 +48,8 @@ from actors.book import IntentRow
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.txsend import TX_FAILED, TX_MINED, TX_PENDING, TX_REVERTED, EvmTx
 from chains.evm.owner import SenderOwner
-from runtime import Actor, RaiseAlert, raise_alert, register_secret
+from actors.alerts import RaiseAlert, raise_alert
+from runtime import Actor, register_secret
 
 from ._calls import (ESCROW_STATUS, attester_calldata, decode_escrow_status, escrow_calldata,
                      revert_reason, settle_calldata)

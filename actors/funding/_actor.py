@@ -18,7 +18,7 @@ Hence one need never becomes two transfers, whatever the crash point: the need r
 there before anything is signed, and the transaction row (with the need's reference)
 before anything is broadcast. The cap is a rolling 24 h sum of needs that may move funds,
 checked when a need is recorded, so no sequence of drains exceeds it. Alerts (via
-``runtime.raise_alert``): ``funding_daily_cap_reached`` when a top-up is cut or refused by
+``actors.alerts.raise_alert``): ``funding_daily_cap_reached`` when a top-up is cut or refused by
 the cap, ``funding_source_low`` when the source cannot pay (asset or gas) or holds less
 than ``source.low_balance``; each is resolved when its cause is gone.
 
@@ -42,7 +42,8 @@ from eth_utils import keccak
 
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.txsend import TX_MINED, TX_PENDING, TxSender, suggest_fees
-from runtime import Actor, RaiseAlert, raise_alert, register_secret, resolve_alert
+from actors.alerts import RaiseAlert, raise_alert, resolve_alert
+from runtime import Actor, register_secret
 
 from ._config import AccountSpec, SourceConfig
 from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status,

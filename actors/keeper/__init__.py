@@ -35,8 +35,12 @@ entry point (``node.build_app``).
 
 from __future__ import annotations
 
-from runtime import TASKS_PATH, ChildSpec
+from actors import KEEPER_PATH
+from runtime import ChildSpec
 from runtime.config import App
+
+from ._admin import ADMIN_METHODS
+from ._messages import ListTasks, PauseTask, ResumeTask, RunStarted, RunTask, TaskInfo
 
 from ._actions import (TaskAction, TaskContext, actions, ask_actor, no_args, register_action,
                        register_prunable)
@@ -47,16 +51,19 @@ from ._runs import Due, Finished
 
 __all__ = ["install", "register_action", "ask_actor", "no_args", "register_prunable", "actions", "TaskAction",
            "TaskContext", "TaskConfig", "KeeperConfig", "Keeper", "Due", "Finished",
-           "KeeperTask", "KeeperRun", "MIGRATION", "next_time", "check_cron"]
+           "KeeperTask", "KeeperRun", "MIGRATION", "next_time", "check_cron", "ListTasks",
+           "PauseTask", "ResumeTask", "RunTask", "RunStarted", "TaskInfo"]
 
 
 def install(app: App) -> None:
     app.section("keeper", KeeperConfig)
     app.migration(MIGRATION)
+    for method, fn in ADMIN_METHODS.items():
+        app.admin(method, fn)
 
     @app.provide("root")
     def keeper(config) -> list[ChildSpec]:
         section: KeeperConfig | None = config.section("keeper")
         if section is None or not any(t.enabled for t in section.tasks.values()):
             return []
-        return [ChildSpec(TASKS_PATH, Keeper, section)]
+        return [ChildSpec(KEEPER_PATH, Keeper, section)]

@@ -15,8 +15,9 @@ from typing import Any
 
 import pykka
 
-from runtime import (Actor, Event, FailedPrecondition, ListTasks, NotFound, PauseTask,
-                     ResumeTask, RunStarted, RunTask, TaskInfo, Unavailable)
+from runtime import Actor, Event, FailedPrecondition, NotFound, Unavailable
+
+from ._messages import ListTasks, PauseTask, ResumeTask, RunStarted, RunTask, TaskInfo
 
 from ._actions import _ACTIONS, TaskContext
 from ._config import KeeperConfig, TaskConfig, next_time

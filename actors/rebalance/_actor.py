@@ -38,7 +38,8 @@ from eth_account import Account
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REPLACED, EvmTx
 from chains.evm.owner import SenderOwner
-from runtime import Actor, RaiseAlert, raise_alert, register_secret, resolve_alert
+from actors.alerts import RaiseAlert, raise_alert, resolve_alert
+from runtime import Actor, register_secret
 
 from ._bridge import (MAX_UINT256, allowance, approve_data, balance_of, deposit_data,
                       deposit_events, release_event)

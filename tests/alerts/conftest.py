@@ -13,7 +13,8 @@ import pytest
 from actors import alerts
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 from node import new_app
-from runtime import ALERTS_PATH, Actor, ChildSpec
+from actors import ALERTS_PATH
+from runtime import Actor, ChildSpec
 from runtime.config import App, opt
 from runtime.node import Node
 from runtime.testing import EventRecorder, FakeClock

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from actors.alerts import AlertsConfig, parse_duration
-from runtime import ALERTS_PATH, ConfigError
+from actors import ALERTS_PATH
+from runtime import ConfigError
 from runtime.config import build, load_text, parse_yaml
 from runtime.node import Node
 

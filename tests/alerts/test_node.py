@@ -9,7 +9,8 @@ import logging
 import grpc
 import pytest
 
-from runtime import ALERTS_PATH, RaiseAlert, raise_alert, resolve_alert
+from actors import ALERTS_PATH
+from actors.alerts import RaiseAlert, raise_alert, resolve_alert
 from runtime import JsonFormatter
 
 

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from runtime import ALERTS_PATH, RaiseAlert, raise_alert, resolve_alert
+from actors import ALERTS_PATH
+from actors.alerts import RaiseAlert, raise_alert, resolve_alert
 
 
 class Hook:

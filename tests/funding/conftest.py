@@ -4,7 +4,7 @@ a real Node per test with the funding kind on a FakeClock, real SQLite and Postg
 The node's supervisor.yaml is written by :func:`funding_node` (``chains`` + ``funding``);
 the chain watchers are not installed (the funding actor reads balances itself). Alerts
 are recorded by :class:`runtime.testing.MessageRecorder`, a real pykka actor registered at
-``alerts`` (the path of ``runtime.ALERTS_PATH``): a test recorder standing in for the
+``alerts`` (the path of ``actors.ALERTS_PATH``): a test recorder standing in for the
 alerts kind, so the tests see exactly what the funding actors raise and resolve.
 
 Rounds are driven with ``Poll`` asks; time (cooldown, replace_after, the 24 h window)
@@ -28,7 +28,8 @@ from chains.evm.txsend import EvmTx
 from devnet import free_ports
 from protocol import abi
 from node import new_app
-from runtime import ActorUnavailable, RaiseAlert, ResolveAlert
+from actors.alerts import RaiseAlert, ResolveAlert
+from runtime import ActorUnavailable
 from runtime.config import App
 from runtime.node import Node
 from runtime.testing import FakeClock, MessageRecorder

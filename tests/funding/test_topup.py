@@ -5,7 +5,7 @@ cannot pay raises ``funding_source_low`` and nothing is sent, cooldown waits."""
 from __future__ import annotations
 
 from actors.funding import ALERT_CAP, ALERT_SOURCE
-from runtime import RaiseAlert, ResolveAlert
+from actors.alerts import RaiseAlert, ResolveAlert
 
 from .conftest import ETH, default_account, fresh_address, top_ups, txs
 

@@ -15,7 +15,8 @@ import pytest
 
 from actors import keeper
 from node import new_app
-from runtime import ChildSpec, ListTasks, SupervisorSpec, TaskInfo
+from actors.keeper import ListTasks, TaskInfo
+from runtime import ChildSpec, SupervisorSpec
 from runtime.config import App, load_text
 from runtime.store import Store
 from runtime.testing import FakeClock, start_tree

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from actors.keeper import KeeperRun, KeeperTask, next_time
-from runtime import FailedPrecondition, NotFound, PauseTask, ResumeTask, RunTask
+from actors.keeper import PauseTask, ResumeTask, RunTask
+from runtime import FailedPrecondition, NotFound
 from runtime.testing import FakeClock
 
 from .conftest import CALLS, T0, gate, keeper_config

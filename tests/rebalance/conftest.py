@@ -31,7 +31,8 @@ from devnet import free_ports
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 from protocol import abi
 from node import new_app
-from runtime import ALERTS_PATH, ActorUnavailable
+from actors import ALERTS_PATH
+from runtime import ActorUnavailable
 from runtime.config import App
 from runtime.node import Node
 from runtime.testing import FakeClock, MessageRecorder

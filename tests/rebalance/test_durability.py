@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors.rebalance import ALERT_STUCK, Strategy
-from runtime import RaiseAlert, ResolveAlert
+from actors.alerts import RaiseAlert, ResolveAlert
 
 from .conftest import ONE_USDC
 

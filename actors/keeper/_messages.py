@@ -1,19 +1,14 @@
-"""Messages of a scheduled-task service (the ``keeper`` actor answers them).
+"""Messages the ``keeper`` actor answers (``AdminService`` task methods ask them, :mod:`._admin`).
 
-The runtime knows only the shape of the conversation, not the tasks: the admin API asks
-the actor at :data:`TASKS_PATH` with these messages, whatever kind implements it.
 Unknown task -> :class:`NotFound`; a run refused because one is in progress ->
-:class:`FailedPrecondition`; no such actor -> :class:`ActorUnavailable`.
+:class:`FailedPrecondition`; no keeper running -> :class:`ActorUnavailable`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TASKS_PATH", "TaskInfo", "ListTasks", "PauseTask", "ResumeTask", "RunTask",
-           "RunStarted"]
-
-TASKS_PATH = "keeper"
+__all__ = ["TaskInfo", "ListTasks", "PauseTask", "ResumeTask", "RunTask", "RunStarted"]
 
 
 @dataclass(frozen=True)

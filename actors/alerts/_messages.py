@@ -1,20 +1,18 @@
-"""Alert messages: how any actor raises or resolves an alert (served by the ``alerts`` kind).
+"""Alert messages: how any actor raises or resolves an alert (exported by ``actors.alerts``).
 
-Like :mod:`runtime._tasks`, only the message shapes live in the runtime, so an actor
-can raise an alert without importing the alerts kind; the actor at ``ALERTS_PATH``
-persists them, evaluates metric rules and serves ``AdminService/ListAlerts``.
-An alert is identified by (name, source); raising it again while it fires counts up.
+The actor at ``ALERTS_PATH`` persists them, evaluates metric rules and serves
+``AdminService/ListAlerts``. An alert is identified by (name, source); raising it again
+while it fires counts up. Raising never fails the raiser: no alerts actor, no alert.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._errors import ActorUnavailable
+from actors import ALERTS_PATH
+from runtime import ActorUnavailable
 
-__all__ = ["ALERTS_PATH", "RaiseAlert", "ResolveAlert", "raise_alert", "resolve_alert"]
-
-ALERTS_PATH = "alerts"
+__all__ = ["RaiseAlert", "ResolveAlert", "raise_alert", "resolve_alert"]
 
 
 @dataclass(frozen=True)
