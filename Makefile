@@ -56,8 +56,10 @@ devnet-down: setup
 contracts: $(NODE_STAMP) $(STAMP)
 	$(PY) contracts/build.py
 
+# Style (ruff) and the layers of README "Layout" (import-linter contracts in setup.cfg).
 lint: setup
-	$(VENV)/bin/ruff check runtime chains actors clients tests bench protocol devnet
+	$(VENV)/bin/ruff check runtime chains actors node clients solver tests bench protocol devnet
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) node_modules orbital/v1/*_pb2*.py

@@ -327,7 +327,7 @@ def judge_escrow(terms: Terms, escrow: Escrow) -> Verdict:
     """Does the escrow opened on chain hold exactly ``terms``? For a solver about to fill:
     the escrow is what it will be repaid from, and its fill key names the one fill the
     origin repays (which filler it names is the solver's own business: see
-    ``clients.solver``)."""
+    ``solver``)."""
     if escrow.status != 1:
         return Verdict(Finding.UNRELATED, Step.OPEN, (f"escrow is {escrow.status_name}, not "
                                                       "opened",))

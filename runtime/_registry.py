@@ -12,6 +12,7 @@ from typing import Any
 
 import pykka
 
+from ._loop_ask import ask_on_loop
 from ._errors import ActorUnavailable
 
 __all__ = ["Registry"]
@@ -62,6 +63,11 @@ class Registry:
             raise ActorUnavailable(path, "stopping") from None
         except pykka.Timeout:
             raise ActorUnavailable(path, f"not answering within {timeout}s") from None
+
+    async def ask_async(self, path: str, message: Any, timeout: float = 10.0) -> Any:
+        """:meth:`ask` for a coroutine on the running event loop (a gRPC servicer): no
+        thread waits for the reply; same errors."""
+        return await ask_on_loop(self.lookup(path), path, message, timeout)
 
     def future(self, path: str, message: Any) -> pykka.Future:
         try:

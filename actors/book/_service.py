@@ -8,15 +8,11 @@ the first state of Watch) come from the store, not through the book's mailbox.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sys
 import time
 import uuid
 from dataclasses import replace
 
-import pykka
-from pykka._envelope import Envelope
 
 
 from actors import BOOK_PATH
@@ -109,7 +105,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
     @unary("IntentService/SubmitIntent")
     async def SubmitIntent(self, request, context):
         submit = await self.node.grpc.call(self._verify, request)
-        return intent_pb(await _ask(self.node.registry, BOOK_PATH, submit, _ASK_TIMEOUT))
+        return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT))
 
     # ---- GetIntent / ListIntents ----------------------------------------------------
     def _get(self, intent_id: str):
@@ -156,7 +152,8 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         return await self.node.grpc.call(self._list, request)
 
     # ---- CancelIntent ---------------------------------------------------------------
-    def _cancel(self, req) -> intents_pb2.Intent:
+    def _cancel(self, req) -> Cancel:
+        """The checked cancellation (a store read and a signature recovery: on a worker)."""
         oid = _intent_id(req.id, "id")
         signature = _signature(req.signature)
         view = self._get(oid)
@@ -173,11 +170,12 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             raise Unauthenticated(f"the cancellation is signed by {signer}, not by the intent's "
                                   f"user {view.user} (sign CancelOrder, docs/erc7683.md)",
                                   field="signature")
-        return intent_pb(self.node.registry.ask(BOOK_PATH, Cancel(oid, signer), timeout=_ASK_TIMEOUT))
+        return Cancel(oid, signer)
 
     @unary("IntentService/CancelIntent")
     async def CancelIntent(self, request, context):
-        return await self.node.grpc.call(self._cancel, request)
+        cancel = await self.node.grpc.call(self._cancel, request)
+        return intent_pb(await self.node.registry.ask_async(BOOK_PATH, cancel, _ASK_TIMEOUT))
 
     # ---- WatchIntents ---------------------------------------------------------------
     def _watch_request(self, req) -> tuple[list[str], str]:
@@ -225,8 +223,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             else:
                 outbox.push(update)
 
-        await self.node.grpc.call(self.node.registry.ask, BOOK_PATH,
-                                  Subscribe(key, frozenset(ids), user, sink))
+        await self.node.registry.ask_async(BOOK_PATH, Subscribe(key, frozenset(ids), user, sink))
         try:
             sent: dict[str, int] = {}
             done: set[str] = set()
@@ -252,71 +249,6 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             except ActorUnavailable:
                 pass
 
-
-class _LoopReply:
-    """``reply_to`` of an ask whose answer resolves an asyncio future on the gRPC loop.
-
-    The actor loop calls ``set(value)`` / ``set_exception(exc_info)`` (pykka's future
-    protocol) from the actor's thread. No thread waits: a submission does not hold a worker
-    while the book commits, so every submission in flight can queue at the book and join
-    one batch (one commit), and the workers are only for the CPU work before.
-    """
-
-    __slots__ = ("loop", "future")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.future = loop.create_future()
-
-    def set(self, value=None) -> None:
-        self._call(value, None)
-
-    def set_exception(self, exc_info=None) -> None:
-        kind, exc, _ = exc_info or sys.exc_info()
-        self._call(None, exc if exc is not None else kind())
-
-    def _call(self, value, exc: BaseException | None) -> None:
-        try:
-            self.loop.call_soon_threadsafe(_settle, self.future, value, exc)
-        except RuntimeError:
-            pass   # the gRPC loop is closed (node stopping): nobody is waiting any more
-
-
-def _settle(future: asyncio.Future, value, exc: BaseException | None) -> None:
-    if future.done():   # timed out meanwhile
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(value)
-
-
-async def _ask(registry, path: str, message, timeout: float):
-    """``registry.ask`` for a coroutine on the running loop: same errors, no thread."""
-    ref = registry.lookup(path)
-    loop = asyncio.get_running_loop()
-    reply = _LoopReply(loop)
-    if not ref.is_alive():
-        raise ActorUnavailable(path, "stopping")
-    ref.actor_inbox.put(Envelope(message, reply_to=reply))
-    timer = loop.call_later(timeout, _expire, reply.future)   # cheaper than asyncio.wait_for
-    try:
-        return await reply.future
-    except pykka.ActorDeadError:
-        raise ActorUnavailable(path, "stopping") from None
-    except _AskTimeout:
-        raise ActorUnavailable(path, f"not answering within {timeout}s") from None
-    finally:
-        timer.cancel()
-
-
-class _AskTimeout(Exception):
-    pass
-
-
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(_AskTimeout())
 
 
 def _as_of(view, t):

@@ -1,7 +1,7 @@
 """``intents/in-house``: the operator's own solver, bidding through the same path as anyone.
 
 SPEC section 3: "an in-house solver (configurable) can bid too". It is the reference solver
-of :mod:`clients.solver` run inside the node, connected to the node's own gRPC port with the
+of :mod:`solver` run inside the node, connected to the node's own gRPC port with the
 operator's inventory key: it gets a challenge, signs it, holds a session, bids, and on an
 award opens and fills on chain exactly as an outside solver would. No shortcut into the
 book means no way for the house to see or win what others could not.
@@ -47,8 +47,8 @@ class InHouseSolver(Actor):
     kind = "in_house_solver"
 
     def setup(self) -> None:
-        from clients.solver import Solver
-        from clients.solver import ChainSpec, SolverConfig, SolverKey
+        from solver import Solver
+        from solver import ChainSpec, SolverConfig, SolverKey
         spec: InHouseSpec = self.config
         chains = tuple(
             ChainSpec(name, c.chain_id, c.rpc[0], c.contracts.settler,

@@ -36,8 +36,7 @@ class QuoterServicer(quoter_pb2_grpc.QuoterServiceServicer):
         self.metrics = node.metrics
 
     async def _ask(self, message):
-        return await self.node.grpc.call(self.node.registry.ask, QUOTER_PATH, message,
-                                         ASK_TIMEOUT)
+        return await self.node.registry.ask_async(QUOTER_PATH, message, ASK_TIMEOUT)
 
     @unary("QuoterService/GetQuote")
     async def GetQuote(self, request, context):

@@ -140,7 +140,7 @@ def test_library_flow_and_replay(node):
 
 def test_watch_follows_the_reference_solver_through_the_lifecycle(cli, node, devnet_info):
     """Runs last in this module: the solver bids on everything it is offered."""
-    from clients.solver import Solver, load_config
+    from solver import Solver, load_config
     cfg = load_config(target=f"127.0.0.1:{node.grpc_port}", devnet_dir=devnet_info.state_dir,
                       env={"ORBITAL_SOLVER_KEY": devnet_info.account("solver").private_key},
                       backoff=None)
@@ -153,7 +153,8 @@ def test_watch_follows_the_reference_solver_through_the_lifecycle(cli, node, dev
         updates = [json.loads(line) for line in p.stdout.splitlines()]
         seen = [u["intent"]["status"] for u in updates]
         assert p.returncode == 0, (seen, p.stderr)
-        assert seen[-1] == "FILLED"
+        # Reached, or passed on the way to SETTLED (devnet-b settles at depth 0).
+        assert seen[-1] in ("FILLED", "SETTLED")
         last = updates[-1]
         assert last["intent"]["solver"] == devnet_info.account("solver").address
         assert last["transition"]["evidence"]["tx_hash"].startswith("0x")

@@ -76,8 +76,8 @@ def system(tmp_path, devnet_info, database_url):
 
 @pytest.fixture
 def solver(devnet_info):
-    """start(node) -> the reference solver (clients.solver), in-process."""
-    from clients.solver import Solver, load_config
+    """start(node) -> the reference solver (solver), in-process."""
+    from solver import Solver, load_config
     started = []
 
     def start(node):

@@ -8,7 +8,7 @@ from eth_account import Account
 from web3 import Web3
 
 import devnet
-from clients.solver import ChainSpec, EvmChain, SolverKey
+from solver import ChainSpec, EvmChain, SolverKey
 from devnet import free_ports
 from protocol import GaslessOrder, OrbitalOrder, abi
 from node import new_app
@@ -151,7 +151,7 @@ def node_factory(tmp_path, devnet_info):
 @pytest.fixture
 def solver_factory(devnet_info):
     """``start(node_or_target, **config)`` -> a started in-process Solver (stopped after the test)."""
-    from clients.solver import Solver, load_config
+    from solver import Solver, load_config
 
     solvers = []
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from eth_account import Account
 
-from clients.solver import SolverConfigError, load_config
-from clients.solver.__main__ import main
+from solver import SolverConfigError, load_config
+from solver.__main__ import main
 
 KEY = "0x" + "ab" * 32
 

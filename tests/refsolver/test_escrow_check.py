@@ -16,7 +16,7 @@ import threading
 
 from eth_abi import encode as abi_encode
 
-from clients.solver import AwardJob, Executor, Solver, load_config
+from solver import AwardJob, Executor, Solver, load_config
 from orbital.v1 import intents_pb2, solver_pb2
 from protocol.evidence import Terms
 

@@ -9,7 +9,7 @@ import threading
 from eth_abi import encode as abi_encode
 from web3 import Web3
 
-from clients.solver import AwardJob, Executor
+from solver import AwardJob, Executor
 from protocol import ResolvedOrder
 
 ONE_USDC = 10**6

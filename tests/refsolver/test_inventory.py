@@ -3,7 +3,7 @@ deliver on the destination chain, with open bids and awards reserved against it.
 
 from __future__ import annotations
 
-from clients.solver import Inventory, load_config
+from solver import Inventory, load_config
 
 ONE_USDC = 10**6
 KEY_ENV = "ORBITAL_SOLVER_KEY"

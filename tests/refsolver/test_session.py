@@ -155,7 +155,7 @@ def test_the_higher_bid_wins_and_the_loser_moves_on(node_factory, solver_factory
 def test_cli_runs_as_a_process_and_stops_on_sigterm(node_factory, devnet_info):
     node = node_factory()
     env = dict(os.environ, ORBITAL_SOLVER_KEY=devnet_info.account("solver").private_key)
-    proc = subprocess.Popen([sys.executable, "-m", "clients.solver", "--target", f"127.0.0.1:{node.grpc_port}",
+    proc = subprocess.Popen([sys.executable, "-m", "solver", "--target", f"127.0.0.1:{node.grpc_port}",
                              "--devnet-dir", devnet_info.state_dir], env=env, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)

@@ -4,7 +4,7 @@ Protocol (protos/orbital/v1/solver.proto): ``GetChallenge`` -> sign the text wit
 (personal_sign) -> open ``Session`` with a ``hello`` first -> the node answers ``welcome`` with
 the heartbeat interval -> offers, awards, losses and updates arrive; bids, fill reports and
 heartbeats go out. The session ends when the stream ends (either side, or the network); the
-:class:`~clients.solver.Solver` decides whether and when to reconnect.
+:class:`~solver.Solver` decides whether and when to reconnect.
 
 Outgoing messages go through one queue per session, read by gRPC's request iterator, so any
 thread (heartbeats, award workers) may send without touching the call.

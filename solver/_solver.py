@@ -14,7 +14,7 @@ Fill reports and escrow mismatch reports that could not be sent (session gone) a
 first on the next session.
 
 Voided awards: each award queued or running is kept (``_inflight``) with its
-:class:`~clients.solver._execute.Abort`; a ``loss`` for that intent (the node voided the award:
+:class:`~solver._execute.Abort`; a ``loss`` for that intent (the node voided the award:
 opened on chain with other terms, cancelled, exclusivity lapsed) sets it, and the worker starts
 no further transaction for it (docs/reference-solver.md).
 """
