@@ -44,4 +44,4 @@ def install(app: App) -> None:
     @app.provide("root")
     def alerts(config) -> list[ChildSpec]:
         # Always running: any actor may raise an alert, rules or not.
-        return [ChildSpec(ALERTS_PATH, Alerts, config.section("alerts") or AlertsConfig())]
+        return [ChildSpec(ALERTS_PATH, Alerts, config.section("alerts", AlertsConfig))]

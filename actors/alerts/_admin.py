@@ -41,7 +41,7 @@ def list_alerts(node, request: admin_pb2.ListAlertsRequest) -> admin_pb2.ListAle
         node.registry.ask(ALERTS_PATH, Sync(), timeout=5)
     except ActorUnavailable:
         pass  # not running or busy: the store is still the truth
-    cfg: AlertsConfig = node.config.section("alerts") or AlertsConfig()
+    cfg: AlertsConfig = node.config.section("alerts", AlertsConfig)
     name = node.config.node.name
     with node.store.connection():
         firing = list(Alert.select().where((Alert.node == name) & (Alert.state == "firing")))

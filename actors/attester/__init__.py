@@ -24,6 +24,8 @@ DecideShortfall method; ``_actor`` the actor.
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 import logging
 
 from runtime import ChildSpec
@@ -68,13 +70,11 @@ def install(app: App) -> None:
 
     @app.provide("intents")
     def attester(config) -> list[ChildSpec]:
-        section: AttesterConfig | None = config.section("attester")
-        if section is None:
-            return []
+        section = config.section("attester", AttesterConfig)
         if not section.enabled:
             log.info("attester not started: no key (set ORBITAL_ATTESTER_KEY)")
             return []
-        chains = {n: c for n, c in (config.section("chains") or {}).items()
+        chains = {n: c for n, c in chains_of(config).items()
                   if c.kind == "evm" and c.contracts.settler}
         origins = tuple(section.chains) or tuple(sorted(chains))
         unknown = [n for n in origins if n not in chains]

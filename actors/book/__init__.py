@@ -9,6 +9,8 @@ contract with sessions, services, watchers and the keeper), :mod:`._auction`,
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 from actors import BOOK_PATH
 from runtime import ChildSpec
 from runtime.config import App
@@ -42,7 +44,7 @@ __all__ = [
 
 
 def intents_config(config) -> IntentsConfig:
-    return config.section("intents") or IntentsConfig()
+    return config.section("intents", IntentsConfig)
 
 
 def install(app: App) -> None:
@@ -52,7 +54,7 @@ def install(app: App) -> None:
 
     @app.provide("intents")
     def book(config) -> list[ChildSpec]:
-        chains = tuple(sorted((config.section("chains") or {}).items()))
+        chains = tuple(sorted(chains_of(config).items()))
         return [ChildSpec("book", Book, BookSpec(intents_config(config), chains))]
 
     app.service(intent_service)

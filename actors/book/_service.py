@@ -8,6 +8,8 @@ the first state of Watch) come from the store, not through the book's mailbox.
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 import re
 import time
 import uuid
@@ -65,10 +67,10 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     # ---- config (follows reloads) ---------------------------------------------------
     def _cfg(self) -> IntentsConfig:
-        return self.node.config.section("intents") or IntentsConfig()
+        return self.node.config.section("intents", IntentsConfig)
 
     def _directory(self) -> Directory:
-        chains = self.node.config.section("chains")
+        chains = chains_of(self.node.config)
         if self._dir is None or self._dir[0] is not chains:
             self._dir = (chains, Directory(chains))
         return self._dir[1]

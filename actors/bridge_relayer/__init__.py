@@ -6,6 +6,8 @@ still canonical. Modules: :mod:`._config` the section, :mod:`._models` its table
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 import logging
 
 from chains.evm.models import MIGRATION as CHAIN_MIGRATION
@@ -31,13 +33,11 @@ def install(app: App) -> None:
 
     @app.provide("chains")
     def relayer(config) -> list[ChildSpec]:
-        section: RelayerConfig | None = config.section("bridge_relayer")
-        if section is None:
-            return []
+        section = config.section("bridge_relayer", RelayerConfig)
         if not section.enabled:
             log.info("bridge relayer not started: no key (set ORBITAL_RELAYER_KEY)")
             return []
-        chains = {n: c for n, c in (config.section("chains") or {}).items()
+        chains = {n: c for n, c in chains_of(config).items()
                   if c.kind == "evm" and c.contracts.bridge
                   and (not section.chains or n in section.chains)}
         if len(chains) < 2:

@@ -8,6 +8,8 @@ chain library's (:mod:`chains.evm`): other kinds read them too. docs/chain-watch
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 from chains.evm.config import ChainConfig, WatcherSpec
 from chains.evm.models import MIGRATIONS
 from runtime import ChildSpec
@@ -28,7 +30,7 @@ def install(app: App) -> None:
 
     @app.provide("chains")
     def watchers(config) -> list[ChildSpec]:
-        chains = config.section("chains") or {}
+        chains = chains_of(config)
         return [ChildSpec(f"watcher/{name}", ChainWatcher, WatcherSpec(name, cfg))
                 for name, cfg in sorted(chains.items()) if cfg.kind == "evm"]
 

@@ -10,6 +10,8 @@ simply continues after it.
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 
 from chains.evm.models import ChainCursor, ChainEvent
 from orbital.v1 import chain_pb2, chain_pb2_grpc
@@ -35,7 +37,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         self.metrics = node.metrics
 
     def _chains(self) -> dict:
-        return dict((self.node.config.section("chains") or {}).items())
+        return chains_of(self.node.config)
 
     # ---- ListChains ---------------------------------------------------------------------
     def _list_chains(self) -> chain_pb2.ListChainsResponse:

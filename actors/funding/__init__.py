@@ -16,6 +16,8 @@ the admin method. ``install`` is the kind's entry point (``node.build_app``).
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 import logging
 
 from chains.evm.txsend import MIGRATION as TX_MIGRATION
@@ -44,10 +46,8 @@ def install(app: App) -> None:
 
     @app.provide("funding")
     def accounts(config) -> list[ChildSpec]:
-        section: FundingConfig | None = config.section("funding")
-        if section is None:
-            return []
-        chains = config.section("chains") or {}
+        section = config.section("funding", FundingConfig)
+        chains = chains_of(config)
         out = []
         for name in sorted(section.accounts):
             spec = resolve(section, name, chains)   # checked at load (check_config)

@@ -8,6 +8,8 @@ blanks the list. Accounts without a source key (not started) are listed as ``err
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 import logging
 
 
@@ -37,7 +39,7 @@ def _top_up(t: TopUpView) -> admin_pb2.TopUp:
 
 
 def _from_store(node, section: FundingConfig, name: str) -> FundingStatus:
-    spec = resolve(section, name, node.config.section("chains") or {})
+    spec = resolve(section, name, chains_of(node.config))
     now = node.clock.wall()
     with node.store.connection():
         row = AccountRow.get_or_none(AccountRow.name == name)
@@ -59,9 +61,9 @@ def _from_store(node, section: FundingConfig, name: str) -> FundingStatus:
 
 
 def list_funding_accounts(node, request) -> admin_pb2.ListFundingAccountsResponse:
-    section: FundingConfig | None = node.config.section("funding")
+    section = node.config.section("funding", FundingConfig)
     out = []
-    for name in sorted(section.accounts) if section else ():
+    for name in sorted(section.accounts):
         try:
             st = node.registry.ask(f"funding/{name}", Status(), timeout=section.ask_timeout)
         except ActorUnavailable:

@@ -13,6 +13,8 @@ without the treasury key still runs everything else.
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -100,7 +102,7 @@ class FundingConfig:
                                  "then answer from the store")
 
     def check_config(self, config: Any) -> None:
-        chains = config.section("chains") or {}
+        chains = chains_of(config)
         seen: dict[tuple, str] = {}
         for name in self.accounts:
             spec = resolve(self, name, chains)      # raises ValueError with the reason

@@ -3,6 +3,8 @@ and bidding through the same solver session as anyone (:mod:`._actor`)."""
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 import logging
 
 from runtime import ChildSpec
@@ -20,11 +22,9 @@ def install(app: App) -> None:
 
     @app.provide("intents")
     def in_house(config) -> list[ChildSpec]:
-        section: InHouseConfig | None = config.section("in_house_solver")
-        if section is None:
-            return []
+        section = config.section("in_house_solver", InHouseConfig)
         if not section.enabled:
             log.info("in-house solver not started: no key (set ORBITAL_OPERATOR_KEY)")
             return []
-        chains = tuple(sorted((n, c) for n, c in (config.section("chains") or {}).items() if c.kind == "evm"))
+        chains = tuple(sorted((n, c) for n, c in chains_of(config).items() if c.kind == "evm"))
         return [ChildSpec("in-house", InHouseSolver, InHouseSpec(section, chains))]

@@ -63,7 +63,7 @@ def install(app: App) -> None:
 
     @app.provide("root")
     def keeper(config) -> list[ChildSpec]:
-        section: KeeperConfig | None = config.section("keeper")
-        if section is None or not any(t.enabled for t in section.tasks.values()):
+        section = config.section("keeper", KeeperConfig)
+        if not any(t.enabled for t in section.tasks.values()):
             return []
         return [ChildSpec(KEEPER_PATH, Keeper, section)]

@@ -15,6 +15,8 @@ entry point (``node.build_app``). See docs/quoter.md.
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 from runtime import ChildSpec
 from runtime.config import App
 
@@ -41,10 +43,10 @@ def install(app: App) -> None:
 
     @app.provide("root")
     def quoter(config) -> list[ChildSpec]:
-        section: QuoterConfig | None = config.section("quoter")
-        if section is None or not section.enabled:
+        section = config.section("quoter", QuoterConfig)
+        if not section.enabled:
             return []
-        chains = dict((config.section("chains") or {}).items())
+        chains = chains_of(config)
         return [ChildSpec(QUOTER_PATH, Quoter, QuoterSpec(section, chains))]
 
     app.service(quoter_service)

@@ -9,6 +9,8 @@ starts, never found by the actor at quote time.
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -115,7 +117,7 @@ class QuoterConfig:
 
     def check_config(self, config: Any) -> None:
         """Cross-section: chains and token symbols named here exist in ``chains``."""
-        chains = config.section("chains") or {}
+        chains = chains_of(config)
         symbols = {s.upper() for c in chains.values() for s in c.tokens}
 
         def need_chain(where: str, chain: str) -> None:

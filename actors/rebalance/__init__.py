@@ -17,6 +17,8 @@ calldata, views and the watchers' rows; ``_actor`` the actor; ``_admin`` ListStr
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 import logging
 
 from runtime import ChildSpec
@@ -54,10 +56,8 @@ def install(app: App) -> None:
 
     @app.provide("rebalance")
     def strategies(config) -> list[ChildSpec]:
-        section: RebalanceConfig | None = config.section("rebalance")
-        if section is None:
-            return []
-        chains = config.section("chains") or {}
+        section = config.section("rebalance", RebalanceConfig)
+        chains = chains_of(config)
         out = []
         for name, s in sorted(section.strategies.items()):
             if not s.enabled:

@@ -16,6 +16,8 @@ provider starts nothing for it and logs why.
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -81,7 +83,7 @@ class RebalanceConfig:
     strategies: dict[str, StrategyConfig] = opt(factory=dict, pattern=_NAME)
 
     def check_config(self, config) -> None:
-        chains = config.section("chains") or {}
+        chains = chains_of(config)
         for name, s in self.strategies.items():
             decimals = set()
             for chain in s.weights:

@@ -21,6 +21,8 @@ a newer session of the same solver.
 
 from __future__ import annotations
 
+from chains.evm.config import chains_of
+
 import asyncio
 import hashlib
 import hmac
@@ -182,7 +184,7 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
         self.sessions = node.metrics.gauge("orbital_solver_sessions", "Connected solver sessions")
 
     def _cfg(self) -> IntentsConfig:
-        return self.node.config.section("intents") or IntentsConfig()
+        return self.node.config.section("intents", IntentsConfig)
 
     def _wall(self) -> float:
         return self.node.clock.wall()
@@ -249,7 +251,7 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
         if allowed and solver.lower() not in allowed:
             raise PermissionDenied(f"solver {solver} is not in intents.allowed_solvers",
                                    field="hello.solver")
-        directory = Directory(self.node.config.section("chains"))
+        directory = Directory(chains_of(self.node.config))
         caps = capabilities(directory, list(hello.chains), list(hello.tokens))
         outbox = Outbox(context, cfg.stream_buffer, what="solver session")
         return SessionSpec(solver, caps, outbox, cfg, secrets.token_hex(8)), directory

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from runtime.config import opt
 
 __all__ = ["ContractsConfig", "ChainConfig", "TokenConfig", "WatcherSpec", "DEPTH_DEFAULTS",
-           "default_depths"]
+           "default_depths", "chains_of"]
 
 log = logging.getLogger("orbital.chains")
 
@@ -144,3 +144,9 @@ class ChainConfig:
 class WatcherSpec:
     name: str
     chain: ChainConfig
+
+
+def chains_of(config: Any) -> dict[str, ChainConfig]:
+    """The ``chains:`` section of a loaded :class:`runtime.config.Config` (empty when no
+    installed kind declares it), typed."""
+    return config.section("chains", dict)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 from .._backoff import Backoff
 from .._spec import Strategy
@@ -62,6 +62,9 @@ class GroupSupervision:
                                   doc="per child of this group, before it is abandoned")
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole validated file: runtime sections plus the sections actor kinds declared."""
@@ -72,5 +75,15 @@ class Config:
     supervision: dict[str, GroupSupervision]
     sections: dict[str, Any]
 
-    def section(self, name: str) -> Any:
-        return self.sections.get(name)
+    def section(self, name: str, schema: type[T]) -> T:
+        """Section ``name`` as loaded (a section the file leaves out has its defaults); a
+        section no installed kind declared is ``schema()``, its defaults too. ``schema`` is
+        the type the kind declared it with (``dict`` for mappings such as ``chains``);
+        TypeError if it is not."""
+        value = self.sections.get(name)
+        if value is None:
+            return schema()
+        if not isinstance(value, schema):
+            raise TypeError(f"config section {name!r} is {type(value).__name__}, "
+                            f"not {schema.__name__}")
+        return value

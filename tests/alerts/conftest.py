@@ -46,7 +46,7 @@ def make_app() -> App:
 
     @app.provide("chains")
     def echoes(config):
-        return [ChildSpec(f"echo/{n}", Echo, None) for n in config.section("echo").actors]
+        return [ChildSpec(f"echo/{n}", Echo, None) for n in config.section("echo", EchoSection).actors]
     return app
 
 

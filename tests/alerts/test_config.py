@@ -27,7 +27,7 @@ alerts:
 
 
 def load(text: str):
-    return load_text(text, "alerts.yaml", make_app(), env={}).section("alerts")
+    return load_text(text, "alerts.yaml", make_app(), env={}).section("alerts", AlertsConfig)
 
 
 def test_valid_rule_is_typed():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from actors.alerts import AlertsConfig
+
 from actors.alerts import RuleState, evaluate, source_of
 from runtime.config import load_text
 
@@ -11,7 +13,7 @@ from .conftest import make_app
 def rule(body: str):
     text = "alerts:\n  rules:\n    r:\n" + "".join(f"      {line}\n" for line in
                                                  body.strip().splitlines())
-    return load_text(text, "t.yaml", make_app(), env={}).section("alerts").rules["r"]
+    return load_text(text, "t.yaml", make_app(), env={}).section("alerts", AlertsConfig).rules["r"]
 
 
 def states(changes):

@@ -42,7 +42,7 @@ def _load(tmp_path, body: str, env: dict):
 
 def test_empty_key_means_no_attester_and_a_log_line(tmp_path, caplog):
     app, cfg = _load(tmp_path, "attester:\n  key: ${ORBITAL_ATTESTER_KEY:-}\n", {})
-    assert not cfg.section("attester").enabled
+    assert not cfg.section("attester", AttesterConfig).enabled
     with caplog.at_level(logging.INFO, logger="orbital.attester"):
         children = _intents(app, cfg)
     assert [c.id for c in children] == ["solvers"]
@@ -53,7 +53,7 @@ def test_empty_key_means_no_attester_and_a_log_line(tmp_path, caplog):
 def test_key_from_env_starts_it_under_intents_and_never_shows(tmp_path):
     app, cfg = _load(tmp_path, "attester:\n  key: ${ORBITAL_ATTESTER_KEY:-}\n  chains: [a]\n",
                      {"ORBITAL_ATTESTER_KEY": KEY})
-    section: AttesterConfig = cfg.section("attester")
+    section: AttesterConfig = cfg.section("attester", AttesterConfig)
     assert section.enabled and KEY[2:] not in repr(section)
     [spec] = [c for c in _intents(app, cfg) if c.id == "attester"]
     assert spec.config.origins == ("a",) and set(spec.config.chains) == {"a", "b"}
@@ -72,7 +72,7 @@ def test_fee_and_replacement_keys_are_the_tx_senders_own(tmp_path):
     _, cfg = _load(tmp_path, "attester:\n  key: ${ORBITAL_ATTESTER_KEY:-}\n  replace_after: 5\n"
                              "  fee_bump: 0.2\n  max_fee_gwei: 100\n  gas_margin: 1.5\n",
                    {"ORBITAL_ATTESTER_KEY": KEY})
-    section = cfg.section("attester")
+    section = cfg.section("attester", AttesterConfig)
     assert isinstance(section, TxConfig)
     assert (section.replace_after, section.fee_bump, section.max_fee_gwei, section.gas_margin) \
         == (5.0, 0.2, 100.0, 1.5)
@@ -87,8 +87,8 @@ def test_settlement_depth_is_the_chains_and_the_old_key_is_refused_by_name(tmp_p
         _load(tmp_path, "attester:\n  settlement_depth: 3\n", {})
     assert "attester.settlement_depth" in str(exc.value) and "unknown key" in str(exc.value)
     _, cfg = _load(tmp_path, "attester:\n  shortfall_policy: settle\n", {})
-    assert cfg.section("attester").shortfall_policy == "settle"
-    assert {n: c.settlement_depth for n, c in cfg.section("chains").items()} == {"a": 0, "b": 0}
+    assert cfg.section("attester", AttesterConfig).shortfall_policy == "settle"
+    assert {n: c.settlement_depth for n, c in cfg.section("chains", dict).items()} == {"a": 0, "b": 0}
     with pytest.raises(ConfigError) as exc:
         _load(tmp_path, "attester:\n  shortfall_policy: maybe\n", {})
     assert "attester.shortfall_policy" in str(exc.value)

@@ -22,7 +22,7 @@ def _chains(tmp_path, body: str) -> dict[str, ChainConfig]:
     path.write_text("chains:\n" + body)
     app = new_app()
     app.section("chains", dict[str, ChainConfig])
-    return load_config(str(path), app, {}).section("chains")
+    return load_config(str(path), app, {}).section("chains", dict)
 
 
 def _chain(name: str, chain_id: int, **opts) -> str:

@@ -3,6 +3,8 @@ errors, keystore signers, accounts without a key not started (and said so)."""
 
 from __future__ import annotations
 
+from actors.funding import FundingConfig
+
 import logging
 
 import pytest
@@ -45,14 +47,14 @@ source: {{key: '${{KEY:-}}'}}"""
 
 def test_valid_account_resolves_to_base_units():
     cfg = config(BASE + "\nasset: USDC")
-    spec = resolve(cfg.section("funding"), "gas", cfg.section("chains"))
+    spec = resolve(cfg.section("funding", FundingConfig), "gas", cfg.section("chains", dict))
     assert spec.asset == "USDC" and spec.decimals == 6
     assert (spec.min_balance, spec.target_balance, spec.daily_cap) == (10**6, 2 * 10**6,
                                                                        5 * 10**6)
     assert spec.chain_id == 31337 and spec.token.address.startswith("0x5FbDB")
-    assert "59c6995e" not in repr(cfg.section("funding"))          # a Secret: never shown
+    assert "59c6995e" not in repr(cfg.section("funding", FundingConfig))          # a Secret: never shown
     native = config(BASE.replace("chain: devnet-a", "chain: '31337'"))
-    spec = resolve(native.section("funding"), "gas", native.section("chains"))
+    spec = resolve(native.section("funding", FundingConfig), "gas", native.section("chains", dict))
     assert spec.asset == "native" and spec.min_balance == 10**18 and spec.chain_name == "devnet-a"
 
 
@@ -122,7 +124,7 @@ def test_keystore_signer(tmp_path):
     cfg = config(BASE.replace("source: {key: '${KEY:-}'}",
                               f"source: {{keystore: '{path}', password: '${{PW}}'}}"),
                  env={"PW": "pw-0123456789"})
-    spec = resolve(cfg.section("funding"), "gas", cfg.section("chains"))
+    spec = resolve(cfg.section("funding", FundingConfig), "gas", cfg.section("chains", dict))
     assert spec.config.source.configured
     assert load_signer(spec.config.source).address == ADDR
     assert "pw-0123456789" not in repr(spec)

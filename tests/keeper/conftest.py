@@ -7,6 +7,8 @@ holds, see :func:`gate`), ``until_cancelled`` (returns once the run's timeout ha
 
 from __future__ import annotations
 
+from actors.keeper import KeeperConfig
+
 import threading
 from types import SimpleNamespace
 from typing import Any
@@ -68,7 +70,7 @@ def make_app() -> App:
 def keeper_config(yaml_tasks: str, history: int = 1000) -> keeper.KeeperConfig:
     """``keeper.tasks`` from YAML lines (indented by 4), validated as the node does."""
     text = f"keeper:\n  history: {history}\n  tasks:\n{yaml_tasks}"
-    return load_text(text, "test.yaml", make_app()).section("keeper")
+    return load_text(text, "test.yaml", make_app()).section("keeper", KeeperConfig)
 
 
 @pytest.fixture(autouse=True)

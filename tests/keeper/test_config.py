@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from actors.keeper import KeeperConfig
+
 import pytest
 
 from runtime import ConfigError
@@ -22,7 +24,7 @@ keeper:
 
 
 def test_valid_section():
-    cfg = load_text(GOOD, "s.yaml", make_app()).section("keeper")
+    cfg = load_text(GOOD, "s.yaml", make_app()).section("keeper", KeeperConfig)
     t = cfg.tasks["prune-runs"]
     assert (t.cron, t.action, t.misfire, t.paused, t.enabled) == \
         ("0 0 3 * * *", "prune", "skip", False, True)

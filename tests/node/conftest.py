@@ -49,7 +49,7 @@ def make_app() -> App:
 
     @app.provide("chains")
     def echoes(config):
-        section = config.section("echo")
+        section = config.section("echo", EchoSection)
         return [ChildSpec(f"echo/{name}", Echo, cfg) for name, cfg in section.actors.items()]
     return app
 

@@ -47,7 +47,7 @@ def test_repo_supervisor_yaml_is_valid():
 
 def test_defaults_and_typed_values():
     cfg = load_text("workers:\n  items:\n    a: {value: 7}\n", "f.yaml", app(), {})
-    assert cfg.section("workers").items["a"] == Worker(7, "w")
+    assert cfg.section("workers", Workers).items["a"] == Worker(7, "w")
     assert cfg.node.shutdown_timeout == 10.0 and cfg.node.state_dir == "var"
 
 
@@ -62,9 +62,9 @@ def test_database_url_from_environment_only_when_not_configured():
 def test_env_interpolation_and_secret_never_shown():
     cfg = load_text("workers:\n  key: ${KEY}\n  items:\n    a: {value: '${V}'}\n",
                     "f.yaml", app(), {"KEY": "s3cr3t-value", "V": "5"})
-    assert cfg.section("workers").key == "s3cr3t-value"
+    assert cfg.section("workers", Workers).key == "s3cr3t-value"
     assert "s3cr3t" not in repr(cfg)
-    assert cfg.section("workers").items["a"].value == 5
+    assert cfg.section("workers", Workers).items["a"].value == 5
 
 
 def test_env_default_syntax():

@@ -8,7 +8,7 @@ import pytest
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 from runtime import ConfigError
 
-from .conftest import ADMIN, write_config
+from .conftest import ADMIN, EchoSection, write_config
 
 
 def reload(channel) -> admin_pb2.ReloadConfigResponse:
@@ -63,7 +63,7 @@ def test_invalid_reload_refused_tree_untouched(node_factory, channel_to, tmp_pat
     assert where in info.value.details()
     assert snapshot(node) == before
     assert node.registry.ask("chains/echo/a", "identity") == ident
-    assert node.config.section("echo").actors["a"].greeting == "hi"
+    assert node.config.section("echo", EchoSection).actors["a"].greeting == "hi"
 
 
 def test_restart_only_settings_refused(node_factory, tmp_path, database_url):

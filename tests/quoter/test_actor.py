@@ -3,6 +3,8 @@ and the pool math against the deployed pool's own getAmountOut."""
 
 from __future__ import annotations
 
+from actors.quoter import QuoterConfig
+
 import pytest
 
 from actors.quoter import GetPrice, Quoter, QuoterSpec, amount_out
@@ -16,7 +18,7 @@ from ._support import make_app, quoter_yaml
 @pytest.fixture
 def quoter_on_fake_clock(devnet_info, dai, tmp_path):
     cfg = load_text(quoter_yaml(devnet_info, dai, cache_ttl=5), "q.yaml", make_app())
-    spec = QuoterSpec(cfg.section("quoter"), dict(cfg.section("chains")))
+    spec = QuoterSpec(cfg.section("quoter", QuoterConfig), dict(cfg.section("chains", dict)))
     clock = FakeClock(wall_offset=0)
     # wall() of this FakeClock is ~1000 s after the epoch; staleness uses the chain head,
     # which is later, so the feeds are fresh.

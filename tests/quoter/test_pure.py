@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from actors.quoter import QuoterConfig
+
 from decimal import Decimal
 
 import pytest
@@ -250,7 +252,7 @@ def test_config_refusals(section, needle):
 
 def test_config_defaults_and_child():
     cfg = load_text(CHAINS + "quoter:\n  prices:\n    usdc: {static: '1'}\n", "s.yaml", app())
-    q = cfg.section("quoter")
+    q = cfg.section("quoter", QuoterConfig)
     assert q.token_prices("USDC").static == "1" and q.cache_ttl == 2.0
     tree = app().tree(cfg)
     assert [c.id for c in tree.children if c.id == "quoter"] == ["quoter"]

@@ -3,6 +3,8 @@ base units, signer from the environment or a keystore, never shown."""
 
 from __future__ import annotations
 
+from actors.rebalance import RebalanceConfig
+
 import json
 
 import pytest
@@ -58,14 +60,14 @@ GOOD = ("token: USDC, weights: {devnet-a: 0.7, devnet-b: 0.3}, min_transfer: '0.
 
 def test_valid_strategy_to_spec_in_base_units():
     cfg = load(GOOD)
-    s = cfg.section("rebalance").strategies["s"]
-    spec = StrategySpec.build("s", s, cfg.section("chains"))
+    s = cfg.section("rebalance", RebalanceConfig).strategies["s"]
+    spec = StrategySpec.build("s", s, cfg.section("chains", dict))
     assert (spec.min_units, spec.max_units, spec.decimals) == (500_000, 1_000 * 10**6, 6)
     assert [(leg.chain, leg.target, leg.chain_id) for leg in spec.legs] == \
         [("devnet-a", 0.7, 31337), ("devnet-b", 0.3, 31338)]
     assert spec.legs[0].bridge == ADDR["bridge"] and spec.legs[0].token == ADDR["USDC"]
     assert KEY[2:] not in repr(s) and s.signer.private_key() == KEY
-    assert spec == StrategySpec.build("s", s, cfg.section("chains"))   # reload: unchanged
+    assert spec == StrategySpec.build("s", s, cfg.section("chains", dict))   # reload: unchanged
 
 
 @pytest.mark.parametrize("body, message", [
@@ -101,14 +103,14 @@ def test_keystore_signer(tmp_path):
     path.write_text(json.dumps(Account.encrypt(KEY, "pw")))
     cfg = load(f"token: USDC, weights: {{devnet-a: 0.5, devnet-b: 0.5}}, "
                f"signer: {{keystore: '{path}', password: '${{PW}}'}}", {"PW": "pw"})
-    signer = cfg.section("rebalance").strategies["s"].signer
+    signer = cfg.section("rebalance", RebalanceConfig).strategies["s"].signer
     assert signer.configured and signer.private_key() == KEY
 
 
 def test_empty_key_means_not_configured():
     cfg = load("token: USDC, weights: {devnet-a: 0.5, devnet-b: 0.5}, "
                "signer: {key: '${NOPE:-}'}")
-    s = cfg.section("rebalance").strategies["s"]
+    s = cfg.section("rebalance", RebalanceConfig).strategies["s"]
     assert not s.signer.configured
     rebalance = next(c for c in app().tree(cfg).children if c.id == "rebalance")
     assert rebalance.config.children == ()

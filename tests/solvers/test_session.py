@@ -227,7 +227,7 @@ def test_escrow_mismatch_reports_count_as_bids(solver_node, channel_to, tmp_path
                        solver_bid_rate={"rate": 1, "burst": 2})
     client = SolverClient(channel_to(node)).connect()
     _mismatch(client, reason="r" * 1024)                 # at the limit: accepted
-    _mismatch(client, chain=str(node.config.section("chains")["devnet-a"].chain_id))
+    _mismatch(client, chain=str(node.config.section("chains", dict)["devnet-a"].chain_id))
     client.heartbeat(1)
     assert client.wait_for("heartbeat_ack").seq == 1     # both taken; the session stays
     for _ in range(3):                                   # 3 in a row over the bucket: > burst
