@@ -22,7 +22,8 @@ from ._messages import (AwardWork, BookStarted, BidRefused, Cancel, Capabilities
                         ExpireDue, FillReported,
                         IntentChanged, LostWork, OfferWork, PlaceBid, ReauctionLapsed,
                         SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
-from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, SHORTFALL, intent_terms
+from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, SHORTFALL, Decision,
+                     decide, intent_terms)
 from ._models import MIGRATION, MIGRATIONS, BookCursor, IntentRow, IntentTransition, SolverRecord
 from ._service import IntentServicer, intent_service
 from ._proto import intent_pb, status_from_pb, status_pb, transition_pb, update_pb
@@ -37,7 +38,7 @@ __all__ = [
     "Submit", "Subscribe", "Unsubscribe", "MIGRATION", "BookCursor", "IntentRow",
     "IntentTransition", "SolverRecord", "intent_pb", "status_from_pb", "status_pb",
     "transition_pb", "update_pb", "check_order", "TERMINAL", "IntentUpdateView", "IntentView",
-    "Status", "TransitionView", "MIGRATIONS", "intent_terms", "FINDINGS", "CONFLICTING_OPEN",
+    "Status", "TransitionView", "MIGRATIONS", "intent_terms", "decide", "Decision", "FINDINGS", "CONFLICTING_OPEN",
     "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "IntentServicer", "intent_service",
 ]
 
