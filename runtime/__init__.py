@@ -13,6 +13,7 @@ from ._errors import (ActorUnavailable, AlreadyExists, ConfigError, DeadlineExce
                       Unimplemented)
 from ._events import Event, EventBus
 from ._logging import JsonFormatter, redact, register_secret, setup_logging
+from ._metrics import Metrics
 from ._ratelimit import RateLimiter
 from ._registry import Registry
 from ._spec import ActorInfo, ChildSpec, DiffResult, Restart, Strategy, SupervisorSpec
@@ -25,7 +26,7 @@ __all__ = [
     "Timer", "ActorUnavailable", "AlreadyExists", "ConfigError", "Escalation",
     "FailedPrecondition", "InvalidArgument", "NotFound", "OrbitalError",
     "PermissionDenied", "ResourceExhausted", "Unauthenticated", "Unavailable", "Event",
-    "EventBus", "RateLimiter", "Registry", "ActorInfo", "ChildSpec", "DiffResult", "Restart", "Strategy",
+    "EventBus", "Metrics", "RateLimiter", "Registry", "ActorInfo", "ChildSpec", "DiffResult", "Restart", "Strategy",
     "SupervisorSpec", "ApplySpec", "DescribeTree", "RestartChild", "StartChild",
     "StopChild", "Supervisor", "JsonFormatter", "redact", "register_secret",
     "setup_logging",

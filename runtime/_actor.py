@@ -2,7 +2,8 @@
 
 Subclasses implement :meth:`Actor.setup` (rebuild state from the store: this runs on every
 start, including each restart), :meth:`Actor.handle` (one message at a time) and, if they
-hold resources, :meth:`Actor.teardown`. They never see each other's objects: they send
+hold resources, register them on :attr:`Actor.resources` as they build them (so a
+half-built actor releases exactly what it got). They never see each other's objects: they send
 messages by path through ``self.ctx.registry``.
 
 Failure semantics follow gen_server: a typed :class:`OrbitalError` raised by ``handle`` is
@@ -13,12 +14,13 @@ it from a clean state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sys
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from collections.abc import Callable
 
 import pykka
@@ -37,6 +39,13 @@ log = logging.getLogger("orbital.actor")
 # goes straight to on_receive without pykka testing each message against these first.
 _PYKKA_MESSAGES = frozenset({_pykka_messages._ActorStop, _pykka_messages.ProxyCall,  # noqa: SLF001
                              _pykka_messages.ProxyGetAttr, _pykka_messages.ProxySetAttr})
+
+
+class _Closable(Protocol):
+    def close(self) -> Any: ...
+
+
+_C = TypeVar("_C", bound=_Closable)
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,13 @@ class Actor(pykka.ThreadingActor):
         self.config = config
         self.path = ctx.path
         self._exited = False
+        # What the actor holds (connections, RPC clients, threads, timers, leases), released
+        # in reverse order when it stops or crashes, after teardown(): setup registers each
+        # resource as it gets it, so a setup that fails halfway releases what it got and no
+        # teardown has to guess which attributes exist.
+        self.resources = contextlib.ExitStack()
+        self._tick_seq = 0
+        self._tick_timer: Any = None
 
     # ---- hooks for subclasses -------------------------------------------------------
     def setup(self) -> None:
@@ -118,8 +134,15 @@ class Actor(pykka.ThreadingActor):
         return [self.handle(m) for m in messages]
 
     def teardown(self) -> None:
-        """Release resources; runs on a normal stop and after a crash (also of setup, so
-        it must cope with a half-built state)."""
+        """Last work before :attr:`resources` are released (a final flush); runs on a normal
+        stop and after a crash, also of setup, so it may only use what ``__init__`` made.
+        Resources go on :attr:`resources` instead (:meth:`own`)."""
+
+    def own(self, resource: _C) -> _C:
+        """Close ``resource`` when the actor stops or crashes (after :meth:`teardown`, in
+        reverse order of owning); returns it, so ``self.rpc = self.own(RpcClient(...))``."""
+        self.resources.callback(resource.close)
+        return resource
 
     def tell_later(self, delay: float, message: Any):
         """Deliver ``message`` to this actor after ``delay`` (on ``ctx.clock``); returns
@@ -142,35 +165,38 @@ class Actor(pykka.ThreadingActor):
         twice per period however often it is re-armed (an ask that polls "now", a
         restart). The timer is cancelled when the actor stops or crashes.
         """
-        self._tick_seq = getattr(self, "_tick_seq", 0) + 1
-        old = getattr(self, "_tick_timer", None)
-        if old is not None:
-            old.cancel()
+        self._tick_seq += 1
+        if self._tick_timer is not None:
+            self._tick_timer.cancel()
         self._tick_timer = self.tell_later(delay, Tick(self._tick_seq))
 
     def current_tick(self, message: Any) -> bool:
         """True for the :class:`Tick` of the latest :meth:`schedule_tick` (else stale)."""
-        return type(message) is Tick and message.seq == getattr(self, "_tick_seq", None)
+        return type(message) is Tick and message.seq == self._tick_seq
 
     def run_tick(self, message: Any, interval: float, work: Callable[[], Any]) -> bool:
         """The body of a poll loop: for the current :class:`Tick`, run ``work`` and re-arm
         the timer for ``interval`` after it, also when ``work`` raised. A typed error from
         a told Tick is an answer (the actor lives on), so a loop that re-armed only after a
-        clean round would stop for good at the first store outage. True for any Tick (a
-        stale one is dropped), False for other messages."""
+        clean round would stop for good at the first store outage. ``work`` may return
+        a float, the delay to the next tick instead of ``interval`` (a loop that paces
+        itself: at once while behind, later when idle). True for any Tick (a stale one
+        is dropped), False for other messages."""
         if type(message) is not Tick:
             return False
-        if message.seq == getattr(self, "_tick_seq", None):
+        if message.seq == self._tick_seq:
+            delay = interval
             try:
-                work()
+                result = work()
+                if isinstance(result, float):
+                    delay = result
             finally:
-                self.schedule_tick(interval)
+                self.schedule_tick(delay)
         return True
 
     def _cancel_tick(self) -> None:
-        timer = getattr(self, "_tick_timer", None)
-        if timer is not None:
-            timer.cancel()
+        if self._tick_timer is not None:
+            self._tick_timer.cancel()
 
     # ---- pykka plumbing --------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -300,7 +326,10 @@ class Actor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         self._cancel_tick()
         try:
-            self.teardown()
+            try:
+                self.teardown()
+            finally:
+                self.resources.close()
         finally:
             self._report(None)
 
@@ -312,6 +341,10 @@ class Actor(pykka.ThreadingActor):
             self.teardown()
         except Exception:
             log.exception("teardown after crash failed", extra={"path": self.path})
+        try:
+            self.resources.close()
+        except Exception:
+            log.exception("releasing resources after crash failed", extra={"path": self.path})
         self.actor_stopped.set()  # no further messages: the mailbox is failed by pykka
         pykka.ActorRegistry.unregister(self.actor_ref)
         self._report(exc)

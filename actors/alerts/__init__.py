@@ -17,14 +17,14 @@ from actors import ALERTS_PATH
 from runtime import ChildSpec
 from runtime.config import App
 
-from ._actor import Alerts, Evaluate, Sync
+from ._actor import Alerts, Sync
 from ._admin import list_alerts
 from ._messages import RaiseAlert, ResolveAlert, raise_alert, resolve_alert
 from ._config import AlertsConfig, Matcher, RuleConfig, WebhookConfig, parse_duration
 from ._models import MIGRATION, Alert, AlertTransition
 from ._rules import Change, RuleState, collect, evaluate, source_of
 
-__all__ = ["install", "Alerts", "Evaluate", "Sync", "list_alerts", "AlertsConfig",
+__all__ = ["install", "Alerts", "Sync", "list_alerts", "AlertsConfig",
            "RuleConfig", "WebhookConfig", "Matcher", "parse_duration", "MIGRATION", "Alert",
            "AlertTransition", "Change", "RuleState", "collect", "evaluate", "source_of",
            "RaiseAlert", "ResolveAlert", "raise_alert", "resolve_alert"]

@@ -5,8 +5,8 @@ in :meth:`Alerts.setup`, so a restart (of the actor or the node) loses none. Eve
 firing/resolved transition is written (``alert`` + ``alert_transition``) before it is
 announced: a JSON log line on ``orbital.alerts``, a tree event (``alert_firing`` /
 ``alert_resolved``), the ``orbital_alerts_firing{severity}`` gauge, and the webhook of its
-severity, if any. Rules are evaluated on a clock timer that tells the actor
-:class:`Evaluate`, so tests drive them with a FakeClock.
+severity, if any. Rules are evaluated on the actor's tick (:meth:`runtime.Actor.run_tick`,
+on the node's clock), so tests drive them with a FakeClock.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from prometheus_client import Gauge
 
-from runtime import Actor, Event, InvalidArgument, Unavailable
+from runtime import Actor, Event, InvalidArgument, Metrics, Unavailable
 
 from ._messages import RaiseAlert, ResolveAlert
 
@@ -27,22 +27,15 @@ from ._models import Alert, AlertTransition
 from ._notify import WebhookSender
 from ._rules import RuleState, collect, evaluate, source_of
 
-__all__ = ["Alerts", "Evaluate", "Sync"]
+__all__ = ["Alerts", "Sync"]
 
 log = logging.getLogger("orbital.alerts")
 
 _MAX_NAME, _MAX_SOURCE, _MAX_MESSAGE, _MAX_LABELS = 200, 300, 4000, 64
 _TRIM_EVERY = 100
 
-def _gauge(metrics: Any) -> Gauge | None:
-    if metrics is None:
-        return None
+def _gauge(metrics: Metrics) -> Gauge:
     return metrics.gauge("orbital_alerts_firing", "Alerts firing, by severity", ("severity",))
-
-
-@dataclass(frozen=True)
-class Evaluate:
-    """Timer tick: evaluate every rule once."""
 
 
 @dataclass(frozen=True)
@@ -71,20 +64,20 @@ class Alerts(Actor):
         self.cfg: AlertsConfig = self.config or AlertsConfig()
         services = self.ctx.services
         self.store = services.store
-        self.node = getattr(services, "node_name", "") or ""
-        self.metrics = getattr(services, "metrics", None)
+        self.node = services.node_name
+        self.metrics = services.metrics
         self.gauge = _gauge(self.metrics)
         self.rules: dict[str, RuleConfig] = {n: r for n, r in sorted(self.cfg.rules.items())
                                              if r.enabled}
         self.states = {n: RuleState() for n in self.rules}
         self.firing: dict[tuple[str, str], _Firing] = {}
-        self.timer = None
         self._since_trim = 0
-        self.sender = WebhookSender(dict(self.cfg.webhooks), self.ctx.clock,
-                                    self.cfg.webhook_queue, self._publish_result)
+        self.sender = self.own(WebhookSender(dict(self.cfg.webhooks), self.ctx.clock,
+                                             self.cfg.webhook_queue, self._publish_result))
         self._load()
         self._update_gauge()
-        self._arm()
+        if self.rules:
+            self.schedule_tick(self.cfg.interval_s)
 
     def _load(self) -> None:
         with self.store.connection():
@@ -108,12 +101,6 @@ class Alerts(Actor):
                 continue
             self.states[f.rule].restore(group, now)
 
-    def teardown(self) -> None:
-        if getattr(self, "timer", None) is not None:
-            self.timer.cancel()
-        if getattr(self, "sender", None) is not None:
-            self.sender.close()
-
     # ---- messages -----------------------------------------------------------------------
     def handle(self, message: Any) -> Any:
         if isinstance(message, RaiseAlert):
@@ -121,11 +108,7 @@ class Alerts(Actor):
                                message.severity, dict(message.labels or {}))
         if isinstance(message, ResolveAlert):
             return self._resolve(message.name, message.source)
-        if isinstance(message, Evaluate):
-            try:
-                self._evaluate()
-            finally:
-                self._arm()
+        if self.run_tick(message, self.cfg.interval_s, self._evaluate):
             return None
         if isinstance(message, Sync):
             return len(self.firing)
@@ -207,13 +190,6 @@ class Alerts(Actor):
                                                (AlertTransition.id < keep.id)).execute()
 
     # ---- rules --------------------------------------------------------------------------
-    def _arm(self) -> None:
-        if not self.rules:
-            return
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = self.tell_later(self.cfg.interval_s, Evaluate())
-
     def _evaluate(self) -> None:
         samples = collect(self.metrics.registry) if self.metrics is not None else []
         now = self.ctx.clock.now()
@@ -269,8 +245,6 @@ class Alerts(Actor):
         self.sender.send(f.severity, payload)
 
     def _update_gauge(self) -> None:
-        if self.gauge is None:
-            return
         counts = dict.fromkeys(SEVERITIES, 0)
         for f in self.firing.values():
             counts[f.severity] = counts.get(f.severity, 0) + 1

@@ -77,8 +77,9 @@ class Attester(SenderOwner, Actor):
         register_secret(self.cfg.key)
         self.account = Account.from_key(self.cfg.key)
         self.store = self.ctx.services.store
-        self.rpcs = {n: RpcClient(c.rpc, timeout=self.cfg.rpc_timeout,
-                                  backoff_max=c.rpc_backoff_max) for n, c in spec.chains.items()}
+        self.rpcs = {n: self.own(RpcClient(c.rpc, timeout=self.cfg.rpc_timeout,
+                                           backoff_max=c.rpc_backoff_max))
+                     for n, c in spec.chains.items()}
         self.settlers = {n: to_checksum_address(c.contracts.settler)
                          for n, c in spec.chains.items()}
         self.ledger = Ledger(self.store, self.ctx.registry, self.cfg.max_retries)
@@ -91,9 +92,6 @@ class Attester(SenderOwner, Actor):
                                               "origins": list(spec.origins)})
         self.ledger.rereport()
         self.schedule_tick(0.0)
-
-    def teardown(self) -> None:
-        self.close_chains()
 
     def handle(self, message: Any) -> Any:
         if self.run_tick(message, self.cfg.poll_interval, self._round):

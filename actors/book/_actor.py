@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import peewee
@@ -37,7 +38,7 @@ from ._messages import (BookStarted, Cancel, EscrowMismatch, ExpireDue, FillRepo
 from ._models import IntentRow, SolverRecord
 from ._records import FlushStats, RecordsMixin
 from ._subs import Subscriptions
-from ._views import IntentUpdateView, IntentView, Status, TransitionView
+from ._views import Change, IntentUpdateView, IntentView, Status, TransitionView
 
 __all__ = ["Book", "BookSpec", "CloseAuction", "ExclusivityLapsed", "SettlementFailed"]
 
@@ -82,15 +83,19 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
         # or None (no quote): bids above the bound are refused (AuctioneerMixin).
         self.references: dict[str, Any] = {}
         self.bid_seq = 0
-        # The book works on the store message after message: it keeps its connection
-        # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released in teardown.
-        self.store.hold()
-        with self.store.connection():
-            rows = list(IntentRow.select().where(IntentRow.status.in_([s.value for s in ACTIVE])))
         self.rounds: dict[str, int] = {}
         self.stats: dict[str, SolverRecord] = {}
         self.dirty: set[str] = set()
-        self.flush_timer = None
+        self.flush_timer: Any = None
+        # The book works on the store message after message: it keeps its connection
+        # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released at the end.
+        self.store.hold()
+        self.resources.callback(self.store.release)
+        self.resources.callback(self._cancel_timers)
+        self.resources.callback(self._last_flush)
+        self.resources.callback(self.subs.close_all)
+        with self.store.connection():
+            rows = list(IntentRow.select().where(IntentRow.status.in_([s.value for s in ACTIVE])))
         for r in rows:
             self.active[r.id] = _store.row_view(r)
             self.rounds[r.id] = r.auctions
@@ -102,21 +107,18 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
             if view.status is Status.ASSIGNED:
                 self._arm_exclusivity(view)
 
-    def teardown(self) -> None:
-        if getattr(self, "subs", None) is not None:
-            self.subs.close_all()
-        if getattr(self, "dirty", None):
+    def _last_flush(self) -> None:
+        if self.dirty:
             try:
                 self._flush_stats()
             except Exception:  # noqa: BLE001 - counters only; never block a stop
                 log.exception("could not write solver records")
-        for t in [getattr(self, "flush_timer", None), *getattr(self, "timers", {}).values(),
-                  *getattr(self, "retry_timers", {}).values(),
-                  *(a.timer for a in getattr(self, "auctions", {}).values())]:
+
+    def _cancel_timers(self) -> None:
+        for t in [self.flush_timer, *self.timers.values(), *self.retry_timers.values(),
+                  *(a.timer for a in self.auctions.values())]:
             if t is not None:
                 t.cancel()
-        if getattr(self, "store", None) is not None:
-            self.store.release()
 
     def _reload_active(self) -> None:
         """Another writer (a second node on the database) moved intents: re-read them."""
@@ -170,7 +172,7 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
         if kind is SettlementFailed:
             view = self._view(message.intent_id)
             if view is not None and view.status is Status.FILLED:
-                self._commit([(view, Status.FAILED, {}, f"settlement failed: {message.reason}", "", None)])
+                self._commit([Change(view, Status.FAILED, f"settlement failed: {message.reason}")])
             return None
         if kind is FlushStats:
             return self._flush_stats()
@@ -261,30 +263,32 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
                 view = _store.load_view(intent_id, history=False)
         return view
 
-    def _commit(self, changes: list[tuple], cursor: dict | None = None, also=None,
-                created: list[tuple[IntentView, TransitionView]] = ()) -> list[IntentView]:
+    def _commit(self, changes: list[Change], cursor: dict[str, Any] | None = None,
+                also: Callable[[], None] | None = None,
+                created: Sequence[tuple[IntentView, TransitionView]] = ()) -> list[IntentView]:
         """Persist transitions in one transaction, then announce them (in order).
 
-        ``changes``: (view, new status, row fields, reason, solver, evidence event row|None
-        [, finding]); a change to the same status is a history entry that records a finding
-        (a foreign fill...). ``also`` runs first in the same transaction (e.g. inserting
-        ``created`` intents, which are announced first).
+        ``also`` runs first in the same transaction (e.g. inserting ``created`` intents,
+        which are announced first).
         """
         now = self.clock.wall()
         done: list[tuple[IntentView, TransitionView]] = []
         with self.store.atomic():
             if also is not None:
                 also()
-            for view, status, fields, reason, solver, ev, *more in changes:
-                finding = more[0] if more else ""
-                t = TransitionView(view.version + 1, view.status, status, now, reason, solver,
-                                   *((ev.chain, ev.block_number, ev.block_hash, ev.tx_hash, ev.log_index)
-                                     if ev is not None else ("", 0, "", "", 0)), finding=finding)
-                _store.write_transition(view.id, view.version, t, fields, ev.id if ev is not None else None)
-                new = replace(view, status=status, version=t.version, updated_at=now,
-                              **{k: v for k, v in fields.items() if k in _VIEW_FIELDS})
+            for c in changes:
+                view, ev = c.view, c.event
+                t = TransitionView(view.version + 1, view.status, c.status, now, c.reason,
+                                   c.solver,
+                                   *((ev.chain, ev.block_number, ev.block_hash, ev.tx_hash,
+                                      ev.log_index) if ev is not None else ("", 0, "", "", 0)),
+                                   finding=c.finding)
+                _store.write_transition(view.id, view.version, t, c.fields,
+                                        ev.id if ev is not None else None)
+                new = replace(view, status=c.status, version=t.version, updated_at=now,
+                              **{k: v for k, v in c.fields.items() if k in _VIEW_FIELDS})
                 done.append((new, t))
-                self._count_evidence(new, t, fields)
+                self._count_evidence(new, t, c.fields)
             if cursor:
                 self.save_cursor(**cursor)
         for view, first in created:
@@ -340,9 +344,9 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
                 any(t.finding == ESCROW_MISMATCH and t.solver == m.solver for t in history):
             log.info("escrow mismatch report ignored", extra={"intent": view.id, "solver": m.solver})
             return
-        self._commit([(view, view.status, {}, f"solver {m.solver} did not fill: the escrow on "
-                       f"{m.chain} does not match its award ({m.reason})", m.solver, None,
-                       ESCROW_MISMATCH)])
+        self._commit([Change(view, view.status, f"solver {m.solver} did not fill: the escrow on "
+                             f"{m.chain} does not match its award ({m.reason})",
+                             solver=m.solver, finding=ESCROW_MISMATCH)])
 
     # ---- cancel / expiry ------------------------------------------------------------
     def _cancel(self, m: Cancel) -> IntentView:
@@ -355,7 +359,7 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
             raise FailedPrecondition(f"intent {view.id} is {view.status.value}; only PENDING or "
                                      "ASSIGNED intents can be cancelled")
         was = view.solver if view.status is Status.ASSIGNED else ""
-        new = self._commit([(view, Status.CANCELLED, {}, "cancelled by the user", "", None)])[0]
+        new = self._commit([Change(view, Status.CANCELLED, "cancelled by the user")])[0]
         if was:
             for s in self.sessions.values():
                 if s.solver == was:
@@ -367,7 +371,7 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
         due = [v for v in self.active.values()
                if v.status in (Status.PENDING, Status.ASSIGNED) and v.open_deadline < now]
         if due:
-            self._commit([(v, Status.EXPIRED, {}, "openDeadline passed before it was opened", "", None)
+            self._commit([Change(v, Status.EXPIRED, "openDeadline passed before it was opened")
                           for v in due])
         return len(due)
 

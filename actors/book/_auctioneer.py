@@ -26,7 +26,7 @@ from ._auction import Auction, AuctionBid
 from ._messages import AwardWork, BidRefused, LostWork, OfferWork, PlaceBid, SessionJoined
 from ._models import IntentRow
 from ._proto import intent_pb
-from ._views import IntentView, Status
+from ._views import Change, IntentView, Status
 
 __all__ = ["AuctioneerMixin", "CloseAuction", "ExclusivityLapsed", "RetryAuction", "Session"]
 
@@ -142,11 +142,12 @@ class AuctioneerMixin:
             self.retry_timers[view.id] = self.tell_later(self.cfg.retry_interval, RetryAuction(view.id))
             return
         deadline = min(self.clock.wall() + self.cfg.exclusivity, float(view.open_deadline))
-        new = self._commit([(view, Status.ASSIGNED,
-                             {"solver": winner.solver, "awarded_amount": winner.amount,
-                              "exclusivity_deadline": deadline, "auctions": auction.round},
-                             f"won the auction with output {winner.amount} "
-                             f"({len(auction.bids)} bid(s))", winner.solver, None)])[0]
+        new = self._commit([Change(view, Status.ASSIGNED,
+                                   f"won the auction with output {winner.amount} "
+                                   f"({len(auction.bids)} bid(s))",
+                                   {"solver": winner.solver, "awarded_amount": winner.amount,
+                                    "exclusivity_deadline": deadline, "auctions": auction.round},
+                                   winner.solver)])[0]
         self.rounds[view.id] = auction.round
         self._stat(winner.solver, wins=1)
         # Armed before anyone hears of the award: the clock (a FakeClock in tests) may move
@@ -223,9 +224,10 @@ class AuctioneerMixin:
         for s in self.sessions.values():
             if s.solver == failed:
                 self._tell(s.path, LostWork(view.id, 0, "exclusivity lapsed: not opened in time"))
-        new = self._commit([(view, Status.PENDING, {"solver": "", "awarded_amount": 0,
-                                                    "exclusivity_deadline": 0.0},
-                             f"exclusivity lapsed: {failed} did not open in time", failed, None)])[0]
+        new = self._commit([Change(view, Status.PENDING,
+                                   f"exclusivity lapsed: {failed} did not open in time",
+                                   {"solver": "", "awarded_amount": 0,
+                                    "exclusivity_deadline": 0.0}, failed)])[0]
         if self._round(new) < self.cfg.max_auctions:
             self._start_auction(new, excluded=frozenset({failed}))
 

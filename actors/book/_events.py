@@ -33,7 +33,7 @@ from . import _store
 from ._chain import CONFLICTING_OPEN, decide, intent_terms, onchain_intent_fields
 from ._messages import LostWork
 from ._models import BookCursor, IntentRow, IntentTransition
-from ._views import IntentView, Status, TransitionView
+from ._views import Change, IntentView, Status, TransitionView
 
 __all__ = ["EventsMixin"]
 
@@ -81,7 +81,7 @@ class EventsMixin:
                 return applied
 
     def _apply_page(self, rows: list) -> int:
-        changes: list[tuple] = []
+        changes: list[Change] = []
         created: list[tuple] = []
         local: dict[str, IntentView] = {}
         for row in rows:
@@ -112,7 +112,7 @@ class EventsMixin:
         self._tell_voided(news, changes)
         return len(changes) + len(created)
 
-    def _decide(self, view: IntentView, row, seen: Located, local: dict, changes: list) -> None:
+    def _decide(self, view: IntentView, row, seen: Located, local: dict, changes: list[Change]) -> None:
         """Judge ``row`` for ``view`` and queue what it records (updating ``local``)."""
         dest = self._dest_name(seen) if isinstance(seen.event, Open) else None
         decision = decide(view, self._terms(view), seen, row.tx_hash, row.chain, dest)
@@ -121,8 +121,8 @@ class EventsMixin:
                 log.info("chain event ignored", extra={"intent": view.id, "event": row.name,
                                                       "why": decision.ignored})
             return
-        changes.append((view, decision.status, decision.fields, decision.reason,
-                        decision.solver, row, decision.finding))
+        changes.append(Change(view, decision.status, decision.reason, decision.fields,
+                              decision.solver, row, decision.finding))
         fields = {k: v for k, v in decision.fields.items() if k in view.__dataclass_fields__}
         local[view.id] = new = replace(view, status=decision.status, version=view.version + 1,
                                        **fields)
@@ -180,7 +180,7 @@ class EventsMixin:
         view = IntentView(**{k: v for k, v in fields.items() if k != "status"}, status=Status.OPENED)
         return fields, first, view, row.id
 
-    def _early_fills(self, view: IntentView, open_row, local: dict, changes: list) -> None:
+    def _early_fills(self, view: IntentView, open_row, local: dict, changes: list[Change]) -> None:
         """Fills indexed before the Open (the destination's watcher ran ahead): judged now
         that the escrow's terms are known, in index order (the proving one makes FILLED,
         foreign ones are recorded)."""
@@ -200,14 +200,14 @@ class EventsMixin:
                 continue
             self._decide(local.get(view.id, view), row, seen, local, changes)
 
-    def _tell_voided(self, news: list[IntentView], changes: list[tuple]) -> None:
+    def _tell_voided(self, news: list[IntentView], changes: list[Change]) -> None:
         """A conflicting open voids the award: the winner hears it at once (LostWork), so a
         solver that has not filled yet does not fill (its session also gets the update)."""
-        for view, _status, _fields, reason, solver, _ev, *more in changes:
-            if more and more[0] == CONFLICTING_OPEN and solver:
+        for c in changes:
+            if c.finding == CONFLICTING_OPEN and c.solver:
                 for s in list(self.sessions.values()):
-                    if s.solver == solver:
-                        self._tell(s.path, LostWork(view.id, 0, reason))
+                    if s.solver == c.solver:
+                        self._tell(s.path, LostWork(c.view.id, 0, c.reason))
 
     # ---- backward (reorgs) ----------------------------------------------------------
     def _revert_reorged(self) -> None:
@@ -219,7 +219,7 @@ class EventsMixin:
         by_intent: dict[str, list[IntentTransition]] = {}
         for t in lost:
             by_intent.setdefault(t.intent, []).append(t)
-        changes = []
+        changes: list[Change] = []
         for intent_id, ts in by_intent.items():
             with self.store.connection():
                 view = _store.load_view(intent_id, history=False)
@@ -229,9 +229,10 @@ class EventsMixin:
             moved = [t for t in ts if t.from_status != t.status]
             if not moved:   # only entries that changed nothing (foreign fills) were lost
                 t = ts[0]
-                changes.append((view, view.status, {}, f"reorg on {t.chain} removed the evidence "
-                                f"at block {t.block_number} of an earlier entry ({t.finding or t.status})",
-                                "", None))
+                changes.append(Change(view, view.status,
+                                      f"reorg on {t.chain} removed the evidence at block "
+                                      f"{t.block_number} of an earlier entry "
+                                      f"({t.finding or t.status})"))
                 continue
             t = moved[0]
             target = Status(t.from_status) if t.from_status else Status.FAILED
@@ -253,7 +254,7 @@ class EventsMixin:
                     target = Status.PENDING
             why = (f"reorg on {t.chain} removed the evidence at block {t.block_number} "
                    f"({t.status}); back to {target.value}")
-            changes.append((view, target, fields, why, "", None))
+            changes.append(Change(view, target, why, fields))
         if not changes:
             return
         def mark() -> None:

@@ -7,9 +7,12 @@ The book's state lives in its own thread and in the store; what crosses to other
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Status", "TERMINAL", "TransitionView", "IntentView", "IntentUpdateView"]
+from chains.evm.models import ChainEvent
+
+__all__ = ["Status", "TERMINAL", "TransitionView", "IntentView", "IntentUpdateView", "Change"]
 
 
 class Status(str, enum.Enum):
@@ -83,3 +86,20 @@ class IntentUpdateView:
     intent: IntentView
     transition: TransitionView | None
     snapshot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One transition the book is about to commit (:meth:`Book._commit`), not yet a view.
+
+    A change to the intent's own status is a history entry that records a ``finding``
+    (a foreign fill, an escrow mismatch) and moves nothing.
+    """
+
+    view: IntentView                 # the intent as it is before the change
+    status: Status                   # where it goes
+    reason: str
+    fields: dict[str, Any] = field(default_factory=dict)  # intent row fields to set
+    solver: str = ""                 # the solver the entry is about
+    event: ChainEvent | None = None  # the chain evidence, if any
+    finding: str = ""

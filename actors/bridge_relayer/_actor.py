@@ -91,7 +91,8 @@ class BridgeRelayer(SenderOwner, Actor):
         self.by_id = {c.chain_id: n for n, c in spec.chains.items()}
         self.bridges = {n: to_checksum_address(c.contracts.bridge)
                         for n, c in spec.chains.items()}
-        self.rpcs = {n: RpcClient(c.rpc, timeout=c.rpc_timeout, backoff_max=c.rpc_backoff_max)
+        self.rpcs = {n: self.own(RpcClient(c.rpc, timeout=c.rpc_timeout,
+                                           backoff_max=c.rpc_backoff_max))
                      for n, c in spec.chains.items()}
         self.build_senders({n: c.chain_id for n, c in spec.chains.items()}, self.cfg.tx)
         self._reconciled = False
@@ -99,9 +100,6 @@ class BridgeRelayer(SenderOwner, Actor):
                                                    "address": self.account.address,
                                                    "chains": sorted(self.chains)})
         self.schedule_tick(0.0)
-
-    def teardown(self) -> None:
-        self.close_chains()
 
     def handle(self, message: Any) -> Any:
         if self.run_tick(message, self.cfg.poll_interval, self._round):

@@ -8,19 +8,16 @@ chain library's (:mod:`chains.evm`): other kinds read them too. docs/chain-watch
 
 from __future__ import annotations
 
-from chains.evm.config import chains_of
-
-from chains.evm.config import ChainConfig, WatcherSpec
+from chains.evm.config import ChainConfig, WatcherSpec, chains_of
 from chains.evm.models import MIGRATIONS
 from runtime import ChildSpec
 from runtime.config import App
 
 from ._actor import ChainWatcher
-from ._messages import ChainEventsCommitted, ChainReorged, Tick, WatcherStatus
+from ._messages import ChainEventsCommitted, ChainReorged, WatcherStatus
 from ._service import ChainServicer, chain_service
 
-__all__ = ["install", "ChainWatcher", "ChainEventsCommitted", "ChainReorged", "Tick",
-           "WatcherStatus", "ChainServicer", "chain_service"]
+__all__ = ["install", "ChainWatcher", "ChainEventsCommitted", "ChainReorged", "WatcherStatus", "ChainServicer", "chain_service"]
 
 
 def install(app: App) -> None:

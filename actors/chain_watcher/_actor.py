@@ -1,6 +1,7 @@
 """``chains/watcher/<name>``: one reorg-safe log indexer per configured EVM chain.
 
-Each tick (a timer message the actor sends itself):
+Each tick (:meth:`runtime.Actor.run_tick`; a tick that ran out of budget asks for the
+next one at once):
 
 1. head via ``eth_blockNumber`` (RPC failover in :mod:`chains.evm.rpc`); target is
    ``head - confirmations``;
@@ -33,12 +34,9 @@ the next tick starts again from it. A restart (or crash) resumes from the persis
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from typing import Any
-
-import pykka
 
 from actors import BOOK_PATH
 from chains.evm import RpcClient, RpcError, RpcUnavailable
@@ -49,7 +47,7 @@ from chains.evm.pipeline import Committer, LeaseLost, RangeFetcher, Retry, commi
 from protocol.events import EVENTS_BY_TOPIC
 from runtime import Actor, ActorUnavailable
 
-from ._messages import ChainEventsCommitted, ChainReorged, Tick, WatcherStatus
+from ._messages import ChainEventsCommitted, ChainReorged, WatcherStatus
 
 __all__ = ["ChainWatcher"]
 
@@ -70,19 +68,22 @@ class ChainWatcher(Actor):
         # unit of work re-runs the pragmas, and closing the last connection of a WAL
         # database checkpoints and deletes the WAL, ~30 ms after a 10k-event commit.
         # (PostgreSQL connections stay pooled per unit of work.)
-        self._held = contextlib.ExitStack()
         if not self.store.is_postgres:
-            self._held.enter_context(self.store.connection())
-        self.rpc = RpcClient(self.chain.rpc, timeout=self.chain.rpc_timeout,
-                             backoff_max=self.chain.rpc_backoff_max)
+            self.resources.enter_context(self.store.connection())
+        self.rpc = self.own(RpcClient(self.chain.rpc, timeout=self.chain.rpc_timeout,
+                                      backoff_max=self.chain.rpc_backoff_max))
         self.addresses = [a.lower() for a in self.chain.contracts.addresses()]
         self.topics = [sorted(EVENTS_BY_TOPIC)]
         # the fetch threads (chains/evm/pipeline.py): every RPC call goes through them
-        self.fetcher = RangeFetcher(self.rpc, self.addresses, self.topics, self.path)
-        # the commit thread; on SQLite it keeps its own connection (see _held above)
+        self.fetcher = self.own(RangeFetcher(self.rpc, self.addresses, self.topics, self.path))
+        self.lease = f"chain:{self.name}"
+        self.leader = False
+        self.resources.callback(self._release_lease)
+        # the commit thread; on SQLite it keeps its own connection (see above). Closed
+        # first: a commit in flight renews the lease that is released next.
         sqlite = not self.store.is_postgres
-        self.committer = Committer(self.path, self.store.hold if sqlite else None,
-                                   self.store.release if sqlite else None)
+        self.committer = self.own(Committer(self.path, self.store.hold if sqlite else None,
+                                            self.store.release if sqlite else None))
         # slow start: the first range is one block (min_range) and doubles per range while
         # ranges stay under range_logs, so the first commit lands at once and the fetch
         # thread has a next range to fetch while this one commits (a single max_range
@@ -94,22 +95,17 @@ class ChainWatcher(Actor):
         self.head: int | None = None
         self.last_error = ""
         self.reorgs = 0
-        self._timer = None
-        self._seq = 0
         with self.store.connection():
             row = ChainCursor.get_or_none(ChainCursor.chain == self.name)
         if row is None:
             self._moved(self.chain.start_block - 1, "")
         else:
             self._moved(row.block_number, row.block_hash)
-        metrics = getattr(self.ctx.services, "metrics", None)
-        self.lag_gauge = None if metrics is None else metrics.gauge(
+        self.lag_gauge = self.ctx.services.metrics.gauge(
             "orbital_chain_lag_blocks", "Confirmed blocks not indexed yet, per chain", ("chain",))
-        self.lease = f"chain:{self.name}"
-        self.leader = False
         log.info("watcher starting", extra={"path": self.path, "chain": self.name,
                                              "cursor": self.cursor, "rpc": list(self.chain.rpc)})
-        self._schedule(0.0)
+        self.schedule_tick(0.0)
 
     def _lead(self) -> bool:
         """Hold the chain's lease (nodes sharing a database index each chain once)."""
@@ -126,52 +122,27 @@ class ChainWatcher(Actor):
         self.leader = held
         return held
 
-    def teardown(self) -> None:
-        if getattr(self, "_timer", None) is not None:
-            self._timer.cancel()
-        if getattr(self, "committer", None) is not None:
-            self.committer.close()   # first: a commit in flight renews the lease it holds
-        if getattr(self, "leader", False):
+    def _release_lease(self) -> None:
+        if self.leader:
             try:
                 self.store.release_lease(self.lease)   # a standby node takes over at once
             except Exception:  # noqa: BLE001 - it expires by itself
                 pass
-        if getattr(self, "fetcher", None) is not None:
-            self.fetcher.close()
-        if getattr(self, "rpc", None) is not None:
-            self.rpc.close()
-        if getattr(self, "_held", None) is not None:
-            self._held.close()
 
     def handle(self, message: Any) -> Any:
-        if isinstance(message, Tick):
-            if message.seq == self._seq:
-                self._schedule(self._tick())
+        if self.run_tick(message, self.chain.poll_interval, self._tick):
             return None
         if isinstance(message, WatcherStatus):
             return self.status()
         return super().handle(message)
 
-    # ---- scheduling -------------------------------------------------------------------
-    def _schedule(self, delay: float) -> None:
-        self._seq += 1
-        seq, ref = self._seq, self.actor_ref
-
-        def fire() -> None:
-            try:
-                ref.tell(Tick(seq))
-            except pykka.ActorDeadError:
-                pass
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self.ctx.clock.call_later(delay, fire)
-
+    # ---- a tick ---------------------------------------------------------------------
     def _tick(self) -> float:
-        """One round of work; returns the delay before the next tick."""
+        """One round of work; returns the delay before the next tick (0 while behind)."""
         started = time.perf_counter()
         if not self._lead():
             self.fetcher.drop()
-            return max(self.chain.poll_interval, min(1.0, self.chain.lease_ttl / 3))
+            return float(max(self.chain.poll_interval, min(1.0, self.chain.lease_ttl / 3)))
         try:
             self.head = hex_int(self.fetcher.call("eth_blockNumber"))
             target = self.head - self.chain.confirmations
@@ -185,28 +156,26 @@ class ChainWatcher(Actor):
                                   target)
                 if time.perf_counter() - started > self.tick_budget_s:
                     self._drain()
-                    if self.lag_gauge is not None:
-                        self.lag_gauge.labels(self.name).set(max(target - self.cursor, 0))
+                    self.lag_gauge.labels(self.name).set(max(target - self.cursor, 0))
                     return 0.0
             self._drain()
             self.last_error = ""
-            if self.lag_gauge is not None:
-                self.lag_gauge.labels(self.name).set(max(target - self.cursor, 0))
-            return self.chain.poll_interval
+            self.lag_gauge.labels(self.name).set(max(target - self.cursor, 0))
+            return float(self.chain.poll_interval)
         except RpcUnavailable as exc:
             self._rewind()
             self.last_error = str(exc)
             if exc.timed_out:
                 self._shrink()
             log.warning("rpc unavailable", extra={"path": self.path, "error": str(exc)})
-            return max(self.chain.poll_interval, min(exc.retry_in, 5.0))
+            return float(max(self.chain.poll_interval, min(exc.retry_in, 5.0)))
         except (RpcError, Retry) as exc:
             self._rewind()
             if isinstance(exc, LeaseLost):
                 self.leader = False
             self.last_error = str(exc)
             log.warning("tick failed, retrying", extra={"path": self.path, "error": str(exc)})
-            return self.chain.poll_interval
+            return float(self.chain.poll_interval)
 
     def _shrink(self) -> None:
         self.range = max(self.chain.min_range, self.range // 2)

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Tick", "WatcherStatus", "ChainEventsCommitted", "ChainReorged"]
-
-
-@dataclass(frozen=True)
-class Tick:
-    seq: int
+__all__ = ["WatcherStatus", "ChainEventsCommitted", "ChainReorged"]
 
 
 @dataclass(frozen=True)

@@ -83,10 +83,11 @@ class FundingAccount(Actor):
         self.account = load_signer(spec.config.source)
         self.source = self.account.address
         self.store = self.ctx.services.store
-        self.rpc = RpcClient(spec.rpc, timeout=spec.rpc_timeout,
-                             backoff_max=spec.rpc_backoff_max)
-        self.sender = TxSender(spec.chain_name, spec.chain_id, self.rpc, self.account,
-                               self.store, self.path, spec.tx, clock=self.ctx.clock.wall)
+        self.rpc = self.own(RpcClient(spec.rpc, timeout=spec.rpc_timeout,
+                                      backoff_max=spec.rpc_backoff_max))
+        self.sender = self.own(TxSender(spec.chain_name, spec.chain_id, self.rpc, self.account,
+                                        self.store, self.path, spec.tx,
+                                        clock=self.ctx.clock.wall))
         self.sender.after_record = lambda row: self._step("tx_recorded")
         self.balance: int | None = None
         self.source_balance: int | None = None
@@ -105,12 +106,6 @@ class FundingAccount(Actor):
             "path": self.path, "chain": spec.chain_name, "address": spec.config.address,
             "asset": spec.asset, "source": self.source})
         self.schedule_tick(0.0)
-
-    def teardown(self) -> None:
-        if getattr(self, "sender", None) is not None:
-            self.sender.close()
-        if getattr(self, "rpc", None) is not None:
-            self.rpc.close()
 
     def handle(self, message: Any) -> Any:
         if self.run_tick(message, self.spec.config.poll_interval, self._round):

@@ -10,9 +10,9 @@ import logging
 from runtime import ChildSpec
 from runtime.config import App
 
-from ._actor import InHouseConfig, InHouseSolver, InHouseSpec
+from ._actor import InHouseConfig, InHouseSolver, InHouseSpec, InHouseStatus
 
-__all__ = ["install", "InHouseConfig", "InHouseSolver", "InHouseSpec"]
+__all__ = ["install", "InHouseConfig", "InHouseSolver", "InHouseSpec", "InHouseStatus"]
 
 log = logging.getLogger("orbital.in_house_solver")
 

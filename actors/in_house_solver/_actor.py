@@ -19,9 +19,14 @@ from typing import Optional
 from runtime import Actor
 from runtime.config import Secret, opt
 
-__all__ = ["InHouseConfig", "InHouseSpec", "InHouseSolver"]
+__all__ = ["InHouseConfig", "InHouseSpec", "InHouseSolver", "InHouseStatus"]
 
 log = logging.getLogger("orbital.in_house_solver")
+
+
+@dataclass(frozen=True)
+class InHouseStatus:
+    """Ask: ``{"connected": bool, "error": str}`` of the solver's session."""
 
 
 @dataclass(frozen=True)
@@ -60,14 +65,10 @@ class InHouseSolver(Actor):
                            improvement_bps=spec.config.improvement_bps,
                            max_parallel=spec.config.max_parallel)
         self.solver = Solver(cfg).start()
+        self.resources.callback(self.solver.stop)
         log.info("in-house solver started", extra={"path": self.path, "solver": cfg.address})
 
-    def teardown(self) -> None:
-        solver = getattr(self, "solver", None)
-        if solver is not None:
-            solver.stop()
-
     def handle(self, message):
-        if message == "status":
+        if isinstance(message, InHouseStatus):
             return {"connected": self.solver.connected.is_set(), "error": self.solver.error}
         return super().handle(message)

@@ -60,8 +60,9 @@ class Keeper(Actor):
     def setup(self) -> None:
         self.cfg: KeeperConfig = self.config
         self.store = self.ctx.services.store
-        self.scope = f"{self.store.url}|{getattr(self.ctx.services, 'node_name', '')}"
+        self.scope = f"{self.store.url}|{self.ctx.services.node_name}"
         self.tasks: dict[str, _Task] = {}
+        self.resources.callback(self._stop_schedule)
         self._load()
         now = self.ctx.clock.wall()
         for t in self.tasks.values():
@@ -124,10 +125,10 @@ class Keeper(Actor):
         t.last_run_at, t.last_result, t.last_error = row.running_since, "", error
         log.warning("task run interrupted", extra={"task": t.name, "run_id": row.run_id})
 
-    def teardown(self) -> None:
+    def _stop_schedule(self) -> None:
         # Runs in flight go on, with their timeout timers (a restarted keeper adopts them
         # and is told their end); only the schedule stops here.
-        for t in getattr(self, "tasks", {}).values():
+        for t in self.tasks.values():
             if t.timer is not None:
                 t.timer.cancel()
 

@@ -55,10 +55,6 @@ class Quoter(Actor):
         self._meta: dict[str, tuple[str, str, int]] = {}
         self._feed_decimals: dict[tuple[str, str], int] = {}
 
-    def teardown(self) -> None:
-        for rpc in getattr(self, "_rpcs", {}).values():
-            rpc.close()
-
     def handle(self, message: Any) -> Any:
         if isinstance(message, GetQuote):
             return self.quote(message)
@@ -76,8 +72,8 @@ class Quoter(Actor):
         rpc = self._rpcs.get(chain)
         if rpc is None:
             cfg = self.chains[chain]
-            rpc = RpcClient(cfg.rpc, timeout=min(cfg.rpc_timeout, self.cfg.rpc_timeout),
-                            backoff_max=cfg.rpc_backoff_max, clock=self.ctx.clock.now)
+            rpc = self.own(RpcClient(cfg.rpc, timeout=min(cfg.rpc_timeout, self.cfg.rpc_timeout),
+                                     backoff_max=cfg.rpc_backoff_max, clock=self.ctx.clock.now))
             self._rpcs[chain] = rpc
         return rpc
 

@@ -94,17 +94,14 @@ class Strategy(SenderOwner, Actor):
         self.address = self.account.address
         self.legs = {leg.chain: leg for leg in spec.legs}
         self.targets = {leg.chain: leg.target for leg in spec.legs}
-        self.rpcs = {leg.chain: RpcClient(leg.rpc, timeout=leg.rpc_timeout,
-                                          backoff_max=leg.rpc_backoff_max)
+        self.rpcs = {leg.chain: self.own(RpcClient(leg.rpc, timeout=leg.rpc_timeout,
+                                                   backoff_max=leg.rpc_backoff_max))
                      for leg in spec.legs}
         self.build_senders({leg.chain: leg.chain_id for leg in spec.legs}, self.cfg.tx)
         log.info("rebalance strategy starting", extra={
             "path": self.path, "token": self.cfg.token, "address": self.address,
             "dry_run": self.cfg.dry_run, "chains": list(self.legs)})
         self.schedule_tick(0.0)
-
-    def teardown(self) -> None:
-        self.close_chains()
 
     def handle(self, message: Any) -> Any:
         if self.run_tick(message, self.cfg.poll_interval, self._round):

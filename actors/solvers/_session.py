@@ -150,6 +150,7 @@ class SolverSession(Actor):
         self.spec, self.cfg, self.outbox = spec, spec.config, spec.outbox
         self.solver = spec.solver
         self.ended, self.joined, self.timer = True, False, None   # until joined
+        self.resources.callback(self._leave)
         clock = self.ctx.clock
         self.last_seen = clock.now()
         rate = self.cfg.solver_bid_rate
@@ -169,15 +170,16 @@ class SolverSession(Actor):
         self.joined, self.ended = True, False
         self._arm(self.cfg.heartbeat_timeout)
 
-    def teardown(self) -> None:
-        if getattr(self, "timer", None) is not None:
+    def _leave(self) -> None:
+        """The session's last act (stop or crash): leave the book, end the stream."""
+        if self.timer is not None:
             self.timer.cancel()
-        if getattr(self, "joined", False):
+        if self.joined:
             try:
                 self.ctx.registry.tell(BOOK_PATH, SessionLeft(self.path))
             except ActorUnavailable:
                 pass  # the book is gone (restarting or stopped): it forgets sessions anyway
-        if not getattr(self, "ended", True):
+        if not self.ended:
             self.ended = True
             self._close(Unavailable("solver session stopped by the node (stream ended, "
                                     "shutdown or restart of the intents group); reconnect"))

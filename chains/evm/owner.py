@@ -1,7 +1,7 @@
 """What every actor that sends EVM transactions per chain shares (attester, rebalance
 strategies, bridge relayer): its ``senders`` (one :class:`~chains.evm.txsend.TxSender` per
-chain, built by :meth:`SenderOwner.build_senders`) and ``rpcs``, closed together at
-teardown, and the test seam ``after_record``."""
+chain, built by :meth:`SenderOwner.build_senders` and owned by the actor, so they close
+before the ``rpcs`` they use), and the test seam ``after_record``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ __all__ = ["SenderOwner"]
 
 
 class SenderOwner:
-    """Mixin for :class:`runtime.Actor` subclasses holding ``self.senders``/``self.rpcs``."""
+    """Mixin for :class:`runtime.Actor` subclasses holding ``self.senders``/``self.rpcs``
+    (RPC clients the actor owns: ``self.own(RpcClient(...))``)."""
 
     # Test seam: called by the senders after a transaction is recorded, before its
     # broadcast; a test raises from it to crash the actor exactly there.
@@ -25,8 +26,8 @@ class SenderOwner:
         from .txsend import TxSender
         self.senders = {}
         for name, chain_id in chain_ids.items():
-            s = TxSender(name, chain_id, self.rpcs[name], self.account, self.store,
-                         owner=self.path, cfg=cfg, clock=self.ctx.clock.wall)
+            s = self.own(TxSender(name, chain_id, self.rpcs[name], self.account, self.store,
+                                  owner=self.path, cfg=cfg, clock=self.ctx.clock.wall))
             s.after_record = self._after_record
             self.senders[name] = s
 
@@ -35,9 +36,3 @@ class SenderOwner:
         if hook is not None:
             hook(row)
 
-    def close_chains(self) -> None:
-        """Close every sender and RPC client (safe on a half-built actor)."""
-        for s in getattr(self, "senders", {}).values():
-            s.close()
-        for rpc in getattr(self, "rpcs", {}).values():
-            rpc.close()
