@@ -16,7 +16,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from hexbytes import HexBytes
 
-from protocol._fast import to_checksum_address  # eth-utils' result, cached (hot path)
+from protocol._fast import address_word, keccak256, to_checksum_address, word
 from protocol.events import (
     BRIDGE_DEPOSIT_TOPIC,
     BRIDGE_RELEASE_TOPIC,
@@ -133,9 +133,15 @@ def bytes32_to_address(value: bytes) -> str:
 
 
 def order_id(origin_chain_id: int, origin_settler: str, user: str, nonce: int) -> bytes:
-    """keccak256(abi.encode(originChainId, originSettler, user, nonce)), as OrbitalTypes.orderId."""
-    return keccak(abi_encode(["uint256", "address", "address", "uint256"],
-                             [origin_chain_id, to_checksum_address(origin_settler), to_checksum_address(user), nonce]))
+    """keccak256(abi.encode(originChainId, originSettler, user, nonce)), as OrbitalTypes.orderId.
+
+    The four ABI words are made by hand and hashed once (every submission computes one, and
+    eth_abi's encoder costs more than the hash); tests/protocol checks it against eth_abi."""
+    for name, value in (("origin_chain_id", origin_chain_id), ("nonce", nonce)):
+        if not 0 <= value < 2**256:
+            raise ValueError(f"{name} out of range for uint256: {value}")
+    return keccak256(word(origin_chain_id) + address_word(to_checksum_address(origin_settler))
+                     + address_word(to_checksum_address(user)) + word(nonce))
 
 
 def domain(chain_id: int, settler: str) -> dict[str, Any]:

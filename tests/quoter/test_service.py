@@ -9,7 +9,7 @@ import pytest
 from eth_account import Account
 
 from orbital.v1 import quoter_pb2
-from protocol import verify_order_signature
+from protocol import parse_order_typed_data, recover_order_signer
 from runtime.grpc import bad_request_fields
 
 ONE_USDC, ONE_WETH = 10**6, 10**18
@@ -32,7 +32,8 @@ def test_quote_signs_and_verifies(stub, chains, devnet_info):
     q = stub.GetQuote(quote_req(devnet_info, recipient=recipient, slippage_bps=100))
     typed = json.loads(q.typed_data)
     sig = Account.sign_typed_data(user.private_key, full_message=typed).signature
-    order = verify_order_signature(q.typed_data, bytes(sig))
+    order = parse_order_typed_data(q.typed_data)
+    assert recover_order_signer(order, bytes(sig)) == order.user
     a, b = devnet_info.chains
     assert order.user == user.address
     assert order.origin_chain_id == a.chain_id and order.origin_settler == a.contracts.settler
