@@ -121,7 +121,7 @@ _FILL_ABI = ["bytes32", "uint256", "uint256", "address", "uint256", "address", "
 
 def address_to_bytes32(address: str) -> bytes:
     """Left-pad an EVM address to the bytes32 form ERC-7683 Outputs use."""
-    return bytes(12) + bytes.fromhex(to_checksum_address(address)[2:])
+    return address_word(to_checksum_address(address))
 
 
 def bytes32_to_address(value: bytes) -> str:
@@ -277,7 +277,7 @@ class FillData:
     @property
     def fill_key(self) -> bytes:
         """The destination settler's replay key: keccak256(originData)."""
-        return keccak(self.encode())
+        return keccak256(self.encode())
 
 
 @dataclass(frozen=True)

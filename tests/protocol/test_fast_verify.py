@@ -15,6 +15,7 @@ import json
 
 import coincurve
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import is_address, keccak
@@ -22,8 +23,9 @@ from eth_utils import to_checksum_address as reference_checksum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol import (SECP256K1_HALF_ORDER, CancelMessage, GaslessOrder, OrbitalOrder,
-                      SignatureError, TypedDataError, cancel_digest, cancel_typed_data,
+from protocol import (SECP256K1_HALF_ORDER, CancelMessage, FillData, GaslessOrder, OrbitalOrder,
+                      SignatureError, TypedDataError, address_to_bytes32, cancel_digest,
+                      cancel_typed_data,
                       order_digest, order_id, parse_cancel_typed_data, parse_order_typed_data,
                       recover_cancel_signer, recover_order_signer)
 from protocol._fast import keccak256, to_checksum_address
@@ -257,6 +259,15 @@ def test_checksum_matches_eth_utils(value):
     assert got == expected
     if got[0] == "ok":   # a second time, from the cache
         assert to_checksum_address(value) == expected[1]
+
+
+@FAST
+@given(addresses, st.binary(min_size=32, max_size=32), uint256, uint256, addresses, uint256, addresses,
+       uint32)
+def test_abi_words_and_fill_key_match_eth_abi(address, oid, origin, dest, token, amount, recipient, deadline):
+    assert address_to_bytes32(address.lower()) == abi_encode(["address"], [address])
+    fill = FillData(oid, origin, dest, token, amount, recipient, deadline)
+    assert fill.fill_key == keccak(fill.encode())
 
 
 # ---- what the parser accepts is what eth-account hashes ----------------------------------------
