@@ -49,7 +49,11 @@ class OrbitalRpcError(Exception):
 
 
 def field_violations(error: grpc.RpcError) -> list[tuple[str, str]]:
-    """(field, description) pairs of the BadRequest details in a failed call's rich status."""
+    """(field, description) pairs of the BadRequest details in a failed call's rich status.
+
+    The one parser of those details (the node only writes them, runtime.grpc.to_status), so
+    the client library and the node's own tests read a refusal the same way; [] when the
+    error carries no rich status."""
     try:
         status = rpc_status.from_call(error)
     except (ValueError, AttributeError):  # no trailing metadata (e.g. a local failure)

@@ -2,7 +2,9 @@
 
 - :mod:`protocol.erc7683`: order types, EIP-712 typed data, orderData/originData codecs, order ids,
   the Open event decoder (mirrors contracts/src/OrbitalTypes.sol; see docs/erc7683.md).
-- :mod:`protocol.signatures`: strict parsing of user typed data and signature recovery.
+- :mod:`protocol.signatures`: strict parsing of user typed data, the EIP-712 digests of the
+  Orbital types and strict signer recovery (one fast implementation each, property-tested
+  against eth-account in tests/protocol).
 - :mod:`protocol.events`: topics and decoders of every indexed contract event.
 - :mod:`protocol.logs`: typed records of those events, and the one decoder of indexed rows.
 - :mod:`protocol.evidence`: the evidence rule (which event proves which step of an intent).
@@ -50,14 +52,16 @@ from protocol.events import (
     decode_log,
 )
 from protocol.signatures import (
+    SECP256K1_HALF_ORDER,
     CancelMessage,
     SignatureError,
     TypedDataError,
+    cancel_digest,
+    order_digest,
     parse_cancel_typed_data,
     parse_order_typed_data,
-    recover_signer,
-    typed_data_digest,
-    verify_order_signature,
+    recover_cancel_signer,
+    recover_order_signer,
 )
 
 __all__ = [
@@ -81,6 +85,7 @@ __all__ = [
     "ORDER_DATA_TYPE",
     "ORDER_TYPES",
     "REFUNDED_TOPIC",
+    "SECP256K1_HALF_ORDER",
     "SETTLED_TOPIC",
     "Artifact",
     "CancelMessage",
@@ -96,16 +101,17 @@ __all__ = [
     "abi",
     "address_to_bytes32",
     "bytes32_to_address",
+    "cancel_digest",
     "cancel_typed_data",
     "decode_log",
     "decode_open_event",
     "domain",
     "load_artifact",
+    "order_digest",
     "order_id",
     "order_typed_data",
     "parse_cancel_typed_data",
     "parse_order_typed_data",
-    "recover_signer",
-    "typed_data_digest",
-    "verify_order_signature",
+    "recover_cancel_signer",
+    "recover_order_signer",
 ]

@@ -16,7 +16,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from hexbytes import HexBytes
 
-from protocol._fast import to_checksum_address  # eth-utils' result, cached (hot path)
+from protocol._fast import address_word, keccak256, to_checksum_address, word
 from protocol.events import (
     BRIDGE_DEPOSIT_TOPIC,
     BRIDGE_RELEASE_TOPIC,
@@ -121,7 +121,7 @@ _FILL_ABI = ["bytes32", "uint256", "uint256", "address", "uint256", "address", "
 
 def address_to_bytes32(address: str) -> bytes:
     """Left-pad an EVM address to the bytes32 form ERC-7683 Outputs use."""
-    return bytes(12) + bytes.fromhex(to_checksum_address(address)[2:])
+    return address_word(to_checksum_address(address))
 
 
 def bytes32_to_address(value: bytes) -> str:
@@ -133,9 +133,15 @@ def bytes32_to_address(value: bytes) -> str:
 
 
 def order_id(origin_chain_id: int, origin_settler: str, user: str, nonce: int) -> bytes:
-    """keccak256(abi.encode(originChainId, originSettler, user, nonce)), as OrbitalTypes.orderId."""
-    return keccak(abi_encode(["uint256", "address", "address", "uint256"],
-                             [origin_chain_id, to_checksum_address(origin_settler), to_checksum_address(user), nonce]))
+    """keccak256(abi.encode(originChainId, originSettler, user, nonce)), as OrbitalTypes.orderId.
+
+    The four ABI words are made by hand and hashed once (every submission computes one, and
+    eth_abi's encoder costs more than the hash); tests/protocol checks it against eth_abi."""
+    for name, value in (("origin_chain_id", origin_chain_id), ("nonce", nonce)):
+        if not 0 <= value < 2**256:
+            raise ValueError(f"{name} out of range for uint256: {value}")
+    return keccak256(word(origin_chain_id) + address_word(to_checksum_address(origin_settler))
+                     + address_word(to_checksum_address(user)) + word(nonce))
 
 
 def domain(chain_id: int, settler: str) -> dict[str, Any]:
@@ -271,7 +277,7 @@ class FillData:
     @property
     def fill_key(self) -> bytes:
         """The destination settler's replay key: keccak256(originData)."""
-        return keccak(self.encode())
+        return keccak256(self.encode())
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,8 @@ from dataclasses import replace
 from actors import BOOK_PATH
 from chains.evm import Directory
 from orbital.v1 import intents_pb2, intents_pb2_grpc
-from protocol import (SignatureError, TypedDataError, cancel_typed_data, parse_order_typed_data,
-                      recover_signer)
-from protocol.signatures import order_id_of, recover_order_signer
+from protocol import (CancelMessage, SignatureError, TypedDataError, parse_order_typed_data,
+                      recover_cancel_signer, recover_order_signer)
 from runtime import (ActorUnavailable, InvalidArgument, NotFound, ResourceExhausted,
                      Unauthenticated, Unavailable)
 from runtime.grpc import Outbox, decode_token, encode_token, filters_digest, stream, unary
@@ -94,15 +93,15 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             raise InvalidArgument(f"{field}: {exc.reason}", field=field) from None
         check_order(order, self._directory(), cfg, time.time())
         try:
-            # The parsed order hashed by hand (protocol.signatures: same digest and signer as
-            # eth-account's walk of the typed data, property-tested), recovered with coincurve.
+            # The parsed order hashed by hand and recovered with coincurve (protocol.signatures;
+            # property-tested against eth-account's walk of the typed data).
             signer = recover_order_signer(order, signature)
         except SignatureError as exc:
             raise Unauthenticated(str(exc), field="signature") from None
         if signer != order.user:
             raise Unauthenticated(f"the signature is by {signer}, not by the order's user "
                                   f"{order.user}", field="signature")
-        return Submit(order, req.typed_data, signature, "0x" + order_id_of(order).hex())
+        return Submit(order, req.typed_data, signature, "0x" + order.order_id.hex())
 
     @unary("IntentService/SubmitIntent")
     async def SubmitIntent(self, request, context):
@@ -162,10 +161,10 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         if view.nonce is None:
             raise InvalidArgument("this order was opened on chain; it cannot be cancelled "
                                   "off-chain", field="id")
-        typed = cancel_typed_data(view.origin_chain_id, view.origin_settler,
-                                  bytes.fromhex(oid[2:]), view.nonce)
+        cancel = CancelMessage(view.origin_chain_id, view.origin_settler, bytes.fromhex(oid[2:]),
+                               view.nonce)
         try:
-            signer = recover_signer(typed, signature)
+            signer = recover_cancel_signer(cancel, signature)
         except SignatureError as exc:
             raise Unauthenticated(str(exc), field="signature") from None
         if signer != view.user:

@@ -4,7 +4,7 @@ Runs in the gRPC worker threads before the book sees the order (so the book's th
 only does bookkeeping). Each refusal names the typed-data field at fault, so the client
 gets a ``google.rpc.BadRequest`` field violation it can act on. Parsing (types, domain,
 uint ranges) is :func:`protocol.parse_order_typed_data`; signatures are
-:func:`protocol.recover_signer` (65 bytes, low s, v in {27, 28}).
+:func:`protocol.recover_order_signer` (65 bytes, low s, v in {27, 28}).
 """
 
 from __future__ import annotations

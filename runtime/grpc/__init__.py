@@ -5,7 +5,7 @@ from ._methods import stream, unary
 from ._outbox import Outbox, push_all
 from ._paging import decode_token, encode_token, filters_digest
 from ._server import GrpcServer, Service
-from ._status import bad_request_fields, to_status
+from ._status import to_status
 
 __all__ = ["timestamp", "stream", "unary", "Outbox", "push_all", "decode_token", "encode_token", "filters_digest",
-           "GrpcServer", "Service", "bad_request_fields", "to_status"]
+           "GrpcServer", "Service", "to_status"]

@@ -2,8 +2,9 @@
 
 An :class:`OrbitalError` keeps its code and message and, when fields are at fault, carries
 ``google.rpc.BadRequest`` field violations in the rich status details (grpcurl prints
-them; ``grpc_status.rpc_status.from_call`` reads them). Anything else is a bug: the client
-gets INTERNAL with an incident id, and the traceback goes to the log under that id.
+them; clients read them with ``clients.field_violations``, the one parser, in the client
+library). Anything else is a bug: the client gets INTERNAL with an incident id, and the
+traceback goes to the log under that id.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from grpc_status import rpc_status
 
 from .._errors import OrbitalError
 
-__all__ = ["to_status", "bad_request_fields"]
+__all__ = ["to_status"]
 
 log = logging.getLogger("orbital.grpc")
 
@@ -40,20 +41,6 @@ def to_status(exc: BaseException, method: str = "") -> grpc.Status:
             for f, d in violations]))
         status.details.append(detail)
     return rpc_status.to_status(status)
-
-
-def bad_request_fields(call_or_error) -> list[tuple[str, str]]:
-    """The (field, description) violations of a failed call (client-side helper)."""
-    status = rpc_status.from_call(call_or_error)
-    out: list[tuple[str, str]] = []
-    if status is None:
-        return out
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            br = error_details_pb2.BadRequest()
-            detail.Unpack(br)
-            out += [(v.field, v.description) for v in br.field_violations]
-    return out
 
 
 assert grpc.StatusCode.INVALID_ARGUMENT.value[0] == code_pb2.INVALID_ARGUMENT

@@ -13,7 +13,8 @@ from eth_account import Account
 
 from clients.cli import main
 from orbital.v1 import intents_pb2, intents_pb2_grpc, quoter_pb2, quoter_pb2_grpc
-from protocol import GaslessOrder, OrbitalOrder, cancel_typed_data, recover_signer, verify_order_signature
+from protocol import (CancelMessage, GaslessOrder, OrbitalOrder, parse_order_typed_data,
+                      recover_cancel_signer, recover_order_signer)
 
 from .conftest import SETTLER, USDC, USER, intent_pb
 
@@ -48,7 +49,9 @@ class Node(intents_pb2_grpc.IntentServiceServicer, quoter_pb2_grpc.QuoterService
                                 order_id="0x" + order.order_id.hex())
 
     def SubmitIntent(self, request, context):
-        order = verify_order_signature(request.typed_data, request.signature)
+        order = parse_order_typed_data(request.typed_data)
+        if recover_order_signer(order, request.signature) != order.user:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad signature")
         msg = intent_pb(order)
         self.intents[msg.id] = msg
         return msg
@@ -68,9 +71,9 @@ class Node(intents_pb2_grpc.IntentServiceServicer, quoter_pb2_grpc.QuoterService
 
     def CancelIntent(self, request, context):
         i = self.intents[request.id]
-        typed = cancel_typed_data(i.origin_chain_id, i.origin_settler, bytes.fromhex(i.id[2:]),
-                                  int(i.nonce))
-        if recover_signer(typed, request.signature) != i.user:
+        cancel = CancelMessage(i.origin_chain_id, i.origin_settler, bytes.fromhex(i.id[2:]),
+                               int(i.nonce))
+        if recover_cancel_signer(cancel, request.signature) != i.user:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad signature")
         i.status, i.version = S.INTENT_STATUS_CANCELLED, i.version + 1
         return i

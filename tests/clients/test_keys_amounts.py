@@ -8,7 +8,7 @@ import pytest
 from eth_account import Account
 
 from clients import ClientError, Signer, as_signer, format_amount, load_key_env, load_keystore, parse_amount
-from protocol import verify_order_signature
+from protocol import recover_order_signer
 
 from .conftest import USER, make_order
 
@@ -22,7 +22,7 @@ def test_key_from_env_signs_orders_the_node_accepts():
     sig = signer.sign_typed_data(json.dumps(order.typed_data()))
     raw = bytes.fromhex(sig[2:])
     assert sig.startswith("0x") and len(raw) == 65 and raw[64] in (27, 28)
-    assert verify_order_signature(order.typed_data(), sig) == order  # recovers the user
+    assert recover_order_signer(order, sig) == order.user
 
 
 def test_missing_env_var_names_the_variable():

@@ -18,7 +18,7 @@ from grpc_status import rpc_status
 
 from clients import IntentStatus, OrbitalClient, OrbitalRpcError, RetryPolicy
 from orbital.v1 import intents_pb2, intents_pb2_grpc
-from protocol import verify_order_signature
+from protocol import parse_order_typed_data, recover_order_signer
 
 from .conftest import USER, intent_pb, make_order
 
@@ -56,7 +56,9 @@ class Scripted(intents_pb2_grpc.IntentServiceServicer):
             self.calls.append("submit")
         if self.calls.count("submit") <= self.submit_unavailable:
             context.abort(UNAVAILABLE, "book restarting (scripted)")
-        order = verify_order_signature(request.typed_data, request.signature)
+        order = parse_order_typed_data(request.typed_data)
+        if recover_order_signer(order, request.signature) != order.user:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad signature")
         iid = "0x" + order.order_id.hex()
         if iid in self.stored:
             context.abort(grpc.StatusCode.ALREADY_EXISTS, f"order {iid} already submitted")

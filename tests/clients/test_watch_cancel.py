@@ -13,7 +13,7 @@ import pytest
 
 from clients import ClientError, IntentStatus, OrbitalClient, OrbitalRpcError, RetryPolicy
 from orbital.v1 import intents_pb2, intents_pb2_grpc
-from protocol import cancel_typed_data, recover_signer
+from protocol import CancelMessage, recover_cancel_signer
 
 from .conftest import OTHER_USER, USER, intent_pb, make_order
 
@@ -172,9 +172,9 @@ class Cancellable(intents_pb2_grpc.IntentServiceServicer):
     def CancelIntent(self, request, context):
         self.cancels += 1
         i = self.intent
-        typed = cancel_typed_data(i.origin_chain_id, i.origin_settler,
-                                  bytes.fromhex(i.id[2:]), int(i.nonce))
-        if recover_signer(typed, request.signature) != i.user:
+        cancel = CancelMessage(i.origin_chain_id, i.origin_settler, bytes.fromhex(i.id[2:]),
+                               int(i.nonce))
+        if recover_cancel_signer(cancel, request.signature) != i.user:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "not signed by the intent's user")
         self.intent.status = S.CANCELLED
         self.intent.version += 1

@@ -6,8 +6,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from clients import field_violations
 from orbital.v1 import intents_pb2
-from runtime.grpc import bad_request_fields
 
 from .conftest import USERS, cancel_signature, make_order, signed_request
 
@@ -19,7 +19,7 @@ def _invalid(call, req, field: str, needle: str) -> None:
         call(req)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
     assert needle in err.value.details() and len(err.value.details()) < 1000
-    assert bad_request_fields(err.value)[0][0] == field
+    assert field_violations(err.value)[0][0] == field
 
 
 def test_list_refusals_name_the_field_and_change_nothing(intents_node):
@@ -36,7 +36,7 @@ def test_list_refusals_name_the_field_and_change_nothing(intents_node):
         with pytest.raises(grpc.RpcError) as err:
             stub.ListIntents(P.ListIntentsRequest(user=bad))
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert bad_request_fields(err.value)[0][0] == "user"
+        assert field_violations(err.value)[0][0] == "user"
         assert len(err.value.details()) < 1000
     # a page token is bound to its filter: reusing it with another filter is refused
     for other in (P.ListIntentsRequest(page_size=1, page_token=page.next_page_token,
@@ -46,7 +46,7 @@ def test_list_refusals_name_the_field_and_change_nothing(intents_node):
         with pytest.raises(grpc.RpcError) as err:
             stub.ListIntents(other)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert bad_request_fields(err.value)[0][0] == "page_token"
+        assert field_violations(err.value)[0][0] == "page_token"
     _invalid(stub.ListIntents, P.ListIntentsRequest(page_token="x" * 100_000), "page_token", "")
     # nothing changed: the same three intents, the token still works with its own filter
     assert len(stub.ListIntents(P.ListIntentsRequest()).intents) == 3

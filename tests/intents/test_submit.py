@@ -8,8 +8,8 @@ import json
 import grpc
 import pytest
 
+from clients import field_violations
 from orbital.v1 import intents_pb2
-from runtime.grpc import bad_request_fields
 
 from .conftest import ADDR, USERS, make_order, sign_typed, signed_request
 
@@ -46,7 +46,7 @@ def _refused(stub, req, code, field=None):
         stub.SubmitIntent(req)
     assert err.value.code() == code, err.value.details()
     if field is not None:
-        assert [f for f, _ in bad_request_fields(err.value)] == [field], err.value.details()
+        assert [f for f, _ in field_violations(err.value)] == [field], err.value.details()
     return err.value
 
 

@@ -7,9 +7,9 @@ import threading
 import grpc
 import pytest
 
+from clients import field_violations
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from runtime import RestartChild
-from runtime.grpc import bad_request_fields
 
 from .conftest import USERS, cancel_signature, make_order, signed_request
 
@@ -23,7 +23,7 @@ def test_cancel_by_user_only_and_only_before_open(intents_node):
     with pytest.raises(grpc.RpcError) as err:
         stub.CancelIntent(P.CancelIntentRequest(id=intent.id, signature=cancel_signature(order, USERS[1].private_key)))
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert bad_request_fields(err.value) and bad_request_fields(err.value)[0][0] == "signature"
+    assert field_violations(err.value) and field_violations(err.value)[0][0] == "signature"
     done = stub.CancelIntent(P.CancelIntentRequest(id=intent.id, signature=cancel_signature(order, USERS[0].private_key)))
     assert done.status == P.INTENT_STATUS_CANCELLED and done.version == 2
     with pytest.raises(grpc.RpcError) as err:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from clients import field_violations
 from orbital.v1 import admin_pb2, admin_pb2_grpc
-from runtime.grpc import bad_request_fields
 from runtime.node import Node
 from runtime.testing import EventRecorder
 
@@ -98,7 +98,7 @@ def test_errors(node):
                      (n.stub.RunTask, admin_pb2.RunTaskRequest)):
         err = code_of(rpc, req(name=" "))
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert [f for f, _ in bad_request_fields(err)] == ["name"]
+        assert [f for f, _ in field_violations(err)] == ["name"]
         assert code_of(rpc, req(name="rec"), metadata=[]).code() == \
             grpc.StatusCode.UNAUTHENTICATED
     assert code_of(n.stub.ListTasks, admin_pb2.ListTasksRequest(),

@@ -11,8 +11,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from clients import field_violations
 from orbital.v1 import admin_pb2, admin_pb2_grpc
-from runtime.grpc import bad_request_fields
 from runtime.testing import EventRecorder
 
 from .conftest import ADMIN, write_config
@@ -160,7 +160,7 @@ def test_restart_actor_refusals(node_factory, channel_to, path, code, field):
                                timeout=5)
     assert info.value.code() == code
     if field:
-        assert [f for f, _ in bad_request_fields(info.value)] == [field]
+        assert [f for f, _ in field_violations(info.value)] == [field]
 
 
 def test_metrics_endpoint(node_factory, channel_to):

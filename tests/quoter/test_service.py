@@ -8,9 +8,9 @@ import grpc
 import pytest
 from eth_account import Account
 
+from clients import field_violations
 from orbital.v1 import quoter_pb2
-from protocol import verify_order_signature
-from runtime.grpc import bad_request_fields
+from protocol import parse_order_typed_data, recover_order_signer
 
 ONE_USDC, ONE_WETH = 10**6, 10**18
 
@@ -32,7 +32,8 @@ def test_quote_signs_and_verifies(stub, chains, devnet_info):
     q = stub.GetQuote(quote_req(devnet_info, recipient=recipient, slippage_bps=100))
     typed = json.loads(q.typed_data)
     sig = Account.sign_typed_data(user.private_key, full_message=typed).signature
-    order = verify_order_signature(q.typed_data, bytes(sig))
+    order = parse_order_typed_data(q.typed_data)
+    assert recover_order_signer(order, bytes(sig)) == order.user
     a, b = devnet_info.chains
     assert order.user == user.address
     assert order.origin_chain_id == a.chain_id and order.origin_settler == a.contracts.settler
@@ -90,7 +91,7 @@ def test_refusals_name_the_field(stub, chains, devnet_info, field, value, needle
         stub.GetQuote(quote_req(devnet_info, **{field: value}))
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert needle in exc.value.details()
-    assert [f for f, _ in bad_request_fields(exc.value)] == [field]
+    assert [f for f, _ in field_violations(exc.value)] == [field]
     assert len(exc.value.details()) < 1000   # a huge input is quoted cut short
 
 
@@ -99,7 +100,7 @@ def test_amount_below_fee_is_refused(stub, chains, devnet_info):
         stub.GetQuote(quote_req(devnet_info, input_amount="1"))
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "does not cover the fee" in exc.value.details()
-    assert bad_request_fields(exc.value)[0][0] == "input_amount"
+    assert field_violations(exc.value)[0][0] == "input_amount"
 
 
 def test_price_median_of_all_sources(stub, chains):
@@ -209,7 +210,7 @@ def test_estimate_gas_unknown_chain(stub):
     with pytest.raises(grpc.RpcError) as exc:
         stub.EstimateGas(quoter_pb2.EstimateGasRequest(chain="nope"))
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_request_fields(exc.value)[0][0] == "chain"
+    assert field_violations(exc.value)[0][0] == "chain"
 
 
 @pytest.mark.parametrize("method, req, field, needle", [
@@ -232,7 +233,7 @@ def test_price_and_gas_refusals_name_the_field(stub, method, req, field, needle)
         getattr(stub, method)(req)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert needle in exc.value.details() and len(exc.value.details()) < 1000
-    assert [f for f, _ in bad_request_fields(exc.value)] == [field]
+    assert [f for f, _ in field_violations(exc.value)] == [field]
     assert stub.GetPrice(quoter_pb2.GetPriceRequest(token="WETH")).price
 
 

@@ -9,8 +9,8 @@ import grpc
 import pytest
 from eth_account import Account
 
+from clients import field_violations
 from orbital.v1 import admin_pb2, admin_pb2_grpc, solver_pb2
-from runtime.grpc import bad_request_fields
 
 from .conftest import ADMIN, SolverClient, fake_clock, wait_until
 
@@ -30,7 +30,7 @@ def refused(client: SolverClient, **connect) -> tuple[grpc.StatusCode, str, list
     client.connect(welcome=False, **connect)
     code, details = client.wait_closed()
     assert not client.of("welcome"), "a refused hello must not get a Welcome"
-    return code, details, bad_request_fields(client.error)
+    return code, details, field_violations(client.error)
 
 
 def test_challenge_round_trip(node, channel_to):
@@ -66,7 +66,7 @@ def test_challenge_refuses_a_bad_address(node, channel_to):
         with pytest.raises(grpc.RpcError) as err:
             stub.GetChallenge(solver_pb2.GetChallengeRequest(solver=bad))
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert bad_request_fields(err.value)[0][0] == "solver"
+        assert field_violations(err.value)[0][0] == "solver"
 
 
 def test_first_message_must_be_hello(node, channel_to):

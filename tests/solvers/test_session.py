@@ -11,8 +11,8 @@ import re
 import grpc
 import pytest
 
+from clients import field_violations
 from orbital.v1 import admin_pb2, admin_pb2_grpc, solver_pb2
-from runtime.grpc import bad_request_fields
 
 from .conftest import ADMIN, SolverClient, fake_clock, wait_until
 
@@ -159,7 +159,7 @@ def test_malformed_fill_report_ends_the_stream(solver_node, channel_to, tmp_path
     client.fill(**fill)
     code, details = client.wait_closed()
     assert code == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_request_fields(client.error)[0][0] == field and len(details) < 1000
+    assert field_violations(client.error)[0][0] == field and len(details) < 1000
     wait_until(lambda: not sessions(node), what="the session to end")
 
 
@@ -215,7 +215,7 @@ def test_malformed_escrow_mismatch_ends_the_stream(solver_node, channel_to, tmp_
     _mismatch(client, **report)
     code, details = client.wait_closed()
     assert code == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_request_fields(client.error)[0][0] == field and len(details) < 1000
+    assert field_violations(client.error)[0][0] == field and len(details) < 1000
     wait_until(lambda: not sessions(node), what="the session to end")
 
 
