@@ -56,10 +56,12 @@ devnet-down: setup
 contracts: $(NODE_STAMP) $(STAMP)
 	$(PY) contracts/build.py
 
-# Style (ruff) and the layers of README "Layout" (import-linter contracts in setup.cfg).
+# Style (ruff), the layers of README "Layout" (import-linter contracts in setup.cfg) and
+# types (mypy, its [mypy] section in setup.cfg).
 lint: setup
 	$(VENV)/bin/ruff check runtime chains actors node clients solver tests bench protocol devnet
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) node_modules orbital/v1/*_pb2*.py
