@@ -79,9 +79,18 @@ def node_config(database_url: str, state_dir: Path | str,
     return doc | dict(sections or {})
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes a dict used twice (one supervision group for two) out twice, not as an
+    anchor and alias, so the file reads like one written by hand."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def write_config(path: Path | str, doc: Mapping[str, Any], extra: str = "") -> str:
     """Write ``doc`` as YAML, then the YAML text ``extra`` (more sections), to ``path``."""
-    Path(path).write_text(yaml.safe_dump(dict(doc), sort_keys=False) + extra)
+    text = yaml.dump(dict(doc), Dumper=_Dumper, sort_keys=False)
+    Path(path).write_text(text + extra)
     return str(path)
 
 
@@ -114,7 +123,7 @@ class TestNodes:
         self.nodes: list[Node] = []
         self._how: dict[int, _Started] = {}
         self._stopped: set[int] = set()
-        self._channels: list[grpc.Channel] = []
+        self._channels: list[tuple[Node, grpc.Channel]] = []
         self._owned: list[Any] = []
 
     def __enter__(self) -> TestNodes:
@@ -154,7 +163,11 @@ class TestNodes:
         return node.start()
 
     def stop(self, node: Node) -> None:
-        """Shut ``node`` down (once; the exit of the context skips it)."""
+        """Close the channels to ``node``, then shut it down (once: the exit of the context
+        skips it)."""
+        for ch in [ch for n, ch in self._channels if n is node]:
+            ch.close()
+        self._channels = [(n, ch) for n, ch in self._channels if n is not node]
         if id(node) not in self._stopped:
             self._stopped.add(id(node))
             node.shutdown()
@@ -172,15 +185,16 @@ class TestNodes:
     # ---- gRPC --------------------------------------------------------------------------
     def channel(self, node: Node, **options: Any) -> grpc.Channel:
         """A channel to ``node`` (grpc ``options`` as keywords), closed with the nodes."""
-        ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}", options=list(options.items()))
-        self._channels.append(ch)
+        ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}",
+                                   options=list(options.items()) or None)
+        self._channels.append((node, ch))
         return ch
 
     def stub(self, node: Node, stub_class: Callable[[grpc.Channel], Any]) -> Any:
         return stub_class(self.channel(node))
 
     def close(self) -> None:
-        for ch in self._channels:
+        for _, ch in self._channels:
             ch.close()
         self._channels.clear()
         for node in self.nodes:
