@@ -21,7 +21,7 @@ import yaml
 from runtime.config import App
 from runtime.node import Node
 
-__all__ = ["ADMIN", "TOKEN", "TestNodes", "chains_section", "node_config", "write_config",
+__all__ = ["ADMIN", "TOKEN", "TestNodes", "chains_section", "dump", "node_config", "write_config",
            "yaml_value"]
 
 TOKEN = "test-admin-token-0123456789"
@@ -73,7 +73,7 @@ def node_config(database_url: str, state_dir: Path | str,
             "state_dir": str(state_dir), "shutdown_timeout": 2}
     if token:
         head["admin_token"] = token
-    doc: dict[str, Any] = {"node": head | node, "database": {"url": database_url}}
+    doc: dict[str, Any] = {"node": head | node, "database": {"url": str(database_url)}}
     if supervision:
         doc["supervision"] = dict(supervision)
     return doc | dict(sections or {})
@@ -87,10 +87,14 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+def dump(doc: Mapping[str, Any]) -> str:
+    """``doc`` as YAML text, keys in the order given."""
+    return yaml.dump(dict(doc), Dumper=_Dumper, sort_keys=False)
+
+
 def write_config(path: Path | str, doc: Mapping[str, Any], extra: str = "") -> str:
     """Write ``doc`` as YAML, then the YAML text ``extra`` (more sections), to ``path``."""
-    text = yaml.dump(dict(doc), Dumper=_Dumper, sort_keys=False)
-    Path(path).write_text(text + extra)
+    Path(path).write_text(dump(doc) + extra)
     return str(path)
 
 
