@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import grpc
 import pytest
 
 from actors import alerts
@@ -18,6 +17,8 @@ from runtime import Actor, ChildSpec
 from runtime.config import App, opt
 from runtime.node import Node
 from runtime.testing import EventRecorder, FakeClock
+from tests._node import TestNodes, node_config
+from tests._node import write_config as _write
 
 TOKEN = "alerts-admin-token-0123456789"
 ADMIN = [("authorization", f"Bearer {TOKEN}")]
@@ -52,16 +53,10 @@ def make_app() -> App:
 
 def write_config(path, database_url: str, state_dir, alerts_yaml: str = "",
                  echoes: tuple[str, ...] = ("a",)) -> str:
-    lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-             f"  state_dir: {state_dir}", "  shutdown_timeout: 2", f"  admin_token: {TOKEN}",
-             "database:", f"  url: '{database_url}'",
-             "supervision:",
-             "  root: {intensity: 100, period: 10, backoff: {initial: 0}}",
-             "  chains: {intensity: 100, period: 10, backoff: {initial: 0}}",
-             f"echo: {{actors: [{', '.join(echoes)}]}}"]
-    text = "\n".join(lines) + "\n" + alerts_yaml
-    path.write_text(text)
-    return str(path)
+    group = {"intensity": 100, "period": 10, "backoff": {"initial": 0}}
+    doc = node_config(database_url, state_dir, {"echo": {"actors": list(echoes)}}, token=TOKEN,
+                      supervision={"root": group, "chains": group})
+    return _write(path, doc, alerts_yaml)
 
 
 class Handle:
@@ -72,8 +67,9 @@ class Handle:
         self.rec = EventRecorder(node.events)
         self.channel = self.stub = None
 
-    def connect(self) -> Handle:
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.node.grpc_port}")
+    def connect(self, nodes: TestNodes) -> Handle:
+        self.nodes = nodes
+        self.channel = nodes.channel(self.node)
         self.stub = admin_pb2_grpc.AdminServiceStub(self.channel)
         return self
 
@@ -100,28 +96,25 @@ class Handle:
             self.rec.wait_for("restarted", path, count=before + i + 1)
 
     def close(self) -> None:
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
         self.rec.unsubscribe()
-        self.node.shutdown()
+        self.nodes.stop(self.node)   # its channel, then the node
 
 
 @pytest.fixture
 def node_at(tmp_path, database_url):
     """``start(alerts_yaml)`` starts a node (same database and config file each call, so a
     second call after ``close()`` is a node restart)."""
-    handles: list[Handle] = []
+    with TestNodes(tmp_path) as nodes:
+        handles: list[Handle] = []
 
-    def start(alerts_yaml: str = "", clock: FakeClock | None = None, **kw) -> Handle:
-        path = write_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
-                            alerts_yaml, **kw)
-        clock = clock or FakeClock()
-        node = Node(path, make_app(), clock=clock)
-        h = Handle(node, clock)   # subscribe before start: see every started event
-        handles.append(h)
-        node.start()
-        return h.connect()
-    yield start
-    for h in handles:
-        h.close()
+        def start(alerts_yaml: str = "", clock: FakeClock | None = None, **kw) -> Handle:
+            path = write_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
+                                alerts_yaml, **kw)
+            clock = clock or FakeClock()
+            # subscribe before start: see every started event
+            nodes.start(path, make_app, clock=clock,
+                        before_start=lambda node: handles.append(Handle(node, clock)))
+            return handles[-1].connect(nodes)
+        yield start
+        for h in handles:
+            h.rec.unsubscribe()

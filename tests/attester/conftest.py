@@ -34,6 +34,7 @@ from runtime.node import Node
 from runtime.testing import FakeClock, MessageRecorder
 from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
 from tests._evm import DevChain, dev_chains, reverted
+from tests._node import TestNodes, chains_section, yaml_value
 
 ONE_USDC = 10**6
 PATH = "intents/attester"
@@ -167,52 +168,37 @@ def record_as_book(node: Node, a: Chain, b: Chain, f: Filled, *, fill_receipt: d
 
 @pytest.fixture
 def attester_node(tmp_path, chains, roles):
-    started: list = []
-
-    def start(database_url: str, *, key: str | None = None, relayer: bool = False,
-              **opts) -> tuple[Node, FakeClock, Any]:
-        """``relayer``: the bridge relayer too (actor chains/relayer), signing with the
-        attester's key as on the devnet (account 1 holds both roles)."""
-        opts = {"batch_size": 20, "poll_interval": 600, "replace_after": 30,
-                "max_retries": 2} | opts
-        depth = opts.pop("settlement_depth", 1)   # the chains' (destination) depth
-        lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-                 f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
-                 "  admin_token: test-admin-token-0123456789",
-                 "database:", f"  url: '{database_url}'",
-                 "supervision:", "  intents: {intensity: 10, period: 10, backoff: {initial: 0}}",
-                 "chains:"]
-        for c in chains:
-            lines += [f"  {c.name}:", f"    chain_id: {c.info.chain_id}",
-                      f"    rpc: [{c.info.rpc_url}]",
-                      f"    contracts: {{settler: '{c.info.contracts.settler}'"
-                      + (f", bridge: '{c.info.contracts.bridge}'}}" if relayer else "}"),
-                      "    rpc_backoff_max: 0.2", f"    settlement_depth: {depth}"]
-        lines += ["attester:", "  key: ${ORBITAL_ATTESTER_KEY:-}"]
-        lines += [f"  {k}: {v}" for k, v in opts.items()]
-        if relayer:
-            lines += ["bridge_relayer:", "  key: ${ORBITAL_RELAYER_KEY:-}", "  poll_interval: 3600"]
-        cfg = tmp_path / "supervisor.yaml"
-        cfg.write_text("\n".join(lines) + "\n")
-        app = new_app()
-        app.section("chains", dict[str, ChainConfig])   # the watchers' section, no watchers
-        install(app)
-        if relayer:
-            install_relayer(app)
-        clock = FakeClock(wall_offset=time.time() - 1000.0)
-        env = {"ORBITAL_ATTESTER_KEY": roles["attester"].private_key if key is None else key,
-               "ORBITAL_RELAYER_KEY": roles["attester"].private_key}
-        node = Node(str(cfg), app, clock=clock, env=env)
-        book = MessageRecorder.start()
-        node.registry.register("intents/book", book)
-        node.start()
-        started.append((node, book))
-        return node, clock, book
-    yield start
-    Attester.after_record = None
-    for node, book in started:
-        node.shutdown()
-        book.stop()
+    with TestNodes(tmp_path) as nodes:
+        def start(database_url: str, *, key: str | None = None, relayer: bool = False,
+                  **opts) -> tuple[Node, FakeClock, Any]:
+            """``relayer``: the bridge relayer too (actor chains/relayer), signing with the
+            attester's key as on the devnet (account 1 holds both roles)."""
+            opts = {"batch_size": 20, "poll_interval": 600, "replace_after": 30,
+                    "max_retries": 2} | opts
+            depth = opts.pop("settlement_depth", 1)   # the chains' (destination) depth
+            sections = {
+                "chains": chains_section(chains, tokens=False, rpc_backoff_max=0.2,
+                                         settlement_depth=depth,
+                                         contracts=("settler", "bridge") if relayer else ("settler",)),
+                "attester": {"key": "${ORBITAL_ATTESTER_KEY:-}"}
+                | {k: yaml_value(v) for k, v in opts.items()}}
+            if relayer:
+                sections["bridge_relayer"] = {"key": "${ORBITAL_RELAYER_KEY:-}", "poll_interval": 3600}
+            path = nodes.config(database_url, sections, supervision={
+                "intents": {"intensity": 10, "period": 10, "backoff": {"initial": 0}}})
+            app = new_app()
+            app.section("chains", dict[str, ChainConfig])   # the watchers' section, no watchers
+            install(app)
+            if relayer:
+                install_relayer(app)
+            clock = FakeClock(wall_offset=time.time() - 1000.0)
+            env = {"ORBITAL_ATTESTER_KEY": roles["attester"].private_key if key is None else key,
+                   "ORBITAL_RELAYER_KEY": roles["attester"].private_key}
+            book = nodes.own(MessageRecorder.start())
+            node = nodes.start(path, app, clock=clock, env=env, register={"intents/book": book})
+            return node, clock, book
+        yield start
+        Attester.after_record = None
 
 
 def poll(node: Node, timeout: float = 20.0) -> dict:
@@ -252,29 +238,17 @@ def full_node(tmp_path, chains, roles):
     from actors.attester import install as install_attester
     from actors.book import install as install_book
     from actors.chain_watcher import install as install_watchers
-    nodes = []
 
-    def start(database_url: str) -> Node:
-        lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-                 f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
-                 "  admin_token: test-admin-token-0123456789",
-                 "database:", f"  url: '{database_url}'", "chains:"]
-        for c in chains:
-            lines += [f"  {c.name}:", f"    chain_id: {c.info.chain_id}",
-                      f"    rpc: [{c.info.rpc_url}]",
-                      f"    contracts: {{settler: '{c.info.contracts.settler}'}}",
-                      "    poll_interval: 0.05", f"    start_block: {c.head() + 1}",
-                      "    settlement_depth: 1",
-                      "    tokens:", f"      USDC: {{address: '{c.usdc.address}', decimals: 6}}"]
-        lines += ["attester:", "  key: ${ORBITAL_ATTESTER_KEY:-}", "  poll_interval: 0.05"]
-        cfg = tmp_path / "supervisor.yaml"
-        cfg.write_text("\n".join(lines) + "\n")
-        app = new_app()
-        for install_kind in (install_watchers, install_book, install_attester):
-            install_kind(app)
-        node = Node(str(cfg), app, env={"ORBITAL_ATTESTER_KEY": roles["attester"].private_key})
-        nodes.append(node.start())
-        return node
-    yield start
-    for n in nodes:
-        n.shutdown()
+    with TestNodes(tmp_path) as nodes:
+        def start(database_url: str) -> Node:
+            section = chains_section(chains, contracts=("settler",), tokens=("USDC",),
+                                     poll_interval=0.05, settlement_depth=1)
+            for c in chains:
+                section[c.name]["start_block"] = c.head() + 1
+            path = nodes.config(database_url, {"chains": section, "attester": {
+                "key": "${ORBITAL_ATTESTER_KEY:-}", "poll_interval": 0.05}})
+            app = new_app()
+            for install_kind in (install_watchers, install_book, install_attester):
+                install_kind(app)
+            return nodes.start(path, app, env={"ORBITAL_ATTESTER_KEY": roles["attester"].private_key})
+        yield start

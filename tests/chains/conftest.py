@@ -24,9 +24,11 @@ import devnet
 from devnet import free_ports
 from protocol import GaslessOrder, OrbitalOrder, abi
 from node import new_app
+from runtime.config import App
 from runtime.node import Node
 from runtime.testing import MessageRecorder
 from tests._evm import DevChain
+from tests._node import TestNodes, chains_section, dump
 from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
 
 ONE_USDC = 10**6
@@ -113,48 +115,34 @@ def chain_a(devnet_info) -> Chain:
 
 
 def chains_yaml(name: str, info, *, rpc: list[str], start_block: int, **extra) -> str:
-    c = info.contracts
-    opts = {"chain_id": info.chain_id, "confirmations": 0, "poll_interval": 0.05,
-            "start_block": start_block, "rpc_timeout": 2, "rpc_backoff_max": 0.5,
-            "reorg_window": 64} | extra
-    lines = ["chains:", f"  {name}:", "    rpc: [" + ", ".join(rpc) + "]",
-             f"    contracts: {{settler: '{c.settler}', bridge: '{c.bridge}'}}"]
-    lines += [f"    {k}: {v}" for k, v in opts.items()]
-    return "\n".join(lines) + "\n"
+    """The ``chains`` section (YAML text) of one watcher named ``name`` on ``rpc``."""
+    opts = {"confirmations": 0, "poll_interval": 0.05, "start_block": start_block,
+            "rpc_timeout": 2, "rpc_backoff_max": 0.5, "reorg_window": 64} | extra
+    [chain] = chains_section([info], tokens=False, **opts).values()
+    return dump({"chains": {name: chain | {"rpc": list(rpc)}}})
 
 
 @pytest.fixture
 def start_node(tmp_path):
-    nodes: list[Node] = []
-    books: list = []
+    """``start(database_url, chains_yaml, book=True, node_name)`` -> (node, the recorder
+    standing in for the intent book, or None)."""
+    from actors.chain_watcher import install
 
-    def start(database_url: str, chains: str, *, book: bool = True,
-              node_name: str = "node-1") -> tuple[Node, Any]:
-        cfg = tmp_path / f"supervisor-{len(nodes)}.yaml"
-        cfg.write_text("\n".join([
-            "node:", f"  name: {node_name}", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-            f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
-            "  admin_token: test-admin-token-0123456789",
-            "database:", f"  url: '{database_url}'",
-            "supervision:", "  chains: {intensity: 10, period: 10, backoff: {initial: 0}}",
-        ]) + "\n" + chains)
-        from actors.chain_watcher import install
+    def make_app() -> App:
         app = new_app()
         install(app)
-        node = Node(str(cfg), app)
-        recorder = None
-        if book:
-            recorder = MessageRecorder.start()
-            books.append(recorder)
-            node.registry.register("intents/book", recorder)
-        node.start()
-        nodes.append(node)
-        return node, recorder
-    yield start
-    for node in nodes:
-        node.shutdown()
-    for b in books:
-        b.stop()
+        return app
+
+    with TestNodes(tmp_path) as nodes:
+        def start(database_url: str, chains: str, *, book: bool = True,
+                  node_name: str = "node-1") -> tuple[Node, Any]:
+            path = nodes.config(database_url, extra=chains, file=f"supervisor-{len(nodes.nodes)}.yaml",
+                                name=node_name, supervision={
+                                    "chains": {"intensity": 10, "period": 10, "backoff": {"initial": 0}}})
+            recorder = nodes.own(MessageRecorder.start()) if book else None
+            node = nodes.start(path, make_app, register={"intents/book": recorder} if book else None)
+            return node, recorder
+        yield start
 
 
 class FlakyProxy:

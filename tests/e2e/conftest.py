@@ -8,6 +8,7 @@ import os
 import time
 
 import pytest
+import yaml
 from web3 import Web3
 
 import devnet
@@ -16,9 +17,8 @@ from devnet import chains_yaml, free_ports
 from protocol import abi
 from runtime.node import Node
 from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
-
-TOKEN = "test-admin-token-0123456789"
-ADMIN = [("authorization", f"Bearer {TOKEN}")]
+from tests._node import ADMIN, TOKEN, TestNodes, write_config  # noqa: F401 - shared
+from tests._node import node_config as _node_config
 
 
 @pytest.fixture(scope="module")
@@ -42,36 +42,27 @@ def settler(w3, address):
 
 def node_config(path, devnet_info, database_url, state_dir, *, confirmations: int = 0,
                 intents: str = "", keeper: str = "") -> str:
-    text = "\n".join([
-        "node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-        f"  state_dir: {state_dir}", "  shutdown_timeout: 3", f"  admin_token: {TOKEN}",
-        "database:", f"  url: '{database_url}'",
-        "intents:", "  auction_window: 0.2", "  min_open_window: 0", "  heartbeat_interval: 0.5",
-        "  heartbeat_timeout: 5", *(f"  {line}" for line in intents.splitlines() if line.strip()),
-        "attester:", "  key: ${ORBITAL_ATTESTER_KEY}",
-        "  poll_interval: 0.2",
-        "quoter:", "  cache_ttl: 0", "  prices:", "    USDC: {static: '1'}", "    WETH: {static: '3000'}",
-        "keeper:", "  tasks:" if keeper else "  tasks: {}",
-        *(f"    {line}" for line in keeper.splitlines() if line.strip()),
-    ]) + "\n" + chains_yaml(devnet_info, poll_interval=0.1, confirmations=confirmations)
-    path.write_text(text)
-    return str(path)
+    """Every kind on the devnet; ``intents`` and ``keeper`` (its tasks) are YAML lines."""
+    doc = _node_config(database_url, state_dir, {
+        "intents": {"auction_window": 0.2, "min_open_window": 0, "heartbeat_interval": 0.5,
+                    "heartbeat_timeout": 5} | (yaml.safe_load(intents) or {}),
+        "attester": {"key": "${ORBITAL_ATTESTER_KEY}", "poll_interval": 0.2},
+        "quoter": {"cache_ttl": 0, "prices": {"USDC": {"static": "1"}, "WETH": {"static": "3000"}}},
+        "keeper": {"tasks": yaml.safe_load(keeper) or {}}}, shutdown_timeout=3)
+    return write_config(path, doc, chains_yaml(devnet_info, poll_interval=0.1,
+                                               confirmations=confirmations))
 
 
 @pytest.fixture
 def system(tmp_path, devnet_info, database_url):
     """start(**config) -> a running Node on the devnet (stopped after the test)."""
-    nodes = []
-
-    def start(**kw) -> Node:
-        cfg = node_config(tmp_path / "supervisor.yaml", devnet_info, database_url, tmp_path / "var", **kw)
-        env = {**os.environ, "ORBITAL_ATTESTER_KEY": devnet_info.account("attester").private_key}
-        node = Node(cfg, build_app(), env=env).start()
-        nodes.append(node)
-        return node
-    yield start
-    for node in nodes:
-        node.shutdown()
+    with TestNodes(tmp_path) as nodes:
+        def start(**kw) -> Node:
+            cfg = node_config(tmp_path / "supervisor.yaml", devnet_info, database_url,
+                              tmp_path / "var", **kw)
+            env = {**os.environ, "ORBITAL_ATTESTER_KEY": devnet_info.account("attester").private_key}
+            return nodes.start(cfg, build_app, env=env)
+        yield start
 
 
 @pytest.fixture

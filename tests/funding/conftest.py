@@ -34,10 +34,11 @@ from runtime.config import App
 from runtime.node import Node
 from runtime.testing import FakeClock, MessageRecorder
 from tests._evm import DevChain, dev_chains, reverted
+from tests._node import ADMIN, TestNodes, chains_section, node_config, yaml_value  # noqa: F401
+from tests._node import write_config as _write
 
 ETH = 10**18
 ONE_USDC = 10**6
-ADMIN = [("authorization", "Bearer test-admin-token-0123456789")]
 
 
 @pytest.fixture(scope="session")
@@ -85,21 +86,6 @@ def treasury(devnet_info):
 
 
 
-def account_yaml(name: str, opts: dict) -> list[str]:
-    opts = dict(opts)
-    source = opts.pop("source", {"key": "${FUNDING_KEY:-}"})
-    lines = [f"    {name}:"] + [f"      {k}: {_yaml(v)}" for k, v in opts.items()]
-    lines.append("      source:")
-    lines += [f"        {k}: {_yaml(v)}" for k, v in source.items()]
-    return lines
-
-
-def _yaml(v) -> str:
-    if isinstance(v, str):
-        return "'" + v + "'"
-    return str(v)
-
-
 def default_account(target: str, **opts) -> dict:
     return {"chain": "devnet-a", "address": target, "asset": "native", "min_balance": "1",
             "target_balance": "3", "max_per_top_up": "5", "daily_cap": "100",
@@ -129,27 +115,16 @@ class FundingNode:
 
 def write_config(path, database_url: str, state_dir, accounts: dict[str, dict],
                  chains: tuple, tx: dict | None = None) -> None:
-    lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-             f"  state_dir: {state_dir}", "  shutdown_timeout: 2",
-             "  admin_token: test-admin-token-0123456789",
-             "database:", f"  url: '{database_url}'",
-             "supervision:", "  funding: {intensity: 20, period: 10, backoff: {initial: 0}}",
-             "chains:"]
-    for c in chains:
-        lines += [f"  {c.name}:", f"    chain_id: {c.info.chain_id}",
-                  f"    rpc: [{c.info.rpc_url}]",
-                  f"    contracts: {{settler: '{c.info.contracts.settler}'}}",
-                  "    rpc_backoff_max: 0.2", "    tokens:"]
-        for sym, t in c.info.contracts.tokens.items():
-            lines.append(f"      {sym}: {{address: '{t.address}', decimals: {t.decimals}}}")
-    lines += ["funding:", "  ask_timeout: 2"]
+    """The funding node's config: ``accounts`` as given (a str is a string; the default
+    source is the key in FUNDING_KEY), ``tx`` keys are YAML text."""
     tx = {"replace_after": 30, "min_priority_fee_gwei": 1} | (tx or {})
-    lines.append("  tx: {" + ", ".join(f"{k}: {v}" for k, v in tx.items()) + "}")
-    lines.append("  accounts:" if accounts else "  accounts: {}")
-    for name, opts in accounts.items():
-        lines += account_yaml(name, opts)
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    funding = {"ask_timeout": 2, "tx": {k: yaml_value(v) for k, v in tx.items()},
+               "accounts": {name: {"source": {"key": "${FUNDING_KEY:-}"}} | opts
+                            for name, opts in accounts.items()}}
+    _write(path, node_config(database_url, state_dir, {
+        "chains": chains_section(chains, contracts=("settler",), rpc_backoff_max=0.2),
+        "funding": funding}, supervision={
+        "funding": {"intensity": 20, "period": 10, "backoff": {"initial": 0}}}))
 
 
 def make_app(real_alerts: bool = False) -> App:
@@ -164,28 +139,20 @@ def make_app(real_alerts: bool = False) -> App:
 
 @pytest.fixture
 def funding_node(tmp_path, chains, treasury):
-    started: list = []
-
-    def start(database_url: str, accounts: dict[str, dict], *, key: str | None = None,
-              tx: dict | None = None, env: dict | None = None,
-              real_alerts: bool = False) -> FundingNode:
-        cfg = tmp_path / "supervisor.yaml"
-        write_config(cfg, database_url, tmp_path / "var", accounts, chains, tx)
-        clock = FakeClock(wall_offset=time.time() - 1000.0)
-        env = {"FUNDING_KEY": treasury.private_key if key is None else key} | (env or {})
-        node = Node(str(cfg), make_app(real_alerts), clock=clock, env=env)
-        alerts = MessageRecorder.start((RaiseAlert, ResolveAlert))
-        if not real_alerts:
-            node.registry.register("alerts", alerts)
-        node.start()
-        fn = FundingNode(node, clock, alerts, cfg, tx or {}, chains)
-        started.append(fn)
-        return fn
-    yield start
-    FundingAccount.on_step = None
-    for fn in started:
-        fn.node.shutdown()
-        fn.alerts.stop()
+    with TestNodes(tmp_path) as nodes:
+        def start(database_url: str, accounts: dict[str, dict], *, key: str | None = None,
+                  tx: dict | None = None, env: dict | None = None,
+                  real_alerts: bool = False) -> FundingNode:
+            cfg = tmp_path / "supervisor.yaml"
+            write_config(cfg, database_url, tmp_path / "var", accounts, chains, tx)
+            clock = FakeClock(wall_offset=time.time() - 1000.0)
+            env = {"FUNDING_KEY": treasury.private_key if key is None else key} | (env or {})
+            alerts = nodes.own(MessageRecorder.start((RaiseAlert, ResolveAlert)))
+            node = nodes.start(str(cfg), make_app(real_alerts), clock=clock, env=env,
+                               register=None if real_alerts else {"alerts": alerts})
+            return FundingNode(node, clock, alerts, cfg, tx or {}, chains)
+        yield start
+        FundingAccount.on_step = None
 
 
 def poll(node: Node, name: str, timeout: float = 20.0):

@@ -10,47 +10,41 @@ from __future__ import annotations
 import json
 import time
 
-import grpc
 import pytest
+import yaml
 from eth_account import Account
 
 from node import build_app
 from devnet import ACCOUNTS, free_ports, predicted_addresses
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import GaslessOrder, OrbitalOrder, cancel_typed_data, order_typed_data
-from runtime.node import Node
+from tests._node import TestNodes, node_config, write_config
 
 ADDR = predicted_addresses()
 USERS = [a for a in ACCOUNTS if a.index >= 4]
 ONE_USDC = 10**6
 
 
-def chains_yaml(rpc_ports: tuple[int, int]) -> str:
-    out = ["chains:"]
-    for name, cid, port in (("devnet-a", 31337, rpc_ports[0]), ("devnet-b", 31338, rpc_ports[1])):
-        out += [f"  {name}:", "    kind: evm", f"    chain_id: {cid}", f"    rpc: [http://127.0.0.1:{port}]",
-                f"    contracts: {{settler: '{ADDR['settler']}', bridge: '{ADDR['bridge']}'}}",
-                "    poll_interval: 0.2", "    rpc_timeout: 2", "    rpc_backoff_max: 2", "    tokens:",
-                f"      USDC: {{address: '{ADDR['USDC']}', decimals: 6}}",
-                f"      WETH: {{address: '{ADDR['WETH']}', decimals: 18}}"]
-    return "\n".join(out) + "\n"
+def chains_section(rpc_ports: tuple[int, int]) -> dict:
+    """Both devnet chains at their deterministic addresses, RPC on ``rpc_ports``."""
+    return {name: {"kind": "evm", "chain_id": cid, "rpc": [f"http://127.0.0.1:{port}"],
+                   "contracts": {"settler": ADDR["settler"], "bridge": ADDR["bridge"]},
+                   "poll_interval": 0.2, "rpc_timeout": 2, "rpc_backoff_max": 2,
+                   "tokens": {"USDC": {"address": ADDR["USDC"], "decimals": 6},
+                              "WETH": {"address": ADDR["WETH"], "decimals": 18}}}
+            for name, cid, port in (("devnet-a", 31337, rpc_ports[0]),
+                                    ("devnet-b", 31338, rpc_ports[1]))}
 
 
 def write_node_config(path, database_url: str, state_dir, *, rpc_ports=None, intents: str = "",
                       extra: str = "") -> str:
-    rpc_ports = rpc_ports or tuple(free_ports(2))
-    text = "\n".join([
-        "node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-        f"  state_dir: {state_dir}", "  shutdown_timeout: 2",
-        "  admin_token: test-admin-token-0123456789",
-        "database:", f"  url: '{database_url}'",
-        "supervision:", "  chains: {intensity: 100, period: 10, backoff: {initial: 0.1, max: 1}}",
-        "intents:", "  min_open_window: 0",
-        *(f"  {line}" for line in intents.splitlines() if line.strip()),
-    ]) + "\n" + chains_yaml(rpc_ports) + extra
-    with open(path, "w") as fh:
-        fh.write(text)
-    return str(path)
+    """``intents``: YAML lines of the intents section, over ``min_open_window: 0``."""
+    doc = node_config(database_url, state_dir, {
+        "intents": {"min_open_window": 0} | (yaml.safe_load(intents) or {}),
+        "chains": chains_section(rpc_ports or tuple(free_ports(2)))},
+        supervision={"chains": {"intensity": 100, "period": 10,
+                                "backoff": {"initial": 0.1, "max": 1}}})
+    return write_config(path, doc, extra)
 
 
 def make_order(user=None, *, nonce: int, amount: int = 100 * ONE_USDC, min_out: int | None = None,
@@ -86,18 +80,10 @@ def cancel_signature(order: GaslessOrder, key: str) -> str:
 @pytest.fixture
 def intents_node(tmp_path, database_url):
     """start(intents="...yaml lines...") -> (node, IntentService stub)."""
-    nodes, channels = [], []
-
-    def start(intents: str = "", extra: str = "", **kw):
-        path = write_node_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
-                                 intents=intents, extra=extra, **kw)
-        node = Node(path, build_app()).start()
-        nodes.append(node)
-        ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
-        channels.append(ch)
-        return node, intents_pb2_grpc.IntentServiceStub(ch)
-    yield start
-    for ch in channels:
-        ch.close()
-    for node in nodes:
-        node.shutdown()
+    with TestNodes(tmp_path) as nodes:
+        def start(intents: str = "", extra: str = "", **kw):
+            path = write_node_config(tmp_path / "supervisor.yaml", database_url,
+                                     tmp_path / "var", intents=intents, extra=extra, **kw)
+            node = nodes.start(path, build_app)
+            return node, nodes.stub(node, intents_pb2_grpc.IntentServiceStub)
+        yield start

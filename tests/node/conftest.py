@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import grpc
 import pytest
 
 from node import new_app
 from runtime import Actor, ChildSpec
 from runtime.config import App, opt
 from runtime.node import Node
+from tests._node import ADMIN, TOKEN, TestNodes, node_config  # noqa: F401 - ADMIN: tests
+from tests._node import write_config as _write
 
 
 @dataclass(frozen=True)
@@ -55,55 +56,25 @@ def make_app() -> App:
 
 
 def write_config(path, database_url: str, state_dir, echoes: dict[str, str] | None = None,
-                 extra: str = "", token: str | None = "test-admin-token-0123456789") -> str:
-    lines = [
-        "node:",
-        "  grpc_listen: 127.0.0.1:0",
-        "  metrics_listen: 127.0.0.1:0",
-        f"  state_dir: {state_dir}",
-        "  shutdown_timeout: 2",
-    ]
-    if token:
-        lines.append(f"  admin_token: {token}")
-    lines += ["database:", f"  url: '{database_url}'",
-              "supervision:", "  chains: {intensity: 3, period: 10, backoff: {initial: 0}}",
-              "echo:", "  actors:"]
-    for name, greeting in (echoes or {}).items():
-        lines.append(f"    {name}: {{greeting: {greeting}}}")
-    if not echoes:
-        lines[-1] = "  actors: {}"
-    text = "\n".join(lines) + "\n" + extra
-    with open(path, "w") as fh:
-        fh.write(text)
-    return str(path)
+                 extra: str = "", token: str | None = TOKEN) -> str:
+    """The echo kinds' node config at ``path`` (tests rewrite it to reload the node)."""
+    doc = node_config(database_url, state_dir, token=token, supervision={
+        "chains": {"intensity": 3, "period": 10, "backoff": {"initial": 0}}}, sections={"echo": {
+        "actors": {name: {"greeting": g} for name, g in (echoes or {}).items()}}})
+    return _write(path, doc, extra)
 
 
 @pytest.fixture
 def node_factory(tmp_path, database_url):
-    nodes: list[Node] = []
-
-    def start(echoes=None, **kw) -> Node:
-        path = write_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
-                            echoes, **kw)
-        node = Node(path, make_app()).start()
-        nodes.append(node)
-        return node
-    yield start
-    for node in nodes:
-        node.shutdown()
+    with TestNodes(tmp_path) as nodes:
+        def start(echoes=None, **kw) -> Node:
+            path = write_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
+                                echoes, **kw)
+            return nodes.start(path, make_app)
+        yield start
 
 
 @pytest.fixture
-def channel_to():
-    channels = []
-
-    def connect(node: Node) -> grpc.Channel:
-        ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
-        channels.append(ch)
-        return ch
-    yield connect
-    for ch in channels:
-        ch.close()
-
-
-ADMIN = [("authorization", "Bearer test-admin-token-0123456789")]
+def channel_to(tmp_path):
+    with TestNodes(tmp_path) as nodes:
+        yield nodes.channel

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import pytest
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
@@ -24,6 +23,7 @@ from devnet import free_ports
 from orbital.v1 import quoter_pb2_grpc
 from protocol import abi, load_artifact
 from runtime.node import Node
+from tests._node import TestNodes
 
 from ._support import make_app, quoter_yaml
 
@@ -133,28 +133,14 @@ def chains(_chains, dai):
 
 @pytest.fixture
 def node_factory(tmp_path, devnet_info, dai):
-    nodes: list[Node] = []
-
-    def start(**kw) -> Node:
-        path = tmp_path / "supervisor.yaml"
-        path.write_text("\n".join([
-            "node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-            f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
-            "  admin_token: test-admin-token-0123456789",
-            "database:", f"  url: 'sqlite:///{tmp_path}/orbital.db'", ""])
-            + quoter_yaml(devnet_info, dai, **kw))
-        node = Node(str(path), make_app()).start()
-        nodes.append(node)
-        return node
-    yield start
-    for node in nodes:
-        node.shutdown()
+    with TestNodes(tmp_path) as nodes:
+        def start(**kw) -> Node:
+            return nodes.start(nodes.config(extra=quoter_yaml(devnet_info, dai, **kw)), make_app)
+        yield start
 
 
 @pytest.fixture
-def stub(node_factory):
+def stub(node_factory, tmp_path):
     """A QuoterService stub to a fresh node (cache off)."""
-    node = node_factory()
-    ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
-    yield quoter_pb2_grpc.QuoterServiceStub(ch)
-    ch.close()
+    with TestNodes(tmp_path) as nodes:
+        yield nodes.stub(node_factory(), quoter_pb2_grpc.QuoterServiceStub)

@@ -37,6 +37,7 @@ from runtime.config import App
 from runtime.node import Node
 from runtime.testing import FakeClock, MessageRecorder
 from tests._evm import DevChain, dev_chains, reverted
+from tests._node import TestNodes, chains_section
 
 ONE_USDC = 10**6
 TOKEN = "test-admin-token-0123456789"
@@ -188,66 +189,53 @@ def rebalance_node(tmp_path, chains, roles):
     ``settlement_depth``)."""
     started: list[Harness] = []
     start_blocks = {c.name: c.head() + 1 for c in chains}
+    group = {"intensity": 100, "period": 10, "backoff": {"initial": 0}}
 
-    def write(db_url: str, strategies: dict[str, str],
-              chain_opts: dict[str, Any] | None = None) -> str:
-        lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-                 f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
-                 f"  admin_token: {TOKEN}", "database:", f"  url: '{db_url}'",
-                 "supervision:",
-                 "  chains: {intensity: 100, period: 10, backoff: {initial: 0}}",
-                 "  rebalance: {intensity: 100, period: 10, backoff: {initial: 0}}",
-                 "chains:"]
-        for c in chains:
-            i = c.info.contracts
-            lines += [f"  {c.name}:", f"    chain_id: {c.info.chain_id}",
-                      f"    rpc: [{c.info.rpc_url}]",
-                      f"    contracts: {{settler: '{i.settler}', bridge: '{i.bridge}'}}",
-                      "    confirmations: 0", "    poll_interval: 0.2",
-                      f"    start_block: {start_blocks[c.name]}", "    rpc_timeout: 5",
-                      "    rpc_backoff_max: 0.2", "    tokens:",
-                      f"      USDC: {{address: '{i.tokens['USDC'].address}', decimals: 6}}",
-                      f"      WETH: {{address: '{i.tokens['WETH'].address}', decimals: 18}}"]
-            lines += [f"    {k}: {v}" for k, v in (chain_opts or {}).items()]
-        lines += ["rebalance:", "  strategies:" + ("" if strategies else " {}")]
-        lines += [strategy_yaml(n, **({} if y is None else y)) if not isinstance(y, str) else y
-                  for n, y in strategies.items()]
-        lines += ["bridge_relayer:", "  key: ${ORBITAL_RELAYER_KEY:-}", "  poll_interval: 3600",
-                  "  tx: {replace_after: 600}"]
-        path = tmp_path / "supervisor.yaml"
-        path.write_text("\n".join(lines) + "\n")
-        return str(path)
+    with TestNodes(tmp_path) as nodes:
+        def write(db_url: str, strategies: dict[str, str],
+                  chain_opts: dict[str, Any] | None = None) -> str:
+            section = chains_section(chains, tokens=("USDC", "WETH"), confirmations=0,
+                                     poll_interval=0.2, rpc_timeout=5, rpc_backoff_max=0.2,
+                                     **(chain_opts or {}))
+            for c in chains:
+                section[c.name]["start_block"] = start_blocks[c.name]
+            lines = ["rebalance:", "  strategies:" + ("" if strategies else " {}")]
+            lines += [strategy_yaml(n, **({} if y is None else y)) if not isinstance(y, str) else y
+                      for n, y in strategies.items()]
+            lines += ["bridge_relayer:", "  key: ${ORBITAL_RELAYER_KEY:-}", "  poll_interval: 3600",
+                      "  tx: {replace_after: 600}"]
+            return nodes.config(db_url, {"chains": section}, extra="\n".join(lines) + "\n",
+                                token=TOKEN, supervision={"chains": group, "rebalance": group})
 
-    def start(db_url: str, strategies: dict[str, Any] | None = None, *,
-              relayer: bool = True, operator: bool = True,
-              chain_opts: dict[str, Any] | None = None) -> Harness:
-        strategies = {"usdc": None} if strategies is None else strategies
-        path = write(db_url, strategies, chain_opts)
-        clock = FakeClock(wall_offset=time.time() - 1000.0)
-        env = {"ORBITAL_OPERATOR_KEY": roles["operator"].private_key if operator else "",
-               "ORBITAL_RELAYER_KEY": roles["relayer"].private_key if relayer else ""}
-        node = Node(path, make_app(), clock=clock, env=env)
-        alerts = MessageRecorder.start()
-        node.registry.register(ALERTS_PATH, alerts)
-        node.start()
-        h = Harness(node, clock, alerts, chains, db_url,
-                    strategies=[n for n in strategies if operator])
-        h.write = write
-        started.append(h)
-        return h
+        def start(db_url: str, strategies: dict[str, Any] | None = None, *,
+                  relayer: bool = True, operator: bool = True,
+                  chain_opts: dict[str, Any] | None = None) -> Harness:
+            strategies = {"usdc": None} if strategies is None else strategies
+            path = write(db_url, strategies, chain_opts)
+            clock = FakeClock(wall_offset=time.time() - 1000.0)
+            env = {"ORBITAL_OPERATOR_KEY": roles["operator"].private_key if operator else "",
+                   "ORBITAL_RELAYER_KEY": roles["relayer"].private_key if relayer else ""}
+            alerts = MessageRecorder.start()
+            node = nodes.start(path, make_app, clock=clock, env=env,
+                               register={ALERTS_PATH: alerts})
+            h = Harness(node, clock, alerts, chains, db_url,
+                        strategies=[n for n in strategies if operator])
+            h.write = write
+            started.append(h)
+            return h
 
-    def stop(h: Harness) -> None:
-        if getattr(h, "stopped", False):
-            return
-        h.stopped = True
-        if h.channel is not None:
-            h.channel.close()
-            h.channel = None
-        h.node.shutdown()
-        h.alerts.stop()
+        def stop(h: Harness) -> None:
+            if getattr(h, "stopped", False):
+                return
+            h.stopped = True
+            if h.channel is not None:
+                h.channel.close()
+                h.channel = None
+            nodes.stop(h.node)
+            h.alerts.stop()
 
-    start.stop = stop
-    yield start
-    Strategy.after_record = None
-    for h in started:
-        stop(h)
+        start.stop = stop
+        yield start
+        Strategy.after_record = None
+        for h in started:
+            stop(h)

@@ -13,6 +13,7 @@ from devnet import free_ports
 from protocol import GaslessOrder, OrbitalOrder, abi
 from node import new_app
 from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
+from tests._node import TestNodes, chains_section, yaml_value
 
 ONE_USDC = 10**6
 
@@ -96,17 +97,6 @@ def orders(devnet_info, web3s):
 
 
 # ---- a real node (chain watchers, intent book, solver service) on loopback ----------------------
-def _chains_yaml(info) -> str:
-    lines = ["chains:"]
-    for chain in info.chains:
-        c = chain.contracts
-        lines += [f"  {chain.name}:", f"    chain_id: {chain.chain_id}", f"    rpc: [{chain.rpc_url}]",
-                  f"    contracts: {{settler: '{c.settler}', bridge: '{c.bridge}'}}",
-                  "    confirmations: 0", "    poll_interval: 0.1", "    tokens:"]
-        lines += [f"      {sym}: {{address: '{t.address}', decimals: {t.decimals}}}" for sym, t in c.tokens.items()]
-    return "\n".join(lines) + "\n"
-
-
 def make_app(quoter: bool = False):
     import importlib
 
@@ -116,36 +106,25 @@ def make_app(quoter: bool = False):
     return app
 
 
-def _quoter_yaml() -> str:
-    """Static prices: the quoter then needs nothing but the chains (gas from eth_feeHistory)."""
-    return "\n".join(["quoter:", "  cache_ttl: 0", "  prices:", "    USDC: {static: '1'}",
-                      "    WETH: {static: '3000'}"]) + "\n"
+# Static prices: the quoter then needs nothing but the chains (gas from eth_feeHistory).
+QUOTER = {"cache_ttl": 0, "prices": {"USDC": {"static": "1"}, "WETH": {"static": "3000"}}}
 
 
 @pytest.fixture
 def node_factory(tmp_path, devnet_info):
     """``start(port=0, db=None, **intents)`` -> a started Node with the book and solver service."""
-    from runtime.node import Node
-
-    nodes = []
-
-    def start(port: int = 0, db: str | None = None, quoter: bool = False, **intents):
-        settings = {"heartbeat_interval": 0.2, "heartbeat_timeout": 2, "auction_window": 0.2} | intents
-        db = db or f"sqlite:///{tmp_path}/orbital.db"
-        lines = ["node:", f"  grpc_listen: 127.0.0.1:{port}", "  metrics_listen: 127.0.0.1:0",
-                 f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
-                 "  admin_token: test-admin-token-0123456789",
-                 "database:", f"  url: '{db}'",
-                 "supervision:", "  intents/solvers: {intensity: 1000, period: 60}", "intents:"]
-        lines += [f"  {k}: {v}" for k, v in settings.items()]
-        cfg = tmp_path / "supervisor.yaml"
-        cfg.write_text("\n".join(lines) + "\n" + _chains_yaml(devnet_info) + (_quoter_yaml() if quoter else ""))
-        node = Node(str(cfg), make_app(quoter)).start()
-        nodes.append(node)
-        return node
-    yield start
-    for node in nodes:
-        node.shutdown()
+    with TestNodes(tmp_path) as nodes:
+        def start(port: int = 0, db: str | None = None, quoter: bool = False, **intents):
+            settings = {"heartbeat_interval": 0.2, "heartbeat_timeout": 2,
+                        "auction_window": 0.2} | intents
+            sections = {"intents": {k: yaml_value(v) for k, v in settings.items()},
+                        "chains": chains_section(devnet_info.chains, confirmations=0,
+                                                 poll_interval=0.1)}
+            path = nodes.config(db, sections | ({"quoter": QUOTER} if quoter else {}),
+                                grpc_port=port,
+                                supervision={"intents/solvers": {"intensity": 1000, "period": 60}})
+            return nodes.start(path, make_app(quoter))
+        yield start
 
 
 @pytest.fixture

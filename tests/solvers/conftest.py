@@ -29,8 +29,7 @@ from runtime.config import App
 from runtime.node import Node
 from runtime.testing import FakeClock
 from runtime.testing import wait_until  # noqa: F401 - shared by the test modules here
-
-ADMIN = [("authorization", "Bearer test-admin-token-0123456789")]
+from tests._node import ADMIN, TestNodes, chains_section, yaml_value  # noqa: F401 - ADMIN
 CHAINS = ("devnet-a", "devnet-b")
 
 
@@ -40,18 +39,6 @@ def devnet_info(tmp_path_factory):
     state = tmp_path_factory.mktemp("devnet")
     with devnet.running(state, ports=free_ports(2), quiet=True) as info:
         yield info
-
-
-def chains_yaml(info) -> str:
-    lines = ["chains:"]
-    for name, chain in zip(CHAINS, info.chains):
-        c = chain.contracts
-        lines += [f"  {name}:", f"    chain_id: {chain.chain_id}", f"    rpc: [{chain.rpc_url}]",
-                  f"    contracts: {{settler: '{c.settler}', bridge: '{c.bridge}'}}",
-                  "    confirmations: 0", "    poll_interval: 0.2", "    tokens:"]
-        lines += [f"      {sym}: {{address: '{t.address}', decimals: {t.decimals}}}"
-                  for sym, t in c.tokens.items()]
-    return "\n".join(lines) + "\n"
 
 
 def make_app() -> App:
@@ -73,48 +60,22 @@ def fake_clock() -> FakeClock:
 @pytest.fixture
 def solver_node(tmp_path, devnet_info):
     """``start(database_url, clock=None, extra="", **intents)`` -> a started Node."""
-    nodes: list[Node] = []
-
-    def start(database_url: str, *, clock=None, extra: str = "", app: App | None = None,
-              **intents: Any) -> Node:
-        settings = {"heartbeat_interval": 1, "heartbeat_timeout": 3} | intents
-        lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-                 f"  state_dir: {tmp_path / 'var'}", "  shutdown_timeout: 2",
-                 "  admin_token: test-admin-token-0123456789",
-                 "database:", f"  url: '{database_url}'",
-                 "supervision:", "  intents/solvers: {intensity: 1000, period: 60}",
-                 "intents:"]
-        lines += [f"  {k}: {_yaml(v)}" for k, v in settings.items()]
-        cfg = tmp_path / "supervisor.yaml"
-        cfg.write_text("\n".join(lines) + "\n" + chains_yaml(devnet_info) + extra)
-        node = Node(str(cfg), app or make_app(), clock=clock).start()
-        nodes.append(node)
-        return node
-    yield start
-    for node in nodes:
-        node.shutdown()
-
-
-def _yaml(v: Any) -> str:
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(f"'{x}'" for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_yaml(x)}" for k, x in v.items()) + "}"
-    return str(v)
+    with TestNodes(tmp_path) as nodes:
+        def start(database_url: str, *, clock=None, extra: str = "", app: App | None = None,
+                  **intents: Any) -> Node:
+            settings = {"heartbeat_interval": 1, "heartbeat_timeout": 3} | intents
+            path = nodes.config(database_url, {
+                "intents": {k: yaml_value(v) for k, v in settings.items()},
+                "chains": chains_section(devnet_info.chains, confirmations=0, poll_interval=0.2)},
+                extra=extra, supervision={"intents/solvers": {"intensity": 1000, "period": 60}})
+            return nodes.start(path, app or make_app(), clock=clock)
+        yield start
 
 
 @pytest.fixture
-def channel_to():
-    channels: list[grpc.Channel] = []
-
-    def connect(node: Node, **options: Any) -> grpc.Channel:
-        ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}",
-                                   options=list(options.items()))
-        channels.append(ch)
-        return ch
-    yield connect
-    for ch in channels:
-        ch.close()
+def channel_to(tmp_path):
+    with TestNodes(tmp_path) as nodes:
+        yield nodes.channel
 
 
 # ---- the solver side -------------------------------------------------------------------------
