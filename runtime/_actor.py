@@ -20,7 +20,7 @@ import queue
 import sys
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from collections.abc import Callable
 
 import pykka
@@ -30,6 +30,9 @@ from ._clock import Clock
 from ._errors import OrbitalError
 from ._events import EventBus
 from ._registry import Registry
+
+if TYPE_CHECKING:
+    from ._node import Services
 
 __all__ = ["Actor", "ActorContext", "ChildExit", "Init", "Tick"]
 
@@ -81,7 +84,9 @@ class ActorContext:
     registry: Registry
     clock: Clock
     events: EventBus
-    services: Any = None                 # node-wide resources (store, config, metrics)
+    # Node-wide resources (store, metrics, config). A bare tree (runtime tests, the
+    # supervision bench) has none and starts no actor that reads them.
+    services: Services = None  # type: ignore[assignment]
     parent: pykka.ActorRef | None = None
     child_id: str = ""
     generation: int = 0
@@ -103,6 +108,8 @@ class Actor(pykka.ThreadingActor):
     # handle_batch as one list (group commit: one transaction for many asks).
     batched: frozenset[type] = frozenset()
     max_batch = 256
+    # pykka.ThreadingActor's inbox is a queue.Queue (the batch loop takes get_nowait)
+    actor_inbox: queue.Queue[Any]
 
     def __init__(self, ctx: ActorContext, config: Any = None) -> None:
         super().__init__()

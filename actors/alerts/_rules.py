@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import operator
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,12 @@ Group = tuple[str, ...]                      # values of the rule's `by` labels
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
         "==": operator.eq, "!=": operator.ne}
 _MAX_SOURCE = 300
+
+
+# How a rule reduces its series' values per group (``aggregate``, except rate/increase).
+_AGGREGATES: dict[str, Callable[[list[float]], float]] = {
+    "sum": lambda vs: float(sum(vs)), "max": max, "min": min,
+    "count": lambda vs: float(len(vs))}
 
 
 def collect(registry: Any) -> list[Sample]:
@@ -93,8 +100,8 @@ def values(cfg: RuleConfig, state: RuleState, samples: list[Sample],
         grouped: dict[Group, list[float]] = {}
         for labels, v in series:
             grouped.setdefault(group_of(labels), []).append(v)
-        agg = {"sum": sum, "max": max, "min": min, "count": len}[cfg.aggregate]
-        return {g: float(agg(vs)) for g, vs in grouped.items()}
+        agg = _AGGREGATES[cfg.aggregate]
+        return {g: agg(vs) for g, vs in grouped.items()}
 
     current = {tuple(sorted(labels.items())): (labels, v) for labels, v in series}
     first, prev = state.prev is None, state.prev or {}

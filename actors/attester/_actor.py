@@ -259,7 +259,7 @@ class Attester(SenderOwner, Actor):
                 continue
             if dest not in heads:
                 heads[dest] = int(self.rpcs[dest].call("eth_blockNumber"), 16)
-            if heads[dest] - i.fill_block >= self.spec.chains[dest].settlement_depth:
+            if heads[dest] - i.fill_block >= self.spec.chains[dest].settle_depth:
                 deep.append(i)
         out = []
         for i in deep:

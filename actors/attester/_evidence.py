@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from actors.book import IntentRow, intent_terms
 from chains.evm.models import ChainEvent
 from protocol.evidence import judge
+from protocol.logs import Filled
 
 __all__ = ["Proof", "fill_events", "prove_fill"]
 
@@ -67,6 +68,7 @@ def prove_fill(intent: IntentRow, events: list[ChainEvent], *, dest_chain_id: in
             continue
         v = judge(terms, seen, awarded=int(intent.awarded_amount or 0))
         if v.proves:
+            assert isinstance(seen.event, Filled), "only a Filled event proves a fill"
             return Proof(True, filler=seen.event.filler, fill_key="0x" + seen.event.fill_key.hex(),
                          amount=v.amount, shortfall=v.shortfall, reason=v.why)
         refusals.append(f"{ev.tx_hash}: {v.why}")

@@ -24,11 +24,11 @@ import peewee
 from actors.chain_watcher import ChainEventsCommitted, ChainReorged
 from chains.evm import Directory
 from actors import SOLVERS_PATH
-from runtime import (Actor, ActorUnavailable, AlreadyExists, FailedPrecondition, NotFound,
+from runtime import (ActorUnavailable, AlreadyExists, FailedPrecondition, NotFound,
                      PermissionDenied, RateLimiter, ResourceExhausted, Unavailable)
 
 from . import _store
-from ._auctioneer import AuctioneerMixin, CloseAuction, ExclusivityLapsed, RetryAuction, Session
+from ._auctioneer import AuctioneerMixin, CloseAuction, ExclusivityLapsed, RetryAuction
 from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FOREIGN_FILL
 from ._config import IntentsConfig
 from ._events import EventsMixin
@@ -37,6 +37,7 @@ from ._messages import (BookStarted, Cancel, EscrowMismatch, ExpireDue, FillRepo
                         SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
 from ._models import IntentRow, SolverRecord
 from ._records import FlushStats, RecordsMixin
+from ._state import Session
 from ._subs import Subscriptions
 from ._views import Change, IntentUpdateView, IntentView, Status, TransitionView
 
@@ -61,7 +62,7 @@ class SettlementFailed:
     reason: str
 
 
-class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
+class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
     kind = "book"
     batched = frozenset({Submit})
 
@@ -231,11 +232,12 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin, Actor):
             self._accepted(view, first)
         return results
 
-    def _new_intent(self, oid: str, m: Submit, now: float) -> tuple[dict, TransitionView, IntentView]:
+    def _new_intent(self, oid: str, m: Submit, now: float
+                    ) -> tuple[dict[str, Any], TransitionView, IntentView]:
         o = m.order
         origin = self.directory.chain_by_id(o.origin_chain_id)
         dest = self.directory.chain_by_id(o.order.destination_chain_id)
-        fields = {"id": oid, "status": Status.PENDING.value, "version": 1, "user": o.user,
+        fields: dict[str, Any] = {"id": oid, "status": Status.PENDING.value, "version": 1, "user": o.user,
                   "nonce": o.nonce, "origin_chain": origin.name, "origin_chain_id": o.origin_chain_id,
                   "destination_chain": dest.name, "destination_chain_id": dest.chain_id,
                   "origin_settler": o.origin_settler, "input_token": o.order.input_token,

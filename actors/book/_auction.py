@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from runtime import Timer
+
 __all__ = ["Auction", "AuctionBid"]
 
 
@@ -31,7 +33,7 @@ class Auction:
     offered: set[str] = field(default_factory=set)          # session paths
     excluded: frozenset[str] = frozenset()                    # solvers barred this round
     bids: dict[str, AuctionBid] = field(default_factory=dict)  # by solver
-    timer: object | None = None
+    timer: Timer | None = None
 
     def bid(self, bid: AuctionBid) -> str | None:
         """Record ``bid``; returns a refusal reason, or None when it is accepted."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import pykka
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -26,9 +25,10 @@ from ._auction import Auction, AuctionBid
 from ._messages import AwardWork, BidRefused, LostWork, OfferWork, PlaceBid, SessionJoined
 from ._models import IntentRow
 from ._proto import intent_pb
+from ._state import BookState, Session
 from ._views import Change, IntentView, Status
 
-__all__ = ["AuctioneerMixin", "CloseAuction", "ExclusivityLapsed", "RetryAuction", "Session"]
+__all__ = ["AuctioneerMixin", "CloseAuction", "ExclusivityLapsed", "RetryAuction"]
 
 log = logging.getLogger("orbital.book")
 
@@ -50,15 +50,7 @@ class RetryAuction:
     intent_id: str
 
 
-@dataclass(frozen=True)
-class Session:
-    path: str
-    solver: str
-    capabilities: Any
-    outbox: Any = None   # offers go straight into the session's stream (SessionJoined.outbox)
-
-
-class AuctioneerMixin:
+class AuctioneerMixin(BookState):
     # ---- auction --------------------------------------------------------------------
     def _start_auction(self, view: IntentView, excluded: frozenset[str] = frozenset()) -> None:
         if view.id in self.auctions or view.open_deadline <= self.clock.wall():
@@ -191,7 +183,9 @@ class AuctioneerMixin:
             return None
         view = self.active.get(intent_id)
         expected = max(expected, view.min_output if view is not None else 0)
-        bound = (expected * (10_000 + self.cfg.max_bid_over_quote_bps) // 10_000, expected)
+        over = self.cfg.max_bid_over_quote_bps
+        assert over is not None, "no reference is asked for without a bound"
+        bound = (expected * (10_000 + over) // 10_000, expected)
         self.references[intent_id] = bound
         return bound
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.evidence import Finding, Located, Step, Terms, judge
+from protocol.logs import Filled, Settled
 
 from ._views import IntentView, Status
 
@@ -103,6 +104,7 @@ def decide(view: IntentView, terms: Terms, seen: Located, tx_hash: str, chain: s
                         solver=view.solver)
     if step is Step.FILL:
         ev = seen.event
+        assert isinstance(ev, Filled), "the rule judges a Fill step from a Filled event"
         if not verdict.proves:
             if status not in (Status.OPENED, Status.FILLED):   # before the Open: judged then
                 return Decision(ignored=f"foreign fill seen while {status.value}")
@@ -122,6 +124,7 @@ def decide(view: IntentView, terms: Terms, seen: Located, tx_hash: str, chain: s
         if not verdict.proves:
             return Decision(ignored=f"Settled does not match the escrow: {verdict.why}")
         if status in (Status.FILLED, Status.OPENED):
+            assert isinstance(seen.event, Settled), "a Settle step is a Settled event"
             return Decision(Status.SETTLED, f"escrow released to the filler {seen.event.filler}")
         return Decision(ignored=f"Settled seen while {status.value}")
     if step is Step.REFUND:

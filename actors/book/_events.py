@@ -33,6 +33,7 @@ from . import _store
 from ._chain import CONFLICTING_OPEN, decide, intent_terms, onchain_intent_fields
 from ._messages import LostWork
 from ._models import BookCursor, IntentRow, IntentTransition
+from ._state import BookState
 from ._views import Change, IntentView, Status, TransitionView
 
 __all__ = ["EventsMixin"]
@@ -43,7 +44,7 @@ CURSOR = "chain_events"
 _PAGE = 500
 
 
-class EventsMixin:
+class EventsMixin(BookState):
     """Mixed into the Book actor (uses its store, directory, clock, active, _commit)."""
 
     def setup_events(self) -> None:

@@ -103,6 +103,8 @@ class SolverRecord(BaseModel):
     order was opened on chain with other terms (``voided``, counted for the winner: not its
     fault, but it was told not to fill)."""
 
+    samples: list[float]   # response_ms decoded, while the book holds the record
+
     solver = peewee.CharField(max_length=42, primary_key=True)
     offers = peewee.BigIntegerField(default=0)
     bids = peewee.BigIntegerField(default=0)

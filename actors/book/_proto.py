@@ -11,11 +11,12 @@ from runtime.grpc import timestamp
 
 __all__ = ["intent_pb", "transition_pb", "update_pb", "status_pb", "status_from_pb"]
 
-_STATUS = {s: getattr(intents_pb2, f"INTENT_STATUS_{s.value}") for s in Status}
-_FROM_PB = {v: k for k, v in _STATUS.items()}
+_STATUS: dict[Status, intents_pb2.IntentStatus] = {
+    s: getattr(intents_pb2, f"INTENT_STATUS_{s.value}") for s in Status}
+_FROM_PB: dict[int, Status] = {v: k for k, v in _STATUS.items()}
 
 
-def status_pb(status: Status | None) -> int:
+def status_pb(status: Status | None) -> intents_pb2.IntentStatus:
     return intents_pb2.INTENT_STATUS_UNSPECIFIED if status is None else _STATUS[status]
 
 

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from ._models import SolverRecord
+from ._state import BookState
 
 __all__ = ["RecordsMixin", "FlushStats", "FLUSH"]
 
@@ -25,7 +26,7 @@ class FlushStats:
     pass
 
 
-class RecordsMixin:
+class RecordsMixin(BookState):
     # ---- solver records -------------------------------------------------------------
     def _stat(self, solver: str, response_ms: float | None = None, **inc: int) -> None:
         """Count in memory; written every ``FLUSH`` seconds (a crash loses at most that)."""

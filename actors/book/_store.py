@@ -137,7 +137,8 @@ def _statements(items: Sequence[tuple[dict, TransitionView, int | None]],
 def _execute(db: peewee.Database, statements: list[tuple[str, list]]) -> None:
     cursor = db.cursor()
     try:
-        with peewee.__exception_wrapper__:   # driver errors as peewee's (IntegrityError)
+        # driver errors as peewee's (IntegrityError); peewee has no type information
+        with peewee.__exception_wrapper__:  # type: ignore[attr-defined]
             for sql, params in statements:
                 cursor.execute(sql, params)
     finally:

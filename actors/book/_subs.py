@@ -11,14 +11,17 @@ from collections.abc import Callable
 
 from ._views import IntentUpdateView
 
-__all__ = ["Subscriptions"]
+__all__ = ["Subscriptions", "Sink"]
+
+# A stream's sink: each update, then None when the book stops (the stream ends).
+Sink = Callable[[IntentUpdateView | None], None]
 
 log = logging.getLogger("orbital.book")
 
 
 class Subscriptions:
     def __init__(self) -> None:
-        self._sinks: dict[str, Callable[[IntentUpdateView], None]] = {}
+        self._sinks: dict[str, Sink] = {}
         self._by_id: dict[str, set[str]] = {}
         self._by_user: dict[str, set[str]] = {}
         self._keys: dict[str, tuple[frozenset[str], str]] = {}
@@ -27,7 +30,7 @@ class Subscriptions:
         return len(self._sinks)
 
     def add(self, key: str, ids: frozenset[str], user: str,
-            sink: Callable[[IntentUpdateView], None]) -> None:
+            sink: Sink) -> None:
         self.remove(key)
         self._sinks[key] = sink
         self._keys[key] = (ids, user)
@@ -60,7 +63,10 @@ class Subscriptions:
                 sink(None)
             except Exception:  # noqa: BLE001
                 pass
-        self.__init__()
+        self._sinks.clear()
+        self._by_id.clear()
+        self._by_user.clear()
+        self._keys.clear()
 
     def publish(self, update: IntentUpdateView) -> None:
         keys = self._by_id.get(update.intent.id, set()) | self._by_user.get(update.intent.user, set())

@@ -121,10 +121,10 @@ class BridgeRelayer(SenderOwner, Actor):
             waiting = self._unsettled(candidates)
             for ev in candidates:
                 if ev.id in waiting:
-                    out[ev.order_id] = waiting[ev.id]
+                    out[_deposit_id(ev)] = waiting[ev.id]
                     continue
                 did = self._relay(ev, budget=sent < self.cfg.batch_size)
-                out[ev.order_id] = did
+                out[_deposit_id(ev)] = did
                 sent += did == "sent"
         except (RpcUnavailable, RpcError) as exc:
             out["error"] = str(exc)[:300]
@@ -162,7 +162,7 @@ class BridgeRelayer(SenderOwner, Actor):
                             extra={"path": self.path, "chain": chain, "error": str(exc)[:300]})
                 waiting.update({r.id: f"origin unreadable: {str(exc)[:100]}" for r in rows})
                 continue
-            depth = self.chains[chain].settlement_depth
+            depth = self.chains[chain].settle_depth
             for r in rows:
                 why = wait_reason(r.block_number, r.block_hash, head, depth, hashes)
                 if why is not None:
@@ -173,7 +173,7 @@ class BridgeRelayer(SenderOwner, Actor):
         """The head of ``chain`` and the canonical hash of each of ``rows``' blocks that is
         ``settlement_depth`` deep under it (a block the chain no longer has maps to "").
         The head is read first, so every hash is read at a head at least that high."""
-        rpc, depth = self.rpcs[chain], self.chains[chain].settlement_depth
+        rpc, depth = self.rpcs[chain], self.chains[chain].settle_depth
         head = int(rpc.call("eth_blockNumber"), 16)
         deep = sorted({r.block_number for r in rows if head - r.block_number >= depth})
         blocks = rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in deep])
@@ -181,9 +181,10 @@ class BridgeRelayer(SenderOwner, Actor):
 
     # ---- one deposit --------------------------------------------------------------------------
     def _relay(self, ev: ChainEvent, *, budget: bool) -> str:
-        dep: BridgeDeposit = ev.event
+        dep = ev.event
+        assert isinstance(dep, BridgeDeposit), "candidates are BridgeDeposit rows"
         dest = self.by_id.get(dep.destination_chain_id)
-        deposit_id = ev.order_id
+        deposit_id = _deposit_id(ev)
         if dest is None:
             self._mark(ev, None, dep, "skipped",
                        reason=f"destination chain {dep.destination_chain_id} not relayed")
@@ -262,6 +263,13 @@ def _by_chain(events: Iterable[ChainEvent]) -> dict[str, list[ChainEvent]]:
     for ev in events:
         out.setdefault(ev.chain, []).append(ev)
     return out
+
+
+def _deposit_id(row: ChainEvent) -> str:
+    """The deposit id of a BridgeDeposit row (the watcher always sets it; the candidates
+    query excludes NULL by its NOT IN)."""
+    assert row.order_id is not None, "a BridgeDeposit row carries its deposit id"
+    return row.order_id
 
 
 def _readable(row: ChainEvent) -> bool:

@@ -56,6 +56,12 @@ log = logging.getLogger("orbital.chain_watcher")
 
 class ChainWatcher(Actor):
     kind = "chain_watcher"
+    # The position: ``cursor`` is where indexing has got to (ranges may be in the commit
+    # thread), ``indexed`` what is committed; each with its block's hash ("" before any).
+    cursor: int
+    cursor_hash: str
+    indexed: int
+    indexed_hash: str
     tick_budget_s = 0.5        # work per tick before yielding the mailbox
     grow_after = 3             # calm ranges before the range doubles again (after a shrink)
     range_logs = 2000          # logs per range the adaptive range aims at
@@ -145,7 +151,7 @@ class ChainWatcher(Actor):
             return float(max(self.chain.poll_interval, min(1.0, self.chain.lease_ttl / 3)))
         try:
             self.head = hex_int(self.fetcher.call("eth_blockNumber"))
-            target = self.head - self.chain.confirmations
+            target = self.head - self.chain.confirm_depth
             if self.cursor_hash and self._check_reorg():
                 return 0.0
             # the first ranges are on their way before the loop waits for the first one
@@ -215,8 +221,8 @@ class ChainWatcher(Actor):
                   for n in got.blocks()]
         hi, hi_hash = got.hi, got.hashes[got.hi]
         # block hashes below the reorg window are pruned every quarter window, not per range
-        prune = hi - self.chain.reorg_window
-        if prune < self._pruned + max(1, self.chain.reorg_window // 4):
+        prune: int | None = hi - self.chain.reorg_window
+        if prune is not None and prune < self._pruned + max(1, self.chain.reorg_window // 4):
             prune = None
         self._drain()           # the range before this one is committed (or raises here)
         self.committer.submit(self._commit, lo, hi, hi_hash, rows, blocks, self.head or hi,
@@ -311,7 +317,7 @@ class ChainWatcher(Actor):
 
     def status(self) -> dict[str, Any]:
         head = self.head
-        confirmed = None if head is None else max(head - self.chain.confirmations, 0)
+        confirmed = None if head is None else max(head - self.chain.confirm_depth, 0)
         return {"name": self.name, "chain_id": self.chain.chain_id, "head": head,
                 "confirmed": confirmed, "indexed": self.indexed,
                 "lag": None if confirmed is None else max(confirmed - self.indexed, 0),

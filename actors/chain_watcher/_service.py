@@ -55,7 +55,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             if st is None:
                 indexed = cur.block_number if cur else cfg.start_block - 1
                 head = cur.head if cur else 0
-                confirmed = max(head - cfg.confirmations, 0)
+                confirmed = max(head - cfg.confirm_depth, 0)
                 out.append(chain_pb2.ChainInfo(
                     name=name, chain_id=cfg.chain_id, head=head, confirmed_block=confirmed,
                     indexed_block=indexed, lag=max(confirmed - indexed, 0),

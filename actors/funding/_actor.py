@@ -34,7 +34,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from eth_abi import encode as abi_encode
 from eth_account import Account
@@ -51,7 +51,7 @@ from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status,
 from ._models import (COUNTED, NEED_CANCELLED, NEED_CONFIRMED, NEED_FAILED, NEED_RECORDED,
                       NEED_SENT, OPEN, AccountRow, TopUpRow, recent, used_today)
 
-__all__ = ["FundingAccount", "load_signer", "view"]
+__all__ = ["Balances", "FundingAccount", "load_signer", "view"]
 
 log = logging.getLogger("orbital.funding")
 
@@ -71,6 +71,14 @@ def load_signer(source: SourceConfig):
 def view(row: TopUpRow) -> TopUpView:
     return TopUpView(row.id, row.amount, row.tx_hash, row.status, row.created_at,
                      row.confirmed_at, row.reason)
+
+
+class Balances(NamedTuple):
+    """One round's reading: the account's balance, the source's in the asset and in gas."""
+
+    balance: int
+    source_balance: int
+    source_native: int
 
 
 class FundingAccount(Actor):
@@ -131,9 +139,9 @@ class FundingAccount(Actor):
                 self._reconciled = True
             self.sender.poll()
             self.sender.replace_stuck(now)
-            self._read_balances()
+            balances = self._read_balances()
             self._follow_needs(now)
-            self._decide(now)
+            self._decide(now, balances)
         except (RpcUnavailable, RpcError) as exc:
             self.state, self.last_error = "error", str(exc)[:300]
             log.warning("funding round failed, retrying next round",
@@ -141,7 +149,8 @@ class FundingAccount(Actor):
         self._save(now)
         return self.status()
 
-    def _read_balances(self) -> None:
+    def _read_balances(self) -> Balances:
+        """This round's balances (also kept on the actor for its status)."""
         cfg, token = self.spec.config, self.spec.token
         calls: list[tuple[str, list]] = [("eth_getBalance", [self.source, "latest"])]
         if token is None:
@@ -151,9 +160,10 @@ class FundingAccount(Actor):
                 data = "0x" + (_BALANCE_OF + abi_encode(["address"], [who])).hex()
                 calls.append(("eth_call", [{"to": token.address, "data": data}, "latest"]))
         out = [int(v, 16) if v not in (None, "0x") else 0 for v in self.rpc.batch(calls)]
-        self.source_native = out[0]
-        self.balance = out[1]
-        self.source_balance = out[0] if token is None else out[2]
+        b = Balances(balance=out[1], source_balance=out[0] if token is None else out[2],
+                     source_native=out[0])
+        self.balance, self.source_balance, self.source_native = b
+        return b
 
     def _follow_needs(self, now: float) -> None:
         with self.store.connection():
@@ -190,7 +200,7 @@ class FundingAccount(Actor):
                 log.warning("top-up failed", extra={"path": self.path, "tx": last.tx_hash,
                                                     "status": last.status, "error": last.error})
 
-    def _decide(self, now: float) -> None:
+    def _decide(self, now: float, b: Balances) -> None:
         spec = self.spec
         with self.store.connection():
             open_needs = TopUpRow.select().where((TopUpRow.account == self.name)
@@ -206,38 +216,38 @@ class FundingAccount(Actor):
         if open_needs:
             self.state = "topping_up"
             return
-        if self.balance >= spec.min_balance:
+        if b.balance >= spec.min_balance:
             self.state = "ok"
             if remaining > 0:
                 self._resolve(ALERT_CAP)
-            if self.source_balance >= spec.source_low:
+            if b.source_balance >= spec.source_low:
                 self._resolve(ALERT_SOURCE)
             return
         if last is not None and now - last.created_at < spec.config.cooldown:
             self.state = "cooldown"
             return
-        wanted = spec.target_balance - self.balance
+        wanted = spec.target_balance - b.balance
         if remaining <= 0:
             self.state = "capped"
             self._alert(ALERT_CAP, f"daily cap of {spec.daily_cap} reached: no top-up of "
                                    f"{wanted} for {spec.config.address} "
-                                   f"(balance {self.balance} < min {spec.min_balance})")
+                                   f"(balance {b.balance} < min {spec.min_balance})")
             return
         amount = min(wanted, spec.max_per_top_up, remaining)
-        short = self._source_short(amount)
+        short = self._source_short(amount, b)
         if short:
             self.state, self.last_error = "source_low", short
             self._alert(ALERT_SOURCE, short)
             return
-        if self.source_balance >= spec.source_low:
+        if b.source_balance >= spec.source_low:
             self._resolve(ALERT_SOURCE)
         with self.store.connection(), self.store.atomic():
             need = TopUpRow.create(account=self.name, chain=spec.chain_name,
                                    address=spec.config.address, asset=spec.asset,
-                                   amount=amount, balance_before=self.balance,
+                                   amount=amount, balance_before=b.balance,
                                    status=NEED_RECORDED, created_at=now, updated_at=time.time())
         log.info("top-up recorded", extra={"path": self.path, "need": need.id,
-                                           "amount": amount, "balance": self.balance})
+                                           "amount": amount, "balance": b.balance})
         self._step("need_recorded")
         self._send(need)
         self.state = "topping_up"
@@ -245,20 +255,20 @@ class FundingAccount(Actor):
             self._alert(ALERT_CAP, f"daily cap of {spec.daily_cap} reached: top-up cut to "
                                    f"{amount} of {wanted} wanted")
 
-    def _source_short(self, amount: int) -> str:
+    def _source_short(self, amount: int, b: Balances) -> str:
         """Why the source cannot pay ``amount`` (+ gas), or ""."""
         fees = suggest_fees(self.rpc, self.spec.tx)
         native = self.spec.token is None
         gas = math.ceil(fees.max_fee * (_GAS_NATIVE if native else _GAS_TOKEN)
                         * self.spec.tx.gas_margin)      # what the node reserves for gas
-        if native and self.source_native < amount + gas:
-            return (f"source {self.source} holds {self.source_native} wei, a top-up of "
+        if native and b.source_native < amount + gas:
+            return (f"source {self.source} holds {b.source_native} wei, a top-up of "
                     f"{amount} needs {amount + gas} with gas")
-        if not native and self.source_balance < amount:
-            return (f"source {self.source} holds {self.source_balance} "
+        if not native and b.source_balance < amount:
+            return (f"source {self.source} holds {b.source_balance} "
                     f"{self.spec.asset}, a top-up needs {amount}")
-        if not native and self.source_native < gas:
-            return f"source {self.source} holds {self.source_native} wei, gas needs {gas}"
+        if not native and b.source_native < gas:
+            return f"source {self.source} holds {b.source_native} wei, gas needs {gas}"
         return ""
 
     def _check_source_threshold(self) -> None:

@@ -51,13 +51,15 @@ def _from_store(node, section: FundingConfig, name: str) -> FundingStatus:
         state, error = "error", "not running and never reported"
     else:
         state, error = row.state, row.last_error or "actor not answering; last saved state"
-    same = row is not None and row.asset == spec.asset and row.chain == spec.chain_name
+    # the saved balances hold only for the same asset on the same chain
+    same = row if row is not None and row.asset == spec.asset \
+        and row.chain == spec.chain_name else None
     return FundingStatus(
         name=name, chain=spec.chain_name, address=spec.config.address, asset=spec.asset,
-        balance=row.balance if same else None, min_balance=spec.min_balance,
+        balance=same.balance if same else None, min_balance=spec.min_balance,
         target_balance=spec.target_balance, remaining_cap=max(0, spec.daily_cap - used),
         state=state, last_error=error, top_ups=tops, source=row.source if row else "",
-        source_balance=row.source_balance if same else None)
+        source_balance=same.source_balance if same else None)
 
 
 def list_funding_accounts(node, request) -> admin_pb2.ListFundingAccountsResponse:

@@ -84,7 +84,7 @@ def _deviation_bps(value: Decimal, ref: Decimal) -> Decimal:
 def aggregate(symbol: str, readings: list[Reading], now: float, max_staleness: float,
               max_deviation_bps: int) -> Aggregate:
     reasons: dict[int, str] = {}
-    voters: list[int] = []
+    prices: dict[int, Decimal] = {}      # the readings that vote, by index
     for i, r in enumerate(readings):
         if r.fallback:
             continue
@@ -96,21 +96,21 @@ def aggregate(symbol: str, readings: list[Reading], now: float, max_staleness: f
             reasons[i] = (f"stale: updated {now - r.updated_at:.0f}s ago "
                           f"(max_staleness {max_staleness:g}s)")
         else:
-            voters.append(i)
-    used = list(voters)
+            prices[i] = r.price
+    used = list(prices)
     while len(used) >= 2:
         # The worst source against the median of the others goes first, one at a time, so
         # one wild source cannot make the good ones look like outliers.
         devs = []
         for i in used:
-            ref = _median([readings[j].price for j in used if j != i])
-            devs.append((_deviation_bps(readings[i].price, ref), i, ref))
+            ref = _median([prices[j] for j in used if j != i])
+            devs.append((_deviation_bps(prices[i], ref), i, ref))
         dev, worst, ref = max(devs, key=lambda d: (d[0], -d[1]))
         if dev <= max_deviation_bps:
             break
         if len(used) == 2:   # two that disagree: nothing says which one is right
-            for d, i, r in devs:
-                reasons[i] = (f"outlier: {d:.0f} bps from {fmt_decimal(r)}, the only other "
+            for d, i, other in devs:
+                reasons[i] = (f"outlier: {d:.0f} bps from {fmt_decimal(other)}, the only other "
                               f"source (max_deviation_bps {max_deviation_bps})")
             used = []
             break
@@ -119,14 +119,17 @@ def aggregate(symbol: str, readings: list[Reading], now: float, max_staleness: f
         used.remove(worst)
     fallbacks = [i for i, r in enumerate(readings) if r.fallback]
     for i in fallbacks:
+        fallback = readings[i].price
         if used:
             reasons[i] = "fallback: not needed"
-        elif readings[i].error or readings[i].price is None or readings[i].price <= 0:
+        elif readings[i].error or fallback is None or fallback <= 0:
             reasons[i] = f"error: {readings[i].error or 'non-positive price'}"
+        else:
+            prices[i] = fallback
     if not used:
         used = [i for i in fallbacks if i not in reasons]
-    price = _median([readings[i].price for i in used]) if used else None
-    times = [readings[i].updated_at for i in used if readings[i].updated_at is not None]
+    price = _median([prices[i] for i in used]) if used else None
+    times = [t for t in (readings[i].updated_at for i in used) if t is not None]
     reports = tuple(SourceReport(r.name, r.price, r.updated_at, i in used,
                                  "" if i in used else reasons.get(i, "unused"))
                     for i, r in enumerate(readings))

@@ -38,6 +38,7 @@ from eth_account import Account
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REPLACED, EvmTx
 from chains.evm.owner import SenderOwner
+from protocol.logs import BridgeDeposit
 from actors.alerts import RaiseAlert, raise_alert, resolve_alert
 from runtime import Actor, register_secret
 
@@ -253,6 +254,7 @@ class Strategy(SenderOwner, Actor):
             events = deposit_events(move.from_chain, [r.tx_hash for r in deposits])
         bridge = self.legs[move.from_chain].bridge.lower()
         ours = [e for e in events if e.address.lower() == bridge
+                and isinstance(e.event, BridgeDeposit)
                 and e.event.sender.lower() == self.address.lower()]
         if ours:
             ev = ours[0]

@@ -88,7 +88,7 @@ def plan(balances: Mapping[str, int], targets: Mapping[str, float | Fraction],
     need = min(dev[giver], -dev[receiver])
     amount = int(need)                       # floor: Fraction -> int truncates, need >= 0
     capped = max_units is not None and amount > max_units
-    if capped:
+    if max_units is not None and amount > max_units:
         amount = max_units
     if amount <= 0:
         return Decision(False, None, "out of band but the needed move rounds to 0", now)

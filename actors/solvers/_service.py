@@ -45,8 +45,8 @@ from runtime import (ActorUnavailable, AlreadyExists, DeadlineExceeded, FailedPr
                      InvalidArgument, PermissionDenied, StartChild, Unauthenticated, Unavailable)
 from runtime.grpc import Outbox, stream, unary
 
-from ._session import (SessionSpec, SolverBid, SolverFill, SolverHeartbeat, SolverMismatch,
-                       StreamEnded, session_spec)
+from ._session import (SessionSpec, SolverBid, SolverFill, SolverHeartbeat, SolverMessage,
+                       SolverMismatch, StreamEnded, session_spec)
 
 __all__ = ["SolverServicer", "Challenges", "capabilities", "solver_service"]
 
@@ -291,6 +291,7 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
         try:
             async for m in requests:
                 which = m.WhichOneof("kind")
+                msg: SolverMessage
                 if which == "heartbeat":
                     msg = SolverHeartbeat(m.heartbeat.seq)
                 elif which == "bid":

@@ -45,6 +45,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import pykka
+
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from actors import BOOK_PATH
@@ -57,7 +59,7 @@ from runtime import (Actor, ActorUnavailable, ChildSpec, DeadlineExceeded, Inval
 from runtime.grpc import timestamp
 from chains import fields
 
-__all__ = ["SolverSession", "SessionSpec", "SolverBid", "SolverFill", "SolverHeartbeat", "SolverMismatch",
+__all__ = ["SolverSession", "SessionSpec", "SolverBid", "SolverFill", "SolverHeartbeat", "SolverMessage", "SolverMismatch",
            "StreamEnded", "session_id_of", "session_spec"]
 
 log = logging.getLogger("orbital.solver")
@@ -100,6 +102,10 @@ class SolverMismatch:
 @dataclass(frozen=True)
 class SolverHeartbeat:
     seq: int
+
+
+# What the service hands the session from a solver's stream, checked for shape.
+SolverMessage = SolverBid | SolverFill | SolverMismatch | SolverHeartbeat
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,7 @@ class SolverSession(Actor):
         # service answers UNAVAILABLE (retryable) instead of a session that gets no work.
         # Welcome is pushed before the book hears of the session: the book pushes offers
         # into the outbox directly, and what the book tells queues behind this setup.
-        self.book = None
+        self.book: pykka.ActorRef[Any] | None = None
         book = self.ctx.registry.lookup(BOOK_PATH)
         self.outbox.push(solver_pb2.ServerMessage(welcome=solver_pb2.Welcome(
             session_id=spec.session_id,
@@ -304,6 +310,8 @@ class SolverSession(Actor):
     def _to_book(self, message: Any) -> bool:
         """Tell the book ``message``; False while it is restarting (it tells the
         session ``BookStarted`` once it is back, and the session joins it then)."""
+        if self.book is None:
+            return False
         try:
             self.book.tell(message)
             return True

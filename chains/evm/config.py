@@ -126,6 +126,20 @@ class ChainConfig:
         if self.settlement_depth is None:
             object.__setattr__(self, "settlement_depth", depth)
 
+    # The depths as readers use them: set by the config or the chain's default, never None
+    # after __post_init__ (the fields stay Optional: None in YAML means "the default").
+    @property
+    def confirm_depth(self) -> int:
+        """Blocks behind the head that the watcher indexes (``confirmations``)."""
+        assert self.confirmations is not None, "resolved in __post_init__"
+        return self.confirmations
+
+    @property
+    def settle_depth(self) -> int:
+        """Blocks above an event before money moves on it (``settlement_depth``)."""
+        assert self.settlement_depth is not None, "resolved in __post_init__"
+        return self.settlement_depth
+
     def check(self) -> None:
         if not self.rpc:
             raise ValueError("rpc: at least one URL is required")

@@ -1,0 +1,78 @@
+"""What the book's parts share: its state, declared once, and the seams between them.
+
+The book is one actor assembled from mixins (:mod:`._auctioneer`, :mod:`._events`,
+:mod:`._records`) over :class:`BookState`. The actor builds the state in ``setup``; this
+class declares it, with types, so each mixin is checked against the same state, and names
+the methods one part calls on another (defined by the part that owns them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chains.evm import Directory
+from runtime import Actor, Clock, RateLimiter, Timer
+from runtime.store import Store
+
+from ._config import IntentsConfig
+from ._models import SolverRecord
+from ._subs import Subscriptions
+from ._views import Change, IntentView, TransitionView
+
+if TYPE_CHECKING:
+    from ._auction import Auction
+
+__all__ = ["BookState", "Session"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """A solver session the book offers work to (from :class:`SessionJoined`)."""
+
+    path: str
+    solver: str
+    capabilities: Any
+    outbox: Any = None   # offers go straight into the session's stream (SessionJoined.outbox)
+
+
+class BookState(Actor):
+    cfg: IntentsConfig
+    directory: Directory
+    store: Store
+    clock: Clock
+    active: dict[str, IntentView]            # intents not terminal, by id
+    auctions: dict[str, Auction]             # intent id -> auction in progress
+    sessions: dict[str, Session]             # session path -> session
+    subs: Subscriptions
+    user_limit: RateLimiter
+    timers: dict[str, Timer]                 # intent id -> exclusivity deadline
+    retry_timers: dict[str, Timer]           # intent id -> next auction attempt
+    # intent id -> the quoter's pending answer (a pykka future), then (bound, expected),
+    # or None (no quote): bids above the bound are refused
+    references: dict[str, Any]
+    bid_seq: int
+    rounds: dict[str, int]                   # intent id -> auctions held
+    stats: dict[str, SolverRecord]           # solver -> its record, counters not flushed
+    dirty: set[str]                          # solvers whose record changed
+    flush_timer: Timer | None
+
+    if TYPE_CHECKING:   # one part calls another: defined by the part named
+        # the actor (._actor)
+        def _commit(self, changes: list[Change], cursor: dict[str, Any] | None = None,
+                    also: Callable[[], None] | None = None,
+                    created: Sequence[tuple[IntentView, TransitionView]] = ()
+                    ) -> list[IntentView]: ...
+        def _view(self, intent_id: str) -> IntentView | None: ...
+        def _tell(self, path: str, message: Any) -> None: ...
+        def _reload_active(self) -> None: ...
+        # the auctioneer (._auctioneer)
+        def _start_auction(self, view: IntentView,
+                           excluded: frozenset[str] = frozenset()) -> None: ...
+        def _arm_exclusivity(self, view: IntentView) -> None: ...
+        def _end_auction(self, intent_id: str, reason: str) -> None: ...
+        # the solver records (._records)
+        def _stat(self, solver: str, response_ms: float | None = None, **inc: int) -> None: ...
+        # chain events (._events)
+        def save_cursor(self, last_event_id: int) -> None: ...
