@@ -173,8 +173,10 @@ class OrbitalClient:
              page_size: int = 0, page_token: str = "", *,
              timeout: float | None = None) -> IntentPage:
         """One page, newest first (``page_size`` 0: the node's default)."""
+        # protoc's .pyi types an enum argument as the generated enum class or its name;
+        # protobuf takes the int value (IntentStatus's values are the proto enum's)
         req = intents_pb2.ListIntentsRequest(
-            user=user, status=IntentStatus.parse(status) if status else 0,
+            user=user, status=IntentStatus.parse(status) if status else 0,  # type: ignore[arg-type]
             page_size=page_size, page_token=page_token)
         reply = self._unary("IntentService/ListIntents", self._intents.ListIntents, req, timeout)
         return IntentPage(tuple(Intent.from_pb(i) for i in reply.intents), reply.next_page_token)

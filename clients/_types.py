@@ -133,7 +133,7 @@ class Intent:
     source: str
     filled_output_amount: int = 0   # delivered by the fill that proves FILLED
     shortfall_amount: int = 0       # below the winning bid, when the fill fell short
-    raw: intents_pb2.Intent = field(repr=False, compare=False, default=None)
+    raw: intents_pb2.Intent | None = field(repr=False, compare=False, default=None)
 
     @property
     def terminal(self) -> bool:
@@ -214,7 +214,7 @@ class Quote:
     order_id: str
     input_token: str
     output_token: str
-    raw: quoter_pb2.Quote = field(repr=False, compare=False, default=None)
+    raw: quoter_pb2.Quote | None = field(repr=False, compare=False, default=None)
 
     @classmethod
     def from_pb(cls, m: quoter_pb2.Quote) -> Quote:

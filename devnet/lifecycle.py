@@ -114,9 +114,9 @@ def _solana_port_of(info: DevnetInfo) -> int | None:
 
 
 def _stop_locked(state_dir: Path, timeout: float) -> list[int]:
-    pids = set()
+    pids: set[int] = set()
     info = read_info(state_dir)
-    solana_pids = set()
+    solana_pids: set[int] = set()
     if info is not None:
         pids.update(c.pid for c in info.chains)
         if info.solana is not None:

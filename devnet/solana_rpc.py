@@ -360,6 +360,7 @@ class SolanaRpcServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str), "an AF_INET server's address is a (host, port) pair"
         return f"http://{host}:{port}"
 
 

@@ -187,10 +187,12 @@ class SolanaChain:
             result = self.svm.send_transaction(tx)
             if self.svm.get_transaction(tx.signatures[0]) is None:
                 return signature  # rejected before execution (e.g. bad signature): dropped
-            failed = isinstance(result, FailedTransactionMetadata)
-            meta = result.meta() if failed else result
+            if isinstance(result, FailedTransactionMetadata):
+                meta, error = result.meta(), error_json(result)
+            else:
+                meta, error = result, None
             post = [self.svm.get_balance(Pubkey.from_string(k)) or 0 for k in keys]
-            record = TxRecord(signature, self.slot, int(time.time()), tx, error_json(result) if failed else None,
+            record = TxRecord(signature, self.slot, int(time.time()), tx, error,
                               list(meta.logs()), meta.fee(), meta.compute_units_consumed(), pre, post, keys)
             self._index(record)
             self.new_block()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from types import TracebackType
 from typing import Any
 
 import pykka
@@ -23,23 +24,32 @@ from ._errors import ActorUnavailable
 __all__ = ["ask_on_loop"]
 
 
-class _LoopReply:
+# What ``sys.exc_info()`` returns; pykka's ``set_exception`` takes it (or None: the current one).
+_OptExcInfo = tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+
+
+class _LoopReply(pykka.Future[Any]):
     """``reply_to`` of an ask: pykka's future protocol (``set(value)`` /
     ``set_exception(exc_info)``), called from the actor's thread, settles a future on the
-    loop."""
+    loop. A :class:`pykka.Future` (what an ``Envelope``'s ``reply_to`` is) whose value is
+    only ever read on the loop, through ``future``; ``get`` is never called."""
 
     __slots__ = ("loop", "future")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
         self.loop = loop
-        self.future = loop.create_future()
+        self.future: asyncio.Future[Any] = loop.create_future()
 
     def set(self, value: Any = None) -> None:
         self._call(value, None)
 
-    def set_exception(self, exc_info: Any = None) -> None:
+    def set_exception(self, exc_info: _OptExcInfo | None = None) -> None:
         kind, exc, _ = exc_info or sys.exc_info()
-        self._call(None, exc if exc is not None else kind())
+        if exc is None:
+            assert kind is not None, "set_exception is called with an exc_info or in an except block"
+            exc = kind()
+        self._call(None, exc)
 
     def _call(self, value: Any, exc: BaseException | None) -> None:
         try:

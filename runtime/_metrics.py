@@ -5,11 +5,15 @@ several nodes in one process). Served on ``node.metrics_listen`` (default 127.0.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 
 from ._events import Event
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 __all__ = ["Metrics"]
 
@@ -42,7 +46,7 @@ class Metrics:
                         registry=r)
         self._handling_children: dict[str, Histogram] = {}
         self._kind_metrics: dict[str, Gauge | Counter] = {}
-        self._server = None
+        self._server: WSGIServer | None = None
 
     def gauge(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
         """A kind's own gauge on this node's registry, created once (actors restart; the

@@ -74,11 +74,11 @@ class Node:
     def start(self) -> Node:
         cfg = self.config
         register_secret(cfg.node.admin_token)
-        register_secret(_password(cfg.database.url))
+        register_secret(_password(_database_url(cfg)))
         os.makedirs(cfg.node.state_dir, exist_ok=True)
         self.admin_token = cfg.node.admin_token or _admin_token_file(cfg.node.state_dir)
         register_secret(self.admin_token)
-        self.store = Store(cfg.database.url, state_dir=cfg.node.state_dir,
+        self.store = Store(_database_url(cfg), state_dir=cfg.node.state_dir,
                            pool_size=cfg.database.pool_size, node=cfg.node.name,
                            migrations=self.app.migrations)
         self.events.subscribe(self.metrics.on_event)
@@ -129,7 +129,7 @@ class Node:
             except ConfigError:
                 self.metrics.reloads.labels("refused").inc()
                 raise
-            result: DiffResult = self._root().ask(ApplySpec(self.tree(new)))
+            result: DiffResult = self._root().ask(ApplySpec(self.tree(new)), block=True)
             self.config = new
             self.metrics.reloads.labels("applied").inc()
             log.info("config reloaded", extra={"file": self.config_path,
@@ -141,13 +141,13 @@ class Node:
 
     def describe(self) -> list[ActorInfo]:
         root = ActorInfo("root", "supervisor", "running", 0, 0, "")
-        return [root, *self._root().ask(DescribeTree())]
+        return [root, *self._root().ask(DescribeTree(), block=True)]
 
     def restart_actor(self, path: str) -> str:
-        return self._root().ask(RestartChild(path))
+        return self._root().ask(RestartChild(path), block=True)
 
     def stop_actor(self, path: str) -> str:
-        return self._root().ask(StopChild(path))
+        return self._root().ask(StopChild(path), block=True)
 
     def _root(self) -> pykka.ActorRef:
         if self.root is None or not self.root.is_alive():
@@ -215,8 +215,14 @@ def build_tree(app: App, cfg: Config) -> SupervisorSpec:
     """The root's spec: ``store`` first (it migrates before anyone uses the database), then
     the groups and services of SPEC section 1 as the app provides them."""
     spec = app.tree(cfg)
-    store = ChildSpec("store", StoreActor, redact_url(cfg.database.url))
+    store = ChildSpec("store", StoreActor, redact_url(_database_url(cfg)))
     return replace(spec, children=(store, *spec.children))
+
+
+def _database_url(cfg: Config) -> str:
+    url = cfg.database.url
+    assert url is not None, "load_config sets database.url ($DATABASE_URL or the default)"
+    return url
 
 
 def _check_restart_only(old: Config, new: Config) -> None:

@@ -7,6 +7,7 @@ new entry; while a path is empty (restarting, stopped) a message to it fails fas
 
 from __future__ import annotations
 
+import queue
 import threading
 from typing import Any
 
@@ -78,8 +79,9 @@ class Registry:
     def mailbox_depths(self) -> dict[str, int]:
         out = {}
         for path, ref in list(self._refs.items()):
-            try:
-                out[path] = ref.actor_inbox.qsize()
-            except Exception:
-                continue
+            # pykka types the inbox as a put/get/empty protocol; a ThreadingActor's (every
+            # actor here) is a queue.Queue, which has the depth
+            inbox = ref.actor_inbox
+            if isinstance(inbox, queue.Queue):
+                out[path] = inbox.qsize()
         return out

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._backoff import Backoff
+
+if TYPE_CHECKING:
+    from ._actor import Actor
 
 __all__ = ["Restart", "Strategy", "ChildSpec", "SupervisorSpec", "ActorInfo", "DiffResult"]
 
@@ -34,7 +37,7 @@ class ChildSpec:
     """
 
     id: str
-    actor: type
+    actor: type[Actor]
     config: Any = None
     restart: Restart = Restart.PERMANENT
     shutdown: float = 5.0  # seconds to stop before the child is abandoned

@@ -132,7 +132,7 @@ class Supervisor(Actor):
         """Start one child and wait for its setup; returns the failure, if any."""
         child.generation += 1
         ctx = self.ctx.child(child.spec.id, self.actor_ref, child.generation)
-        ref = None
+        ref: pykka.ActorRef | None = None
         try:
             ref = child.spec.actor.start(ctx, child.spec.config)
             ref.ask(Init(), timeout=self.spec.start_timeout)
@@ -199,7 +199,7 @@ class Supervisor(Actor):
         """
         abnormal = reason is not None
         child.state = "failed" if abnormal else "stopped"
-        if abnormal:
+        if reason is not None:
             child.last_error = repr(reason)
             log.error("actor failed", exc_info=(type(reason), reason, reason.__traceback__),
                       extra={"path": child.path, "restarts": child.restarts,
@@ -293,7 +293,7 @@ class Supervisor(Actor):
             if child.spec.is_supervisor and path.startswith(child.path + "/"):
                 if child.ref is None:
                     raise ActorUnavailable(child.path, child.state)
-                return _ask_down(child, message)
+                return _ask_down(child.ref, child.path, message)
         raise NotFound(f"no actor at {path!r}", field="path")
 
     def _stop_by_request(self, child: _Child) -> str:
@@ -320,7 +320,7 @@ class Supervisor(Actor):
             child = self._find_id(spec.id)
             if child is not None and spec.is_supervisor and child.ref is not None \
                     and child.spec.same_process(spec):
-                _ask_down(child, _CheckSpec(spec.config))
+                _ask_down(child.ref, child.path, _CheckSpec(spec.config))
 
     def _apply(self, new: SupervisorSpec) -> DiffResult:
         """Reload: start added, stop removed, restart changed, leave the rest alone.
@@ -339,10 +339,10 @@ class Supervisor(Actor):
         self.spec = new
         plan: list[tuple[_Child, ChildSpec, str]] = []
         for spec in new.children:
-            child = old.get(spec.id)
-            what = "add" if child is None else \
-                "keep" if child.spec.same_process(spec) else "change"
-            plan.append((child or _Child(spec, self._path_of(spec.id)), spec, what))
+            running = old.get(spec.id)
+            what = "add" if running is None else \
+                "keep" if running.spec.same_process(spec) else "change"
+            plan.append((running or _Child(spec, self._path_of(spec.id)), spec, what))
         self.children = [c for c, _, _ in plan] + [c for c in self.children if c.dynamic]
         for child, spec, what in plan:
             if what == "add":
@@ -359,7 +359,7 @@ class Supervisor(Actor):
                 child.spec = spec
                 if spec.is_supervisor and child.ref is not None:
                     try:
-                        result.merge(_ask_down(child, ApplySpec(spec.config)))
+                        result.merge(_ask_down(child.ref, child.path, ApplySpec(spec.config)))
                     except OrbitalError:
                         raise
                     except Exception as exc:  # noqa: BLE001 - it crashed: its exit follows
@@ -376,14 +376,14 @@ class Supervisor(Actor):
                                  child.started_at, child.last_error, child.dynamic))
             if child.spec.is_supervisor and child.ref is not None:
                 try:
-                    out.extend(child.ref.ask(DescribeTree(), timeout=5))
+                    out.extend(child.ref.ask(DescribeTree(), block=True, timeout=5))
                 except Exception as exc:  # noqa: BLE001 - a busy subtree shows as such
                     out.append(ActorInfo(child.path + "/*", "?", "unknown", 0, 0, repr(exc)))
         return out
 
     # ---- helpers --------------------------------------------------------------------
     def _path_of(self, child_id: str) -> str:
-        return self.ctx.child(child_id, None, 0).path
+        return self.ctx.child(child_id, self.actor_ref, 0).path  # only its path is used
 
     def _find_id(self, child_id: str) -> _Child | None:
         for child in self.children:
@@ -395,12 +395,13 @@ class Supervisor(Actor):
         self.ctx.events.publish(Event(kind, child.path, self.ctx.clock.now(), data))
 
 
-def _ask_down(child: _Child, message: Any) -> Any:
-    """Ask a sub-supervisor; its death meanwhile is a typed, retryable answer."""
+def _ask_down(ref: pykka.ActorRef, path: str, message: Any) -> Any:
+    """Ask the sub-supervisor ``ref`` at ``path``; its death meanwhile is a typed,
+    retryable answer."""
     try:
-        return child.ref.ask(message)
+        return ref.ask(message, block=True)
     except pykka.ActorDeadError:
-        raise ActorUnavailable(child.path, "stopping") from None
+        raise ActorUnavailable(path, "stopping") from None
 
 
 def _tell(ref: pykka.ActorRef, message: Any) -> None:

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from eth_typing import ChecksumAddress, HexAddress, HexStr
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
@@ -77,7 +78,9 @@ class EvmChain:
         self._key = key
         self.receipt_timeout = receipt_timeout
         self.w3 = Web3(Web3.HTTPProvider(spec.rpc_url, request_kwargs={"timeout": rpc_timeout}))
-        self.settler = self.w3.eth.contract(address=spec.settler, abi=abi("OrbitalSettler"))
+        # a checksum address (the config makes it one; web3 refuses any other form here)
+        settler = ChecksumAddress(HexAddress(HexStr(spec.settler)))
+        self.settler = self.w3.eth.contract(address=settler, abi=abi("OrbitalSettler"))
         self._lock = threading.Lock()
         self._nonce: int | None = None
 
@@ -90,7 +93,7 @@ class EvmChain:
         return self.spec.chain_id
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         return self._key.address
 
     def __repr__(self) -> str:
@@ -155,7 +158,7 @@ class EvmChain:
                                            "chainId": self.chain_id})
                 signed = self._key.account.sign_transaction(tx)
                 try:
-                    tx_hash = "0x" + bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction)).hex()
+                    tx_hash = HexStr("0x" + bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction)).hex())
                     break
                 except Exception as exc:
                     self._nonce = None   # reseed: the key was used elsewhere, or the node lost ours

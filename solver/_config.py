@@ -21,6 +21,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from eth_utils import is_address, to_checksum_address
 
 from runtime import Backoff
@@ -65,7 +66,7 @@ class SolverKey:
                                     f"or not a keystore)") from None
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         return self._account.address
 
     @property
@@ -217,18 +218,16 @@ def _chains(raw: SolverFile, info: Any) -> tuple[ChainSpec, ...]:
         entry, base = raw.chains.get(name, ChainEntry()), known.get(name)
         tokens = {s: t.address for s, t in base.contracts.tokens.items()} if base else {}
         tokens.update(entry.tokens)
-        spec = {
-            "rpc_url": entry.rpc_url or (base.rpc_url if base else ""),
-            "chain_id": entry.chain_id or (base.chain_id if base else 0),
-            "settler": entry.settler or (base.contracts.settler if base else ""),
-        }
-        for k, v in spec.items():
+        rpc_url: str = entry.rpc_url or (base.rpc_url if base else "")
+        chain_id: int = entry.chain_id or (base.chain_id if base else 0)
+        settler: str = entry.settler or (base.contracts.settler if base else "")
+        for k, v in (("rpc_url", rpc_url), ("chain_id", chain_id), ("settler", settler)):
             if not v:
                 raise SolverConfigError(f"chains.{name}.{k}: required (not a devnet chain)")
-        for k, v in [("settler", spec["settler"])] + [(f"tokens.{s}", a) for s, a in tokens.items()]:
-            if not is_address(v):
-                raise SolverConfigError(f"chains.{name}.{k}: expected a 0x address, got {v!r}")
-        out.append(ChainSpec(name, int(spec["chain_id"]), spec["rpc_url"], to_checksum_address(spec["settler"]),
+        for k, a in [("settler", settler)] + [(f"tokens.{s}", a) for s, a in tokens.items()]:
+            if not is_address(a):
+                raise SolverConfigError(f"chains.{name}.{k}: expected a 0x address, got {a!r}")
+        out.append(ChainSpec(name, int(chain_id), rpc_url, to_checksum_address(settler),
                              {s.upper(): to_checksum_address(a) for s, a in tokens.items()}))
     ids = [c.chain_id for c in out]
     if len(set(ids)) != len(ids):

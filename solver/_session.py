@@ -112,10 +112,10 @@ class SessionRun:
         with self._lock:
             if self._ended.is_set():
                 return
-            self._call = stub.Session(iter(self.outbox))
+            call = self._call = stub.Session(iter(self.outbox))
         heartbeat: threading.Thread | None = None
         try:
-            for message in self._call:
+            for message in call:
                 kind = message.WhichOneof("kind")
                 if kind == "welcome":
                     self.session_id = message.welcome.session_id

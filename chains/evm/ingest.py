@@ -263,7 +263,7 @@ def event_rows(chain: str, logs: list) -> list[tuple]:
 
 
 def _typed_rows(chain: str, logs: list[Log]) -> list[tuple]:
-    rows = []
+    rows: list[tuple] = []
     append, builders = rows.append, _TYPED_ROWS
     for lg in logs:
         if lg.removed or not lg.topics:

@@ -6,14 +6,37 @@ before the ``rpcs`` they use), and the test seam ``after_record``."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from runtime import Actor
+    from runtime.store import Store
+
+    from .rpc import RpcClient
+    from .txsend import TxSender
+
+    # Mixed into a runtime.Actor (``class Attester(SenderOwner, Actor)``): its ``ctx``,
+    # ``path`` and ``own`` are the actor's. At runtime the mixin stays a plain class, so
+    # the actor's MRO is unchanged.
+    _ActorBase = Actor
+else:
+    _ActorBase = object
 
 __all__ = ["SenderOwner"]
 
 
-class SenderOwner:
+class SenderOwner(_ActorBase):
     """Mixin for :class:`runtime.Actor` subclasses holding ``self.senders``/``self.rpcs``
     (RPC clients the actor owns: ``self.own(RpcClient(...))``)."""
+
+    # Set by the actor's setup before build_senders:
+    rpcs: dict[str, RpcClient]
+    account: LocalAccount
+    store: Store
+    # Set by build_senders:
+    senders: dict[str, TxSender]
 
     # Test seam: called by the senders after a transaction is recorded, before its
     # broadcast; a test raises from it to crash the actor exactly there.

@@ -62,6 +62,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import to_checksum_address
 
 from runtime.config import opt
@@ -324,9 +325,10 @@ class TxSender:
                 n = min(book.holes)
                 book.holes.discard(n)
                 return n
-            n = book.next
-            book.next += 1
-            return n
+            nonce = book.next
+            assert nonce is not None, "the book is synced above"
+            book.next = nonce + 1
+            return nonce
 
     def _give_back(self, nonce: int) -> None:
         with self._book.lock:
@@ -364,8 +366,8 @@ class TxSender:
                 reference: str, purpose: str, *, replaces: int | None) -> EvmTx:
         while True:
             signed = self.account.sign_transaction({
-                "type": 2, "chainId": self.chain_id, "nonce": nonce, "to": to, "value": value,
-                "data": data, "gas": gas, "maxFeePerGas": fees.max_fee,
+                "type": 2, "chainId": self.chain_id, "nonce": nonce, "to": HexStr(to),
+                "value": value, "data": HexStr(data), "gas": gas, "maxFeePerGas": fees.max_fee,
                 "maxPriorityFeePerGas": fees.priority_fee})
             # A refused transaction gives its nonce back; the same call again at unchanged
             # fees would be the very same bytes (tx_hash is unique): 1 wei more makes it a

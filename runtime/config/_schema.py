@@ -77,13 +77,13 @@ class _Builder:
             if not isinstance(loc.value, dict):
                 self.fail(loc, key, f"expected a mapping, got {_kind(loc.value)}")
             pattern = meta.get("pattern")
-            out = {}
+            mapping: dict[str, Any] = {}
             for name, v in loc.value.items():
                 if pattern and not re.fullmatch(pattern, name):
                     self.fail(v, f"{key}.{name}", f"name must match {pattern}")
-                out[name] = self.value(args[1], v, f"{key}.{name}", {})
-            return out
-        if dataclasses.is_dataclass(tp):
+                mapping[name] = self.value(args[1], v, f"{key}.{name}", {})
+            return mapping
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             return self.dataclass(tp, loc, key)
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
             try:

@@ -52,10 +52,12 @@ class GrpcServer:
         status = (health_pb2.HealthCheckResponse.SERVING if serving
                   else health_pb2.HealthCheckResponse.NOT_SERVING)
         names = ["", *(name for name, _, _ in self.services)]
+        health = self.health
+        assert health is not None, "set_serving is called after start()"
 
         async def apply():
             for name in names:
-                await self.health.set(name, status)
+                await health.set(name, status)
         asyncio.run_coroutine_threadsafe(apply(), self.loop).result(10)
 
     def stop(self, grace: float) -> None:
