@@ -32,7 +32,7 @@ from ._events import EventBus
 from ._registry import Registry
 
 if TYPE_CHECKING:
-    from ._node import Services
+    from ._services import Services
 
 __all__ = ["Actor", "ActorContext", "ChildExit", "Init", "Tick"]
 

@@ -14,8 +14,7 @@ import os
 import secrets
 import signal
 import threading
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 import pykka
 
@@ -26,6 +25,7 @@ from ._events import Event, EventBus
 from ._logging import register_secret
 from ._metrics import Metrics
 from ._registry import Registry
+from ._services import Services
 from ._spec import ActorInfo, ChildSpec, DiffResult, SupervisorSpec
 from ._supervisor import ApplySpec, DescribeTree, RestartChild, StopChild, Supervisor
 from .config import App, Config, NodeConfig, load_config
@@ -35,18 +35,6 @@ from .store import Store, StoreActor, redact_url
 __all__ = ["Node", "Services", "build_tree"]
 
 log = logging.getLogger("orbital.node")
-
-
-@dataclass(frozen=True)
-class Services:
-    """Node-wide resources every actor may use (via ``self.ctx.services``)."""
-
-    store: Store
-    metrics: Metrics
-    node_name: str
-    state_dir: str
-    grpc: Any = None          # the GrpcServer, for actors that feed streams
-    config: Config | None = None  # as at start; actors get their own part via ChildSpec
 
 
 class Node:
@@ -95,7 +83,7 @@ class Node:
                            events=self.events, on_exit=self._root_exited,
                            observe=self.metrics.observe,
                            services=Services(self.store, self.metrics, cfg.node.name,
-                                             cfg.node.state_dir, self.grpc, cfg))
+                                             cfg.node.state_dir, self.grpc))
         try:
             self.root = Supervisor.start(ctx, self.tree(cfg))
             self.root.ask(Init())

@@ -1,5 +1,6 @@
-"""Public entry: the node and its services (see :mod:`runtime._node`)."""
+"""Public entry: the node (:mod:`runtime._node`) and what it lends actors (:mod:`runtime._services`)."""
 
-from ._node import Node, Services, build_tree
+from ._node import Node, build_tree
+from ._services import Services
 
 __all__ = ["Node", "Services", "build_tree"]

@@ -59,7 +59,10 @@ class InHouseSolver(Actor):
             ChainSpec(name, c.chain_id, c.rpc[0], c.contracts.settler,
                       {sym: t.address for sym, t in c.tokens.items()})
             for name, c in spec.chains if c.contracts.settler)
-        cfg = SolverConfig(target=f"127.0.0.1:{self.ctx.services.grpc.port}",
+        server = self.ctx.services.grpc
+        if server is None:
+            raise RuntimeError("the in-house solver needs the node's gRPC server")
+        cfg = SolverConfig(target=f"127.0.0.1:{server.port}",
                            key=SolverKey.from_hex(str(spec.config.key), "in_house_solver.key"),
                            chains=chains, tokens=tuple(t.upper() for t in spec.config.tokens),
                            improvement_bps=spec.config.improvement_bps,

@@ -4,7 +4,8 @@ from ._db import UINT256_TYPES, database, open_database, redact_url
 from ._fields import UINT256_MAX, UInt256Field
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
 from ._models import BaseModel, Lease, SchemaMigration
-from ._store import Store, StoreActor, StoreStatus
+from ._actor import StoreActor, StoreStatus
+from ._store import Store
 
 __all__ = ["UINT256_TYPES", "database", "open_database", "redact_url", "UINT256_MAX",
            "UInt256Field", "RUNTIME_MIGRATIONS", "Migration", "migrate", "BaseModel",

@@ -1,22 +1,20 @@
-"""The store: one database handle for the node, and the ``store`` actor that migrates it."""
+"""The store: one database handle for the node (its actor is :mod:`._actor`)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 
 import peewee
 
-from .._actor import Actor
 from .._errors import Unavailable
 from ._db import open_database, redact_url
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
 from ._models import Lease
 
-__all__ = ["Store", "StoreActor", "StoreStatus"]
+__all__ = ["Store"]
 
 log = logging.getLogger("orbital.store")
 
@@ -137,48 +135,3 @@ class Store:
             self.db.close_all()
         elif not self.db.is_closed():
             self.db.close()
-
-
-@dataclass(frozen=True)
-class StoreStatus:
-    pass
-
-
-class StoreActor(Actor):
-    """``store``: migrates on every start (idempotent), answers health pings and, on
-    SQLite, checkpoints the WAL every ``checkpoint_interval`` seconds.
-
-    The checkpoint is PASSIVE: it copies what it can into the database file without
-    waiting for readers or blocking writers, on this actor's thread, so writers rarely
-    reach the WAL size at which their own commit would checkpoint (see ``_db.py``)."""
-
-    kind = "store"
-    checkpoint_interval = 1.0
-
-    def setup(self) -> None:
-        store: Store = self.ctx.services.store
-        applied = store.migrate()
-        if applied:
-            log.info("migrations applied", extra={"path": self.path, "applied": applied})
-        if not store.is_postgres:
-            store.hold()
-            self.schedule_tick(self.checkpoint_interval)
-
-    def teardown(self) -> None:
-        store: Store = self.ctx.services.store
-        if not store.is_postgres:
-            store.release()
-
-    def _checkpoint(self) -> None:
-        try:
-            self.ctx.services.store.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except peewee.OperationalError as exc:   # retried at the next tick
-            log.warning("WAL checkpoint failed", extra={"path": self.path, "error": str(exc)})
-
-    def handle(self, message):
-        if self.run_tick(message, self.checkpoint_interval, self._checkpoint):
-            return None
-        if isinstance(message, StoreStatus):
-            store: Store = self.ctx.services.store
-            return {"url": store.url, "latency_s": store.ping()}
-        return super().handle(message)

@@ -1,0 +1,27 @@
+"""What the node lends every actor: :class:`Services`, reached as ``self.ctx.services``.
+
+Its own module, importing only what it names (the store, metrics, the gRPC server), so the
+actor base can be typed against it without importing the node that builds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._metrics import Metrics
+from .grpc import GrpcServer
+from .store._store import Store
+
+__all__ = ["Services"]
+
+
+@dataclass(frozen=True)
+class Services:
+    """Node-wide resources every actor may use. An actor's own configuration comes with its
+    child spec, never from here, so a reload reaches exactly the actors whose part changed."""
+
+    store: Store
+    metrics: Metrics
+    node_name: str
+    state_dir: str
+    grpc: GrpcServer | None = None   # the node's server (None in a bare test tree)
