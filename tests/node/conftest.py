@@ -62,10 +62,10 @@ def write_config(path, database_url: str, state_dir, echoes: dict[str, str] | No
                  supervision: Mapping[str, Any] | None = None, **node: Any) -> str:
     """The echo kinds' node config at ``path`` (tests rewrite it to reload the node).
     ``supervision``: groups besides (or over) ``chains``; ``node``: keys of ``node:``."""
-    doc = node_config(database_url, state_dir, token=token, supervision={
-        "chains": {"intensity": 3, "period": 10, "backoff": {"initial": 0}}} | dict(
-        supervision or {}), sections={"echo": {
-            "actors": {name: {"greeting": g} for name, g in (echoes or {}).items()}}}, **node)
+    groups = {"chains": {"intensity": 3, "period": 10, "backoff": {"initial": 0}}}
+    echo = {"actors": {name: {"greeting": g} for name, g in (echoes or {}).items()}}
+    doc = node_config(database_url, state_dir, {"echo": echo}, token=token,
+                      supervision=groups | dict(supervision or {}), **node)
     return _write(path, doc, extra)
 
 
