@@ -113,7 +113,8 @@ class _Started:
 class TestNodes:
     """The nodes one test starts, in ``tmp_path``; a context manager whose exit closes
     every channel, shuts every node down, then stops the actors handed to :meth:`own`
-    (recorders registered into a node must outlive it).
+    (recorders registered into a node must outlive it). A module-scoped fixture (one node
+    for many calls: property tests, CLI runs) gives it a ``tmp_path_factory`` directory.
 
     ``config`` writes supervisor.yaml (state in ``tmp_path/var``; SQLite in ``tmp_path``
     unless a database URL is given: ``pg_url`` for PostgreSQL); ``start`` builds and

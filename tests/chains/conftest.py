@@ -123,7 +123,15 @@ def chains_yaml(name: str, info, *, rpc: list[str], start_block: int, **extra) -
 
 
 @pytest.fixture
-def start_node(tmp_path):
+def nodes(tmp_path):
+    """The test's :class:`TestNodes`: ``start_node`` starts on it, and so does a test whose
+    node is not a watcher's (test_commit_order: the book alone)."""
+    with TestNodes(tmp_path) as nodes:
+        yield nodes
+
+
+@pytest.fixture
+def start_node(nodes):
     """``start(database_url, chains_yaml, book=True, node_name)`` -> (node, the recorder
     standing in for the intent book, or None)."""
     from actors.chain_watcher import install
@@ -133,16 +141,15 @@ def start_node(tmp_path):
         install(app)
         return app
 
-    with TestNodes(tmp_path) as nodes:
-        def start(database_url: str, chains: str, *, book: bool = True,
-                  node_name: str = "node-1") -> tuple[Node, Any]:
-            path = nodes.config(database_url, extra=chains, file=f"supervisor-{len(nodes.nodes)}.yaml",
-                                name=node_name, supervision={
-                                    "chains": {"intensity": 10, "period": 10, "backoff": {"initial": 0}}})
-            recorder = nodes.own(MessageRecorder.start()) if book else None
-            node = nodes.start(path, make_app, register={"intents/book": recorder} if book else None)
-            return node, recorder
-        yield start
+    def start(database_url: str, chains: str, *, book: bool = True,
+              node_name: str = "node-1") -> tuple[Node, Any]:
+        path = nodes.config(database_url, extra=chains, file=f"supervisor-{len(nodes.nodes)}.yaml",
+                            name=node_name, supervision={
+                                "chains": {"intensity": 10, "period": 10, "backoff": {"initial": 0}}})
+        recorder = nodes.own(MessageRecorder.start()) if book else None
+        node = nodes.start(path, make_app, register={"intents/book": recorder} if book else None)
+        return node, recorder
+    return start
 
 
 class FlakyProxy:

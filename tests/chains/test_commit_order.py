@@ -42,7 +42,6 @@ from protocol.events import OPEN, RESOLVED_ORDER_TYPE
 from protocol.evidence import Terms
 from node import new_app
 from runtime.config import App
-from runtime.node import Node
 from runtime.store import Store
 from tests.intents.conftest import ADDR, USERS, write_node_config
 
@@ -110,12 +109,12 @@ def _waiting_on_a_lock(store: Store, pid: int) -> bool:
                                    (pid,)).fetchone()[0])
 
 
-def test_the_book_applies_both_commits_when_they_land_in_reverse_id_order(database_url, tmp_path):
+def test_the_book_applies_both_commits_when_they_land_in_reverse_id_order(database_url, tmp_path, nodes):
     rows_a = event_rows("devnet-a", [_open_log("devnet-a", "devnet-b", nonce=1, block=10)])
     rows_b = event_rows("devnet-b", [_open_log("devnet-b", "devnet-a", nonce=2, block=20)])
     ids = {rows_a[0][7], rows_b[0][7]}           # the order ids (chain_event.order_id)
     path = write_node_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var")
-    node = Node(path, _book_only_app()).start()
+    node = nodes.start(path, _book_only_app)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="watcher-commit")
     go = threading.Event()
     try:
@@ -150,7 +149,6 @@ def test_the_book_applies_both_commits_when_they_land_in_reverse_id_order(databa
     finally:
         go.set()
         pool.shutdown(wait=True)
-        node.shutdown()
     assert set(events) == ids
     assert events[rows_a[0][7]] < events[rows_b[0][7]]   # T1 held the lower id
     assert set(intents) == ids, f"an Open committed later with a lower id was skipped: {intents}"

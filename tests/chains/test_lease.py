@@ -11,6 +11,7 @@ import grpc
 from actors.chain_watcher import WatcherStatus
 from devnet import free_ports
 from orbital.v1 import chain_pb2, chain_pb2_grpc
+from tests._node import node_config, write_config
 from tests.node.test_process import Proc
 
 from .conftest import chains_yaml, wait_until
@@ -27,12 +28,9 @@ def test_two_nodes_on_one_database_index_each_chain_once(database_url, chain_a, 
     assert a.registry.ask(PATH, WatcherStatus())["standby"] is False
 
     port = free_ports(1)[0]
-    cfg = tmp_path / "node-b.yaml"
-    cfg.write_text("\n".join([
-        "node:", "  name: node-b", f"  grpc_listen: 127.0.0.1:{port}", "  metrics_listen: 127.0.0.1:0",
-        f"  state_dir: {tmp_path / 'var-b'}", "  shutdown_timeout: 2",
-        "database:", f"  url: '{database_url}'"]) + "\n" + yaml)
-    b = Proc(str(cfg), str(tmp_path))
+    cfg = write_config(tmp_path / "node-b.yaml", node_config(
+        database_url, tmp_path / "var-b", token=None, grpc_port=port, name="node-b"), yaml)
+    b = Proc(cfg, str(tmp_path))
     try:
         b.wait_for("node started")
         with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:

@@ -21,6 +21,7 @@ import devnet
 from clients import IntentStatus, OrbitalClient
 from devnet import free_ports
 from devnet.accounts import account
+from tests._node import TestNodes, node_config, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -39,25 +40,20 @@ def devnet_info(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def node(devnet_info, tmp_path_factory):
-    """The shipped supervisor.yaml with its chains on the test devnet, ports from the OS."""
+    """The shipped supervisor.yaml with its chains on the test devnet: its ``node:`` keys
+    under the test node's (ports from the OS, state and SQLite in tmp), its other sections
+    as shipped. One node for the module: the CLI calls need a node, not a fresh one."""
     from node import build_app
-    from runtime.node import Node
     tmp = tmp_path_factory.mktemp("clients-node")
-    doc = yaml.safe_load((ROOT / "supervisor.yaml").read_text())
-    doc["node"].update(grpc_listen="127.0.0.1:0", metrics_listen="127.0.0.1:0",
-                       state_dir=str(tmp / "var"), shutdown_timeout=2,
-                       admin_token="test-admin-token-0123456789")
-    doc["database"] = {"url": f"sqlite:///{tmp}/orbital.db"}
+    shipped = yaml.safe_load((ROOT / "supervisor.yaml").read_text())
+    test = node_config(f"sqlite:///{tmp}/orbital.db", tmp / "var")
+    doc = shipped | {"node": shipped["node"] | test["node"], "database": test["database"]}
     for chain in devnet_info.chains:
         doc["chains"][chain.name]["rpc"] = [chain.rpc_url]
     # the devnet's attester role (a public anvil key), polling fast
     doc["attester"].update(key=devnet_info.account("attester").private_key, poll_interval=0.2)
-    app = build_app()
-    path = tmp / "supervisor.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    n = Node(str(path), app).start()
-    yield n
-    n.shutdown()
+    with TestNodes(tmp) as nodes:
+        yield nodes.start(write_config(tmp / "supervisor.yaml", doc), build_app)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 import yaml
@@ -37,13 +38,14 @@ def chains_section(rpc_ports: tuple[int, int]) -> dict:
 
 
 def write_node_config(path, database_url: str, state_dir, *, rpc_ports=None, intents: str = "",
-                      extra: str = "") -> str:
-    """``intents``: YAML lines of the intents section, over ``min_open_window: 0``."""
+                      extra: str = "", **node: Any) -> str:
+    """``intents``: YAML lines of the intents section, over ``min_open_window: 0``;
+    ``node``: keys of ``node:`` (a fixed ``grpc_port`` for a subprocess node)."""
     doc = node_config(database_url, state_dir, {
         "intents": {"min_open_window": 0} | (yaml.safe_load(intents) or {}),
         "chains": chains_section(rpc_ports or tuple(free_ports(2)))},
         supervision={"chains": {"intensity": 100, "period": 10,
-                                "backoff": {"initial": 0.1, "max": 1}}})
+                                "backoff": {"initial": 0.1, "max": 1}}}, **node)
     return write_config(path, doc, extra)
 
 
@@ -78,12 +80,19 @@ def cancel_signature(order: GaslessOrder, key: str) -> str:
 
 
 @pytest.fixture
-def intents_node(tmp_path, database_url):
-    """start(intents="...yaml lines...") -> (node, IntentService stub)."""
+def nodes(tmp_path):
+    """The test's :class:`TestNodes` (``intents_node`` starts on it; a test opens more
+    stubs to its nodes with it)."""
     with TestNodes(tmp_path) as nodes:
-        def start(intents: str = "", extra: str = "", **kw):
-            path = write_node_config(tmp_path / "supervisor.yaml", database_url,
-                                     tmp_path / "var", intents=intents, extra=extra, **kw)
-            node = nodes.start(path, build_app)
-            return node, nodes.stub(node, intents_pb2_grpc.IntentServiceStub)
-        yield start
+        yield nodes
+
+
+@pytest.fixture
+def intents_node(tmp_path, database_url, nodes):
+    """start(intents="...yaml lines...", clock=None) -> (node, IntentService stub)."""
+    def start(intents: str = "", extra: str = "", clock: Any = None, **kw):
+        path = write_node_config(tmp_path / "supervisor.yaml", database_url,
+                                 tmp_path / "var", intents=intents, extra=extra, **kw)
+        node = nodes.start(path, build_app, clock=clock)
+        return node, nodes.stub(node, intents_pb2_grpc.IntentServiceStub)
+    return start

@@ -17,9 +17,7 @@ from .conftest import USERS, make_order, signed_request, write_node_config
 def test_kill_9_right_after_acks_loses_nothing(tmp_path, database_url):
     port = free_ports(1)[0]
     config = write_node_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
-                               intents="user_rate: {rate: 10000, burst: 10000}")
-    path = tmp_path / "supervisor.yaml"
-    path.write_text(path.read_text().replace("grpc_listen: 127.0.0.1:0", f"grpc_listen: 127.0.0.1:{port}"))
+                               intents="user_rate: {rate: 10000, burst: 10000}", grpc_port=port)
     proc = Proc(config, str(tmp_path))
     proc.wait_for("node started")
     reqs = [signed_request(make_order(USERS[i % 6], nonce=5000 + i)) for i in range(120)]

@@ -5,47 +5,39 @@ from __future__ import annotations
 
 import time
 
-import grpc
-
-from node import build_app
-from orbital.v1 import admin_pb2, admin_pb2_grpc, intents_pb2, intents_pb2_grpc
-from runtime.node import Node
+from orbital.v1 import admin_pb2, admin_pb2_grpc, intents_pb2
 from runtime.testing import FakeClock
+from tests._node import ADMIN
 
-from .conftest import make_order, signed_request, write_node_config
+from .conftest import make_order, signed_request
 
 P = intents_pb2
-ADMIN = [("authorization", "Bearer test-admin-token-0123456789")]
 
 
-def test_expire_task_expires_only_what_is_past_open_deadline(tmp_path, database_url):
+def test_expire_task_expires_only_what_is_past_open_deadline(intents_node, nodes):
     start = time.monotonic()
     clock = FakeClock(start=start, wall_offset=time.time() - start)
-    cfg = write_node_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
-                            extra="keeper:\n  tasks:\n    expire: {cron: '0 0 1 1 *', action: expire_intents}\n")
-    node = Node(cfg, build_app(), clock=clock).start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}") as ch:
-            stub = intents_pb2_grpc.IntentServiceStub(ch)
-            soon = stub.SubmitIntent(signed_request(make_order(nonce=1, open_in=60)))
-            later = stub.SubmitIntent(signed_request(make_order(nonce=2, open_in=600)))
-            clock.advance(61)
-            admin_pb2_grpc.AdminServiceStub(ch).RunTask(admin_pb2.RunTaskRequest(name="expire"), metadata=ADMIN)
-            deadline = time.monotonic() + 15
-            while stub.GetIntent(P.GetIntentRequest(id=soon.id)).status != P.INTENT_STATUS_EXPIRED:
-                assert time.monotonic() < deadline, "not expired"
-                time.sleep(0.05)
-            got = stub.GetIntent(P.GetIntentRequest(id=soon.id))
-            assert [h.status for h in got.history] == [P.INTENT_STATUS_PENDING, P.INTENT_STATUS_EXPIRED]
-            assert "openDeadline passed" in got.history[-1].reason
-            assert stub.GetIntent(P.GetIntentRequest(id=later.id)).status == P.INTENT_STATUS_PENDING
-            tasks = admin_pb2_grpc.AdminServiceStub(ch).ListTasks(admin_pb2.ListTasksRequest(), metadata=ADMIN)
-            [task] = [t for t in tasks.tasks if t.name == "expire"]
-            deadline = time.monotonic() + 10
-            while "expired 1" not in task.last_result:
-                assert time.monotonic() < deadline, task
-                time.sleep(0.05)
-                tasks = admin_pb2_grpc.AdminServiceStub(ch).ListTasks(admin_pb2.ListTasksRequest(), metadata=ADMIN)
-                [task] = [t for t in tasks.tasks if t.name == "expire"]
-    finally:
-        node.shutdown()
+    node, stub = intents_node(
+        extra="keeper:\n  tasks:\n    expire: {cron: '0 0 1 1 *', action: expire_intents}\n",
+        clock=clock)
+    admin = nodes.stub(node, admin_pb2_grpc.AdminServiceStub)
+    soon = stub.SubmitIntent(signed_request(make_order(nonce=1, open_in=60)))
+    later = stub.SubmitIntent(signed_request(make_order(nonce=2, open_in=600)))
+    clock.advance(61)
+    admin.RunTask(admin_pb2.RunTaskRequest(name="expire"), metadata=ADMIN)
+    deadline = time.monotonic() + 15
+    while stub.GetIntent(P.GetIntentRequest(id=soon.id)).status != P.INTENT_STATUS_EXPIRED:
+        assert time.monotonic() < deadline, "not expired"
+        time.sleep(0.05)
+    got = stub.GetIntent(P.GetIntentRequest(id=soon.id))
+    assert [h.status for h in got.history] == [P.INTENT_STATUS_PENDING, P.INTENT_STATUS_EXPIRED]
+    assert "openDeadline passed" in got.history[-1].reason
+    assert stub.GetIntent(P.GetIntentRequest(id=later.id)).status == P.INTENT_STATUS_PENDING
+    tasks = admin.ListTasks(admin_pb2.ListTasksRequest(), metadata=ADMIN)
+    [task] = [t for t in tasks.tasks if t.name == "expire"]
+    deadline = time.monotonic() + 10
+    while "expired 1" not in task.last_result:
+        assert time.monotonic() < deadline, task
+        time.sleep(0.05)
+        tasks = admin.ListTasks(admin_pb2.ListTasksRequest(), metadata=ADMIN)
+        [task] = [t for t in tasks.tasks if t.name == "expire"]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from node import build_app
 from orbital.v1 import intents_pb2, intents_pb2_grpc
-from runtime.node import Node
+from tests._node import TestNodes
 
 from .conftest import make_order, signed_request, write_node_config
 
@@ -25,13 +25,12 @@ ALLOWED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAUTHENTICATED,
 
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory):
+    """One node for the module: hypothesis calls the test many times, not the fixture."""
     tmp = tmp_path_factory.mktemp("props")
-    path = write_node_config(tmp / "supervisor.yaml", f"sqlite:///{tmp}/orbital.db", tmp / "var")
-    node = Node(path, build_app()).start()
-    ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
-    yield intents_pb2_grpc.IntentServiceStub(ch)
-    ch.close()
-    node.shutdown()
+    with TestNodes(tmp) as nodes:
+        path = write_node_config(tmp / "supervisor.yaml", f"sqlite:///{tmp}/orbital.db",
+                                 tmp / "var")
+        yield nodes.stub(nodes.start(path, build_app), intents_pb2_grpc.IntentServiceStub)
 
 
 BASE = json.loads(signed_request(make_order(nonce=1, open_in=10**6, fill_in=2 * 10**6)).typed_data)

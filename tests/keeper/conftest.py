@@ -10,7 +10,6 @@ from __future__ import annotations
 from actors.keeper import KeeperConfig
 
 import threading
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,8 +17,9 @@ import pytest
 from actors import keeper
 from node import new_app
 from actors.keeper import ListTasks, TaskInfo
-from runtime import ChildSpec, SupervisorSpec
+from runtime import ChildSpec, Metrics, SupervisorSpec
 from runtime.config import App, load_text
+from runtime.node import Services
 from runtime.store import Store
 from runtime.testing import FakeClock, start_tree
 
@@ -90,12 +90,16 @@ def _clean():
 
 
 class KeeperTree:
-    """A root supervisor holding one keeper, on a FakeClock, over a real store."""
+    """A root supervisor holding one keeper, on a FakeClock, over a real store; its
+    services are a node's (the type ActorContext.services has), state in ``state_dir``
+    (the store's)."""
 
-    def __init__(self, store: Store, cfg: keeper.KeeperConfig, clock: FakeClock) -> None:
+    def __init__(self, store: Store, cfg: keeper.KeeperConfig, clock: FakeClock,
+                 state_dir: str) -> None:
         self.clock, self.store = clock, store
         spec = SupervisorSpec(intensity=0, children=(ChildSpec("keeper", keeper.Keeper, cfg),))
-        services = SimpleNamespace(store=store, node_name="test-node")
+        services = Services(store=store, metrics=Metrics(), node_name="test-node",
+                            state_dir=state_dir)
         self.ref, self.ctx, self.rec = start_tree(spec, clock=clock, services=services)
 
     def ask(self, message: Any) -> Any:
@@ -123,12 +127,12 @@ def store(database_url, tmp_path):
 
 
 @pytest.fixture
-def keeper_tree(store):
+def keeper_tree(store, tmp_path):
     """``keeper_tree(cfg, clock=None)`` starts a keeper; stopped after the test."""
     trees: list[KeeperTree] = []
 
     def start(cfg: keeper.KeeperConfig, clock: FakeClock | None = None) -> KeeperTree:
-        t = KeeperTree(store, cfg, clock or FakeClock())
+        t = KeeperTree(store, cfg, clock or FakeClock(), str(tmp_path))
         trees.append(t)
         return t
     yield start

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import pytest
 
@@ -9,11 +11,9 @@ from clients import field_violations
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 from runtime.node import Node
 from runtime.testing import EventRecorder
+from tests._node import ADMIN, TestNodes, yaml_value
 
 from .conftest import CALLS, gate, make_app
-
-TOKEN = "keeper-admin-token-0123456789"
-ADMIN = [("authorization", f"Bearer {TOKEN}")]
 
 TASKS = {
     "rec": "{cron: '0 0 3 * * *', action: record, args: {note: done}}",
@@ -21,35 +21,21 @@ TASKS = {
 }
 
 
-def write(path, database_url, state_dir, tasks: dict[str, str]) -> str:
-    lines = ["node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-             f"  state_dir: {state_dir}", "  shutdown_timeout: 2", f"  admin_token: {TOKEN}",
-             "database:", f"  url: '{database_url}'", "keeper:", "  tasks:"]
-    lines += [f"    {name}: {body}" for name, body in tasks.items()]
-    if not tasks:
-        lines[-1] = "  tasks: {}"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
-
-
 @pytest.fixture
 def node(tmp_path, database_url):
-    started: list[tuple[Node, grpc.Channel]] = []
+    """``start(tasks)`` -> a started keeper node with ``rec`` (its events), ``stub`` (its
+    AdminService) and ``rewrite(tasks)`` (write its config again, for a reload)."""
+    with TestNodes(tmp_path) as nodes:
+        def write(tasks: dict[str, str]) -> str:
+            return nodes.config(database_url, {"keeper": {"tasks": yaml_value(tasks)}})
 
-    def start(tasks=TASKS):
-        path = write(tmp_path / "supervisor.yaml", database_url, tmp_path / "var", tasks)
-        n = Node(path, make_app()).start()
-        n.rec = EventRecorder(n.events)
-        n.path = tmp_path / "supervisor.yaml"
-        n.url, n.state = database_url, tmp_path / "var"
-        ch = grpc.insecure_channel(f"127.0.0.1:{n.grpc_port}")
-        n.stub = admin_pb2_grpc.AdminServiceStub(ch)
-        started.append((n, ch))
-        return n
-    yield start
-    for n, ch in started:
-        ch.close()
-        n.shutdown()
+        def start(tasks: dict[str, str] = TASKS) -> Node:
+            n = nodes.start(write(tasks), make_app)
+            n.rec = EventRecorder(n.events)
+            n.stub = nodes.stub(n, admin_pb2_grpc.AdminServiceStub)
+            n.rewrite = write
+            return n
+        yield start
 
 
 def tasks(n) -> dict[str, admin_pb2.TaskInfo]:
@@ -132,30 +118,32 @@ def test_no_keeper_is_unavailable(node):
 def test_reload_adds_and_removes_tasks(node):
     n = node(tasks={"rec": TASKS["rec"]})
     n.stub.PauseTask(admin_pb2.PauseTaskRequest(name="rec"), metadata=ADMIN, timeout=10)
-    write(n.path, n.url, n.state, TASKS)
+    n.rewrite(TASKS)
     reply = n.stub.ReloadConfig(admin_pb2.ReloadConfigRequest(), metadata=ADMIN, timeout=20)
     assert reply.restarted == ["keeper"]
     listed = tasks(n)
     assert list(listed) == ["rec", "slow"] and listed["rec"].paused  # state kept
-    write(n.path, n.url, n.state, {"slow": TASKS["slow"]})
+    n.rewrite({"slow": TASKS["slow"]})
     n.stub.ReloadConfig(admin_pb2.ReloadConfigRequest(), metadata=ADMIN, timeout=20)
     assert list(tasks(n)) == ["slow"]
     assert code_of(n.stub.RunTask, admin_pb2.RunTaskRequest(name="rec")).code() == \
         grpc.StatusCode.NOT_FOUND
-    write(n.path, n.url, n.state, {})
+    n.rewrite({})
     reply = n.stub.ReloadConfig(admin_pb2.ReloadConfigRequest(), metadata=ADMIN, timeout=20)
     assert reply.stopped == ["keeper"]
     assert code_of(n.stub.ListTasks, admin_pb2.ListTasksRequest()).code() == \
         grpc.StatusCode.UNAVAILABLE
-    write(n.path, n.url, n.state, {"rec": TASKS["rec"]})
+    n.rewrite({"rec": TASKS["rec"]})
     reply = n.stub.ReloadConfig(admin_pb2.ReloadConfigRequest(), metadata=ADMIN, timeout=20)
     assert reply.started == ["keeper"] and tasks(n)["rec"].paused  # back, still paused
 
 
 def test_invalid_cron_on_reload_is_refused_and_tree_untouched(node):
     n = node(tasks={"rec": TASKS["rec"]})
-    write(n.path, n.url, n.state, {"rec": "{cron: '0 0 3 * * * *', action: record}"})
+    path = n.rewrite({"rec": "{cron: '0 0 3 * * * *', action: record}"})
+    lines = Path(path).read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if "0 0 3 * * * *" in text)
     err = code_of(n.stub.ReloadConfig, admin_pb2.ReloadConfigRequest())
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "supervisor.yaml:11: keeper.tasks.rec.cron" in err.details(), err.details()
+    assert f"supervisor.yaml:{line}: keeper.tasks.rec.cron" in err.details(), err.details()
     assert list(tasks(n)) == ["rec"]

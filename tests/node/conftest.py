@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -56,25 +58,34 @@ def make_app() -> App:
 
 
 def write_config(path, database_url: str, state_dir, echoes: dict[str, str] | None = None,
-                 extra: str = "", token: str | None = TOKEN) -> str:
-    """The echo kinds' node config at ``path`` (tests rewrite it to reload the node)."""
-    doc = node_config(database_url, state_dir, token=token, supervision={
-        "chains": {"intensity": 3, "period": 10, "backoff": {"initial": 0}}}, sections={"echo": {
-        "actors": {name: {"greeting": g} for name, g in (echoes or {}).items()}}})
+                 extra: str = "", token: str | None = TOKEN,
+                 supervision: Mapping[str, Any] | None = None, **node: Any) -> str:
+    """The echo kinds' node config at ``path`` (tests rewrite it to reload the node).
+    ``supervision``: groups besides (or over) ``chains``; ``node``: keys of ``node:``."""
+    groups = {"chains": {"intensity": 3, "period": 10, "backoff": {"initial": 0}}}
+    echo = {"actors": {name: {"greeting": g} for name, g in (echoes or {}).items()}}
+    doc = node_config(database_url, state_dir, {"echo": echo}, token=token,
+                      supervision=groups | dict(supervision or {}), **node)
     return _write(path, doc, extra)
 
 
 @pytest.fixture
-def node_factory(tmp_path, database_url):
+def nodes(tmp_path):
+    """The test's :class:`TestNodes`: the nodes of ``node_factory`` and the channels of
+    ``channel_to``, and nodes a test starts on a config of its own."""
     with TestNodes(tmp_path) as nodes:
-        def start(echoes=None, **kw) -> Node:
-            path = write_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
-                                echoes, **kw)
-            return nodes.start(path, make_app)
-        yield start
+        yield nodes
 
 
 @pytest.fixture
-def channel_to(tmp_path):
-    with TestNodes(tmp_path) as nodes:
-        yield nodes.channel
+def node_factory(tmp_path, database_url, nodes):
+    def start(echoes=None, **kw) -> Node:
+        path = write_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
+                            echoes, **kw)
+        return nodes.start(path, make_app)
+    return start
+
+
+@pytest.fixture
+def channel_to(nodes):
+    return nodes.channel

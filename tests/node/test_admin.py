@@ -15,7 +15,7 @@ from clients import field_violations
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 from runtime.testing import EventRecorder
 
-from .conftest import ADMIN, write_config
+from .conftest import ADMIN, make_app, write_config
 
 
 def admin(channel):
@@ -100,26 +100,18 @@ def test_admin_methods_of_absent_kinds_are_unimplemented(node_factory, channel_t
     assert all(a.restarts == 0 and a.state == "running" for a in tree(ch).values())
 
 
-def test_generated_admin_token_file(tmp_path, database_url, channel_to):
-    from runtime.node import Node
-    from .conftest import make_app
+def test_generated_admin_token_file(tmp_path, database_url, nodes, channel_to):
     path = write_config(tmp_path / "s.yaml", database_url, tmp_path / "var", token=None)
-    node = Node(path, make_app()).start()
-    try:
-        token_file = tmp_path / "var" / "admin-token"
-        assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
-        token = token_file.read_text().strip()
-        assert len(token) >= 32
-        reply = admin(channel_to(node)).GetTree(
-            admin_pb2.GetTreeRequest(), metadata=[("authorization", f"Bearer {token}")])
-        assert reply.node == "node-1"
-    finally:
-        node.shutdown()
-    node2 = Node(path, make_app()).start()  # same token on the next start
-    try:
-        assert node2.admin_token == token
-    finally:
-        node2.shutdown()
+    node = nodes.start(path, make_app)
+    token_file = tmp_path / "var" / "admin-token"
+    assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+    token = token_file.read_text().strip()
+    assert len(token) >= 32
+    reply = admin(channel_to(node)).GetTree(
+        admin_pb2.GetTreeRequest(), metadata=[("authorization", f"Bearer {token}")])
+    assert reply.node == "node-1"
+    node2 = nodes.restart(node)  # same token on the next start
+    assert node2.admin_token == token
 
 
 def test_get_tree_shows_spec_groups_and_kinds(node_factory, channel_to):

@@ -17,6 +17,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devnet import free_ports
+from tests._node import node_config, write_config
 
 TOKEN = "process-test-token-abcdefghijkl"
 
@@ -65,14 +66,16 @@ class Proc:
 
 @pytest.fixture
 def proc_config(tmp_path):
+    """supervisor.yaml for a process: fixed free ports (the test connects before the node
+    could report them), the admin token from the environment (never in the file), the
+    shipped shutdown timeout."""
     grpc_port, metrics_port = free_port(), free_port()
+    doc = node_config(f"sqlite:///{tmp_path}/var/orbital.db", tmp_path / "var",
+                      token="${ORBITAL_TEST_TOKEN}", grpc_port=grpc_port,
+                      metrics_listen=f"127.0.0.1:{metrics_port}", shutdown_timeout=10,
+                      supervision={"chains": {"intensity": 3}})
     path = tmp_path / "supervisor.yaml"
-    text = (f"node:\n  grpc_listen: 127.0.0.1:{grpc_port}\n"
-            f"  metrics_listen: 127.0.0.1:{metrics_port}\n"
-            f"  admin_token: ${{ORBITAL_TEST_TOKEN}}\n  state_dir: {tmp_path}/var\n"
-            f"database:\n  url: 'sqlite:///{tmp_path}/var/orbital.db'\n"
-            "supervision:\n  chains: {intensity: 3}\n")
-    path.write_text(text)
+    write_config(path, doc)
     return path, grpc_port, metrics_port
 
 

@@ -7,8 +7,9 @@ import pytest
 
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 from runtime import ConfigError
+from runtime.testing import EventRecorder
 
-from .conftest import ADMIN, EchoSection, write_config
+from .conftest import ADMIN, EchoSection, make_app, write_config
 
 
 def reload(channel) -> admin_pb2.ReloadConfigResponse:
@@ -69,33 +70,21 @@ def test_invalid_reload_refused_tree_untouched(node_factory, channel_to, tmp_pat
 def test_restart_only_settings_refused(node_factory, tmp_path, database_url):
     node = node_factory({"a": "hi"})
     write_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
-                 {"a": "hi"})
-    cfg = tmp_path / "supervisor.yaml"
-    cfg.write_text(cfg.read_text().replace("grpc_listen: 127.0.0.1:0",
-                                           "grpc_listen: 127.0.0.1:1"))
+                 {"a": "hi"}, grpc_port=1)
     with pytest.raises(ConfigError, match="node.grpc_listen: cannot change while running"):
         node.reload()
 
 
-def test_root_escalation_stops_node_with_exit_code_1(tmp_path, database_url):
-    from runtime.node import Node
-    from .conftest import make_app
+def test_root_escalation_stops_node_with_exit_code_1(tmp_path, database_url, nodes):
     path = write_config(tmp_path / "s.yaml", database_url, tmp_path / "var", {"a": "hi"},
-                        extra="")
-    cfg = tmp_path / "s.yaml"
-    cfg.write_text(cfg.read_text().replace(
-        "supervision:\n", "supervision:\n  root: {intensity: 0, period: 60}\n"))
-    node = Node(path, make_app()).start()
-    try:
-        from runtime.testing import EventRecorder
-        recorder = EventRecorder(node.events)
-        for i in range(3):  # chains (intensity 3, no backoff) restarts the child 3 times
-            node.registry.tell("chains/echo/a", "crash")
-            recorder.wait_for("restarted", "chains/echo/a", count=i + 1)
-        node.registry.tell("chains/echo/a", "crash")   # the 4th: chains escalates ...
-        recorder.wait_for("escalated", "chains")
-        recorder.wait_for("escalated", "root")         # ... and root (intensity 0) gives up
-        assert node._done.wait(20), "node did not stop after the root escalated"
-        assert node.exit_code == 1
-    finally:
-        node.shutdown()
+                        supervision={"root": {"intensity": 0, "period": 60}})
+    node = nodes.start(path, make_app)
+    recorder = EventRecorder(node.events)
+    for i in range(3):  # chains (intensity 3, no backoff) restarts the child 3 times
+        node.registry.tell("chains/echo/a", "crash")
+        recorder.wait_for("restarted", "chains/echo/a", count=i + 1)
+    node.registry.tell("chains/echo/a", "crash")   # the 4th: chains escalates ...
+    recorder.wait_for("escalated", "chains")
+    recorder.wait_for("escalated", "root")         # ... and root (intensity 0) gives up
+    assert node._done.wait(20), "node did not stop after the root escalated"
+    assert node.exit_code == 1

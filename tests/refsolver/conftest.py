@@ -128,17 +128,20 @@ def node_factory(tmp_path, devnet_info):
 
 
 @pytest.fixture
-def solver_factory(devnet_info):
-    """``start(node_or_target, **config)`` -> a started in-process Solver (stopped after the test)."""
+def solver_factory(request):
+    """``start(node_or_target, account="solver", devnet=None, **config)`` -> a started
+    in-process Solver (stopped after the test) on ``devnet``'s devnet.json and keys, by
+    default the session's devnet, started only when a test asks for it."""
     from solver import Solver, load_config
 
     solvers = []
 
-    def start(target, account="solver", **overrides):
+    def start(target, account="solver", devnet=None, **overrides):
+        devnet = devnet or request.getfixturevalue("devnet_info")
         if not isinstance(target, str):
             target = f"127.0.0.1:{target.grpc_port}"
-        cfg = load_config(target=target, devnet_dir=devnet_info.state_dir,
-                          env={"ORBITAL_SOLVER_KEY": devnet_info.account(account).private_key},
+        cfg = load_config(target=target, devnet_dir=devnet.state_dir,
+                          env={"ORBITAL_SOLVER_KEY": devnet.account(account).private_key},
                           backoff=None, **overrides)
         solver = Solver(cfg).start()
         solvers.append(solver)

@@ -22,7 +22,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 import devnet
-from devnet import free_ports
+from devnet import DevnetInfo, free_ports
 from orbital.v1 import solver_pb2, solver_pb2_grpc
 from node import new_app
 from runtime.config import App
@@ -58,15 +58,18 @@ def fake_clock() -> FakeClock:
 
 
 @pytest.fixture
-def solver_node(tmp_path, devnet_info):
-    """``start(database_url, clock=None, extra="", **intents)`` -> a started Node."""
+def solver_node(tmp_path, request):
+    """``start(database_url, clock=None, extra="", devnet=None, **intents)`` -> a started
+    Node on the chains of ``devnet`` (a DevnetInfo), by default the session's devnet,
+    started only when a test asks for it (a test that never reads a chain passes its own)."""
     with TestNodes(tmp_path) as nodes:
         def start(database_url: str, *, clock=None, extra: str = "", app: App | None = None,
-                  **intents: Any) -> Node:
+                  devnet: DevnetInfo | None = None, **intents: Any) -> Node:
+            devnet = devnet or request.getfixturevalue("devnet_info")
             settings = {"heartbeat_interval": 1, "heartbeat_timeout": 3} | intents
             path = nodes.config(database_url, {
                 "intents": {k: yaml_value(v) for k, v in settings.items()},
-                "chains": chains_section(devnet_info.chains, confirmations=0, poll_interval=0.2)},
+                "chains": chains_section(devnet.chains, confirmations=0, poll_interval=0.2)},
                 extra=extra, supervision={"intents/solvers": {"intensity": 1000, "period": 60}})
             return nodes.start(path, app or make_app(), clock=clock)
         yield start

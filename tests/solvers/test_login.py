@@ -3,6 +3,7 @@ its message and the field at fault. A refused hello leaves no session actor behi
 
 from __future__ import annotations
 
+import functools
 import re
 
 import grpc
@@ -11,10 +12,19 @@ from eth_account import Account
 
 from clients import field_violations
 from orbital.v1 import admin_pb2, admin_pb2_grpc, solver_pb2
+from tests._devnet import offline_devnet
 
 from .conftest import ADMIN, SolverClient, fake_clock, wait_until
 
 SESSIONS = "intents/solvers/session/"
+
+
+@pytest.fixture
+def solver_node(solver_node, tmp_path):
+    """The package's ``solver_node`` with the chains of a devnet.json alone: login checks
+    chain and token names against the config and never reads a chain, so no devnet runs
+    (the watchers wait on RPC ports nothing listens on)."""
+    return functools.partial(solver_node, devnet=offline_devnet(tmp_path / "devnet"))
 
 
 @pytest.fixture
