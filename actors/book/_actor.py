@@ -34,7 +34,8 @@ from ._config import IntentsConfig
 from ._events import EventsMixin
 from ._messages import (BookStarted, Cancel, EscrowMismatch, ExpireDue, FillReported,
                         IntentChanged, LostWork, PlaceBid, ReauctionLapsed,
-                        SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
+                        SessionJoined, SessionLeft, Submit, SubmitBatch, Subscribe,
+                        Unsubscribe)
 from ._models import IntentRow, SolverRecord
 from ._records import FlushStats, RecordsMixin
 from ._state import Session
@@ -140,6 +141,8 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
         kind = type(message)
         if kind is PlaceBid:
             return self._bid(message)
+        if kind is SubmitBatch:   # one group commit, as consecutive Submits get
+            return self.handle_batch(list(message.submits))
         if kind is CloseAuction:
             return self._close_auction(message)
         if kind is SessionJoined:

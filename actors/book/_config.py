@@ -45,6 +45,8 @@ class IntentsConfig:
     allowed_solvers: tuple[str, ...] = opt(factory=tuple, pattern=r"0x[0-9a-fA-F]{40}",
                                            doc="solver addresses admitted; empty = any")
     max_watch_ids: int = opt(100, min=1, max=10_000)
+    max_batch: int = opt(100, min=1, max=1000,
+                         doc="signed orders per IntentService/SubmitIntents call")
     max_bid_over_quote_bps: Optional[int] = opt(
         2000, min=0, max=1_000_000,
         doc="a bid more than this above the quoter's expected output for the intent is "

@@ -24,7 +24,7 @@ from protocol.erc7683 import GaslessOrder
 
 from ._views import IntentUpdateView, IntentView
 
-__all__ = ["Submit", "Cancel", "Subscribe", "Unsubscribe", "SessionJoined", "SessionLeft", "BookStarted",
+__all__ = ["Submit", "SubmitBatch", "Cancel", "Subscribe", "Unsubscribe", "SessionJoined", "SessionLeft", "BookStarted",
            "PlaceBid", "FillReported", "OfferWork", "AwardWork", "LostWork", "BidRefused",
            "IntentChanged", "ExpireDue", "ReauctionLapsed", "Capabilities", "EscrowMismatch"]
 
@@ -38,6 +38,16 @@ class Submit:
     typed_data: str      # the JSON the user signed, as received
     signature: str       # 0x hex, 65 bytes, verified by the service
     intent_id: str = ""  # "0x" + order.order_id.hex() when the sender computed it already
+
+
+@dataclass(frozen=True)
+class SubmitBatch:
+    """Ask: store several verified orders in one transaction (``IntentService/SubmitIntents``).
+
+    The reply is one result per submit, in order: an IntentView (committed) or the typed
+    error that order alone would have got (already submitted, user over its rate)."""
+
+    submits: tuple[Submit, ...]
 
 
 @dataclass(frozen=True)
