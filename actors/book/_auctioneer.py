@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import pykka
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -28,7 +29,7 @@ from ._proto import intent_pb
 from ._state import BookState, Session
 from ._views import Change, IntentView, Status
 
-__all__ = ["AuctioneerMixin", "CloseAuction", "ExclusivityLapsed", "RetryAuction"]
+__all__ = ["AuctioneerMixin", "CloseAuction", "ExclusivityLapsed", "OfferRound", "RetryAuction"]
 
 log = logging.getLogger("orbital.book")
 
@@ -50,6 +51,11 @@ class RetryAuction:
     intent_id: str
 
 
+@dataclass(frozen=True)
+class OfferRound:
+    """The round timer: offer what the auctions opened since the last round."""
+
+
 class AuctioneerMixin(BookState):
     # ---- auction --------------------------------------------------------------------
     def _start_auction(self, view: IntentView, excluded: frozenset[str] = frozenset()) -> None:
@@ -65,28 +71,50 @@ class AuctioneerMixin(BookState):
                           round=self._round(view) + 1, excluded=excluded)
         self.auctions[view.id] = auction
         auction.timer = self.tell_later(self.cfg.auction_window, CloseAuction(view.id, auction.round))
-        offer = _offer_work(view, auction.closes_at)
-        direct = []
+        offer = _offer_pb(view, auction.closes_at)
         for s in eligible:
-            if s.outbox is None:
-                self._offer(auction, offer, s)
-            else:
-                auction.offered.add(s.path)
-                self._stat(s.solver, offers=1)
-                direct.append((s.outbox, offer.message))
-        if direct:
-            push_all(direct)   # one loop wake-up for all of them
+            self._offer(auction, offer, s)
 
     def _round(self, view: IntentView) -> int:
         return self.rounds.get(view.id, 0)
 
-    def _offer(self, auction: Auction, offer: OfferWork, s: Session) -> None:
+    # ---- offer rounds -------------------------------------------------------------------
+    def _offer(self, auction: Auction, offer: solver_pb2.Offer, s: Session) -> None:
+        """Queue ``offer`` for ``s``'s next round (:meth:`flush_offers`)."""
         auction.offered.add(s.path)
         self._stat(s.solver, offers=1)
-        if s.outbox is not None:
-            s.outbox.push(offer.message)
-        else:
-            self._tell(s.path, offer)
+        self.pending_offers.setdefault(s.path, []).append(offer)
+        if self.round_timer is None and self.cfg.round_interval > 0:
+            self.round_timer = self.tell_later(self.cfg.round_interval, OfferRound())
+
+    def flush_offers(self) -> None:
+        """The round: every session gets what was queued for it as ONE stream message.
+
+        A stream message costs grpc.aio about as much to write as a unary call, so N offers
+        to a solver in one message instead of N is what keeps a busy book off the ceiling.
+        Sessions queued the same offers share one built message (the common case: solvers
+        that cover every route); all pushes go out with one loop wake-up."""
+        self.round_timer = None
+        if not self.pending_offers:
+            return
+        built: dict[tuple[int, ...], Any] = {}
+        direct: list[tuple[Any, Any]] = []
+        for path, offers in self.pending_offers.items():
+            s = self.sessions.get(path)
+            if s is None:
+                continue   # it left before the round: the auctions go on without it
+            key = tuple(id(o) for o in offers)
+            message = built.get(key)
+            if message is None:
+                message = built[key] = solver_pb2.ServerMessage(
+                    offers=solver_pb2.Offers(offers=offers))
+            if s.outbox is not None:
+                direct.append((s.outbox, message))
+            else:
+                self._tell(path, OfferWork(message))
+        self.pending_offers.clear()
+        if direct:
+            push_all(direct)
 
     def _join(self, m: SessionJoined) -> None:
         s = Session(m.path, m.solver, m.capabilities, m.outbox)
@@ -94,7 +122,7 @@ class AuctioneerMixin(BookState):
         for intent_id, auction in self.auctions.items():
             view = self.active.get(intent_id)
             if view is not None and m.capabilities.covers(view) and m.solver not in auction.excluded:
-                self._offer(auction, _offer_work(view, auction.closes_at), s)
+                self._offer(auction, _offer_pb(view, auction.closes_at), s)
         for view in list(self.active.values()):
             if view.status is Status.PENDING and view.id not in self.auctions:
                 self._start_auction(view)
@@ -234,14 +262,12 @@ class AuctioneerMixin(BookState):
         return len(lapsed)
 
 
-def _offer_work(view: IntentView, closes_at: float) -> OfferWork:
-    """One OfferWork for every session offered this auction, its ServerMessage built once
-    (the Intent proto is the costly part; sessions push the shared message as is)."""
+def _offer_pb(view: IntentView, closes_at: float) -> solver_pb2.Offer:
+    """The offer of one auction, built once for every session it goes to (the Intent proto
+    is the costly part)."""
     closes = Timestamp()
     closes.FromNanoseconds(int(round(closes_at * 1e9)))
-    message = solver_pb2.ServerMessage(offer=solver_pb2.Offer(intent=intent_pb(view),
-                                                              auction_closes_at=closes))
-    return OfferWork(view, closes_at, message)
+    return solver_pb2.Offer(intent=intent_pb(view), auction_closes_at=closes)
 
 
 def _over(amount: int, bound: tuple[int, int], bps: int | None) -> str | None:

@@ -145,11 +145,10 @@ class EscrowMismatch:
 
 @dataclass(frozen=True)
 class OfferWork:
-    intent: IntentView
-    closes_at: float     # unix seconds
-    # The solver_pb2.ServerMessage(offer=...) of this intent and auction, built once by the
-    # book and shared by every session it is offered to (read-only: sessions push it as is).
-    message: Any = None
+    """A round's offers to one session: a ``ServerMessage(offers=...)`` built by the book,
+    pushed as is (shared, read-only, by every session offered the same auctions)."""
+
+    message: Any
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,15 @@ def fake_clock() -> FakeClock:
 
 @pytest.fixture
 def solver_node(tmp_path, devnet_info):
-    """``start(database_url, clock=None, extra="", **intents)`` -> a started Node."""
+    """``start(database_url, clock=None, extra="", **intents)`` -> a started Node.
+
+    On a FakeClock, offer rounds default to 0 (each book message is its own round): tests
+    that drive the clock for auction windows need not also step the round."""
     with TestNodes(tmp_path) as nodes:
         def start(database_url: str, *, clock=None, extra: str = "", app: App | None = None,
                   **intents: Any) -> Node:
-            settings = {"heartbeat_interval": 1, "heartbeat_timeout": 3} | intents
+            settings = {"heartbeat_interval": 1, "heartbeat_timeout": 3,
+                        **({"round_interval": 0} if clock is not None else {})} | intents
             path = nodes.config(database_url, {
                 "intents": {k: yaml_value(v) for k, v in settings.items()},
                 "chains": chains_section(devnet_info.chains, confirmations=0, poll_interval=0.2)},
@@ -180,7 +184,11 @@ class SolverClient:
 
     # ---- waiting -----------------------------------------------------------------------
     def of(self, kind: str) -> list:
+        """Messages of ``kind``; "offer" is each offer of the rounds' ``offers`` messages."""
         with self._cond:
+            if kind == "offer":
+                return [o for m in self.messages if m.WhichOneof("kind") == "offers"
+                        for o in m.offers.offers]
             return [getattr(m, kind) for m in self.messages if m.WhichOneof("kind") == kind]
 
     def wait_for(self, kind: str, pred: Callable[[Any], bool] = lambda m: True, *,
