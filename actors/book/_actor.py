@@ -92,6 +92,7 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
         self.flush_timer: Any = None
         self.pending_offers: dict[str, list[Any]] = {}
         self.round_timer: Any = None
+        self.round_due = 0.0
         # The book works on the store message after message: it keeps its connection
         # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released at the end.
         self.store.hold()
@@ -149,7 +150,7 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
         if kind is PlaceBid:
             return self._bid(message)
         if kind is OfferRound:
-            return self.flush_offers()
+            return self.run_round()
         if kind is SubmitBatch:   # one group commit, as consecutive Submits get
             return self._submit_all(list(message.submits))
         if kind is CloseAuction:

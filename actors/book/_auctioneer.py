@@ -2,8 +2,11 @@
 
 A mixin of :class:`actors.book._actor.Book` (same actor, same thread): the rules of one
 auction are :class:`._auction.Auction`; this module wires them to sessions and timers.
-Timers never touch state: they tell the actor a message (CloseAuction, ExclusivityLapsed,
-RetryAuction) and the actor checks the intent is still in the state the timer was for.
+Auctions run in rounds (:meth:`AuctioneerMixin.run_round`, one timer for the book): a round
+sends each session the offers queued for it as one message and closes the auctions whose
+window has ended. Timers never touch state: they tell the actor a message (OfferRound,
+ExclusivityLapsed, RetryAuction) and the actor checks the intent is still in the state the
+timer was for.
 """
 
 from __future__ import annotations
@@ -53,7 +56,11 @@ class RetryAuction:
 
 @dataclass(frozen=True)
 class OfferRound:
-    """The round timer: offer what the auctions opened since the last round."""
+    """The book's one round timer: offer what auctions opened since the last round, and
+    close the auctions whose window has ended."""
+
+
+_EPS = 1e-6   # float slack when comparing a window's end with the clock
 
 
 class AuctioneerMixin(BookState):
@@ -70,7 +77,7 @@ class AuctioneerMixin(BookState):
         auction = Auction(view.id, view.min_output, now, now + self.cfg.auction_window,
                           round=self._round(view) + 1, excluded=excluded)
         self.auctions[view.id] = auction
-        auction.timer = self.tell_later(self.cfg.auction_window, CloseAuction(view.id, auction.round))
+        self._arm_round(auction.closes_at)   # the round at or after the window's end closes it
         offer = _offer_pb(view, auction.closes_at)
         for s in eligible:
             self._offer(auction, offer, s)
@@ -84,8 +91,31 @@ class AuctioneerMixin(BookState):
         auction.offered.add(s.path)
         self._stat(s.solver, offers=1)
         self.pending_offers.setdefault(s.path, []).append(offer)
-        if self.round_timer is None and self.cfg.round_interval > 0:
-            self.round_timer = self.tell_later(self.cfg.round_interval, OfferRound())
+        if self.cfg.round_interval > 0:
+            self._arm_round(self.clock.wall() + self.cfg.round_interval)
+
+    def _arm_round(self, due: float) -> None:
+        """Hold a round at wall time ``due`` at the latest: ONE timer for the whole book
+        (not one per auction), moved earlier when something is due sooner."""
+        if self.round_timer is not None:
+            if self.round_due <= due:
+                return
+            self.round_timer.cancel()
+        self.round_due = due
+        self.round_timer = self.tell_later(max(0.0, due - self.clock.wall()), OfferRound())
+
+    def run_round(self) -> None:
+        """A round: the offers queued since the last one go out, the auctions whose window
+        has ended close (highest output wins), and the next round is armed while any
+        auction is open (at its window's end, not sooner than one cadence away)."""
+        self.round_timer = None
+        self.flush_offers()
+        now = self.clock.wall()
+        for a in [a for a in self.auctions.values() if a.closes_at <= now + _EPS]:
+            self._close_auction(CloseAuction(a.intent_id, a.round))
+        if self.auctions:
+            due = min(a.closes_at for a in self.auctions.values())
+            self._arm_round(max(due, now + self.cfg.round_interval))
 
     def flush_offers(self) -> None:
         """The round: every session gets what was queued for it as ONE stream message.
@@ -94,7 +124,6 @@ class AuctioneerMixin(BookState):
         to a solver in one message instead of N is what keeps a busy book off the ceiling.
         Sessions queued the same offers share one built message (the common case: solvers
         that cover every route); all pushes go out with one loop wake-up."""
-        self.round_timer = None
         if not self.pending_offers:
             return
         built: dict[tuple[int, ...], Any] = {}
@@ -206,7 +235,7 @@ class AuctioneerMixin(BookState):
         except pykka.Timeout:
             return None
         except Exception as exc:  # noqa: BLE001 - the quoter cannot price it: no bound
-            log.info("no quote to bound bids by", extra={"intent": intent_id, "error": str(exc)[:200]})
+            log.debug("no quote to bound bids by", extra={"intent": intent_id, "error": str(exc)[:200]})
             self.references[intent_id] = None
             return None
         view = self.active.get(intent_id)

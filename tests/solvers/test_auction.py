@@ -112,7 +112,7 @@ def test_late_bid_and_unknown_intent_are_refused(solver_node, channel_to, tmp_pa
     assert "no auction is open" in solver.wait_for("bid_rejected").reason
     intent = submit(ch, devnet_info)
     solver.wait_for("offer", lambda m: m.intent.id == intent.id)
-    clock.advance(0.3)     # closes with no bid (CloseAuction is queued in the book now)
+    clock.advance(0.3)     # closes with no bid (the round that closes it is queued in the book now)
     solver.bid(intent.id, 10 * ONE_USDC)
     rejected = solver.wait_for("bid_rejected", lambda m: m.intent_id == intent.id)
     assert "no auction is open" in rejected.reason
