@@ -25,8 +25,11 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 # Generated gRPC code is built here, not committed (orbital/v1/*_pb2*.py are git-ignored).
+# google/rpc/*.proto (google.rpc.Status in results) come with googleapis-common-protos.
 protos: $(STAMP)
-	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+	$(PY) -m grpc_tools.protoc -Iprotos \
+	  -I"$$($(PY) -c 'import google.rpc, os; print(os.path.dirname(os.path.dirname(list(google.rpc.__path__)[0])))')" \
+	  --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
 
 setup: $(STAMP) $(NODE_STAMP) protos
 

@@ -28,10 +28,11 @@ import coincurve
 import grpc
 from eth_utils import keccak, to_checksum_address
 
-__all__ = ["prepare", "consumed", "closed_loop", "open_loop", "paced_submits", "pid", "SUBMIT",
-           "HEALTH"]
+__all__ = ["prepare", "consumed", "closed_loop", "batch_loop", "open_loop", "paced_submits",
+           "pid", "SUBMIT", "SUBMIT_MANY", "HEALTH"]
 
 SUBMIT = "/orbital.v1.IntentService/SubmitIntent"
+SUBMIT_MANY = "/orbital.v1.IntentService/SubmitIntents"
 HEALTH = "/grpc.health.v1.Health/Check"
 USERS = 256
 
@@ -166,6 +167,65 @@ async def _closed(target, method, set_name, concurrency, warmup, duration) -> di
     window = (last if exhausted else end) - begin
     return {"rate": done / window if window > 0 else 0.0, "done": done, "window": window,
             "exhausted": exhausted, "errors": dict(errors), "latencies": latencies}
+
+
+# ---- closed loop of batches: SubmitIntents ---------------------------------------------------
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def batch_loop(target: str, set_name: str, batch: int, concurrency: int, warmup: float,
+               duration: float) -> dict:
+    """``concurrency`` SubmitIntents calls of ``batch`` orders always in flight; the rate
+    is of intents the node accepted (each reply's results counted), inside the window."""
+    return _run(_batched(target, set_name, batch, concurrency, warmup, duration))
+
+
+async def _batched(target, set_name, batch, concurrency, warmup, duration) -> dict:
+    from orbital.v1 import intents_pb2
+    items = _take(set_name)
+    errors: Counter = Counter()
+    accepted, calls, last = 0, 0, 0.0
+    exhausted = False
+    async with _channel(target) as ch:
+        call = ch.unary_unary(SUBMIT_MANY)
+        await ch.channel_ready()
+        start = time.perf_counter()
+        begin, end = start + warmup, start + warmup + duration
+
+        async def worker() -> None:
+            nonlocal accepted, calls, last, exhausted
+            while time.perf_counter() < end:
+                bodies = [b for _, (_, b) in zip(range(batch), items)]
+                if len(bodies) < batch:
+                    exhausted = True
+                    return
+                # SubmitIntentsRequest: field 1 (orders), each a length-delimited message
+                body = b"".join(b"\x0a" + _varint(len(b)) + b for b in bodies)
+                try:
+                    raw = await call(body, timeout=30)
+                except grpc.aio.AioRpcError as exc:
+                    errors[f"{exc.code().name}: {exc.details()[:80]}"] += 1
+                    continue
+                reply = intents_pb2.SubmitIntentsResponse.FromString(raw)
+                ok = sum(r.HasField("intent") for r in reply.results)
+                for r in reply.results:
+                    if not r.HasField("intent"):
+                        errors[f"item {r.error.code}: {r.error.message[:80]}"] += 1
+                t1 = time.perf_counter()
+                if begin <= t1 < end:
+                    accepted += ok
+                    calls += 1
+                    last = t1
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    window = (last if exhausted else end) - begin
+    return {"rate": accepted / window if window > 0 else 0.0, "calls": calls,
+            "window": window, "exhausted": exhausted, "errors": dict(errors)}
 
 
 # ---- open loop: latency at a fixed offered rate -----------------------------------------------

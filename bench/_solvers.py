@@ -139,8 +139,9 @@ class _Fleet:
                 if msg is grpc.aio.EOF:
                     break
                 self.received += 1
-                if self.recording and msg.WhichOneof("kind") == "offer":
-                    self.stamps.append((msg.offer.intent.id, time.time()))
+                if self.recording and msg.WhichOneof("kind") == "offers":
+                    now = time.time()
+                    self.stamps += [(o.intent.id, now) for o in msg.offers.offers]
             code = (await call.code()).name
         except grpc.aio.AioRpcError as exc:
             code = f"{exc.code().name}: {exc.details()[:60]}"

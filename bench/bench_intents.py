@@ -13,6 +13,9 @@ timing) and a grpc.aio solver fleet (bench._solvers, real challenge logins).
    >= 40 %. Then p99 latency of an open-loop submission schedule at half the median trial
    rate (latency from each call's scheduled send time), beside Health/Check at the same
    schedule. On SQLite and on PostgreSQL.
+   Then SubmitIntents in batches of BATCH (BATCH_CONCURRENCY calls in flight), same node,
+   same solvers: accepted intents/s beside the empty RPC's calls/s (the goal: more intents
+   per second than empty RPCs per second).
 2. Offer fan-out to 100 connected solvers: submissions paced at FANOUT_RATE/s; for every
    (intent, solver) pair, offer received (solver process, ``time.time()``) minus submit
    *start* (load generator, ``time.time()``). Ceiling: p99 of the same paced submissions
@@ -43,6 +46,8 @@ SOLVERS, FANOUT_SOLVERS, RSS_SESSIONS = 10, 100, 1000
 TRIALS, WARMUP, WINDOW, HALF_WINDOW = 3, 0.5, 2.5, 3.0
 FANOUT_RATE, FANOUT_COUNT, FANOUT_WARMUP = 10.0, 60, 10
 ORDERS = int(os.environ.get("ORBITAL_BENCH_ORDERS", "40000"))
+BATCH, BATCH_CONCURRENCY = 20, 16
+BATCH_ORDERS = int(os.environ.get("ORBITAL_BENCH_BATCH_ORDERS", "60000"))
 
 
 # ---- the node, as a real `orbital run` process ----------------------------------------------
@@ -153,7 +158,8 @@ class CpuMeter:
 
 # ---- 1. sustained submission rate vs an empty RPC ------------------------------------------
 def bench_submit(tmp: Path, label: str, url: str, pool, lg_pid: int) -> list[Row]:
-    from ._loadgen import HEALTH, SUBMIT, closed_loop, consumed, open_loop, prepare
+    from ._loadgen import (HEALTH, SUBMIT, batch_loop, closed_loop, consumed, open_loop,
+                           prepare)
     from ._solvers import Fleet
     signing = pool.submit(prepare, label, ORDERS, label)   # signs while the node starts
     node = NodeProcess(tmp / label, url)
@@ -177,6 +183,10 @@ def bench_submit(tmp: Path, label: str, url: str, pool, lg_pid: int) -> list[Row
         sustained = statistics.median(r["rate"] for r in submit)
         half = pool.submit(open_loop, t, SUBMIT, label, sustained / 2, HALF_WINDOW).result()
         half_empty = pool.submit(open_loop, t, HEALTH, None, sustained / 2, 2.0).result()
+        batch_set = label + "-batch"
+        pool.submit(prepare, batch_set, BATCH_ORDERS, batch_set).result()
+        batched = [pool.submit(batch_loop, t, batch_set, BATCH, BATCH_CONCURRENCY,
+                               WARMUP, WINDOW).result() for _ in range(TRIALS)]
         time.sleep(0.5)
         status = fleet.call("status")
         submitted = pool.submit(consumed, label).result()
@@ -187,17 +197,23 @@ def bench_submit(tmp: Path, label: str, url: str, pool, lg_pid: int) -> list[Row
     errors = {k: v for r in [*empty, *submit] for k, v in r["errors"].items()}
     errors.update(half["errors"])
     errors.update(half_empty["errors"])
+    for r in batched:
+        errors.update(r["errors"])
     if errors:
         raise RuntimeError(f"{label}: calls failed: {errors}")
     if any(r["exhausted"] for r in submit) or half["sent"] < int(sustained / 2 * HALF_WINDOW):
         raise RuntimeError(f"{label}: ran out of pre-signed orders ({ORDERS}); raise "
                            "ORBITAL_BENCH_ORDERS")
+    if any(r["exhausted"] for r in batched):
+        raise RuntimeError(f"{label}: ran out of pre-signed batch orders ({BATCH_ORDERS}); "
+                           "raise ORBITAL_BENCH_BATCH_ORDERS")
     if status["sessions"] != SOLVERS:
         raise RuntimeError(f"{label}: solvers dropped during the bench: {status}")
     rate, ceiling = best_s["rate"], best_e["rate"]
     lat = half["latencies"]
     p50, p99 = percentile(lat, 50) * 1e3, percentile(lat, 99) * 1e3
     closed_p99 = percentile(best_s["latencies"], 99) * 1e3
+    best_b = max(batched, key=lambda r: r["rate"])
     return [
         Row(f"SubmitIntent rate, {SOLVERS} solvers ({label})", rate, "req/s", ceiling,
             ">= 40 % of empty RPC", rate >= 0.4 * ceiling,
@@ -207,6 +223,11 @@ def bench_submit(tmp: Path, label: str, url: str, pool, lg_pid: int) -> list[Row
             f"{submitted} intents accepted, {status['received']} messages read by the "
             f"{SOLVERS} solvers (offers); {n} orders pre-signed "
             f"in {sign_s:.1f} s; host load average {load:.1f} on {os.cpu_count()} cores"),
+        Row(f"SubmitIntents, batches of {BATCH} ({label})", best_b["rate"], "intents/s", ceiling,
+            "> empty RPC calls/s", best_b["rate"] > ceiling,
+            f"closed loop, {BATCH_CONCURRENCY} calls in flight, best of {TRIALS} x {WINDOW:g} s "
+            f"(trials {_rates(batched)} intents/s; {best_b['calls']} calls in the best); "
+            f"same node and {SOLVERS} solvers as above; ceiling = the empty RPC's best req/s"),
         Row(f"SubmitIntent p99 at half rate ({label})", p99, "ms",
             percentile(half_empty["latencies"], 99) * 1e3, "", None,
             f"open loop at {half['offered_rate']:.0f} req/s (half the median trial rate) "

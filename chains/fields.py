@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-from eth_utils import is_checksum_address, to_checksum_address
-
+from protocol import to_checksum_address
 from runtime import InvalidArgument
 
 __all__ = ["amount", "order_id", "address", "ZERO_ADDRESS"]
@@ -49,8 +48,9 @@ def address(text: str, field: str, *, allow_zero: bool = False) -> str:
         raise InvalidArgument(f"{field} must be a 0x-prefixed 20-byte hex address, "
                               f"got {(text or '')[:80]!r}", field=field)
     body = text[2:]
-    if body != body.lower() and body != body.upper() and not is_checksum_address(text):
+    checksummed = to_checksum_address(text)   # protocol's: one keccak without eth-utils
+    if body != body.lower() and body != body.upper() and checksummed != text:
         raise InvalidArgument(f"{field} has an invalid EIP-55 checksum", field=field)
     if not allow_zero and text.lower() == ZERO_ADDRESS:
         raise InvalidArgument(f"{field} must not be the zero address", field=field)
-    return to_checksum_address(text)
+    return checksummed

@@ -17,7 +17,8 @@ failures raise :class:`OrbitalRpcError` (code, message, field violations). The C
 
 from clients._amounts import format_amount, parse_amount
 from clients._client import DEFAULT_TARGET, OrbitalClient
-from clients._errors import ClientError, OrbitalRpcError, field_violations, from_rpc_error
+from clients._errors import (ClientError, OrbitalRpcError, field_violations, from_rpc_error,
+                             from_status)
 from clients._keys import Signer, as_signer, load_key_env, load_keystore
 from clients._retry import NO_RETRY, RETRYABLE, RetryPolicy, call_with_retry
 from clients._types import (
@@ -37,6 +38,7 @@ __all__ = [
     "RETRYABLE",
     "TERMINAL",
     "ClientError",
+    "from_status",
     "Evidence",
     "Intent",
     "IntentPage",

@@ -10,7 +10,7 @@ caller sees each transition once, in order, across node restarts.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -19,7 +19,7 @@ from orbital.v1 import admin_pb2, admin_pb2_grpc, intents_pb2, intents_pb2_grpc,
 from protocol.erc7683 import cancel_typed_data
 from protocol.signatures import TypedDataError, parse_order_typed_data
 
-from ._errors import ClientError
+from ._errors import ClientError, OrbitalRpcError, from_status
 from ._keys import as_signer
 from ._retry import NO_RETRY, RetryPolicy, call_with_retry
 from ._types import Intent, IntentPage, IntentStatus, IntentUpdate, Quote
@@ -129,6 +129,35 @@ class OrbitalClient:
         budget = self.timeout if timeout is None else timeout
         return Intent.from_pb(call_with_retry(attempt, self.retry, budget,
                                               "IntentService/SubmitIntent"))
+
+    def submit_many(self, orders: Sequence[tuple[str | Mapping[str, Any], str]], *,
+                    timeout: float | None = None) -> list[Intent | OrbitalRpcError]:
+        """Submit signed orders ``(typed_data, signature)`` in one call (at most the node's
+        ``intents.max_batch``); one result per order, in order: the committed Intent, or the
+        error SubmitIntent would have raised for it. A retried call (after UNAVAILABLE) may
+        find orders its first attempt stored: those come back as their stored intents."""
+        texts = [t if isinstance(t, str) else json.dumps(t) for t, _ in orders]
+        req = intents_pb2.SubmitIntentsRequest(orders=[
+            intents_pb2.SubmitIntentRequest(typed_data=t, signature=s)
+            for t, (_, s) in zip(texts, orders)])
+        method = "IntentService/SubmitIntents"
+        tries: list[int] = []
+
+        def attempt(remaining, n):
+            tries.append(n)
+            return self._intents.SubmitIntents(req, timeout=remaining)
+        budget = self.timeout if timeout is None else timeout
+        reply = call_with_retry(attempt, self.retry, budget, method)
+        out: list[Intent | OrbitalRpcError] = []
+        for text, r in zip(texts, reply.results):
+            if r.HasField("intent"):
+                out.append(Intent.from_pb(r.intent))
+                continue
+            err = from_status(r.error, method)
+            stored = (self._stored_copy(text) if tries[-1] > 0
+                      and err.code == grpc.StatusCode.ALREADY_EXISTS else None)
+            out.append(Intent.from_pb(stored) if stored is not None else err)
+        return out
 
     def _stored_copy(self, typed_text: str) -> intents_pb2.Intent | None:
         """The stored intent if it is exactly the order in ``typed_text``, else None."""

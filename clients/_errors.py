@@ -8,10 +8,10 @@ without touching grpc internals; the CLI prints exactly what the node said.
 from __future__ import annotations
 
 import grpc
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-__all__ = ["ClientError", "OrbitalRpcError", "field_violations", "from_rpc_error"]
+__all__ = ["ClientError", "OrbitalRpcError", "field_violations", "from_rpc_error", "from_status"]
 
 
 class ClientError(Exception):
@@ -58,15 +58,25 @@ def field_violations(error: grpc.RpcError) -> list[tuple[str, str]]:
         status = rpc_status.from_call(error)
     except (ValueError, AttributeError):  # no trailing metadata (e.g. a local failure)
         return []
+    return [] if status is None else _violations(status)
+
+
+def _violations(status: status_pb2.Status) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    if status is None:
-        return out
     for detail in status.details:
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             out += [(v.field, v.description) for v in bad.field_violations]
     return out
+
+
+def from_status(status: status_pb2.Status, method: str = "") -> OrbitalRpcError:
+    """A ``google.rpc.Status`` message (one refused item of a batch call) as the error its
+    own call would have raised."""
+    code = next((c for c in grpc.StatusCode if c.value[0] == status.code),
+                grpc.StatusCode.UNKNOWN)
+    return OrbitalRpcError(code, status.message, _violations(status), method)
 
 
 def from_rpc_error(error: grpc.RpcError, method: str = "") -> OrbitalRpcError:

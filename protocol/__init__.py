@@ -11,6 +11,7 @@
 - :mod:`protocol.artifacts`: compiled ABIs and bytecode.
 """
 
+from protocol._fast import keccak256, to_checksum_address
 from protocol.artifacts import CONTRACT_NAMES, Artifact, abi, load_artifact
 from protocol.erc7683 import (
     CANCEL_ORDER_TYPE,
@@ -65,6 +66,8 @@ from protocol.signatures import (
 )
 
 __all__ = [
+    "keccak256",
+    "to_checksum_address",
     "BRIDGE_DEPOSIT_TOPIC",
     "BRIDGE_RELEASE_TOPIC",
     "CANCEL_ORDER_TYPE",

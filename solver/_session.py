@@ -125,8 +125,9 @@ class SessionRun:
                     heartbeat.start()
                     self.welcomed.set()
                     self.handler.on_welcome(self, message.welcome)
-                elif kind == "offer":
-                    self.handler.on_offer(self, message.offer)
+                elif kind == "offers":   # one round's offers
+                    for offer in message.offers.offers:
+                        self.handler.on_offer(self, offer)
                 elif kind == "award":
                     self.handler.on_award(self, message.award)
                 elif kind == "loss":

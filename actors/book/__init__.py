@@ -21,7 +21,8 @@ from ._config import IntentsConfig, RateLimit
 from ._messages import (AwardWork, BookStarted, BidRefused, Cancel, Capabilities, EscrowMismatch,
                         ExpireDue, FillReported,
                         IntentChanged, LostWork, OfferWork, PlaceBid, ReauctionLapsed,
-                        SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
+                        SessionJoined, SessionLeft, Submit, SubmitBatch, Subscribe,
+                        Unsubscribe)
 from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, SHORTFALL, Decision,
                      decide, intent_terms)
 from ._models import MIGRATION, MIGRATIONS, BookCursor, IntentRow, IntentTransition, SolverRecord
@@ -33,7 +34,8 @@ from ._views import TERMINAL, IntentUpdateView, IntentView, Status, TransitionVi
 __all__ = [
     "install", "BOOK_PATH", "Book", "BookSpec", "CloseAuction", "ExclusivityLapsed",
     "SettlementFailed", "Auction", "AuctionBid", "IntentsConfig", "RateLimit", "AwardWork",
-    "BidRefused", "BookStarted", "Cancel", "Capabilities", "EscrowMismatch", "ExpireDue", "FillReported", "IntentChanged",
+    "BidRefused", "BookStarted", "Cancel", "SubmitBatch",
+    "Capabilities", "EscrowMismatch", "ExpireDue", "FillReported", "IntentChanged",
     "LostWork", "OfferWork", "PlaceBid", "ReauctionLapsed", "SessionJoined", "SessionLeft",
     "Submit", "Subscribe", "Unsubscribe", "MIGRATION", "BookCursor", "IntentRow",
     "IntentTransition", "SolverRecord", "intent_pb", "status_from_pb", "status_pb",

@@ -28,13 +28,15 @@ from runtime import (ActorUnavailable, AlreadyExists, FailedPrecondition, NotFou
                      PermissionDenied, RateLimiter, ResourceExhausted, Unavailable)
 
 from . import _store
-from ._auctioneer import AuctioneerMixin, CloseAuction, ExclusivityLapsed, RetryAuction
+from ._auctioneer import (AuctioneerMixin, CloseAuction, ExclusivityLapsed, OfferRound,
+                          RetryAuction)
 from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FOREIGN_FILL
 from ._config import IntentsConfig
 from ._events import EventsMixin
 from ._messages import (BookStarted, Cancel, EscrowMismatch, ExpireDue, FillReported,
                         IntentChanged, LostWork, PlaceBid, ReauctionLapsed,
-                        SessionJoined, SessionLeft, Submit, Subscribe, Unsubscribe)
+                        SessionJoined, SessionLeft, Submit, SubmitBatch, Subscribe,
+                        Unsubscribe)
 from ._models import IntentRow, SolverRecord
 from ._records import FlushStats, RecordsMixin
 from ._state import Session
@@ -88,6 +90,9 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
         self.stats: dict[str, SolverRecord] = {}
         self.dirty: set[str] = set()
         self.flush_timer: Any = None
+        self.pending_offers: dict[str, list[Any]] = {}
+        self.round_timer: Any = None
+        self.round_due = 0.0
         # The book works on the store message after message: it keeps its connection
         # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released at the end.
         self.store.hold()
@@ -116,7 +121,8 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
                 log.exception("could not write solver records")
 
     def _cancel_timers(self) -> None:
-        for t in [self.flush_timer, *self.timers.values(), *self.retry_timers.values(),
+        for t in [self.flush_timer, self.round_timer, *self.timers.values(),
+                  *self.retry_timers.values(),
                   *(a.timer for a in self.auctions.values())]:
             if t is not None:
                 t.cancel()
@@ -135,11 +141,18 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
         except _store.Conflict as exc:
             self._reload_active()
             raise Unavailable(f"intent {exc} was changed by another node; retry") from None
+        finally:
+            if self.pending_offers and self.cfg.round_interval == 0:
+                self.flush_offers()   # no cadence: each message is its own round
 
     def _dispatch(self, message: Any) -> Any:
         kind = type(message)
         if kind is PlaceBid:
             return self._bid(message)
+        if kind is OfferRound:
+            return self.run_round()
+        if kind is SubmitBatch:   # one group commit, as consecutive Submits get
+            return self._submit_all(list(message.submits))
         if kind is CloseAuction:
             return self._close_auction(message)
         if kind is SessionJoined:
@@ -187,6 +200,14 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
 
     # ---- submissions (batched) ------------------------------------------------------
     def handle_batch(self, messages: list[Submit]) -> list[Any]:
+        try:
+            return self._submit_all(messages)
+        finally:
+            if self.pending_offers and self.cfg.round_interval == 0:
+                self.flush_offers()
+
+    def _submit_all(self, messages: list[Submit]) -> list[Any]:
+        """Commit the new intents among ``messages`` in one transaction; one result each."""
         now = self.clock.wall()
         results: list[Any] = [None] * len(messages)
         fresh: dict[str, int] = {}

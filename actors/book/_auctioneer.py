@@ -2,14 +2,18 @@
 
 A mixin of :class:`actors.book._actor.Book` (same actor, same thread): the rules of one
 auction are :class:`._auction.Auction`; this module wires them to sessions and timers.
-Timers never touch state: they tell the actor a message (CloseAuction, ExclusivityLapsed,
-RetryAuction) and the actor checks the intent is still in the state the timer was for.
+Auctions run in rounds (:meth:`AuctioneerMixin.run_round`, one timer for the book): a round
+sends each session the offers queued for it as one message and closes the auctions whose
+window has ended. Timers never touch state: they tell the actor a message (OfferRound,
+ExclusivityLapsed, RetryAuction) and the actor checks the intent is still in the state the
+timer was for.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import pykka
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -28,7 +32,7 @@ from ._proto import intent_pb
 from ._state import BookState, Session
 from ._views import Change, IntentView, Status
 
-__all__ = ["AuctioneerMixin", "CloseAuction", "ExclusivityLapsed", "RetryAuction"]
+__all__ = ["AuctioneerMixin", "CloseAuction", "ExclusivityLapsed", "OfferRound", "RetryAuction"]
 
 log = logging.getLogger("orbital.book")
 
@@ -50,6 +54,15 @@ class RetryAuction:
     intent_id: str
 
 
+@dataclass(frozen=True)
+class OfferRound:
+    """The book's one round timer: offer what auctions opened since the last round, and
+    close the auctions whose window has ended."""
+
+
+_EPS = 1e-6   # float slack when comparing a window's end with the clock
+
+
 class AuctioneerMixin(BookState):
     # ---- auction --------------------------------------------------------------------
     def _start_auction(self, view: IntentView, excluded: frozenset[str] = frozenset()) -> None:
@@ -64,29 +77,73 @@ class AuctioneerMixin(BookState):
         auction = Auction(view.id, view.min_output, now, now + self.cfg.auction_window,
                           round=self._round(view) + 1, excluded=excluded)
         self.auctions[view.id] = auction
-        auction.timer = self.tell_later(self.cfg.auction_window, CloseAuction(view.id, auction.round))
-        offer = _offer_work(view, auction.closes_at)
-        direct = []
+        self._arm_round(auction.closes_at)   # the round at or after the window's end closes it
+        offer = _offer_pb(view, auction.closes_at)
         for s in eligible:
-            if s.outbox is None:
-                self._offer(auction, offer, s)
-            else:
-                auction.offered.add(s.path)
-                self._stat(s.solver, offers=1)
-                direct.append((s.outbox, offer.message))
-        if direct:
-            push_all(direct)   # one loop wake-up for all of them
+            self._offer(auction, offer, s)
 
     def _round(self, view: IntentView) -> int:
         return self.rounds.get(view.id, 0)
 
-    def _offer(self, auction: Auction, offer: OfferWork, s: Session) -> None:
+    # ---- offer rounds -------------------------------------------------------------------
+    def _offer(self, auction: Auction, offer: solver_pb2.Offer, s: Session) -> None:
+        """Queue ``offer`` for ``s``'s next round (:meth:`flush_offers`)."""
         auction.offered.add(s.path)
         self._stat(s.solver, offers=1)
-        if s.outbox is not None:
-            s.outbox.push(offer.message)
-        else:
-            self._tell(s.path, offer)
+        self.pending_offers.setdefault(s.path, []).append(offer)
+        if self.cfg.round_interval > 0:
+            self._arm_round(self.clock.wall() + self.cfg.round_interval)
+
+    def _arm_round(self, due: float) -> None:
+        """Hold a round at wall time ``due`` at the latest: ONE timer for the whole book
+        (not one per auction), moved earlier when something is due sooner."""
+        if self.round_timer is not None:
+            if self.round_due <= due:
+                return
+            self.round_timer.cancel()
+        self.round_due = due
+        self.round_timer = self.tell_later(max(0.0, due - self.clock.wall()), OfferRound())
+
+    def run_round(self) -> None:
+        """A round: the offers queued since the last one go out, the auctions whose window
+        has ended close (highest output wins), and the next round is armed while any
+        auction is open (at its window's end, not sooner than one cadence away)."""
+        self.round_timer = None
+        self.flush_offers()
+        now = self.clock.wall()
+        for a in [a for a in self.auctions.values() if a.closes_at <= now + _EPS]:
+            self._close_auction(CloseAuction(a.intent_id, a.round))
+        if self.auctions:
+            due = min(a.closes_at for a in self.auctions.values())
+            self._arm_round(max(due, now + self.cfg.round_interval))
+
+    def flush_offers(self) -> None:
+        """The round: every session gets what was queued for it as ONE stream message.
+
+        A stream message costs grpc.aio about as much to write as a unary call, so N offers
+        to a solver in one message instead of N is what keeps a busy book off the ceiling.
+        Sessions queued the same offers share one built message (the common case: solvers
+        that cover every route); all pushes go out with one loop wake-up."""
+        if not self.pending_offers:
+            return
+        built: dict[tuple[int, ...], Any] = {}
+        direct: list[tuple[Any, Any]] = []
+        for path, offers in self.pending_offers.items():
+            s = self.sessions.get(path)
+            if s is None:
+                continue   # it left before the round: the auctions go on without it
+            key = tuple(id(o) for o in offers)
+            message = built.get(key)
+            if message is None:
+                message = built[key] = solver_pb2.ServerMessage(
+                    offers=solver_pb2.Offers(offers=offers))
+            if s.outbox is not None:
+                direct.append((s.outbox, message))
+            else:
+                self._tell(path, OfferWork(message))
+        self.pending_offers.clear()
+        if direct:
+            push_all(direct)
 
     def _join(self, m: SessionJoined) -> None:
         s = Session(m.path, m.solver, m.capabilities, m.outbox)
@@ -94,7 +151,7 @@ class AuctioneerMixin(BookState):
         for intent_id, auction in self.auctions.items():
             view = self.active.get(intent_id)
             if view is not None and m.capabilities.covers(view) and m.solver not in auction.excluded:
-                self._offer(auction, _offer_work(view, auction.closes_at), s)
+                self._offer(auction, _offer_pb(view, auction.closes_at), s)
         for view in list(self.active.values()):
             if view.status is Status.PENDING and view.id not in self.auctions:
                 self._start_auction(view)
@@ -178,7 +235,7 @@ class AuctioneerMixin(BookState):
         except pykka.Timeout:
             return None
         except Exception as exc:  # noqa: BLE001 - the quoter cannot price it: no bound
-            log.info("no quote to bound bids by", extra={"intent": intent_id, "error": str(exc)[:200]})
+            log.debug("no quote to bound bids by", extra={"intent": intent_id, "error": str(exc)[:200]})
             self.references[intent_id] = None
             return None
         view = self.active.get(intent_id)
@@ -234,14 +291,12 @@ class AuctioneerMixin(BookState):
         return len(lapsed)
 
 
-def _offer_work(view: IntentView, closes_at: float) -> OfferWork:
-    """One OfferWork for every session offered this auction, its ServerMessage built once
-    (the Intent proto is the costly part; sessions push the shared message as is)."""
+def _offer_pb(view: IntentView, closes_at: float) -> solver_pb2.Offer:
+    """The offer of one auction, built once for every session it goes to (the Intent proto
+    is the costly part)."""
     closes = Timestamp()
     closes.FromNanoseconds(int(round(closes_at * 1e9)))
-    message = solver_pb2.ServerMessage(offer=solver_pb2.Offer(intent=intent_pb(view),
-                                                              auction_closes_at=closes))
-    return OfferWork(view, closes_at, message)
+    return solver_pb2.Offer(intent=intent_pb(view), auction_closes_at=closes)
 
 
 def _over(amount: int, bound: tuple[int, int], bps: int | None) -> str | None:

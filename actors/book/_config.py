@@ -25,6 +25,10 @@ class RateLimit:
 @dataclass(frozen=True)
 class IntentsConfig:
     auction_window: float = opt(0.25, min=0.0, max=60, doc="seconds bids are taken")
+    round_interval: float = opt(0.02, min=0.0, max=5.0,
+                                doc="offer rounds: new auctions are offered every this many "
+                                    "seconds, one stream message per solver; 0 = at the end "
+                                    "of each book message (no added latency)")
     exclusivity: float = opt(30.0, min=0.1, max=86_400,
                              doc="seconds the winner has to open before a re-auction")
     retry_interval: float = opt(2.0, min=0.01, max=3600,
@@ -45,6 +49,8 @@ class IntentsConfig:
     allowed_solvers: tuple[str, ...] = opt(factory=tuple, pattern=r"0x[0-9a-fA-F]{40}",
                                            doc="solver addresses admitted; empty = any")
     max_watch_ids: int = opt(100, min=1, max=10_000)
+    max_batch: int = opt(100, min=1, max=1000,
+                         doc="signed orders per IntentService/SubmitIntents call")
     max_bid_over_quote_bps: Optional[int] = opt(
         2000, min=0, max=1_000_000,
         doc="a bid more than this above the quoter's expected output for the intent is "

@@ -24,7 +24,7 @@ from protocol.erc7683 import GaslessOrder
 
 from ._views import IntentUpdateView, IntentView
 
-__all__ = ["Submit", "Cancel", "Subscribe", "Unsubscribe", "SessionJoined", "SessionLeft", "BookStarted",
+__all__ = ["Submit", "SubmitBatch", "Cancel", "Subscribe", "Unsubscribe", "SessionJoined", "SessionLeft", "BookStarted",
            "PlaceBid", "FillReported", "OfferWork", "AwardWork", "LostWork", "BidRefused",
            "IntentChanged", "ExpireDue", "ReauctionLapsed", "Capabilities", "EscrowMismatch"]
 
@@ -38,6 +38,16 @@ class Submit:
     typed_data: str      # the JSON the user signed, as received
     signature: str       # 0x hex, 65 bytes, verified by the service
     intent_id: str = ""  # "0x" + order.order_id.hex() when the sender computed it already
+
+
+@dataclass(frozen=True)
+class SubmitBatch:
+    """Ask: store several verified orders in one transaction (``IntentService/SubmitIntents``).
+
+    The reply is one result per submit, in order: an IntentView (committed) or the typed
+    error that order alone would have got (already submitted, user over its rate)."""
+
+    submits: tuple[Submit, ...]
 
 
 @dataclass(frozen=True)
@@ -135,11 +145,10 @@ class EscrowMismatch:
 
 @dataclass(frozen=True)
 class OfferWork:
-    intent: IntentView
-    closes_at: float     # unix seconds
-    # The solver_pb2.ServerMessage(offer=...) of this intent and auction, built once by the
-    # book and shared by every session it is offered to (read-only: sessions push it as is).
-    message: Any = None
+    """A round's offers to one session: a ``ServerMessage(offers=...)`` built by the book,
+    pushed as is (shared, read-only, by every session offered the same auctions)."""
+
+    message: Any
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,15 @@ from chains.evm import Directory
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import (CancelMessage, SignatureError, TypedDataError, parse_order_typed_data,
                       recover_cancel_signer, recover_order_signer)
-from runtime import (ActorUnavailable, InvalidArgument, NotFound, ResourceExhausted,
-                     Unauthenticated, Unavailable)
-from runtime.grpc import Outbox, decode_token, encode_token, filters_digest, stream, unary
+from runtime import (ActorUnavailable, InvalidArgument, NotFound, OrbitalError,
+                     ResourceExhausted, Unauthenticated, Unavailable)
+from runtime.grpc import (Outbox, decode_token, encode_token, filters_digest, status_proto,
+                          stream, unary)
 from chains import fields
 
 from . import _store
 from ._config import IntentsConfig
-from ._messages import Cancel, Submit, Subscribe, Unsubscribe
+from ._messages import Cancel, Submit, SubmitBatch, Subscribe, Unsubscribe
 from ._models import IntentRow
 from ._proto import intent_pb, status_from_pb, update_pb
 from ._validate import check_order
@@ -107,6 +108,41 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
     async def SubmitIntent(self, request, context):
         submit = await self.node.grpc.call(self._verify, request)
         return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT))
+
+    # ---- SubmitIntents ---------------------------------------------------------------
+    def _verify_all(self, req) -> list[Submit | OrbitalError]:
+        """Each order checked as SubmitIntent checks it; a refused one is its typed error."""
+        cfg = self._cfg()
+        n = len(req.orders)
+        if n == 0:
+            raise InvalidArgument(f"orders is empty: send 1 to {cfg.max_batch} signed orders",
+                                  field="orders")
+        if n > cfg.max_batch:
+            raise InvalidArgument(f"{n} orders in one call; the limit is {cfg.max_batch} "
+                                  "(intents.max_batch): split the batch", field="orders")
+        out: list[Submit | OrbitalError] = []
+        for order in req.orders:
+            try:
+                out.append(self._verify(order))
+            except OrbitalError as exc:
+                out.append(exc)
+        return out
+
+    @unary("IntentService/SubmitIntents")
+    async def SubmitIntents(self, request, context):
+        checked = await self.node.grpc.call(self._verify_all, request)
+        submits = tuple(c for c in checked if isinstance(c, Submit))
+        stored = iter(await self.node.registry.ask_async(BOOK_PATH, SubmitBatch(submits),
+                                                          _ASK_TIMEOUT) if submits else ())
+        results = []
+        for c in checked:
+            got = c if isinstance(c, OrbitalError) else next(stored)
+            if isinstance(got, OrbitalError):
+                results.append(intents_pb2.SubmitIntentResult(
+                    error=status_proto(got, "IntentService/SubmitIntents")))
+            else:
+                results.append(intents_pb2.SubmitIntentResult(intent=intent_pb(got)))
+        return intents_pb2.SubmitIntentsResponse(results=results)
 
     # ---- GetIntent / ListIntents ----------------------------------------------------
     def _get(self, intent_id: str):

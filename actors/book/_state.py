@@ -57,6 +57,9 @@ class BookState(Actor):
     stats: dict[str, SolverRecord]           # solver -> its record, counters not flushed
     dirty: set[str]                          # solvers whose record changed
     flush_timer: Timer | None
+    pending_offers: dict[str, list[Any]]     # session path -> offers for the next round
+    round_timer: Timer | None                # the next round, when one is due
+    round_due: float                         # its wall time
 
     if TYPE_CHECKING:   # one part calls another: defined by the part named
         # the actor (._actor)

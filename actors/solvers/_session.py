@@ -195,12 +195,9 @@ class SolverSession(Actor):
         if self.ended:
             return None
         kind = type(message)
-        if kind is OfferWork:
-            if message.message is not None:   # built once by the book for every session
-                self.outbox.push(message.message)
-                return None
-            return self._push(offer=solver_pb2.Offer(intent=intent_pb(message.intent),
-                                                     auction_closes_at=_ts(message.closes_at)))
+        if kind is OfferWork:   # a round's offers, built once by the book
+            self.outbox.push(message.message)
+            return None
         if kind is AwardWork:
             return self._push(award=solver_pb2.Award(
                 intent_id=message.intent.id, output_amount=str(message.amount),

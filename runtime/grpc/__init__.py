@@ -5,7 +5,7 @@ from ._methods import stream, unary
 from ._outbox import Outbox, push_all
 from ._paging import decode_token, encode_token, filters_digest
 from ._server import GrpcServer, Service
-from ._status import to_status
+from ._status import status_proto, to_status
 
 __all__ = ["timestamp", "stream", "unary", "Outbox", "push_all", "decode_token", "encode_token", "filters_digest",
-           "GrpcServer", "Service", "to_status"]
+           "GrpcServer", "Service", "status_proto", "to_status"]

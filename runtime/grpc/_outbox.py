@@ -24,6 +24,8 @@ __all__ = ["Outbox", "push_all"]
 class Outbox:
     """Create it on the loop (inside the handler); push from any thread; iterate on the loop."""
 
+    ABORT_GRACE = 1.0   # seconds a closed stream's handler has to end the call itself
+
     def __init__(self, context: grpc.aio.ServicerContext, maxsize: int, *,
                  what: str = "stream") -> None:
         self.context = context
@@ -34,6 +36,8 @@ class Outbox:
         self._wake = asyncio.Event()
         self._closed: OrbitalError | None = None
         self._ended = False
+        self._in_write = False   # drain() handed an item out and is not resumed yet
+        self._abort_later: asyncio.TimerHandle | None = None
 
     # ---- any thread ----------------------------------------------------------------
     def push(self, item: Any) -> None:
@@ -69,9 +73,18 @@ class Outbox:
         self._closed = error
         self._items.clear()
         self._wake.set()
-        # The handler may be parked in a write the reader never drains: end the call from
-        # a task of its own (the status goes out as trailers, which flow control lets pass).
-        self._aborter = asyncio.ensure_future(self._abort(error))
+        # A handler parked in a write the reader never drains cannot raise the error
+        # itself: the call is ended from a task of its own (the status goes out as trailers,
+        # which flow control lets pass). Otherwise the handler, woken, raises it from drain()
+        # and ends the call once; a second abort racing it from another task could leave
+        # the call open. A handler parked in a write outside drain() (its first messages)
+        # is ended by the same task after a grace period, unless drain() raised first.
+        if self._in_write:
+            self._aborter = asyncio.ensure_future(self._abort(error))
+        else:
+            self._abort_later = self.loop.call_later(
+                self.ABORT_GRACE, lambda: setattr(
+                    self, "_aborter", asyncio.ensure_future(self._abort(error))))
 
     async def _abort(self, error: OrbitalError) -> None:
         try:
@@ -88,8 +101,12 @@ class Outbox:
             while self._items:
                 if self._closed is not None:
                     break
+                self._in_write = True
                 yield self._items.popleft()
+                self._in_write = False
             if self._closed is not None:
+                if self._abort_later is not None:
+                    self._abort_later.cancel()   # this handler ends the call itself
                 raise self._closed
             if self._ended:
                 return

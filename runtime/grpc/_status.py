@@ -19,12 +19,19 @@ from grpc_status import rpc_status
 
 from .._errors import OrbitalError
 
-__all__ = ["to_status"]
+__all__ = ["to_status", "status_proto"]
 
 log = logging.getLogger("orbital.grpc")
 
 
 def to_status(exc: BaseException, method: str = "") -> grpc.Status:
+    """The status a call that raised ``exc`` ends with."""
+    return rpc_status.to_status(status_proto(exc, method))
+
+
+def status_proto(exc: BaseException, method: str = "") -> status_pb2.Status:
+    """``exc`` as a ``google.rpc.Status`` message: for a call's end (:func:`to_status`) and
+    for the per-item results of a batch call, which answer each item as its own call would."""
     if isinstance(exc, OrbitalError):
         code, message, violations = exc.code, exc.message, exc.violations
     else:
@@ -40,7 +47,7 @@ def to_status(exc: BaseException, method: str = "") -> grpc.Status:
             error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
             for f, d in violations]))
         status.details.append(detail)
-    return rpc_status.to_status(status)
+    return status
 
 
 assert grpc.StatusCode.INVALID_ARGUMENT.value[0] == code_pb2.INVALID_ARGUMENT

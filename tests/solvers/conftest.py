@@ -61,12 +61,16 @@ def fake_clock() -> FakeClock:
 def solver_node(tmp_path, request):
     """``start(database_url, clock=None, extra="", devnet=None, **intents)`` -> a started
     Node on the chains of ``devnet`` (a DevnetInfo), by default the session's devnet,
-    started only when a test asks for it (a test that never reads a chain passes its own)."""
+    started only when a test asks for it (a test that never reads a chain passes its own).
+
+    On a FakeClock, offer rounds default to 0 (each book message is its own round): tests
+    that drive the clock for auction windows need not also step the round."""
     with TestNodes(tmp_path) as nodes:
         def start(database_url: str, *, clock=None, extra: str = "", app: App | None = None,
                   devnet: DevnetInfo | None = None, **intents: Any) -> Node:
             devnet = devnet or request.getfixturevalue("devnet_info")
-            settings = {"heartbeat_interval": 1, "heartbeat_timeout": 3} | intents
+            settings = {"heartbeat_interval": 1, "heartbeat_timeout": 3,
+                        **({"round_interval": 0} if clock is not None else {})} | intents
             path = nodes.config(database_url, {
                 "intents": {k: yaml_value(v) for k, v in settings.items()},
                 "chains": chains_section(devnet.chains, confirmations=0, poll_interval=0.2)},
@@ -183,7 +187,11 @@ class SolverClient:
 
     # ---- waiting -----------------------------------------------------------------------
     def of(self, kind: str) -> list:
+        """Messages of ``kind``; "offer" is each offer of the rounds' ``offers`` messages."""
         with self._cond:
+            if kind == "offer":
+                return [o for m in self.messages if m.WhichOneof("kind") == "offers"
+                        for o in m.offers.offers]
             return [getattr(m, kind) for m in self.messages if m.WhichOneof("kind") == kind]
 
     def wait_for(self, kind: str, pred: Callable[[Any], bool] = lambda m: True, *,

@@ -112,7 +112,7 @@ def test_late_bid_and_unknown_intent_are_refused(solver_node, channel_to, tmp_pa
     assert "no auction is open" in solver.wait_for("bid_rejected").reason
     intent = submit(ch, devnet_info)
     solver.wait_for("offer", lambda m: m.intent.id == intent.id)
-    clock.advance(0.3)     # closes with no bid (CloseAuction is queued in the book now)
+    clock.advance(0.3)     # closes with no bid (the round that closes it is queued in the book now)
     solver.bid(intent.id, 10 * ONE_USDC)
     rejected = solver.wait_for("bid_rejected", lambda m: m.intent_id == intent.id)
     assert "no auction is open" in rejected.reason
@@ -195,3 +195,28 @@ def test_exclusivity_lapse_reauctions_without_the_lapsed_winner(solver_node, cha
     assert idle.wait_for("loss", lambda m: m.intent_id == intent.id).reason.startswith("exclusivity lapsed")
     clock.advance(1.1)
     assert wait_until(lambda: _record(node, idle.address, failures=1), what="the failure on record")
+
+
+def test_offer_rounds_batch_new_auctions_per_solver(solver_node, channel_to, database_url,
+                                                    devnet_info):
+    """A round (intents.round_interval) offers every auction it opened to each covering
+    solver in ONE stream message; nothing is offered between rounds."""
+    clock = fake_clock()
+    node = solver_node(database_url, clock=clock, auction_window=5, round_interval=0.05)
+    ch = channel_to(node)
+    first, second = SolverClient(ch).connect(), SolverClient(ch).connect()
+    elsewhere = SolverClient(ch).connect(chains=("devnet-b",))   # covers none of them
+    intents = [submit(ch, devnet_info) for _ in range(3)]
+    bid_in_order(first, intents[0].id, 9 * ONE_USDC, 1)            # a barrier through the book
+    assert not first.of("offers") and not second.of("offers")      # the round is not due yet
+    clock.advance(0.06)
+    for client in (first, second):
+        batch = client.wait_for("offers")
+        assert [o.intent.id for o in batch.offers] == [i.id for i in intents]
+    later = submit(ch, devnet_info)
+    clock.advance(0.06)
+    for client in (first, second):
+        batch = client.wait_for("offers", count=2)
+        assert [o.intent.id for o in batch.offers] == [later.id]
+        assert len(client.of("offers")) == 2
+    assert not elsewhere.of("offers")
