@@ -16,7 +16,8 @@ from ._session import (SessionSpec, SolverBid, SolverDecline, SolverFill, Solver
                        session_spec)
 
 __all__ = ["install", "SolverSession", "SessionSpec", "SolverBid", "SolverFill",
-           "SolverHeartbeat", "SolverMismatch", "SolverDecline", "SolverGetRecord", "StreamEnded", "session_id_of", "session_spec",
+           "SolverHeartbeat", "SolverMismatch", "SolverDecline", "SolverGetRecord", "StreamEnded",
+           "session_id_of", "session_spec",
            "Challenges", "SolverServicer", "capabilities", "solver_service"]
 
 
