@@ -142,6 +142,29 @@ def test_decline_reauctions_at_once_and_bars_the_decliner(solver_node, channel_t
     assert "decline.intent_id" in third.details
 
 
+def test_a_bar_outlives_a_book_restart(solver_node, channel_to, database_url, devnet_info):
+    """The solvers barred from an intent are read back from its history by a new book."""
+    clock = fake_clock()
+    node = solver_node(database_url, clock=clock, auction_window=0.25, **QUIET)
+    ch = channel_to(node)
+    decliner = SolverClient(ch).connect()
+    intent = submit(ch, devnet_info)
+    decliner.wait_for("offer", lambda m: m.intent.id == intent.id)
+    bid_in_order(decliner, intent.id, 9_500_000, 1)
+    clock.advance(0.3)
+    decliner.wait_for("award", lambda m: m.intent_id == intent.id)
+    decliner.send(decline=solver_pb2.Decline(intent_id=intent.id, reason="changed my mind"))
+    decliner.wait_for("loss", lambda m: m.intent_id == intent.id)   # PENDING, nobody else
+
+    node.restart_actor("intents/book")
+    assert offers_of(decliner, intent.id, 2) == 1      # rejoined (its heartbeat): not offered
+    other = SolverClient(ch).connect()
+    other.wait_for("offer", lambda m: m.intent.id == intent.id)
+    assert offers_of(decliner, intent.id, 3) == 1
+    decliner.send(get_record=solver_pb2.GetRecord())   # its window read back from the store
+    assert decliner.wait_for("record").declines == 1
+
+
 def intents_pb2_grpc_stub(ch):
     from orbital.v1 import intents_pb2_grpc
     return intents_pb2_grpc.IntentServiceStub(ch)
@@ -189,6 +212,11 @@ def test_a_solver_that_lets_awards_lapse_is_suspended(solver_node, channel_to, d
     assert rec.suspension_reason == told.reason and rec.offers_total == 3
     only = admin.ListSolvers(admin_pb2.ListSolversRequest(suspended_only=True), metadata=ADMIN)
     assert [s.solver for s in only.solvers] == [fader.address]
+    worst = admin.ListSolvers(admin_pb2.ListSolversRequest(limit=1), metadata=ADMIN)
+    assert [s.solver for s in worst.solvers] == [fader.address]
+    with pytest.raises(grpc.RpcError) as over:
+        admin.ListSolvers(admin_pb2.ListSolversRequest(limit=1001), metadata=ADMIN)
+    assert over.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     fader.send(get_record=solver_pb2.GetRecord())
     mine = fader.wait_for("record")
     assert mine.suspended and mine.fades == 3 and mine.suspended_until == told.until
