@@ -6,9 +6,11 @@ restarted; the solver reconnects). The actor is the session's state and its only
 
 - to the book (``intents/book``): :class:`SessionJoined` at start, :class:`SessionLeft` at
   stop, :class:`PlaceBid` per accepted bid, :class:`FillReported` per fill report,
-  :class:`EscrowMismatch` per accepted escrow mismatch report;
+  :class:`EscrowMismatch` per accepted escrow mismatch report, :class:`Decline` per
+  decline, :class:`ReadRecord` per record read (each for a token of the bid bucket);
 - from the book (tells to this actor's path): awards, losses, refusals and intent updates,
-  each turned into one ``ServerMessage`` pushed into the stream's outbox. Offers, the bulk
+  declines refused, records and suspensions, each turned into one ``ServerMessage`` pushed
+  into the stream's outbox. Offers, the bulk
   of the traffic, skip this actor: ``SessionJoined`` carries the outbox and the book pushes
   one prebuilt ``ServerMessage`` per auction into every eligible session's outbox (an
   ``OfferWork`` told here, from a book that does not push, is still pushed as is);
