@@ -98,6 +98,10 @@ class Outcome:
     open_tx: str = ""
     fill_tx: str = ""
     amount: int = 0
+    # Failed with no escrow opened under the award (checks before openFor, or openFor
+    # reverted): the solver cannot execute it, so it declines the award (the node
+    # re-auctions it at once instead of waiting out the exclusivity window).
+    release: bool = False
 
 
 def bounded(reason: str, limit: int = MAX_MISMATCH_REASON) -> str:
@@ -162,7 +166,7 @@ class Executor:
         if opened.ok:
             self.report(job.intent_id, str(plan.origin.chain_id), open_tx, "open")
         elif opened.error not in LOST_OPEN:
-            return _done(job, "failed", f"openFor: {opened.error}", open_tx=open_tx)
+            return _done(job, "failed", f"openFor: {opened.error}", open_tx=open_tx, release=True)
         # Opened now, or already (a faster filler, an earlier delivery of this award, a
         # same-nonce substitution): the escrow decides.
         stop = self._verify(plan, opened)
@@ -186,20 +190,20 @@ class Executor:
         try:
             order = parse_order_typed_data(job.typed_data)
         except TypedDataError as exc:
-            return _done(job, "failed", f"award typed data: {exc}")
+            return _done(job, "failed", f"award typed data: {exc}", release=True)
         order_id = "0x" + order.order_id.hex()
         if order_id != job.intent_id.lower():
-            return _done(job, "failed", f"award for {job.intent_id} carries order {order_id}")
+            return _done(job, "failed", f"award for {job.intent_id} carries order {order_id}", release=True)
         origin = self.chains.get(order.origin_chain_id)
         dest = self.chains.get(order.order.destination_chain_id)
         if origin is None or dest is None:
-            return _done(job, "failed", "award on a chain this solver does not serve")
+            return _done(job, "failed", "award on a chain this solver does not serve", release=True)
         terms = Terms.from_order(order, dest.spec.settler)
         amount = max(job.output_amount, terms.min_output)
         have = dest.spendable(terms.output_token)
         if have < amount:
             return _done(job, "failed", f"inventory: {have} of {terms.output_token} on {dest.name}, "
-                                        f"award needs {amount}")
+                                        f"award needs {amount}", release=True)
         return _Plan(job, order, origin, dest, terms, amount)
 
     def _verify(self, plan: _Plan, opened: TxResult) -> Outcome | None:

@@ -42,6 +42,8 @@ class Handler(Protocol):
     def on_loss(self, run: SessionRun, loss: pb.Loss) -> None: ...
     def on_bid_rejected(self, run: SessionRun, rejected: pb.BidRejected) -> None: ...
     def on_update(self, run: SessionRun, update) -> None: ...
+    def on_decline_rejected(self, run: SessionRun, rejected: pb.DeclineRejected) -> None: ...
+    def on_suspended(self, run: SessionRun, suspended: pb.Suspended) -> None: ...
 
 
 class Outbox:
@@ -136,6 +138,10 @@ class SessionRun:
                     self.handler.on_bid_rejected(self, message.bid_rejected)
                 elif kind == "update":
                     self.handler.on_update(self, message.update)
+                elif kind == "decline_rejected":
+                    self.handler.on_decline_rejected(self, message.decline_rejected)
+                elif kind == "suspended":
+                    self.handler.on_suspended(self, message.suspended)
                 # heartbeat_ack: nothing to do; its arrival is what keeps the stream alive
         finally:
             self._ended.set()

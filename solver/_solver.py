@@ -33,7 +33,7 @@ from orbital.v1 import solver_pb2 as pb
 
 from ._chain import EvmChain
 from ._config import SolverConfig
-from ._execute import AwardJob, Executor, Outcome
+from ._execute import AwardJob, Executor, Outcome, bounded
 from ._inventory import Inventory
 from ._session import SessionRun
 
@@ -226,10 +226,30 @@ class Solver:
                     self._inflight[job.intent_id] = left
                 else:
                     self._inflight.pop(job.intent_id, None)
+        if outcome.release:
+            self._decline(job.intent_id, outcome.reason)
         with self._cond:
             self.stats[outcome.status] += 1
             self.outcomes[job.intent_id] = outcome
             self._cond.notify_all()
+
+    def _decline(self, intent_id: str, reason: str) -> None:
+        """Release an award it cannot execute (nothing opened under it): the node re-auctions
+        it at once, and a decline weighs less on this solver's reliability than letting the
+        exclusivity lapse. Only on the live session: after a reconnect the award lapses."""
+        run = self._run
+        if sent := (run is not None and run.welcomed.is_set() and
+                        run.send(decline=pb.Decline(intent_id=intent_id, reason=bounded(reason)))):
+            log.info("award %s declined: %s", intent_id, reason)
+        with self._cond:
+            self.stats["declined" if sent else "decline_unsent"] += 1
+
+    def on_decline_rejected(self, run: SessionRun, rejected: pb.DeclineRejected) -> None:
+        log.info("decline of %s refused: %s", rejected.intent_id, rejected.reason)
+
+    def on_suspended(self, run: SessionRun, suspended: pb.Suspended) -> None:
+        log.warning("suspended by the node until %s: %s", suspended.until.ToJsonString(),
+                    suspended.reason)
 
     def _report(self, intent_id: str, chain: str, tx_hash: str, kind: str) -> None:
         self._send_report("fill_report", pb.FillReport(intent_id=intent_id, chain=chain, tx_hash=tx_hash,

@@ -4,7 +4,9 @@ Private modules: :mod:`._config` (the ``intents:`` section), :mod:`._models` (ta
 :mod:`._views` (immutable snapshots handed to other threads), :mod:`._messages` (the
 contract with sessions, services, watchers and the keeper), :mod:`._auction`,
 :mod:`._chain` (what a chain event does), :mod:`._events` (catch-up and reorgs),
-:mod:`._validate`, :mod:`._proto` (views -> protobuf), :mod:`._actor` (the Book).
+:mod:`._validate`, :mod:`._proto` (views -> protobuf), :mod:`._score` (reliability and
+the ranking rule, pure), :mod:`._reliability` (windows, suspensions, exclusions),
+:mod:`._admin` (ListSolvers, GetSolverRecord), :mod:`._actor` (the Book).
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ from runtime.config import App
 from ._actor import Book, BookSpec, CloseAuction, ExclusivityLapsed, SettlementFailed
 from ._auction import Auction, AuctionBid
 from ._config import IntentsConfig, RateLimit
-from ._messages import (AwardWork, BookStarted, BidRefused, Cancel, Capabilities, EscrowMismatch,
-                        ExpireDue, FillReported,
-                        IntentChanged, LostWork, OfferWork, PlaceBid, ReauctionLapsed,
-                        SessionJoined, SessionLeft, Submit, SubmitBatch, Subscribe,
-                        Unsubscribe)
+from ._admin import get_solver_record, list_solvers
+from ._messages import (AwardWork, BookStarted, BidRefused, Cancel, Capabilities, Decline,
+                        DeclineRefused, EscrowMismatch, ExpireDue, FillReported,
+                        IntentChanged, LostWork, OfferWork, PlaceBid, ReadRecord, ReauctionLapsed,
+                        RecordOf, SessionJoined, SessionLeft, SolverRecords, SolverRecordView,
+                        Submit, SubmitBatch, Subscribe, Suspended, Unsubscribe)
 from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, SHORTFALL, Decision,
                      decide, intent_terms)
-from ._models import MIGRATION, MIGRATIONS, BookCursor, IntentRow, IntentTransition, SolverRecord
+from ._models import (MIGRATION, MIGRATIONS, BookCursor, IntentRow, IntentTransition, SolverMark,
+                      SolverRecord)
 from ._service import IntentServicer, intent_service
-from ._proto import intent_pb, status_from_pb, status_pb, transition_pb, update_pb
+from ._proto import (intent_pb, solver_record_pb, status_from_pb, status_pb, transition_pb,
+                     update_pb)
+from ._score import Ranked, Window, rank, reliability, suspension
 from ._validate import check_order
 from ._views import TERMINAL, IntentUpdateView, IntentView, Status, TransitionView
 
@@ -42,6 +48,9 @@ __all__ = [
     "transition_pb", "update_pb", "check_order", "TERMINAL", "IntentUpdateView", "IntentView",
     "Status", "TransitionView", "MIGRATIONS", "intent_terms", "decide", "Decision", "FINDINGS", "CONFLICTING_OPEN",
     "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "IntentServicer", "intent_service",
+    "Decline", "DeclineRefused", "ReadRecord", "RecordOf", "SolverRecords", "SolverRecordView",
+    "Suspended", "SolverMark", "solver_record_pb", "list_solvers", "get_solver_record",
+    "Ranked", "Window", "rank", "reliability", "suspension",
 ]
 
 
@@ -61,6 +70,8 @@ def install(app: App) -> None:
         return [ChildSpec("book", Book, BookSpec(intents_config(config), chains))]
 
     app.service(intent_service)
+    app.admin("ListSolvers", list_solvers)
+    app.admin("GetSolverRecord", get_solver_record)
 
     from actors.keeper import ask_actor, no_args, register_action
     register_action("expire_intents", ask_actor(BOOK_PATH, ExpireDue(), "expired"), no_args)

@@ -33,12 +33,13 @@ from ._auctioneer import (AuctioneerMixin, CloseAuction, ExclusivityLapsed, Offe
 from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FOREIGN_FILL
 from ._config import IntentsConfig
 from ._events import EventsMixin
-from ._messages import (BookStarted, Cancel, EscrowMismatch, ExpireDue, FillReported,
-                        IntentChanged, LostWork, PlaceBid, ReauctionLapsed,
-                        SessionJoined, SessionLeft, Submit, SubmitBatch, Subscribe,
+from ._messages import (BookStarted, Cancel, Decline, EscrowMismatch, ExpireDue, FillReported,
+                        IntentChanged, LostWork, PlaceBid, ReadRecord, ReauctionLapsed,
+                        SessionJoined, SessionLeft, SolverRecords, Submit, SubmitBatch, Subscribe,
                         Unsubscribe)
 from ._models import IntentRow, SolverRecord
 from ._records import FlushStats, RecordsMixin
+from ._reliability import ReliabilityMixin
 from ._state import Session
 from ._subs import Subscriptions
 from ._views import Change, IntentUpdateView, IntentView, Status, TransitionView
@@ -64,7 +65,7 @@ class SettlementFailed:
     reason: str
 
 
-class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
+class Book(EventsMixin, AuctioneerMixin, ReliabilityMixin, RecordsMixin):
     kind = "book"
     batched = frozenset({Submit})
 
@@ -93,6 +94,7 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
         self.pending_offers: dict[str, list[Any]] = {}
         self.round_timer: Any = None
         self.round_due = 0.0
+        self.last_prune = 0.0
         # The book works on the store message after message: it keeps its connection
         # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released at the end.
         self.store.hold()
@@ -105,6 +107,7 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
         for r in rows:
             self.active[r.id] = _store.row_view(r)
             self.rounds[r.id] = r.auctions
+        self.setup_reliability()
         self.setup_events()
         # Sessions outlive a book restarted on its own (operator, reload): they join again.
         for path in self.ctx.registry.paths(SOLVERS_PATH + "/session/"):
@@ -179,6 +182,12 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
             return None
         if kind is EscrowMismatch:
             return self._escrow_mismatch(message)
+        if kind is Decline:
+            return self._decline(message)
+        if kind is ReadRecord:
+            return self._read_record(message.path, message.solver)
+        if kind is SolverRecords:
+            return self._records(message.solver, message.suspended_only)
         if kind is ExpireDue:
             return self._expire_due()
         if kind is ReauctionLapsed:
@@ -194,7 +203,7 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
             self.retry_timers.pop(message.intent_id, None)
             view = self.active.get(message.intent_id)
             if view is not None and view.status is Status.PENDING:
-                self._start_auction(view)
+                self._start_auction(view, self._excluded(view.id))
             return None
         return super().handle(message)
 
@@ -276,7 +285,7 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
     def _accepted(self, view: IntentView, first: TransitionView) -> None:
         self.active[view.id] = replace(view, history=())
         self.subs.publish(IntentUpdateView(view, first))
-        self._start_auction(self.active[view.id])
+        self._start_auction(self.active[view.id], self._excluded(view.id))
 
     # ---- transitions ----------------------------------------------------------------
     def _view(self, intent_id: str) -> IntentView | None:
@@ -324,20 +333,26 @@ class Book(EventsMixin, AuctioneerMixin, RecordsMixin):
                 self.active[new.id] = new
             else:
                 self.active.pop(new.id, None)
+                self._forget(new.id)
                 self._end_auction(new.id, "intent is " + new.status.value.lower())
             self._announce(new, t)
         return [n for n, _ in done]
 
     def _count_evidence(self, new: IntentView, t: TransitionView, fields: dict) -> None:
         """Per-solver records of what the evidence showed (written with the counters)."""
+        if t.status is Status.OPENED and t.from_status is Status.ASSIGNED and not t.finding:
+            self._mark(new.solver, "open", new.id)    # opened while its award stood: on time
         if t.status is Status.FILLED and t.from_status is not Status.FILLED:
             self._stat(fields.get("filler") or new.solver, fills=1)
             if fields.get("shortfall"):
                 self._stat(fields["filler"], shortfalls=1)
+                self._mark(fields["filler"], "shortfall", new.id)
         elif t.finding == FOREIGN_FILL:
             self._stat(t.solver, foreign_fills=1)
+            self._mark(t.solver, "foreign_fill", new.id)
         elif t.finding == CONFLICTING_OPEN and t.solver:
             self._stat(t.solver, voided=1)
+            self._mark(t.solver, "voided", new.id)
 
     def _announce(self, view: IntentView, t: TransitionView) -> None:
         update = IntentUpdateView(view, t)

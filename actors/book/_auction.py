@@ -31,14 +31,15 @@ class Auction:
     closes_at: float
     round: int                                   # 1 for the first auction of the intent
     offered: set[str] = field(default_factory=set)          # session paths
-    excluded: frozenset[str] = frozenset()                    # solvers barred this round
+    excluded: frozenset[str] = frozenset()   # barred from this intent (lapsed, declined) or suspended
     bids: dict[str, AuctionBid] = field(default_factory=dict)  # by solver
     timer: Timer | None = None
 
     def bid(self, bid: AuctionBid) -> str | None:
         """Record ``bid``; returns a refusal reason, or None when it is accepted."""
         if bid.solver in self.excluded:
-            return "this solver let the previous award lapse and is excluded from this round"
+            return ("this solver is excluded from this intent's auctions (it let an award of "
+                    "it lapse or declined it, or it is suspended)")
         if bid.path not in self.offered:
             return "no offer was made to this session for this intent"
         if bid.amount < self.min_output:
@@ -47,6 +48,7 @@ class Auction:
         return None
 
     def winner(self) -> AuctionBid | None:
+        """The best bid by amount alone (the book ranks by amount x reliability: _score.rank)."""
         if not self.bids:
             return None
         return max(self.bids.values(), key=lambda b: (b.amount, -b.seq))

@@ -26,9 +26,11 @@ from runtime.grpc import push_all
 from actors.quoter import GetQuote, ReferenceOutput
 
 from ._auction import Auction, AuctionBid
-from ._messages import AwardWork, BidRefused, LostWork, OfferWork, PlaceBid, SessionJoined
+from ._messages import (AwardWork, BidRefused, Decline, DeclineRefused, LostWork, OfferWork,
+                        PlaceBid, SessionJoined, Suspended)
 from ._models import IntentRow
 from ._proto import intent_pb
+from ._score import rank
 from ._state import BookState, Session
 from ._views import Change, IntentView, Status
 
@@ -148,18 +150,27 @@ class AuctioneerMixin(BookState):
     def _join(self, m: SessionJoined) -> None:
         s = Session(m.path, m.solver, m.capabilities, m.outbox)
         self.sessions[m.path] = s
+        if self._is_suspended(m.solver):   # told again on each (re)connect; no offers
+            until, why = self.suspensions[m.solver]
+            self._tell(m.path, Suspended(until, why, self._reliability(m.solver)))
+            return
         for intent_id, auction in self.auctions.items():
             view = self.active.get(intent_id)
             if view is not None and m.capabilities.covers(view) and m.solver not in auction.excluded:
                 self._offer(auction, _offer_pb(view, auction.closes_at), s)
         for view in list(self.active.values()):
             if view.status is Status.PENDING and view.id not in self.auctions:
-                self._start_auction(view)
+                self._start_auction(view, self._excluded(view.id))
 
     def _bid(self, m: PlaceBid) -> None:
         auction = self.auctions.get(m.intent_id)
         if auction is None:
             self._tell(m.path, BidRefused(m.intent_id, "no auction is open for this intent"))
+            return
+        if self._is_suspended(m.solver):
+            until, why = self.suspensions[m.solver]
+            self._tell(m.path, BidRefused(m.intent_id, f"this solver is suspended until "
+                                          f"{_utc(until)}: {why}"))
             return
         self.bid_seq += 1
         now = self.clock.wall()
@@ -184,10 +195,18 @@ class AuctioneerMixin(BookState):
                 if why:
                     del auction.bids[solver]
                     self._tell(b.path, BidRefused(m.intent_id, why))
-        winner = auction.winner()
+        # Bids rank by output x the bidder's reliability (_score); a solver suspended since
+        # it bid is left out (its bid is refused below).
+        suspended = frozenset(b.solver for b in auction.bids.values() if self._is_suspended(b.solver))
+        ranked = rank(auction.bids.values(), {s: self._reliability(s) for s in auction.bids},
+                      barred=suspended)
+        winner = next((r.bid for r in ranked if r.bid.path in self.sessions), None)
         if view is None or view.status is not Status.PENDING:
             return
-        if winner is None or winner.path not in self.sessions:
+        for solver in suspended:
+            self._tell(auction.bids[solver].path,
+                       BidRefused(view.id, "this solver was suspended before the auction closed"))
+        if winner is None:
             self.retry_timers[view.id] = self.tell_later(self.cfg.retry_interval, RetryAuction(view.id))
             return
         deadline = min(self.clock.wall() + self.cfg.exclusivity, float(view.open_deadline))
@@ -199,6 +218,7 @@ class AuctioneerMixin(BookState):
                                    winner.solver)])[0]
         self.rounds[view.id] = auction.round
         self._stat(winner.solver, wins=1)
+        self._mark(winner.solver, "win", view.id)
         # Armed before anyone hears of the award: the clock (a FakeClock in tests) may move
         # as soon as the winner has its award.
         self._arm_exclusivity(new)
@@ -206,7 +226,8 @@ class AuctioneerMixin(BookState):
             row = IntentRow.get_by_id(view.id)
         self._tell(winner.path, AwardWork(new, winner.amount, deadline, row.typed_data, row.signature))
         for loser in auction.losers(winner):
-            self._tell(loser.path, LostWork(view.id, winner.amount, "outbid"))
+            if loser.solver not in suspended:
+                self._tell(loser.path, LostWork(view.id, winner.amount, "outbid"))
 
     # ---- bids bind: the bound over the quote --------------------------------------------
     def _ask_reference(self, view: IntentView) -> None:
@@ -269,18 +290,49 @@ class AuctioneerMixin(BookState):
             return  # opened (or cancelled) in time
         self._reassign(view)
 
-    def _reassign(self, view: IntentView) -> None:
+    def _reassign(self, view: IntentView, declined: str | None = None) -> None:
+        """Back to PENDING without its solver, barred from every later round of the intent:
+        its exclusivity lapsed (a fade), or it released the award (``declined``: the reason,
+        a lighter mark); re-auctioned at once while rounds remain."""
         failed = view.solver
-        self._stat(failed, failures=1)
+        if declined is None:
+            self._stat(failed, failures=1)
+            self._mark(failed, "fade", view.id)
+            loss, reason = ("exclusivity lapsed: not opened in time",
+                            f"exclusivity lapsed: {failed} did not open in time")
+        else:
+            self._mark(failed, "decline", view.id)
+            loss = "declined: the award is released"
+            reason = f"declined by {failed}" + (f": {declined}" if declined else "")
         for s in self.sessions.values():
             if s.solver == failed:
-                self._tell(s.path, LostWork(view.id, 0, "exclusivity lapsed: not opened in time"))
-        new = self._commit([Change(view, Status.PENDING,
-                                   f"exclusivity lapsed: {failed} did not open in time",
+                self._tell(s.path, LostWork(view.id, 0, loss))
+        excluded = self._bar(view.id, failed)
+        new = self._commit([Change(view, Status.PENDING, reason,
                                    {"solver": "", "awarded_amount": 0,
                                     "exclusivity_deadline": 0.0}, failed)])[0]
+        old = self.timers.pop(view.id, None)
+        if old is not None:
+            old.cancel()
         if self._round(new) < self.cfg.max_auctions:
-            self._start_auction(new, excluded=frozenset({failed}))
+            self._start_auction(new, excluded=excluded)
+
+    def _decline(self, m: Decline) -> None:
+        """Only the awarded solver of an ASSIGNED intent may release it; anything else is
+        refused with the reason and changes nothing."""
+        view = self.active.get(m.intent_id)
+        why = None
+        if view is None:
+            why = "no active intent with this id"
+        elif view.status is not Status.ASSIGNED:
+            why = f"the intent is {view.status.value}; only an ASSIGNED intent can be declined"
+        elif view.solver != m.solver:
+            why = "the intent is not awarded to this solver"
+        if why is not None:
+            self._tell(m.path, DeclineRefused(m.intent_id, why))
+            return
+        assert view is not None
+        self._reassign(view, declined=m.reason)
 
     def _reauction_lapsed(self) -> int:
         now = self.clock.wall()
@@ -308,3 +360,8 @@ def _over(amount: int, bound: tuple[int, int], bps: int | None) -> str | None:
             f"reference output {expected} (the quote, or the signed minimum if higher): the "
             f"winning bid binds (a fill below it is a shortfall, not repaid until an operator "
             f"decides); bid at most {limit}")
+
+
+def _utc(seconds: float) -> str:
+    import datetime as dt
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -55,6 +55,15 @@ class IntentsConfig:
         2000, min=0, max=1_000_000,
         doc="a bid more than this above the quoter's expected output for the intent is "
             "refused (the winning bid binds: a fill below it is a shortfall); null = no bound")
+    reliability_window: float = opt(
+        7 * 86_400.0, min=60, max=365 * 86_400,
+        doc="seconds of marks (opens, fades, declines, ...) a solver's reliability is scored "
+            "over; bids rank by output x reliability (docs/solvers.md)")
+    suspend_below: float = opt(
+        0.5, min=0.0, max=1.0,
+        doc="a solver whose reliability falls below this with a mark is suspended; 0 = never")
+    suspend_cooldown: float = opt(3600.0, min=1, max=30 * 86_400,
+                                  doc="seconds a suspension lasts (no offers, bids refused)")
 
     def check(self) -> None:
         if self.heartbeat_timeout <= self.heartbeat_interval:

@@ -4,9 +4,12 @@ Who sends what:
 - intent service -> book: :class:`Submit` (ask, batched: one commit for many), :class:`Cancel`
   (ask), :class:`Subscribe` / :class:`Unsubscribe` (watch streams);
 - solver session -> book: :class:`SessionJoined`, :class:`SessionLeft`, :class:`PlaceBid`,
-  :class:`FillReported`, :class:`EscrowMismatch` (all tells);
+  :class:`FillReported`, :class:`EscrowMismatch`, :class:`Decline`, :class:`ReadRecord`
+  (all tells);
 - book -> solver session (tells to the session's path): :class:`OfferWork`,
-  :class:`AwardWork`, :class:`LostWork`, :class:`BidRefused`, :class:`IntentChanged`;
+  :class:`AwardWork`, :class:`LostWork`, :class:`BidRefused`, :class:`IntentChanged`,
+  :class:`DeclineRefused`, :class:`RecordOf`, :class:`Suspended`;
+- admin -> book: :class:`SolverRecords` (ask, returns solver records);
 - chain watchers -> book: ``ChainEventsCommitted`` / ``ChainReorged`` (actors.chain_watcher);
 - keeper -> book: :class:`ExpireDue`, :class:`ReauctionLapsed` (ask, returns a count).
 
@@ -26,7 +29,9 @@ from ._views import IntentUpdateView, IntentView
 
 __all__ = ["Submit", "SubmitBatch", "Cancel", "Subscribe", "Unsubscribe", "SessionJoined", "SessionLeft", "BookStarted",
            "PlaceBid", "FillReported", "OfferWork", "AwardWork", "LostWork", "BidRefused",
-           "IntentChanged", "ExpireDue", "ReauctionLapsed", "Capabilities", "EscrowMismatch"]
+           "IntentChanged", "ExpireDue", "ReauctionLapsed", "Capabilities", "EscrowMismatch",
+           "Decline", "DeclineRefused", "ReadRecord", "RecordOf", "SolverRecords", "Suspended",
+           "SolverRecordView"]
 
 
 # ---- intent service -> book -------------------------------------------------------------
@@ -187,3 +192,75 @@ class ExpireDue:
 @dataclass(frozen=True)
 class ReauctionLapsed:
     """Ask: re-auction ASSIGNED intents whose exclusivity has lapsed; returns a count."""
+
+
+# ---- reliability (docs/solvers.md "Reliability") -----------------------------------------
+@dataclass(frozen=True)
+class Decline:
+    """The session's solver releases its award of ``intent_id`` (it cannot execute it)."""
+
+    path: str
+    solver: str
+    intent_id: str
+    reason: str          # bounded by the service
+
+
+@dataclass(frozen=True)
+class DeclineRefused:
+    intent_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    """Tell: the session at ``path`` asks for its solver's record (answered with RecordOf)."""
+
+    path: str
+    solver: str
+
+
+@dataclass(frozen=True)
+class SolverRecordView:
+    """A solver's record as of now: reliability over the window, suspension, counters."""
+
+    solver: str
+    reliability: float
+    suspended_until: float       # 0 or in the past: not suspended
+    suspension_reason: str
+    window_seconds: float
+    window: dict[str, int]       # mark kind -> count within the window (_score.KINDS)
+    offers: int
+    bids: int
+    wins: int
+    fills: int
+    fades: int
+    median_bid_ms: float | None
+    last_seen: float
+    now: float
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_until > self.now
+
+
+@dataclass(frozen=True)
+class RecordOf:
+    record: SolverRecordView
+
+
+@dataclass(frozen=True)
+class SolverRecords:
+    """Ask: the records of ``solver`` (one, or none), or of every solver the book knows
+    (``solver`` empty), lowest reliability first."""
+
+    solver: str = ""
+    suspended_only: bool = False
+
+
+@dataclass(frozen=True)
+class Suspended:
+    """Told to a suspended solver's session: why, and until when (unix seconds)."""
+
+    until: float
+    reason: str
+    reliability: float

@@ -13,8 +13,8 @@ import peewee
 
 from runtime.store import BaseModel, Migration, UInt256Field
 
-__all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "MODELS", "MIGRATION",
-           "MIGRATION_0310", "MIGRATIONS"]
+__all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "SolverMark", "MODELS",
+           "MIGRATION", "MIGRATION_0310", "MIGRATION_0340", "MIGRATIONS"]
 
 
 class IntentRow(BaseModel):
@@ -116,6 +116,12 @@ class SolverRecord(BaseModel):
     voided = peewee.BigIntegerField(default=0)
     response_ms = peewee.TextField(default="[]")   # JSON: the last 101 bid response times
     last_seen = peewee.DoubleField(default=0.0)
+    # Reliability (actors.book._score): lifetime counts of the marks the window does not
+    # keep, and the suspension in force (0: none).
+    opens = peewee.BigIntegerField(default=0)
+    declines = peewee.BigIntegerField(default=0)
+    suspended_until = peewee.DoubleField(default=0.0)
+    suspension_reason = peewee.TextField(default="")
 
     @property
     def median_response_ms(self) -> float | None:
@@ -127,6 +133,24 @@ class SolverRecord(BaseModel):
 
     class Meta:
         table_name = "solver_record"
+
+
+class SolverMark(BaseModel):
+    """One event of a solver's reliability window (``actors.book._score.KINDS``: win, open,
+    fade, decline, shortfall, foreign_fill, voided), one row per solver, kind and intent.
+    Rows, not bucketed counters: a mark is rare next to offers and bids (at most a few per
+    award), the window slides exactly, and the book reloads the window on restart. Written
+    with the counters (batched), rows older than the window deleted with them."""
+
+    id = peewee.BigAutoField()
+    solver = peewee.CharField(max_length=42)
+    kind = peewee.CharField(max_length=16)
+    intent = peewee.CharField(max_length=66)
+    at = peewee.DoubleField()
+
+    class Meta:
+        table_name = "solver_mark"
+        indexes = ((("solver", "kind", "intent"), True), (("at",), False))
 
 
 MODELS = [IntentRow, IntentTransition, BookCursor, SolverRecord]
@@ -153,6 +177,21 @@ def _migrate_0310(db: peewee.Database) -> None:
         migrate(*ops)
 
 
+def _migrate_0340(db: peewee.Database) -> None:
+    """Solver reliability (issue 12): the marks of the rolling window, and the lifetime
+    counts and suspension on the record. Idempotent like 0310."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    db.create_tables([SolverMark])
+    migrator = SchemaMigrator.from_database(db)
+    table = SolverRecord._meta.table_name
+    have = {c.name for c in db.get_columns(table)}
+    ops = [migrator.add_column(table, n, SolverRecord._meta.fields[n])
+           for n in ("opens", "declines", "suspended_until", "suspension_reason") if n not in have]
+    if ops:
+        migrate(*ops)
+
+
 MIGRATION = Migration("0300_intents", _migrate_0300)
 MIGRATION_0310 = Migration("0310_settlement_evidence", _migrate_0310)
-MIGRATIONS = [MIGRATION, MIGRATION_0310]
+MIGRATION_0340 = Migration("0340_solver_reliability", _migrate_0340)
+MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340]

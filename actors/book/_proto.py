@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from orbital.v1 import intents_pb2
+from orbital.v1 import intents_pb2, solver_pb2
 
+from ._messages import SolverRecordView
 from ._views import IntentUpdateView, IntentView, Status, TransitionView
 from runtime.grpc import timestamp
 
-__all__ = ["intent_pb", "transition_pb", "update_pb", "status_pb", "status_from_pb"]
+__all__ = ["intent_pb", "transition_pb", "update_pb", "status_pb", "status_from_pb",
+           "solver_record_pb"]
 
 _STATUS: dict[Status, intents_pb2.IntentStatus] = {
     s: getattr(intents_pb2, f"INTENT_STATUS_{s.value}") for s in Status}
@@ -63,3 +65,17 @@ def update_pb(u: IntentUpdateView) -> intents_pb2.IntentUpdate:
     if u.transition is not None:
         msg.transition.CopyFrom(transition_pb(u.transition))
     return msg
+
+
+def solver_record_pb(v: SolverRecordView) -> solver_pb2.SolverRecord:
+    """The one conversion of a solver's record (AdminService and the solver's session)."""
+    w = v.window
+    return solver_pb2.SolverRecord(
+        solver=v.solver, reliability=v.reliability, suspended=v.suspended,
+        suspended_until=_ts(v.suspended_until if v.suspended else 0.0),
+        suspension_reason=v.suspension_reason if v.suspended else "",
+        window_seconds=v.window_seconds, wins=w.get("win", 0), opens=w.get("open", 0),
+        fades=w.get("fade", 0), declines=w.get("decline", 0), shortfalls=w.get("shortfall", 0),
+        foreign_fills=w.get("foreign_fill", 0), voided=w.get("voided", 0),
+        offers_total=v.offers, bids_total=v.bids, wins_total=v.wins, fills_total=v.fills,
+        fades_total=v.fades, median_bid_ms=v.median_bid_ms or 0.0, last_seen=_ts(v.last_seen))

@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from ._models import SolverRecord
+from ._models import SolverMark, SolverRecord
 from ._state import BookState
 
 __all__ = ["RecordsMixin", "FlushStats", "FLUSH"]
@@ -19,6 +19,7 @@ __all__ = ["RecordsMixin", "FlushStats", "FLUSH"]
 log = logging.getLogger("orbital.book")
 
 FLUSH = 1.0
+PRUNE = 60.0   # seconds between deletions of marks older than the reliability window
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class RecordsMixin(BookState):
 
     def _flush_stats(self) -> None:
         self.flush_timer = None
-        if not self.dirty:
+        if not self.dirty and not self.marks_pending:
             return
         rows = []
         for solver in sorted(self.dirty):
@@ -57,9 +58,21 @@ class RecordsMixin(BookState):
             rows.append({"solver": solver, "offers": r.offers, "bids": r.bids, "wins": r.wins,
                          "fills": r.fills, "failures": r.failures, "shortfalls": r.shortfalls,
                          "foreign_fills": r.foreign_fills, "voided": r.voided,
-                         "response_ms": json.dumps(r.samples), "last_seen": r.last_seen})
+                         "response_ms": json.dumps(r.samples), "last_seen": r.last_seen,
+                         "opens": r.opens, "declines": r.declines,
+                         "suspended_until": r.suspended_until,
+                         "suspension_reason": r.suspension_reason})
         self.dirty.clear()
+        marks, self.marks_pending = self.marks_pending, []
+        now = self.clock.wall()
+        prune = now - self.last_prune >= PRUNE
+        if prune:
+            self.last_prune = now
         with self.store.atomic():
+            if marks:
+                SolverMark.insert_many(marks).on_conflict_ignore().execute()
+            if prune:
+                SolverMark.delete().where(SolverMark.at < now - self.cfg.reliability_window).execute()
             for row in rows:
                 (SolverRecord.insert(**row)
                  .on_conflict(conflict_target=[SolverRecord.solver],

@@ -23,6 +23,7 @@ from ._views import Change, IntentView, TransitionView
 
 if TYPE_CHECKING:
     from ._auction import Auction
+    from ._score import Window
 
 __all__ = ["BookState", "Session"]
 
@@ -60,6 +61,13 @@ class BookState(Actor):
     pending_offers: dict[str, list[Any]]     # session path -> offers for the next round
     round_timer: Timer | None                # the next round, when one is due
     round_due: float                         # its wall time
+    last_prune: float                        # when old marks were last deleted
+    # reliability (._reliability): per-solver windows, marks not written yet, per intent
+    # the solvers barred from its later auctions, suspensions (solver -> (until, reason))
+    windows: dict[str, Window]
+    marks_pending: list[dict[str, Any]]
+    barred: dict[str, set[str]]
+    suspensions: dict[str, tuple[float, str]]
 
     if TYPE_CHECKING:   # one part calls another: defined by the part named
         # the actor (._actor)
@@ -77,5 +85,12 @@ class BookState(Actor):
         def _end_auction(self, intent_id: str, reason: str) -> None: ...
         # the solver records (._records)
         def _stat(self, solver: str, response_ms: float | None = None, **inc: int) -> None: ...
+        # reliability (._reliability)
+        def _mark(self, solver: str, kind: str, intent: str) -> None: ...
+        def _reliability(self, solver: str) -> float: ...
+        def _is_suspended(self, solver: str) -> bool: ...
+        def _excluded(self, intent_id: str) -> frozenset[str]: ...
+        def _bar(self, intent_id: str, solver: str) -> frozenset[str]: ...
+        def _forget(self, intent_id: str) -> None: ...
         # chain events (._events)
         def save_cursor(self, last_event_id: int) -> None: ...

@@ -11,11 +11,13 @@ from __future__ import annotations
 from runtime.config import App
 
 from ._service import Challenges, SolverServicer, capabilities, solver_service
-from ._session import (SessionSpec, SolverBid, SolverFill, SolverHeartbeat, SolverMismatch,
-                       SolverSession, StreamEnded, session_id_of, session_spec)
+from ._session import (SessionSpec, SolverBid, SolverDecline, SolverFill, SolverGetRecord,
+                       SolverHeartbeat, SolverMismatch, SolverSession, StreamEnded, session_id_of,
+                       session_spec)
 
 __all__ = ["install", "SolverSession", "SessionSpec", "SolverBid", "SolverFill",
-           "SolverHeartbeat", "SolverMismatch", "StreamEnded", "session_id_of", "session_spec",
+           "SolverHeartbeat", "SolverMismatch", "SolverDecline", "SolverGetRecord", "StreamEnded",
+           "session_id_of", "session_spec",
            "Challenges", "SolverServicer", "capabilities", "solver_service"]
 
 

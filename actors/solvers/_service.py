@@ -45,8 +45,8 @@ from runtime import (ActorUnavailable, AlreadyExists, DeadlineExceeded, FailedPr
                      InvalidArgument, PermissionDenied, StartChild, Unauthenticated, Unavailable)
 from runtime.grpc import Outbox, stream, unary
 
-from ._session import (SessionSpec, SolverBid, SolverFill, SolverHeartbeat, SolverMessage,
-                       SolverMismatch, StreamEnded, session_spec)
+from ._session import (SessionSpec, SolverBid, SolverDecline, SolverFill, SolverGetRecord,
+                       SolverHeartbeat, SolverMessage, SolverMismatch, StreamEnded, session_spec)
 
 __all__ = ["SolverServicer", "Challenges", "capabilities", "solver_service"]
 
@@ -61,6 +61,7 @@ _MAX_NAME = 128    # characters per entry (a name, a chain id or a 0x address)
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _TX = re.compile(r"0x[0-9a-fA-F]{64}")
 _SIG = re.compile(r"0x[0-9a-fA-F]{130}")
+MAX_DECLINE_REASON = 1024
 
 
 def _ts(seconds: float) -> Timestamp:
@@ -300,11 +301,16 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
                     msg = _fill(m.fill_report, directory)
                 elif which == "escrow_mismatch":
                     msg = _mismatch(m.escrow_mismatch, directory)
+                elif which == "decline":
+                    msg = _decline(m.decline)
+                elif which == "get_record":
+                    msg = SolverGetRecord()
                 elif which == "hello":
                     raise InvalidArgument("hello sent twice: one per session", field="hello")
                 else:
                     raise InvalidArgument("empty SolverMessage: set one of bid, fill_report, "
-                                          "escrow_mismatch, heartbeat", field="kind")
+                                          "escrow_mismatch, decline, get_record, heartbeat",
+                                          field="kind")
                 if not _tell(ref, msg):
                     return  # the session ended; its reason is already in the outbox
             outbox.close(None)
@@ -348,6 +354,17 @@ def _mismatch(report, directory: Directory) -> SolverMismatch:
     except UnknownName as exc:
         raise InvalidArgument(str(exc), field="escrow_mismatch.chain") from None
     return SolverMismatch(report.intent_id, chain, report.reason)
+
+
+def _decline(decline) -> SolverDecline:
+    """A decline, checked for shape: a malformed one is a protocol error (the stream ends)."""
+    if not _TX.fullmatch(decline.intent_id):
+        raise InvalidArgument("decline.intent_id must be 0x followed by 64 hex digits",
+                              field="decline.intent_id")
+    if len(decline.reason) > MAX_DECLINE_REASON:
+        raise InvalidArgument(f"decline.reason is {len(decline.reason)} characters long; at "
+                              f"most {MAX_DECLINE_REASON}", field="decline.reason")
+    return SolverDecline(decline.intent_id.lower(), decline.reason)
 
 
 def _tell(ref, message) -> bool:

@@ -6,9 +6,11 @@ restarted; the solver reconnects). The actor is the session's state and its only
 
 - to the book (``intents/book``): :class:`SessionJoined` at start, :class:`SessionLeft` at
   stop, :class:`PlaceBid` per accepted bid, :class:`FillReported` per fill report,
-  :class:`EscrowMismatch` per accepted escrow mismatch report;
+  :class:`EscrowMismatch` per accepted escrow mismatch report, :class:`Decline` per
+  decline, :class:`ReadRecord` per record read (each for a token of the bid bucket);
 - from the book (tells to this actor's path): awards, losses, refusals and intent updates,
-  each turned into one ``ServerMessage`` pushed into the stream's outbox. Offers, the bulk
+  declines refused, records and suspensions, each turned into one ``ServerMessage`` pushed
+  into the stream's outbox. Offers, the bulk
   of the traffic, skip this actor: ``SessionJoined`` carries the outbox and the book pushes
   one prebuilt ``ServerMessage`` per auction into every eligible session's outbox (an
   ``OfferWork`` told here, from a book that does not push, is still pushed as is);
@@ -50,9 +52,11 @@ import pykka
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from actors import BOOK_PATH
-from actors.book import (AwardWork, BidRefused, BookStarted, Capabilities, EscrowMismatch,
-                         FillReported, IntentChanged, IntentsConfig, LostWork, OfferWork, PlaceBid,
-                         SessionJoined, SessionLeft, intent_pb, update_pb)
+from actors.book import (AwardWork, BidRefused, BookStarted, Capabilities, Decline,
+                         DeclineRefused, EscrowMismatch, FillReported, IntentChanged,
+                         IntentsConfig, LostWork, OfferWork, PlaceBid, ReadRecord, RecordOf,
+                         SessionJoined, SessionLeft, Suspended, intent_pb, solver_record_pb,
+                         update_pb)
 from orbital.v1 import solver_pb2
 from runtime import (Actor, ActorUnavailable, ChildSpec, DeadlineExceeded, InvalidArgument,
                      OrbitalError, RateLimiter, ResourceExhausted, Restart, Unavailable)
@@ -60,7 +64,7 @@ from runtime.grpc import timestamp
 from chains import fields
 
 __all__ = ["SolverSession", "SessionSpec", "SolverBid", "SolverFill", "SolverHeartbeat", "SolverMessage", "SolverMismatch",
-           "StreamEnded", "session_id_of", "session_spec"]
+           "SolverDecline", "SolverGetRecord", "StreamEnded", "session_id_of", "session_spec"]
 
 log = logging.getLogger("orbital.solver")
 
@@ -104,8 +108,22 @@ class SolverHeartbeat:
     seq: int
 
 
+@dataclass(frozen=True)
+class SolverDecline:
+    """The solver releases its award of ``intent_id`` (the book checks it is the winner)."""
+
+    intent_id: str                 # lowercase, shape checked by the service
+    reason: str                    # bounded by the service
+
+
+@dataclass(frozen=True)
+class SolverGetRecord:
+    """The solver asks for its own record (answered with ``record``)."""
+
+
 # What the service hands the session from a solver's stream, checked for shape.
-SolverMessage = SolverBid | SolverFill | SolverMismatch | SolverHeartbeat
+SolverMessage = (SolverBid | SolverFill | SolverMismatch | SolverHeartbeat | SolverDecline
+                 | SolverGetRecord)
 
 
 @dataclass(frozen=True)
@@ -213,6 +231,15 @@ class SolverSession(Actor):
                 intent_id=message.intent_id, reason=message.reason))
         if kind is IntentChanged:
             return self._push(update=update_pb(message.update))
+        if kind is DeclineRefused:
+            return self._push(decline_rejected=solver_pb2.DeclineRejected(
+                intent_id=message.intent_id, reason=message.reason))
+        if kind is RecordOf:
+            return self._push(record=solver_record_pb(message.record))
+        if kind is Suspended:
+            return self._push(suspended=solver_pb2.Suspended(
+                until=timestamp(message.until), reason=message.reason,
+                reliability=message.reliability))
         if kind is SolverHeartbeat:
             self._seen()
             return self._push(heartbeat_ack=solver_pb2.HeartbeatAck(seq=message.seq))
@@ -227,6 +254,13 @@ class SolverSession(Actor):
         if kind is SolverMismatch:
             self._seen()
             return self._mismatch(message)
+        if kind is SolverDecline:
+            self._seen()
+            return self._ask_book(message.intent_id, Decline(
+                self.path, self.solver, message.intent_id, message.reason), "decline_rejected")
+        if kind is SolverGetRecord:
+            self._seen()
+            return self._ask_book("", ReadRecord(self.path, self.solver), "")
         if kind is _LivenessCheck:
             return self._check_liveness()
         if kind is BookStarted:
@@ -279,6 +313,23 @@ class SolverSession(Actor):
                                                               "intent": report.intent_id, "reason": limited})
             return None
         self._to_book(EscrowMismatch(self.solver, report.intent_id.lower(), report.chain, report.reason))
+        return None
+
+    # ---- declines and record reads --------------------------------------------------------
+    def _ask_book(self, intent_id: str, message: Any, refusal: str) -> None:
+        """A decline or a record read, to the book, for a token of the bid bucket (each
+        costs the book work). Over the bucket or no book: a decline gets
+        ``decline_rejected`` with the reason; a record read is dropped (logged)."""
+        why = self._spend_token()
+        if why is None and not self._to_book(message):
+            why = "the intent book is restarting; send it again in a moment"
+        if why is None or self.ended:
+            return None
+        if refusal:
+            self._push(decline_rejected=solver_pb2.DeclineRejected(intent_id=intent_id,
+                                                                   reason=why))
+        else:
+            log.info("record read dropped", extra={"path": self.path, "reason": why})
         return None
 
     # ---- liveness ------------------------------------------------------------------------

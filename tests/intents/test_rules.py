@@ -107,7 +107,7 @@ def test_the_auction_ranks_by_output_then_by_arrival():
     a = Auction("0x1", min_output=100, opened_at=0.0, closes_at=1.0, round=1,
                 offered={"s/x", "s/y", "s/z"}, excluded=frozenset({"w"}))
     assert a.bid(_bid("x", 99, 1)).startswith("output_amount 99 is below the intent's minimum")
-    assert a.bid(_bid("w", 500, 2, "s/x")).startswith("this solver let the previous award lapse")
+    assert a.bid(_bid("w", 500, 2, "s/x")).startswith("this solver is excluded from this intent's auctions")
     assert a.bid(_bid("q", 500, 3)) == "no offer was made to this session for this intent"
     for b in (_bid("x", 120, 4), _bid("y", 130, 5), _bid("z", 130, 6)):
         assert a.bid(b) is None

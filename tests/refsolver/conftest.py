@@ -114,7 +114,8 @@ QUOTER = {"cache_ttl": 0, "prices": {"USDC": {"static": "1"}, "WETH": {"static":
 def node_factory(tmp_path, devnet_info):
     """``start(port=0, db=None, **intents)`` -> a started Node with the book and solver service."""
     with TestNodes(tmp_path) as nodes:
-        def start(port: int = 0, db: str | None = None, quoter: bool = False, **intents):
+        def start(port: int = 0, db: str | None = None, quoter: bool = False, clock=None,
+                  **intents):
             settings = {"heartbeat_interval": 0.2, "heartbeat_timeout": 2,
                         "auction_window": 0.2} | intents
             sections = {"intents": {k: yaml_value(v) for k, v in settings.items()},
@@ -123,7 +124,7 @@ def node_factory(tmp_path, devnet_info):
             path = nodes.config(db, sections | ({"quoter": QUOTER} if quoter else {}),
                                 grpc_port=port,
                                 supervision={"intents/solvers": {"intensity": 1000, "period": 60}})
-            return nodes.start(path, make_app(quoter))
+            return nodes.start(path, make_app(quoter), clock=clock)
         yield start
 
 
