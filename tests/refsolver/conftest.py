@@ -116,8 +116,11 @@ def node_factory(tmp_path, devnet_info):
     with TestNodes(tmp_path) as nodes:
         def start(port: int = 0, db: str | None = None, quoter: bool = False, clock=None,
                   **intents):
+            # on a FakeClock each book message is its own offer round (tests step the clock
+            # for auction windows only)
             settings = {"heartbeat_interval": 0.2, "heartbeat_timeout": 2,
-                        "auction_window": 0.2} | intents
+                        "auction_window": 0.2,
+                        **({"round_interval": 0} if clock is not None else {})} | intents
             sections = {"intents": {k: yaml_value(v) for k, v in settings.items()},
                         "chains": chains_section(devnet_info.chains, confirmations=0,
                                                  poll_interval=0.1)}
