@@ -63,6 +63,12 @@ def _config(tmp: Path, port: int, database_url: str) -> Path:
              "  intents/solvers: {intensity: 10000, period: 60}",
              "intents:", "  min_open_window: 0",
              "  user_rate: {rate: 1000000, burst: 10000000}",
+             # One load generator (one peer, few users) measures the node's ceiling: the
+             # production limits on submissions, open intents and sessions would cap it.
+             "  submit_peer_rate: {rate: 1000000, burst: 10000000}",
+             "  submit_rate: {rate: 1000000, burst: 10000000}",
+             "  max_open_per_user: 10000000",
+             "  max_solver_sessions: 100000", "  max_solver_sessions_per_peer: 100000",
              "  retry_interval: 3600",          # one auction per intent during the bench
              "  heartbeat_interval: 600", "  heartbeat_timeout: 3600",
              "  stream_buffer: 100000",         # a briefly lagging solver is not dropped

@@ -72,6 +72,7 @@ def run() -> list[Row]:
             f"  state_dir: {tmp / 'var'}", "  admin_token: bench-admin-token-0123456789",
             "database:", f"  url: 'sqlite:///{tmp}/orbital.db'",
             "intents:", "  min_open_window: 0", "  user_rate: {rate: 1000, burst: 1000}",
+            "  submit_peer_rate: {rate: 100000, burst: 100000}", "  max_open_per_user: 100000",
         ]) + "\n" + devnet.chains_yaml(info, poll_interval=POLL))
         node = Node(str(cfg), build_app(), env=dict(os.environ)).start()
         users = [x for x in info.accounts if "user" in x.roles]

@@ -136,7 +136,8 @@ class Actor(pykka.ThreadingActor):
         """Handle consecutive messages of the ``batched`` types; one result per message.
 
         A result that is an :class:`OrbitalError` instance is that caller's typed error
-        (the others still get their results); raising crashes the actor as ``handle`` does.
+        (the others still get their results); raising one answers every message of the
+        batch with it; raising anything else crashes the actor as ``handle`` does.
         """
         return [self.handle(m) for m in messages]
 
@@ -306,6 +307,17 @@ class Actor(pykka.ThreadingActor):
             if len(results) != len(envelopes):
                 raise RuntimeError(f"handle_batch returned {len(results)} results "
                                    f"for {len(envelopes)} messages")
+        except OrbitalError as exc:
+            # Typed (the store is down): the answer to every message of the batch, as from
+            # handle; the actor lives on. What was carried out of the inbox goes back to
+            # the loop to be handled normally.
+            for e in envelopes:
+                if e.reply_to is not None:
+                    e.reply_to.set_exception((type(exc), exc, exc.__traceback__))
+                else:
+                    log.warning("typed error from a told message: %s", exc,
+                                extra={"path": self.path, "error": repr(exc)})
+            return carry
         except Exception as exc:  # a bug: crash, every caller gets the exception
             self._crash(exc)
             for e in [*envelopes, *([carry] if carry is not None else [])]:

@@ -29,7 +29,7 @@ from ._services import Services
 from ._spec import ActorInfo, ChildSpec, DiffResult, SupervisorSpec
 from ._supervisor import ApplySpec, DescribeTree, RestartChild, StopChild, Supervisor
 from .config import App, Config, NodeConfig, load_config
-from .grpc import GrpcServer
+from .grpc import GrpcServer, MethodLimit
 from .store import Store, StoreActor, redact_url
 
 __all__ = ["Node", "Services", "build_tree"]
@@ -76,7 +76,10 @@ class Node:
         services = [admin_service(self), *(factory(self) for factory in self.app.services)]
         self.grpc = GrpcServer(cfg.node.grpc_listen, services,
                                max_message_bytes=cfg.node.max_message_bytes,
-                               max_concurrent_streams=cfg.node.max_concurrent_streams)
+                               max_concurrent_streams=cfg.node.max_concurrent_streams,
+                               pools=cfg.node.rpc_pools, routes=cfg.node.rpc_routes,
+                               limits={k: MethodLimit(v.concurrent, v.wait)
+                                       for k, v in cfg.node.rpc_limits.items()})
         self.grpc_port = self.grpc.start()
         self.metrics_port = self.metrics.serve(cfg.node.metrics_listen)
         ctx = ActorContext(path="", registry=self.registry, clock=self.clock,

@@ -3,7 +3,9 @@
 ``FakeClock`` fires timers only when the test calls :meth:`FakeClock.advance`;
 ``EventRecorder`` lets a test block until the tree reports what it waits for (with a
 timeout that only bounds a failing test, never paces a passing one). ``scratch_postgres``
-gives a test run or a benchmark a PostgreSQL database of its own.
+gives a test run or a benchmark a PostgreSQL database of its own; with
+``scratch_postgres_server`` it is on a PostgreSQL server of its own, which the test may
+stop and start again (an outage that touches no one else on a shared machine).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ._spec import SupervisorSpec
 from ._supervisor import Supervisor
 
 __all__ = ["FakeClock", "EventRecorder", "MessageRecorder", "start_tree", "wait_until",
-           "postgres_admin", "scratch_postgres"]
+           "postgres_admin", "scratch_postgres", "PostgresServer", "scratch_postgres_server"]
 
 
 class FakeClock:
@@ -181,3 +183,73 @@ def scratch_postgres(base_url: str, prefix: str = "orbital_scratch") -> Iterator
         with conn.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.close()
+
+
+class PostgresServer:
+    """A PostgreSQL server of a test's own (``initdb`` into a scratch directory, the same
+    server binary as the system's), on a free loopback port, trust auth. :meth:`stop`
+    (``pg_ctl stop -m fast``: connections are cut as in an outage) and :meth:`start` on
+    the same data directory; the data survives. Run as root, the commands run as the
+    ``postgres`` user (initdb refuses root)."""
+
+    def __init__(self, directory: str, port: int) -> None:
+        self.directory = directory
+        self.data = f"{directory}/data"
+        self.port = port
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def _run(self, *argv: str) -> None:
+        import os
+        import shutil
+        import subprocess
+        tool = shutil.which(argv[0]) or argv[0]
+        cmd = [tool, *argv[1:]]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(argv[:2])} failed ({done.returncode}): "
+                               f"{(done.stderr or done.stdout).strip()[-500:]}")
+
+    def init(self) -> None:
+        import os
+        import shutil
+        os.makedirs(self.directory, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-sync")
+
+    def start(self) -> None:
+        opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} "
+                "-c fsync=off -c max_connections=50")
+        self._run("pg_ctl", "start", "-w", "-D", self.data, "-o", opts,
+                  "-l", f"{self.directory}/server.log")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", self.data)
+
+
+@contextlib.contextmanager
+def scratch_postgres_server() -> Iterator[PostgresServer]:
+    """A started :class:`PostgresServer` for the block; stopped and deleted after it,
+    whatever state the test left it in. Its directory is a fresh one under the system's
+    temp dir (a test's tmp_path may be closed to the ``postgres`` user)."""
+    import shutil
+    import socket
+    import tempfile
+    directory = tempfile.mkdtemp(prefix="orbital-pg-")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = PostgresServer(directory, port)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        try:
+            server.stop()
+        except Exception:  # noqa: BLE001 - stopped by the test already, or never started
+            pass
+        shutil.rmtree(directory, ignore_errors=True)

@@ -38,6 +38,7 @@ from ._messages import (BookStarted, Cancel, Decline, EscrowMismatch, ExpireDue,
                         SessionJoined, SessionLeft, SolverRecords, Submit, SubmitBatch, Subscribe,
                         Unsubscribe)
 from ._models import IntentRow, SolverRecord
+from ._open import OpenIntents
 from ._records import FlushStats, RecordsMixin
 from ._reliability import ReliabilityMixin
 from ._state import Session
@@ -76,7 +77,7 @@ class Book(EventsMixin, AuctioneerMixin, ReliabilityMixin, RecordsMixin):
         self.directory = Directory(dict(spec.chains))
         self.store = self.ctx.services.store
         self.clock = self.ctx.clock
-        self.active: dict[str, IntentView] = {}
+        self.active: OpenIntents = OpenIntents()
         self.auctions: dict[str, Any] = {}       # intent id -> Auction (in progress)
         self.sessions: dict[str, Session] = {}
         self.subs = Subscriptions()
@@ -134,7 +135,7 @@ class Book(EventsMixin, AuctioneerMixin, ReliabilityMixin, RecordsMixin):
         """Another writer (a second node on the database) moved intents: re-read them."""
         with self.store.connection():
             rows = list(IntentRow.select().where(IntentRow.status.in_([s.value for s in ACTIVE])))
-        self.active = {r.id: _store.row_view(r) for r in rows}
+        self.active = OpenIntents((r.id, _store.row_view(r)) for r in rows)
         self.rounds = {r.id: r.auctions for r in rows}
 
     # ---- dispatch -------------------------------------------------------------------
@@ -220,17 +221,25 @@ class Book(EventsMixin, AuctioneerMixin, ReliabilityMixin, RecordsMixin):
         now = self.clock.wall()
         results: list[Any] = [None] * len(messages)
         fresh: dict[str, int] = {}
+        opening: dict[str, int] = {}     # user -> intents of this batch accepted so far
+        cap = self.cfg.max_open_per_user
         for i, m in enumerate(messages):
             oid = m.intent_id or "0x" + m.order.order_id.hex()
+            user = m.order.user
             if oid in fresh or oid in self.active:
                 results[i] = AlreadyExists(f"intent {oid} was already submitted (same user and nonce)",
                                            field="typed_data.message.nonce")
+            elif self.active.open_of(user) + opening.get(user, 0) >= cap:
+                results[i] = ResourceExhausted(
+                    f"{user} has {cap} open intents, the limit (intents.max_open_per_user); "
+                    "submit again when one is settled, cancelled or expired")
             elif not self.user_limit.allow(m.order.user, self.clock.now()):
                 wait = self.user_limit.retry_after(m.order.user, self.clock.now())
                 results[i] = ResourceExhausted(
                     f"too many submissions from {m.order.user}; retry in {wait:.1f}s")
             else:
                 fresh[oid] = i
+                opening[user] = opening.get(user, 0) + 1
         items = [self._new_intent(oid, messages[i], now) for oid, i in fresh.items()]
         if items:
             # One INSERT per table, no read first: an id or nonce already in the store (a

@@ -40,6 +40,24 @@ class IntentsConfig:
                                  doc="fillDeadline at most this far ahead")
     max_typed_data_bytes: int = opt(16_384, min=1024, max=1 << 20)
     user_rate: RateLimit = opt(factory=lambda: RateLimit(5.0, 50))
+    # Checked on the gRPC loop before any signature work, so a flood of orders from fresh
+    # keys (free to make) costs a dictionary lookup each: per calling IP, then node-wide.
+    submit_peer_rate: RateLimit = opt(factory=lambda: RateLimit(100.0, 500),
+                                      doc="SubmitIntent calls per peer IP")
+    submit_rate: RateLimit = opt(factory=lambda: RateLimit(2000.0, 5000),
+                                 doc="SubmitIntent calls per node, all peers")
+    max_open_per_user: int = opt(100, min=1, max=10_000_000,
+                                 doc="intents of one user not yet terminal")
+    max_solver_sessions: int = opt(1000, min=1, max=1_000_000, doc="sessions per node")
+    max_solver_sessions_per_peer: int = opt(20, min=1, max=1_000_000,
+                                            doc="sessions per peer IP")
+    solver_report_rate: RateLimit = opt(factory=lambda: RateLimit(20.0, 100),
+                                        doc="fill reports and escrow mismatch reports per session")
+    solver_heartbeat_rate: RateLimit = opt(factory=lambda: RateLimit(10.0, 50),
+                                           doc="heartbeats per session")
+    solver_backlog: int = opt(1000, min=1, max=1_000_000,
+                              doc="solver messages queued for a session actor before the "
+                                  "stream's reader stops reading")
     solver_bid_rate: RateLimit = opt(factory=lambda: RateLimit(200.0, 1000))
     stream_buffer: int = opt(512, min=8, max=1_000_000,
                              doc="messages queued per stream before its reader is dropped")

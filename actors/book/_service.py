@@ -22,9 +22,10 @@ from chains.evm import Directory
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import (CancelMessage, SignatureError, TypedDataError, parse_order_typed_data,
                       recover_cancel_signer, recover_order_signer)
-from runtime import (ActorUnavailable, InvalidArgument, NotFound, OrbitalError,
+from runtime import (ActorUnavailable, InvalidArgument, NotFound, OrbitalError, RateLimiter,
                      ResourceExhausted, Unauthenticated, Unavailable)
-from runtime.grpc import (Outbox, decode_token, encode_token, filters_digest, status_proto,
+from runtime.grpc import (Outbox, decode_token, encode_token, filters_digest, peer_host,
+                          status_proto,
                           stream, unary)
 from chains import fields
 
@@ -64,6 +65,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         self.node = node
         self.metrics = node.metrics
         self._dir: tuple[object, Directory] | None = None
+        self._limits: tuple[IntentsConfig, RateLimiter, RateLimiter] | None = None
 
     # ---- config (follows reloads) ---------------------------------------------------
     def _cfg(self) -> IntentsConfig:
@@ -76,6 +78,31 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         return self._dir[1]
 
     # ---- SubmitIntent ---------------------------------------------------------------
+    def _admit(self, context, orders: int = 1) -> None:
+        """The submission rate limits, on the loop, before any parsing or signature work:
+        per calling IP (``intents.submit_peer_rate``), then node-wide (``submit_rate``; a
+        call refused per peer spends no node-wide token, so one flooding peer cannot use
+        up the others' share). A SubmitIntents call costs one token per order. Buckets start
+        afresh when a reload changes the section."""
+        cfg = self._cfg()
+        if self._limits is None or self._limits[0] is not cfg:
+            self._limits = (cfg, RateLimiter(cfg.submit_peer_rate.rate, cfg.submit_peer_rate.burst),
+                            RateLimiter(cfg.submit_rate.rate, cfg.submit_rate.burst))
+        _, per_peer, per_node = self._limits
+        now = self.node.clock.now()
+        peer = peer_host(context)
+        if not per_peer.allow(peer, now, orders):
+            wait = per_peer.retry_after(peer, now, orders)
+            raise ResourceExhausted(f"too many submissions from {peer}: at most "
+                                    f"{cfg.submit_peer_rate.rate:g}/s, burst "
+                                    f"{cfg.submit_peer_rate.burst} (intents.submit_peer_rate); "
+                                    f"retry in {wait:.1f}s")
+        if not per_node.allow("", now, orders):
+            wait = per_node.retry_after("", now, orders)
+            raise ResourceExhausted(f"the node takes at most {cfg.submit_rate.rate:g} "
+                                    f"submissions/s, burst {cfg.submit_rate.burst} "
+                                    f"(intents.submit_rate); retry in {wait:.1f}s")
+
     def _verify(self, req) -> Submit:
         """Everything but the book: size, typed data, config, deadlines, signature."""
         cfg = self._cfg()
@@ -106,6 +133,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     @unary("IntentService/SubmitIntent")
     async def SubmitIntent(self, request, context):
+        self._admit(context)
         submit = await self.node.grpc.call(self._verify, request)
         return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT))
 
@@ -130,6 +158,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     @unary("IntentService/SubmitIntents")
     async def SubmitIntents(self, request, context):
+        self._admit(context, max(1, len(request.orders)))
         checked = await self.node.grpc.call(self._verify_all, request)
         submits = tuple(c for c in checked if isinstance(c, Submit))
         stored = iter(await self.node.registry.ask_async(BOOK_PATH, SubmitBatch(submits),

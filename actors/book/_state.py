@@ -18,6 +18,7 @@ from runtime.store import Store
 
 from ._config import IntentsConfig
 from ._models import SolverRecord
+from ._open import OpenIntents
 from ._subs import Subscriptions
 from ._views import Change, IntentView, TransitionView
 
@@ -43,7 +44,7 @@ class BookState(Actor):
     directory: Directory
     store: Store
     clock: Clock
-    active: dict[str, IntentView]            # intents not terminal, by id
+    active: OpenIntents                      # intents not terminal, by id (counted per user)
     auctions: dict[str, Auction]             # intent id -> auction in progress
     sessions: dict[str, Session]             # session path -> session
     subs: Subscriptions

@@ -42,9 +42,11 @@ from chains.evm.directory import Directory, UnknownName
 from orbital.v1 import solver_pb2, solver_pb2_grpc
 from protocol.evidence import MAX_MISMATCH_REASON
 from runtime import (ActorUnavailable, AlreadyExists, DeadlineExceeded, FailedPrecondition,
-                     InvalidArgument, PermissionDenied, StartChild, Unauthenticated, Unavailable)
-from runtime.grpc import Outbox, stream, unary
+                     InvalidArgument, PermissionDenied, ResourceExhausted, StartChild,
+                     Unauthenticated, Unavailable)
+from runtime.grpc import Outbox, peer_host, stream, unary
 
+from ._flood import MessageLimits, SessionCaps, backpressure
 from ._session import (SessionSpec, SolverBid, SolverDecline, SolverFill, SolverGetRecord,
                        SolverHeartbeat, SolverMessage, SolverMismatch, StreamEnded, session_spec)
 
@@ -183,6 +185,7 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
         self.metrics = node.metrics
         self.challenges = Challenges(node.config.node.name)
         self.sessions = node.metrics.gauge("orbital_solver_sessions", "Connected solver sessions")
+        self.caps = SessionCaps()
 
     def _cfg(self) -> IntentsConfig:
         return self.node.config.section("intents", IntentsConfig)
@@ -204,19 +207,26 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
     @stream("SolverService/Session")
     async def Session(self, request_iterator, context):
         cfg = self._cfg()
-        requests = request_iterator.__aiter__()
-        hello = await self._hello(requests, cfg)
-        spec, directory = await self._admit(hello, cfg, context)
-        ref = await self._start(spec)
-        self.sessions.inc()
-        reader = asyncio.ensure_future(self._read(requests, ref, spec.outbox, directory))
+        peer = peer_host(context)
+        self.caps.enter(peer, cfg)   # before the hello: a refused stream costs no signature work
         try:
-            async for msg in spec.outbox.drain():
-                yield msg
+            requests = request_iterator.__aiter__()
+            hello = await self._hello(requests, cfg)
+            spec, directory = await self._admit(hello, cfg, context)
+            ref = await self._start(spec)
+            self.sessions.inc()
+            reader = asyncio.ensure_future(self._read(requests, ref, spec.outbox, directory,
+                                                      MessageLimits(cfg, self.node.clock),
+                                                      cfg.solver_backlog))
+            try:
+                async for msg in spec.outbox.drain():
+                    yield msg
+            finally:
+                self.sessions.dec()
+                reader.cancel()
+                _tell(ref, StreamEnded())
         finally:
-            self.sessions.dec()
-            reader.cancel()
-            _tell(ref, StreamEnded())
+            self.caps.leave(peer)
 
     async def _hello(self, requests, cfg: IntentsConfig) -> solver_pb2.Hello:
         try:
@@ -286,12 +296,16 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
             raise Unavailable("the solver session ended as it started (the intent book "
                               "restarting?); retry in a moment") from None
 
-    async def _read(self, requests, ref, outbox: Outbox, directory: Directory) -> None:
+    async def _read(self, requests, ref, outbox: Outbox, directory: Directory,
+                    limits: MessageLimits, backlog: int) -> None:
         """Solver -> session actor. Protocol errors end the stream with the field at fault;
-        a half-close by the solver ends it normally after what is queued."""
+        a flood (:mod:`._flood`) with RESOURCE_EXHAUSTED; a half-close by the solver ends
+        it normally after what is queued."""
         try:
             async for m in requests:
                 which = m.WhichOneof("kind")
+                limits.check(which)
+                await backpressure(ref, backlog)
                 msg: SolverMessage
                 if which == "heartbeat":
                     msg = SolverHeartbeat(m.heartbeat.seq)
@@ -314,7 +328,7 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
                 if not _tell(ref, msg):
                     return  # the session ended; its reason is already in the outbox
             outbox.close(None)
-        except InvalidArgument as exc:
+        except (InvalidArgument, ResourceExhausted) as exc:
             outbox.close(exc)
         except asyncio.CancelledError:
             raise

@@ -9,11 +9,20 @@ from .._backoff import Backoff
 from .._spec import Strategy
 from ._schema import Secret, opt
 
-__all__ = ["NodeConfig", "DatabaseConfig", "BackoffConfig", "GroupSupervision", "Config",
+__all__ = ["NodeConfig", "RpcLimit", "DatabaseConfig", "BackoffConfig", "GroupSupervision", "Config",
            "DEFAULT_DATABASE_URL"]
 
 DEFAULT_DATABASE_URL = "sqlite:///var/orbital.db"
 _HOSTPORT = r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}"
+
+
+@dataclass(frozen=True)
+class RpcLimit:
+    """Calls of one method in progress at once; one over it waits ``wait`` seconds for a
+    slot, then gets RESOURCE_EXHAUSTED."""
+
+    concurrent: int = opt(64, min=1, max=1_000_000)
+    wait: float = opt(0.0, min=0.0, max=60)
 
 
 @dataclass(frozen=True)
@@ -28,9 +37,25 @@ class NodeConfig:
     max_message_bytes: int = opt(1 << 20, min=1024, max=64 << 20)
     max_concurrent_streams: int = opt(10000, min=1)
     shutdown_timeout: float = opt(10.0, min=0.1, max=600)
+    # Merged over the defaults of runtime.grpc (DEFAULT_POOLS, DEFAULT_ROUTES,
+    # DEFAULT_LIMITS): an entry replaces the default of the same key.
+    rpc_pools: dict[str, int] = opt(factory=dict, pattern=r"[a-z][a-z0-9_\-]{0,31}",
+                                    doc="threads per pool: default, admin, reads, or new ones")
+    rpc_routes: dict[str, str] = opt(factory=dict, pattern=r"[A-Za-z]+(/[A-Za-z]+)?",
+                                     doc="Service or Service/Method -> the pool it runs on")
+    rpc_limits: dict[str, RpcLimit] = opt(factory=dict, pattern=r"[A-Za-z]+(/[A-Za-z]+)?",
+                                          doc="Service or Service/Method -> calls in progress")
 
     RESTART_ONLY = ("name", "grpc_listen", "metrics_listen", "state_dir",
-                    "max_message_bytes", "max_concurrent_streams")
+                    "max_message_bytes", "max_concurrent_streams", "rpc_pools", "rpc_routes",
+                    "rpc_limits")
+
+    def check(self) -> None:
+        pools = {"default", "admin", "reads", *self.rpc_pools}   # runtime.grpc.DEFAULT_POOLS
+        for key, pool in self.rpc_routes.items():
+            if pool not in pools:
+                raise ValueError(f"rpc_routes.{key}: unknown pool {pool!r}; add it to "
+                                 f"rpc_pools or use one of {', '.join(sorted(pools))}")
 
 
 @dataclass(frozen=True)

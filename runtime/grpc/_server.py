@@ -2,7 +2,9 @@
 
 Streams are coroutines, not threads, so a thousand open solver sessions cost memory, not
 a thousand threads. Handlers that must wait on an actor do it off the loop
-(:meth:`GrpcServer.call`), so a slow actor never stalls other clients.
+(:meth:`GrpcServer.call`), so a slow actor never stalls other clients; each method's
+blocking work runs on the thread pool it is routed to, and a method may have a limit on
+calls in progress (:mod:`._limits`), so one slow kind of call cannot starve the others.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import concurrent.futures
 import logging
 import threading
 from typing import Any
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as _health_aio
 from grpc_reflection.v1alpha import reflection
+
+from ._limits import (DEFAULT_LIMITS, DEFAULT_POOLS, DEFAULT_ROUTES, LimitInterceptor,
+                      MethodLimit, current_method, route)
 
 __all__ = ["GrpcServer", "Service"]
 
@@ -30,13 +35,24 @@ Service = tuple[str, Callable[[Any, Any], None], Any]
 class GrpcServer:
     def __init__(self, listen: str, services: Iterable[Service], *,
                  max_message_bytes: int = 1 << 20, max_concurrent_streams: int = 10000,
-                 workers: int = 16) -> None:
+                 pools: Mapping[str, int] | None = None, routes: Mapping[str, str] | None = None,
+                 limits: Mapping[str, MethodLimit] | None = None) -> None:
+        """``pools``, ``routes`` and ``limits`` are merged over the defaults of
+        :mod:`._limits` (an entry replaces the default of the same name)."""
         self.listen = listen
         self.services = list(services)
         self.max_message_bytes = max_message_bytes
         self.max_concurrent_streams = max_concurrent_streams
         self.loop = asyncio.new_event_loop()
-        self.executor = concurrent.futures.ThreadPoolExecutor(workers, "orbital-rpc")
+        sizes = {**DEFAULT_POOLS, **(pools or {})}
+        self.routes = {**DEFAULT_ROUTES, **(routes or {})}
+        unknown = sorted({p for p in self.routes.values() if p not in sizes})
+        if unknown:
+            raise ValueError(f"rpc routes name unknown pools: {', '.join(unknown)}")
+        self.pools = {name: concurrent.futures.ThreadPoolExecutor(n, f"orbital-rpc-{name}")
+                      for name, n in sizes.items()}
+        self.executor = self.pools["default"]
+        self.limits = {**DEFAULT_LIMITS, **(limits or {})}
         self.server: grpc.aio.Server | None = None
         self.health: _health_aio.HealthServicer | None = None
         self.port = 0
@@ -68,12 +84,19 @@ class GrpcServer:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(5)
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            for pool in self.pools.values():
+                pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- helpers for servicers (on the loop) ----------------------------------------
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run blocking ``fn`` (an actor ask, a query) off the event loop."""
-        return await self.loop.run_in_executor(self.executor, fn, *args)
+        """Run blocking ``fn`` (an actor ask, a query) off the event loop, on the pool the
+        calling method is routed to (``default`` when none)."""
+        name = route(self.routes, current_method.get()) or "default"
+        return await self.loop.run_in_executor(self.pools[name], fn, *args)
+
+    def pool_of(self, method: str) -> str:
+        """The pool ``Service/Method`` runs its blocking work on."""
+        return route(self.routes, method) or "default"
 
     # ---- internals ------------------------------------------------------------------
     def _run(self) -> None:
@@ -90,7 +113,8 @@ class GrpcServer:
             ("grpc.http2.min_ping_interval_without_data_ms", 10000),
             ("grpc.keepalive_permit_without_calls", 1),
         ]
-        self.server = grpc.aio.server(options=options)
+        self.server = grpc.aio.server(options=options,
+                                      interceptors=[LimitInterceptor(self.limits)])
         self.health = _health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         for name, add, servicer in self.services:

@@ -5,8 +5,8 @@ from ._fields import UINT256_MAX, UInt256Field
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
 from ._models import BaseModel, Lease, SchemaMigration
 from ._actor import StoreActor, StoreStatus
-from ._store import Store
+from ._store import STORE_DOWN, STORE_ERRORS, Store
 
 __all__ = ["UINT256_TYPES", "database", "open_database", "redact_url", "UINT256_MAX",
            "UInt256Field", "RUNTIME_MIGRATIONS", "Migration", "migrate", "BaseModel",
-           "Lease", "SchemaMigration", "Store", "StoreActor", "StoreStatus"]
+           "Lease", "SchemaMigration", "STORE_DOWN", "STORE_ERRORS", "Store", "StoreActor", "StoreStatus"]

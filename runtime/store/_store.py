@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator
 
@@ -14,9 +15,21 @@ from ._db import open_database, redact_url
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
 from ._models import Lease
 
-__all__ = ["Store"]
+__all__ = ["Store", "STORE_ERRORS", "STORE_DOWN"]
 
 log = logging.getLogger("orbital.store")
+
+# What a database that went away raises: peewee's wrappers, and psycopg2's own from raw
+# cursors (COPY in chains.evm.ingest). A constraint violation (IntegrityError) is not one.
+try:
+    import psycopg2 as _pg
+    STORE_ERRORS: tuple[type[BaseException], ...] = (
+        peewee.OperationalError, peewee.InterfaceError, _pg.OperationalError, _pg.InterfaceError)
+except ImportError:  # pragma: no cover - psycopg2 is a dependency; SQLite-only installs
+    STORE_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
+
+STORE_DOWN = "the database is unavailable; retry"
+_BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 2.0
 
 
 class Store:
@@ -29,6 +42,13 @@ class Store:
         self.db = open_database(url, state_dir=state_dir, pool_size=pool_size)
         self.migrations = (*RUNTIME_MIGRATIONS, *migrations)
         self.is_postgres = isinstance(self.db, peewee.PostgresqlDatabase)
+        self._held = threading.local()
+        # After a failed connect, units of work fail fast (UNAVAILABLE, no connect attempt)
+        # until this monotonic time; the pause doubles per failure up to _BACKOFF_MAX and
+        # ends with the first connect that works. So a node whose database is gone does not
+        # spend every request on a connect timeout, and recovers by itself when it returns.
+        self._down_until = 0.0
+        self._down_pause = 0.0
 
     def migrate(self) -> list[str]:
         return migrate(self.db, self.migrations, self.node)
@@ -37,20 +57,51 @@ class Store:
     def connection(self) -> Iterator[peewee.Database]:
         """A unit of work: a connection for this thread, returned to the pool after.
 
-        Failing to connect is :class:`Unavailable` (retryable); errors of the queries
-        inside are the caller's and pass through unchanged.
+        A database that is gone is :class:`Unavailable` (retryable, "the database is
+        unavailable; retry"), whether connecting fails or a query inside breaks on a lost
+        connection (:data:`STORE_ERRORS`): the broken connection is dropped, so the next
+        unit of work connects afresh, and callers (actors, servicers) answer UNAVAILABLE
+        instead of crashing. Other errors of the queries inside (constraints) pass through.
         """
         opened = self.db.is_closed()
         if opened:
-            try:
-                self.db.connect()
-            except (peewee.OperationalError, peewee.InterfaceError) as exc:
-                raise Unavailable(f"store unavailable: {exc}".split("\n")[0]) from exc
+            self._connect()
         try:
             yield self.db
+        except STORE_ERRORS as exc:
+            if self.db.in_transaction():
+                raise   # the outermost unit of work maps it, once the transaction is unwound
+            self._broken(exc)
+            raise Unavailable(STORE_DOWN) from exc
         finally:
-            if opened:
+            if opened and not getattr(self._held, "on", False) and not self.db.is_closed():
                 self.db.close()
+
+    def _connect(self) -> None:
+        if time.monotonic() < self._down_until:
+            raise Unavailable(STORE_DOWN)
+        try:
+            self.db.connect()
+        except STORE_ERRORS as exc:
+            self._down_pause = min(_BACKOFF_MAX, max(_BACKOFF_FIRST, 2 * self._down_pause))
+            self._down_until = time.monotonic() + self._down_pause
+            log.warning("store unavailable", extra={"error": str(exc).split("\n")[0],
+                                                    "retry_in": self._down_pause})
+            raise Unavailable(STORE_DOWN) from exc
+        if self._down_pause:
+            log.info("store available again")
+            self._down_pause = 0.0
+
+    def _broken(self, exc: BaseException) -> None:
+        """Drop this thread's connection after ``exc`` (it may be dead: a pooled one is
+        discarded by the pool when closed). Held or not, the next unit of work reconnects."""
+        log.warning("store error; connection dropped", extra={"error": str(exc).split("\n")[0]})
+        try:
+            self.db.close()
+            if hasattr(self.db, "close_idle"):
+                self.db.close_idle()   # pooled ones from before the outage are dead too
+        except Exception:  # noqa: BLE001 - closing a dead connection may fail too
+            pass
 
     def hold(self) -> None:
         """Keep this thread's connection open until :meth:`release`; every
@@ -60,17 +111,16 @@ class Store:
         book): a unit of work then costs no connect (on SQLite: open the file and run the
         pragmas, ~0.5 ms) and, on SQLite, no WAL checkpoint, which closing the last
         connection to the file runs (~2 ms). On PostgreSQL it keeps one pooled connection.
-        A broken held connection makes queries fail, which crashes the actor; its restart
-        releases it and holds a fresh one.
+        A held connection that breaks (the database went away) is dropped by the unit of
+        work that met the error (UNAVAILABLE); the next one connects again and keeps that.
         """
+        self._held.on = True
         if self.db.is_closed():
-            try:
-                self.db.connect()
-            except (peewee.OperationalError, peewee.InterfaceError) as exc:
-                raise Unavailable(f"store unavailable: {exc}".split("\n")[0]) from exc
+            self._connect()
 
     def release(self) -> None:
         """Give back the connection :meth:`hold` kept (called from the same thread)."""
+        self._held.on = False
         if not self.db.is_closed():
             try:
                 self.db.close()

@@ -115,7 +115,9 @@ def test_book_restart_ends_watches_with_unavailable_and_keeps_intents(intents_no
 
 
 def test_a_watcher_that_stops_reading_is_disconnected_with_a_reason(intents_node):
-    node, stub = intents_node(intents="stream_buffer: 8\nuser_rate: {rate: 10000, burst: 10000}")
+    # 300 open intents of one user (the watched one): above the default per-user cap.
+    node, stub = intents_node(intents="stream_buffer: 8\nuser_rate: {rate: 10000, burst: 10000}\n"
+                                      "max_open_per_user: 1000")
     # A small receive window and no window growth: the server's writes stall quickly.
     slow = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}",
                                  options=[("grpc.http2.lookahead_bytes", 1024), ("grpc.http2.bdp_probe", 0)])

@@ -101,7 +101,10 @@ def test_sqlite_is_wal(tmp_path):
 
 def test_unreachable_postgres_is_unavailable():
     store = Store("postgresql://postgres@127.0.0.1:1/nothing")
-    with pytest.raises(Unavailable, match="store unavailable"):
+    with pytest.raises(Unavailable, match="the database is unavailable; retry"):
+        store.ping()
+    # Backing off: the next unit of work fails at once, without a connect attempt.
+    with pytest.raises(Unavailable, match="the database is unavailable; retry"):
         store.ping()
 
 

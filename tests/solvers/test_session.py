@@ -81,7 +81,10 @@ def test_silence_ends_the_session(solver_node, channel_to, tmp_path):
 
 
 def test_a_solver_that_stops_reading_is_dropped(solver_node, channel_to, tmp_path):
-    node = solver_node(f"sqlite:///{tmp_path}/orbital.db", stream_buffer=8)
+    # Heartbeats are what this solver floods with: their rate limit is lifted here so that
+    # the stalled reader, not the flood, ends the session (test_floods.py covers that).
+    node = solver_node(f"sqlite:///{tmp_path}/orbital.db", stream_buffer=8,
+                       solver_heartbeat_rate={"rate": 1000000, "burst": 1000000})
     # A small receive window and no window growth: the server's writes stall quickly.
     ch = channel_to(node, **{"grpc.http2.lookahead_bytes": 1024, "grpc.http2.bdp_probe": 0})
     slow = SolverClient(ch)
