@@ -17,13 +17,14 @@ from dataclasses import replace
 
 
 
-from actors import BOOK_PATH
+from actors import ADMISSION_PATH, BOOK_PATH
+from actors.admission import CheckOrder, admission_config
 from chains.evm import Directory
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import (CancelMessage, SignatureError, TypedDataError, parse_order_typed_data,
                       recover_cancel_signer, recover_order_signer)
-from runtime import (ActorUnavailable, InvalidArgument, NotFound, ResourceExhausted,
-                     Unauthenticated, Unavailable)
+from runtime import (ActorUnavailable, FailedPrecondition, InvalidArgument, NotFound,
+                     ResourceExhausted, Unauthenticated, Unavailable)
 from runtime.grpc import Outbox, decode_token, encode_token, filters_digest, stream, unary
 from chains import fields
 
@@ -103,9 +104,29 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
                                   f"{order.user}", field="signature")
         return Submit(order, req.typed_data, signature, "0x" + order.order_id.hex())
 
+    async def _admit(self, submit: Submit) -> None:
+        """Refuse an order its origin chain would not let be opened now (balance, allowance,
+        nonce: actors.admission); the reads run in ``intents/admission``, not here."""
+        cfg = admission_config(self.node.config)
+        if not cfg.enabled:
+            return
+        o = submit.order
+        check = CheckOrder(self._directory().chain_by_id(o.origin_chain_id).name, o.user,
+                           o.order.input_token, o.origin_settler, o.order.input_amount, o.nonce)
+        try:
+            verdict = await self.node.registry.ask_async(ADMISSION_PATH, check, _ASK_TIMEOUT)
+        except Unavailable:
+            if cfg.on_unreachable == "accept":   # checked again before the auction
+                return
+            raise
+        if not verdict.ok:
+            raise FailedPrecondition(verdict.reason(),
+                                     preconditions=[v.triple() for v in verdict.violations])
+
     @unary("IntentService/SubmitIntent")
     async def SubmitIntent(self, request, context):
         submit = await self.node.grpc.call(self._verify, request)
+        await self._admit(submit)
         return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT))
 
     # ---- GetIntent / ListIntents ----------------------------------------------------

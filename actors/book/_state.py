@@ -57,6 +57,13 @@ class BookState(Actor):
     stats: dict[str, SolverRecord]           # solver -> its record, counters not flushed
     dirty: set[str]                          # solvers whose record changed
     flush_timer: Timer | None
+    # admission before each round (._admit): on or off (the admission section), intents
+    # whose check is in flight, the version a check passed for (consumed by the round),
+    # the failed checks last recorded in an intent's history
+    admission: bool
+    checking: set[str]
+    admitted: dict[str, int]
+    not_executable: dict[str, tuple[str, ...]]
 
     if TYPE_CHECKING:   # one part calls another: defined by the part named
         # the actor (._actor)
@@ -72,6 +79,8 @@ class BookState(Actor):
                            excluded: frozenset[str] = frozenset()) -> None: ...
         def _arm_exclusivity(self, view: IntentView) -> None: ...
         def _end_auction(self, intent_id: str, reason: str) -> None: ...
+        # the check before a round (._admit)
+        def _admitted(self, view: IntentView, excluded: frozenset[str]) -> bool: ...
         # the solver records (._records)
         def _stat(self, solver: str, response_ms: float | None = None, **inc: int) -> None: ...
         # chain events (._events)

@@ -1,8 +1,9 @@
 """A real node (every actor kind of build_app) on loopback for the intent book's tests.
 
 The chains section points at the devnet's deterministic addresses, but its RPC at a port
-nothing listens on: submission, auction and lifecycle need no chain; tests that need one
-(tests/e2e) start a devnet. Users sign with the devnet's well-known user keys.
+nothing listens on: submission, auction and lifecycle need no chain, so admission (which
+reads the origin chain) is off here; tests that need a chain (tests/e2e, tests/admission)
+start a devnet. Users sign with the devnet's well-known user keys.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def chains_section(rpc_ports: tuple[int, int]) -> dict:
 
 
 def write_node_config(path, database_url: str, state_dir, *, rpc_ports=None, intents: str = "",
-                      extra: str = "") -> str:
+                      extra: str = "", admission: bool = False) -> str:
     """``intents``: YAML lines of the intents section, over ``min_open_window: 0``."""
-    doc = node_config(database_url, state_dir, {
+    doc = node_config(database_url, state_dir, admission=admission, sections={
         "intents": {"min_open_window": 0} | (yaml.safe_load(intents) or {}),
         "chains": chains_section(rpc_ports or tuple(free_ports(2)))},
         supervision={"chains": {"intensity": 100, "period": 10,
