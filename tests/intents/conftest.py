@@ -38,8 +38,9 @@ def chains_section(rpc_ports: tuple[int, int]) -> dict:
 
 
 def write_node_config(path, database_url: str, state_dir, *, rpc_ports=None, intents: str = "",
-                      extra: str = "", admission: bool = False) -> str:
-    """``intents``: YAML lines of the intents section, over ``min_open_window: 0``."""
+                      extra: str = "", admission: bool | None = False) -> str:
+    """``intents``: YAML lines of the intents section, over ``min_open_window: 0``.
+    ``admission``: off by default (no chain runs); None for an app without that kind."""
     doc = node_config(database_url, state_dir, admission=admission, sections={
         "intents": {"min_open_window": 0} | (yaml.safe_load(intents) or {}),
         "chains": chains_section(rpc_ports or tuple(free_ports(2)))},
