@@ -92,7 +92,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, RecordsMixin):
         self.dirty: set[str] = set()
         self.flush_timer: Any = None
         self.admission = spec.admission
-        self.checking: set[str] = set()
+        self.checking: dict[str, float] = {}
         self.admitted: dict[str, int] = {}
         self.not_executable: dict[str, tuple[str, ...]] = {}
         # The book works on the store message after message: it keeps its connection
@@ -308,6 +308,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, RecordsMixin):
         for new, t in done:
             if new.status not in (Status.PENDING, Status.ASSIGNED):
                 self.references.pop(new.id, None)
+                self.not_executable.pop(new.id, None)
             if new.status in ACTIVE:
                 self.active[new.id] = new
             else:

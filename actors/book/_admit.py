@@ -42,8 +42,9 @@ class AdmitMixin(BookState):
             return True
         if view.nonce is None:
             return True    # opened on chain (no nonce known): nothing to check
-        if view.id in self.checking:
-            return False
+        sent = self.checking.get(view.id)
+        if sent is not None and self.clock.now() - sent < self.cfg.retry_interval:
+            return False   # answered soon; an older check whose answer was lost is sent again
         check = CheckOrder(view.origin_chain, view.user, view.input_token, view.origin_settler,
                            view.input_amount, view.nonce, reply_to=self.path,
                            tag=(view.id, view.version, excluded))
@@ -53,12 +54,13 @@ class AdmitMixin(BookState):
             log.info("admission is not running; auction held", extra={"intent": view.id})
             self._check_later(view.id)
             return False
-        self.checking.add(view.id)
+        self.checking[view.id] = self.clock.now()
+        self._check_later(view.id)   # a watchdog: admission may restart before it answers
         return False
 
     def _checked(self, m: OrderChecked) -> None:
         intent_id, version, excluded = m.tag
-        self.checking.discard(intent_id)
+        self.checking.pop(intent_id, None)
         view = self.active.get(intent_id)
         if view is None or view.status is not Status.PENDING or view.version != version \
                 or intent_id in self.auctions:
@@ -69,6 +71,9 @@ class AdmitMixin(BookState):
             self._check_later(intent_id)
             return
         if m.verdict.ok:
+            watchdog = self.retry_timers.pop(intent_id, None)
+            if watchdog is not None:
+                watchdog.cancel()
             self.not_executable.pop(intent_id, None)
             self.admitted[intent_id] = view.version
             self._start_auction(view, excluded)

@@ -58,10 +58,10 @@ class BookState(Actor):
     dirty: set[str]                          # solvers whose record changed
     flush_timer: Timer | None
     # admission before each round (._admit): on or off (the admission section), intents
-    # whose check is in flight, the version a check passed for (consumed by the round),
+    # whose check is in flight (since, clock.now()), the version a check passed for (consumed by the round),
     # the failed checks last recorded in an intent's history
     admission: bool
-    checking: set[str]
+    checking: dict[str, float]
     admitted: dict[str, int]
     not_executable: dict[str, tuple[str, ...]]
 

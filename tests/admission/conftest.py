@@ -105,10 +105,11 @@ def make_app() -> App:
 
 @pytest.fixture
 def admission_node(tmp_path, devnet_info, database_url):
-    """start(admission={...}, intents={...}, rpc=...) -> (node, IntentService stub).
-    ``dead_origin``: devnet-a's RPC is a port nothing listens on."""
+    """start(admission={...}, intents={...}, dead_origin=, clock=) -> (node, IntentService
+    stub). ``dead_origin``: devnet-a's RPC is a port nothing listens on; ``clock``: a
+    FakeClock for the node's timers (auction windows, exclusivity)."""
     with TestNodes(tmp_path) as nodes:
-        def start(admission=None, intents=None, dead_origin: bool = False):
+        def start(admission=None, intents=None, dead_origin: bool = False, clock=None):
             chains = chains_yaml(devnet_info, poll_interval=0.1, confirmations=0,
                                  rpc_timeout=1, rpc_backoff_max=0.5)
             if dead_origin:
@@ -118,6 +119,6 @@ def admission_node(tmp_path, devnet_info, database_url):
                 "intents": {"min_open_window": 0, "auction_window": 0.1, "retry_interval": 0.2}
                 | (intents or {}),
                 "admission": {"head_ttl": 0} | (admission or {})}, extra=chains)
-            node = nodes.start(path, make_app)
+            node = nodes.start(path, make_app, clock=clock)
             return node, nodes.stub(node, intents_pb2_grpc.IntentServiceStub)
         yield start

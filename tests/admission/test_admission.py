@@ -11,7 +11,7 @@ from actors.admission import CheckOrder
 from clients import from_rpc_error, precondition_violations
 from orbital.v1 import intents_pb2
 from runtime.testing import wait_until
-from tests.solvers.conftest import SolverClient
+from tests.solvers.conftest import SolverClient, fake_clock
 
 from .conftest import ONE_USDC, make_order, signed_request
 
@@ -98,6 +98,39 @@ def test_allowance_revoked_before_the_auction_is_not_auctioned_and_history_says_
         history = stub.GetIntent(P.GetIntentRequest(id=got.id)).history
         assert [h.finding for h in history].count("not_executable") == 1   # once per cause
         solver.cancel()
+    finally:
+        ch.close()
+
+
+def test_a_reauction_after_a_lapsed_award_is_checked_again(admission_node, chain_a):
+    """The winner never opens; meanwhile the user revokes the allowance: the re-auction
+    that follows the lapse is not held (the node's timers on a FakeClock)."""
+    clock = fake_clock()
+    node, stub = admission_node(clock=clock, intents={"auction_window": 0.25, "exclusivity": 5,
+                                                      "heartbeat_timeout": 100})
+    user = chain_a.user(funded=500 * ONE_USDC, approved=500 * ONE_USDC)
+    ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
+    try:
+        idle, backup = SolverClient(ch).connect(), SolverClient(ch).connect()
+        _, got = _submit(stub, user, nonce=1)
+        for s in (idle, backup):
+            s.wait_for("offer", lambda m: m.intent.id == got.id)
+        idle.bid(got.id, 99_500_000)
+        idle.heartbeat(1)
+        idle.wait_for("heartbeat_ack", lambda m: m.seq == 1)   # the bid reached the book
+        clock.advance(0.3)
+        idle.wait_for("award", lambda m: m.intent_id == got.id)
+        chain_a.send(chain_a.usdc.functions.approve(chain_a.settler.address, 0), user.address)
+        clock.advance(5.1)                                     # the award lapses
+        entry = wait_until(lambda: [h for h in stub.GetIntent(P.GetIntentRequest(id=got.id)).history
+                                    if h.finding == "not_executable"], what="not_executable entry")[0]
+        assert "allowance 0 < 100000000" in entry.reason
+        history = stub.GetIntent(P.GetIntentRequest(id=got.id)).history
+        assert [h.status for h in history] == [P.INTENT_STATUS_PENDING, P.INTENT_STATUS_ASSIGNED,
+                                               P.INTENT_STATUS_PENDING, P.INTENT_STATUS_PENDING]
+        assert len(backup.of("offer")) == 1                    # the re-auction was not held
+        idle.cancel()
+        backup.cancel()
     finally:
         ch.close()
 
