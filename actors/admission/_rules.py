@@ -42,6 +42,7 @@ class Verdict:
     chain: str
     block: int
     violations: tuple[Violation, ...] = ()
+    reading: Reading | None = None   # what it was decided from (the book decides again)
 
     @property
     def ok(self) -> bool:
@@ -56,21 +57,30 @@ class Verdict:
 
 
 def decide(chain: str, reading: Reading, *, user: str, token: str, settler: str, amount: int,
-           nonce: int) -> Verdict:
+           nonce: int, reserved: int = 0, others: int = 0) -> Verdict:
     """Every unmet precondition of ``openFor`` for this order, in the order a user fixes
-    them (funds, then approval; a burnt nonce cannot be fixed: sign a new order)."""
+    them (funds, then approval; a burnt nonce cannot be fixed: sign a new order).
+
+    ``reserved``: the input of the user's ``others`` orders of the same token that are
+    being auctioned or awarded and not yet opened; their openFor will pull it first, so
+    this order needs ``amount + reserved``. Without it, one balance could back any number
+    of concurrent awards, all but one of which would revert."""
     out: list[Violation] = []
-    if reading.balance < amount:
+    need = amount + reserved
+    what = str(need) if not reserved else \
+        f"{need} ({amount} for this order + {reserved} held by {others} other order(s) of " \
+        f"this user being auctioned or awarded)"
+    if reading.balance < need:
         out.append(Violation(BALANCE, token,
-                             f"balance {reading.balance} < {amount}: fund {user} with "
-                             f"{amount - reading.balance} more of the input token {token}"))
-    if reading.allowance < amount:
+                             f"balance {reading.balance} < {what}: fund {user} with "
+                             f"{need - reading.balance} more of the input token {token}"))
+    if reading.allowance < need:
         out.append(Violation(ALLOWANCE, token,
-                             f"allowance {reading.allowance} < {amount}: approve the settler "
-                             f"{settler} for the input token {token} (at least {amount})"))
+                             f"allowance {reading.allowance} < {what}: approve the settler "
+                             f"{settler} for the input token {token} (at least {need})"))
     if reading.nonce_used:
         out.append(Violation(NONCE, settler,
                              f"nonce {nonce} of {user} is already used on the settler {settler} "
                              f"(invalidated, or an order with it was opened): sign a new order "
                              f"with a fresh nonce"))
-    return Verdict(chain, reading.block, tuple(out))
+    return Verdict(chain, reading.block, tuple(out), reading)

@@ -4,7 +4,9 @@ A mixin of :class:`actors.book._actor.Book`. The chain reads run in ``intents/ad
 (actors.admission), never on the book's thread: the book tells it a ``CheckOrder`` with
 ``reply_to`` = the book and holds the round until :class:`OrderChecked` comes back. Then:
 
-- executable: the round starts (``_start_auction`` with the check consumed);
+- executable, counting what the user's other orders of the same token hold (in an
+  auction, or awarded and not yet opened: their openFor pulls first): the round starts
+  (``_start_auction`` with the check consumed);
 - not executable (the balance or the allowance went short, the nonce was burnt): no
   round; a history entry (status unchanged, finding ``not_executable``, the reason with
   the numbers and the fix) when the set of failed checks changes, so that a watcher learns
@@ -19,7 +21,7 @@ from __future__ import annotations
 import logging
 
 from actors import ADMISSION_PATH
-from actors.admission import CheckOrder, OrderChecked
+from actors.admission import CheckOrder, OrderChecked, Verdict, decide
 from runtime import ActorUnavailable
 
 from ._auctioneer import RetryAuction
@@ -70,7 +72,8 @@ class AdmitMixin(BookState):
                      extra={"intent": intent_id, "error": m.error[:200]})
             self._check_later(intent_id)
             return
-        if m.verdict.ok:
+        verdict = self._with_reserved(view, m.verdict)
+        if verdict.ok:
             watchdog = self.retry_timers.pop(intent_id, None)
             if watchdog is not None:
                 watchdog.cancel()
@@ -78,12 +81,31 @@ class AdmitMixin(BookState):
             self.admitted[intent_id] = view.version
             self._start_auction(view, excluded)
             return
-        failed = tuple(v.type for v in m.verdict.violations)
+        failed = tuple(v.type for v in verdict.violations)
         if self.not_executable.get(intent_id) != failed:
-            self._commit([Change(view, view.status, m.verdict.reason() + "; not auctioned",
+            self._commit([Change(view, view.status, verdict.reason() + "; not auctioned",
                                  finding=NOT_EXECUTABLE)])
             self.not_executable[intent_id] = failed
         self._check_later(intent_id)
+
+    def _with_reserved(self, view: IntentView, verdict: Verdict) -> Verdict:
+        """The verdict again, counting what the user's other orders of the same token hold
+        now (in an auction, or awarded and not opened): decided here, when the answer is
+        handled, so two checks in flight cannot both count on the same balance."""
+        if verdict.reading is None:
+            return verdict
+        # candidates: auctions in flight and awards with an exclusivity timer (every
+        # ASSIGNED intent has one), not every active intent: this runs once per round
+        held = (self.active.get(i) for i in {*self.auctions, *self.timers} - {view.id})
+        others = [v for v in held if v is not None and v.user == view.user
+                  and v.origin_chain == view.origin_chain and v.input_token == view.input_token
+                  and (v.id in self.auctions or v.status is Status.ASSIGNED)]
+        if not others:
+            return verdict
+        return decide(verdict.chain, verdict.reading, user=view.user, token=view.input_token,
+                      settler=view.origin_settler, amount=view.input_amount,
+                      nonce=view.nonce or 0, reserved=sum(v.input_amount for v in others),
+                      others=len(others))
 
     def _check_later(self, intent_id: str) -> None:
         old = self.retry_timers.pop(intent_id, None)

@@ -135,6 +135,30 @@ def test_a_reauction_after_a_lapsed_award_is_checked_again(admission_node, chain
         ch.close()
 
 
+def test_one_balance_does_not_back_two_concurrent_rounds(admission_node, chain_a):
+    """150 USDC, two orders of 100, each admitted alone: when a solver connects both rounds
+    would start; the second check counts what the first round holds, so only one is
+    offered (its openFor would revert after the first one's). The first round stays open
+    for the whole test (a long window), so the second is re-checked and held throughout."""
+    node, stub = admission_node(intents={"auction_window": 60})
+    user = chain_a.user(funded=150 * ONE_USDC, approved=10**30)
+    _, first = _submit(stub, user, nonce=1)
+    _, second = _submit(stub, user, nonce=2)
+    ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
+    try:
+        solver = SolverClient(ch).connect()
+        offered = solver.wait_for("offer").intent.id
+        held = second.id if offered == first.id else first.id
+        entry = wait_until(lambda: [h for h in stub.GetIntent(P.GetIntentRequest(id=held)).history
+                                    if h.finding == "not_executable"], what="not_executable entry")[0]
+        assert "balance 150000000 < 200000000 (100000000 for this order + 100000000 held by 1 " \
+               "other order(s)" in entry.reason
+        assert [o.intent.id for o in solver.of("offer")] == [offered]
+        solver.cancel()
+    finally:
+        ch.close()
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_unreachable_origin_refuses_with_unavailable(admission_node, chain_a):
     node, stub = admission_node(dead_origin=True)

@@ -39,3 +39,17 @@ def test_messages_name_the_numbers_and_the_fix():
     assert by[NONCE].subject == SETTLER
     assert "nonce 42" in by[NONCE].description and "fresh nonce" in by[NONCE].description
     assert v.reason().startswith("not executable on devnet-a at block 9: balance 5 < 100000000")
+
+
+def test_what_other_orders_hold_counts_against_the_balance_and_the_allowance():
+    reading = Reading(3, 150, 150, False)
+    alone = decide("devnet-a", reading, user=USER, token=TOKEN, settler=SETTLER, amount=100, nonce=1)
+    assert alone.ok
+    held = decide("devnet-a", reading, user=USER, token=TOKEN, settler=SETTLER, amount=100,
+                  nonce=1, reserved=100, others=1)
+    assert [v.type for v in held.violations] == [BALANCE, ALLOWANCE]
+    assert held.violations[0].description == (
+        f"balance 150 < 200 (100 for this order + 100 held by 1 other order(s) of this user "
+        f"being auctioned or awarded): fund {USER} with 50 more of the input token {TOKEN}")
+    assert decide("devnet-a", reading, user=USER, token=TOKEN, settler=SETTLER, amount=50,
+                  nonce=1, reserved=100, others=1).ok
