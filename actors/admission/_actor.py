@@ -35,6 +35,7 @@ log = logging.getLogger("orbital.admission")
 _BALANCE = keccak(text="balanceOf(address)")[:4]
 _ALLOWANCE = keccak(text="allowance(address,address)")[:4]
 _USED_NONCES = keccak(text="usedNonces(address,uint256)")[:4]
+_CACHE_MAX = 100_000   # reads kept for one block (a devnet mines only on demand)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class Admission(Actor):
         try:
             head = self._head(chain, rpc)
             block, values = self._cache.get(chain, (-1, {}))
-            if block != head:
+            if block != head or len(values) > _CACHE_MAX:   # bounded on a chain that idles
                 values = {}
                 self._cache[chain] = (head, values)
             keys: list[tuple] = []
