@@ -4,6 +4,7 @@ numbers and the fix; re-checks before a round; an origin chain that cannot be re
 from __future__ import annotations
 
 import grpc
+import pykka
 import pytest
 
 from actors import ADMISSION_PATH
@@ -157,6 +158,43 @@ def test_one_balance_does_not_back_two_concurrent_rounds(admission_node, chain_a
         solver.cancel()
     finally:
         ch.close()
+
+
+class _Swallow(pykka.ThreadingActor):
+    """Stands at intents/admission and never answers: an admission that died with the
+    book's check in its mailbox."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: list = []
+
+    def on_receive(self, message):
+        self.got.append(message)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_lost_check_is_sent_again_after_retry_interval(admission_node, chain_a):
+    clock = fake_clock()
+    node, stub = admission_node(clock=clock, intents={"retry_interval": 1})
+    user = chain_a.user(funded=500 * ONE_USDC, approved=500 * ONE_USDC)
+    _, got = _submit(stub, user, nonce=1)              # checked by the real admission
+    real = node.registry.lookup(ADMISSION_PATH)
+    lost = _Swallow.start()
+    try:
+        node.registry.register(ADMISSION_PATH, lost)
+        ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
+        try:
+            solver = SolverClient(ch).connect()        # the round's check goes nowhere
+            wait_until(lambda: lost.proxy().got.get(), what="the check to be sent")
+            node.registry.register(ADMISSION_PATH, real)   # admission is back
+            assert solver.of("offer") == []
+            clock.advance(1.1)                         # the watchdog: the check again
+            assert solver.wait_for("offer").intent.id == got.id
+            solver.cancel()
+        finally:
+            ch.close()
+    finally:
+        lost.stop()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
