@@ -8,10 +8,11 @@ this module imports nothing. Which kinds a node runs, and the groups they sit in
 node's wiring (package ``node``).
 """
 
-__all__ = ["BOOK_PATH", "SOLVERS_PATH", "ATTESTER_PATH", "QUOTER_PATH", "KEEPER_PATH",
+__all__ = ["BOOK_PATH", "ADMISSION_PATH", "SOLVERS_PATH", "ATTESTER_PATH", "QUOTER_PATH", "KEEPER_PATH",
            "ALERTS_PATH"]
 
 BOOK_PATH = "intents/book"
+ADMISSION_PATH = "intents/admission"
 SOLVERS_PATH = "intents/solvers"
 ATTESTER_PATH = "intents/attester"
 QUOTER_PATH = "quoter"

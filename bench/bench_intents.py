@@ -51,7 +51,10 @@ BATCH_ORDERS = int(os.environ.get("ORBITAL_BENCH_BATCH_ORDERS", "60000"))
 
 
 # ---- the node, as a real `orbital run` process ----------------------------------------------
-def _config(tmp: Path, port: int, database_url: str) -> Path:
+def _config(tmp: Path, port: int, database_url: str, admission: bool = False,
+            chains: str = "") -> Path:
+    """``chains``: a live devnet's section (devnet.chains_yaml); by default chains at ports
+    where nothing listens, and so admission (which reads the origin chain) off."""
     from devnet import free_ports, predicted_addresses
     addr = predicted_addresses()
     lines = ["node:", f"  grpc_listen: 127.0.0.1:{port}", "  metrics_listen: 127.0.0.1:0",
@@ -72,7 +75,12 @@ def _config(tmp: Path, port: int, database_url: str) -> Path:
              "  retry_interval: 3600",          # one auction per intent during the bench
              "  heartbeat_interval: 600", "  heartbeat_timeout: 3600",
              "  stream_buffer: 100000",         # a briefly lagging solver is not dropped
-             "chains:"]
+             "admission:", f"  enabled: {'true' if admission else 'false'}"]
+    if chains:
+        path = tmp / "supervisor.yaml"
+        path.write_text("\n".join(lines) + "\n" + chains)
+        return path
+    lines.append("chains:")
     for (name, cid), rpc in zip((("devnet-a", 31337), ("devnet-b", 31338)), free_ports(2)):
         lines += [f"  {name}:", "    kind: evm", f"    chain_id: {cid}",
                   f"    rpc: [http://127.0.0.1:{rpc}]",
@@ -89,13 +97,13 @@ def _config(tmp: Path, port: int, database_url: str) -> Path:
 class NodeProcess:
     """``python -m node run`` on a free port; started when SERVING, stopped by SIGTERM."""
 
-    def __init__(self, tmp: Path, database_url: str) -> None:
+    def __init__(self, tmp: Path, database_url: str, **config) -> None:
         from devnet import free_ports
         tmp.mkdir(parents=True, exist_ok=True)
         self.port = free_ports(1)[0]
         self.target = f"127.0.0.1:{self.port}"
         self.log = tmp / "node.log"
-        cfg = _config(tmp, self.port, database_url)
+        cfg = _config(tmp, self.port, database_url, **config)
         env = dict(os.environ, ORBITAL_LOG_LEVEL="INFO")
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(

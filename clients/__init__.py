@@ -18,7 +18,7 @@ failures raise :class:`OrbitalRpcError` (code, message, field violations). The C
 from clients._amounts import format_amount, parse_amount
 from clients._client import DEFAULT_TARGET, OrbitalClient
 from clients._errors import (ClientError, OrbitalRpcError, field_violations, from_rpc_error,
-                             from_status)
+                             from_status, precondition_violations)
 from clients._keys import Signer, as_signer, load_key_env, load_keystore
 from clients._retry import NO_RETRY, RETRYABLE, RetryPolicy, call_with_retry
 from clients._types import (
@@ -53,6 +53,7 @@ __all__ = [
     "as_signer",
     "call_with_retry",
     "field_violations",
+    "precondition_violations",
     "format_amount",
     "from_rpc_error",
     "load_key_env",

@@ -11,7 +11,8 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-__all__ = ["ClientError", "OrbitalRpcError", "field_violations", "from_rpc_error", "from_status"]
+__all__ = ["ClientError", "OrbitalRpcError", "field_violations", "from_rpc_error", "from_status",
+           "precondition_violations"]
 
 
 class ClientError(Exception):
@@ -19,13 +20,17 @@ class ClientError(Exception):
 
 
 class OrbitalRpcError(Exception):
-    """A failed RPC: the gRPC ``code``, the node's ``message`` and its field ``violations``."""
+    """A failed RPC: the gRPC ``code``, the node's ``message``, its field ``violations`` and
+    its ``preconditions`` ((type, subject, description): what on chain is at fault, e.g.
+    ``("ALLOWANCE", "<token>", "allowance 0 < 100: approve the settler ...")``)."""
 
     def __init__(self, code: grpc.StatusCode, message: str,
-                 violations: list[tuple[str, str]] | tuple = (), method: str = "") -> None:
+                 violations: list[tuple[str, str]] | tuple = (), method: str = "",
+                 preconditions: list[tuple[str, str, str]] | tuple = ()) -> None:
         self.code = code
         self.message = message
         self.violations = list(violations)
+        self.preconditions = list(preconditions)
         self.method = method
         super().__init__(str(self))
 
@@ -41,11 +46,14 @@ class OrbitalRpcError(Exception):
 
     def __repr__(self) -> str:
         return (f"OrbitalRpcError(code={self.code.name}, message={self.message!r}, "
-                f"violations={self.violations!r}, method={self.method!r})")
+                f"violations={self.violations!r}, preconditions={self.preconditions!r}, "
+                f"method={self.method!r})")
 
     def to_json(self) -> dict:
         return {"code": self.code.name, "message": self.message, "method": self.method,
-                "violations": [{"field": f, "description": d} for f, d in self.violations]}
+                "violations": [{"field": f, "description": d} for f, d in self.violations],
+                "preconditions": [{"type": t, "subject": s, "description": d}
+                                  for t, s, d in self.preconditions]}
 
 
 def field_violations(error: grpc.RpcError) -> list[tuple[str, str]]:
@@ -54,21 +62,14 @@ def field_violations(error: grpc.RpcError) -> list[tuple[str, str]]:
     The one parser of those details (the node only writes them, runtime.grpc.to_status), so
     the client library and the node's own tests read a refusal the same way; [] when the
     error carries no rich status."""
-    try:
-        status = rpc_status.from_call(error)
-    except (ValueError, AttributeError):  # no trailing metadata (e.g. a local failure)
-        return []
-    return [] if status is None else _violations(status)
+    return _bad_request(_details(error))
 
 
-def _violations(status: status_pb2.Status) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            out += [(v.field, v.description) for v in bad.field_violations]
-    return out
+def precondition_violations(error: grpc.RpcError) -> list[tuple[str, str, str]]:
+    """(type, subject, description) triples of the PreconditionFailure details (a
+    FAILED_PRECONDITION about state outside the request: a balance, an allowance, a nonce
+    used on chain); [] when there are none."""
+    return _preconditions(_details(error))
 
 
 def from_status(status: status_pb2.Status, method: str = "") -> OrbitalRpcError:
@@ -76,7 +77,37 @@ def from_status(status: status_pb2.Status, method: str = "") -> OrbitalRpcError:
     own call would have raised."""
     code = next((c for c in grpc.StatusCode if c.value[0] == status.code),
                 grpc.StatusCode.UNKNOWN)
-    return OrbitalRpcError(code, status.message, _violations(status), method)
+    details = list(status.details)
+    return OrbitalRpcError(code, status.message, _bad_request(details), method,
+                           _preconditions(details))
+
+
+def _details(error: grpc.RpcError) -> list:
+    try:
+        status = rpc_status.from_call(error)
+    except (ValueError, AttributeError):  # no trailing metadata (e.g. a local failure)
+        return []
+    return list(status.details) if status is not None else []
+
+
+def _bad_request(details: list) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for detail in details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            out += [(v.field, v.description) for v in bad.field_violations]
+    return out
+
+
+def _preconditions(details: list) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    for detail in details:
+        if detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            detail.Unpack(failure)
+            out += [(v.type, v.subject, v.description) for v in failure.violations]
+    return out
 
 
 def from_rpc_error(error: grpc.RpcError, method: str = "") -> OrbitalRpcError:
@@ -84,4 +115,4 @@ def from_rpc_error(error: grpc.RpcError, method: str = "") -> OrbitalRpcError:
     code = error.code() if callable(getattr(error, "code", None)) else grpc.StatusCode.UNKNOWN
     details = error.details() if callable(getattr(error, "details", None)) else str(error)
     return OrbitalRpcError(code or grpc.StatusCode.UNKNOWN, details or "", field_violations(error),
-                           method)
+                           method, precondition_violations(error))

@@ -264,6 +264,8 @@ def main(argv: list[str] | None = None, extra: Callable[[Any], None] | None = No
               f"{exc.message}", file=sys.stderr)
         for field, description in exc.violations:
             print(f"  {field}: {description}", file=sys.stderr)
+        for kind, subject, description in exc.preconditions:
+            print(f"  {kind} {subject}: {description}", file=sys.stderr)
         return EXIT_RPC
     except (ClientError, ValueError) as exc:
         print(f"orbital {args.command}: {exc}", file=sys.stderr)

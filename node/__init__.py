@@ -22,7 +22,9 @@ GROUPS: dict[str, tuple[Strategy, tuple[str, ...]]] = {
     "root": (Strategy.ONE_FOR_ONE, ("store", "chains", "intents", "funding", "rebalance",
                                     "quoter", "keeper", "alerts")),
     "chains": (Strategy.ONE_FOR_ONE, ()),
-    "intents": (Strategy.REST_FOR_ONE, ("book", "attester", "solvers")),
+    # admission last: rest_for_one restarts what follows a crashed child, and the book and
+    # sessions must not restart with it (the book re-checks when it is back)
+    "intents": (Strategy.REST_FOR_ONE, ("book", "attester", "solvers", "admission")),
     "intents/solvers": (Strategy.ONE_FOR_ONE, ()),
     "funding": (Strategy.ONE_FOR_ONE, ()),
     "rebalance": (Strategy.ONE_FOR_ONE, ()),
@@ -30,7 +32,7 @@ GROUPS: dict[str, tuple[Strategy, tuple[str, ...]]] = {
 
 # Kind packages under actors/, in the order they are installed.
 KINDS: tuple[str, ...] = (
-    "chain_watcher", "keeper", "book", "attester", "solvers", "in_house_solver",
+    "chain_watcher", "keeper", "book", "admission", "attester", "solvers", "in_house_solver",
     "quoter", "alerts", "rebalance", "bridge_relayer", "funding",
 )
 

@@ -34,21 +34,26 @@ class OrbitalError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
 
     def __init__(self, message: str, *, field: str | None = None,
-                 violations: list[tuple[str, str]] | None = None) -> None:
+                 violations: list[tuple[str, str]] | None = None,
+                 preconditions: list[tuple[str, str, str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         # (field, description) pairs for google.rpc.BadRequest.
         self.violations: list[tuple[str, str]] = list(violations or [])
         if field is not None:
             self.violations.insert(0, (field, message))
+        # (type, subject, description) triples for google.rpc.PreconditionFailure: what
+        # state of the world (not of the request) is at fault, e.g. ("ALLOWANCE",
+        # "<token>", "allowance 0 < 100: approve ...").
+        self.preconditions: list[tuple[str, str, str]] = list(preconditions or [])
 
     def __reduce__(self):  # keep pickling (pykka futures copy exc_info) lossless
-        return (_rebuild, (type(self), self.message, self.violations))
+        return (_rebuild, (type(self), self.message, self.violations, self.preconditions))
 
 
-def _rebuild(cls, message, violations):
+def _rebuild(cls, message, violations, preconditions=()):
     err = cls.__new__(cls)
-    OrbitalError.__init__(err, message, violations=violations)
+    OrbitalError.__init__(err, message, violations=violations, preconditions=list(preconditions))
     return err
 
 

@@ -65,10 +65,15 @@ def chains_section(chains: Iterable[Any], *, contracts: Iterable[str] = ("settle
 def node_config(database_url: str, state_dir: Path | str,
                 sections: Mapping[str, Any] | None = None, *, token: str | None = TOKEN,
                 supervision: Mapping[str, Any] | None = None, grpc_port: int = 0,
-                **node: Any) -> dict[str, Any]:
+                admission: bool | None = None, **node: Any) -> dict[str, Any]:
     """A test node's config: loopback ports from the OS (gRPC on ``grpc_port`` if given),
     the test admin token (``None``: no token), a 2 s shutdown, then ``sections``. ``node``
-    adds or overrides keys of ``node:`` (``name``, ``shutdown_timeout``)."""
+    adds or overrides keys of ``node:`` (``name``, ``shutdown_timeout``).
+
+    ``admission=False`` turns the on-chain admission of orders off (``admission: {enabled:
+    false}``), for tests about other subjects whose users are not funded and approved on a
+    chain (or whose chains are not running); ``None`` leaves the product default (on). Only
+    for an app that installs the admission kind (``build_app``)."""
     head = {"grpc_listen": f"127.0.0.1:{grpc_port}", "metrics_listen": "127.0.0.1:0",
             "state_dir": str(state_dir), "shutdown_timeout": 2}
     if token:
@@ -76,7 +81,10 @@ def node_config(database_url: str, state_dir: Path | str,
     doc: dict[str, Any] = {"node": head | node, "database": {"url": str(database_url)}}
     if supervision:
         doc["supervision"] = dict(supervision)
-    return doc | dict(sections or {})
+    doc |= dict(sections or {})
+    if admission is not None and "admission" not in doc:
+        doc["admission"] = {"enabled": admission}
+    return doc
 
 
 class _Dumper(yaml.SafeDumper):
@@ -139,11 +147,12 @@ class TestNodes:
 
     # ---- config ------------------------------------------------------------------------
     def config(self, database_url: str | None = None, sections: Mapping[str, Any] | None = None,
-               *, extra: str = "", file: str = "supervisor.yaml", **node: Any) -> str:
+               *, extra: str = "", file: str = "supervisor.yaml", admission: bool | None = None,
+               **node: Any) -> str:
         """Write ``tmp_path/file`` (see :func:`node_config`; SQLite in ``tmp_path`` unless
         ``database_url``) and return its path."""
         doc = node_config(database_url or f"sqlite:///{self.tmp_path}/orbital.db",
-                          self.tmp_path / "var", sections, **node)
+                          self.tmp_path / "var", sections, admission=admission, **node)
         return write_config(self.tmp_path / file, doc, extra)
 
     # ---- nodes -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 from chains.evm.config import chains_of
 
 from actors import BOOK_PATH
+from actors.admission import admission_config
 from runtime import ChildSpec
 from runtime.config import App
 
@@ -26,8 +27,8 @@ from ._messages import (AwardWork, BookStarted, BidRefused, Cancel, Capabilities
                         IntentChanged, LostWork, OfferWork, PlaceBid, ReadRecord, ReauctionLapsed,
                         RecordOf, SessionJoined, SessionLeft, SolverRecords, SolverRecordView,
                         Submit, SubmitBatch, Subscribe, Suspended, Unsubscribe)
-from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, SHORTFALL, Decision,
-                     decide, intent_terms)
+from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, NOT_EXECUTABLE,
+                     SHORTFALL, Decision, decide, intent_terms)
 from ._models import (MIGRATION, MIGRATIONS, BookCursor, IntentRow, IntentTransition, SolverMark,
                       SolverRecord)
 from ._service import IntentServicer, intent_service
@@ -47,7 +48,7 @@ __all__ = [
     "IntentTransition", "SolverRecord", "intent_pb", "status_from_pb", "status_pb",
     "transition_pb", "update_pb", "check_order", "TERMINAL", "IntentUpdateView", "IntentView",
     "Status", "TransitionView", "MIGRATIONS", "intent_terms", "decide", "Decision", "FINDINGS", "CONFLICTING_OPEN",
-    "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "IntentServicer", "intent_service",
+    "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE", "IntentServicer", "intent_service",
     "Decline", "DeclineRefused", "ReadRecord", "RecordOf", "SolverRecords", "SolverRecordView",
     "Suspended", "SolverMark", "solver_record_pb", "list_solvers", "get_solver_record",
     "Ranked", "Window", "rank", "reliability", "suspension",
@@ -67,7 +68,8 @@ def install(app: App) -> None:
     @app.provide("intents")
     def book(config) -> list[ChildSpec]:
         chains = tuple(sorted(chains_of(config).items()))
-        return [ChildSpec("book", Book, BookSpec(intents_config(config), chains))]
+        admission = admission_config(config).enabled   # off where the kind is not installed
+        return [ChildSpec("book", Book, BookSpec(intents_config(config), chains, admission))]
 
     app.service(intent_service)
     app.admin("ListSolvers", list_solvers)

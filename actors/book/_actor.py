@@ -21,6 +21,7 @@ from typing import Any
 
 import peewee
 
+from actors.admission import OrderChecked
 from actors.chain_watcher import ChainEventsCommitted, ChainReorged
 from chains.evm import Directory
 from actors import SOLVERS_PATH
@@ -28,6 +29,7 @@ from runtime import (ActorUnavailable, AlreadyExists, FailedPrecondition, NotFou
                      PermissionDenied, RateLimiter, ResourceExhausted, Unavailable)
 
 from . import _store
+from ._admit import AdmitMixin
 from ._auctioneer import (AuctioneerMixin, CloseAuction, ExclusivityLapsed, OfferRound,
                           RetryAuction)
 from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FOREIGN_FILL
@@ -56,6 +58,7 @@ ACTIVE = (Status.PENDING, Status.ASSIGNED, Status.OPENED, Status.FILLED)
 class BookSpec:
     intents: IntentsConfig
     chains: tuple  # ((name, ChainConfig), ...) sorted: hashable, compared on reload
+    admission: bool = False  # check on chain before each auction round (actors.admission)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class SettlementFailed:
     reason: str
 
 
-class Book(EventsMixin, AuctioneerMixin, ReliabilityMixin, RecordsMixin):
+class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMixin):
     kind = "book"
     batched = frozenset({Submit})
 
@@ -96,6 +99,10 @@ class Book(EventsMixin, AuctioneerMixin, ReliabilityMixin, RecordsMixin):
         self.round_timer: Any = None
         self.round_due = 0.0
         self.last_prune = 0.0
+        self.admission = spec.admission
+        self.checking: dict[str, float] = {}
+        self.admitted: dict[str, int] = {}
+        self.not_executable: dict[str, tuple[str, ...]] = {}
         # The book works on the store message after message: it keeps its connection
         # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released at the end.
         self.store.hold()
@@ -198,6 +205,8 @@ class Book(EventsMixin, AuctioneerMixin, ReliabilityMixin, RecordsMixin):
             if view is not None and view.status is Status.FILLED:
                 self._commit([Change(view, Status.FAILED, f"settlement failed: {message.reason}")])
             return None
+        if kind is OrderChecked:
+            return self._checked(message)
         if kind is FlushStats:
             return self._flush_stats()
         if kind is RetryAuction:
@@ -338,6 +347,7 @@ class Book(EventsMixin, AuctioneerMixin, ReliabilityMixin, RecordsMixin):
         for new, t in done:
             if new.status not in (Status.PENDING, Status.ASSIGNED):
                 self.references.pop(new.id, None)
+                self.not_executable.pop(new.id, None)
             if new.status in ACTIVE:
                 self.active[new.id] = new
             else:

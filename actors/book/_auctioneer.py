@@ -74,6 +74,8 @@ class AuctioneerMixin(BookState):
                     if s.capabilities.covers(view) and s.solver not in excluded]
         if not eligible:
             return  # offered when a covering solver joins
+        if not self._admitted(view, excluded):
+            return  # started when intents/admission answers that it can be opened (._admit)
         now = self.clock.wall()
         self._ask_reference(view)
         auction = Auction(view.id, view.min_output, now, now + self.cfg.auction_window,

@@ -31,7 +31,7 @@ from protocol.logs import Filled, Settled
 from ._views import IntentView, Status
 
 __all__ = ["Decision", "decide", "intent_terms", "onchain_intent_fields", "FINDINGS",
-           "CONFLICTING_OPEN", "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH"]
+           "CONFLICTING_OPEN", "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE"]
 
 _OPENABLE = {Status.PENDING, Status.ASSIGNED, Status.CANCELLED, Status.EXPIRED}
 
@@ -40,7 +40,10 @@ CONFLICTING_OPEN = "conflicting_open"
 FOREIGN_FILL = "foreign_fill"
 SHORTFALL = "shortfall"
 ESCROW_MISMATCH = "escrow_mismatch"
-FINDINGS = (CONFLICTING_OPEN, FOREIGN_FILL, SHORTFALL, ESCROW_MISMATCH)
+# Not from the evidence rule: the check before an auction round found that the origin chain
+# would refuse openFor now (balance, allowance, nonce); the round is not held.
+NOT_EXECUTABLE = "not_executable"
+FINDINGS = (CONFLICTING_OPEN, FOREIGN_FILL, SHORTFALL, ESCROW_MISMATCH, NOT_EXECUTABLE)
 
 
 @dataclass(frozen=True)

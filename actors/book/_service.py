@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from chains.evm.config import chains_of
 
+import asyncio
 import re
 import time
 import uuid
@@ -17,16 +18,16 @@ from dataclasses import replace
 
 
 
-from actors import BOOK_PATH
+from actors import ADMISSION_PATH, BOOK_PATH
+from actors.admission import CheckOrder, admission_config
 from chains.evm import Directory
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import (CancelMessage, SignatureError, TypedDataError, parse_order_typed_data,
                       recover_cancel_signer, recover_order_signer)
-from runtime import (ActorUnavailable, InvalidArgument, NotFound, OrbitalError, RateLimiter,
-                     ResourceExhausted, Unauthenticated, Unavailable)
+from runtime import (ActorUnavailable, FailedPrecondition, InvalidArgument, NotFound,
+                     OrbitalError, RateLimiter, ResourceExhausted, Unauthenticated, Unavailable)
 from runtime.grpc import (Outbox, decode_token, encode_token, filters_digest, peer_host,
-                          status_proto,
-                          stream, unary)
+                          status_proto, stream, unary)
 from chains import fields
 
 from . import _store
@@ -78,7 +79,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         return self._dir[1]
 
     # ---- SubmitIntent ---------------------------------------------------------------
-    def _admit(self, context, orders: int = 1) -> None:
+    def _rate_limit(self, context, orders: int = 1) -> None:
         """The submission rate limits, on the loop, before any parsing or signature work:
         per calling IP (``intents.submit_peer_rate``), then node-wide (``submit_rate``; a
         call refused per peer spends no node-wide token, so one flooding peer cannot use
@@ -131,10 +132,30 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
                                   f"{order.user}", field="signature")
         return Submit(order, req.typed_data, signature, "0x" + order.order_id.hex())
 
+    async def _check_on_chain(self, submit: Submit) -> None:
+        """Refuse an order its origin chain would not let be opened now (balance, allowance,
+        nonce: actors.admission); the reads run in ``intents/admission``, not here."""
+        cfg = admission_config(self.node.config)
+        if not cfg.enabled:
+            return
+        o = submit.order
+        check = CheckOrder(self._directory().chain_by_id(o.origin_chain_id).name, o.user,
+                           o.order.input_token, o.origin_settler, o.order.input_amount, o.nonce)
+        try:
+            verdict = await self.node.registry.ask_async(ADMISSION_PATH, check, _ASK_TIMEOUT)
+        except Unavailable:
+            if cfg.on_unreachable == "accept":   # checked again before the auction
+                return
+            raise
+        if not verdict.ok:
+            raise FailedPrecondition(verdict.reason(),
+                                     preconditions=[v.triple() for v in verdict.violations])
+
     @unary("IntentService/SubmitIntent")
     async def SubmitIntent(self, request, context):
-        self._admit(context)
+        self._rate_limit(context)
         submit = await self.node.grpc.call(self._verify, request)
+        await self._check_on_chain(submit)
         return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT))
 
     # ---- SubmitIntents ---------------------------------------------------------------
@@ -158,8 +179,18 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     @unary("IntentService/SubmitIntents")
     async def SubmitIntents(self, request, context):
-        self._admit(context, max(1, len(request.orders)))
-        checked = await self.node.grpc.call(self._verify_all, request)
+        self._rate_limit(context, max(1, len(request.orders)))
+        verified = await self.node.grpc.call(self._verify_all, request)
+
+        async def on_chain(c: Submit | OrbitalError) -> Submit | OrbitalError:
+            if isinstance(c, Submit):
+                try:
+                    await self._check_on_chain(c)
+                except OrbitalError as exc:
+                    return exc
+            return c
+        # checked together: admission reads them in one batch per chain
+        checked = await asyncio.gather(*(on_chain(c) for c in verified))
         submits = tuple(c for c in checked if isinstance(c, Submit))
         stored = iter(await self.node.registry.ask_async(BOOK_PATH, SubmitBatch(submits),
                                                           _ASK_TIMEOUT) if submits else ())

@@ -69,6 +69,13 @@ class BookState(Actor):
     marks_pending: list[dict[str, Any]]
     barred: dict[str, set[str]]
     suspensions: dict[str, tuple[float, str]]
+    # admission before each round (._admit): on or off (the admission section), intents
+    # whose check is in flight (since, clock.now()), the version a check passed for (consumed by the round),
+    # the failed checks last recorded in an intent's history
+    admission: bool
+    checking: dict[str, float]
+    admitted: dict[str, int]
+    not_executable: dict[str, tuple[str, ...]]
 
     if TYPE_CHECKING:   # one part calls another: defined by the part named
         # the actor (._actor)
@@ -84,6 +91,8 @@ class BookState(Actor):
                            excluded: frozenset[str] = frozenset()) -> None: ...
         def _arm_exclusivity(self, view: IntentView) -> None: ...
         def _end_auction(self, intent_id: str, reason: str) -> None: ...
+        # the check before a round (._admit)
+        def _admitted(self, view: IntentView, excluded: frozenset[str]) -> bool: ...
         # the solver records (._records)
         def _stat(self, solver: str, response_ms: float | None = None, **inc: int) -> None: ...
         # reliability (._reliability)

@@ -1,9 +1,11 @@
 """The one place where errors become gRPC statuses.
 
 An :class:`OrbitalError` keeps its code and message and, when fields are at fault, carries
-``google.rpc.BadRequest`` field violations in the rich status details (grpcurl prints
-them; clients read them with ``clients.field_violations``, the one parser, in the client
-library). Anything else is a bug: the client gets INTERNAL with an incident id, and the
+``google.rpc.BadRequest`` field violations in the rich status details, and when the state
+of the world is at fault (a balance, an allowance, a nonce on chain),
+``google.rpc.PreconditionFailure`` violations (grpcurl prints both; clients read them with
+``clients.field_violations`` and ``clients.precondition_violations``, the parsers, in the
+client library). Anything else is a bug: the client gets INTERNAL with an incident id, and the
 traceback goes to the log under that id.
 """
 
@@ -34,18 +36,26 @@ def status_proto(exc: BaseException, method: str = "") -> status_pb2.Status:
     for the per-item results of a batch call, which answer each item as its own call would."""
     if isinstance(exc, OrbitalError):
         code, message, violations = exc.code, exc.message, exc.violations
+        preconditions = exc.preconditions
     else:
         incident = uuid.uuid4().hex[:12]
         log.error("unhandled error in rpc", exc_info=(type(exc), exc, exc.__traceback__),
                   extra={"method": method, "incident": incident})
         code, message, violations = (grpc.StatusCode.INTERNAL,
                                      f"internal error (incident {incident})", [])
+        preconditions = []
     status = status_pb2.Status(code=code.value[0], message=message)
     if violations:
         detail = any_pb2.Any()
         detail.Pack(error_details_pb2.BadRequest(field_violations=[
             error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
             for f, d in violations]))
+        status.details.append(detail)
+    if preconditions:
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.PreconditionFailure(violations=[
+            error_details_pb2.PreconditionFailure.Violation(type=t, subject=s, description=d)
+            for t, s, d in preconditions]))
         status.details.append(detail)
     return status
 

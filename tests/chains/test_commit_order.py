@@ -113,7 +113,8 @@ def test_the_book_applies_both_commits_when_they_land_in_reverse_id_order(databa
     rows_a = event_rows("devnet-a", [_open_log("devnet-a", "devnet-b", nonce=1, block=10)])
     rows_b = event_rows("devnet-b", [_open_log("devnet-b", "devnet-a", nonce=2, block=20)])
     ids = {rows_a[0][7], rows_b[0][7]}           # the order ids (chain_event.order_id)
-    path = write_node_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var")
+    path = write_node_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var",
+                             admission=None)   # the book alone: no admission section
     node = nodes.start(path, _book_only_app)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="watcher-commit")
     go = threading.Event()

@@ -116,6 +116,28 @@ def test_refusals_reach_the_cli_with_their_fields(cli):
     assert p.returncode == 1 and "NOT_FOUND" in p.stderr
 
 
+def test_an_unfunded_submission_prints_each_failed_check_and_its_fix(node):
+    """Admission (on in the shipped supervisor.yaml): a user with no USDC and no approval is
+    refused before anything is stored, and the CLI prints every PreconditionFailure."""
+    from eth_account import Account
+    fresh = Account.create()
+    env = {**os.environ, "ORBITAL_TARGET": f"127.0.0.1:{node.grpc_port}",
+           "ORBITAL_KEY": "0x" + fresh.key.hex().removeprefix("0x")}
+    p = subprocess.run([ORBITAL, "submit", *ORDER, "--amount", "25000000"], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert p.returncode == 1, p.stderr
+    lines = p.stderr.splitlines()
+    lines = lines[next(i for i, x in enumerate(lines) if "SubmitIntent failed" in x):]
+    assert "SubmitIntent failed: FAILED_PRECONDITION: not executable on devnet-a" in lines[0]
+    assert lines[1].startswith("  BALANCE 0x") and \
+        f"balance 0 < 25000000: fund {fresh.address} with 25000000 more" in lines[1]
+    assert lines[2].startswith("  ALLOWANCE 0x") and "allowance 0 < 25000000: approve the " \
+        "settler" in lines[2]
+    assert fresh.key.hex().removeprefix("0x") not in p.stdout + p.stderr
+    with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:
+        assert not client.list(user=fresh.address).intents
+
+
 def test_library_flow_and_replay(node):
     with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:
         quote = client.quote("devnet-a", "devnet-b", "USDC", "USDC", 50_000_000, USER.address)

@@ -1,8 +1,9 @@
 """A real node (every actor kind of build_app) on loopback for the intent book's tests.
 
 The chains section points at the devnet's deterministic addresses, but its RPC at a port
-nothing listens on: submission, auction and lifecycle need no chain; tests that need one
-(tests/e2e) start a devnet. Users sign with the devnet's well-known user keys.
+nothing listens on: submission, auction and lifecycle need no chain, so admission (which
+reads the origin chain) is off here; tests that need a chain (tests/e2e, tests/admission)
+start a devnet. Users sign with the devnet's well-known user keys.
 """
 
 from __future__ import annotations
@@ -38,14 +39,16 @@ def chains_section(rpc_ports: tuple[int, int]) -> dict:
 
 
 def write_node_config(path, database_url: str, state_dir, *, rpc_ports=None, intents: str = "",
-                      extra: str = "", **node: Any) -> str:
+                      extra: str = "", admission: bool | None = False, **node: Any) -> str:
     """``intents``: YAML lines of the intents section, over ``min_open_window: 0``;
+    ``admission``: off by default (no chain runs), None for an app without that kind;
     ``node``: keys of ``node:`` (a fixed ``grpc_port`` for a subprocess node)."""
     doc = node_config(database_url, state_dir, {
         "intents": {"min_open_window": 0} | (yaml.safe_load(intents) or {}),
         "chains": chains_section(rpc_ports or tuple(free_ports(2)))},
         supervision={"chains": {"intensity": 100, "period": 10,
-                                "backoff": {"initial": 0.1, "max": 1}}}, **node)
+                                "backoff": {"initial": 0.1, "max": 1}}}, admission=admission,
+        **node)
     return write_config(path, doc, extra)
 
 

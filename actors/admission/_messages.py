@@ -1,0 +1,36 @@
+"""The contract of ``intents/admission`` with the intent service and the book."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ._rules import Verdict
+
+__all__ = ["CheckOrder", "OrderChecked"]
+
+
+@dataclass(frozen=True)
+class CheckOrder:
+    """Can this order be opened on its origin chain now? Answers a :class:`Verdict`, or
+    raises ``Unavailable`` when the chain cannot be read.
+
+    With ``reply_to``, nothing is answered: the actor tells ``reply_to`` an
+    :class:`OrderChecked` carrying ``tag`` (the book, which must never wait for a chain).
+    """
+
+    chain: str          # the origin chain's configured name
+    user: str
+    token: str          # input token
+    settler: str        # origin settler (the spender of the allowance)
+    amount: int
+    nonce: int
+    reply_to: str = ""
+    tag: Any = None
+
+
+@dataclass(frozen=True)
+class OrderChecked:
+    tag: Any
+    verdict: Verdict | None      # None: the chain could not be read (``error`` says why)
+    error: str = ""

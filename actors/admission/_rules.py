@@ -1,0 +1,86 @@
+"""The pure decision: what was read on the origin chain -> executable or not, and why.
+
+No chain here, so the rule is a fast table test (tests/admission/test_rules.py). The
+numbers are exactly what ``openFor`` needs: ``transferFrom(user, settler, inputAmount)``
+succeeds iff balance >= amount and allowance >= amount, and the nonce must not be in
+``usedNonces`` (burnt by ``invalidateNonce``, or used by an order already opened).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Reading", "Verdict", "Violation", "decide", "BALANCE", "ALLOWANCE", "NONCE"]
+
+BALANCE, ALLOWANCE, NONCE = "BALANCE", "ALLOWANCE", "NONCE"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the origin chain says at ``block`` about one order."""
+
+    block: int
+    balance: int
+    allowance: int
+    nonce_used: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One unmet precondition (google.rpc.PreconditionFailure.Violation)."""
+
+    type: str          # BALANCE | ALLOWANCE | NONCE
+    subject: str       # the token, or the settler, the address the fix is about
+    description: str   # the numbers and the fix
+
+    def triple(self) -> tuple[str, str, str]:
+        return (self.type, self.subject, self.description)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    chain: str
+    block: int
+    violations: tuple[Violation, ...] = ()
+    reading: Reading | None = None   # what it was decided from (the book decides again)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def reason(self) -> str:
+        """One line for a refusal or a history entry."""
+        if self.ok:
+            return f"executable on {self.chain} at block {self.block}"
+        return (f"not executable on {self.chain} at block {self.block}: "
+                + "; ".join(v.description for v in self.violations))
+
+
+def decide(chain: str, reading: Reading, *, user: str, token: str, settler: str, amount: int,
+           nonce: int, reserved: int = 0, others: int = 0) -> Verdict:
+    """Every unmet precondition of ``openFor`` for this order, in the order a user fixes
+    them (funds, then approval; a burnt nonce cannot be fixed: sign a new order).
+
+    ``reserved``: the input of the user's ``others`` orders of the same token that are
+    being auctioned or awarded and not yet opened; their openFor will pull it first, so
+    this order needs ``amount + reserved``. Without it, one balance could back any number
+    of concurrent awards, all but one of which would revert."""
+    out: list[Violation] = []
+    need = amount + reserved
+    what = str(need) if not reserved else \
+        f"{need} ({amount} for this order + {reserved} held by {others} other order(s) of " \
+        f"this user being auctioned or awarded)"
+    if reading.balance < need:
+        out.append(Violation(BALANCE, token,
+                             f"balance {reading.balance} < {what}: fund {user} with "
+                             f"{need - reading.balance} more of the input token {token}"))
+    if reading.allowance < need:
+        out.append(Violation(ALLOWANCE, token,
+                             f"allowance {reading.allowance} < {what}: approve the settler "
+                             f"{settler} for the input token {token} (at least {need})"))
+    if reading.nonce_used:
+        out.append(Violation(NONCE, settler,
+                             f"nonce {nonce} of {user} is already used on the settler {settler} "
+                             f"(invalidated, or an order with it was opened): sign a new order "
+                             f"with a fresh nonce"))
+    return Verdict(chain, reading.block, tuple(out), reading)

@@ -1,0 +1,115 @@
+"""The check before each auction round: can the order still be opened on its origin chain?
+
+A mixin of :class:`actors.book._actor.Book`. The chain reads run in ``intents/admission``
+(actors.admission), never on the book's thread: the book tells it a ``CheckOrder`` with
+``reply_to`` = the book and holds the round until :class:`OrderChecked` comes back. Then:
+
+- executable, counting what the user's other orders of the same token hold (in an
+  auction, or awarded and not yet opened: their openFor pulls first): the round starts
+  (``_start_auction`` with the check consumed);
+- not executable (the balance or the allowance went short, the nonce was burnt): no
+  round; a history entry (status unchanged, finding ``not_executable``, the reason with
+  the numbers and the fix) when the set of failed checks changes, so that a watcher learns
+  why; the intent stays PENDING and is checked again every ``intents.retry_interval``
+  (the user may still fund or approve) until its openDeadline expires it;
+- the chain cannot be read (or admission is restarting): no round, checked again after
+  ``retry_interval`` (logged, no history entry: nothing is known about the order).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from actors import ADMISSION_PATH
+from actors.admission import CheckOrder, OrderChecked, Verdict, decide
+from runtime import ActorUnavailable
+
+from ._auctioneer import RetryAuction
+from ._chain import NOT_EXECUTABLE
+from ._state import BookState
+from ._views import Change, IntentView, Status
+
+__all__ = ["AdmitMixin"]
+
+log = logging.getLogger("orbital.book")
+
+
+class AdmitMixin(BookState):
+    def _admitted(self, view: IntentView, excluded: frozenset[str]) -> bool:
+        """True when a round for ``view`` may start now; otherwise a check is on its way
+        (or will be retried) and the round starts when it answers."""
+        if not self.admission:
+            return True
+        if self.admitted.pop(view.id, None) == view.version:
+            return True
+        if view.nonce is None:
+            return True    # opened on chain (no nonce known): nothing to check
+        sent = self.checking.get(view.id)
+        if sent is not None and self.clock.now() - sent < self.cfg.retry_interval:
+            return False   # answered soon; an older check whose answer was lost is sent again
+        check = CheckOrder(view.origin_chain, view.user, view.input_token, view.origin_settler,
+                           view.input_amount, view.nonce, reply_to=self.path,
+                           tag=(view.id, view.version, excluded))
+        try:
+            self.ctx.registry.tell(ADMISSION_PATH, check)
+        except ActorUnavailable:
+            log.info("admission is not running; auction held", extra={"intent": view.id})
+            self._check_later(view.id)
+            return False
+        self.checking[view.id] = self.clock.now()
+        self._check_later(view.id)   # a watchdog: admission may restart before it answers
+        return False
+
+    def _checked(self, m: OrderChecked) -> None:
+        intent_id, version, excluded = m.tag
+        self.checking.pop(intent_id, None)
+        view = self.active.get(intent_id)
+        if view is None or view.status is not Status.PENDING or view.version != version \
+                or intent_id in self.auctions:
+            return   # moved on meanwhile (cancelled, opened, another check)
+        if m.verdict is None:
+            log.info("origin chain unreadable; auction held",
+                     extra={"intent": intent_id, "error": m.error[:200]})
+            self._check_later(intent_id)
+            return
+        verdict = self._with_reserved(view, m.verdict)
+        if verdict.ok:
+            watchdog = self.retry_timers.pop(intent_id, None)
+            if watchdog is not None:
+                watchdog.cancel()
+            self.not_executable.pop(intent_id, None)
+            self.admitted[intent_id] = view.version
+            self._start_auction(view, excluded)
+            return
+        failed = tuple(v.type for v in verdict.violations)
+        if self.not_executable.get(intent_id) != failed:
+            self._commit([Change(view, view.status, verdict.reason() + "; not auctioned",
+                                 finding=NOT_EXECUTABLE)])
+            self.not_executable[intent_id] = failed
+        self._check_later(intent_id)
+
+    def _with_reserved(self, view: IntentView, verdict: Verdict) -> Verdict:
+        """The verdict again, counting what the user's other orders of the same token hold
+        now (in an auction, or awarded and not opened): decided here, when the answer is
+        handled, so two checks in flight cannot both count on the same balance."""
+        if verdict.reading is None:
+            return verdict
+        # candidates: auctions in flight and awards with an exclusivity timer (every
+        # ASSIGNED intent has one), not every active intent: this runs once per round
+        held = (self.active.get(i) for i in {*self.auctions, *self.timers} - {view.id})
+        others = [v for v in held if v is not None and v.user == view.user
+                  and v.origin_chain == view.origin_chain and v.input_token == view.input_token
+                  and (v.id in self.auctions or v.status is Status.ASSIGNED)]
+        if not others:
+            return verdict
+        return decide(verdict.chain, verdict.reading, user=view.user, token=view.input_token,
+                      settler=view.origin_settler, amount=view.input_amount,
+                      nonce=view.nonce or 0, reserved=sum(v.input_amount for v in others),
+                      others=len(others))
+
+    def _check_later(self, intent_id: str) -> None:
+        old = self.retry_timers.pop(intent_id, None)
+        if old is not None:
+            old.cancel()
+        self.retry_timers[intent_id] = self.tell_later(self.cfg.retry_interval,
+                                                       RetryAuction(intent_id))
