@@ -29,6 +29,7 @@ from pykka import messages as _pykka_messages
 from ._clock import Clock
 from ._errors import OrbitalError
 from ._events import EventBus
+from ._loop_ask import answer_all
 from ._registry import Registry
 
 if TYPE_CHECKING:
@@ -327,15 +328,15 @@ class Actor(pykka.ThreadingActor):
         finally:
             if self.ctx.observe is not None:
                 self.ctx.observe(self.path, self.kind, time.perf_counter() - started)
+        answers = []
         for e, result in zip(envelopes, results):
-            if isinstance(result, OrbitalError):
-                if e.reply_to is not None:
-                    e.reply_to.set_exception((type(result), result, result.__traceback__))
-                else:
-                    log.warning("typed error from a told message: %s", result,
-                                extra={"path": self.path, "error": repr(result)})
-            elif e.reply_to is not None:
-                e.reply_to.set(result)
+            error = result if isinstance(result, OrbitalError) else None
+            if e.reply_to is not None:
+                answers.append((e.reply_to, None if error else result, error))
+            elif error is not None:
+                log.warning("typed error from a told message: %s", error,
+                            extra={"path": self.path, "error": repr(error)})
+        answer_all(answers)   # one loop wake-up for the batch's asks from the gRPC loop
         return carry
 
     def on_failure(self, exc_type, exc_value, tb) -> None:

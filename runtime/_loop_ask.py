@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from types import TracebackType
+from collections.abc import Sequence
 from typing import Any
 
 import pykka
@@ -21,7 +22,7 @@ from pykka._envelope import Envelope
 
 from ._errors import ActorUnavailable
 
-__all__ = ["ask_on_loop"]
+__all__ = ["ask_on_loop", "answer_all"]
 
 
 # What ``sys.exc_info()`` returns; pykka's ``set_exception`` takes it (or None: the current one).
@@ -56,6 +57,30 @@ class _LoopReply(pykka.Future[Any]):
             self.loop.call_soon_threadsafe(_settle, self.future, value, exc)
         except RuntimeError:
             pass   # the loop is closed (node stopping): nobody is waiting any more
+
+
+def answer_all(answers: Sequence[tuple[Any, Any, BaseException | None]]) -> None:
+    """Answer many asks at once: ``(reply_to, value, error)`` each. Loop asks are settled
+    with ONE wake-up per loop (a wake-up is a self-pipe write and a GIL hand-over, as
+    :func:`runtime.grpc.push_all` saves for stream pushes); other replies as pykka's."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any, Any]]] = {}
+    for reply, value, exc in answers:
+        if type(reply) is _LoopReply:
+            by_loop.setdefault(reply.loop, []).append((reply.future, value, exc))
+        elif exc is not None:
+            reply.set_exception((type(exc), exc, exc.__traceback__))
+        else:
+            reply.set(value)
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, items)
+        except RuntimeError:
+            pass   # the loop is closed (node stopping): nobody is waiting any more
+
+
+def _settle_all(items: list[tuple[asyncio.Future, Any, Any]]) -> None:
+    for future, value, exc in items:
+        _settle(future, value, exc)
 
 
 def _settle(future: asyncio.Future, value: Any, exc: BaseException | None) -> None:

@@ -98,6 +98,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         self.pending_offers: dict[str, list[Any]] = {}
         self.round_timer: Any = None
         self.round_due = 0.0
+        self.last_round = 0.0   # wall time of the last round that sent offers
+        self.flush_due = False  # a round is due at the end of the current message
         self.last_prune = 0.0
         self.admission = spec.admission
         self.checking: dict[str, float] = {}
@@ -153,8 +155,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             self._reload_active()
             raise Unavailable(f"intent {exc} was changed by another node; retry") from None
         finally:
-            if self.pending_offers and self.cfg.round_interval == 0:
-                self.flush_offers()   # no cadence: each message is its own round
+            if self.flush_due:
+                self.flush_offers()   # the round is due now (see AuctioneerMixin._offer)
 
     def _dispatch(self, message: Any) -> Any:
         kind = type(message)
@@ -222,7 +224,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         try:
             return self._submit_all(messages)
         finally:
-            if self.pending_offers and self.cfg.round_interval == 0:
+            if self.flush_due:
                 self.flush_offers()
 
     def _submit_all(self, messages: list[Submit]) -> list[Any]:

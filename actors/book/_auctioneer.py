@@ -95,8 +95,11 @@ class AuctioneerMixin(BookState):
         auction.offered.add(s.path)
         self._stat(s.solver, offers=1)
         self.pending_offers.setdefault(s.path, []).append(offer)
-        if self.cfg.round_interval > 0:
-            self._arm_round(self.clock.wall() + self.cfg.round_interval)
+        due = self.last_round + self.cfg.round_interval
+        if due <= self.clock.wall():
+            self.flush_due = True          # quiet: this message's end is the round
+        else:
+            self._arm_round(due)           # busy: the next round, one cadence after the last
 
     def _arm_round(self, due: float) -> None:
         """Hold a round at wall time ``due`` at the latest: ONE timer for the whole book
@@ -128,8 +131,10 @@ class AuctioneerMixin(BookState):
         to a solver in one message instead of N is what keeps a busy book off the ceiling.
         Sessions queued the same offers share one built message (the common case: solvers
         that cover every route); all pushes go out with one loop wake-up."""
+        self.flush_due = False
         if not self.pending_offers:
             return
+        self.last_round = self.clock.wall()
         built: dict[tuple[int, ...], Any] = {}
         direct: list[tuple[Any, Any]] = []
         for path, offers in self.pending_offers.items():

@@ -26,9 +26,9 @@ class RateLimit:
 class IntentsConfig:
     auction_window: float = opt(0.25, min=0.0, max=60, doc="seconds bids are taken")
     round_interval: float = opt(0.02, min=0.0, max=5.0,
-                                doc="offer rounds: new auctions are offered every this many "
-                                    "seconds, one stream message per solver; 0 = at the end "
-                                    "of each book message (no added latency)")
+                                doc="offer rounds run at most this often, one stream message "
+                                    "per solver each (a quiet book offers at once); 0 = every "
+                                    "book message is a round")
     exclusivity: float = opt(30.0, min=0.1, max=86_400,
                              doc="seconds the winner has to open before a re-auction")
     retry_interval: float = opt(2.0, min=0.01, max=3600,

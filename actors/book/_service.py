@@ -154,7 +154,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
     @unary("IntentService/SubmitIntent")
     async def SubmitIntent(self, request, context):
         self._rate_limit(context)
-        submit = await self.node.grpc.call(self._verify, request)
+        submit = self._verify(request)   # CPU only (~0.1 ms): a thread hop would cost more
         await self._check_on_chain(submit)
         return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT))
 

@@ -62,6 +62,8 @@ class BookState(Actor):
     pending_offers: dict[str, list[Any]]     # session path -> offers for the next round
     round_timer: Timer | None                # the next round, when one is due
     round_due: float                         # its wall time
+    last_round: float                        # wall time of the last round that sent offers
+    flush_due: bool                          # a round is due at the end of this message
     last_prune: float                        # when old marks were last deleted
     # reliability (._reliability): per-solver windows, marks not written yet, per intent
     # the solvers barred from its later auctions, suspensions (solver -> (until, reason))

@@ -80,3 +80,47 @@ def test_stopped_unregistered_and_silent_actors_are_unavailable(registry):
             asyncio.run(reg.ask_async("slow", "slow", timeout=0.05))
     finally:
         release.set()
+
+
+
+def test_a_batch_answers_its_loop_asks_with_one_wake_up():
+    """Asks from the gRPC loop that an actor handles as one batch (handle_batch) are answered
+    with ONE call_soon_threadsafe, each caller with its own value or typed error."""
+    from runtime import Actor, ActorContext, EventBus, MonotonicClock, OrbitalError
+
+    hold = threading.Event()
+
+    class Adder(Actor):
+        batched = frozenset({int})
+
+        def handle(self, message):
+            hold.wait(10)          # "hold": the asks queue up behind it, then batch
+
+        def handle_batch(self, messages):
+            return [NotFound(f"no {m}") if m < 0 else m + 1 for m in messages]
+
+    reg = Registry()
+    ref = Adder.start(ActorContext(path="adder", registry=reg, clock=MonotonicClock(),
+                                   events=EventBus()))
+    reg.register("adder", ref)
+    ref.tell("hold")
+    try:
+        async def main():
+            loop = asyncio.get_running_loop()
+            wakeups = []
+            original = loop.call_soon_threadsafe
+
+            def counting(*args, **kw):
+                wakeups.append(args[0])
+                return original(*args, **kw)
+            loop.call_soon_threadsafe = counting   # type: ignore[method-assign]
+            asks = asyncio.gather(*(reg.ask_async("adder", i, timeout=5) for i in (1, 2, -3, 4)),
+                                  return_exceptions=True)
+            loop.call_soon(hold.set)    # after the four asks are in the actor's inbox
+            return await asks, len(wakeups)
+        got, wakeups = asyncio.run(main())
+    finally:
+        ref.stop()
+    assert got[0] == 2 and got[1] == 3 and got[3] == 5
+    assert isinstance(got[2], OrbitalError) and "no -3" in str(got[2])
+    assert wakeups == 1

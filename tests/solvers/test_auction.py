@@ -199,24 +199,26 @@ def test_exclusivity_lapse_reauctions_without_the_lapsed_winner(solver_node, cha
 
 def test_offer_rounds_batch_new_auctions_per_solver(solver_node, channel_to, database_url,
                                                     devnet_info):
-    """A round (intents.round_interval) offers every auction it opened to each covering
-    solver in ONE stream message; nothing is offered between rounds."""
+    """A round runs at most every intents.round_interval: an offer made when the book is
+    quiet goes out at once; offers made before a cadence has passed wait for the next round,
+    which sends each covering solver ALL of them in ONE stream message."""
     clock = fake_clock()
     node = solver_node(database_url, clock=clock, auction_window=5, round_interval=0.05)
     ch = channel_to(node)
     first, second = SolverClient(ch).connect(), SolverClient(ch).connect()
     elsewhere = SolverClient(ch).connect(chains=("devnet-b",))   # covers none of them
-    intents = [submit(ch, devnet_info) for _ in range(3)]
-    bid_in_order(first, intents[0].id, 9 * ONE_USDC, 1)            # a barrier through the book
-    assert not first.of("offers") and not second.of("offers")      # the round is not due yet
-    clock.advance(0.06)
-    for client in (first, second):
-        batch = client.wait_for("offers")
-        assert [o.intent.id for o in batch.offers] == [i.id for i in intents]
-    later = submit(ch, devnet_info)
-    clock.advance(0.06)
+    quiet = submit(ch, devnet_info)
+    for client in (first, second):                                 # quiet: at once
+        assert [o.intent.id for o in client.wait_for("offers").offers] == [quiet.id]
+    busy = [submit(ch, devnet_info) for _ in range(3)]             # within the cadence
+    bid_in_order(first, quiet.id, 9 * ONE_USDC, 1)                 # a barrier through the book
+    assert len(first.of("offers")) == 1 and len(second.of("offers")) == 1
+    clock.advance(0.06)                                            # the next round
     for client in (first, second):
         batch = client.wait_for("offers", count=2)
-        assert [o.intent.id for o in batch.offers] == [later.id]
-        assert len(client.of("offers")) == 2
+        assert [o.intent.id for o in batch.offers] == [i.id for i in busy]
+    clock.advance(0.06)                                            # quiet again
+    later = submit(ch, devnet_info)
+    for client in (first, second):
+        assert [o.intent.id for o in client.wait_for("offers", count=3).offers] == [later.id]
     assert not elsewhere.of("offers")
