@@ -1,13 +1,15 @@
 """A fleet of solver sessions in one separate process (grpc.aio), driven over a pipe.
 
 Each solver logs in like a real one (GetChallenge, EIP-191 signature of the challenge,
-hello on a Session stream, wait for Welcome), then only reads: offers are stamped with
+hello on a Session stream, wait for Welcome), then reads: offers are stamped with
 ``time.time()`` on receipt (same host as the submitter, so wall clocks agree) and kept
-when ``record`` is on; everything else is read and dropped. Streams share channels (up
+when ``record`` is on; with ``bidding`` on, each solver bids the minimum on every offer
+and awards are stamped on receipt; everything else is read and dropped. Streams share channels (up
 to :data:`PER_CHANNEL` each), as one solver operator process would.
 
 Commands (``Fleet.call(name, **kw)`` from the bench): ``connect(n)``, ``record(on)``,
-``offers()`` (and clear), ``status()``, ``close()``.
+``offers()`` (and clear), ``bidding(on)``, ``awards()`` (and clear), ``status()``,
+``close()``.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ class _Fleet:
         self.tasks: list = []
         self.recording = False
         self.stamps: list[tuple[str, float]] = []
+        self.bid = False
+        self.award_stamps: list[tuple[str, float]] = []
         self.received = 0
         self.ended: dict[str, int] = {}
         self.index = 0
@@ -133,15 +137,25 @@ class _Fleet:
 
     async def _read(self, call) -> None:
         import grpc
+        from orbital.v1 import solver_pb2
         try:
             while True:
                 msg = await call.read()
                 if msg is grpc.aio.EOF:
                     break
                 self.received += 1
-                if self.recording and msg.WhichOneof("kind") == "offers":
-                    now = time.time()
-                    self.stamps += [(o.intent.id, now) for o in msg.offers.offers]
+                kind = msg.WhichOneof("kind")
+                if kind == "offers":
+                    if self.recording:
+                        now = time.time()
+                        self.stamps += [(o.intent.id, now) for o in msg.offers.offers]
+                    if self.bid:
+                        for o in msg.offers.offers:
+                            await call.write(solver_pb2.SolverMessage(bid=solver_pb2.Bid(
+                                intent_id=o.intent.id,
+                                output_amount=o.intent.min_output_amount)))
+                elif kind == "award":
+                    self.award_stamps.append((msg.award.intent_id, time.time()))
             code = (await call.code()).name
         except grpc.aio.AioRpcError as exc:
             code = f"{exc.code().name}: {exc.details()[:60]}"
@@ -154,6 +168,13 @@ class _Fleet:
 
     async def offers(self) -> list[tuple[str, float]]:
         out, self.stamps = self.stamps, []
+        return out
+
+    async def bidding(self, on: bool) -> None:
+        self.bid = on
+
+    async def awards(self) -> list[tuple[str, float]]:
+        out, self.award_stamps = self.award_stamps, []
         return out
 
     async def status(self) -> dict:

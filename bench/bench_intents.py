@@ -20,7 +20,10 @@ timing) and a grpc.aio solver fleet (bench._solvers, real challenge logins).
    (intent, solver) pair, offer received (solver process, ``time.time()``) minus submit
    *start* (load generator, ``time.time()``). Ceiling: p99 of the same paced submissions
    on the same node once the solvers have left (the work minus the fan-out).
-3. VmRSS of the node with 1,000 connected solver sessions, beside the same node with 0.
+3. Auction round latency, submit to award: 10 solvers that bid on every offer, paced
+   submissions; from each submit's start to its winner's receipt of the award. Ceiling:
+   ``intents.auction_window``, the time bids are taken (the least an award can take).
+4. VmRSS of the node with 1,000 connected solver sessions, beside the same node with 0.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ TRIALS, WARMUP, WINDOW, HALF_WINDOW = 3, 0.5, 2.5, 3.0
 FANOUT_RATE, FANOUT_COUNT, FANOUT_WARMUP = 10.0, 60, 10
 ORDERS = int(os.environ.get("ORBITAL_BENCH_ORDERS", "40000"))
 BATCH, BATCH_CONCURRENCY = 20, 16
+AUCTION_WINDOW = 0.25
 BATCH_ORDERS = int(os.environ.get("ORBITAL_BENCH_BATCH_ORDERS", "60000"))
 
 
@@ -64,7 +68,7 @@ def _config(tmp: Path, port: int, database_url: str, admission: bool = False,
              "supervision:",
              "  chains: {intensity: 100, period: 10, backoff: {initial: 1, max: 5}}",
              "  intents/solvers: {intensity: 10000, period: 60}",
-             "intents:", "  min_open_window: 0",
+             "intents:", "  min_open_window: 0", f"  auction_window: {AUCTION_WINDOW}",
              "  user_rate: {rate: 1000000, burst: 10000000}",
              # One load generator (one peer, few users) measures the node's ceiling: the
              # production limits on submissions, open intents and sessions would cap it.
@@ -307,7 +311,47 @@ def bench_fanout(tmp: Path, pool) -> list[Row]:
                 f"sessions left {status['sessions']}")]
 
 
-# ---- 3. memory per solver session ------------------------------------------------------------
+# ---- 3. auction round latency: submit to award ------------------------------------------------
+AWARD_RATE, AWARD_COUNT, AWARD_WARMUP = 20.0, 100, 10
+
+
+def bench_award(tmp: Path, pool) -> list[Row]:
+    from ._loadgen import paced_submits, prepare
+    from ._solvers import Fleet
+    signing = pool.submit(prepare, "award", AWARD_WARMUP + AWARD_COUNT, "award")
+    node = NodeProcess(tmp / "award", f"sqlite:///{tmp}/award.db")
+    fleet = Fleet(node.target)
+    try:
+        signing.result()
+        t = node.target
+        fleet.call("connect", n=SOLVERS)
+        fleet.call("bidding", on=True)
+        pool.submit(paced_submits, t, "award", AWARD_RATE, AWARD_WARMUP).result()
+        time.sleep(AUCTION_WINDOW + 1.0)
+        fleet.call("awards")                 # the warm-up's, dropped
+        sent = pool.submit(paced_submits, t, "award", AWARD_RATE, AWARD_COUNT).result()
+        time.sleep(AUCTION_WINDOW + 1.0)
+        awards = fleet.call("awards")
+    finally:
+        fleet.close()
+        node.stop()
+    if sent["errors"]:
+        raise RuntimeError(f"award: submissions failed: {sent['errors']}")
+    starts = {oid: t0 for oid, t0, _ in sent["stamps"]}
+    lat = [t - starts[oid] for oid, t in awards if oid in starts]
+    window = AUCTION_WINDOW * 1e3
+    p50, p99 = percentile(lat, 50) * 1e3, percentile(lat, 99) * 1e3
+    note = (f"{len(lat)}/{len(starts)} intents awarded, {SOLVERS} solvers bidding the minimum "
+            f"on every offer, submissions at {AWARD_RATE:g}/s; from submit start to the "
+            f"winner's receipt of the award (time.time(), same host); ceiling = "
+            f"intents.auction_window")
+    return [Row("auction round latency, submit to award, p50", p50, "ms", window, "", None,
+                note),
+            Row("auction round latency, submit to award, p99", p99, "ms", window, "", None,
+                f"p50 {p50:.1f} ms")]
+
+
+# ---- 4. memory per solver session ------------------------------------------------------------
 def bench_rss(tmp: Path) -> list[Row]:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -352,5 +396,6 @@ def run() -> list[Row]:
         with PgDatabase() as url:
             rows += bench_submit(tmp, "PostgreSQL", url, pool, lg_pid)
         rows += bench_fanout(tmp, pool)
+        rows += bench_award(tmp, pool)
         rows += bench_rss(tmp)
     return rows

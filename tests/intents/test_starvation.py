@@ -44,7 +44,8 @@ def node_with(tmp_path, database_url):
         def start(**node_options):
             doc = node_config(database_url, tmp_path / "var", {
                 "intents": {"min_open_window": 0},
-                "chains": chains_section((1, 2))}, **node_options)
+                "chains": chains_section((1, 2))}, admission=False,   # no chain runs
+                **node_options)
             node = nodes.start(write_config(tmp_path / "supervisor.yaml", doc), build_app)
             return node, nodes.channel(node), nodes
         yield start
