@@ -82,6 +82,8 @@ class Node:
                                        for k, v in cfg.node.rpc_limits.items()})
         self.grpc_port = self.grpc.start()
         self.metrics_port = self.metrics.serve(cfg.node.metrics_listen)
+        if not self._wait_for_database():
+            return self   # stopped while waiting: nothing was started
         ctx = ActorContext(path="", registry=self.registry, clock=self.clock,
                            events=self.events, on_exit=self._root_exited,
                            observe=self.metrics.observe,
@@ -109,6 +111,30 @@ class Node:
 
     def tree(self, cfg: Config) -> SupervisorSpec:
         return build_tree(self.app, cfg)
+
+    def _wait_for_database(self) -> bool:
+        """A node started while its database is down waits for it, up and NOT_SERVING
+        (health says so; every call that needs an actor answers UNAVAILABLE: none is
+        registered yet), instead of failing its start and exiting. Polled with a backoff
+        from 0.1 s to 2 s; True once the database answers, False if the node is stopped
+        meanwhile (SIGTERM)."""
+        assert self.store is not None, "the store is opened before the tree"
+        delay, waited = 0.1, False
+        while True:
+            try:
+                self.store.ping()
+            except Unavailable as exc:
+                if not waited:
+                    log.warning("database unavailable at start: waiting for it",
+                                extra={"database": self.store.url, "error": str(exc)})
+                waited = True
+            else:
+                if waited:
+                    log.info("database available: starting", extra={"database": self.store.url})
+                return True
+            if self._done.wait(delay) or self._stopping.locked():
+                return False
+            delay = min(delay * 2, 2.0)
 
     # ---- operations -----------------------------------------------------------------
     def reload(self) -> DiffResult:

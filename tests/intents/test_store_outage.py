@@ -79,3 +79,33 @@ def test_postgres_outage_is_unavailable_and_the_node_recovers(tmp_path):
 def _restarts(admin) -> dict[str, int]:
     tree = admin.GetTree(admin_pb2.GetTreeRequest(), metadata=ADMIN).actors
     return {a.path: a.restarts for a in tree if not a.dynamic}
+
+
+def test_a_node_started_while_its_database_is_down_waits_for_it(tmp_path):
+    """Started with PostgreSQL down, the node does not exit: it is up, NOT_SERVING, and
+    answers UNAVAILABLE; once the database is back it starts its tree and serves."""
+    import threading
+    with scratch_postgres_server() as pg, TestNodes(tmp_path) as nodes:
+        path = write_node_config(tmp_path / "supervisor.yaml", pg.url, tmp_path / "var")
+        pg.stop()
+        seen: list = []
+        started = threading.Thread(
+            target=lambda: nodes.start(path, build_app, before_start=seen.append), daemon=True)
+        started.start()
+        node = wait_until(lambda: seen[0] if seen and seen[0].grpc_port else None,
+                          what="the node's gRPC port")
+        health = nodes.stub(node, health_pb2_grpc.HealthStub)
+        stub = nodes.stub(node, intents_pb2_grpc.IntentServiceStub)
+        assert health.Check(health_pb2.HealthCheckRequest()).status == \
+            health_pb2.HealthCheckResponse.NOT_SERVING
+        err = _refusal(stub.SubmitIntent, signed_request(make_order(nonce=1)))
+        assert err.code() == grpc.StatusCode.UNAVAILABLE, err.details()
+        assert started.is_alive() and node.exit_code == 0   # waiting, not exited
+
+        pg.start()
+        started.join(60)
+        assert not started.is_alive()
+        assert health.Check(health_pb2.HealthCheckRequest()).status == \
+            health_pb2.HealthCheckResponse.SERVING
+        got = stub.SubmitIntent(signed_request(make_order(nonce=1)))
+        assert got.status == P.INTENT_STATUS_PENDING and node.exit_code == 0
