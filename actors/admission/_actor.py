@@ -58,7 +58,7 @@ class Admission(Actor):
         self._cache: dict[str, tuple[int, dict[tuple, Any]]] = {}
         self._checks = self.ctx.services.metrics.counter(
             "orbital_admission_checks_total", "orders checked on their origin chain, by result",
-            ("result",)) if self.ctx.services is not None else None
+            ("result",))
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, CheckOrder):
@@ -100,9 +100,8 @@ class Admission(Actor):
         return out
 
     def _count(self, r: Any) -> None:
-        if self._checks is not None:
-            self._checks.labels("unreadable" if not isinstance(r, Verdict)
-                                else "ok" if r.ok else "refused").inc()
+        self._checks.labels("unreadable" if not isinstance(r, Verdict)
+                            else "ok" if r.ok else "refused").inc()
 
     # ---- chain reads ----------------------------------------------------------------
     def _rpc(self, chain: str) -> RpcClient:
