@@ -5,6 +5,7 @@ the holder named, and the lock dies with its holder (a clean stop here; ``kill -
 from __future__ import annotations
 
 import os
+import urllib.request
 
 import pytest
 
@@ -19,6 +20,9 @@ def test_second_node_on_one_sqlite_file_is_refused_until_the_first_stops(nodes):
     path = nodes.config(name="node-1")               # SQLite in tmp_path
     first = nodes.start(path, make_app)
     assert first.instance.startswith("node-1-") and first.instance != "node-1"
+    body = urllib.request.urlopen(f"http://127.0.0.1:{first.metrics_port}/metrics",
+                                  timeout=5).read().decode()
+    assert f'orbital_node_info{{instance="{first.instance}",node="node-1"}} 1.0' in body
 
     second = Node(path, make_app())
     with pytest.raises(ConfigError) as refused:
