@@ -27,6 +27,9 @@ def cmd_run(args) -> int:
     node.install_signal_handlers()
     try:
         node.start()
+    except ConfigError as exc:   # refused before serving (a SQLite file another node holds)
+        print(f"orbital: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - report and exit non-zero
         import logging
         logging.getLogger("orbital.node").critical("node failed to start",

@@ -30,7 +30,7 @@ from ._spec import ActorInfo, ChildSpec, DiffResult, SupervisorSpec
 from ._supervisor import ApplySpec, DescribeTree, RestartChild, StopChild, Supervisor
 from .config import App, Config, NodeConfig, load_config
 from .grpc import GrpcServer, MethodLimit
-from .store import Store, StoreActor, redact_url
+from .store import NodeLock, Store, StoreActor, lock_single_node, redact_url
 
 __all__ = ["Node", "Services", "build_tree"]
 
@@ -57,6 +57,9 @@ class Node:
         self._reload_lock = threading.Lock()
         self._reload_requested = threading.Event()
         self.config: Config = load_config(config_path, app, env)
+        # This process's identity (node.name is the configured node's): who holds leases.
+        self.instance = f"{self.config.node.name}-{secrets.token_hex(3)}"
+        self.lock: NodeLock | None = None   # held on a SQLite database for the node's life
 
     # ---- start ----------------------------------------------------------------------
     def start(self) -> Node:
@@ -66,9 +69,11 @@ class Node:
         os.makedirs(cfg.node.state_dir, exist_ok=True)
         self.admin_token = cfg.node.admin_token or _admin_token_file(cfg.node.state_dir)
         register_secret(self.admin_token)
+        self.lock = lock_single_node(_database_url(cfg), self.instance,
+                                     config_file=self.config_path)
         self.store = Store(_database_url(cfg), state_dir=cfg.node.state_dir,
                            pool_size=cfg.database.pool_size, node=cfg.node.name,
-                           migrations=self.app.migrations)
+                           instance=self.instance, migrations=self.app.migrations)
         self.events.subscribe(self.metrics.on_event)
         self.events.subscribe(_log_event)
         self.metrics.watch_mailboxes(self.registry.mailbox_depths)
@@ -88,13 +93,14 @@ class Node:
                            events=self.events, on_exit=self._root_exited,
                            observe=self.metrics.observe,
                            services=Services(self.store, self.metrics, cfg.node.name,
-                                             cfg.node.state_dir, self.grpc))
+                                             cfg.node.state_dir, self.grpc, self.instance))
         try:
             self.root = Supervisor.start(ctx, self.tree(cfg))
             self.root.ask(Init())
         except Exception:
             self.grpc.stop(0)
             self.metrics.stop()
+            self._release_lock()
             raise
         # Everything built so far (modules, config, the tree) lives as long as the node:
         # move it out of the collector's reach, so a full collection scans only what the
@@ -103,7 +109,11 @@ class Node:
         gc.freeze()
         self.grpc.set_serving(True)
         self.metrics.up.set(1)
-        log.info("node started", extra={"node": cfg.node.name, "grpc": cfg.node.grpc_listen,
+        self.metrics.gauge("orbital_node_info", "1, labelled with the configured node name "
+                           "and this process's instance id", ("node", "instance")
+                           ).labels(cfg.node.name, self.instance).set(1)
+        log.info("node started", extra={"node": cfg.node.name, "instance": self.instance,
+                                        "grpc": cfg.node.grpc_listen,
                                         "grpc_port": self.grpc_port,
                                         "metrics": cfg.node.metrics_listen,
                                         "database": self.store.url})
@@ -191,9 +201,14 @@ class Node:
         finally:
             if self.store is not None:
                 self.store.close()
+            self._release_lock()
             self.metrics.stop()
             log.info("node stopped", extra={"exit_code": self.exit_code})
             self._done.set()
+
+    def _release_lock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
     def _root_exited(self, reason: BaseException | None) -> None:
         if isinstance(reason, BaseException):

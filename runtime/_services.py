@@ -22,6 +22,13 @@ class Services:
 
     store: Store
     metrics: Metrics
-    node_name: str
+    node_name: str   # the configured node (node.name): alerts' node, the keeper's scope
     state_dir: str
     grpc: GrpcServer | None = None   # the node's server (None in a bare test tree)
+    # This process: node_name plus a random suffix, unique per start (Node.instance). Who
+    # holds leases; "" (a bare test tree) means node_name.
+    instance: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.instance:
+            object.__setattr__(self, "instance", self.node_name)

@@ -1,12 +1,14 @@
 """Persistence: peewee on SQLite (default) or PostgreSQL, exact uint256, migrations."""
 
-from ._db import UINT256_TYPES, database, open_database, redact_url
+from ._db import UINT256_TYPES, database, open_database, redact_url, sqlite_path
 from ._fields import UINT256_MAX, UInt256Field
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
 from ._models import BaseModel, Lease, SchemaMigration
 from ._actor import StoreActor, StoreStatus
 from ._store import STORE_DOWN, STORE_ERRORS, Store
+from ._lock import NodeLock, lock_single_node
 
-__all__ = ["UINT256_TYPES", "database", "open_database", "redact_url", "UINT256_MAX",
+__all__ = ["UINT256_TYPES", "database", "open_database", "redact_url", "sqlite_path", "UINT256_MAX",
            "UInt256Field", "RUNTIME_MIGRATIONS", "Migration", "migrate", "BaseModel",
-           "Lease", "SchemaMigration", "STORE_DOWN", "STORE_ERRORS", "Store", "StoreActor", "StoreStatus"]
+           "Lease", "SchemaMigration", "STORE_DOWN", "STORE_ERRORS", "Store", "StoreActor", "StoreStatus",
+           "NodeLock", "lock_single_node"]

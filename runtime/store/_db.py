@@ -17,7 +17,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 
 from .._errors import ConfigError
 
-__all__ = ["database", "open_database", "redact_url", "UINT256_TYPES"]
+__all__ = ["database", "open_database", "redact_url", "sqlite_path", "UINT256_TYPES"]
 
 database = peewee.DatabaseProxy()
 
@@ -36,12 +36,22 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite://`` URL (``sqlite:///var/x.db`` is relative,
+    ``sqlite:////abs/x.db`` absolute); None for any other scheme."""
+    parsed = urlparse(url)
+    if parsed.scheme != "sqlite":
+        return None
+    path = unquote(parsed.path)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        path = path[1:]
+    return path
+
+
 def open_database(url: str, *, state_dir: str = "var", pool_size: int = 16) -> peewee.Database:
     parsed = urlparse(url)
-    if parsed.scheme == "sqlite":
-        path = unquote(parsed.path)
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-            path = path[1:]  # sqlite:///var/x.db is relative, sqlite:////abs/x.db absolute
+    path = sqlite_path(url)
+    if path is not None:
         if path in ("", ":memory:"):
             raise ConfigError("database.url", None, "database.url",
                               "an in-memory SQLite database cannot be shared between actors")

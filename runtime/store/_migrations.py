@@ -30,7 +30,15 @@ def _runtime_0001(db: peewee.Database) -> None:
     db.create_tables([Lease])
 
 
-RUNTIME_MIGRATIONS = (Migration("0001_runtime_leases", _runtime_0001),)
+def _runtime_0002(db: peewee.Database) -> None:
+    """Lease owners are node instances (a name of up to 64 characters plus a random
+    suffix): widen the column from 64. SQLite does not enforce VARCHAR lengths."""
+    if isinstance(db, peewee.PostgresqlDatabase):
+        db.execute_sql('ALTER TABLE "lease" ALTER COLUMN "owner" TYPE VARCHAR(128)')
+
+
+RUNTIME_MIGRATIONS = (Migration("0001_runtime_leases", _runtime_0001),
+                      Migration("0002_runtime_lease_owner", _runtime_0002))
 
 
 def migrate(db: peewee.Database, migrations: Iterable[Migration], node: str) -> list[str]:

@@ -25,5 +25,5 @@ class Lease(BaseModel):
     """Work split between nodes sharing one database: one owner per name until expiry."""
 
     name = peewee.CharField(max_length=200, primary_key=True)
-    owner = peewee.CharField(max_length=64)
+    owner = peewee.CharField(max_length=128)   # a node instance: name (<= 64) + suffix
     expires_at = peewee.DoubleField()

@@ -33,12 +33,19 @@ _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 2.0
 
 
 class Store:
-    """Thread-safe by construction: peewee keeps one connection per thread."""
+    """Thread-safe by construction: peewee keeps one connection per thread.
+
+    ``node`` is the configured node's name (who applied a migration); ``instance`` is this
+    process's unique id (the node's ``Node.instance``: name plus a random suffix), the
+    owner of its leases, so two nodes left on one name still exclude each other. It
+    defaults to ``node`` for stores made outside a node (tests, tools)."""
 
     def __init__(self, url: str, *, state_dir: str = "var", pool_size: int = 16,
-                 node: str = "node-1", migrations: Iterable[Migration] = ()) -> None:
+                 node: str = "node-1", instance: str | None = None,
+                 migrations: Iterable[Migration] = ()) -> None:
         self.url = redact_url(url)
         self.node = node
+        self.instance = instance or node
         self.db = open_database(url, state_dir=state_dir, pool_size=pool_size)
         self.migrations = (*RUNTIME_MIGRATIONS, *migrations)
         self.is_postgres = isinstance(self.db, peewee.PostgresqlDatabase)
@@ -148,7 +155,7 @@ class Store:
         return time.perf_counter() - started
 
     def acquire_lease(self, name: str, ttl: float, now: float | None = None) -> bool:
-        """Take or renew lease ``name`` for this node; False while another node holds it.
+        """Take or renew lease ``name`` for this instance; False while another holds it.
 
         Queries run on this store's database explicitly (``execute(self.db)``), not through
         the models' process-wide binding, so two stores in one process (tests) stay apart.
@@ -164,21 +171,23 @@ class Store:
         """Inside a transaction. Renewal, the common case, is one UPDATE (no savepoint:
         two statements fewer per fenced commit); only a first take, an INSERT that may
         race another node's, runs in a savepoint to survive its IntegrityError."""
-        n = (Lease.update(owner=self.node, expires_at=now + ttl)
+        n = (Lease.update(owner=self.instance, expires_at=now + ttl)
              .where((Lease.name == name) &
-                    ((Lease.owner == self.node) | (Lease.expires_at < now))).execute(self.db))
+                    ((Lease.owner == self.instance) | (Lease.expires_at < now)))
+             .execute(self.db))
         if n:
             return True
         try:
             with self.db.atomic():
-                Lease.insert(name=name, owner=self.node, expires_at=now + ttl).execute(self.db)
+                Lease.insert(name=name, owner=self.instance, expires_at=now + ttl).execute(self.db)
             return True
         except peewee.IntegrityError:
             return False
 
     def release_lease(self, name: str) -> None:
         with self.connection():
-            Lease.delete().where((Lease.name == name) & (Lease.owner == self.node)).execute(self.db)
+            Lease.delete().where((Lease.name == name) &
+                                 (Lease.owner == self.instance)).execute(self.db)
 
     def close(self) -> None:
         if hasattr(self.db, "close_all"):

@@ -1,5 +1,6 @@
-"""The real ``orbital run`` process: SIGHUP reload, SIGTERM graceful stop, JSON logs,
-and a thousand concurrent server streams without a thread per stream."""
+"""The real ``orbital run`` process: SIGHUP reload, SIGTERM graceful stop, JSON logs, one
+node per SQLite file (even after SIGKILL), and a thousand concurrent server streams without
+a thread per stream."""
 
 from __future__ import annotations
 
@@ -119,6 +120,29 @@ def test_invalid_config_exits_non_zero(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert f"{bad}:2: node.grpc_listen" in out.stderr
+
+
+def test_a_node_killed_with_sigkill_leaves_no_lock_behind(proc_config):
+    path, _, _ = proc_config
+    """SQLite serves one node: a second ``orbital run`` on the file exits 2 naming the
+    holder; the kernel drops the holder's lock when it is killed, so the next one starts."""
+    env = {**os.environ, "ORBITAL_TEST_TOKEN": TOKEN}
+    first = Proc(str(path), os.getcwd())
+    try:
+        started = first.wait_for("node started")
+        out = subprocess.run([sys.executable, "-m", "node", "run", "--config", str(path)],
+                             capture_output=True, text=True, timeout=60, env=env)
+        assert out.returncode == 2
+        assert (f"in use by node {started['instance']} (pid {first.p.pid}); SQLite serves "
+                "one node: use PostgreSQL for several") in out.stderr
+    finally:
+        first.p.kill()                               # SIGKILL: no shutdown, no cleanup
+        first.p.wait(30)
+    third = Proc(str(path), os.getcwd())
+    try:
+        assert third.wait_for("node started")["instance"] != started["instance"]
+    finally:
+        assert third.stop() == 0
 
 
 def test_thousand_concurrent_streams_without_thread_per_stream(proc_config):

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from runtime import Unavailable
-from runtime.store import (UINT256_MAX, BaseModel, Migration, SchemaMigration, Store,
+from runtime.store import (UINT256_MAX, BaseModel, Lease, Migration, SchemaMigration, Store,
                            UInt256Field)
 
 
@@ -37,10 +37,11 @@ def test_uint256_round_trip_exact(database_url, tmp_path):
 
 def test_migrations_twice_in_a_row_are_idempotent(database_url, tmp_path):
     store = Store(database_url, state_dir=str(tmp_path), migrations=[_migration()])
-    assert store.migrate() == ["0001_runtime_leases", "0500_test_amounts"]
+    assert store.migrate() == ["0001_runtime_leases", "0002_runtime_lease_owner",
+                               "0500_test_amounts"]
     assert store.migrate() == []
     with store.connection():
-        assert SchemaMigration.select().count() == 2
+        assert SchemaMigration.select().count() == 3
     store.close()
 
 
@@ -72,7 +73,8 @@ def test_two_nodes_migrating_together(pg_url):
     for t in threads:
         t.join(30)
     applied = [m for r in results.values() for m in r]
-    assert sorted(applied) == ["0001_runtime_leases", "0500_test_amounts"]
+    assert sorted(applied) == ["0001_runtime_leases", "0002_runtime_lease_owner",
+                              "0500_test_amounts"]
     for s in stores:
         s.close()
 
@@ -90,6 +92,40 @@ def test_leases_split_work_between_nodes(database_url, tmp_path):
     assert a.acquire_lease("chains/watcher/x", ttl=10, now=118)
     a.close()
     b.close()
+
+
+def test_leases_are_held_by_the_instance_not_the_name(database_url, tmp_path):
+    """Two nodes left on one name (the longest a config allows) are two instances: they
+    exclude each other, and the owner column holds name plus suffix."""
+    name = "n" * 64
+    a = Store(database_url, state_dir=str(tmp_path), node=name, instance=f"{name}-aaaaaa")
+    a.migrate()
+    b = Store(database_url, state_dir=str(tmp_path), node=name, instance=f"{name}-bbbbbb")
+    assert a.acquire_lease("chain:x", ttl=10, now=100)
+    assert not b.acquire_lease("chain:x", ttl=10, now=105)
+    b.release_lease("chain:x")                       # not b's: a keeps it
+    assert not b.acquire_lease("chain:x", ttl=10, now=106)
+    with a.connection():
+        assert Lease.get_by_id("chain:x").owner == f"{name}-aaaaaa"
+    a.release_lease("chain:x")
+    assert b.acquire_lease("chain:x", ttl=10, now=107)
+    a.close()
+    b.close()
+
+
+def test_a_lease_table_from_before_instances_is_widened(pg_url):
+    """A database whose lease owners were names (VARCHAR(64)) takes instance owners after
+    the runtime's migration 0002."""
+    store = Store(pg_url)
+    store.migrate()
+    with store.connection() as db:   # as 0001 left it before owners were instances
+        db.execute_sql('ALTER TABLE "lease" ALTER COLUMN "owner" TYPE VARCHAR(64)')
+        SchemaMigration.delete().where(SchemaMigration.id == "0002_runtime_lease_owner").execute()
+    store.close()
+    store = Store(pg_url, node="n" * 64, instance="n" * 64 + "-abcdef")
+    assert store.migrate() == ["0002_runtime_lease_owner"]
+    assert store.acquire_lease("chain:x", ttl=10)
+    store.close()
 
 
 def test_sqlite_is_wal(tmp_path):
