@@ -6,7 +6,7 @@
   orbital list   [--user 0x..] [--status pending] [--limit N]
   orbital cancel ID --key-env ORBITAL_KEY | --keystore FILE
 
-Operator commands (run, check-config, tree, reload) are the node's (:mod:`node.cli`, which
+Operator commands (run, check-config, tree, nodes, reload) are the node's (:mod:`node.cli`, which
 runs this CLI with them added): this module depends on the public API only.
 Amounts are base units, or decimals with --decimals (``--amount 100.5 --decimals 6``).
 ``--json`` prints JSON for scripts. Exit codes: 0 ok; 1 the node refused (the gRPC code and

@@ -78,6 +78,32 @@ def cmd_tree(args) -> int:
     return 0
 
 
+def cmd_nodes(args) -> int:
+    """The nodes sharing the target node's database (AdminService/ListNodes)."""
+    from google.protobuf.json_format import MessageToDict
+    from orbital.v1 import admin_pb2
+    stub, md = _admin_stub(args)
+    reply = stub.ListNodes(admin_pb2.ListNodesRequest(), metadata=md, timeout=10)
+    if args.json:
+        print(json.dumps(MessageToDict(reply, preserving_proto_field_name=True)))
+        return 0
+    rows = [("", "INSTANCE", "NAME", "HOST", "PID", "GRPC", "STARTED", "LAST SEEN", "LEASES")]
+    for n in reply.nodes:
+        rows.append(("*" if n.this_node else "", n.instance, n.name, n.host, str(n.pid),
+                     n.grpc_listen, _when(n.started_at), _when(n.last_seen),
+                     ",".join(lease.name for lease in n.leases) or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(f"{len(reply.nodes)} node(s) seen within {reply.seen_within_seconds:g} s; "
+          "* = the node that answered")
+    return 0
+
+
+def _when(ts) -> str:
+    return ts.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+
+
 def cmd_reload(args) -> int:
     import grpc
     from orbital.v1 import admin_pb2
@@ -93,7 +119,7 @@ def cmd_reload(args) -> int:
 
 
 def add_subcommands(sub) -> None:
-    """Add run/check-config/tree/reload to ``sub`` (an argparse subparsers object), beside
+    """Add run/check-config/tree/nodes/reload to ``sub`` (an argparse subparsers object), beside
     the user commands of :mod:`clients.cli`."""
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", default=default_config_path())
@@ -103,10 +129,14 @@ def add_subcommands(sub) -> None:
     check.add_argument("file", nargs="?", default=default_config_path())
     check.set_defaults(fn=cmd_check_config)
     for name, fn, text in (("tree", cmd_tree, "show a running node's actor tree"),
+                           ("nodes", cmd_nodes, "list the nodes sharing a running node's "
+                                                "database, with the leases they hold"),
                            ("reload", cmd_reload, "reload a running node's config")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--address", default=os.environ.get("ORBITAL_ADDRESS", "127.0.0.1:50051"))
         p.add_argument("--state-dir", default="var")
+        if name == "nodes":
+            p.add_argument("--json", action="store_true", help="the reply as JSON")
         p.set_defaults(fn=fn)
 
 

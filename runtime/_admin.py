@@ -9,8 +9,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 
-from ._errors import InvalidArgument, Unauthenticated, Unimplemented
+from ._errors import InvalidArgument, Unauthenticated, Unavailable, Unimplemented
 from ._spec import ActorInfo
+from .store import STALE_HEARTBEATS, NodeRecord
 from .grpc import unary
 
 __all__ = ["AdminServicer", "admin_service", "check_bearer"]
@@ -42,21 +43,34 @@ def _path(path: str) -> str:
 
 
 def _info(a: ActorInfo, depth: int = 0) -> admin_pb2.ActorInfo:
-    started = Timestamp()
-    if a.started_at:
-        started.FromNanoseconds(int(a.started_at * 1e9))
+    started = _timestamp(a.started_at) if a.started_at else Timestamp()
     return admin_pb2.ActorInfo(path=a.path, kind=a.kind, state=a.state, restarts=a.restarts,
                                started_at=started, last_error=a.last_error,
                                dynamic=a.dynamic, mailbox_depth=depth)
 
 
-class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    """The tree's own methods (GetTree, ReloadConfig, RestartActor, StopActor) are here;
-    every other method of the service is an actor kind's (``App.admin``): it is handled by
-    :meth:`_plugged` (auth, then the kind's blocking function on the worker pool), and is
-    UNIMPLEMENTED on a node whose kinds do not serve it."""
+def _timestamp(seconds: float) -> Timestamp:
+    ts = Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
 
-    OWN = frozenset({"GetTree", "ReloadConfig", "RestartActor", "StopActor"})
+
+def _node(n: NodeRecord, this: str) -> admin_pb2.NodeInstance:
+    return admin_pb2.NodeInstance(
+        instance=n.instance, name=n.name, pid=n.pid, host=n.host, grpc_listen=n.grpc_listen,
+        started_at=_timestamp(n.started_at), last_seen=_timestamp(n.last_seen),
+        leases=[admin_pb2.NodeLease(name=lease.name, expires_at=_timestamp(lease.expires_at))
+                for lease in n.leases],
+        this_node=n.instance == this)
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+    """The runtime's own methods (GetTree, ReloadConfig, RestartActor, StopActor, ListNodes)
+    are here; every other method of the service is an actor kind's (``App.admin``): it is
+    handled by :meth:`_plugged` (auth, then the kind's blocking function on the worker
+    pool), and is UNIMPLEMENTED on a node whose kinds do not serve it."""
+
+    OWN = frozenset({"GetTree", "ReloadConfig", "RestartActor", "StopActor", "ListNodes"})
 
     def __init__(self, node) -> None:
         self.node = node
@@ -102,6 +116,16 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         await self.node.grpc.call(self.node.stop_actor, path)
         return admin_pb2.StopActorResponse(path=path)
 
+    @unary("AdminService/ListNodes")
+    async def ListNodes(self, request, context):
+        self._auth(context)
+        store = self.node.store
+        if store is None:
+            raise Unavailable("the node is not running (starting or shutting down)")
+        within = STALE_HEARTBEATS * self.node.config.node.heartbeat_interval
+        nodes = await self.node.grpc.call(store.list_nodes, within)
+        return admin_pb2.ListNodesResponse(nodes=[_node(n, self.node.instance) for n in nodes],
+                                           seen_within_seconds=within)
 
     # ---- methods served by actor kinds (App.admin) -----------------------------------
     async def _plugged(self, method: str, request, context):

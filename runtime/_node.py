@@ -30,7 +30,7 @@ from ._spec import ActorInfo, ChildSpec, DiffResult, SupervisorSpec
 from ._supervisor import ApplySpec, DescribeTree, RestartChild, StopChild, Supervisor
 from .config import App, Config, NodeConfig, load_config
 from .grpc import GrpcServer, MethodLimit
-from .store import NodeLock, Store, StoreActor, lock_single_node, redact_url
+from .store import NodeLock, Store, StoreActor, StoreSettings, lock_single_node, redact_url
 
 __all__ = ["Node", "Services", "build_tree"]
 
@@ -200,11 +200,21 @@ class Node:
                     log.error("tree did not stop in time; exiting anyway")
         finally:
             if self.store is not None:
+                self._unregister()
                 self.store.close()
             self._release_lock()
             self.metrics.stop()
             log.info("node stopped", extra={"exit_code": self.exit_code})
             self._done.set()
+
+    def _unregister(self) -> None:
+        """Leave the node registry (the tree, whose store actor kept the row fresh, has
+        stopped). A database that is down keeps the row; it goes stale and unlisted."""
+        assert self.store is not None
+        try:
+            self.store.unregister_node()
+        except Exception as exc:  # noqa: BLE001 - shutdown goes on; the row just goes stale
+            log.warning("could not leave the node registry", extra={"error": repr(exc)})
 
     def _release_lock(self) -> None:
         if self.lock is not None:
@@ -247,7 +257,8 @@ def build_tree(app: App, cfg: Config) -> SupervisorSpec:
     """The root's spec: ``store`` first (it migrates before anyone uses the database), then
     the groups and services of SPEC section 1 as the app provides them."""
     spec = app.tree(cfg)
-    store = ChildSpec("store", StoreActor, redact_url(_database_url(cfg)))
+    store = ChildSpec("store", StoreActor, StoreSettings(redact_url(_database_url(cfg)),
+                                                         cfg.node.heartbeat_interval))
     return replace(spec, children=(store, *spec.children))
 
 

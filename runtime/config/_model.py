@@ -37,6 +37,9 @@ class NodeConfig:
     max_message_bytes: int = opt(1 << 20, min=1024, max=64 << 20)
     max_concurrent_streams: int = opt(10000, min=1)
     shutdown_timeout: float = opt(10.0, min=0.1, max=600)
+    heartbeat_interval: float = opt(2.0, min=0.1, max=60,
+                                    doc="seconds between refreshes of this node's row in the "
+                                        "node registry (AdminService/ListNodes)")
     # Merged over the defaults of runtime.grpc (DEFAULT_POOLS, DEFAULT_ROUTES,
     # DEFAULT_LIMITS): an entry replaces the default of the same key.
     rpc_pools: dict[str, int] = opt(factory=dict, pattern=r"[a-z][a-z0-9_\-]{0,31}",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 import peewee
 
-from ._models import Lease, SchemaMigration
+from ._models import Lease, NodeInstance, SchemaMigration
 
 __all__ = ["Migration", "migrate", "RUNTIME_MIGRATIONS"]
 
@@ -37,8 +37,14 @@ def _runtime_0002(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "lease" ALTER COLUMN "owner" TYPE VARCHAR(128)')
 
 
+def _runtime_0003(db: peewee.Database) -> None:
+    """The node registry: which node processes run on this database (AdminService/ListNodes)."""
+    db.create_tables([NodeInstance])
+
+
 RUNTIME_MIGRATIONS = (Migration("0001_runtime_leases", _runtime_0001),
-                      Migration("0002_runtime_lease_owner", _runtime_0002))
+                      Migration("0002_runtime_lease_owner", _runtime_0002),
+                      Migration("0003_runtime_node_instances", _runtime_0003))
 
 
 def migrate(db: peewee.Database, migrations: Iterable[Migration], node: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The runtime's own tables: applied migrations and node leases."""
+"""The runtime's own tables: applied migrations, node leases and the nodes themselves."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import peewee
 
 from ._db import database
 
-__all__ = ["BaseModel", "SchemaMigration", "Lease"]
+__all__ = ["BaseModel", "SchemaMigration", "Lease", "NodeInstance"]
 
 
 class BaseModel(peewee.Model):
@@ -27,3 +27,18 @@ class Lease(BaseModel):
     name = peewee.CharField(max_length=200, primary_key=True)
     owner = peewee.CharField(max_length=128)   # a node instance: name (<= 64) + suffix
     expires_at = peewee.DoubleField()
+
+
+class NodeInstance(BaseModel):
+    """A running node process on this database (the node registry): written when its store
+    actor starts, ``last_seen`` refreshed every ``node.heartbeat_interval``, deleted at its
+    graceful shutdown. A node that died keeps its row until someone deletes it; readers
+    keep only rows seen recently (:meth:`Store.list_nodes`)."""
+
+    instance = peewee.CharField(max_length=128, primary_key=True)   # Node.instance
+    name = peewee.CharField(max_length=64)                          # node.name
+    pid = peewee.IntegerField()
+    host = peewee.CharField(max_length=255)
+    grpc_listen = peewee.CharField(max_length=300)   # host:port it serves on (bound port)
+    started_at = peewee.DoubleField()
+    last_seen = peewee.DoubleField()

@@ -13,7 +13,8 @@ import peewee
 from .._errors import Unavailable
 from ._db import open_database, redact_url
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
-from ._models import Lease
+from ._models import Lease, NodeInstance
+from ._nodes import HeldLease, NodeRecord
 
 __all__ = ["Store", "STORE_ERRORS", "STORE_DOWN"]
 
@@ -188,6 +189,46 @@ class Store:
         with self.connection():
             Lease.delete().where((Lease.name == name) &
                                  (Lease.owner == self.instance)).execute(self.db)
+
+    # ---- the node registry (see _nodes.py) --------------------------------------------
+    def heartbeat(self, *, pid: int, host: str, grpc_listen: str,
+                  now: float | None = None) -> None:
+        """Record this instance as alive now: insert its row (``started_at`` = now) or
+        refresh it (``started_at`` kept). An upsert, so a row deleted meanwhile (an operator
+        cleaning up) comes back at the next heartbeat."""
+        now = time.time() if now is None else now
+        with self.connection():
+            (NodeInstance.insert(instance=self.instance, name=self.node, pid=pid, host=host,
+                                 grpc_listen=grpc_listen, started_at=now, last_seen=now)
+             .on_conflict(conflict_target=[NodeInstance.instance],
+                          update={NodeInstance.last_seen: now, NodeInstance.pid: pid,
+                                  NodeInstance.host: host,
+                                  NodeInstance.grpc_listen: grpc_listen})
+             .execute(self.db))
+
+    def unregister_node(self) -> None:
+        """Delete this instance's row (graceful shutdown)."""
+        with self.connection():
+            NodeInstance.delete().where(NodeInstance.instance == self.instance).execute(self.db)
+
+    def list_nodes(self, seen_within: float, now: float | None = None) -> list[NodeRecord]:
+        """The nodes whose last heartbeat is at most ``seen_within`` seconds old, by name
+        then instance, each with the leases it holds now (unexpired, by name)."""
+        now = time.time() if now is None else now
+        with self.connection():
+            rows = list(NodeInstance.select()
+                        .where(NodeInstance.last_seen >= now - seen_within)
+                        .order_by(NodeInstance.name, NodeInstance.instance).execute(self.db))
+            held: dict[str, list[HeldLease]] = {}
+            if rows:
+                for lease in (Lease.select()
+                              .where(Lease.owner.in_([r.instance for r in rows]) &
+                                     (Lease.expires_at >= now))
+                              .order_by(Lease.name).execute(self.db)):
+                    held.setdefault(lease.owner, []).append(
+                        HeldLease(lease.name, lease.expires_at))
+        return [NodeRecord(r.instance, r.name, r.pid, r.host, r.grpc_listen, r.started_at,
+                           r.last_seen, tuple(held.get(r.instance, ()))) for r in rows]
 
     def close(self) -> None:
         if hasattr(self.db, "close_all"):

@@ -228,6 +228,6 @@ def test_operator_commands_are_still_there(capsys):
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for name in ("run", "check-config", "tree", "reload", "quote", "submit", "watch", "list",
+    for name in ("run", "check-config", "tree", "nodes", "reload", "quote", "submit", "watch", "list",
                  "cancel"):
         assert name in out

@@ -73,6 +73,7 @@ def test_admin_requires_bearer_token(node_factory, channel_to, metadata, detail)
     for call, req in ((admin(ch).GetTree, admin_pb2.GetTreeRequest()),
                       (admin(ch).ReloadConfig, admin_pb2.ReloadConfigRequest()),
                       (admin(ch).StopActor, admin_pb2.StopActorRequest(path="store")),
+                      (admin(ch).ListNodes, admin_pb2.ListNodesRequest()),
                       (admin(ch).ListFundingAccounts, admin_pb2.ListFundingAccountsRequest()),
                       (admin(ch).ListStrategies, admin_pb2.ListStrategiesRequest()),
                       (admin(ch).ListAlerts, admin_pb2.ListAlertsRequest())):
@@ -122,6 +123,25 @@ def test_get_tree_shows_spec_groups_and_kinds(node_factory, channel_to):
     echo = actors["chains/echo/a"]
     assert (echo.kind, echo.state, echo.restarts) == ("echo", "running", 0)
     assert echo.started_at.seconds > 1_700_000_000
+
+
+def test_list_nodes_shows_this_node(node_factory, channel_to, nodes):
+    """Alone on its database (SQLite serves one node; a fresh PostgreSQL schema) a node
+    lists itself, marked as the one answering, and leaves the registry at shutdown."""
+    node = node_factory(heartbeat_interval=0.5)
+    reply = admin(channel_to(node)).ListNodes(admin_pb2.ListNodesRequest(), metadata=ADMIN,
+                                              timeout=10)
+    [me] = reply.nodes
+    assert (me.instance, me.name, me.pid, me.grpc_listen, me.this_node) == (
+        node.instance, "node-1", os.getpid(), f"127.0.0.1:{node.grpc_port}", True)
+    assert not me.leases and me.host
+    assert reply.seen_within_seconds == 1.5   # 3 x node.heartbeat_interval
+    store = node.store
+    nodes.stop(node)
+    try:   # the store was closed with the node; a unit of work connects again
+        assert store.list_nodes(3600) == []
+    finally:
+        store.close()
 
 
 def test_restart_and_stop_actor_by_path(node_factory, channel_to):

@@ -38,10 +38,10 @@ def test_uint256_round_trip_exact(database_url, tmp_path):
 def test_migrations_twice_in_a_row_are_idempotent(database_url, tmp_path):
     store = Store(database_url, state_dir=str(tmp_path), migrations=[_migration()])
     assert store.migrate() == ["0001_runtime_leases", "0002_runtime_lease_owner",
-                               "0500_test_amounts"]
+                               "0003_runtime_node_instances", "0500_test_amounts"]
     assert store.migrate() == []
     with store.connection():
-        assert SchemaMigration.select().count() == 3
+        assert SchemaMigration.select().count() == 4
     store.close()
 
 
@@ -74,7 +74,7 @@ def test_two_nodes_migrating_together(pg_url):
         t.join(30)
     applied = [m for r in results.values() for m in r]
     assert sorted(applied) == ["0001_runtime_leases", "0002_runtime_lease_owner",
-                              "0500_test_amounts"]
+                              "0003_runtime_node_instances", "0500_test_amounts"]
     for s in stores:
         s.close()
 
