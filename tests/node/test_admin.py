@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from clients import field_violations
 from orbital.v1 import admin_pb2, admin_pb2_grpc
-from runtime.testing import EventRecorder
+from runtime.testing import EventRecorder, wait_until
 
 from .conftest import ADMIN, make_app, write_config
 
@@ -136,6 +136,14 @@ def test_list_nodes_shows_this_node(node_factory, channel_to, nodes):
         node.instance, "node-1", os.getpid(), f"127.0.0.1:{node.grpc_port}", True)
     assert not me.leases and me.host
     assert reply.seen_within_seconds == 1.5   # 3 x node.heartbeat_interval
+
+    def last_seen():
+        [n] = admin(channel_to(node)).ListNodes(admin_pb2.ListNodesRequest(), metadata=ADMIN,
+                                                timeout=10).nodes
+        return n.last_seen.ToNanoseconds(), n.started_at
+    wait_until(lambda: last_seen()[0] > me.last_seen.ToNanoseconds(),
+               what="the heartbeat to refresh last_seen")
+    assert last_seen()[1] == me.started_at
     store = node.store
     nodes.stop(node)
     try:   # the store was closed with the node; a unit of work connects again

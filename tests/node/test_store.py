@@ -153,3 +153,32 @@ def test_unsupported_scheme_refused():
     from runtime import ConfigError
     with pytest.raises(ConfigError, match="unsupported scheme"):
         Store("mysql://x/y")
+
+
+def test_node_registry_lists_recent_nodes_with_their_live_leases(database_url, tmp_path):
+    """Store.list_nodes at a given time: nodes seen within the bound, each with the leases
+    it holds unexpired; started_at stays the first heartbeat's, and a deleted row is gone."""
+    a = Store(database_url, state_dir=str(tmp_path), node="a", instance="a-1")
+    a.migrate()   # before the others rebind the models' proxy, which migrate() queries through
+    b = Store(database_url, state_dir=str(tmp_path), node="b", instance="b-1")
+    c = Store(database_url, state_dir=str(tmp_path), node="c", instance="c-1")
+    try:
+        a.heartbeat(pid=11, host="h1", grpc_listen="10.0.0.1:50051", now=100.0)
+        a.heartbeat(pid=11, host="h1", grpc_listen="10.0.0.1:50051", now=105.0)
+        b.heartbeat(pid=22, host="h2", grpc_listen="10.0.0.2:50051", now=99.0)   # the bound
+        c.heartbeat(pid=33, host="h3", grpc_listen="10.0.0.3:50051", now=90.0)   # stale
+        assert a.acquire_lease("chain:x", 10, now=100.0)       # live at 105
+        assert a.acquire_lease("chain:old", 1, now=100.0)      # expired at 105
+        assert b.acquire_lease("chain:y", 30, now=100.0)
+        assert c.acquire_lease("chain:z", 30, now=100.0)       # its node is not listed
+        nodes = a.list_nodes(6.0, now=105.0)
+        assert [(n.instance, n.name, n.pid, n.host, n.grpc_listen, n.started_at, n.last_seen)
+                for n in nodes] == [("a-1", "a", 11, "h1", "10.0.0.1:50051", 100.0, 105.0),
+                                    ("b-1", "b", 22, "h2", "10.0.0.2:50051", 99.0, 99.0)]
+        assert [[(x.name, x.expires_at) for x in n.leases] for n in nodes] == [
+            [("chain:x", 110.0)], [("chain:y", 130.0)]]
+        b.unregister_node()
+        assert [n.instance for n in a.list_nodes(60.0, now=105.0)] == ["a-1", "c-1"]
+    finally:
+        for s in (a, b, c):
+            s.close()
