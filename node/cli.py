@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from clients.cli import main as client_main
 from runtime import ConfigError, setup_logging
@@ -91,13 +92,19 @@ def cmd_nodes(args) -> int:
     for n in reply.nodes:
         rows.append(("*" if n.this_node else "", n.instance, n.name, n.host, str(n.pid),
                      n.grpc_listen, _when(n.started_at), _when(n.last_seen),
-                     ",".join(lease.name for lease in n.leases) or "-"))
+                     ",".join(_lease(lease) for lease in n.leases) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     print(f"{len(reply.nodes)} node(s) seen within {reply.seen_within_seconds:g} s; "
           "* = the node that answered")
     return 0
+
+
+def _lease(lease) -> str:
+    """name@epoch, and the seconds left before it expires unless renewed."""
+    left = lease.expires_at.ToMicroseconds() / 1e6 - time.time()
+    return f"{lease.name}@{lease.epoch}({max(left, 0):.0f}s)"
 
 
 def _when(ts) -> str:

@@ -8,10 +8,11 @@ from ._actor import Actor, ActorContext, ChildExit, Init, Tick
 from ._backoff import Backoff
 from ._clock import Clock, MonotonicClock, Timer
 from ._errors import (ActorUnavailable, AlreadyExists, ConfigError, DeadlineExceeded, Escalation,
-                      FailedPrecondition, InvalidArgument, NotFound, OrbitalError,
+                      FailedPrecondition, InvalidArgument, LeaseLost, NotFound, OrbitalError,
                       PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable,
                       Unimplemented)
 from ._events import Event, EventBus
+from ._lease import SingletonLease, standby_interval
 from ._logging import JsonFormatter, redact, register_secret, setup_logging
 from ._metrics import Metrics
 from ._ratelimit import RateLimiter
@@ -24,10 +25,10 @@ __all__ = [
     "DeadlineExceeded", "Unimplemented",
     "Actor", "ActorContext", "ChildExit", "Init", "Tick", "Backoff", "Clock", "MonotonicClock",
     "Timer", "ActorUnavailable", "AlreadyExists", "ConfigError", "Escalation",
-    "FailedPrecondition", "InvalidArgument", "NotFound", "OrbitalError",
+    "FailedPrecondition", "InvalidArgument", "LeaseLost", "NotFound", "OrbitalError",
     "PermissionDenied", "ResourceExhausted", "Unauthenticated", "Unavailable", "Event",
     "EventBus", "Metrics", "RateLimiter", "Registry", "ActorInfo", "ChildSpec", "DiffResult", "Restart", "Strategy",
     "SupervisorSpec", "ApplySpec", "DescribeTree", "RestartChild", "StartChild",
     "StopChild", "Supervisor", "JsonFormatter", "redact", "register_secret",
-    "setup_logging",
+    "setup_logging", "SingletonLease", "standby_interval",
 ]

@@ -29,6 +29,7 @@ from pykka import messages as _pykka_messages
 from ._clock import Clock
 from ._errors import OrbitalError
 from ._events import EventBus
+from ._lease import SingletonLease, standby_interval
 from ._loop_ask import answer_all
 from ._registry import Registry
 
@@ -68,6 +69,13 @@ class Init:
     Doing setup as a reply (rather than in pykka's ``on_start``) hands the supervisor the
     real exception of a failed start, synchronously, as OTP's ``start_link`` does.
     """
+
+
+@dataclass(frozen=True)
+class _LeaseTick:
+    """Renew (or, standing by, try to take) the actor's lease ``name`` (Actor.lease)."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,8 @@ class Actor(pykka.ThreadingActor):
         self.resources = contextlib.ExitStack()
         self._tick_seq = 0
         self._tick_timer: Any = None
+        self._leases: dict[str, SingletonLease] = {}
+        self._lease_timers: dict[str, Any] = {}
 
     # ---- hooks for subclasses -------------------------------------------------------
     def setup(self) -> None:
@@ -203,6 +213,49 @@ class Actor(pykka.ThreadingActor):
                 self.schedule_tick(delay)
         return True
 
+    # ---- singletons: one node at a time (runtime._lease) -----------------------------
+    def hold_lease(self, name: str) -> SingletonLease:
+        """Hold lease ``name``: this actor is a singleton across the nodes sharing the
+        database, and does its work only while :attr:`SingletonLease.held`.
+
+        Tried once now (so ``setup`` knows whether it leads), then renewed every third of
+        ``node.lease_ttl`` while held and retried every :func:`standby_interval` while
+        not, on a timer of its own; :meth:`lease_changed` is called on each change.
+        Released when the actor stops or crashes, so a standby takes over at once. Writes
+        go through :meth:`SingletonLease.fenced`."""
+        held = SingletonLease(self.ctx.services.store, name, self.ctx.services.lease_ttl)
+        self._leases[name] = held
+        self.resources.callback(held.release)
+        self.resources.callback(self._stop_lease_timer, name)
+        held.renew()
+        self._arm_lease(held)
+        return held
+
+    def lease_changed(self, lease: SingletonLease) -> None:
+        """Called when ``lease`` was gained or lost (:attr:`SingletonLease.held` says
+        which; a new epoch without a gap in between counts too): reload state from the
+        store on gain, drop work in progress on loss."""
+
+    def _arm_lease(self, held: SingletonLease) -> None:
+        delay = held.ttl / 3 if held.held else standby_interval(held.ttl)
+        self._lease_timers[held.name] = self.tell_later(delay, _LeaseTick(held.name))
+
+    def _stop_lease_timer(self, name: str) -> None:
+        timer = self._lease_timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+        self._leases.pop(name, None)   # a tick already queued finds nothing to renew
+
+    def _lease_tick(self, tick: _LeaseTick) -> None:
+        held = self._leases.get(tick.name)
+        if held is None:
+            return
+        try:
+            if held.renew():
+                self.lease_changed(held)
+        finally:
+            self._arm_lease(held)
+
     def _cancel_tick(self) -> None:
         if self._tick_timer is not None:
             self._tick_timer.cancel()
@@ -216,6 +269,9 @@ class Actor(pykka.ThreadingActor):
                 self._crash(exc)
                 raise
             return self.path
+        if type(message) is _LeaseTick:
+            self._lease_tick(message)
+            return None
         observe = self.ctx.observe
         if observe is None:  # the per-message path: keep it short
             try:

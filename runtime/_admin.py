@@ -59,7 +59,8 @@ def _node(n: NodeRecord, this: str) -> admin_pb2.NodeInstance:
     return admin_pb2.NodeInstance(
         instance=n.instance, name=n.name, pid=n.pid, host=n.host, grpc_listen=n.grpc_listen,
         started_at=_timestamp(n.started_at), last_seen=_timestamp(n.last_seen),
-        leases=[admin_pb2.NodeLease(name=lease.name, expires_at=_timestamp(lease.expires_at))
+        leases=[admin_pb2.NodeLease(name=lease.name, expires_at=_timestamp(lease.expires_at),
+                                    epoch=lease.epoch)
                 for lease in n.leases],
         this_node=n.instance == this)
 

@@ -12,6 +12,7 @@ import grpc
 
 __all__ = [
     "OrbitalError",
+    "LeaseLost",
     "Unimplemented",
     "DeadlineExceeded",
     "InvalidArgument",
@@ -97,6 +98,11 @@ class Unavailable(OrbitalError):
     """Retryable: the store is down, the node is shutting down, an actor is restarting."""
 
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class LeaseLost(Unavailable):
+    """This node no longer holds a singleton's lease (another node took it over): the
+    write it fenced rolled back, and the singleton stands by."""
 
 
 class ActorUnavailable(Unavailable):

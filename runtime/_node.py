@@ -93,7 +93,8 @@ class Node:
                            events=self.events, on_exit=self._root_exited,
                            observe=self.metrics.observe,
                            services=Services(self.store, self.metrics, cfg.node.name,
-                                             cfg.node.state_dir, self.grpc, self.instance))
+                                             cfg.node.state_dir, self.grpc, self.instance,
+                                             cfg.node.lease_ttl))
         try:
             self.root = Supervisor.start(ctx, self.tree(cfg))
             self.root.ask(Init())

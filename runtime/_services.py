@@ -28,6 +28,9 @@ class Services:
     # This process: node_name plus a random suffix, unique per start (Node.instance). Who
     # holds leases; "" (a bare test tree) means node_name.
     instance: str = ""
+    # Seconds a singleton's lease lasts unrenewed (node.lease_ttl): how long a dead node's
+    # work waits before a standby node takes it over (Actor.lease).
+    lease_ttl: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.instance:

@@ -115,7 +115,7 @@ class ChainWatcher(Actor):
 
     def _lead(self) -> bool:
         """Hold the chain's lease (nodes sharing a database index each chain once)."""
-        held = self.store.acquire_lease(self.lease, self.chain.lease_ttl)
+        held = self.store.acquire_lease(self.lease, self.chain.lease_ttl) is not None
         if held and not self.leader:
             with self.store.connection():   # another node may have moved the cursor
                 row = ChainCursor.get_or_none(ChainCursor.chain == self.name)

@@ -40,6 +40,10 @@ class NodeConfig:
     heartbeat_interval: float = opt(2.0, min=0.1, max=60,
                                     doc="seconds between refreshes of this node's row in the "
                                         "node registry (AdminService/ListNodes)")
+    lease_ttl: float = opt(10.0, min=1.0, max=3600,
+                           doc="seconds a singleton's lease (the book, an attester, a funding "
+                               "account...) lasts unrenewed: how long a dead node's work "
+                               "waits before another node on the database takes it over")
     # Merged over the defaults of runtime.grpc (DEFAULT_POOLS, DEFAULT_ROUTES,
     # DEFAULT_LIMITS): an entry replaces the default of the same key.
     rpc_pools: dict[str, int] = opt(factory=dict, pattern=r"[a-z][a-z0-9_\-]{0,31}",
@@ -51,7 +55,7 @@ class NodeConfig:
 
     RESTART_ONLY = ("name", "grpc_listen", "metrics_listen", "state_dir",
                     "max_message_bytes", "max_concurrent_streams", "rpc_pools", "rpc_routes",
-                    "rpc_limits")
+                    "rpc_limits", "lease_ttl")
 
     def check(self) -> None:
         pools = {"default", "admin", "reads", *self.rpc_pools}   # runtime.grpc.DEFAULT_POOLS

@@ -42,9 +42,17 @@ def _runtime_0003(db: peewee.Database) -> None:
     db.create_tables([NodeInstance])
 
 
+def _runtime_0004(db: peewee.Database) -> None:
+    """Fencing tokens: a lease's epoch grows with each new holder (Store.fence). A
+    database made from scratch got the column from 0001 (the model has it)."""
+    if "epoch" not in {c.name for c in db.get_columns("lease")}:
+        db.execute_sql('ALTER TABLE "lease" ADD COLUMN "epoch" BIGINT NOT NULL DEFAULT 1')
+
+
 RUNTIME_MIGRATIONS = (Migration("0001_runtime_leases", _runtime_0001),
                       Migration("0002_runtime_lease_owner", _runtime_0002),
-                      Migration("0003_runtime_node_instances", _runtime_0003))
+                      Migration("0003_runtime_node_instances", _runtime_0003),
+                      Migration("0004_runtime_lease_epoch", _runtime_0004))
 
 
 def migrate(db: peewee.Database, migrations: Iterable[Migration], node: str) -> list[str]:

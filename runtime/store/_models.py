@@ -22,11 +22,18 @@ class SchemaMigration(BaseModel):
 
 
 class Lease(BaseModel):
-    """Work split between nodes sharing one database: one owner per name until expiry."""
+    """Work split between nodes sharing one database: one owner per name until expiry.
+
+    ``epoch`` is the fencing token: it grows by one each time the lease changes hands (a
+    take after expiry or release), never when the holder renews. A holder checks its
+    epoch inside the transaction of every write it makes (:meth:`Store.fence`), so a
+    paused ex-holder's writes fail once another node holds the lease. A release keeps the
+    row (expired) so the epoch never goes back."""
 
     name = peewee.CharField(max_length=200, primary_key=True)
     owner = peewee.CharField(max_length=128)   # a node instance: name (<= 64) + suffix
     expires_at = peewee.DoubleField()
+    epoch = peewee.BigIntegerField(default=1)
 
 
 class NodeInstance(BaseModel):

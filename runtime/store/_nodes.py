@@ -21,6 +21,7 @@ STALE_HEARTBEATS = 3
 class HeldLease:
     name: str          # e.g. "chain:devnet-a"
     expires_at: float  # unix seconds
+    epoch: int = 1     # the fencing token: grows with each new holder
 
 
 @dataclass(frozen=True)

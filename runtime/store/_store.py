@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 
 import peewee
 
-from .._errors import Unavailable
+from .._errors import LeaseLost, Unavailable
 from ._db import open_database, redact_url
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
 from ._models import Lease, NodeInstance
@@ -155,40 +155,68 @@ class Store:
             db.execute_sql("SELECT 1").fetchone()
         return time.perf_counter() - started
 
-    def acquire_lease(self, name: str, ttl: float, now: float | None = None) -> bool:
-        """Take or renew lease ``name`` for this instance; False while another holds it.
+    def acquire_lease(self, name: str, ttl: float, now: float | None = None) -> int | None:
+        """Take or renew lease ``name`` for this instance: its epoch (the fencing token,
+        >= 1) while held, None while another instance holds it.
 
-        Queries run on this store's database explicitly (``execute(self.db)``), not through
-        the models' process-wide binding, so two stores in one process (tests) stay apart.
+        Inside the caller's transaction when there is one (the chain watcher renews in
+        the commit of each range); else in a transaction of its own. Queries run on this
+        store's database explicitly (``execute(self.db)``), not through the models'
+        process-wide binding, so two stores in one process (tests) stay apart.
         """
         now = time.time() if now is None else now
         with self.connection() as db:
-            if db.transaction_depth() > 0:   # fencing the caller's transaction (chain watcher)
+            if db.transaction_depth() > 0:
                 return self._take_lease(name, ttl, now)
             with self.atomic():
                 return self._take_lease(name, ttl, now)
 
-    def _take_lease(self, name: str, ttl: float, now: float) -> bool:
+    def _take_lease(self, name: str, ttl: float, now: float) -> int | None:
         """Inside a transaction. Renewal, the common case, is one UPDATE (no savepoint:
-        two statements fewer per fenced commit); only a first take, an INSERT that may
-        race another node's, runs in a savepoint to survive its IntegrityError."""
-        n = (Lease.update(owner=self.instance, expires_at=now + ttl)
-             .where((Lease.name == name) &
-                    ((Lease.owner == self.instance) | (Lease.expires_at < now)))
-             .execute(self.db))
-        if n:
-            return True
+        two statements fewer per fenced commit) and keeps the epoch; a take (the lease
+        expired or was released) bumps it; only a first take, an INSERT that may race
+        another node's, runs in a savepoint to survive its IntegrityError."""
+        mine = (Lease.name == name) & (Lease.owner == self.instance)
+        if (Lease.update(expires_at=now + ttl).where(mine & (Lease.expires_at >= now))
+                .execute(self.db)):
+            return self._epoch_of(name)
+        if (Lease.update(owner=self.instance, expires_at=now + ttl, epoch=Lease.epoch + 1)
+                .where((Lease.name == name) & (Lease.expires_at < now)).execute(self.db)):
+            return self._epoch_of(name)
         try:
             with self.db.atomic():
-                Lease.insert(name=name, owner=self.instance, expires_at=now + ttl).execute(self.db)
-            return True
+                Lease.insert(name=name, owner=self.instance, expires_at=now + ttl,
+                             epoch=1).execute(self.db)
+            return 1
         except peewee.IntegrityError:
-            return False
+            return None
+
+    def _epoch_of(self, name: str) -> int:
+        return int(Lease.select(Lease.epoch).where(Lease.name == name).scalar(self.db))
+
+    def fence(self, name: str, epoch: int, ttl: float, now: float | None = None) -> None:
+        """Inside the caller's transaction: prove this instance still holds lease ``name``
+        at ``epoch``, and renew it; :class:`LeaseLost` (which rolls the caller back)
+        otherwise. The proof is one UPDATE of the lease row: on PostgreSQL it keeps the
+        row locked until the caller commits, so a node taking the lease over waits for
+        this transaction and then sees it renewed. Either this write commits before the
+        lease changes hands, or it does not commit at all."""
+        if self.db.transaction_depth() == 0:
+            raise RuntimeError("Store.fence runs inside the transaction it fences")
+        now = time.time() if now is None else now
+        if not (Lease.update(expires_at=now + ttl)
+                .where((Lease.name == name) & (Lease.owner == self.instance) &
+                       (Lease.epoch == epoch) & (Lease.expires_at >= now))
+                .execute(self.db)):
+            raise LeaseLost(f"this node no longer holds {name} (epoch {epoch}); "
+                            "another node does its work")
 
     def release_lease(self, name: str) -> None:
+        """Give lease ``name`` up at once (a graceful stop): the row stays, expired, so
+        the next holder takes it with the next epoch, without waiting for the TTL."""
         with self.connection():
-            Lease.delete().where((Lease.name == name) &
-                                 (Lease.owner == self.instance)).execute(self.db)
+            Lease.update(expires_at=0).where((Lease.name == name) &
+                                             (Lease.owner == self.instance)).execute(self.db)
 
     # ---- the node registry (see _nodes.py) --------------------------------------------
     def heartbeat(self, *, pid: int, host: str, grpc_listen: str,
@@ -226,7 +254,7 @@ class Store:
                                      (Lease.expires_at >= now))
                               .order_by(Lease.name).execute(self.db)):
                     held.setdefault(lease.owner, []).append(
-                        HeldLease(lease.name, lease.expires_at))
+                        HeldLease(lease.name, lease.expires_at, lease.epoch))
         return [NodeRecord(r.instance, r.name, r.pid, r.host, r.grpc_listen, r.started_at,
                            r.last_seen, tuple(held.get(r.instance, ()))) for r in rows]
 

@@ -38,10 +38,11 @@ def test_uint256_round_trip_exact(database_url, tmp_path):
 def test_migrations_twice_in_a_row_are_idempotent(database_url, tmp_path):
     store = Store(database_url, state_dir=str(tmp_path), migrations=[_migration()])
     assert store.migrate() == ["0001_runtime_leases", "0002_runtime_lease_owner",
-                               "0003_runtime_node_instances", "0500_test_amounts"]
+                               "0003_runtime_node_instances", "0004_runtime_lease_epoch",
+                               "0500_test_amounts"]
     assert store.migrate() == []
     with store.connection():
-        assert SchemaMigration.select().count() == 4
+        assert SchemaMigration.select().count() == 5
     store.close()
 
 
@@ -74,7 +75,8 @@ def test_two_nodes_migrating_together(pg_url):
         t.join(30)
     applied = [m for r in results.values() for m in r]
     assert sorted(applied) == ["0001_runtime_leases", "0002_runtime_lease_owner",
-                              "0003_runtime_node_instances", "0500_test_amounts"]
+                              "0003_runtime_node_instances", "0004_runtime_lease_epoch",
+                               "0500_test_amounts"]
     for s in stores:
         s.close()
 
@@ -182,3 +184,80 @@ def test_node_registry_lists_recent_nodes_with_their_live_leases(database_url, t
     finally:
         for s in (a, b, c):
             s.close()
+
+
+# ---- fencing tokens ------------------------------------------------------------------------
+@pytest.mark.parametrize("steps", [
+    # (store, now, expected epoch or None): renewals keep the epoch, each new holder bumps it
+    [("a", 100, 1), ("a", 105, 1), ("b", 106, None), ("b", 116, 2), ("a", 117, None),
+     ("b", 120, 2)],
+    # a holder whose lease expired untaken retakes it with a new epoch
+    [("a", 100, 1), ("a", 111, 2), ("a", 112, 2)],
+    # a release keeps the row: the next holder's epoch is higher, never back to 1
+    [("a", 100, 1), ("release-a", 101, None), ("b", 101, 2), ("release-b", 102, None),
+     ("a", 102, 3)],
+])
+def test_epochs_grow_with_each_new_holder(database_url, tmp_path, steps):
+    Store(database_url, state_dir=str(tmp_path)).migrate()
+    stores = {n: Store(database_url, state_dir=str(tmp_path), node=n) for n in "ab"}
+    for who, now, epoch in steps:
+        if who.startswith("release-"):
+            stores[who[-1]].release_lease("s")
+            continue
+        assert stores[who].acquire_lease("s", ttl=10, now=now) == epoch, (who, now)
+    for s in stores.values():
+        s.close()
+
+
+def test_a_fenced_write_of_an_ex_holder_rolls_back(database_url, tmp_path):
+    """Holder a pauses past its TTL; b takes the lease over. a's next write, fenced by its
+    old epoch, raises LeaseLost and leaves nothing; b's write with its epoch commits."""
+    from runtime import LeaseLost
+    a = Store(database_url, state_dir=str(tmp_path), node="a", migrations=[_migration()])
+    a.migrate()
+    b = Store(database_url, state_dir=str(tmp_path), node="b")
+    old = a.acquire_lease("book", ttl=10, now=100)
+    new = b.acquire_lease("book", ttl=10, now=111)
+    assert (old, new) == (1, 2)
+    with pytest.raises(LeaseLost, match="no longer holds book"), a.atomic():
+        Amount.insert(value=1).execute(a.db)
+        a.fence("book", old, ttl=10, now=112)
+    with b.atomic():
+        b.fence("book", new, ttl=10, now=112)
+        Amount.insert(value=2).execute(b.db)
+    with b.connection():
+        assert [r.value for r in Amount.select().execute(b.db)] == [2]
+    # the holder's own fence refuses a stale epoch too (it lost and retook the lease)
+    with pytest.raises(LeaseLost), b.atomic():
+        b.fence("book", 1, ttl=10, now=113)
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        b.fence("book", new, ttl=10)
+    a.close()
+    b.close()
+
+
+def test_a_takeover_waits_for_the_holders_fenced_transaction(pg_url):
+    """On PostgreSQL the fence locks the lease row until the holder commits: a node taking
+    the expired lease over blocks meanwhile, then finds it renewed and does not take it."""
+    a = Store(pg_url, node="a")
+    a.migrate()
+    b = Store(pg_url, node="b")
+    a.acquire_lease("book", ttl=1, now=100)
+    fenced, done = threading.Event(), threading.Event()
+    taken: list = []
+
+    def take_over() -> None:
+        fenced.wait(10)
+        taken.append(b.acquire_lease("book", ttl=10, now=102))   # expired by a's old renewal
+        done.set()
+
+    t = threading.Thread(target=take_over)
+    t.start()
+    with a.atomic():
+        a.fence("book", 1, ttl=10, now=100.5)   # renewed to 110.5, row locked till commit
+        fenced.set()
+        assert not done.wait(0.5)               # b is blocked on the row lock
+    t.join(10)
+    assert taken == [None]                      # renewed by the fenced commit: b stands by
+    a.close()
+    b.close()
