@@ -51,6 +51,8 @@ class Node:
         self.root: pykka.ActorRef | None = None
         self.grpc: GrpcServer | None = None
         self.store: Store | None = None
+        self.grpc_port = 0      # bound ports, once start() has bound them
+        self.metrics_port = 0
         self.admin_token = ""
         self._done = threading.Event()
         self._stopping = threading.Lock()

@@ -216,7 +216,8 @@ class AuctioneerMixin(BookState):
         if winner is None:
             self.retry_timers[view.id] = self.tell_later(self.cfg.retry_interval, RetryAuction(view.id))
             return
-        deadline = min(self.clock.wall() + self.cfg.exclusivity, float(view.open_deadline))
+        deadline = min(self.clock.wall() + self._exclusivity(winner.solver),
+                       float(view.open_deadline))
         new = self._commit([Change(view, Status.ASSIGNED,
                                    f"won the auction with output {winner.amount} "
                                    f"({len(auction.bids)} bid(s))",
@@ -283,6 +284,17 @@ class AuctioneerMixin(BookState):
         for b in auction.bids.values():
             self._tell(b.path, LostWork(intent_id, 0, reason))
 
+    def _exclusivity(self, solver: str) -> float:
+        """Seconds ``solver`` has to open its award: ``exclusivity``, or the shorter
+        ``probation_exclusivity`` while it has fewer than ``probation_opens`` on-time opens
+        in its window. Why: fresh keys cost nothing, and ranking cannot tell a fresh
+        honest solver from a Sybil; a Sybil that wins and never opens then holds the
+        intent for the probation window only, so two of them hold it for less than one
+        full window (docs/solvers.md, "Probation")."""
+        if self._opens(solver) < self.cfg.probation_opens:
+            return min(self.cfg.exclusivity, self.cfg.probation_exclusivity)
+        return self.cfg.exclusivity
+
     def _arm_exclusivity(self, view: IntentView) -> None:
         old = self.timers.pop(view.id, None)
         if old is not None:
@@ -315,9 +327,15 @@ class AuctioneerMixin(BookState):
             if s.solver == failed:
                 self._tell(s.path, LostWork(view.id, 0, loss))
         excluded = self._bar(view.id, failed)
-        new = self._commit([Change(view, Status.PENDING, reason,
-                                   {"solver": "", "awarded_amount": 0,
-                                    "exclusivity_deadline": 0.0}, failed)])[0]
+        fields: dict = {"solver": "", "awarded_amount": 0, "exclusivity_deadline": 0.0}
+        if declined is not None:
+            # A decline gives the auction back: it does not count toward max_auctions (the
+            # decliner is barred from the intent, so each decline costs a key; counted, a few
+            # keys that win and decline would leave the intent unauctioned until it expires).
+            fields["auctions"] = max(0, self._round(view) - 1)
+        new = self._commit([Change(view, Status.PENDING, reason, fields, failed)])[0]
+        if declined is not None:
+            self.rounds[view.id] = fields["auctions"]
         old = self.timers.pop(view.id, None)
         if old is not None:
             old.cancel()

@@ -31,6 +31,13 @@ class IntentsConfig:
                                     "book message is a round")
     exclusivity: float = opt(30.0, min=0.1, max=86_400,
                              doc="seconds the winner has to open before a re-auction")
+    probation_exclusivity: float = opt(
+        10.0, min=0.1, max=86_400,
+        doc="seconds a winner on probation (fewer than probation_opens on-time opens in its "
+            "reliability window) has to open, if less than exclusivity: fresh keys that win "
+            "and never open hold an intent only this long each")
+    probation_opens: int = opt(3, min=0, max=1000,
+                               doc="on-time opens that end a solver's probation; 0 = none")
     retry_interval: float = opt(2.0, min=0.01, max=3600,
                                 doc="seconds before an auction without bids runs again")
     max_auctions: int = opt(4, min=1, max=100, doc="auctions per intent before it stays PENDING")

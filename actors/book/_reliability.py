@@ -43,8 +43,10 @@ class ReliabilityMixin(BookState):
                 self._window(m.solver).add(m.at, m.kind, m.intent)
             for r in SolverRecord.select().where(SolverRecord.suspended_until > now):
                 self.suspensions[r.solver] = (r.suspended_until, r.suspension_reason)
+            # (an intent never awarded is at version 1; a decline gives its round back, so
+            # the auctions count cannot tell)
             ids = [v.id for v in self.active.values()
-                   if v.status in (Status.PENDING, Status.ASSIGNED) and self.rounds.get(v.id)]
+                   if v.status in (Status.PENDING, Status.ASSIGNED) and v.version > 1]
             for i in range(0, len(ids), _CHUNK):
                 q = (IntentTransition.select(IntentTransition.intent, IntentTransition.solver)
                      .where(IntentTransition.intent.in_(ids[i:i + _CHUNK]),
@@ -64,6 +66,14 @@ class ReliabilityMixin(BookState):
     def _reliability(self, solver: str) -> float:
         w = self.windows.get(solver)
         return w.reliability(self.clock.wall()) if w is not None else reliability({})
+
+    def _opens(self, solver: str) -> int:
+        """Awards ``solver`` opened on time within the window (its probation, _auctioneer)."""
+        w = self.windows.get(solver)
+        if w is None:
+            return 0
+        w.expire(self.clock.wall())
+        return w.counts["open"]
 
     def _mark(self, solver: str, kind: str, intent: str) -> None:
         """A mark on ``solver``'s window (once per kind and intent); may suspend it."""

@@ -85,6 +85,83 @@ def test_two_sybils_cannot_hold_an_intent_hostage(solver_node, channel_to, datab
     assert (row.status, row.solver, row.auctions) == ("ASSIGNED", honest.address, 2)
 
 
+def test_fresh_sybils_lose_a_fresh_honest_solver_little_time(solver_node, channel_to,
+                                                            database_url, devnet_info):
+    """Nobody has a record: ranking cannot tell the honest key from the Sybils, and both
+    Sybils win before it (they bid the most admitted). Each holds the intent only for the
+    probation window, so the honest solver wins within one exclusivity window plus one round;
+    once it has opened on time enough, it gets the full window."""
+    clock = fake_clock()
+    node = solver_node(database_url, clock=clock, app=_app(), extra=QUOTER, auction_window=0.25,
+                       exclusivity=30, probation_exclusivity=5, probation_opens=3, **QUIET)
+    ch = channel_to(node)
+    sybil_a, sybil_b, honest = (SolverClient(ch).connect() for _ in range(3))
+    intent = submit(ch, devnet_info)
+    for c in (sybil_a, sybil_b, honest):
+        c.wait_for("offer", lambda m: m.intent.id == intent.id)
+    started = clock.wall()
+    expected = max(node.registry.ask("quoter", ReferenceOutput(GetQuote(
+        intent.origin_chain, intent.destination_chain, intent.input_token, intent.output_token,
+        intent.input_amount, intent.user, intent.recipient))), 9 * ONE_USDC)
+    most = expected * 12_000 // 10_000
+
+    seq = 0
+    for rnd, (sybil, others) in enumerate([(sybil_a, (sybil_b,)), (sybil_b, ())], start=1):
+        if rnd > 1:
+            for c in (sybil_b, honest):
+                c.wait_for("offer", lambda m: m.intent.id == intent.id, count=rnd)
+        for c in (sybil, *others):
+            seq += 1
+            bid_in_order(c, intent.id, most, seq)
+        seq += 1
+        bid_in_order(honest, intent.id, expected, seq)
+        clock.advance(0.3)
+        award = sybil.wait_for("award", lambda m: m.intent_id == intent.id)
+        assert award.exclusivity_deadline.seconds == pytest.approx(clock.wall() + 5, abs=1)
+        clock.advance(5.1)                           # it never opens: the probation lapses
+        assert "exclusivity lapsed" in sybil.wait_for(
+            "loss", lambda m: m.intent_id == intent.id, count=rnd).reason
+
+    honest.wait_for("offer", lambda m: m.intent.id == intent.id, count=3)
+    bid_in_order(honest, intent.id, expected, seq + 1)
+    clock.advance(0.3)
+    assert honest.wait_for("award", lambda m: m.intent_id == intent.id).output_amount \
+        == str(expected)
+    assert clock.wall() - started < 30 + 0.3         # within one window plus one round
+
+    # A solver out of probation (three on-time opens) gets the full exclusivity window.
+    prove(node, honest.address, clock, opens=3)
+    honest.heartbeat(99)
+    honest.wait_for("heartbeat_ack", lambda m: m.seq == 99)
+    second = submit(ch, devnet_info)
+    honest.wait_for("offer", lambda m: m.intent.id == second.id)
+    bid_in_order(honest, second.id, expected, seq + 2)
+    clock.advance(0.3)
+    award = honest.wait_for("award", lambda m: m.intent_id == second.id)
+    assert award.exclusivity_deadline.seconds == pytest.approx(clock.wall() + 30, abs=1)
+
+
+def test_declines_do_not_use_up_the_auctions(solver_node, channel_to, database_url, devnet_info):
+    """max_auctions 2: two winners decline in turn, and the third solver is still awarded
+    (counted, the two declines would leave the intent unauctioned until it expires)."""
+    clock = fake_clock()
+    node = solver_node(database_url, clock=clock, auction_window=0.25, max_auctions=2, **QUIET)
+    ch = channel_to(node)
+    solvers = [SolverClient(ch).connect() for _ in range(3)]
+    intent = submit(ch, devnet_info)
+    for rnd, winner in enumerate(solvers, start=1):
+        winner.wait_for("offer", lambda m: m.intent.id == intent.id, count=rnd)
+        bid_in_order(winner, intent.id, 9_500_000, rnd)
+        clock.advance(0.3)
+        winner.wait_for("award", lambda m: m.intent_id == intent.id)
+        if rnd < 3:
+            winner.send(decline=solver_pb2.Decline(intent_id=intent.id, reason="no inventory"))
+            winner.wait_for("loss", lambda m: m.intent_id == intent.id)
+    with node.store.connection():
+        row = IntentRow.get_by_id(intent.id)
+    assert (row.status, row.solver, row.auctions) == ("ASSIGNED", solvers[2].address, 1)
+
+
 def test_decline_reauctions_at_once_and_bars_the_decliner(solver_node, channel_to, database_url,
                                                          devnet_info):
     clock = fake_clock()
