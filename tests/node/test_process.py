@@ -30,8 +30,8 @@ def free_port() -> int:
 class Proc:
     """``orbital run`` in a subprocess; stderr lines collected and searchable."""
 
-    def __init__(self, config: str, cwd: str) -> None:
-        env = {**os.environ, "ORBITAL_TEST_TOKEN": TOKEN}
+    def __init__(self, config: str, cwd: str, env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "ORBITAL_TEST_TOKEN": TOKEN, **(env or {})}
         self.p = subprocess.Popen([sys.executable, "-m", "node", "run", "--config",
                                    config], cwd=cwd, env=env, stderr=subprocess.PIPE,
                                   stdout=subprocess.DEVNULL, text=True)
