@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import peewee
 
@@ -15,6 +16,7 @@ from ._db import open_database, redact_url
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
 from ._models import Lease, NodeInstance
 from ._nodes import HeldLease, NodeRecord
+from ._notify import Callback, Listener, LocalNotices
 
 __all__ = ["Store", "STORE_ERRORS", "STORE_DOWN"]
 
@@ -57,6 +59,12 @@ class Store:
         # spend every request on a connect timeout, and recovers by itself when it returns.
         self._down_until = 0.0
         self._down_pause = 0.0
+        # Wake-ups (listen / notify, see _notify.py): callbacks per channel; on PostgreSQL
+        # the listener thread, started by the first listen().
+        self._notices = LocalNotices()
+        self._listener: Listener | None = None
+        self._listener_lock = threading.Lock()
+        self._closed = False
 
     def migrate(self) -> list[str]:
         return migrate(self.db, self.migrations, self.node)
@@ -145,9 +153,14 @@ class Store:
             if self.is_postgres or db.transaction_depth() > 0:
                 with db.atomic():
                     yield db
-            else:
+                return
+            try:
                 with db.atomic(lock_type="IMMEDIATE"):
                     yield db
+            except BaseException:
+                self._notices.discard()
+                raise
+            self._notices.commit()   # SQLite: notify()'s wake-ups, now that it committed
 
     def ping(self) -> float:
         started = time.perf_counter()
@@ -258,7 +271,60 @@ class Store:
         return [NodeRecord(r.instance, r.name, r.pid, r.host, r.grpc_listen, r.started_at,
                            r.last_seen, tuple(held.get(r.instance, ()))) for r in rows]
 
+    # ---- wake-ups (see _notify.py) --------------------------------------------------------
+    def listen(self, channel: str, callback: Callback) -> None:
+        """Call ``callback(payload)`` on each :meth:`notify` of ``channel``, from any node
+        on this database; cheap (tell an actor to look), on the listener's thread.
+
+        A wake-up only, never the truth: a notification sent while this node was cut off
+        from the database is lost, so after each reconnect every callback is called once
+        with ``""``, and the woken reader reads what changed from the store. On
+        PostgreSQL one thread per store LISTENs on a connection of its own (not from the
+        pool); it starts with the first call, and this returns once the LISTEN is in
+        place (or the database is found down). On SQLite (a single node) the callbacks are
+        called in-process by the committing thread."""
+        self._notices.add(channel, callback)
+        if not self.is_postgres:
+            return
+        with self._listener_lock:
+            if self._closed:
+                return
+            if self._listener is None:
+                self._listener = Listener(self._listen_connection, self._notices)
+            listener = self._listener
+        listener.add(channel)
+
+    def _listen_connection(self) -> Any:
+        import psycopg2
+        return psycopg2.connect(dbname=self.db.database, connect_timeout=5,
+                                **self.db.connect_params)
+
+    def notify(self, channel: str, payload: str = "") -> None:
+        """Wake the listeners of ``channel`` on every node, when the caller's transaction
+        commits (dropped if it rolls back; at once outside a transaction). On PostgreSQL
+        ``pg_notify`` in that transaction (one notification per distinct channel and
+        payload per transaction); on SQLite the local callbacks, after the commit of the
+        outermost :meth:`atomic` (a notify in a savepoint that rolls back while the
+        transaction commits still wakes: harmless, wake-ups may be spurious)."""
+        with self.connection() as db:
+            if self.is_postgres:
+                db.execute_sql("SELECT pg_notify(%s, %s)", (channel, payload))
+            elif db.transaction_depth() > 0:
+                self._notices.queue(channel, payload)
+            else:
+                self._notices.deliver(channel, payload)
+
+    @property
+    def listener_reconnects(self) -> int:
+        """How many times the listener reconnected after losing the database (0 on SQLite)."""
+        return self._listener.reconnects if self._listener is not None else 0
+
     def close(self) -> None:
+        with self._listener_lock:
+            self._closed = True
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
         if hasattr(self.db, "close_all"):
             self.db.close_all()
         elif not self.db.is_closed():
