@@ -100,10 +100,9 @@ def test_notify_is_dropped_on_rollback(two_stores):
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
-        with b.atomic():
-            b.notify("intents", "rolled-back")
-            raise Boom
+    with pytest.raises(Boom), b.atomic():
+        b.notify("intents", "rolled-back")
+        raise Boom
     with b.atomic():
         b.notify("intents", "committed")
     wait_until(lambda: heard.payloads("intents"), what="the committed notification")
