@@ -12,10 +12,11 @@ from typing import Any
 import peewee
 
 from .._errors import LeaseLost, Unavailable
+from .._logging import register_secret
 from ._db import open_database, redact_url
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
-from ._models import Lease, NodeInstance
-from ._nodes import HeldLease, NodeRecord
+from ._models import ClusterSecret, Lease, NodeInstance
+from ._nodes import HeldLease, LeaseHolder, NodeRecord
 from ._notify import Callback, Listener, LocalNotices
 
 __all__ = ["Store", "STORE_ERRORS", "STORE_DOWN"]
@@ -65,6 +66,7 @@ class Store:
         self._listener: Listener | None = None
         self._listener_lock = threading.Lock()
         self._closed = False
+        self._secret = ""
 
     def migrate(self) -> list[str]:
         return migrate(self.db, self.migrations, self.node)
@@ -232,7 +234,7 @@ class Store:
                                              (Lease.owner == self.instance)).execute(self.db)
 
     # ---- the node registry (see _nodes.py) --------------------------------------------
-    def heartbeat(self, *, pid: int, host: str, grpc_listen: str,
+    def heartbeat(self, *, pid: int, host: str, grpc_listen: str, advertise: str = "",
                   now: float | None = None) -> None:
         """Record this instance as alive now: insert its row (``started_at`` = now) or
         refresh it (``started_at`` kept). An upsert, so a row deleted meanwhile (an operator
@@ -240,12 +242,43 @@ class Store:
         now = time.time() if now is None else now
         with self.connection():
             (NodeInstance.insert(instance=self.instance, name=self.node, pid=pid, host=host,
-                                 grpc_listen=grpc_listen, started_at=now, last_seen=now)
+                                 grpc_listen=grpc_listen, advertise=advertise,
+                                 started_at=now, last_seen=now)
              .on_conflict(conflict_target=[NodeInstance.instance],
                           update={NodeInstance.last_seen: now, NodeInstance.pid: pid,
                                   NodeInstance.host: host,
-                                  NodeInstance.grpc_listen: grpc_listen})
+                                  NodeInstance.grpc_listen: grpc_listen,
+                                  NodeInstance.advertise: advertise})
              .execute(self.db))
+
+    def lease_holder(self, name: str, now: float | None = None) -> LeaseHolder | None:
+        """Who holds lease ``name`` now (unexpired), with the address its node advertises
+        in the node registry ("" when it has no row: not started yet, or cleaned up);
+        None when nobody does (released, expired, never taken)."""
+        now = time.time() if now is None else now
+        with self.connection():
+            lease = (Lease.select().where((Lease.name == name) & (Lease.expires_at >= now))
+                     .first(self.db))
+            if lease is None:
+                return None
+            row = (NodeInstance.select(NodeInstance.advertise, NodeInstance.grpc_listen)
+                   .where(NodeInstance.instance == lease.owner).first(self.db))
+        address = (row.advertise or row.grpc_listen) if row is not None else ""
+        return LeaseHolder(name, lease.owner, address, lease.epoch, lease.expires_at)
+
+    def cluster_secret(self) -> str:
+        """The secret every node on this database shares (runtime migration 0006), read
+        once and kept; registered for redaction, so no log line ever shows it."""
+        if not self._secret:
+            with self.connection():
+                secret = (ClusterSecret.select(ClusterSecret.secret)
+                          .where(ClusterSecret.id == 1).scalar(self.db))
+            if not secret:
+                raise Unavailable("the cluster secret is not in the database yet "
+                                  "(the node is migrating it); retry")
+            register_secret(secret)
+            self._secret = secret
+        return self._secret
 
     def unregister_node(self) -> None:
         """Delete this instance's row (graceful shutdown)."""
