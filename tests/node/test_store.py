@@ -300,7 +300,7 @@ def test_lease_holder_names_the_holder_and_its_advertised_address(database_url, 
 
 
 def test_default_advertised_address_reads_a_wildcard_as_loopback():
-    from runtime.store._actor import advertised_address
+    from runtime.store import advertised_address
     assert advertised_address("0.0.0.0:5001") == "127.0.0.1:5001"
     assert advertised_address("[::]:5001") == "127.0.0.1:5001"
     assert advertised_address("10.1.2.3:5001") == "10.1.2.3:5001"
