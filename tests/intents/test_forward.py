@@ -151,3 +151,34 @@ def test_an_unreachable_holder_is_unavailable_with_what_to_check(two_nodes):
     assert _forwarded(b, code="UNAVAILABLE") == 1
     # the holder itself still serves its own clients
     assert stub_a.SubmitIntent(signed_request(make_order(USERS[0], nonce=70))).id
+
+
+def test_a_holder_without_an_address_is_unavailable_until_the_lease_moves(tmp_path, pg_url):
+    """Lease book held by an instance that is in no node registry row (a node still
+    starting, or one whose row an operator deleted): UNAVAILABLE naming it; once it lets
+    the lease go, this node's book takes it and the same call succeeds here."""
+    from runtime.store import Store
+    from runtime.testing import wait_until
+    other = Store(pg_url, state_dir=str(tmp_path), instance="x-0a0b0c")
+    other.migrate()
+    assert other.acquire_lease("book", ttl=60) == 1
+    with TestNodes(tmp_path) as nodes:
+        b = nodes.start(write_node_config(tmp_path / "b.yaml", pg_url, tmp_path / "var-b",
+                                          name="b"), build_app)
+        stub = nodes.stub(b, intents_pb2_grpc.IntentServiceStub)
+        request = signed_request(make_order(USERS[0], nonce=80))
+        err = _error(stub.SubmitIntent, request)
+        assert err.code() == grpc.StatusCode.UNAVAILABLE
+        assert "held by node x-0a0b0c, which has no address in the node registry" in \
+            err.details()
+        other.release_lease("book")
+
+        def submitted():
+            try:
+                return stub.SubmitIntent(request)
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc.details()
+                return None
+        assert wait_until(submitted, what="this node's book taking the lease").id
+        assert b.store.lease_holder("book").instance == b.instance
+    other.close()
