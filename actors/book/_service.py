@@ -19,11 +19,11 @@ from chains.evm.config import chains_of
 
 import asyncio
 import re
-
-import grpc
 import time
 import uuid
 from dataclasses import replace
+
+import grpc
 
 
 
@@ -56,6 +56,7 @@ _SERVICE = intents_pb2.DESCRIPTOR.services_by_name["IntentService"].full_name
 # After the local book answered that it stands by, submissions are forwarded at once
 # (no verification, no book ask on this node) for this long; a failure ends it sooner.
 _ELSEWHERE = 1.0
+_CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 
 
 _intent_id = fields.order_id
@@ -215,11 +216,9 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             code = exc.code.name
             self._elsewhere_until = 0.0
             raise
-        except Relayed as exc:
-            code = grpc.StatusCode.UNAVAILABLE.name
-            if exc.status.code != grpc.StatusCode.UNAVAILABLE.value[0]:
-                code = next(c.name for c in grpc.StatusCode if c.value[0] == exc.status.code)
-            else:
+        except Relayed as exc:   # the holder's own answer, passed on
+            code = _CODE_NAMES.get(exc.status.code, "UNKNOWN")
+            if exc.status.code == grpc.StatusCode.UNAVAILABLE.value[0]:
                 self._elsewhere_until = 0.0   # the holder moved or stands by: look again
             raise
         finally:

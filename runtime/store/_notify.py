@@ -187,13 +187,14 @@ class Listener:
             if conn in ready:
                 conn.poll()
                 idle_since = time.monotonic()
-                while conn.notifies:
-                    note = conn.notifies.pop(0)
-                    self._notices.deliver(note.channel, note.payload)
             elif time.monotonic() - idle_since >= _KEEPALIVE:
                 with conn.cursor() as cur:
                     cur.execute("SELECT 1")
                 idle_since = time.monotonic()
+            # also what arrived during a LISTEN or the keepalive (psycopg2 queues those)
+            while conn.notifies:
+                note = conn.notifies.pop(0)
+                self._notices.deliver(note.channel, note.payload)
 
     def _listen_all(self, conn: Any) -> None:
         from psycopg2 import sql
