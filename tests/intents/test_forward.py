@@ -115,6 +115,18 @@ def test_per_peer_limit_applies_on_the_edge_not_the_holder(two_nodes):
     assert "burst 2 (intents.submit_peer_rate)" in err.details()
 
 
+def test_the_holders_node_wide_limit_still_applies_to_forwarded_calls(two_nodes):
+    """Trusted forwarded calls skip only the per-peer limit: A's intents.submit_rate
+    refuses the third, and B passes A's refusal on unchanged."""
+    a, b, stub_a, stub_b = two_nodes(a_intents="submit_rate: {rate: 0.001, burst: 2}")
+    for i in range(2):
+        stub_b.SubmitIntent(signed_request(make_order(USERS[i], nonce=45 + i)))
+    err = _error(stub_b.SubmitIntent, signed_request(make_order(USERS[2], nonce=47)))
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "the node takes at most 0.001 submissions/s, burst 2" in err.details()
+    assert _forwarded(b, code="RESOURCE_EXHAUSTED") == 1
+
+
 def test_a_forged_cluster_secret_is_not_trusted(two_nodes):
     a, b, stub_a, stub_b = two_nodes(a_intents="submit_peer_rate: {rate: 0.001, burst: 2}")
     forged = ((FORWARDED_BY, "b-000000"), (CLUSTER_SECRET, "0" * 64))
