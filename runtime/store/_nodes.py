@@ -36,6 +36,7 @@ class NodeRecord:
     started_at: float
     last_seen: float
     leases: tuple[HeldLease, ...] = ()
+    advertise: str = ""   # host:port other nodes reach it at (node.advertise)
 
 
 @dataclass(frozen=True)

@@ -302,7 +302,8 @@ class Store:
                     held.setdefault(lease.owner, []).append(
                         HeldLease(lease.name, lease.expires_at, lease.epoch))
         return [NodeRecord(r.instance, r.name, r.pid, r.host, r.grpc_listen, r.started_at,
-                           r.last_seen, tuple(held.get(r.instance, ()))) for r in rows]
+                           r.last_seen, tuple(held.get(r.instance, ())), r.advertise)
+                for r in rows]
 
     # ---- wake-ups (see _notify.py) --------------------------------------------------------
     def listen(self, channel: str, callback: Callback) -> None:
