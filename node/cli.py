@@ -88,10 +88,11 @@ def cmd_nodes(args) -> int:
     if args.json:
         print(json.dumps(MessageToDict(reply, preserving_proto_field_name=True)))
         return 0
-    rows = [("", "INSTANCE", "NAME", "HOST", "PID", "GRPC", "STARTED", "LAST SEEN", "LEASES")]
+    rows = [("", "INSTANCE", "NAME", "HOST", "PID", "GRPC", "ADVERTISE", "STARTED", "LAST SEEN",
+             "LEASES")]
     for n in reply.nodes:
         rows.append(("*" if n.this_node else "", n.instance, n.name, n.host, str(n.pid),
-                     n.grpc_listen, _when(n.started_at), _when(n.last_seen),
+                     n.grpc_listen, n.advertise or "-", _when(n.started_at), _when(n.last_seen),
                      ",".join(_lease(lease) for lease in n.leases) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

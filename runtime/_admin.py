@@ -62,7 +62,7 @@ def _node(n: NodeRecord, this: str) -> admin_pb2.NodeInstance:
         leases=[admin_pb2.NodeLease(name=lease.name, expires_at=_timestamp(lease.expires_at),
                                     epoch=lease.epoch)
                 for lease in n.leases],
-        this_node=n.instance == this)
+        this_node=n.instance == this, advertise=n.advertise)
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):

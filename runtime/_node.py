@@ -261,7 +261,8 @@ def build_tree(app: App, cfg: Config) -> SupervisorSpec:
     the groups and services of SPEC section 1 as the app provides them."""
     spec = app.tree(cfg)
     store = ChildSpec("store", StoreActor, StoreSettings(redact_url(_database_url(cfg)),
-                                                         cfg.node.heartbeat_interval))
+                                                         cfg.node.heartbeat_interval,
+                                                         cfg.node.advertise or ""))
     return replace(spec, children=(store, *spec.children))
 
 

@@ -25,7 +25,7 @@ from actors.admission import OrderChecked
 from actors.chain_watcher import ChainEventsCommitted, ChainReorged
 from chains.evm import Directory
 from actors import SOLVERS_PATH
-from runtime import (ActorUnavailable, AlreadyExists, FailedPrecondition, NotFound,
+from runtime import (ActorUnavailable, AlreadyExists, FailedPrecondition, LeaseLost, NotFound,
                      PermissionDenied, RateLimiter, ResourceExhausted, Unavailable)
 
 from . import _store
@@ -109,6 +109,9 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released at the end.
         self.store.hold()
         self.resources.callback(self.store.release)
+        # One book per database takes submissions: the holder of lease "book" (another
+        # node's IntentService forwards them to it; docs/cluster.md).
+        self.singleton = self.hold_lease("book")
         self.resources.callback(self._cancel_timers)
         self.resources.callback(self._last_flush)
         self.resources.callback(self.subs.close_all)
@@ -165,6 +168,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         if kind is OfferRound:
             return self.run_round()
         if kind is SubmitBatch:   # one group commit, as consecutive Submits get
+            self._leading()
             return self._submit_all(list(message.submits))
         if kind is CloseAuction:
             return self._close_auction(message)
@@ -180,6 +184,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             self.subs.remove(message.key)
             return None
         if kind is Cancel:
+            self._leading()
             return self._cancel(message)
         if kind is ExclusivityLapsed:
             return self._lapse(message)
@@ -221,11 +226,17 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
 
     # ---- submissions (batched) ------------------------------------------------------
     def handle_batch(self, messages: list[Submit]) -> list[Any]:
+        self._leading()
         try:
             return self._submit_all(messages)
         finally:
             if self.flush_due:
                 self.flush_offers()
+
+    def _leading(self) -> None:
+        """Submissions and cancellations only on the node holding lease "book"."""
+        if not self.singleton.held:
+            raise LeaseLost("this node's book is standing by: another node holds lease book")
 
     def _submit_all(self, messages: list[Submit]) -> list[Any]:
         """Commit the new intents among ``messages`` in one transaction; one result each."""

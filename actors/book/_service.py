@@ -4,6 +4,13 @@ Checks that need no state (size, typed data, config, deadlines, signature) run h
 the gRPC worker threads, in parallel; the book only sees orders that are well formed and
 signed by their user, and answers a submission once it is committed. Reads (Get, List,
 the first state of Watch) come from the store, not through the book's mailbox.
+
+Every node takes submissions and cancellations, but one book per database commits them:
+the holder of lease "book". A node whose book stands by (it answers
+:class:`runtime.LeaseLost`) forwards the call to the holder (:class:`runtime.grpc.Forwarder`)
+after applying its own rate limits, and passes the holder's answer back unchanged; for a
+second after that it forwards at once, without verifying what the holder verifies again.
+docs/cluster.md has the whole picture.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import time
 import uuid
 from dataclasses import replace
 
+import grpc
+
 
 
 from actors import ADMISSION_PATH, BOOK_PATH
@@ -24,10 +33,10 @@ from chains.evm import Directory
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import (CancelMessage, SignatureError, TypedDataError, parse_order_typed_data,
                       recover_cancel_signer, recover_order_signer)
-from runtime import (ActorUnavailable, FailedPrecondition, InvalidArgument, NotFound,
+from runtime import (ActorUnavailable, FailedPrecondition, InvalidArgument, LeaseLost, NotFound,
                      OrbitalError, RateLimiter, ResourceExhausted, Unauthenticated, Unavailable)
-from runtime.grpc import (Outbox, decode_token, encode_token, filters_digest, peer_host,
-                          status_proto, stream, unary)
+from runtime.grpc import (Forwarder, Outbox, Relayed, decode_token, encode_token, filters_digest,
+                          peer_host, status_proto, stream, unary)
 from chains import fields
 
 from . import _store
@@ -43,6 +52,11 @@ __all__ = ["IntentServicer", "intent_service", "DEFAULT_PAGE", "MAX_PAGE"]
 DEFAULT_PAGE, MAX_PAGE = 50, 500
 _SIG = re.compile(r"0x[0-9a-fA-F]{130}")
 _ASK_TIMEOUT = 10.0
+_SERVICE = intents_pb2.DESCRIPTOR.services_by_name["IntentService"].full_name
+# After the local book answered that it stands by, submissions are forwarded at once
+# (no verification, no book ask on this node) for this long; a failure ends it sooner.
+_ELSEWHERE = 1.0
+_CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 
 
 _intent_id = fields.order_id
@@ -67,6 +81,12 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         self.metrics = node.metrics
         self._dir: tuple[object, Directory] | None = None
         self._limits: tuple[IntentsConfig, RateLimiter, RateLimiter] | None = None
+        self._forwarder: Forwarder | None = None
+        self._elsewhere_until = 0.0
+        self._forwards = node.metrics.counter(
+            "orbital_intents_forwarded_total", "calls this node forwarded to the node whose "
+            "book holds lease book, by method and the status they ended with",
+            ("method", "code"))
 
     # ---- config (follows reloads) ---------------------------------------------------
     def _cfg(self) -> IntentsConfig:
@@ -79,12 +99,14 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         return self._dir[1]
 
     # ---- SubmitIntent ---------------------------------------------------------------
-    def _rate_limit(self, context, orders: int = 1) -> None:
+    def _rate_limit(self, context, orders: int = 1, *, trusted: bool = False) -> None:
         """The submission rate limits, on the loop, before any parsing or signature work:
         per calling IP (``intents.submit_peer_rate``), then node-wide (``submit_rate``; a
         call refused per peer spends no node-wide token, so one flooding peer cannot use
         up the others' share). A SubmitIntents call costs one token per order. Buckets start
-        afresh when a reload changes the section."""
+        afresh when a reload changes the section. A call ``trusted`` (forwarded by another
+        node of the cluster, which applied the per-peer limit to its caller) skips the
+        per-peer limit: the forwarding node is not one peer; the node-wide one applies."""
         cfg = self._cfg()
         if self._limits is None or self._limits[0] is not cfg:
             self._limits = (cfg, RateLimiter(cfg.submit_peer_rate.rate, cfg.submit_peer_rate.burst),
@@ -92,7 +114,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         _, per_peer, per_node = self._limits
         now = self.node.clock.now()
         peer = peer_host(context)
-        if not per_peer.allow(peer, now, orders):
+        if not trusted and not per_peer.allow(peer, now, orders):
             wait = per_peer.retry_after(peer, now, orders)
             raise ResourceExhausted(f"too many submissions from {peer}: at most "
                                     f"{cfg.submit_peer_rate.rate:g}/s, burst "
@@ -153,10 +175,54 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     @unary("IntentService/SubmitIntent")
     async def SubmitIntent(self, request, context):
-        self._rate_limit(context)
+        self._rate_limit(context, trusted=await self._trusted(context))
+        if self._book_elsewhere(context):
+            return await self._forward("SubmitIntent", request, intents_pb2.Intent, context)
         submit = self._verify(request)   # CPU only (~0.1 ms): a thread hop would cost more
         await self._check_on_chain(submit)
-        return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT))
+        try:
+            return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT))
+        except LeaseLost:
+            return await self._forward("SubmitIntent", request, intents_pb2.Intent, context)
+
+    # ---- forwarding to the book's holder ------------------------------------------------
+    def _fwd(self) -> Forwarder:
+        if self._forwarder is None:
+            self._forwarder = Forwarder(self.node.store, self.node.grpc, "book",
+                                        what="the intent book")
+        return self._forwarder
+
+    async def _trusted(self, context) -> bool:
+        return await self._fwd().trusted(context)
+
+    def _book_elsewhere(self, context) -> bool:
+        """Another node's book took the last call this node's book could not (and this
+        call was not forwarded here: that one is this node's to answer)."""
+        return time.monotonic() < self._elsewhere_until and \
+            not Forwarder.was_forwarded(context)
+
+    async def _forward(self, method: str, request, response_type, context):
+        """The call, answered by the node whose book holds lease "book"; never a call
+        that was forwarded here already (the lease moved meanwhile: no loops)."""
+        if Forwarder.was_forwarded(context):
+            raise Unavailable("this node's intent book stands by (the book's lease moved "
+                              "while the call was forwarded here); retry")
+        self._elsewhere_until = time.monotonic() + _ELSEWHERE
+        code = "OK"
+        try:
+            return await self._fwd().forward(f"/{_SERVICE}/{method}", request, response_type,
+                                             context)
+        except OrbitalError as exc:   # not answered by the holder (unknown, unreachable)
+            code = exc.code.name
+            self._elsewhere_until = 0.0
+            raise
+        except Relayed as exc:   # the holder's own answer, passed on
+            code = _CODE_NAMES.get(exc.status.code, "UNKNOWN")
+            if exc.status.code == grpc.StatusCode.UNAVAILABLE.value[0]:
+                self._elsewhere_until = 0.0   # the holder moved or stands by: look again
+            raise
+        finally:
+            self._forwards.labels(method, code).inc()
 
     # ---- SubmitIntents ---------------------------------------------------------------
     def _verify_all(self, req) -> list[Submit | OrbitalError]:
@@ -179,7 +245,10 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     @unary("IntentService/SubmitIntents")
     async def SubmitIntents(self, request, context):
-        self._rate_limit(context, max(1, len(request.orders)))
+        self._rate_limit(context, max(1, len(request.orders)), trusted=await self._trusted(context))
+        if self._book_elsewhere(context):
+            return await self._forward("SubmitIntents", request,
+                                       intents_pb2.SubmitIntentsResponse, context)
         verified = await self.node.grpc.call(self._verify_all, request)
 
         async def on_chain(c: Submit | OrbitalError) -> Submit | OrbitalError:
@@ -192,8 +261,12 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         # checked together: admission reads them in one batch per chain
         checked = await asyncio.gather(*(on_chain(c) for c in verified))
         submits = tuple(c for c in checked if isinstance(c, Submit))
-        stored = iter(await self.node.registry.ask_async(BOOK_PATH, SubmitBatch(submits),
-                                                          _ASK_TIMEOUT) if submits else ())
+        try:
+            stored = iter(await self.node.registry.ask_async(BOOK_PATH, SubmitBatch(submits),
+                                                              _ASK_TIMEOUT) if submits else ())
+        except LeaseLost:
+            return await self._forward("SubmitIntents", request,
+                                       intents_pb2.SubmitIntentsResponse, context)
         results = []
         for c in checked:
             got = c if isinstance(c, OrbitalError) else next(stored)
@@ -271,8 +344,13 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     @unary("IntentService/CancelIntent")
     async def CancelIntent(self, request, context):
+        if self._book_elsewhere(context):
+            return await self._forward("CancelIntent", request, intents_pb2.Intent, context)
         cancel = await self.node.grpc.call(self._cancel, request)
-        return intent_pb(await self.node.registry.ask_async(BOOK_PATH, cancel, _ASK_TIMEOUT))
+        try:
+            return intent_pb(await self.node.registry.ask_async(BOOK_PATH, cancel, _ASK_TIMEOUT))
+        except LeaseLost:
+            return await self._forward("CancelIntent", request, intents_pb2.Intent, context)
 
     # ---- WatchIntents ---------------------------------------------------------------
     def _watch_request(self, req) -> tuple[list[str], str]:

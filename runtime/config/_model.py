@@ -31,6 +31,10 @@ class NodeConfig:
                     doc="identity of this node when several share one database")
     grpc_listen: str = opt("127.0.0.1:50051", pattern=_HOSTPORT)
     metrics_listen: str = opt("127.0.0.1:9464", pattern=_HOSTPORT)
+    advertise: Optional[str] = opt(None, pattern=_HOSTPORT,
+                                   doc="host:port other nodes on the database reach this "
+                                       "node's gRPC at (forwarded submissions); default: "
+                                       "the bound grpc_listen, 0.0.0.0 or :: as 127.0.0.1")
     admin_token: Optional[Secret] = opt(None, pattern=r"\S{16,}",
                                         doc="bearer token; default: generated into var/admin-token")
     state_dir: str = opt("var")
@@ -53,7 +57,7 @@ class NodeConfig:
     rpc_limits: dict[str, RpcLimit] = opt(factory=dict, pattern=r"[A-Za-z]+(/[A-Za-z]+)?",
                                           doc="Service or Service/Method -> calls in progress")
 
-    RESTART_ONLY = ("name", "grpc_listen", "metrics_listen", "state_dir",
+    RESTART_ONLY = ("name", "grpc_listen", "metrics_listen", "advertise", "state_dir",
                     "max_message_bytes", "max_concurrent_streams", "rpc_pools", "rpc_routes",
                     "rpc_limits", "lease_ttl")
 

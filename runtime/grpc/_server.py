@@ -14,7 +14,7 @@ import concurrent.futures
 import logging
 import threading
 from typing import Any
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -56,6 +56,7 @@ class GrpcServer:
         self.server: grpc.aio.Server | None = None
         self.health: _health_aio.HealthServicer | None = None
         self.port = 0
+        self._at_stop: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._thread = threading.Thread(target=self._run, name="orbital-grpc", daemon=True)
 
     # ---- lifecycle (called from the node's thread) -------------------------------------
@@ -76,11 +77,21 @@ class GrpcServer:
                 await health.set(name, status)
         asyncio.run_coroutine_threadsafe(apply(), self.loop).result(10)
 
+    def at_stop(self, close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``close()`` on the loop when the server stops, after the calls ended (a
+        servicer's client channels to other nodes)."""
+        self._at_stop.append(close)
+
     def stop(self, grace: float) -> None:
         if self.server is None:
             return
         try:
             asyncio.run_coroutine_threadsafe(self.server.stop(grace), self.loop).result(grace + 5)
+            for close in self._at_stop:
+                try:
+                    asyncio.run_coroutine_threadsafe(close(), self.loop).result(5)
+                except Exception:  # noqa: BLE001 - the node stops anyway
+                    log.warning("closing at stop failed", exc_info=True)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(5)

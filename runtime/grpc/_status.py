@@ -21,9 +21,18 @@ from grpc_status import rpc_status
 
 from .._errors import OrbitalError
 
-__all__ = ["to_status", "status_proto"]
+__all__ = ["to_status", "status_proto", "Relayed"]
 
 log = logging.getLogger("orbital.grpc")
+
+
+class Relayed(Exception):
+    """Another node's answer to a call this node forwarded (a status other than OK),
+    passed on to the caller unchanged: code, message and rich details."""
+
+    def __init__(self, status: status_pb2.Status) -> None:
+        super().__init__(status.message)
+        self.status = status
 
 
 def to_status(exc: BaseException, method: str = "") -> grpc.Status:
@@ -34,6 +43,8 @@ def to_status(exc: BaseException, method: str = "") -> grpc.Status:
 def status_proto(exc: BaseException, method: str = "") -> status_pb2.Status:
     """``exc`` as a ``google.rpc.Status`` message: for a call's end (:func:`to_status`) and
     for the per-item results of a batch call, which answer each item as its own call would."""
+    if isinstance(exc, Relayed):
+        return exc.status
     if isinstance(exc, OrbitalError):
         code, message, violations = exc.code, exc.message, exc.violations
         preconditions = exc.preconditions

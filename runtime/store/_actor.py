@@ -15,9 +15,21 @@ import peewee
 from .._actor import Actor
 from ._store import Store
 
-__all__ = ["StoreActor", "StoreSettings", "StoreStatus"]
+__all__ = ["StoreActor", "StoreSettings", "StoreStatus", "advertised_address"]
 
 log = logging.getLogger("orbital.store")
+
+
+def advertised_address(bound: str) -> str:
+    """The address other nodes reach this one at, by default: the bound gRPC address
+    (``host:port``), a wildcard host (0.0.0.0, ::) read as 127.0.0.1 (nodes on one host;
+    across hosts, set ``node.advertise``)."""
+    if not bound:
+        return ""
+    host, _, port = bound.rpartition(":")
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    return f"{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,7 @@ class StoreSettings:
 
     url: str
     heartbeat_interval: float = 2.0
+    advertise: str = ""   # node.advertise; "" = from the bound gRPC address
 
 
 @dataclass(frozen=True)
@@ -71,8 +84,11 @@ class StoreActor(Actor):
         if grpc is not None:
             host = grpc.listen.rpartition(":")[0]
             address = f"{host}:{grpc.port}" if grpc.port else grpc.listen
+        settings: StoreSettings = self.config
         self.ctx.services.store.heartbeat(pid=os.getpid(), host=socket.gethostname(),
-                                          grpc_listen=address)
+                                          grpc_listen=address,
+                                          advertise=settings.advertise or
+                                          advertised_address(address))
         self._last_heartbeat = time.monotonic()
 
     def _tick(self) -> None:

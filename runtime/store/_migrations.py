@@ -7,13 +7,14 @@ All pending migrations run in one transaction under a lock: a PostgreSQL advisor
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable
 
 import peewee
 
-from ._models import Lease, NodeInstance, SchemaMigration
+from ._models import ClusterSecret, Lease, NodeInstance, SchemaMigration
 
 __all__ = ["Migration", "migrate", "RUNTIME_MIGRATIONS"]
 
@@ -49,10 +50,26 @@ def _runtime_0004(db: peewee.Database) -> None:
         db.execute_sql('ALTER TABLE "lease" ADD COLUMN "epoch" BIGINT NOT NULL DEFAULT 1')
 
 
+def _runtime_0005(db: peewee.Database) -> None:
+    """The address other nodes reach a node at (node.advertise). A database made from
+    scratch got the column from 0003 (the model has it)."""
+    if "advertise" not in {c.name for c in db.get_columns("node_instance")}:
+        db.execute_sql('ALTER TABLE "node_instance" ADD COLUMN "advertise" '
+                       "VARCHAR(300) NOT NULL DEFAULT ''")
+
+
+def _runtime_0006(db: peewee.Database) -> None:
+    """The cluster secret (32 random bytes, hex): made once, by the first node to migrate."""
+    db.create_tables([ClusterSecret])
+    ClusterSecret.insert(id=1, secret=secrets.token_hex(32)).execute(db)
+
+
 RUNTIME_MIGRATIONS = (Migration("0001_runtime_leases", _runtime_0001),
                       Migration("0002_runtime_lease_owner", _runtime_0002),
                       Migration("0003_runtime_node_instances", _runtime_0003),
-                      Migration("0004_runtime_lease_epoch", _runtime_0004))
+                      Migration("0004_runtime_lease_epoch", _runtime_0004),
+                      Migration("0005_runtime_node_advertise", _runtime_0005),
+                      Migration("0006_runtime_cluster_secret", _runtime_0006))
 
 
 def migrate(db: peewee.Database, migrations: Iterable[Migration], node: str) -> list[str]:

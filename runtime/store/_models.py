@@ -6,7 +6,7 @@ import peewee
 
 from ._db import database
 
-__all__ = ["BaseModel", "SchemaMigration", "Lease", "NodeInstance"]
+__all__ = ["BaseModel", "SchemaMigration", "Lease", "NodeInstance", "ClusterSecret"]
 
 
 class BaseModel(peewee.Model):
@@ -47,5 +47,17 @@ class NodeInstance(BaseModel):
     pid = peewee.IntegerField()
     host = peewee.CharField(max_length=255)
     grpc_listen = peewee.CharField(max_length=300)   # host:port it serves on (bound port)
+    # host:port the other nodes reach it at (node.advertise; default from grpc_listen)
+    advertise = peewee.CharField(max_length=300, default="")
     started_at = peewee.DoubleField()
     last_seen = peewee.DoubleField()
+
+
+class ClusterSecret(BaseModel):
+    """One row: a random secret every node on this database reads, so nodes recognise each
+    other's calls (a submission forwarded to the book's holder carries it, and the holder
+    does not count it against the per-peer limit of the node that forwarded it). Made at
+    the first migrate; never logged (``Store.cluster_secret`` registers it for redaction)."""
+
+    id = peewee.IntegerField(primary_key=True)   # always 1
+    secret = peewee.CharField(max_length=128)

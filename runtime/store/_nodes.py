@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["NodeRecord", "HeldLease", "STALE_HEARTBEATS"]
+__all__ = ["NodeRecord", "HeldLease", "LeaseHolder", "STALE_HEARTBEATS"]
 
 # A node is listed while its last heartbeat is at most this many heartbeat intervals old:
 # one late or failed heartbeat (a slow commit, a store blip) does not drop a live node.
@@ -36,3 +36,15 @@ class NodeRecord:
     started_at: float
     last_seen: float
     leases: tuple[HeldLease, ...] = ()
+    advertise: str = ""   # host:port other nodes reach it at (node.advertise)
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    """Who holds a lease now, and where other nodes reach it (:meth:`Store.lease_holder`)."""
+
+    name: str       # the lease
+    instance: str   # the holding node process
+    address: str    # host:port of its gRPC server (its node.advertise), "" if not registered
+    epoch: int
+    expires_at: float

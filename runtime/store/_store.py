@@ -7,14 +7,17 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import peewee
 
 from .._errors import LeaseLost, Unavailable
+from .._logging import register_secret
 from ._db import open_database, redact_url
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
-from ._models import Lease, NodeInstance
-from ._nodes import HeldLease, NodeRecord
+from ._models import ClusterSecret, Lease, NodeInstance
+from ._nodes import HeldLease, LeaseHolder, NodeRecord
+from ._notify import Callback, Listener, LocalNotices
 
 __all__ = ["Store", "STORE_ERRORS", "STORE_DOWN"]
 
@@ -57,6 +60,13 @@ class Store:
         # spend every request on a connect timeout, and recovers by itself when it returns.
         self._down_until = 0.0
         self._down_pause = 0.0
+        # Wake-ups (listen / notify, see _notify.py): callbacks per channel; on PostgreSQL
+        # the listener thread, started by the first listen().
+        self._notices = LocalNotices()
+        self._listener: Listener | None = None
+        self._listener_lock = threading.Lock()
+        self._closed = False
+        self._secret = ""
 
     def migrate(self) -> list[str]:
         return migrate(self.db, self.migrations, self.node)
@@ -145,9 +155,14 @@ class Store:
             if self.is_postgres or db.transaction_depth() > 0:
                 with db.atomic():
                     yield db
-            else:
+                return
+            try:
                 with db.atomic(lock_type="IMMEDIATE"):
                     yield db
+            except BaseException:
+                self._notices.discard()
+                raise
+            self._notices.commit()   # SQLite: notify()'s wake-ups, now that it committed
 
     def ping(self) -> float:
         started = time.perf_counter()
@@ -219,7 +234,7 @@ class Store:
                                              (Lease.owner == self.instance)).execute(self.db)
 
     # ---- the node registry (see _nodes.py) --------------------------------------------
-    def heartbeat(self, *, pid: int, host: str, grpc_listen: str,
+    def heartbeat(self, *, pid: int, host: str, grpc_listen: str, advertise: str = "",
                   now: float | None = None) -> None:
         """Record this instance as alive now: insert its row (``started_at`` = now) or
         refresh it (``started_at`` kept). An upsert, so a row deleted meanwhile (an operator
@@ -227,12 +242,43 @@ class Store:
         now = time.time() if now is None else now
         with self.connection():
             (NodeInstance.insert(instance=self.instance, name=self.node, pid=pid, host=host,
-                                 grpc_listen=grpc_listen, started_at=now, last_seen=now)
+                                 grpc_listen=grpc_listen, advertise=advertise,
+                                 started_at=now, last_seen=now)
              .on_conflict(conflict_target=[NodeInstance.instance],
                           update={NodeInstance.last_seen: now, NodeInstance.pid: pid,
                                   NodeInstance.host: host,
-                                  NodeInstance.grpc_listen: grpc_listen})
+                                  NodeInstance.grpc_listen: grpc_listen,
+                                  NodeInstance.advertise: advertise})
              .execute(self.db))
+
+    def lease_holder(self, name: str, now: float | None = None) -> LeaseHolder | None:
+        """Who holds lease ``name`` now (unexpired), with the address its node advertises
+        in the node registry ("" when it has no row: not started yet, or cleaned up);
+        None when nobody does (released, expired, never taken)."""
+        now = time.time() if now is None else now
+        with self.connection():
+            lease = (Lease.select().where((Lease.name == name) & (Lease.expires_at >= now))
+                     .first(self.db))
+            if lease is None:
+                return None
+            row = (NodeInstance.select(NodeInstance.advertise, NodeInstance.grpc_listen)
+                   .where(NodeInstance.instance == lease.owner).first(self.db))
+        address = (row.advertise or row.grpc_listen) if row is not None else ""
+        return LeaseHolder(name, lease.owner, address, lease.epoch, lease.expires_at)
+
+    def cluster_secret(self) -> str:
+        """The secret every node on this database shares (runtime migration 0006), read
+        once and kept; registered for redaction, so no log line ever shows it."""
+        if not self._secret:
+            with self.connection():
+                secret = (ClusterSecret.select(ClusterSecret.secret)
+                          .where(ClusterSecret.id == 1).scalar(self.db))
+            if not secret:
+                raise Unavailable("the cluster secret is not in the database yet "
+                                  "(the node is migrating it); retry")
+            register_secret(secret)
+            self._secret = secret
+        return self._secret
 
     def unregister_node(self) -> None:
         """Delete this instance's row (graceful shutdown)."""
@@ -256,9 +302,63 @@ class Store:
                     held.setdefault(lease.owner, []).append(
                         HeldLease(lease.name, lease.expires_at, lease.epoch))
         return [NodeRecord(r.instance, r.name, r.pid, r.host, r.grpc_listen, r.started_at,
-                           r.last_seen, tuple(held.get(r.instance, ()))) for r in rows]
+                           r.last_seen, tuple(held.get(r.instance, ())), r.advertise)
+                for r in rows]
+
+    # ---- wake-ups (see _notify.py) --------------------------------------------------------
+    def listen(self, channel: str, callback: Callback) -> None:
+        """Call ``callback(payload)`` on each :meth:`notify` of ``channel``, from any node
+        on this database; cheap (tell an actor to look), on the listener's thread.
+
+        A wake-up only, never the truth: a notification sent while this node was cut off
+        from the database is lost, so after each reconnect every callback is called once
+        with ``""``, and the woken reader reads what changed from the store. On
+        PostgreSQL one thread per store LISTENs on a connection of its own (not from the
+        pool); it starts with the first call, and this returns once the LISTEN is in
+        place (or the database is found down). On SQLite (a single node) the callbacks are
+        called in-process by the committing thread."""
+        self._notices.add(channel, callback)
+        if not self.is_postgres:
+            return
+        with self._listener_lock:
+            if self._closed:
+                return
+            if self._listener is None:
+                self._listener = Listener(self._listen_connection, self._notices)
+            listener = self._listener
+        listener.add(channel)
+
+    def _listen_connection(self) -> Any:
+        import psycopg2
+        return psycopg2.connect(dbname=self.db.database, connect_timeout=5,
+                                **self.db.connect_params)
+
+    def notify(self, channel: str, payload: str = "") -> None:
+        """Wake the listeners of ``channel`` on every node, when the caller's transaction
+        commits (dropped if it rolls back; at once outside a transaction). On PostgreSQL
+        ``pg_notify`` in that transaction (one notification per distinct channel and
+        payload per transaction); on SQLite the local callbacks, after the commit of the
+        outermost :meth:`atomic` (a notify in a savepoint that rolls back while the
+        transaction commits still wakes: harmless, wake-ups may be spurious)."""
+        with self.connection() as db:
+            if self.is_postgres:
+                db.execute_sql("SELECT pg_notify(%s, %s)", (channel, payload))
+            elif db.transaction_depth() > 0:
+                self._notices.queue(channel, payload)
+            else:
+                self._notices.deliver(channel, payload)
+
+    @property
+    def listener_reconnects(self) -> int:
+        """How many times the listener reconnected after losing the database (0 on SQLite)."""
+        return self._listener.reconnects if self._listener is not None else 0
 
     def close(self) -> None:
+        with self._listener_lock:
+            self._closed = True
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
         if hasattr(self.db, "close_all"):
             self.db.close_all()
         elif not self.db.is_closed():

@@ -135,6 +135,7 @@ def test_list_nodes_shows_this_node(node_factory, channel_to, nodes):
     assert (me.instance, me.name, me.pid, me.grpc_listen, me.this_node) == (
         node.instance, "node-1", os.getpid(), f"127.0.0.1:{node.grpc_port}", True)
     assert not me.leases and me.host
+    assert me.advertise == me.grpc_listen   # bound on 127.0.0.1: others reach it there
     assert reply.seen_within_seconds == 1.5   # 3 x node.heartbeat_interval
 
     def last_seen():

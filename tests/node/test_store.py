@@ -39,10 +39,11 @@ def test_migrations_twice_in_a_row_are_idempotent(database_url, tmp_path):
     store = Store(database_url, state_dir=str(tmp_path), migrations=[_migration()])
     assert store.migrate() == ["0001_runtime_leases", "0002_runtime_lease_owner",
                                "0003_runtime_node_instances", "0004_runtime_lease_epoch",
+                               "0005_runtime_node_advertise", "0006_runtime_cluster_secret",
                                "0500_test_amounts"]
     assert store.migrate() == []
     with store.connection():
-        assert SchemaMigration.select().count() == 5
+        assert SchemaMigration.select().count() == 7
     store.close()
 
 
@@ -76,7 +77,8 @@ def test_two_nodes_migrating_together(pg_url):
     applied = [m for r in results.values() for m in r]
     assert sorted(applied) == ["0001_runtime_leases", "0002_runtime_lease_owner",
                               "0003_runtime_node_instances", "0004_runtime_lease_epoch",
-                               "0500_test_amounts"]
+                              "0005_runtime_node_advertise", "0006_runtime_cluster_secret",
+                              "0500_test_amounts"]
     for s in stores:
         s.close()
 
@@ -261,3 +263,45 @@ def test_a_takeover_waits_for_the_holders_fenced_transaction(pg_url):
     assert taken == [None]                      # renewed by the fenced commit: b stands by
     a.close()
     b.close()
+
+
+def test_cluster_secret_is_made_once_and_shared(database_url, tmp_path):
+    """Every node on the database reads the same random secret; a second migrate (another
+    node starting) does not replace it."""
+    a = Store(database_url, state_dir=str(tmp_path), instance="a")
+    a.migrate()
+    b = Store(database_url, state_dir=str(tmp_path), instance="b")
+    b.migrate()
+    secret = a.cluster_secret()
+    assert len(secret) == 64 and int(secret, 16)
+    assert b.cluster_secret() == secret
+    from runtime import redact
+    assert secret not in redact(f"header {secret}")   # registered: never in a log line
+    a.close()
+    b.close()
+
+
+def test_lease_holder_names_the_holder_and_its_advertised_address(database_url, tmp_path):
+    a = Store(database_url, state_dir=str(tmp_path), instance="a-1")
+    a.migrate()
+    b = Store(database_url, state_dir=str(tmp_path), instance="b-1")
+    assert a.lease_holder("book") is None
+    a.heartbeat(pid=1, host="h", grpc_listen="0.0.0.0:5001", advertise="10.0.0.1:5001")
+    b.heartbeat(pid=2, host="h", grpc_listen="127.0.0.1:5002")
+    assert a.acquire_lease("book", ttl=10, now=1000.0) == 1
+    holder = b.lease_holder("book", now=1005.0)
+    assert (holder.instance, holder.address, holder.epoch) == ("a-1", "10.0.0.1:5001", 1)
+    assert b.lease_holder("book", now=1011.0) is None          # expired: nobody holds it
+    assert b.acquire_lease("book", ttl=10, now=1011.0) == 2
+    holder = a.lease_holder("book", now=1012.0)
+    assert (holder.instance, holder.address) == ("b-1", "127.0.0.1:5002")   # no advertise
+    a.close()
+    b.close()
+
+
+def test_default_advertised_address_reads_a_wildcard_as_loopback():
+    from runtime.store import advertised_address
+    assert advertised_address("0.0.0.0:5001") == "127.0.0.1:5001"
+    assert advertised_address("[::]:5001") == "127.0.0.1:5001"
+    assert advertised_address("10.1.2.3:5001") == "10.1.2.3:5001"
+    assert advertised_address("") == ""

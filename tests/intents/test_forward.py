@@ -1,0 +1,196 @@
+"""Every node takes submissions: two real nodes on one PostgreSQL database, node A's book
+holding lease "book", node B's standing by. Calls to B are forwarded to A over gRPC on
+loopback and A's answers come back unchanged; limits apply on the node the client called.
+
+Rates are 0.001/s: buckets never refill within a test, so what is sent beyond a burst is
+over the limit on any machine.
+"""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from clients import field_violations
+from devnet import free_ports
+from node import build_app
+from orbital.v1 import intents_pb2, intents_pb2_grpc
+from runtime.grpc import CLUSTER_SECRET, FORWARDED_BY
+from tests._node import TestNodes
+
+from .conftest import USERS, cancel_signature, make_order, signed_request, write_node_config
+
+P = intents_pb2
+
+
+@pytest.fixture
+def two_nodes(tmp_path, pg_url):
+    """start(a_intents, b_intents, **a_node) -> (A, B, stub to A, stub to B)."""
+    with TestNodes(tmp_path) as nodes:
+        def start(a_intents: str = "", b_intents: str = "", **a_node):
+            ports = tuple(free_ports(2))
+            a = nodes.start(write_node_config(tmp_path / "a.yaml", pg_url, tmp_path / "var-a",
+                                              rpc_ports=ports, intents=a_intents, name="a",
+                                              **a_node), build_app)
+            b = nodes.start(write_node_config(tmp_path / "b.yaml", pg_url, tmp_path / "var-b",
+                                              rpc_ports=ports, intents=b_intents, name="b"),
+                            build_app)
+            holder = a.store.lease_holder("book")
+            assert holder is not None and holder.instance == a.instance   # A's book leads
+            return (a, b, nodes.stub(a, intents_pb2_grpc.IntentServiceStub),
+                    nodes.stub(b, intents_pb2_grpc.IntentServiceStub))
+        yield start
+
+
+def _forwarded(node, method: str = "SubmitIntent", code: str = "OK") -> float:
+    """Calls ``node`` forwarded (orbital_intents_forwarded_total)."""
+    return node.metrics.registry.get_sample_value(
+        "orbital_intents_forwarded_total", {"method": method, "code": code}) or 0.0
+
+
+def _error(call, *args, **kw) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as err:
+        call(*args, **kw)
+    return err.value
+
+
+def test_submit_and_cancel_through_the_node_without_the_book(two_nodes):
+    a, b, stub_a, stub_b = two_nodes()
+    order = make_order(USERS[0], nonce=1)
+    got = stub_b.SubmitIntent(signed_request(order))
+    assert got.status == P.INTENT_STATUS_PENDING
+    assert stub_a.GetIntent(P.GetIntentRequest(id=got.id)).id == got.id   # committed by A
+    assert _forwarded(b) == 1 and _forwarded(a) == 0
+
+    cancelled = stub_b.CancelIntent(P.CancelIntentRequest(
+        id=got.id, signature=cancel_signature(order, USERS[0].private_key)))
+    assert cancelled.status == P.INTENT_STATUS_CANCELLED
+    assert _forwarded(b, "CancelIntent") == 1
+    assert stub_a.GetIntent(P.GetIntentRequest(id=got.id)).status == P.INTENT_STATUS_CANCELLED
+
+
+def test_a_batch_through_the_node_without_the_book(two_nodes):
+    a, b, stub_a, stub_b = two_nodes()
+    good = [signed_request(make_order(USERS[i], nonce=10 + i)) for i in range(2)]
+    bad = P.SubmitIntentRequest(typed_data=good[0].typed_data, signature="0x1234")
+    reply = stub_b.SubmitIntents(P.SubmitIntentsRequest(orders=[good[0], bad, good[1]]))
+    assert [r.WhichOneof("result") for r in reply.results] == ["intent", "error", "intent"]
+    assert _forwarded(b, "SubmitIntents") == 1
+    assert reply.results[1].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    for r in (reply.results[0], reply.results[2]):
+        assert stub_a.GetIntent(P.GetIntentRequest(id=r.intent.id)).id == r.intent.id
+
+
+def test_the_holders_errors_come_back_unchanged(two_nodes):
+    """Status, message and rich details: the same whichever node the client called."""
+    a, b, stub_a, stub_b = two_nodes()
+    first = signed_request(make_order(USERS[1], nonce=20))
+    stub_b.SubmitIntent(first)
+    via_a, via_b = _error(stub_a.SubmitIntent, first), _error(stub_b.SubmitIntent, first)
+    assert via_b.code() == via_a.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert via_b.details() == via_a.details()
+    assert field_violations(via_b) == field_violations(via_a) != []
+    # a bad field, refused by whichever node verifies it: the same violations
+    bad = P.SubmitIntentRequest(typed_data=first.typed_data, signature="0x00")
+    via_a, via_b = _error(stub_a.SubmitIntent, bad), _error(stub_b.SubmitIntent, bad)
+    assert via_b.code() == via_a.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(via_b) == field_violations(via_a) == [("signature", via_a.details())]
+
+
+def test_per_peer_limit_applies_on_the_edge_not_the_holder(two_nodes):
+    """B (burst 3) limits its caller; A (burst 2) does not count B's forwarded calls as
+    one peer: three pass, though A alone would refuse a third from one peer."""
+    a, b, stub_a, stub_b = two_nodes(a_intents="submit_peer_rate: {rate: 0.001, burst: 2}",
+                                     b_intents="submit_peer_rate: {rate: 0.001, burst: 3}")
+    for i in range(3):
+        stub_b.SubmitIntent(signed_request(make_order(USERS[i], nonce=30 + i)))
+    err = _error(stub_b.SubmitIntent, signed_request(make_order(USERS[3], nonce=33)))
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "burst 3 (intents.submit_peer_rate)" in err.details()   # B's own limit
+    # A's bucket for 127.0.0.1 is untouched by the forwarded calls: the test's own
+    # client, on the same address, still has A's whole burst of 2
+    for i in range(2):
+        stub_a.SubmitIntent(signed_request(make_order(USERS[i], nonce=40 + i)))
+    err = _error(stub_a.SubmitIntent, signed_request(make_order(USERS[2], nonce=42)))
+    assert "burst 2 (intents.submit_peer_rate)" in err.details()
+
+
+def test_the_holders_node_wide_limit_still_applies_to_forwarded_calls(two_nodes):
+    """Trusted forwarded calls skip only the per-peer limit: A's intents.submit_rate
+    refuses the third, and B passes A's refusal on unchanged."""
+    a, b, stub_a, stub_b = two_nodes(a_intents="submit_rate: {rate: 0.001, burst: 2}")
+    for i in range(2):
+        stub_b.SubmitIntent(signed_request(make_order(USERS[i], nonce=45 + i)))
+    err = _error(stub_b.SubmitIntent, signed_request(make_order(USERS[2], nonce=47)))
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "the node takes at most 0.001 submissions/s, burst 2" in err.details()
+    assert _forwarded(b, code="RESOURCE_EXHAUSTED") == 1
+
+
+def test_a_forged_cluster_secret_is_not_trusted(two_nodes):
+    a, b, stub_a, stub_b = two_nodes(a_intents="submit_peer_rate: {rate: 0.001, burst: 2}")
+    forged = ((FORWARDED_BY, "b-000000"), (CLUSTER_SECRET, "0" * 64))
+    for i in range(2):
+        stub_a.SubmitIntent(signed_request(make_order(USERS[i], nonce=50 + i)), metadata=forged)
+    err = _error(stub_a.SubmitIntent, signed_request(make_order(USERS[2], nonce=52)),
+                 metadata=forged)
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED   # the limit applied
+    # the real secret (what B sends) is trusted: the per-peer limit is skipped
+    real = ((FORWARDED_BY, b.instance), (CLUSTER_SECRET, a.store.cluster_secret()))
+    assert stub_a.SubmitIntent(signed_request(make_order(USERS[2], nonce=52)), metadata=real).id
+
+
+def test_a_forwarded_call_is_never_forwarded_again(two_nodes):
+    """A call that reaches a standby book already forwarded (the lease moved meanwhile)
+    is answered UNAVAILABLE there, not sent on: no loop between two nodes."""
+    a, b, stub_a, stub_b = two_nodes()
+    forwarded = ((FORWARDED_BY, a.instance), (CLUSTER_SECRET, a.store.cluster_secret()))
+    err = _error(stub_b.SubmitIntent, signed_request(make_order(USERS[0], nonce=60)),
+                 metadata=forwarded)
+    assert err.code() == grpc.StatusCode.UNAVAILABLE
+    assert "stands by" in err.details() and "retry" in err.details()
+    assert _forwarded(b, code="UNAVAILABLE") == 0 and _forwarded(b) == 0
+
+
+def test_an_unreachable_holder_is_unavailable_with_what_to_check(two_nodes):
+    """A advertises an address nobody listens on (a wrong node.advertise)."""
+    dead = free_ports(1)[0]
+    a, b, stub_a, stub_b = two_nodes(advertise=f"127.0.0.1:{dead}")
+    err = _error(stub_b.SubmitIntent, signed_request(make_order(USERS[0], nonce=70)))
+    assert err.code() == grpc.StatusCode.UNAVAILABLE
+    assert f"held by node {a.instance} at 127.0.0.1:{dead}" in err.details()
+    assert "node.advertise" in err.details()
+    assert _forwarded(b, code="UNAVAILABLE") == 1
+    # the holder itself still serves its own clients
+    assert stub_a.SubmitIntent(signed_request(make_order(USERS[0], nonce=70))).id
+
+
+def test_a_holder_without_an_address_is_unavailable_until_the_lease_moves(tmp_path, pg_url):
+    """Lease book held by an instance that is in no node registry row (a node still
+    starting, or one whose row an operator deleted): UNAVAILABLE naming it; once it lets
+    the lease go, this node's book takes it and the same call succeeds here."""
+    from runtime.store import Store
+    from runtime.testing import wait_until
+    other = Store(pg_url, state_dir=str(tmp_path), instance="x-0a0b0c")
+    other.migrate()
+    assert other.acquire_lease("book", ttl=60) == 1
+    with TestNodes(tmp_path) as nodes:
+        b = nodes.start(write_node_config(tmp_path / "b.yaml", pg_url, tmp_path / "var-b",
+                                          name="b"), build_app)
+        stub = nodes.stub(b, intents_pb2_grpc.IntentServiceStub)
+        request = signed_request(make_order(USERS[0], nonce=80))
+        err = _error(stub.SubmitIntent, request)
+        assert err.code() == grpc.StatusCode.UNAVAILABLE
+        assert "held by node x-0a0b0c, which has no address in the node registry" in \
+            err.details()
+        other.release_lease("book")
+
+        def submitted():
+            try:
+                return stub.SubmitIntent(request)
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc.details()
+                return None
+        assert wait_until(submitted, what="this node's book taking the lease").id
+        assert b.store.lease_holder("book").instance == b.instance
+    other.close()
