@@ -44,7 +44,7 @@ from protocol.evidence import MAX_MISMATCH_REASON
 from runtime import (ActorUnavailable, AlreadyExists, DeadlineExceeded, FailedPrecondition,
                      InvalidArgument, PermissionDenied, ResourceExhausted, StartChild,
                      Unauthenticated, Unavailable)
-from runtime.grpc import Outbox, peer_host, stream, unary
+from runtime.grpc import Forwarder, Outbox, stream, unary
 
 from ._flood import MessageLimits, SessionCaps, backpressure
 from ._session import (SessionSpec, SolverBid, SolverDecline, SolverFill, SolverGetRecord,
@@ -63,6 +63,7 @@ _MAX_NAME = 128    # characters per entry (a name, a chain id or a 0x address)
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _TX = re.compile(r"0x[0-9a-fA-F]{64}")
 _SIG = re.compile(r"0x[0-9a-fA-F]{130}")
+_SERVICE = solver_pb2.DESCRIPTOR.services_by_name["SolverService"].full_name
 MAX_DECLINE_REASON = 1024
 
 
@@ -186,9 +187,28 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
         self.challenges = Challenges(node.config.node.name)
         self.sessions = node.metrics.gauge("orbital_solver_sessions", "Connected solver sessions")
         self.caps = SessionCaps()
+        self._fwd: Forwarder | None = None
 
     def _cfg(self) -> IntentsConfig:
         return self.node.config.section("intents", IntentsConfig)
+
+    # ---- several nodes: sessions live where the book leads (docs/cluster.md) --------------
+    def _forwarder(self) -> Forwarder:
+        if self._fwd is None:
+            self._fwd = Forwarder(self.node.store, self.node.grpc, "book",
+                                  what="the intent book")
+        return self._fwd
+
+    async def _book_elsewhere(self, context) -> bool:
+        """Another node holds lease "book": relay there. A call relayed here already is
+        never relayed again (the lease moved meanwhile: UNAVAILABLE, the solver
+        reconnects); on a single node (SQLite) this is one cached lookup a second."""
+        if not await self._forwarder().elsewhere():
+            return False
+        if Forwarder.was_forwarded(context):
+            raise Unavailable("this node's intent book stands by (the book's lease moved "
+                              "while the session was relayed here); reconnect")
+        return True
 
     def _wall(self) -> float:
         return self.node.clock.wall()
@@ -196,6 +216,9 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
     # ---- GetChallenge --------------------------------------------------------------------
     @unary("SolverService/GetChallenge")
     async def GetChallenge(self, request, context):
+        if await self._book_elsewhere(context):   # the session will be relayed there too
+            return await self._forwarder().forward(f"/{_SERVICE}/GetChallenge", request,
+                                                   solver_pb2.Challenge, context)
         solver = _address(request.solver, "solver")
         if int(solver, 16) == 0:
             raise InvalidArgument("solver is the zero address, which has no key to sign a "
@@ -207,11 +230,20 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
     @stream("SolverService/Session")
     async def Session(self, request_iterator, context):
         cfg = self._cfg()
-        peer = peer_host(context)
+        peer = await self._forwarder().peer(context)
         self.caps.enter(peer, cfg)   # before the hello: a refused stream costs no signature work
         try:
             requests = request_iterator.__aiter__()
             hello = await self._hello(requests, cfg)
+            if await self._book_elsewhere(context):
+                # Another node's book runs the auctions: the session lives there, and this
+                # node relays the stream (limits applied here first; the hello is checked
+                # there, against that node's challenge).
+                async for msg in self._forwarder().relay(
+                        f"/{_SERVICE}/Session", solver_pb2.SolverMessage(hello=hello),
+                        requests, solver_pb2.ServerMessage, context):
+                    yield msg
+                return
             spec, directory = await self._admit(hello, cfg, context)
             ref = await self._start(spec)
             self.sessions.inc()

@@ -20,24 +20,29 @@ import asyncio
 import hmac
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.rpc import status_pb2
 
 from .._errors import DeadlineExceeded, Unavailable
+from ._limits import peer_host
 from ._status import Relayed
 
 if TYPE_CHECKING:   # the store imports the actor base, which imports this package
     from ..store import LeaseHolder, Store
     from ._server import GrpcServer
 
-__all__ = ["Forwarder", "FORWARDED_BY", "CLUSTER_SECRET"]
+__all__ = ["Forwarder", "FORWARDED_BY", "FORWARDED_FOR", "CLUSTER_SECRET"]
 
 log = logging.getLogger("orbital.grpc")
 
 FORWARDED_BY = "orbital-forwarded-by"
 CLUSTER_SECRET = "orbital-cluster-secret"
+# The caller's own address (peer_host) on a relayed stream: the holder keys its per-peer
+# limits by it when the call is trusted, not by the relaying node's address.
+FORWARDED_FOR = "orbital-forwarded-for"
 # The holder's address is read again after this long (or at once after a failure): a
 # lease that moves is followed within a second, without a query per forwarded call.
 _HOLDER_TTL = 1.0
@@ -84,6 +89,14 @@ class Forwarder:
         secret = await self._cluster_secret()
         return hmac.compare_digest(given.encode(), secret.encode())
 
+    async def peer(self, context: Any) -> str:
+        """The peer per-peer limits are keyed by: the caller, or for a call relayed by
+        another node of the cluster (trusted), the caller it relayed."""
+        relayed_for = _metadata(context).get(FORWARDED_FOR)
+        if relayed_for and await self.trusted(context):
+            return relayed_for
+        return peer_host(context)
+
     async def _cluster_secret(self) -> str:
         if not self._secret:
             self._secret = await self.server.call(self.store.cluster_secret)
@@ -117,6 +130,53 @@ class Forwarder:
             if status.code == grpc.StatusCode.UNAVAILABLE.value[0]:
                 self._forget()   # the lease may have moved: look it up again next time
             raise Relayed(status) from None
+
+    async def elsewhere(self) -> bool:
+        """True when another node holds the lease (calls go there), False when this node
+        does; :class:`Unavailable` when no node does (it is moving)."""
+        now = time.monotonic()
+        if self._holder is None or now >= self._holder_until:
+            self._holder = await self.server.call(self.store.lease_holder, self.lease)
+            self._holder_until = now + _HOLDER_TTL
+        if self._holder is not None and self._holder.instance == self.store.instance:
+            return False
+        await self._find_holder()
+        return True
+
+    async def relay(self, method: str, first: Any, requests: AsyncIterator[Any],
+                    response_type: Any, context: Any) -> AsyncIterator[Any]:
+        """Relay a bidirectional stream to the holder's ``method``: ``first`` (a message
+        already read) then ``requests`` go there, its messages come back. The holder's
+        error status ends the stream as :class:`Relayed`; a transport failure (the holder
+        died) as :class:`Unavailable` naming it, so the client reconnects, here, and is
+        relayed to the next holder."""
+        holder = await self._find_holder()
+        call = self._channel(holder.address).stream_stream(
+            method, request_serializer=type(first).SerializeToString,
+            response_deserializer=response_type.FromString)
+
+        async def upstream() -> AsyncIterator[Any]:
+            yield first
+            async for message in requests:
+                yield message
+
+        metadata = ((FORWARDED_BY, self.store.instance),
+                    (CLUSTER_SECRET, await self._cluster_secret()),
+                    (FORWARDED_FOR, peer_host(context)))
+        stream = call(upstream(), metadata=metadata)
+        try:
+            async for message in stream:
+                yield message
+        except grpc.aio.AioRpcError as exc:
+            status = _status_of(exc)
+            if status is None:
+                self._forget()
+                raise self._unreachable(holder, exc) from None
+            if status.code == grpc.StatusCode.UNAVAILABLE.value[0]:
+                self._forget()
+            raise Relayed(status) from None
+        finally:
+            stream.cancel()
 
     async def _find_holder(self) -> LeaseHolder:
         now = time.monotonic()

@@ -194,3 +194,34 @@ def test_a_holder_without_an_address_is_unavailable_until_the_lease_moves(tmp_pa
         assert wait_until(submitted, what="this node's book taking the lease").id
         assert b.store.lease_holder("book").instance == b.instance
     other.close()
+
+
+# ---- solver sessions through a node without the book -------------------------------------------
+def test_a_solver_session_through_the_node_without_the_book_is_relayed(two_nodes, tmp_path):
+    """The solver connects to B; its challenge and its session are relayed to A, whose book
+    runs the auctions: it is offered what is submitted to either node, and wins. When A
+    stops, the relayed stream ends UNAVAILABLE; the solver reconnects to B, which now leads."""
+    from actors import SOLVERS_PATH
+    from tests.solvers.conftest import SolverClient
+    from tests.solvers.test_auction import bid_in_order
+    a, b, stub_a, stub_b = two_nodes(a_intents="auction_window: 0.3",
+                                     b_intents="auction_window: 0.3")
+    with grpc.insecure_channel(f"127.0.0.1:{b.grpc_port}") as ch_b:
+        solver = SolverClient(ch_b).connect()
+        assert [p for p in a.registry.paths(SOLVERS_PATH + "/session/")]   # lives on A
+        assert not list(b.registry.paths(SOLVERS_PATH + "/session/"))
+        got = [stub_a.SubmitIntent(signed_request(make_order(USERS[0], nonce=40))),
+               stub_b.SubmitIntent(signed_request(make_order(USERS[1], nonce=41)))]
+        for i, intent in enumerate(got):
+            solver.wait_for("offer", lambda m, id=intent.id: m.intent.id == id)
+            bid_in_order(solver, intent.id, 99 * 10**6, i + 1)
+            award = solver.wait_for("award", lambda m, id=intent.id: m.intent_id == id)
+            assert award.intent.solver == solver.address
+
+        a.shutdown()   # graceful: A releases the book; B takes it at once
+        code, details = solver.wait_closed()
+        assert code == grpc.StatusCode.UNAVAILABLE, details
+        again = SolverClient(ch_b, solver.account).connect()
+        assert list(b.registry.paths(SOLVERS_PATH + "/session/"))     # now local to B
+        third = stub_b.SubmitIntent(signed_request(make_order(USERS[2], nonce=42)))
+        again.wait_for("offer", lambda m: m.intent.id == third.id)
