@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 import peewee
 
 from .._errors import LeaseLost, Unavailable
-from ._db import open_database, redact_url
+from ._db import database, open_database, redact_url
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
 from ._models import Lease, NodeInstance
 from ._nodes import HeldLease, NodeRecord
@@ -75,7 +75,8 @@ class Store:
         if opened:
             self._connect()
         try:
-            yield self.db
+            with database.use(self.db):
+                yield self.db
         except STORE_ERRORS as exc:
             if self.db.in_transaction():
                 raise   # the outermost unit of work maps it, once the transaction is unwound

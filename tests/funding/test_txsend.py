@@ -17,8 +17,10 @@ from .conftest import ETH, fresh_address
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path}/tx.db", state_dir=str(tmp_path), migrations=[MIGRATION])
+def store(database_url, tmp_path):
+    """Each test on SQLite (the per-process allocator) and on PostgreSQL (nonces picked in
+    the database, under an advisory lock)."""
+    s = Store(database_url, state_dir=str(tmp_path), migrations=[MIGRATION])
     s.migrate()
     yield s
     s.close()
