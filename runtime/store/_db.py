@@ -37,7 +37,7 @@ class Binding(peewee.DatabaseProxy):
         object.__setattr__(self, "_local", threading.local())
         object.__setattr__(self, "_shared", None)
 
-    @property  # type: ignore[override]
+    @property
     def obj(self) -> Any:
         here = getattr(self._local, "db", None)
         return here if here is not None else self._shared
