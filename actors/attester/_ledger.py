@@ -19,8 +19,9 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, ContextManager
+from typing import Any
 
 from actors.book import IntentRow
 from actors import BOOK_PATH
@@ -52,7 +53,7 @@ class Ledger:
     (the lease of that chain's attester)."""
 
     def __init__(self, store: Store, registry: Any, max_retries: int,
-                 fenced: Callable[[str], ContextManager[Any]]) -> None:
+                 fenced: Callable[[str], AbstractContextManager[Any]]) -> None:
         self.store, self.registry, self.max_retries = store, registry, max_retries
         self.fenced = fenced
 

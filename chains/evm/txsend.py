@@ -76,8 +76,9 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, ContextManager, Protocol
+from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
@@ -157,7 +158,7 @@ class Fence(Protocol):
     ``fenced()`` a transaction that commits only while the owner leads, ``check()`` a
     proof that it leads now. Both raise the owner's lease error when it does not."""
 
-    def fenced(self) -> ContextManager[Any]: ...
+    def fenced(self) -> AbstractContextManager[Any]: ...
 
     def check(self) -> None: ...
 
@@ -477,7 +478,7 @@ class TxSender:
             nonce += 1
         return nonce
 
-    def _tx(self) -> ContextManager[Any]:
+    def _tx(self) -> AbstractContextManager[Any]:
         """A transaction for the sender's writes: the owner's fence when it has one."""
         if self.fence is not None:
             return self.fence.fenced()
