@@ -122,6 +122,13 @@ class Attester(SenderOwner, Actor):
     def _held(self) -> list[str]:
         return [n for n, lease in self.leases.items() if lease.held]
 
+    def _renew(self) -> None:
+        """A round starts by renewing (or trying to take) each chain's lease, as funding
+        does: who leads is known before anything is read."""
+        for lease in self.leases.values():
+            if lease.renew():
+                self.lease_changed(lease)
+
     def _rereport(self, name: str) -> None:
         try:
             self.ledger.rereport(name)
@@ -209,6 +216,7 @@ class Attester(SenderOwner, Actor):
     def _round(self) -> dict[str, Any]:
         heads: dict[str, int] = {}
         out: dict[str, Any] = {}
+        self._renew()
         for name in self.senders:
             if not self.leases[name].held:
                 out[name] = {"standby": f"another node holds attester:{name}"}
@@ -403,6 +411,7 @@ class Attester(SenderOwner, Actor):
         origin chain. An intent whose refunds reverted ``max_retries`` times is left alone
         (logged). REFUNDED itself comes from the watcher seeing the Refunded event."""
         sent = 0
+        self._renew()
         for name, sender in self.senders.items():
             if not self.leases[name].held:     # the chain's holder refunds there
                 continue

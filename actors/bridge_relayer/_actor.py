@@ -128,6 +128,8 @@ class BridgeRelayer(SenderOwner, Actor):
     # ---- a round ----------------------------------------------------------------------------
     def _round(self) -> dict[str, str]:
         out: dict[str, str] = {}
+        if self.singleton.renew():        # who leads, before reading anything (as funding)
+            self.lease_changed(self.singleton)
         if not self.singleton.held:       # standby: another node relays
             return {"standby": "another node holds the relayer lease"}
         try:

@@ -157,6 +157,11 @@ class FundingAccount(Actor):
 
     # ---- a round ------------------------------------------------------------------------
     def _round(self) -> FundingStatus:
+        # A round starts by renewing (or trying to take) the lease: it knows who leads
+        # before reading anything, and a lease that lapsed while no one else wanted it
+        # (an actor on a test's fake clock, whose lease timer does not run) is taken back.
+        if self.singleton.renew():
+            self.lease_changed(self.singleton)
         if not self.singleton.held:      # another node does this account's rounds
             self.state = "standby"
             return self.status()

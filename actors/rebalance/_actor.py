@@ -138,7 +138,12 @@ class Strategy(SenderOwner, Actor):
 
     # ---- a round --------------------------------------------------------------------------
     def _round(self) -> None:
-        if self.signer_error or not self._leads():   # standby: another node moves
+        if self.signer_error:
+            return
+        assert self.singleton is not None
+        if self.singleton.renew():      # who leads, before reading anything (as funding)
+            self.lease_changed(self.singleton)
+        if not self.singleton.held:     # standby: another node moves
             return
         try:
             if not self._reconciled:      # once per start: what finished while we were down

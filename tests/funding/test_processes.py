@@ -176,3 +176,30 @@ def test_two_processes_topping_up_from_one_key_never_reuse_a_nonce(
     assert chain_a.nonce(treasury.address) == nonce + 5
     assert chain_a.balance(ta) == 3 * ETH and chain_a.balance(tb) == 3 * ETH
     assert os.environ["FUNDING_KEY"]          # the processes had the key from here
+
+
+def test_kill_9_of_the_holder_mid_top_up_pays_once(processes, db, chain_a, treasury):
+    """A sends a top-up (pending: automine off) and is killed. B takes the account over
+    once A's lease expires, follows A's transaction (no second one) and confirms it."""
+    target = fresh_address()
+    chain_a.set_balance(target, 3 * ETH)
+    a = processes("node-a", {"gas": account(target)}, lease_ttl=2)
+    wait_until(lambda: holder(db, "funding:gas") == instance(a), what="A leads")
+    b = processes("node-b", {"gas": account(target)}, lease_ttl=2)
+    nonce = chain_a.nonce(treasury.address)
+
+    chain_a.rpc("evm_setAutomine", False)
+    chain_a.set_balance(target, 0)
+    wait_until(lambda: len(rows(db)) == 1 and rows(db)[0].sent_at, what="A's top-up sent")
+    a.p.kill()
+    killed = time.monotonic()
+    a.p.wait(10)
+    wait_until(lambda: holder(db, "funding:gas") == instance(b), timeout=30,
+               what="B takes over after the lease expires")
+    took = time.monotonic() - killed
+    print(f"kill -9 to take-over: {took:.2f} s (lease TTL 2 s)")
+    chain_a.rpc("evm_mine")
+    wait_until(lambda: [n.status for n in needs(db)] == ["confirmed"], what="confirmed by B")
+    assert chain_a.nonce(treasury.address) == nonce + 1 and chain_a.balance(target) == 3 * ETH
+    [row] = rows(db)
+    assert row.status == "mined" and not logged(b, ACTOR_FAILED)
