@@ -100,10 +100,9 @@ def test_a_paused_holder_writes_and_sends_nothing_after_its_lease_moved(
                       lease_ttl=1)
             b = start(nodes, tmp_path, pg_url, chains, treasury, "node-b", accounts,
                       lease_ttl=1)
-            wait_until(lambda: leads(a, "gas"), timeout=10, what="A leads")
-            threading.Thread(target=lambda: outcome.append(poll(a, "gas")),
+            assert paused.wait(20)      # A led (its need is written fenced) and pauses
+            threading.Thread(target=lambda: outcome.append(poll(a, "gas")),   # queued
                              daemon=True).start()
-            assert paused.wait(20)
             wait_until(lambda: leads(b, "gas"), timeout=10, what="B takes over")
             poll(b, "gas")              # B found A's need unsent and sent it (at its
             assert chain_a.balance(target) == 3 * ETH   # take-over round, or this one)
