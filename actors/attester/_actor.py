@@ -33,6 +33,14 @@ other actor signing with the same key (devnet: the bridge relayer).
 A FAILED decision is told to ``intents/book`` as :class:`SettlementFailed`; SETTLED and
 REFUNDED come from the watcher. RPC outages end the chain's round (retried next round);
 nothing half-done is lost because every transaction is in ``evm_tx`` first.
+
+Several nodes (one PostgreSQL): the attester runs on every node but settles an origin
+chain only while it holds that chain's lease ``attester:<chain>``; for the other chains
+it stands by (RPC clients ready, no polling, no sends). On taking a chain over it
+reconciles that chain's sender and re-reports its FAILED orders, as after a restart.
+Every write of a chain (batch, order decisions, transaction rows) runs in that lease's
+``fenced()`` and every broadcast is preceded by its ``check()``: an ex-holder writes and
+sends nothing.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.txsend import TX_FAILED, TX_MINED, TX_PENDING, TX_REVERTED, EvmTx
 from chains.evm.owner import SenderOwner
 from actors.alerts import RaiseAlert, raise_alert
-from runtime import Actor, register_secret
+from runtime import Actor, LeaseLost, SingletonLease, register_secret
 
 from ._calls import (ESCROW_STATUS, attester_calldata, decode_escrow_status, escrow_calldata,
                      revert_reason, settle_calldata)
@@ -82,16 +90,50 @@ class Attester(SenderOwner, Actor):
                      for n, c in spec.chains.items()}
         self.settlers = {n: to_checksum_address(c.contracts.settler)
                          for n, c in spec.chains.items()}
-        self.ledger = Ledger(self.store, self.ctx.registry, self.cfg.max_retries)
-        self.build_senders({n: spec.chains[n].chain_id for n in spec.origins}, self.cfg)
+        # one lease per origin chain: each chain's settling moves between nodes alone
+        self.leases = {n: self.hold_lease(f"attester:{n}") for n in spec.origins}
+        self.ledger = Ledger(self.store, self.ctx.registry, self.cfg.max_retries,
+                             lambda chain: self.leases[chain].fenced())
+        self.build_senders({n: spec.chains[n].chain_id for n in spec.origins}, self.cfg,
+                           self.leases.__getitem__)
         self._reconciled: set[str] = set()   # chains whose sender reconciled since start
         self._refused: dict[str, tuple[float, str]] = {}   # chain -> (when, why) refused
         self.role: dict[str, str] = {}       # chain -> "" ok | reason it cannot settle
         self.last_round: dict[str, Any] = {}
-        log.info("attester starting", extra={"path": self.path, "address": self.account.address,
-                                              "origins": list(spec.origins)})
-        self.ledger.rereport()
+        log.info("attester starting", extra={
+            "path": self.path, "address": self.account.address, "origins": list(spec.origins),
+            "leads": [n for n, lease in self.leases.items() if lease.held]})
+        for name in self._held():
+            self._rereport(name)
         self.schedule_tick(0.0)
+
+    def lease_changed(self, lease: SingletonLease) -> None:
+        """A chain gained: reconcile its sender and re-report at a round now (its state is
+        all in the store); lost: its rounds stop at the next fenced write."""
+        name = lease.name.split(":", 1)[1]
+        if lease.held:
+            log.info("attester leads a chain", extra={"path": self.path, "chain": name,
+                                                       "epoch": lease.epoch})
+            self._reconciled.discard(name)
+            self._refused.pop(name, None)
+            self._rereport(name)
+            self.schedule_tick(0.0)
+
+    def _held(self) -> list[str]:
+        return [n for n, lease in self.leases.items() if lease.held]
+
+    def _renew(self) -> None:
+        """A round starts by renewing (or trying to take) each chain's lease, as funding
+        does: who leads is known before anything is read."""
+        for lease in self.leases.values():
+            if lease.renew():
+                self.lease_changed(lease)
+
+    def _rereport(self, name: str) -> None:
+        try:
+            self.ledger.rereport(name)
+        except LeaseLost:
+            pass    # the new holder re-reports
 
     def handle(self, message: Any) -> Any:
         if self.run_tick(message, self.cfg.poll_interval, self._round):
@@ -174,9 +216,17 @@ class Attester(SenderOwner, Actor):
     def _round(self) -> dict[str, Any]:
         heads: dict[str, int] = {}
         out: dict[str, Any] = {}
+        self._renew()
         for name in self.senders:
+            if not self.leases[name].held:
+                out[name] = {"standby": f"another node holds attester:{name}"}
+                continue
             try:
                 out[name] = self._settle_chain(name, heads)
+            except LeaseLost:
+                out[name] = {"standby": f"lease attester:{name} lost"}
+                log.warning("attester round stopped on a chain: another node holds its lease",
+                            extra={"path": self.path, "chain": name})
             except (RpcUnavailable, RpcError) as exc:
                 out[name] = {"error": str(exc)}
                 log.warning("attester round failed, retrying next round",
@@ -361,7 +411,10 @@ class Attester(SenderOwner, Actor):
         origin chain. An intent whose refunds reverted ``max_retries`` times is left alone
         (logged). REFUNDED itself comes from the watcher seeing the Refunded event."""
         sent = 0
+        self._renew()
         for name, sender in self.senders.items():
+            if not self.leases[name].held:     # the chain's holder refunds there
+                continue
             try:
                 if self._follow(name):
                     continue
@@ -381,6 +434,9 @@ class Attester(SenderOwner, Actor):
                     if did != "skip":        # sent, or refused by the node: next run
                         sent += did == "sent"
                         break
+            except LeaseLost:
+                log.warning("refund round stopped on a chain: another node holds its lease",
+                            extra={"chain": name})
             except (RpcUnavailable, RpcError) as exc:
                 log.warning("refund round failed on a chain, retried at the next run",
                             extra={"chain": name, "error": str(exc)})
@@ -391,6 +447,7 @@ class Attester(SenderOwner, Actor):
         chains = {}
         for name, sender in self.senders.items():
             chains[name] = {"role": self.role.get(name, "unchecked") or "ok",
+                            "leads": self.leases[name].held,
                             "inflight": [(r.nonce, r.tx_hash) for r in sender.pending()]}
         return {"address": self.account.address, "chains": chains,
                 "last_round": self.last_round}

@@ -6,7 +6,11 @@ once, also when the actor crashes half-way. So a batch's decisions (settled, ski
 reverted attempt, retry) are written together with the batch's ``done`` mark in ONE
 database transaction; the book is told of FAILED only after that commit, and a report
 that did not get through (book down, crash) is kept (``reported = false``) and re-told at
-the next start.
+the next start (or when this node takes the chain's lease over).
+
+Several nodes: every write of a chain's orders and batches runs in ``fenced(chain)``, the
+transaction of the attester's lease of that chain (``attester:<chain>``), so a node that
+lost the lease writes nothing (:class:`runtime.LeaseLost`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,14 +49,19 @@ class Decision:
 
 
 class Ledger:
-    def __init__(self, store: Store, registry: Any, max_retries: int) -> None:
+    """``fenced(chain)``: the transaction of every write of ``chain``'s orders and batches
+    (the lease of that chain's attester)."""
+
+    def __init__(self, store: Store, registry: Any, max_retries: int,
+                 fenced: Callable[[str], AbstractContextManager[Any]]) -> None:
         self.store, self.registry, self.max_retries = store, registry, max_retries
+        self.fenced = fenced
 
     # ---- batches ------------------------------------------------------------------------
     def open_batch(self, chain: str, order_ids: list[str], fillers: list[str],
                    fill_keys: list[str], gas: int, now: float) -> AttesterBatch:
         """The batch and its orders ``inflight``, committed before anything is signed."""
-        with self.store.connection(), self.store.atomic():
+        with self.fenced(chain):
             batch = AttesterBatch.create(chain=chain, order_ids=json.dumps(order_ids),
                                          fillers=json.dumps(fillers),
                                          fill_keys=json.dumps(fill_keys), gas_limit=gas,
@@ -67,18 +78,18 @@ class Ledger:
 
     def close_batch(self, batch: AttesterBatch, outcome: str, tx_hash: str,
                     decisions: list[Decision]) -> None:
-        with self.store.connection(), self.store.atomic():
+        with self.fenced(batch.chain):
             failed = [self._apply(d, batch.chain, batch.id) for d in decisions]
             AttesterBatch.update(status=BATCH_DONE, outcome=outcome, tx_hash=tx_hash,
                                  updated_at=time.time()).where(
                 AttesterBatch.id == batch.id).execute()
-        self._report([f for f in failed if f])
+        self._report(batch.chain, [f for f in failed if f])
 
     # ---- single decisions (outside a batch: evidence, simulation) -------------------------
     def decide(self, chain: str, decision: Decision) -> None:
-        with self.store.connection(), self.store.atomic():
+        with self.fenced(chain):
             failed = self._apply(decision, chain, None)
-        self._report([failed] if failed else [])
+        self._report(chain, [failed] if failed else [])
 
     def excluded(self):
         """Intents not to pick up again: FAILED by us, in an open batch, held for an
@@ -101,27 +112,31 @@ class Ledger:
                                      "not held for a decision" +
                                      (f" ({row.decision} decided)" if row.decision else ""))
         by = f"operator: {note}" if note else "operator"
-        if repay:
-            self._mark(intent_id, row.chain, "retry", decision="repay",
-                       reason=f"shortfall repaid by decision of the {by}; {row.reason}")
-        else:
-            self._mark(intent_id, row.chain, "withheld", decision="withhold",
-                       reason=f"shortfall withheld by decision of the {by}: not settled, "
-                              f"refunded to the user after fillDeadline; {row.reason}")
+        with self.fenced(row.chain):
+            if repay:
+                self._mark(intent_id, row.chain, "retry", decision="repay",
+                           reason=f"shortfall repaid by decision of the {by}; {row.reason}")
+            else:
+                self._mark(intent_id, row.chain, "withheld", decision="withhold",
+                           reason=f"shortfall withheld by decision of the {by}: not "
+                                  f"settled, refunded to the user after fillDeadline; "
+                                  f"{row.reason}")
         log.warning("held settlement decided", extra={"intent": intent_id, "repay": repay})
         with self.store.connection():
             return AttesterOrder.get(AttesterOrder.intent == intent_id)
 
     # ---- FAILED reports ---------------------------------------------------------------------
-    def rereport(self) -> None:
-        """After a restart: tell the book again of FAILED intents it still shows FILLED."""
+    def rereport(self, chain: str) -> None:
+        """After a restart (or a take-over of ``chain``): tell the book again of FAILED
+        intents of ``chain`` it still shows FILLED."""
         with self.store.connection():
             filled = IntentRow.select(IntentRow.id).where(IntentRow.status == "FILLED")
             rows = list(AttesterOrder.select().where((AttesterOrder.status == "failed") &
+                                                     (AttesterOrder.chain == chain) &
                                                      AttesterOrder.intent.in_(filled)))
-        self._report([(r.intent, r.reason) for r in rows])
+        self._report(chain, [(r.intent, r.reason) for r in rows])
 
-    def _report(self, failed: list[tuple[str, str]]) -> None:
+    def _report(self, chain: str, failed: list[tuple[str, str]]) -> None:
         for intent_id, reason in failed:
             try:
                 self.registry.tell(BOOK_PATH, SettlementFailed(intent_id, reason))
@@ -129,7 +144,7 @@ class Ledger:
                 log.warning("book unavailable: FAILED report kept for a later retry",
                             extra={"intent": intent_id})
                 continue
-            with self.store.connection():
+            with self.fenced(chain):
                 AttesterOrder.update(reported=True).where(
                     AttesterOrder.intent == intent_id).execute()
 
@@ -168,7 +183,7 @@ class Ledger:
 
     def _mark(self, intent_id: str, chain: str, status: str, **fields: Any) -> None:
         values = {"status": status, "updated_at": time.time(), **fields}
-        with self.store.connection():
+        with self.store.connection():   # always inside the caller's fenced transaction
             (AttesterOrder.insert(intent=intent_id, chain=chain, **values)
              .on_conflict(conflict_target=[AttesterOrder.intent],
                           update={getattr(AttesterOrder, k): v for k, v in values.items()})

@@ -34,6 +34,12 @@ Idempotent, also across restarts:
   failed after ``max_retries`` reverted attempts) so finished deposits are not looked at
   again.
 
+Several nodes (one PostgreSQL): only the holder of lease ``relayer`` does rounds; the
+others stand by (RPC clients ready, no polling, no sends) and, on taking over, reconcile
+first (what the last holder recorded is followed, not re-made). Every write (a relay
+record, a transaction row) runs in ``singleton.fenced()`` and every broadcast is preceded
+by ``singleton.check()``: an ex-holder writes and sends nothing.
+
 Why under ``chains`` (not root): it is chain infrastructure next to the watchers whose
 tables it reads, it shares their failure mode (RPC outages) and their group's restart
 intensity and backoff; a crash loop here must exhaust the ``chains`` group's budget, not
@@ -57,7 +63,7 @@ from chains.evm.models import ChainEvent
 from chains.evm.owner import SenderOwner
 from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED
 from protocol.logs import BridgeDeposit
-from runtime import Actor, register_secret
+from runtime import Actor, LeaseLost, SingletonLease, register_secret
 
 from ._config import RelayerSpec
 from ._models import DONE, BridgeRelay
@@ -94,12 +100,22 @@ class BridgeRelayer(SenderOwner, Actor):
         self.rpcs = {n: self.own(RpcClient(c.rpc, timeout=c.rpc_timeout,
                                            backoff_max=c.rpc_backoff_max))
                      for n, c in spec.chains.items()}
-        self.build_senders({n: c.chain_id for n, c in spec.chains.items()}, self.cfg.tx)
+        self.singleton = self.hold_lease("relayer")
+        self.build_senders({n: c.chain_id for n, c in spec.chains.items()}, self.cfg.tx,
+                           self.singleton)
         self._reconciled = False
         log.info("bridge relayer starting", extra={"path": self.path,
                                                    "address": self.account.address,
-                                                   "chains": sorted(self.chains)})
+                                                   "chains": sorted(self.chains),
+                                                   "leads": self.singleton.held})
         self.schedule_tick(0.0)
+
+    def lease_changed(self, lease: SingletonLease) -> None:
+        """Gained: reconcile at a round now (all state is in the store)."""
+        if lease.held:
+            log.info("bridge relayer leads", extra={"path": self.path, "epoch": lease.epoch})
+            self._reconciled = False
+            self.schedule_tick(0.0)
 
     def handle(self, message: Any) -> Any:
         if self.run_tick(message, self.cfg.poll_interval, self._round):
@@ -112,6 +128,10 @@ class BridgeRelayer(SenderOwner, Actor):
     # ---- a round ----------------------------------------------------------------------------
     def _round(self) -> dict[str, str]:
         out: dict[str, str] = {}
+        if self.singleton.renew():        # who leads, before reading anything (as funding)
+            self.lease_changed(self.singleton)
+        if not self.singleton.held:       # standby: another node relays
+            return {"standby": "another node holds the relayer lease"}
         try:
             for s in self.senders.values():
                 s.reconcile() if not self._reconciled else s.poll()
@@ -126,6 +146,10 @@ class BridgeRelayer(SenderOwner, Actor):
                 did = self._relay(ev, budget=sent < self.cfg.batch_size)
                 out[_deposit_id(ev)] = did
                 sent += did == "sent"
+        except LeaseLost:
+            out["standby"] = "lease lost: another node relays"
+            log.warning("relayer round stopped: another node holds the relayer lease",
+                        extra={"path": self.path})
         except (RpcUnavailable, RpcError) as exc:
             out["error"] = str(exc)[:300]
             log.warning("relayer round failed, retrying next round",
@@ -238,7 +262,7 @@ class BridgeRelayer(SenderOwner, Actor):
         values = {"origin_chain": ev.chain, "dest_chain": dest or "", "token": dep.token,
                   "amount": dep.amount, "recipient": dep.recipient,
                   "status": status, "updated_at": time.time(), **fields}
-        with self.store.connection():
+        with self.singleton.fenced():
             (BridgeRelay.insert(deposit_id=ev.order_id, **values)
              .on_conflict(conflict_target=[BridgeRelay.deposit_id],
                           update={getattr(BridgeRelay, k): v for k, v in values.items()})

@@ -22,6 +22,14 @@ checked when a need is recorded, so no sequence of drains exceeds it. Alerts (vi
 the cap, ``funding_source_low`` when the source cannot pay (asset or gas) or holds less
 than ``source.low_balance``; each is resolved when its cause is gone.
 
+Several nodes (one PostgreSQL): the account runs on every node, but only the holder of
+lease ``funding:<name>`` does rounds; the others stand by (RPC client ready, no polling,
+no sends) and, on taking the lease over, reload the account's state from the store and
+reconcile first, as after a crash. Every write (need, tx row, need update, account row)
+runs in ``singleton.fenced()``, and every broadcast is preceded by ``singleton.check()``
+(the TxSender's fence): an ex-holder that resumes after its lease moved writes and sends
+nothing, and stands by.
+
 Test seam: :attr:`FundingAccount.on_step` is called with ``"need_recorded"`` (need row
 committed, nothing signed), ``"tx_recorded"`` (transaction row committed, not broadcast)
 and ``"tx_sent"`` (broadcast, need row not updated yet); a test raises from it to crash the
@@ -43,7 +51,7 @@ from eth_utils import keccak
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.txsend import TX_MINED, TX_PENDING, TxSender, suggest_fees
 from actors.alerts import RaiseAlert, raise_alert, resolve_alert
-from runtime import Actor, register_secret
+from runtime import Actor, LeaseLost, SingletonLease, register_secret
 
 from ._config import AccountSpec, SourceConfig
 from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status,
@@ -93,14 +101,26 @@ class FundingAccount(Actor):
         self.store = self.ctx.services.store
         self.rpc = self.own(RpcClient(spec.rpc, timeout=spec.rpc_timeout,
                                       backoff_max=spec.rpc_backoff_max))
+        self.singleton = self.hold_lease(f"funding:{self.name}")
         self.sender = self.own(TxSender(spec.chain_name, spec.chain_id, self.rpc, self.account,
                                         self.store, self.path, spec.tx,
-                                        clock=self.ctx.clock.wall))
+                                        clock=self.ctx.clock.wall, fence=self.singleton))
         self.sender.after_record = lambda row: self._step("tx_recorded")
+        log.info("funding account starting", extra={
+            "path": self.path, "chain": spec.chain_name, "address": spec.config.address,
+            "asset": spec.asset, "source": self.source, "leads": self.singleton.held})
+        self._load()
+        self.schedule_tick(0.0)
+
+    def _load(self) -> None:
+        """State from the store: at start, and again on taking the lease over (the last
+        holder's balances and firing alerts), with a reconcile at the next round."""
+        spec = self.spec
         self.balance: int | None = None
         self.source_balance: int | None = None
         self.source_native: int | None = None
-        self.state, self.last_error = "starting", ""
+        self.state = "starting" if self.singleton.held else "standby"
+        self.last_error = ""
         self.firing: set[str] = set()
         with self.store.connection():
             row = AccountRow.get_or_none(AccountRow.name == self.name)
@@ -110,10 +130,15 @@ class FundingAccount(Actor):
                     (spec.chain_name, spec.config.address.lower(), spec.asset):
                 self.balance, self.source_balance = row.balance, row.source_balance
         self._reconciled = False
-        log.info("funding account starting", extra={
-            "path": self.path, "chain": spec.chain_name, "address": spec.config.address,
-            "asset": spec.asset, "source": self.source})
-        self.schedule_tick(0.0)
+
+    def lease_changed(self, lease: SingletonLease) -> None:
+        if lease.held:
+            log.info("funding account leads: reloading its state", extra={
+                "path": self.path, "epoch": lease.epoch})
+            self._load()
+            self.schedule_tick(0.0)
+        else:
+            self.state = "standby"
 
     def handle(self, message: Any) -> Any:
         if self.run_tick(message, self.spec.config.poll_interval, self._round):
@@ -132,6 +157,14 @@ class FundingAccount(Actor):
 
     # ---- a round ------------------------------------------------------------------------
     def _round(self) -> FundingStatus:
+        # A round starts by renewing (or trying to take) the lease: it knows who leads
+        # before reading anything, and a lease that lapsed while no one else wanted it
+        # (an actor on a test's fake clock, whose lease timer does not run) is taken back.
+        if self.singleton.renew():
+            self.lease_changed(self.singleton)
+        if not self.singleton.held:      # another node does this account's rounds
+            self.state = "standby"
+            return self.status()
         now = self.ctx.clock.wall()
         try:
             if not self._reconciled:
@@ -142,11 +175,19 @@ class FundingAccount(Actor):
             balances = self._read_balances()
             self._follow_needs(now)
             self._decide(now, balances)
+        except LeaseLost:
+            self.state = "standby"
+            log.warning("funding round stopped: another node holds the account's lease",
+                        extra={"path": self.path})
+            return self.status()
         except (RpcUnavailable, RpcError) as exc:
             self.state, self.last_error = "error", str(exc)[:300]
             log.warning("funding round failed, retrying next round",
                         extra={"path": self.path, "error": self.last_error})
-        self._save(now)
+        try:
+            self._save(now)
+        except LeaseLost:
+            self.state = "standby"
         return self.status()
 
     def _read_balances(self) -> Balances:
@@ -241,7 +282,7 @@ class FundingAccount(Actor):
             return
         if b.source_balance >= spec.source_low:
             self._resolve(ALERT_SOURCE)
-        with self.store.connection(), self.store.atomic():
+        with self.singleton.fenced():
             need = TopUpRow.create(account=self.name, chain=spec.chain_name,
                                    address=spec.config.address, asset=spec.asset,
                                    amount=amount, balance_before=b.balance,
@@ -317,7 +358,7 @@ class FundingAccount(Actor):
 
     def _update(self, need: TopUpRow, **fields: Any) -> None:
         fields["updated_at"] = time.time()
-        with self.store.connection():
+        with self.singleton.fenced():
             TopUpRow.update(**fields).where(TopUpRow.id == need.id).execute()
         for k, v in fields.items():
             setattr(need, k, v)
@@ -328,7 +369,7 @@ class FundingAccount(Actor):
                    source=self.source, balance=self.balance, source_balance=self.source_balance,
                    state=self.state, last_error=self.last_error,
                    alerts=",".join(sorted(self.firing)), updated_at=now)
-        with self.store.connection(), self.store.atomic():
+        with self.singleton.fenced():
             if AccountRow.update(**row).where(AccountRow.name == self.name).execute() == 0:
                 AccountRow.create(name=self.name, **row)
 

@@ -23,6 +23,12 @@ Each round (a timer message to itself every ``poll_interval``, or a :class:`Poll
 Transactions are always record-then-send (the sender's ``evm_tx``), the move row is
 always written before them, and the "one move in flight" check and the insert share one
 database transaction: a crash at any point resumes the same move, never a second one.
+
+Several nodes (one PostgreSQL): only the holder of lease ``rebalance:<name>`` does rounds;
+the others stand by (RPC clients ready, no polling, no sends) and, on taking over,
+reconcile and resume the move in flight from the store. Every write (the move, its
+updates, the transaction rows) runs in ``singleton.fenced()`` and every broadcast is
+preceded by ``singleton.check()``: an ex-holder writes and sends nothing.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REPLACED, EvmTx
 from chains.evm.owner import SenderOwner
 from protocol.logs import BridgeDeposit
 from actors.alerts import RaiseAlert, raise_alert, resolve_alert
-from runtime import Actor, register_secret
+from runtime import Actor, LeaseLost, SingletonLease, register_secret
 
 from ._bridge import (MAX_UINT256, allowance, approve_data, balance_of, deposit_data,
                       deposit_events, release_event)
@@ -78,6 +84,7 @@ class Strategy(SenderOwner, Actor):
         self.balances: dict[str, int] = {}
         self.decision: Decision | None = None
         self.last_error, self._reconciled = "", False
+        self.singleton: SingletonLease | None = None
         try:
             key = self.cfg.signer.private_key()
         except (OSError, ValueError) as exc:      # unreadable keystore, wrong password
@@ -98,11 +105,25 @@ class Strategy(SenderOwner, Actor):
         self.rpcs = {leg.chain: self.own(RpcClient(leg.rpc, timeout=leg.rpc_timeout,
                                                    backoff_max=leg.rpc_backoff_max))
                      for leg in spec.legs}
-        self.build_senders({leg.chain: leg.chain_id for leg in spec.legs}, self.cfg.tx)
+        # Leased only once it can work: a node whose keystore does not open must not
+        # keep the strategy from a node whose does.
+        self.singleton = self.hold_lease(f"rebalance:{spec.name}")
+        self.build_senders({leg.chain: leg.chain_id for leg in spec.legs}, self.cfg.tx,
+                           self.singleton)
         log.info("rebalance strategy starting", extra={
             "path": self.path, "token": self.cfg.token, "address": self.address,
-            "dry_run": self.cfg.dry_run, "chains": list(self.legs)})
+            "dry_run": self.cfg.dry_run, "chains": list(self.legs),
+            "leads": self.singleton.held})
         self.schedule_tick(0.0)
+
+    def lease_changed(self, lease: SingletonLease) -> None:
+        """Gained: reconcile and follow the move in flight from the store at once (all
+        the state there is); lost: the round stops at its next fenced write."""
+        if lease.held:
+            log.info("rebalance strategy leads", extra={"path": self.path,
+                                                        "epoch": lease.epoch})
+            self._reconciled = False
+            self.schedule_tick(0.0)
 
     def handle(self, message: Any) -> Any:
         if self.run_tick(message, self.cfg.poll_interval, self._round):
@@ -119,6 +140,11 @@ class Strategy(SenderOwner, Actor):
     def _round(self) -> None:
         if self.signer_error:
             return
+        assert self.singleton is not None
+        if self.singleton.renew():      # who leads, before reading anything (as funding)
+            self.lease_changed(self.singleton)
+        if not self.singleton.held:     # standby: another node moves
+            return
         try:
             if not self._reconciled:      # once per start: what finished while we were down
                 for s in self.senders.values():
@@ -131,6 +157,9 @@ class Strategy(SenderOwner, Actor):
             elif not self._cooling():
                 self._maybe_plan()
             self.last_error = ""
+        except LeaseLost:
+            log.warning("rebalance round stopped: another node holds the strategy's lease",
+                        extra={"path": self.path})
         except (RpcUnavailable, RpcError) as exc:
             self.last_error = str(exc)[:500]
             log.warning("rebalance round failed, retrying next round",
@@ -156,7 +185,7 @@ class Strategy(SenderOwner, Actor):
         """The move row, committed before anything is sent; None if one is in flight."""
         now = self.ctx.clock.wall()
         dry = self.cfg.dry_run
-        with self.store.connection(), self.store.atomic():
+        with self._fenced():
             if self._in_flight_query().exists():
                 return None
             row = RebalanceMove.create(
@@ -277,6 +306,14 @@ class Strategy(SenderOwner, Actor):
             resolve_alert(self.ctx.registry, ALERT_STUCK, self.path)
 
     # ---- store ----------------------------------------------------------------------------
+    def _leads(self) -> bool:
+        return self.singleton is not None and self.singleton.held
+
+    def _fenced(self) -> Any:
+        """The transaction of every write: fenced by the strategy's lease."""
+        assert self.singleton is not None, "no writes without a signer"
+        return self.singleton.fenced()
+
     def _in_flight_query(self):
         return RebalanceMove.select().where((RebalanceMove.strategy == self.spec.name) &
                                             RebalanceMove.status.in_(IN_FLIGHT))
@@ -302,7 +339,7 @@ class Strategy(SenderOwner, Actor):
 
     def _update(self, move: RebalanceMove, **fields: Any) -> None:
         fields["updated_at"] = time.time()
-        with self.store.connection():
+        with self._fenced():
             RebalanceMove.update(**fields).where(RebalanceMove.id == move.id).execute()
         for k, v in fields.items():
             setattr(move, k, v)
@@ -316,7 +353,8 @@ class Strategy(SenderOwner, Actor):
                 RebalanceMove.status.not_in(IN_FLIGHT))
                 .order_by(RebalanceMove.created_at.desc()).limit(self.cfg.history))
         d = self.decision
-        state = ("error" if self.last_error else "moving" if moving else
+        state = ("error" if self.last_error else "standby" if not self._leads() else
+                 "moving" if moving else
                  "cooldown" if self._cooling() else "ok")
         return {"name": self.spec.name, "token": self.cfg.token, "dry_run": self.cfg.dry_run,
                 "address": self.address, "tolerance": self.cfg.tolerance,

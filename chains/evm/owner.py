@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from runtime.store import Store
 
     from .rpc import RpcClient
-    from .txsend import TxSender
+    from .txsend import Fence, TxSender
 
     # Mixed into a runtime.Actor (``class Attester(SenderOwner, Actor)``): its ``ctx``,
     # ``path`` and ``own`` are the actor's. At runtime the mixin stays a plain class, so
@@ -42,15 +42,22 @@ class SenderOwner(_ActorBase):
     # broadcast; a test raises from it to crash the actor exactly there.
     after_record: Callable[[Any], None] | None = None
 
-    def build_senders(self, chain_ids: dict[str, int], cfg: Any) -> None:
+    def build_senders(self, chain_ids: dict[str, int], cfg: Any,
+                      fence: Fence | Callable[[str], Fence] | None = None) -> None:
         """``self.senders``: one TxSender per chain (name -> chain id) over ``self.rpcs``,
         signing as ``self.account``, recording in ``self.store`` under this actor's path,
-        with ``cfg``'s fee and replacement settings, wired to the ``after_record`` seam."""
+        with ``cfg``'s fee and replacement settings, wired to the ``after_record`` seam.
+
+        ``fence``: the actor's singleton lease (one for every chain), or a function of
+        the chain's name giving that chain's lease; each sender writes in it and checks
+        it before every broadcast (:class:`~chains.evm.txsend.Fence`)."""
         from .txsend import TxSender
         self.senders = {}
         for name, chain_id in chain_ids.items():
+            f = fence(name) if callable(fence) else fence
             s = self.own(TxSender(name, chain_id, self.rpcs[name], self.account, self.store,
-                                  owner=self.path, cfg=cfg, clock=self.ctx.clock.wall))
+                                  owner=self.path, cfg=cfg, clock=self.ctx.clock.wall,
+                                  fence=f))
             s.after_record = self._after_record
             self.senders[name] = s
 

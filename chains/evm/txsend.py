@@ -32,7 +32,24 @@ Statuses (``chains.evm.txsend_models``): pending -> mined | reverted (receipt) |
 (another row of its nonce was mined) | dropped (the nonce was consumed by a transaction
 that is none of ours) | failed (refused at its first broadcast: never in a mempool).
 
-Nonces: one allocator per (chain, address) per process, shared by every TxSender of that
+Several nodes: an owner that is a singleton across nodes passes its lease as ``fence`` (any
+object with ``fenced()``, a context manager of a transaction that commits only while the
+lease is held, and ``check()``: :class:`runtime.SingletonLease` is one). Every write of the
+sender (the row, its status) then runs in ``fence.fenced()``, and every broadcast (first,
+again, a replacement) is preceded by ``fence.check()``: an ex-holder that resumes after its
+lease moved records nothing and sends nothing (:class:`runtime.LeaseLost`, raised to the
+owner). Without a fence, writes are plain transactions (one node).
+
+Nonces on PostgreSQL: one key is used by singletons held by different nodes (funding
+accounts share the treasury key), so no per-process counter can be right. Each nonce is
+picked in the very transaction that records its row, under ``pg_advisory_xact_lock``
+keyed by (chain id, address): the lowest nonce at or above the chain's pending count that
+no row of that address holds (a row refused at once, ``failed``, holds none). The lock is
+held until the row commits, so the next process to pick sees it. A refused nonce is free
+again at once, and a gap under a pending transaction is filled by the next submission or by
+:meth:`TxSender.replace_stuck` (``nonce-fill``).
+
+Nonces on SQLite (one node): one allocator per (chain, address) per process, shared by every TxSender of that
 address (two owners may send from one treasury key without colliding). It starts from
 ``eth_getTransactionCount(address, "pending")`` and the recorded pending rows of that
 address, then counts locally; a nonce whose transaction was refused at once goes back to
@@ -59,11 +76,13 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from runtime.config import opt
 from runtime.store import Store
@@ -72,7 +91,7 @@ from .rpc import RpcClient, RpcError, RpcUnavailable
 from .txsend_models import (FINAL, MIGRATION, TX_DROPPED, TX_FAILED, TX_MINED, TX_PENDING,
                             TX_REPLACED, TX_REVERTED, EvmTx)
 
-__all__ = ["TxConfig", "TxSender", "Fees", "suggest_fees", "bump", "EvmTx", "MIGRATION",
+__all__ = ["TxConfig", "TxSender", "Fence", "Fees", "suggest_fees", "bump", "EvmTx", "MIGRATION",
            "TX_PENDING", "TX_MINED", "TX_REVERTED", "TX_REPLACED", "TX_DROPPED", "TX_FAILED",
            "FINAL", "GWEI"]
 
@@ -133,7 +152,24 @@ def bump(old: Fees, now: Fees, cfg: TxConfig) -> Fees | None:
     return Fees(max_fee, priority)
 
 
-# ---- nonces: one allocator per (chain, address) per process ------------------------------
+# ---- fencing -------------------------------------------------------------------------------
+class Fence(Protocol):
+    """What a singleton owner passes as ``fence`` (:class:`runtime.SingletonLease` is one):
+    ``fenced()`` a transaction that commits only while the owner leads, ``check()`` a
+    proof that it leads now. Both raise the owner's lease error when it does not."""
+
+    def fenced(self) -> AbstractContextManager[Any]: ...
+
+    def check(self) -> None: ...
+
+
+def nonce_lock_key(chain_id: int, address: str) -> int:
+    """The ``pg_advisory_xact_lock`` key of (chain id, address): a signed 64-bit int."""
+    digest = keccak(text=f"orbital-nonce:{chain_id}:{address.lower()}")
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# ---- nonces on SQLite: one allocator per (chain, address) per process ---------------------
 class _NonceBook:
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -156,10 +192,14 @@ class TxSender:
 
     def __init__(self, chain_name: str, chain_id: int, rpc: RpcClient, account: LocalAccount,
                  store: Store, owner: str, cfg: TxConfig, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, fence: Fence | None = None) -> None:
         self.chain, self.chain_id, self.rpc, self.account = chain_name, chain_id, rpc, account
         self.store, self.owner, self.cfg, self.clock = store, owner, cfg, clock
+        self.fence = fence
         self.address = to_checksum_address(account.address)
+        # PostgreSQL: nonces picked in the database (several nodes may use this key)
+        self.shared_nonces = store.is_postgres
+        self._lock_key = nonce_lock_key(chain_id, self.address)
         # Test seam: called after a transaction is recorded and before its broadcast;
         # tests raise from it to crash the owner exactly there.
         self.after_record: Callable[[EvmTx], None] | None = None
@@ -208,13 +248,18 @@ class TxSender:
                 "from": self.address, "to": to, "value": hex(value), "data": data_hex}]), 16)
             gas = math.ceil(est * self.cfg.gas_margin)
         fees = suggest_fees(self.rpc, self.cfg)
-        nonce = self._take_nonce()
-        try:
-            row = self._record(nonce, to, value, data_hex, gas, fees, reference, purpose,
+        if self.shared_nonces:
+            row = self._record(None, to, value, data_hex, gas, fees, reference, purpose,
                                replaces=None)
-        except BaseException:
-            self._give_back(nonce)
-            raise
+        else:
+            nonce = self._take_nonce()
+            try:
+                row = self._record(nonce, to, value, data_hex, gas, fees, reference, purpose,
+                                   replaces=None)
+            except BaseException:
+                self._give_back(nonce)
+                raise
+        assert row is not None, "no bound: a nonce is always picked"
         if self.after_record is not None:
             self.after_record(row)
         self._broadcast(row, fresh=True)
@@ -238,9 +283,11 @@ class TxSender:
                             extra={"chain": self.chain, "owner": self.owner,
                                    "tx": newest.tx_hash, "nonce": nonce})
                 continue
+            self._check()     # an ex-holder replaces nothing (and records nothing)
             row = self._record(nonce, newest.to, newest.value, newest.data,
                                newest.gas_limit, fees, newest.reference, newest.purpose,
                                replaces=newest.id)
+            assert row is not None
             log.info("replacing stuck transaction", extra={
                 "chain": self.chain, "owner": self.owner, "nonce": nonce,
                 "old": newest.tx_hash, "new": row.tx_hash, "max_fee": fees.max_fee,
@@ -337,7 +384,24 @@ class TxSender:
 
     def _fill_holes(self, below: int) -> list[EvmTx]:
         """A refused nonce under one of ours blocks it for good unless someone uses it:
-        send a 0-value transfer to ourselves at each such nonce (purpose ``nonce-fill``)."""
+        send a 0-value transfer to ourselves at each such nonce (purpose ``nonce-fill``).
+        On PostgreSQL the holes are the free nonces the database allocator finds below
+        ``below`` (another node's sender may fill one first: then it is no hole)."""
+        if self.shared_nonces:
+            out: list[EvmTx] = []
+            while True:
+                row = self._record(None, self.address, 0, "0x", 21_000,
+                                   suggest_fees(self.rpc, self.cfg), "", "nonce-fill",
+                                   replaces=None, below=below)
+                if row is None:
+                    return out
+                log.warning("filling a nonce gap under a pending transaction", extra={
+                    "chain": self.chain, "owner": self.owner, "nonce": row.nonce,
+                    "tx": row.tx_hash})
+                self._broadcast(row, fresh=True)
+                out.append(row)
+                if row.status == TX_FAILED:   # refused: the next round tries again
+                    return out
         with self._book.lock:
             holes = sorted(h for h in self._book.holes if h < below)
             self._book.holes.difference_update(holes)
@@ -345,6 +409,7 @@ class TxSender:
         for h in holes:
             row = self._record(h, self.address, 0, "0x", 21_000, suggest_fees(self.rpc, self.cfg),
                                "", "nonce-fill", replaces=None)
+            assert row is not None
             log.warning("filling a nonce gap under a pending transaction", extra={
                 "chain": self.chain, "owner": self.owner, "nonce": h, "tx": row.tx_hash})
             self._broadcast(row, fresh=True)
@@ -362,23 +427,33 @@ class TxSender:
         book.next = max([chain_next, *(n + 1 for n in used)])
         book.holes = set(range(chain_next, book.next)) - used
 
-    def _record(self, nonce: int, to: str, value: int, data: str, gas: int, fees: Fees,
-                reference: str, purpose: str, *, replaces: int | None) -> EvmTx:
-        while True:
-            signed = self.account.sign_transaction({
-                "type": 2, "chainId": self.chain_id, "nonce": nonce, "to": HexStr(to),
-                "value": value, "data": HexStr(data), "gas": gas, "maxFeePerGas": fees.max_fee,
-                "maxPriorityFeePerGas": fees.priority_fee})
-            # A refused transaction gives its nonce back; the same call again at unchanged
-            # fees would be the very same bytes (tx_hash is unique): 1 wei more makes it a
-            # transaction, and a row, of its own.
-            with self.store.connection():
+    def _record(self, nonce: int | None, to: str, value: int, data: str, gas: int,
+                fees: Fees, reference: str, purpose: str, *, replaces: int | None,
+                below: int | None = None) -> EvmTx | None:
+        """Sign and record one transaction in a committed (fenced) transaction.
+
+        ``nonce`` None: picked by the database allocator inside that transaction
+        (PostgreSQL, :meth:`_free_nonce`); with ``below``, only a nonce under it (a gap to
+        fill), and None when there is none."""
+        with self._tx() as db:
+            if nonce is None:
+                nonce = self._free_nonce(db)
+                if below is not None and nonce >= below:
+                    return None
+            while True:
+                signed = self.account.sign_transaction({
+                    "type": 2, "chainId": self.chain_id, "nonce": nonce, "to": HexStr(to),
+                    "value": value, "data": HexStr(data), "gas": gas,
+                    "maxFeePerGas": fees.max_fee, "maxPriorityFeePerGas": fees.priority_fee})
+                # A refused transaction gives its nonce back; the same call again at
+                # unchanged fees would be the very same bytes (tx_hash is unique): 1 wei
+                # more makes it a transaction, and a row, of its own.
                 if not EvmTx.select().where(
                         EvmTx.tx_hash == "0x" + bytes(signed.hash).hex()).exists():
                     break
-            fees = (Fees(fees.max_fee, fees.priority_fee + 1) if fees.priority_fee < fees.max_fee
-                    else Fees(fees.max_fee + 1, fees.priority_fee))
-        with self.store.connection(), self.store.atomic():
+                fees = (Fees(fees.max_fee, fees.priority_fee + 1)
+                        if fees.priority_fee < fees.max_fee
+                        else Fees(fees.max_fee + 1, fees.priority_fee))
             return EvmTx.create(
                 chain=self.chain, chain_id=self.chain_id, sender=self.address, nonce=nonce,
                 owner=self.owner, purpose=purpose, reference=reference, to=to, value=value,
@@ -387,9 +462,38 @@ class TxSender:
                 raw_tx="0x" + bytes(signed.raw_transaction).hex(), replaces=replaces,
                 status=TX_PENDING, created_at=self.clock(), sent_at=None)
 
+    def _free_nonce(self, db: Any) -> int:
+        """Inside the recording transaction (PostgreSQL): lock (chain id, address) until
+        commit, then the lowest nonce >= the chain's pending count that no row of this
+        address holds. Any row but a ``failed`` one holds its nonce: pending (recorded,
+        maybe not broadcast yet, maybe by another node), or final with its nonce used."""
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+        chain_next = int(self.rpc.call("eth_getTransactionCount",
+                                       [self.address, "pending"]), 16)
+        held = {r.nonce for r in EvmTx.select(EvmTx.nonce).where(
+            (EvmTx.chain == self.chain) & (EvmTx.sender == self.address)
+            & (EvmTx.status != TX_FAILED) & (EvmTx.nonce >= chain_next))}
+        nonce = chain_next
+        while nonce in held:
+            nonce += 1
+        return nonce
+
+    def _tx(self) -> AbstractContextManager[Any]:
+        """A transaction for the sender's writes: the owner's fence when it has one."""
+        if self.fence is not None:
+            return self.fence.fenced()
+        return self.store.atomic()
+
+    def _check(self) -> None:
+        """Before anything leaves the process: does the owner still lead?"""
+        if self.fence is not None:
+            self.fence.check()
+
     def _broadcast(self, row: EvmTx, *, fresh: bool, replacement: bool = False) -> None:
         """Send the recorded bytes. A refusal of a row that never reached a mempool makes
-        it ``failed`` (its nonce goes back to the allocator unless a sibling holds it)."""
+        it ``failed`` (its nonce goes back to the allocator unless a sibling holds it).
+        The owner's fence is checked first: an ex-holder sends nothing."""
+        self._check()
         try:
             self.rpc.call("eth_sendRawTransaction", [row.raw_tx])
         except RpcUnavailable as exc:
@@ -405,7 +509,9 @@ class TxSender:
                     self._update(row, sent_at=self.clock(), error=exc.message[:500])
                     return
                 self._close(row, TX_FAILED, error=exc.message[:500])
-                if "nonce too low" in text or ("underpriced" in text and not replacement):
+                if self.shared_nonces:
+                    pass    # the database allocator reads the chain at each pick
+                elif "nonce too low" in text or ("underpriced" in text and not replacement):
                     with self._book.lock:      # the nonce is taken by a transaction not
                         self._book.next = None  # ours (mined or pooled): resync
                 elif not replacement:
@@ -421,7 +527,7 @@ class TxSender:
             "purpose": row.purpose, "reference": row.reference})
 
     def _update(self, row: EvmTx, **fields) -> None:
-        with self.store.connection():
+        with self._tx():
             EvmTx.update(**fields).where(EvmTx.id == row.id).execute()
         for k, v in fields.items():
             setattr(row, k, v)

@@ -1,6 +1,10 @@
 """Opening the database: SQLite (WAL, embedded, the default) or PostgreSQL.
 
 Models everywhere bind to one :data:`database` proxy, initialised by :func:`open_database`.
+A store's unit of work (``Store.connection``) points the proxy at that store's database for
+its thread (:meth:`Binding.use`), so two stores in one process (two nodes of a test on
+one PostgreSQL database) each run their model queries, and their fenced transactions, on
+their own connection; elsewhere the proxy is the database opened last.
 Connections are per thread (each actor is a thread); on PostgreSQL they come from a
 bounded pool, and actors hold one only for the length of a unit of work
 (``with store.connection():``), so a thousand actors do not mean a thousand connections.
@@ -8,8 +12,12 @@ bounded pool, and actors hold one only for the length of a unit of work
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
@@ -17,9 +25,46 @@ from playhouse.pool import PooledPostgresqlDatabase
 
 from .._errors import ConfigError
 
-__all__ = ["database", "open_database", "redact_url", "sqlite_path", "UINT256_TYPES"]
+__all__ = ["Binding", "database", "open_database", "redact_url", "sqlite_path", "UINT256_TYPES"]
 
-database = peewee.DatabaseProxy()
+class Binding(peewee.DatabaseProxy):
+    """peewee's proxy, with a per-thread override (:meth:`use`) over the shared target."""
+
+    __slots__ = ("_shared", "_local")
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_callbacks", [])
+        object.__setattr__(self, "_local", threading.local())
+        object.__setattr__(self, "_shared", None)
+
+    @property
+    def obj(self) -> Any:
+        here = getattr(self._local, "db", None)
+        return here if here is not None else self._shared
+
+    def initialize(self, obj: Any) -> None:
+        object.__setattr__(self, "_shared", obj)
+        for callback in self._callbacks:
+            callback(obj)
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        if attr == "obj":
+            self.initialize(value)
+        else:       # peewee's own slots (_Model)
+            object.__setattr__(self, attr, value)
+
+    @contextlib.contextmanager
+    def use(self, db: peewee.Database) -> Iterator[None]:
+        """Models on this thread use ``db`` inside the block (nests, restores)."""
+        before = getattr(self._local, "db", None)
+        self._local.db = db
+        try:
+            yield
+        finally:
+            self._local.db = before
+
+
+database = Binding()
 
 WAL_AUTOCHECKPOINT_PAGES = 16384    # 64 MB of 4 kB pages; see open_database
 

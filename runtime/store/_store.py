@@ -13,7 +13,7 @@ import peewee
 
 from .._errors import LeaseLost, Unavailable
 from .._logging import register_secret
-from ._db import open_database, redact_url
+from ._db import database, open_database, redact_url
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
 from ._models import ClusterSecret, Lease, NodeInstance
 from ._nodes import HeldLease, LeaseHolder, NodeRecord
@@ -85,7 +85,8 @@ class Store:
         if opened:
             self._connect()
         try:
-            yield self.db
+            with database.use(self.db):
+                yield self.db
         except STORE_ERRORS as exc:
             if self.db.in_transaction():
                 raise   # the outermost unit of work maps it, once the transaction is unwound

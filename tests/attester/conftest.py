@@ -170,9 +170,12 @@ def record_as_book(node: Node, a: Chain, b: Chain, f: Filled, *, fill_receipt: d
 def attester_node(tmp_path, chains, roles):
     with TestNodes(tmp_path) as nodes:
         def start(database_url: str, *, key: str | None = None, relayer: bool = False,
-                  **opts) -> tuple[Node, FakeClock, Any]:
+                  node: dict | None = None, **opts) -> tuple[Node, FakeClock, Any]:
             """``relayer``: the bridge relayer too (actor chains/relayer), signing with the
-            attester's key as on the devnet (account 1 holds both roles)."""
+            attester's key as on the devnet (account 1 holds both roles). ``node``: keys
+            of ``node:`` (a second node of one test: its ``name``), the config then
+            written to ``<name>.yaml``."""
+            node = dict(node or {})
             opts = {"batch_size": 20, "poll_interval": 600, "replace_after": 30,
                     "max_retries": 2} | opts
             depth = opts.pop("settlement_depth", 1)   # the chains' (destination) depth
@@ -185,7 +188,8 @@ def attester_node(tmp_path, chains, roles):
             if relayer:
                 sections["bridge_relayer"] = {"key": "${ORBITAL_RELAYER_KEY:-}", "poll_interval": 3600}
             path = nodes.config(database_url, sections, supervision={
-                "intents": {"intensity": 10, "period": 10, "backoff": {"initial": 0}}})
+                "intents": {"intensity": 10, "period": 10, "backoff": {"initial": 0}}},
+                file=f"{node.get('name', 'supervisor')}.yaml", **node)
             app = new_app()
             app.section("chains", dict[str, ChainConfig])   # the watchers' section, no watchers
             install(app)
@@ -195,8 +199,9 @@ def attester_node(tmp_path, chains, roles):
             env = {"ORBITAL_ATTESTER_KEY": roles["attester"].private_key if key is None else key,
                    "ORBITAL_RELAYER_KEY": roles["attester"].private_key}
             book = nodes.own(MessageRecorder.start())
-            node = nodes.start(path, app, clock=clock, env=env, register={"intents/book": book})
-            return node, clock, book
+            started = nodes.start(path, app, clock=clock, env=env,
+                                  register={"intents/book": book})
+            return started, clock, book
         yield start
         Attester.after_record = None
 

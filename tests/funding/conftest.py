@@ -114,9 +114,10 @@ class FundingNode:
 
 
 def write_config(path, database_url: str, state_dir, accounts: dict[str, dict],
-                 chains: tuple, tx: dict | None = None) -> None:
+                 chains: tuple, tx: dict | None = None, **node: Any) -> None:
     """The funding node's config: ``accounts`` as given (a str is a string; the default
-    source is the key in FUNDING_KEY), ``tx`` keys are YAML text."""
+    source is the key in FUNDING_KEY), ``tx`` keys are YAML text; ``node`` adds keys of
+    ``node:`` (``name``, ``lease_ttl``, ports)."""
     tx = {"replace_after": 30, "min_priority_fee_gwei": 1} | (tx or {})
     funding = {"ask_timeout": 2, "tx": {k: yaml_value(v) for k, v in tx.items()},
                "accounts": {name: {"source": {"key": "${FUNDING_KEY:-}"}} | opts
@@ -124,7 +125,7 @@ def write_config(path, database_url: str, state_dir, accounts: dict[str, dict],
     _write(path, node_config(database_url, state_dir, {
         "chains": chains_section(chains, contracts=("settler",), rpc_backoff_max=0.2),
         "funding": funding}, supervision={
-        "funding": {"intensity": 20, "period": 10, "backoff": {"initial": 0}}}))
+        "funding": {"intensity": 20, "period": 10, "backoff": {"initial": 0}}}, **node))
 
 
 def make_app(real_alerts: bool = False) -> App:

@@ -5,6 +5,8 @@ re-sent, and the fee rules."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from eth_account import Account
 
@@ -17,8 +19,10 @@ from .conftest import ETH, fresh_address
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path}/tx.db", state_dir=str(tmp_path), migrations=[MIGRATION])
+def store(database_url, tmp_path):
+    """Each test on SQLite (the per-process allocator) and on PostgreSQL (nonces picked in
+    the database, under an advisory lock)."""
+    s = Store(database_url, state_dir=str(tmp_path), migrations=[MIGRATION])
     s.migrate()
     yield s
     s.close()
@@ -191,3 +195,48 @@ def test_nonce_taken_by_a_pooled_foreign_tx(chain_a, treasury, make_sender, stor
     [mined] = again.poll()
     assert mined.id == nxt.id and mined.status == "mined"
     assert chain_a.nonce(treasury.address) == start + 2
+
+
+def test_two_processes_sharing_a_key_never_reuse_a_nonce(chain_a, treasury, pg_url, tmp_path):
+    """PostgreSQL: two senders of one key as two nodes have them (each its own allocator:
+    the RPC URL spelled differently), submitting at once in one block window. Each nonce
+    is picked under the advisory lock in the transaction that records it: all distinct,
+    none refused, all mined. (A per-process counter hands out the same nonces twice.)"""
+    store = Store(pg_url, state_dir=str(tmp_path), migrations=[MIGRATION])
+    store.migrate()
+    url = chain_a.info.rpc_url
+    senders = [TxSender("devnet-a", chain_a.info.chain_id, RpcClient([u], timeout=10),
+                        Account.from_key(treasury.private_key), store, f"node-{i}/funding",
+                        TxConfig())
+               for i, u in enumerate((url, url.rstrip("/") + "/"))]
+    assert senders[0]._book is not senders[1]._book     # as in two processes
+    try:
+        start = chain_a.nonce(treasury.address)
+        chain_a.rpc("evm_setAutomine", False)
+        sent: list[EvmTx] = []
+        errors: list[BaseException] = []
+
+        def burst(s: TxSender) -> None:
+            try:
+                for i in range(6):
+                    sent.append(s.submit(fresh_address(), value=1, gas=21_000,
+                                         reference=f"{s.owner}-{i}"))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+        threads = [threading.Thread(target=burst, args=(s,)) for s in senders]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors
+        assert [r.status for r in sent] == ["pending"] * 12, [r.error for r in sent]
+        assert sorted(r.nonce for r in sent) == list(range(start, start + 12))
+        chain_a.rpc("evm_mine")
+        done = senders[0].poll() + senders[1].poll()
+        assert len(done) == 12 and {r.status for r in done} == {"mined"}
+        assert chain_a.nonce(treasury.address) == start + 12
+    finally:
+        for s in senders:
+            s.close()
+            s.rpc.close()
+        store.close()
