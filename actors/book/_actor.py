@@ -59,6 +59,7 @@ class BookSpec:
     intents: IntentsConfig
     chains: tuple  # ((name, ChainConfig), ...) sorted: hashable, compared on reload
     admission: bool = False  # check on chain before each auction round (actors.admission)
+    admission_ttl: float = 0.0  # admission.head_ttl: how long a submission's verdict holds
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         self.flush_due = False  # a round is due at the end of the current message
         self.last_prune = 0.0
         self.admission = spec.admission
+        self.admission_ttl = spec.admission_ttl
         self.checking: dict[str, float] = {}
         self.admitted: dict[str, int] = {}
         self.not_executable: dict[str, tuple[str, ...]] = {}
@@ -262,7 +264,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                 return self._insert_one_by_one(messages, results, fresh, items)
         for (_, first, view), i in zip(items, fresh.values()):
             results[i] = view
-            self._accepted(view, first)
+            self._accepted(view, first, messages[i])
         return results
 
     def _insert_one_by_one(self, messages, results, fresh, items) -> list[Any]:
@@ -279,7 +281,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                                            field="typed_data.message.nonce")
                 continue
             results[i] = view
-            self._accepted(view, first)
+            self._accepted(view, first, messages[i])
         return results
 
     def _new_intent(self, oid: str, m: Submit, now: float
@@ -302,10 +304,11 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                           history=(first,))
         return fields, first, view
 
-    def _accepted(self, view: IntentView, first: TransitionView) -> None:
+    def _accepted(self, view: IntentView, first: TransitionView, m: Submit) -> None:
         self.active[view.id] = replace(view, history=())
         self.subs.publish(IntentUpdateView(view, first))
-        self._start_auction(self.active[view.id], self._excluded(view.id))
+        self._start_auction(self.active[view.id], self._excluded(view.id),
+                            self._fresh(m.verdict, m.checked_at))
 
     # ---- transitions ----------------------------------------------------------------
     def _view(self, intent_id: str) -> IntentView | None:

@@ -23,6 +23,7 @@ from orbital.v1 import solver_pb2
 from runtime import ActorUnavailable
 from runtime.grpc import push_all
 
+from actors.admission import Verdict
 from actors.quoter import GetQuote, ReferenceOutput
 
 from ._auction import Auction, AuctionBid
@@ -67,14 +68,17 @@ _EPS = 1e-6   # float slack when comparing a window's end with the clock
 
 class AuctioneerMixin(BookState):
     # ---- auction --------------------------------------------------------------------
-    def _start_auction(self, view: IntentView, excluded: frozenset[str] = frozenset()) -> None:
+    def _start_auction(self, view: IntentView, excluded: frozenset[str] = frozenset(),
+                       verdict: Verdict | None = None) -> None:
+        """``verdict``: the origin chain's, fresh (the submission's), used instead of
+        asking admission again (._admit)."""
         if view.id in self.auctions or view.open_deadline <= self.clock.wall():
             return
         eligible = [s for s in self.sessions.values()
                     if s.capabilities.covers(view) and s.solver not in excluded]
         if not eligible:
             return  # offered when a covering solver joins
-        if not self._admitted(view, excluded):
+        if not self._admitted(view, excluded, verdict):
             return  # started when intents/admission answers that it can be opened (._admit)
         now = self.clock.wall()
         self._ask_reference(view)

@@ -23,6 +23,8 @@ from ._subs import Subscriptions
 from ._views import Change, IntentView, TransitionView
 
 if TYPE_CHECKING:
+    from actors.admission import Verdict
+
     from ._auction import Auction
     from ._score import Window
 
@@ -75,6 +77,7 @@ class BookState(Actor):
     # whose check is in flight (since, clock.now()), the version a check passed for (consumed by the round),
     # the failed checks last recorded in an intent's history
     admission: bool
+    admission_ttl: float
     checking: dict[str, float]
     admitted: dict[str, int]
     not_executable: dict[str, tuple[str, ...]]
@@ -89,12 +92,13 @@ class BookState(Actor):
         def _tell(self, path: str, message: Any) -> None: ...
         def _reload_active(self) -> None: ...
         # the auctioneer (._auctioneer)
-        def _start_auction(self, view: IntentView,
-                           excluded: frozenset[str] = frozenset()) -> None: ...
+        def _start_auction(self, view: IntentView, excluded: frozenset[str] = frozenset(),
+                           verdict: Verdict | None = None) -> None: ...
         def _arm_exclusivity(self, view: IntentView) -> None: ...
         def _end_auction(self, intent_id: str, reason: str) -> None: ...
         # the check before a round (._admit)
-        def _admitted(self, view: IntentView, excluded: frozenset[str]) -> bool: ...
+        def _admitted(self, view: IntentView, excluded: frozenset[str],
+                      verdict: Verdict | None = None) -> bool: ...
         # the solver records (._records)
         def _stat(self, solver: str, response_ms: float | None = None, **inc: int) -> None: ...
         # reliability (._reliability)
