@@ -86,19 +86,24 @@ class AuctioneerMixin(BookState):
                           round=self._round(view) + 1, excluded=excluded)
         self.auctions[view.id] = auction
         self._arm_round(auction.closes_at)   # the round at or after the window's end closes it
-        offer = _offer_pb(view, auction.closes_at)
-        for s in eligible:
-            self._offer(auction, offer, s)
+        self._offer(auction, _offer_pb(view, auction.closes_at), eligible)
 
     def _round(self, view: IntentView) -> int:
         return self.rounds.get(view.id, 0)
 
     # ---- offer rounds -------------------------------------------------------------------
-    def _offer(self, auction: Auction, offer: solver_pb2.Offer, s: Session) -> None:
-        """Queue ``offer`` for ``s``'s next round (:meth:`flush_offers`)."""
-        auction.offered.add(s.path)
-        self._stat(s.solver, offers=1)
-        self.pending_offers.setdefault(s.path, []).append(offer)
+    def _offer(self, auction: Auction, offer: solver_pb2.Offer, sessions: list[Session]) -> None:
+        """Queue ``offer`` for the next round of each of ``sessions`` (:meth:`flush_offers`,
+        which counts them in the solvers' records: once per solver and round, not per
+        offer)."""
+        pending = self.pending_offers
+        for s in sessions:
+            auction.offered.add(s.path)
+            queued = pending.get(s.path)
+            if queued is None:
+                pending[s.path] = [offer]
+            else:
+                queued.append(offer)
         due = self.last_round + self.cfg.round_interval
         if due <= self.clock.wall():
             self.flush_due = True          # quiet: this message's end is the round
@@ -145,6 +150,7 @@ class AuctioneerMixin(BookState):
             s = self.sessions.get(path)
             if s is None:
                 continue   # it left before the round: the auctions go on without it
+            self._stat(s.solver, offers=len(offers))
             key = tuple(id(o) for o in offers)
             message = built.get(key)
             if message is None:
@@ -168,7 +174,7 @@ class AuctioneerMixin(BookState):
         for intent_id, auction in self.auctions.items():
             view = self.active.get(intent_id)
             if view is not None and m.capabilities.covers(view) and m.solver not in auction.excluded:
-                self._offer(auction, _offer_pb(view, auction.closes_at), s)
+                self._offer(auction, _offer_pb(view, auction.closes_at), [s])
         for view in list(self.active.values()):
             if view.status is Status.PENDING and view.id not in self.auctions:
                 self._start_auction(view, self._excluded(view.id))
