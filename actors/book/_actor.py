@@ -91,6 +91,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         # intent id -> the quoter's pending answer (a pykka future), then (bound, expected),
         # or None (no quote): bids above the bound are refused (AuctioneerMixin).
         self.references: dict[str, Any] = {}
+        self.quotes_due: list[tuple[Any, Any]] = []   # asked this message, sent at its end
         self.bid_seq = 0
         self.rounds: dict[str, int] = {}
         self.stats: dict[str, SolverRecord] = {}
@@ -127,6 +128,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         for view in list(self.active.values()):
             if view.status is Status.ASSIGNED:
                 self._arm_exclusivity(view)
+        self.ask_references()   # for auctions a catch-up above may have started
 
     def _last_flush(self) -> None:
         if self.dirty:
@@ -157,6 +159,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             self._reload_active()
             raise Unavailable(f"intent {exc} was changed by another node; retry") from None
         finally:
+            if self.quotes_due:   # before the offers: the quote is on its way when they bid
+                self.ask_references()
             if self.flush_due:
                 self.flush_offers()   # the round is due now (see AuctioneerMixin._offer)
 
@@ -226,6 +230,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         try:
             return self._submit_all(messages)
         finally:
+            if self.quotes_due:
+                self.ask_references()
             if self.flush_due:
                 self.flush_offers()
 

@@ -24,7 +24,7 @@ from runtime import ActorUnavailable
 from runtime.grpc import push_all
 
 from actors.admission import Verdict
-from actors.quoter import GetQuote, ReferenceOutput
+from actors.quoter import GetQuote, ReferenceOutputs
 
 from ._auction import Auction, AuctionBid
 from ._messages import (AwardWork, BidRefused, Decline, DeclineRefused, LostWork, OfferWork,
@@ -250,15 +250,27 @@ class AuctioneerMixin(BookState):
     def _ask_reference(self, view: IntentView) -> None:
         """Ask the quoter, without waiting, for the output it expects for ``view`` (once per
         intent): bids more than ``max_bid_over_quote_bps`` above it are refused. No quoter,
-        or one that cannot price the swap: no bound (logged)."""
+        or one that cannot price the swap: no bound (logged). Queued here; the asks of one
+        message go as one :class:`ReferenceOutputs` at its end (:meth:`ask_references`)."""
         if self.cfg.max_bid_over_quote_bps is None or view.id in self.references:
             return
         q = GetQuote(view.origin_chain, view.destination_chain, view.input_token,
                      view.output_token, str(view.input_amount), view.user, view.recipient)
+        asked = self.references[view.id] = _Asked()
+        self.quotes_due.append((asked, q))
+
+    def ask_references(self) -> None:
+        """Send the reference asks queued by this message, as one ask."""
+        due, self.quotes_due = self.quotes_due, []
+        if not due:
+            return
         try:
-            self.references[view.id] = self.ctx.registry.future(QUOTER_PATH, ReferenceOutput(q))
+            future = self.ctx.registry.future(QUOTER_PATH,
+                                              ReferenceOutputs(tuple(q for _, q in due)))
         except ActorUnavailable:
-            self.references[view.id] = None
+            return   # no quoter: the asked stay unanswered, so no bound
+        for index, (asked, _) in enumerate(due):
+            asked.future, asked.index = future, index
 
     def _bid_bound(self, intent_id: str) -> tuple[int, int] | None:
         """(highest bid admitted, the reference it is computed from), once the quoter
@@ -268,14 +280,21 @@ class AuctioneerMixin(BookState):
         ref = self.references.get(intent_id)
         if ref is None or isinstance(ref, tuple):
             return ref
+        if ref.future is None:
+            self.references[intent_id] = None   # never sent (no quoter): no bound
+            return None
         try:
-            expected = int(ref.get(timeout=0))
+            answer = ref.future.get(timeout=0)[ref.index]
         except pykka.Timeout:
             return None
-        except Exception as exc:  # noqa: BLE001 - the quoter cannot price it: no bound
-            log.debug("no quote to bound bids by", extra={"intent": intent_id, "error": str(exc)[:200]})
+        except Exception as exc:  # noqa: BLE001 - the quoter failed the whole ask: no bound
+            answer = exc
+        if isinstance(answer, Exception):   # the quoter cannot price it: no bound
+            log.debug("no quote to bound bids by", extra={"intent": intent_id,
+                                                          "error": str(answer)[:200]})
             self.references[intent_id] = None
             return None
+        expected = int(answer)
         view = self.active.get(intent_id)
         expected = max(expected, view.min_output if view is not None else 0)
         over = self.cfg.max_bid_over_quote_bps
@@ -358,6 +377,17 @@ class AuctioneerMixin(BookState):
         for v in lapsed:
             self._reassign(v)
         return len(lapsed)
+
+
+class _Asked:
+    """A reference asked for one intent: the batch's future (None until the batch is
+    sent) and the intent's place in its answer."""
+
+    __slots__ = ("future", "index")
+
+    def __init__(self) -> None:
+        self.future: pykka.Future[Any] | None = None
+        self.index = 0
 
 
 def _offer_pb(view: IntentView, closes_at: float) -> solver_pb2.Offer:

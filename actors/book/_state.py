@@ -53,9 +53,11 @@ class BookState(Actor):
     user_limit: RateLimiter
     timers: dict[str, Timer]                 # intent id -> exclusivity deadline
     retry_timers: dict[str, Timer]           # intent id -> next auction attempt
-    # intent id -> the quoter's pending answer (a pykka future), then (bound, expected),
-    # or None (no quote): bids above the bound are refused
+    # intent id -> the quoter's pending answer (an _Asked: a batch's future and a place in
+    # it), then (bound, expected), or None (no quote): bids above the bound are refused;
+    # the asks of the current message, sent as one at its end (AuctioneerMixin.ask_references)
     references: dict[str, Any]
+    quotes_due: list[tuple[Any, Any]]
     bid_seq: int
     rounds: dict[str, int]                   # intent id -> auctions held
     stats: dict[str, SolverRecord]           # solver -> its record, counters not flushed
