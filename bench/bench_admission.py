@@ -6,7 +6,8 @@ devnet-a first, so every order passes admission. The same node as bench_intents 
 ``admission.enabled: false`` and once with the default (on), the same pre-signed orders,
 the same closed loop. Admission on: per submission, the balance, allowance and nonce are
 read on devnet-a (one JSON-RPC batch for the checks queued together, cached per block,
-the head re-read every ``head_ttl``), and again before the auction round. The ceiling of
+the head re-read every ``head_ttl``); the first auction round uses that check while it is
+younger than ``head_ttl`` (a later round asks again). The ceiling of
 the "on" figure is the "off" figure of the same run.
 """
 

@@ -62,7 +62,10 @@ class MonotonicClock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="orbital-clock", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            # The scheduler sleeps until the earliest timer: only a new earliest one changes
+            # that. (A wake-up per timer cost the book a thread hand-over per auction.)
+            if self._heap[0][2] is timer:
+                self._cond.notify()
         return timer
 
     def _run(self) -> None:

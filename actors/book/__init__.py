@@ -68,8 +68,9 @@ def install(app: App) -> None:
     @app.provide("intents")
     def book(config) -> list[ChildSpec]:
         chains = tuple(sorted(chains_of(config).items()))
-        admission = admission_config(config).enabled   # off where the kind is not installed
-        return [ChildSpec("book", Book, BookSpec(intents_config(config), chains, admission))]
+        admission = admission_config(config)   # off where the kind is not installed
+        return [ChildSpec("book", Book, BookSpec(intents_config(config), chains,
+                                                 admission.enabled, admission.head_ttl))]
 
     app.service(intent_service)
     app.admin("ListSolvers", list_solvers)

@@ -59,6 +59,7 @@ class BookSpec:
     intents: IntentsConfig
     chains: tuple  # ((name, ChainConfig), ...) sorted: hashable, compared on reload
     admission: bool = False  # check on chain before each auction round (actors.admission)
+    admission_ttl: float = 0.0  # admission.head_ttl: how long a submission's verdict holds
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         # intent id -> the quoter's pending answer (a pykka future), then (bound, expected),
         # or None (no quote): bids above the bound are refused (AuctioneerMixin).
         self.references: dict[str, Any] = {}
+        self.quotes_due: list[tuple[Any, Any]] = []   # asked this message, sent at its end
         self.bid_seq = 0
         self.rounds: dict[str, int] = {}
         self.stats: dict[str, SolverRecord] = {}
@@ -102,6 +104,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         self.flush_due = False  # a round is due at the end of the current message
         self.last_prune = 0.0
         self.admission = spec.admission
+        self.admission_ttl = spec.admission_ttl
         self.checking: dict[str, float] = {}
         self.admitted: dict[str, int] = {}
         self.not_executable: dict[str, tuple[str, ...]] = {}
@@ -128,6 +131,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         for view in list(self.active.values()):
             if view.status is Status.ASSIGNED:
                 self._arm_exclusivity(view)
+        self.ask_references()   # for auctions a catch-up above may have started
 
     def _last_flush(self) -> None:
         if self.dirty:
@@ -158,6 +162,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             self._reload_active()
             raise Unavailable(f"intent {exc} was changed by another node; retry") from None
         finally:
+            if self.quotes_due:   # before the offers: the quote is on its way when they bid
+                self.ask_references()
             if self.flush_due:
                 self.flush_offers()   # the round is due now (see AuctioneerMixin._offer)
 
@@ -230,6 +236,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         try:
             return self._submit_all(messages)
         finally:
+            if self.quotes_due:
+                self.ask_references()
             if self.flush_due:
                 self.flush_offers()
 
@@ -273,7 +281,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                 return self._insert_one_by_one(messages, results, fresh, items)
         for (_, first, view), i in zip(items, fresh.values()):
             results[i] = view
-            self._accepted(view, first)
+            self._accepted(view, first, messages[i])
         return results
 
     def _insert_one_by_one(self, messages, results, fresh, items) -> list[Any]:
@@ -290,7 +298,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                                            field="typed_data.message.nonce")
                 continue
             results[i] = view
-            self._accepted(view, first)
+            self._accepted(view, first, messages[i])
         return results
 
     def _new_intent(self, oid: str, m: Submit, now: float
@@ -313,10 +321,11 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                           history=(first,))
         return fields, first, view
 
-    def _accepted(self, view: IntentView, first: TransitionView) -> None:
+    def _accepted(self, view: IntentView, first: TransitionView, m: Submit) -> None:
         self.active[view.id] = replace(view, history=())
         self.subs.publish(IntentUpdateView(view, first))
-        self._start_auction(self.active[view.id], self._excluded(view.id))
+        self._start_auction(self.active[view.id], self._excluded(view.id),
+                            self._fresh(m.verdict, m.checked_at))
 
     # ---- transitions ----------------------------------------------------------------
     def _view(self, intent_id: str) -> IntentView | None:

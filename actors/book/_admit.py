@@ -4,6 +4,10 @@ A mixin of :class:`actors.book._actor.Book`. The chain reads run in ``intents/ad
 (actors.admission), never on the book's thread: the book tells it a ``CheckOrder`` with
 ``reply_to`` = the book and holds the round until :class:`OrderChecked` comes back. Then:
 
+A submission's own check (the intent service asked admission before accepting it) stands
+for the check of the first round while it is younger than ``admission.head_ttl``: asking
+again would be answered from admission's cache for the same head.
+
 - executable, counting what the user's other orders of the same token hold (in an
   auction, or awarded and not yet opened: their openFor pulls first): the round starts
   (``_start_auction`` with the check consumed);
@@ -35,15 +39,27 @@ log = logging.getLogger("orbital.book")
 
 
 class AdmitMixin(BookState):
-    def _admitted(self, view: IntentView, excluded: frozenset[str]) -> bool:
+    def _fresh(self, verdict: Verdict | None, checked_at: float) -> Verdict | None:
+        """``verdict`` if it may stand for a check now: read less than ``admission.head_ttl``
+        ago, the staleness admission itself allows a cached read (it would answer a new
+        check from the same head and the same cache)."""
+        if verdict is None or self.clock.now() - checked_at >= self.admission_ttl:
+            return None
+        return verdict
+
+    def _admitted(self, view: IntentView, excluded: frozenset[str],
+                  verdict: Verdict | None = None) -> bool:
         """True when a round for ``view`` may start now; otherwise a check is on its way
-        (or will be retried) and the round starts when it answers."""
+        (or will be retried) and the round starts when it answers. ``verdict``: a fresh
+        one (the submission's, :meth:`_fresh`), decided on here without asking again."""
         if not self.admission:
             return True
         if self.admitted.pop(view.id, None) == view.version:
             return True
         if view.nonce is None:
             return True    # opened on chain (no nonce known): nothing to check
+        if verdict is not None and view.id not in self.checking:
+            return self._decide_round(view, verdict)
         sent = self.checking.get(view.id)
         if sent is not None and self.clock.now() - sent < self.cfg.retry_interval:
             return False   # answered soon; an older check whose answer was lost is sent again
@@ -72,21 +88,29 @@ class AdmitMixin(BookState):
                      extra={"intent": intent_id, "error": m.error[:200]})
             self._check_later(intent_id)
             return
-        verdict = self._with_reserved(view, m.verdict)
+        if self._decide_round(view, m.verdict):
+            self.admitted[intent_id] = view.version
+            self._start_auction(view, excluded)
+
+    def _decide_round(self, view: IntentView, verdict: Verdict) -> bool:
+        """The verdict of a check, counting what the user's other orders hold: True, the
+        round may start; False, the intent is not executable (recorded once per set of
+        failed checks) and is checked again after ``retry_interval``."""
+        intent_id = view.id
+        verdict = self._with_reserved(view, verdict)
         if verdict.ok:
             watchdog = self.retry_timers.pop(intent_id, None)
             if watchdog is not None:
                 watchdog.cancel()
             self.not_executable.pop(intent_id, None)
-            self.admitted[intent_id] = view.version
-            self._start_auction(view, excluded)
-            return
+            return True
         failed = tuple(v.type for v in verdict.violations)
         if self.not_executable.get(intent_id) != failed:
             self._commit([Change(view, view.status, verdict.reason() + "; not auctioned",
                                  finding=NOT_EXECUTABLE)])
             self.not_executable[intent_id] = failed
         self._check_later(intent_id)
+        return False
 
     def _with_reserved(self, view: IntentView, verdict: Verdict) -> Verdict:
         """The verdict again, counting what the user's other orders of the same token hold

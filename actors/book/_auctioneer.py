@@ -23,7 +23,8 @@ from orbital.v1 import solver_pb2
 from runtime import ActorUnavailable
 from runtime.grpc import push_all
 
-from actors.quoter import GetQuote, ReferenceOutput
+from actors.admission import Verdict
+from actors.quoter import GetQuote, ReferenceOutputs
 
 from ._auction import Auction, AuctionBid
 from ._messages import (AwardWork, BidRefused, Decline, DeclineRefused, LostWork, OfferWork,
@@ -67,14 +68,17 @@ _EPS = 1e-6   # float slack when comparing a window's end with the clock
 
 class AuctioneerMixin(BookState):
     # ---- auction --------------------------------------------------------------------
-    def _start_auction(self, view: IntentView, excluded: frozenset[str] = frozenset()) -> None:
+    def _start_auction(self, view: IntentView, excluded: frozenset[str] = frozenset(),
+                       verdict: Verdict | None = None) -> None:
+        """``verdict``: the origin chain's, fresh (the submission's), used instead of
+        asking admission again (._admit)."""
         if view.id in self.auctions or view.open_deadline <= self.clock.wall():
             return
         eligible = [s for s in self.sessions.values()
                     if s.capabilities.covers(view) and s.solver not in excluded]
         if not eligible:
             return  # offered when a covering solver joins
-        if not self._admitted(view, excluded):
+        if not self._admitted(view, excluded, verdict):
             return  # started when intents/admission answers that it can be opened (._admit)
         now = self.clock.wall()
         self._ask_reference(view)
@@ -82,19 +86,24 @@ class AuctioneerMixin(BookState):
                           round=self._round(view) + 1, excluded=excluded)
         self.auctions[view.id] = auction
         self._arm_round(auction.closes_at)   # the round at or after the window's end closes it
-        offer = _offer_pb(view, auction.closes_at)
-        for s in eligible:
-            self._offer(auction, offer, s)
+        self._offer(auction, _offer_pb(view, auction.closes_at), eligible)
 
     def _round(self, view: IntentView) -> int:
         return self.rounds.get(view.id, 0)
 
     # ---- offer rounds -------------------------------------------------------------------
-    def _offer(self, auction: Auction, offer: solver_pb2.Offer, s: Session) -> None:
-        """Queue ``offer`` for ``s``'s next round (:meth:`flush_offers`)."""
-        auction.offered.add(s.path)
-        self._stat(s.solver, offers=1)
-        self.pending_offers.setdefault(s.path, []).append(offer)
+    def _offer(self, auction: Auction, offer: solver_pb2.Offer, sessions: list[Session]) -> None:
+        """Queue ``offer`` for the next round of each of ``sessions`` (:meth:`flush_offers`,
+        which counts them in the solvers' records: once per solver and round, not per
+        offer)."""
+        pending = self.pending_offers
+        for s in sessions:
+            auction.offered.add(s.path)
+            queued = pending.get(s.path)
+            if queued is None:
+                pending[s.path] = [offer]
+            else:
+                queued.append(offer)
         due = self.last_round + self.cfg.round_interval
         if due <= self.clock.wall():
             self.flush_due = True          # quiet: this message's end is the round
@@ -141,6 +150,7 @@ class AuctioneerMixin(BookState):
             s = self.sessions.get(path)
             if s is None:
                 continue   # it left before the round: the auctions go on without it
+            self._stat(s.solver, offers=len(offers))
             key = tuple(id(o) for o in offers)
             message = built.get(key)
             if message is None:
@@ -164,7 +174,7 @@ class AuctioneerMixin(BookState):
         for intent_id, auction in self.auctions.items():
             view = self.active.get(intent_id)
             if view is not None and m.capabilities.covers(view) and m.solver not in auction.excluded:
-                self._offer(auction, _offer_pb(view, auction.closes_at), s)
+                self._offer(auction, _offer_pb(view, auction.closes_at), [s])
         for view in list(self.active.values()):
             if view.status is Status.PENDING and view.id not in self.auctions:
                 self._start_auction(view, self._excluded(view.id))
@@ -241,15 +251,27 @@ class AuctioneerMixin(BookState):
     def _ask_reference(self, view: IntentView) -> None:
         """Ask the quoter, without waiting, for the output it expects for ``view`` (once per
         intent): bids more than ``max_bid_over_quote_bps`` above it are refused. No quoter,
-        or one that cannot price the swap: no bound (logged)."""
+        or one that cannot price the swap: no bound (logged). Queued here; the asks of one
+        message go as one :class:`ReferenceOutputs` at its end (:meth:`ask_references`)."""
         if self.cfg.max_bid_over_quote_bps is None or view.id in self.references:
             return
         q = GetQuote(view.origin_chain, view.destination_chain, view.input_token,
                      view.output_token, str(view.input_amount), view.user, view.recipient)
+        asked = self.references[view.id] = _Asked()
+        self.quotes_due.append((asked, q))
+
+    def ask_references(self) -> None:
+        """Send the reference asks queued by this message, as one ask."""
+        due, self.quotes_due = self.quotes_due, []
+        if not due:
+            return
         try:
-            self.references[view.id] = self.ctx.registry.future(QUOTER_PATH, ReferenceOutput(q))
+            future = self.ctx.registry.future(QUOTER_PATH,
+                                              ReferenceOutputs(tuple(q for _, q in due)))
         except ActorUnavailable:
-            self.references[view.id] = None
+            return   # no quoter: the asked stay unanswered, so no bound
+        for index, (asked, _) in enumerate(due):
+            asked.future, asked.index = future, index
 
     def _bid_bound(self, intent_id: str) -> tuple[int, int] | None:
         """(highest bid admitted, the reference it is computed from), once the quoter
@@ -259,14 +281,21 @@ class AuctioneerMixin(BookState):
         ref = self.references.get(intent_id)
         if ref is None or isinstance(ref, tuple):
             return ref
+        if ref.future is None:
+            self.references[intent_id] = None   # never sent (no quoter): no bound
+            return None
         try:
-            expected = int(ref.get(timeout=0))
+            answer = ref.future.get(timeout=0)[ref.index]
         except pykka.Timeout:
             return None
-        except Exception as exc:  # noqa: BLE001 - the quoter cannot price it: no bound
-            log.debug("no quote to bound bids by", extra={"intent": intent_id, "error": str(exc)[:200]})
+        except Exception as exc:  # noqa: BLE001 - the quoter failed the whole ask: no bound
+            answer = exc
+        if isinstance(answer, Exception):   # the quoter cannot price it: no bound
+            log.debug("no quote to bound bids by", extra={"intent": intent_id,
+                                                          "error": str(answer)[:200]})
             self.references[intent_id] = None
             return None
+        expected = int(answer)
         view = self.active.get(intent_id)
         expected = max(expected, view.min_output if view is not None else 0)
         over = self.cfg.max_bid_over_quote_bps
@@ -366,6 +395,17 @@ class AuctioneerMixin(BookState):
         for v in lapsed:
             self._reassign(v)
         return len(lapsed)
+
+
+class _Asked:
+    """A reference asked for one intent: the batch's future (None until the batch is
+    sent) and the intent's place in its answer."""
+
+    __slots__ = ("future", "index")
+
+    def __init__(self) -> None:
+        self.future: pykka.Future[Any] | None = None
+        self.index = 0
 
 
 def _offer_pb(view: IntentView, closes_at: float) -> solver_pb2.Offer:

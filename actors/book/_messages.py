@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from actors.admission import Verdict
 from protocol.erc7683 import GaslessOrder
 
 from ._views import IntentUpdateView, IntentView
@@ -43,6 +44,11 @@ class Submit:
     typed_data: str      # the JSON the user signed, as received
     signature: str       # 0x hex, 65 bytes, verified by the service
     intent_id: str = ""  # "0x" + order.order_id.hex() when the sender computed it already
+    # The origin chain's verdict at submission (admission on) and when it came (the node
+    # clock's ``now``): the first round uses it while younger than ``admission.head_ttl``
+    # instead of asking admission again for what it would answer from its cache (._admit).
+    verdict: Verdict | None = None
+    checked_at: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -154,12 +154,14 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
                                   f"{order.user}", field="signature")
         return Submit(order, req.typed_data, signature, "0x" + order.order_id.hex())
 
-    async def _check_on_chain(self, submit: Submit) -> None:
+    async def _check_on_chain(self, submit: Submit) -> Submit:
         """Refuse an order its origin chain would not let be opened now (balance, allowance,
-        nonce: actors.admission); the reads run in ``intents/admission``, not here."""
+        nonce: actors.admission); the reads run in ``intents/admission``, not here. The
+        submit returned carries the verdict, which the book's first round uses while fresh
+        (actors.book._admit)."""
         cfg = admission_config(self.node.config)
         if not cfg.enabled:
-            return
+            return submit
         o = submit.order
         check = CheckOrder(self._directory().chain_by_id(o.origin_chain_id).name, o.user,
                            o.order.input_token, o.origin_settler, o.order.input_amount, o.nonce)
@@ -167,11 +169,12 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             verdict = await self.node.registry.ask_async(ADMISSION_PATH, check, _ASK_TIMEOUT)
         except Unavailable:
             if cfg.on_unreachable == "accept":   # checked again before the auction
-                return
+                return submit
             raise
         if not verdict.ok:
             raise FailedPrecondition(verdict.reason(),
                                      preconditions=[v.triple() for v in verdict.violations])
+        return replace(submit, verdict=verdict, checked_at=self.node.clock.now())
 
     @unary("IntentService/SubmitIntent")
     async def SubmitIntent(self, request, context):
@@ -179,7 +182,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         if self._book_elsewhere(context):
             return await self._forward("SubmitIntent", request, intents_pb2.Intent, context)
         submit = self._verify(request)   # CPU only (~0.1 ms): a thread hop would cost more
-        await self._check_on_chain(submit)
+        submit = await self._check_on_chain(submit)
         try:
             return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT))
         except LeaseLost:
@@ -254,7 +257,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         async def on_chain(c: Submit | OrbitalError) -> Submit | OrbitalError:
             if isinstance(c, Submit):
                 try:
-                    await self._check_on_chain(c)
+                    return await self._check_on_chain(c)
                 except OrbitalError as exc:
                     return exc
             return c

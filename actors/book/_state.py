@@ -23,6 +23,8 @@ from ._subs import Subscriptions
 from ._views import Change, IntentView, TransitionView
 
 if TYPE_CHECKING:
+    from actors.admission import Verdict
+
     from ._auction import Auction
     from ._score import Window
 
@@ -51,9 +53,11 @@ class BookState(Actor):
     user_limit: RateLimiter
     timers: dict[str, Timer]                 # intent id -> exclusivity deadline
     retry_timers: dict[str, Timer]           # intent id -> next auction attempt
-    # intent id -> the quoter's pending answer (a pykka future), then (bound, expected),
-    # or None (no quote): bids above the bound are refused
+    # intent id -> the quoter's pending answer (an _Asked: a batch's future and a place in
+    # it), then (bound, expected), or None (no quote): bids above the bound are refused;
+    # the asks of the current message, sent as one at its end (AuctioneerMixin.ask_references)
     references: dict[str, Any]
+    quotes_due: list[tuple[Any, Any]]
     bid_seq: int
     rounds: dict[str, int]                   # intent id -> auctions held
     stats: dict[str, SolverRecord]           # solver -> its record, counters not flushed
@@ -75,6 +79,7 @@ class BookState(Actor):
     # whose check is in flight (since, clock.now()), the version a check passed for (consumed by the round),
     # the failed checks last recorded in an intent's history
     admission: bool
+    admission_ttl: float
     checking: dict[str, float]
     admitted: dict[str, int]
     not_executable: dict[str, tuple[str, ...]]
@@ -89,12 +94,13 @@ class BookState(Actor):
         def _tell(self, path: str, message: Any) -> None: ...
         def _reload_active(self) -> None: ...
         # the auctioneer (._auctioneer)
-        def _start_auction(self, view: IntentView,
-                           excluded: frozenset[str] = frozenset()) -> None: ...
+        def _start_auction(self, view: IntentView, excluded: frozenset[str] = frozenset(),
+                           verdict: Verdict | None = None) -> None: ...
         def _arm_exclusivity(self, view: IntentView) -> None: ...
         def _end_auction(self, intent_id: str, reason: str) -> None: ...
         # the check before a round (._admit)
-        def _admitted(self, view: IntentView, excluded: frozenset[str]) -> bool: ...
+        def _admitted(self, view: IntentView, excluded: frozenset[str],
+                      verdict: Verdict | None = None) -> bool: ...
         # the solver records (._records)
         def _stat(self, solver: str, response_ms: float | None = None, **inc: int) -> None: ...
         # reliability (._reliability)

@@ -23,14 +23,15 @@ from runtime.config import App
 from ._actor import Quoter
 from ._config import FeedConfig, GasConfig, PoolConfig, QuoterConfig, QuoterSpec, TokenPrices
 from ._gas import GasEstimate, estimate_from_history, wei_to_token
-from ._messages import EstimateGas, GetPrice, GetQuote, QuoteResult, ReferenceOutput
+from ._messages import (EstimateGas, GetPrice, GetQuote, QuoteResult, ReferenceOutput,
+                        ReferenceOutputs)
 from ._service import QuoterServicer, quoter_service
 from ._routes import Edge, Route, amount_out, best_route, price_ratio_out
 from ._sources import Aggregate, Reading, SourceReport, aggregate, fmt_decimal
 
 __all__ = ["install", "QUOTER_PATH", "Quoter", "QuoterConfig", "QuoterSpec", "FeedConfig",
            "GasConfig", "PoolConfig", "TokenPrices", "GetQuote", "GetPrice", "EstimateGas",
-           "ReferenceOutput", "QuoterServicer", "quoter_service",
+           "ReferenceOutput", "ReferenceOutputs", "QuoterServicer", "quoter_service",
            "QuoteResult", "GasEstimate", "Aggregate", "Reading", "SourceReport", "Edge",
            "Route", "aggregate", "amount_out", "best_route", "price_ratio_out",
            "estimate_from_history", "wei_to_token", "fmt_decimal"]

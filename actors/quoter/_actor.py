@@ -22,11 +22,12 @@ from eth_abi.exceptions import DecodingError
 from chains.evm.directory import Directory, UnknownName
 from chains.evm.rpc import RpcClient, RpcError, RpcUnavailable
 from protocol import order_typed_data
-from runtime import Actor, FailedPrecondition, InvalidArgument, Unavailable
+from runtime import Actor, FailedPrecondition, InvalidArgument, OrbitalError, Unavailable
 
 from ._config import QuoterConfig, QuoterSpec
 from ._gas import GasEstimate, estimate_from_history, fee_history_params, wei_to_token
-from ._messages import EstimateGas, GetPrice, GetQuote, QuoteResult, ReferenceOutput
+from ._messages import (EstimateGas, GetPrice, GetQuote, QuoteResult, ReferenceOutput,
+                        ReferenceOutputs)
 from ._quote import build_order, parse_quote, resolve_chain
 from ._routes import Edge, Route, best_route, price_ratio_out
 from ._sources import (D, Aggregate, PoolState, Reading, aggregate, pool_meta, read_feed,
@@ -60,6 +61,14 @@ class Quoter(Actor):
             return self.quote(message)
         if isinstance(message, GetPrice):
             return self.get_price(message)
+        if isinstance(message, ReferenceOutputs):
+            out: list[int | OrbitalError] = []
+            for q in message.quotes:
+                try:
+                    out.append(self.quote(q).output_amount)
+                except OrbitalError as exc:   # this swap's answer; the others still count
+                    out.append(exc)
+            return out
         if isinstance(message, ReferenceOutput):
             return self.quote(message.quote).output_amount
         if isinstance(message, EstimateGas):

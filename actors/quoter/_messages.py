@@ -13,7 +13,7 @@ from ._gas import GasEstimate
 from ._sources import Aggregate
 
 __all__ = ["EstimateGas", "GetPrice", "GetQuote", "QuoteResult", "GasEstimate", "Aggregate",
-           "ReferenceOutput"]
+           "ReferenceOutput", "ReferenceOutputs"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,16 @@ class ReferenceOutput:
     a swap the quoter cannot price raises as GetQuote would."""
 
     quote: GetQuote
+
+
+@dataclass(frozen=True)
+class ReferenceOutputs:
+    """Ask (the intent book, once per message of its own that started auctions):
+    :class:`ReferenceOutput` of each of ``quotes`` in one message, so a burst of new
+    intents costs the quoter one wake-up, not one each. Answer: a list in the same order,
+    per quote the int, or the typed error (an ``OrbitalError``) it would have raised."""
+
+    quotes: tuple[GetQuote, ...]
 
 
 @dataclass(frozen=True)

@@ -268,3 +268,25 @@ def test_checks_are_batched_and_cached_per_block(admission_node, chain_a):
     # within head_ttl the head (and every read at it) is reused: the same block, same verdict
     again = node.registry.ask(ADMISSION_PATH, check)
     assert again == first
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("head_ttl, checks", [(60, 1), (0, 2)])
+def test_the_first_round_uses_the_submissions_check_while_it_is_fresh(admission_node, chain_a,
+                                                                      head_ttl, checks):
+    """A solver is connected, so the round starts as the order is accepted: within
+    ``head_ttl`` the check the submission passed stands for the round's (admission would
+    answer it from the same head and cache); a stale one (head_ttl 0) is asked again."""
+    node, stub = admission_node(admission={"head_ttl": head_ttl})
+    user = chain_a.user(funded=500 * ONE_USDC, approved=500 * ONE_USDC)
+    ch = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
+    try:
+        solver = SolverClient(ch).connect()
+        _, got = _submit(stub, user, nonce=1)
+        assert solver.wait_for("offer").intent.id == got.id
+        ok = node.metrics.registry.get_sample_value("orbital_admission_checks_total",
+                                                    {"result": "ok"})
+        assert ok == checks
+        solver.cancel()
+    finally:
+        ch.close()

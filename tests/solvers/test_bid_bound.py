@@ -9,7 +9,7 @@ import threading
 
 import pykka
 
-from actors.quoter import GetQuote, ReferenceOutput
+from actors.quoter import GetQuote, ReferenceOutput, ReferenceOutputs
 from actors.book import IntentRow
 
 from .conftest import SolverClient, fake_clock, make_app, wait_until
@@ -92,8 +92,10 @@ class _LateQuoter(pykka.ThreadingActor):
         self.release, self.expected = release, expected
 
     def on_receive(self, message):
-        assert isinstance(message, ReferenceOutput)
         assert self.release.wait(30)
+        if isinstance(message, ReferenceOutputs):   # the book's
+            return [self.expected] * len(message.quotes)
+        assert isinstance(message, ReferenceOutput)
         return self.expected
 
 
@@ -127,3 +129,42 @@ def test_bids_taken_before_the_quote_arrived_are_checked_when_the_auction_closes
         release.set()
         node.registry.unregister("quoter", late)
         late.stop()
+
+
+class _CountingQuoter(pykka.ThreadingActor):
+    """At the quoter's path: records each message, answers every reference with 1 USDC."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: list = []
+
+    def on_receive(self, message):
+        self.got.append(message)
+        return [ONE_USDC] * len(message.quotes)
+
+
+def test_the_references_of_a_batch_of_submissions_are_asked_in_one_message(
+        solver_node, channel_to, database_url, devnet_info):
+    """SubmitIntents of 5 orders with a solver connected: 5 auctions start in one book
+    message, and the quoter is asked once for the 5 references (one wake-up, not 5)."""
+    from orbital.v1 import intents_pb2, intents_pb2_grpc
+    from tests.intents.conftest import make_order, signed_request
+    node = solver_node(database_url, auction_window=60, max_bid_over_quote_bps=1000)
+    counting = _CountingQuoter.start()
+    node.registry.register("quoter", counting)
+    try:
+        ch = channel_to(node)
+        solver = SolverClient(ch).connect()
+        orders = [signed_request(make_order(nonce=n)) for n in range(1, 6)]
+        reply = intents_pb2_grpc.IntentServiceStub(ch).SubmitIntents(
+            intents_pb2.SubmitIntentsRequest(orders=orders))
+        ids = {r.intent.id for r in reply.results}
+        assert len(ids) == 5
+        wait_until(lambda: {o.intent.id for o in solver.of("offer")} == ids, what="5 offers")
+        got = counting.proxy().got.get()
+        assert [type(m) for m in got] == [ReferenceOutputs]
+        assert len(got[0].quotes) == 5
+        solver.cancel()
+    finally:
+        node.registry.unregister("quoter", counting)
+        counting.stop()
