@@ -200,3 +200,24 @@ def _try(call, request) -> Any:
         return call(request, timeout=15)
     except grpc.RpcError as exc:
         return exc
+
+
+def test_the_in_house_solver_trades_on_one_node_and_moves_with_its_lease(pg_url, tmp_path, nodes):
+    """Both nodes configure the in-house solver: only the holder of ``solver:in-house``
+    runs its session (on its own node); the other stands by and takes over on a stop."""
+    from actors.in_house_solver import InHouseStatus
+    key = USERS[0].private_key
+    extra = f"in_house_solver:\n  key: '{key}'\n"
+    a, _ = _start(nodes, tmp_path, pg_url, "node-a", extra=extra)
+    b, _ = _start(nodes, tmp_path, pg_url, "node-b", extra=extra)
+
+    def status(n) -> dict:
+        return n.registry.ask("intents/in-house", InHouseStatus(), timeout=10)
+
+    wait_until(lambda: status(a)["connected"], timeout=15, what="A's in-house session")
+    assert status(b) == {"connected": False, "error": None, "standby": True}
+    assert a.registry.paths("intents/solvers/session/") and \
+        not b.registry.paths("intents/solvers/session/")
+    nodes.stop(a)
+    wait_until(lambda: status(b)["connected"], timeout=15, what="B's in-house session")
+    assert b.registry.paths("intents/solvers/session/")
