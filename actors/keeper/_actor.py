@@ -54,6 +54,13 @@ class _Task:
                         runs=self.runs, skipped=self.skipped)
 
 
+# A node whose last heartbeat is older than this is gone: its claim is stale. Generous
+# beside the heartbeat (node.heartbeat_interval, 2 s by default), so a live node with a
+# slower heartbeat never loses its claim; a node that stops gracefully leaves the registry
+# at once, so only a crashed node's claim waits this long.
+_ALIVE_WITHIN = 30.0
+
+
 class Keeper(Actor):
     kind = "keeper"
 
@@ -111,9 +118,20 @@ class Keeper(Actor):
                         if flight is not None and flight.run_id == row.run_id:
                             flight.owner = self.actor_ref   # still running here: adopt it
                             t.running = flight
+                        elif row.owner in self._others_alive():
+                            log.info("task running on another node", extra={
+                                "task": name, "run_id": row.run_id, "node": row.owner})
                         else:
                             self._interrupted(t, row, now)
                 self.tasks[name] = t
+
+    def _others_alive(self) -> set[str]:
+        """The other node instances on this database that are alive (heartbeat fresh):
+        a claim of theirs stands; one of a node gone (or of this node's past starts) is
+        stale. Empty on SQLite (one node)."""
+        if not self.store.is_postgres:
+            return set()
+        return {n.instance for n in self.store.list_nodes(_ALIVE_WITHIN)} - {self.store.instance}
 
     def _interrupted(self, t: _Task, row: KeeperTask, now: float) -> None:
         error = "interrupted: the node stopped or the keeper restarted during the run"
@@ -193,7 +211,7 @@ class Keeper(Actor):
             self._publish("task_skipped", t, at=msg.at, run_id=t.running.run_id)
             return
         try:
-            self._start(t, msg.trigger)
+            self._start(t, msg.trigger, msg.at)
         except (FailedPrecondition, Unavailable) as exc:
             t.skipped += 1
             if isinstance(exc, FailedPrecondition):  # the store answered: record it
@@ -201,7 +219,7 @@ class Keeper(Actor):
             log.warning("task run not started: %s", exc, extra={"task": t.name})
             self._publish("task_skipped", t, at=msg.at, reason=str(exc))
 
-    def _start(self, t: _Task, trigger: str) -> _Run:
+    def _start(self, t: _Task, trigger: str, at: float | None = None) -> _Run:
         key = (self.scope, t.name)
         clock = self.ctx.clock
         started = clock.wall()
@@ -211,12 +229,23 @@ class Keeper(Actor):
             if key in _FLIGHTS:
                 raise FailedPrecondition(f"task {t.name!r} is still running in this process "
                                          f"(run {_FLIGHTS[key].run_id})")
+            alive = self._others_alive()
             with self.store.connection(), self.store.atomic():
-                claimed = KeeperTask.update(running_since=started, run_id=run.run_id).where(
-                    (KeeperTask.name == t.name) & KeeperTask.running_since.is_null()).execute()
+                # One claim per run across the nodes sharing the database: the task is not
+                # running (or its claim is a dead node's), and a scheduled time (cron,
+                # misfire) is run once: not when a run started at or after it already.
+                free = KeeperTask.running_since.is_null()
+                if alive:
+                    free |= KeeperTask.owner.not_in(list(alive))
+                claim = (KeeperTask.name == t.name) & free
+                if trigger != "manual" and at is not None:
+                    claim &= KeeperTask.last_run_at.is_null() | (KeeperTask.last_run_at < at)
+                claimed = KeeperTask.update(running_since=started, run_id=run.run_id,
+                                            owner=self.store.instance).where(claim).execute()
                 if not claimed:
-                    raise FailedPrecondition(f"task {t.name!r} is running elsewhere (another "
-                                             f"node sharing this database)")
+                    raise FailedPrecondition(f"task {t.name!r} is running elsewhere, or ran "
+                                             f"for this time already (another node sharing "
+                                             f"this database)")
                 KeeperRun.create(task=t.name, run_id=run.run_id, trigger=trigger,
                                  started_at=started)
             _FLIGHTS[key] = run
