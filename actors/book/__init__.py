@@ -76,5 +76,8 @@ def install(app: App) -> None:
     app.admin("GetSolverRecord", get_solver_record)
 
     from actors.keeper import ask_actor, no_args, register_action
-    register_action("expire_intents", ask_actor(BOOK_PATH, ExpireDue(), "expired"), no_args)
-    register_action("reauction_lapsed", ask_actor(BOOK_PATH, ReauctionLapsed(), "re-auctioned"), no_args)
+    # The book's sweeps run where the book leads (lease "book"; docs/intents.md).
+    register_action("expire_intents", ask_actor(BOOK_PATH, ExpireDue(), "expired"), no_args,
+                    lease="book")
+    register_action("reauction_lapsed", ask_actor(BOOK_PATH, ReauctionLapsed(), "re-auctioned"),
+                    no_args, lease="book")

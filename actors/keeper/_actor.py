@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any
 import pykka
 
 from runtime import Actor, Event, FailedPrecondition, NotFound, Unavailable
+from runtime.store import Lease
 
 from ._messages import ListTasks, PauseTask, ResumeTask, RunStarted, RunTask, TaskInfo
 
@@ -133,6 +135,13 @@ class Keeper(Actor):
             return set()
         return {n.instance for n in self.store.list_nodes(_ALIVE_WITHIN)} - {self.store.instance}
 
+    def _holds(self, lease: str) -> bool:
+        """Whether this node holds ``lease`` now (its singleton does the task's work)."""
+        with self.store.connection():
+            return bool(Lease.select().where(
+                (Lease.name == lease) & (Lease.owner == self.store.instance) &
+                (Lease.expires_at >= time.time())).exists(self.store.db))
+
     def _interrupted(self, t: _Task, row: KeeperTask, now: float) -> None:
         error = "interrupted: the node stopped or the keeper restarted during the run"
         KeeperRun.update(finished_at=now, error=error).where(
@@ -225,6 +234,10 @@ class Keeper(Actor):
         started = clock.wall()
         run = _Run(uuid.uuid4().hex, t.name, trigger, started, t.cfg.timeout,
                    owner=self.actor_ref)
+        lease = _ACTIONS[t.cfg.action].lease
+        if lease and self.store.is_postgres and not self._holds(lease):
+            raise FailedPrecondition(f"task {t.name!r} runs on the node holding lease "
+                                     f"{lease!r}; this node does not hold it")
         with _FLIGHTS_LOCK:
             if key in _FLIGHTS:
                 raise FailedPrecondition(f"task {t.name!r} is still running in this process "

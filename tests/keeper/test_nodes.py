@@ -89,3 +89,31 @@ def test_a_node_starting_during_another_nodes_run_leaves_it_alone(two_stores, tm
         g.set()
         for t in reversed(trees):
             t.stop()
+
+
+def _leased(ctx, args):
+    CALLS.append((ctx.task, ctx.services.instance))
+    return "done"
+
+
+keeper.register_action("leased", _leased, lease="test:leased")
+
+
+def test_a_singletons_task_runs_on_the_node_holding_its_lease(two_stores, tmp_path):
+    """An action registered with ``lease`` (the book's sweeps: "book") is claimed only by
+    the node holding that lease: the other skips the time, even when it fires first."""
+    cfg = keeper_config("    t: {cron: '*/10 * * * * *', action: leased}\n")
+    a_store, b_store = two_stores
+    assert b_store.acquire_lease("test:leased", 60) is not None   # B's singleton holds it
+    trees: list[KeeperTree] = []
+    try:
+        a, b = (_tree(s, cfg, tmp_path, trees) for s in two_stores)
+        a.clock.advance(10)    # A first: it does not hold the lease
+        skipped = a.rec.wait_for("task_skipped", "keeper", task="t")
+        assert "holding lease 'test:leased'" in skipped[0].data["reason"]
+        b.clock.advance(10)
+        b.finished(1)
+        assert CALLS == [("t", b_store.instance)]
+    finally:
+        for t in reversed(trees):
+            t.stop()
