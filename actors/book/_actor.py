@@ -137,7 +137,10 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         for path in self.ctx.registry.paths(SOLVERS_PATH + "/session/"):
             self._tell(path, BookStarted(self.actor_ref))
         if self.singleton.held:
-            self._lead()
+            try:
+                self._lead()
+            except LeaseLost:
+                pass   # lost as soon as taken: following (the lease is retried)
         else:
             self._follow()
 
@@ -154,6 +157,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         (active intents, solver reliability, chain events since the cursor, exclusivity
         timers) and auction the PENDING intents for the sessions here."""
         self._stop_following()
+        if self.leading:   # a new epoch without a gap seen: another node may have led between
+            self._drop_work()
         try:
             self._rebuild()
         except Exception:
@@ -187,9 +192,15 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         timers, counters not written: the holder rebuilds them from the store) and tail
         the committed transitions for this node's watch streams and sessions."""
         was = self.leading
+        self._drop_work()
+        if was:
+            log.warning("following the book: another node leads it")
+        self._arm_follow()
+
+    def _drop_work(self) -> None:
         self.leading = False
         self._cancel_timers()
-        self.flush_timer = self.round_timer = None
+        self.flush_timer = self.round_timer = self.follow_timer = None
         self.auctions.clear()
         self.timers.clear()
         self.retry_timers.clear()
@@ -203,9 +214,6 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         self.stats.clear()
         self.dirty.clear()
         self.marks_pending = []
-        if was:
-            log.warning("following the book: another node leads it")
-        self._arm_follow()
 
     def _require_lead(self) -> None:
         if not self.leading:

@@ -113,7 +113,7 @@ def test_a_singletons_task_runs_on_the_node_holding_its_lease(two_stores, tmp_pa
         assert "holding lease 'test:leased'" in skipped[0].data["reason"]
         b.clock.advance(10)
         b.finished(1)
-        assert CALLS == [("t", b_store.instance)]
+        assert [("t", b_store.instance)] == CALLS
     finally:
         for t in reversed(trees):
             t.stop()
