@@ -126,7 +126,9 @@ _insert_transition = _Insert(IntentTransition)
 
 def _database() -> peewee.Database:
     db = IntentRow._meta.database
-    return db.obj if isinstance(db, peewee.DatabaseProxy) else db
+    if isinstance(db, peewee.DatabaseProxy):   # this thread's (runtime.store.database)
+        return db.target() if hasattr(db, "target") else db.obj
+    return db
 
 
 def _statements(items: Sequence[tuple[dict, TransitionView, int | None]],

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
@@ -19,7 +21,46 @@ from .._errors import ConfigError
 
 __all__ = ["database", "open_database", "redact_url", "sqlite_path", "UINT256_TYPES"]
 
-database = peewee.DatabaseProxy()
+class _ThreadRoutedProxy(peewee.DatabaseProxy):
+    """The models' database: the one :func:`open_database` opened last, except on a thread
+    inside a unit of work of a :class:`~runtime.store.Store` (``Store.connection`` routes
+    it there), where it is that store's. One store per process (a node) sees no
+    difference; two in one process (two nodes on one PostgreSQL database, in tests) each
+    keep their actors' queries in their own connections, so a fenced transaction holds
+    the writes made in it."""
+
+    __slots__ = ("obj", "_callbacks", "_Model", "_routes")
+
+    def __init__(self) -> None:
+        self._routes = threading.local()
+        super().__init__()
+
+    def target(self) -> peewee.Database:
+        """The database this thread's queries go to now."""
+        routed = getattr(self._routes, "db", None)
+        return routed if routed is not None else self.obj
+
+    def route(self, db: peewee.Database | None) -> peewee.Database | None:
+        """Send this thread's model queries to ``db`` (None: the process's); returns the
+        route it replaces, to restore."""
+        before = getattr(self._routes, "db", None)
+        self._routes.db = db
+        return before
+
+    def __getattr__(self, attr: str) -> Any:
+        db = self.target()
+        if db is None:
+            raise AttributeError("Cannot use uninitialized Proxy.")
+        return getattr(db, attr)
+
+    def __enter__(self) -> Any:
+        return self.target().__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.target().__exit__(*exc)
+
+
+database = _ThreadRoutedProxy()
 
 WAL_AUTOCHECKPOINT_PAGES = 16384    # 64 MB of 4 kB pages; see open_database
 

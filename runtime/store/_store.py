@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 import peewee
 
 from .._errors import LeaseLost, Unavailable
-from ._db import open_database, redact_url
+from ._db import database, open_database, redact_url
 from ._migrations import RUNTIME_MIGRATIONS, Migration, migrate
 from ._models import Lease, NodeInstance
 from ._nodes import HeldLease, NodeRecord
@@ -74,6 +74,7 @@ class Store:
         opened = self.db.is_closed()
         if opened:
             self._connect()
+        routed = database.route(self.db)   # the models' queries on this thread: this store's
         try:
             yield self.db
         except STORE_ERRORS as exc:
@@ -82,6 +83,7 @@ class Store:
             self._broken(exc)
             raise Unavailable(STORE_DOWN) from exc
         finally:
+            database.route(routed)
             if opened and not getattr(self._held, "on", False) and not self.db.is_closed():
                 self.db.close()
 

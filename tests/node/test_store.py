@@ -261,3 +261,26 @@ def test_a_takeover_waits_for_the_holders_fenced_transaction(pg_url):
     assert taken == [None]                      # renewed by the fenced commit: b stands by
     a.close()
     b.close()
+
+
+def test_two_stores_in_one_process_keep_their_models_queries_apart(pg_url, tmp_path):
+    """Two nodes in one process (tests) on one PostgreSQL database: inside a unit of work
+    of store A, the models' queries run on A's connection (not on the store opened last),
+    so a transaction of A that rolls back takes the writes made in it along."""
+    a = Store(pg_url, state_dir=str(tmp_path), instance="a-000001")
+    a.migrate()
+    b = Store(pg_url, state_dir=str(tmp_path), instance="b-000002")   # opened last
+    try:
+        with pytest.raises(RuntimeError):
+            with a.atomic():
+                Lease.insert(name="routed", owner="a", expires_at=0, epoch=1).execute()
+                raise RuntimeError("roll back")
+        with b.connection():
+            assert Lease.select().where(Lease.name == "routed").count() == 0
+        with a.atomic():
+            Lease.insert(name="routed", owner="a", expires_at=0, epoch=1).execute()
+        with b.connection():
+            assert Lease.select().where(Lease.name == "routed").count() == 1
+    finally:
+        a.close()
+        b.close()
