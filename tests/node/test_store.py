@@ -271,10 +271,9 @@ def test_two_stores_in_one_process_keep_their_models_queries_apart(pg_url, tmp_p
     a.migrate()
     b = Store(pg_url, state_dir=str(tmp_path), instance="b-000002")   # opened last
     try:
-        with pytest.raises(RuntimeError):
-            with a.atomic():
-                Lease.insert(name="routed", owner="a", expires_at=0, epoch=1).execute()
-                raise RuntimeError("roll back")
+        with pytest.raises(RuntimeError), a.atomic():
+            Lease.insert(name="routed", owner="a", expires_at=0, epoch=1).execute()
+            raise RuntimeError("roll back")
         with b.connection():
             assert Lease.select().where(Lease.name == "routed").count() == 0
         with a.atomic():
