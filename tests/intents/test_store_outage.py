@@ -92,7 +92,7 @@ def test_a_node_started_while_its_database_is_down_waits_for_it(tmp_path):
         started = threading.Thread(
             target=lambda: nodes.start(path, build_app, before_start=seen.append), daemon=True)
         started.start()
-        node = wait_until(lambda: seen[0] if seen and seen[0].grpc_port else None,
+        node = wait_until(lambda: seen[0] if seen and getattr(seen[0], "grpc_port", 0) else None,
                           what="the node's gRPC port")
         health = nodes.stub(node, health_pb2_grpc.HealthStub)
         stub = nodes.stub(node, intents_pb2_grpc.IntentServiceStub)
