@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,9 +74,13 @@ class EvmChain:
     """Thread-safe: balance reads run anywhere; sends serialise only nonce allocation."""
 
     def __init__(self, spec: ChainSpec, key: SolverKey, *, rpc_timeout: float = 10.0,
-                 receipt_timeout: float = 30.0) -> None:
+                 receipt_timeout: float = 30.0,
+                 before_send: Callable[[], None] | None = None) -> None:
         self.spec = spec
         self._key = key
+        # Called right before each transaction goes out; raising stops it (the in-house
+        # solver proves there that its node still holds its lease).
+        self.before_send = before_send
         self.receipt_timeout = receipt_timeout
         self.w3 = Web3(Web3.HTTPProvider(spec.rpc_url, request_kwargs={"timeout": rpc_timeout}))
         # a checksum address (the config makes it one; web3 refuses any other form here)
@@ -157,6 +162,8 @@ class EvmChain:
                                            "maxPriorityFeePerGas": tip, "maxFeePerGas": max_fee,
                                            "chainId": self.chain_id})
                 signed = self._key.account.sign_transaction(tx)
+                if self.before_send is not None:
+                    self.before_send()
                 try:
                     tx_hash = HexStr("0x" + bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction)).hex())
                     break

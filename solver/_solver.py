@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -46,10 +47,15 @@ TERMINAL = {5, 6, 7, 8, 9}   # IntentStatus SETTLED, CANCELLED, EXPIRED, REFUNDE
 
 
 class Solver:
-    def __init__(self, config: SolverConfig) -> None:
+    def __init__(self, config: SolverConfig, *,
+                 before_send: Callable[[], None] | None = None) -> None:
+        """``before_send``: called before each transaction is sent; raising stops it (the
+        award then fails as on any error of its transaction)."""
         self.config = config
         self.chains = {c.chain_id: EvmChain(c, config.key, rpc_timeout=config.rpc_timeout,
-                                            receipt_timeout=config.receipt_timeout) for c in config.chains}
+                                            receipt_timeout=config.receipt_timeout,
+                                            before_send=before_send)
+                       for c in config.chains}
         self.inventory = Inventory(config, self.chains)
         self.executor = Executor(self.chains, config.address, self._report, self._report_mismatch)
         self.connected = threading.Event()    # set while a session is welcomed

@@ -18,7 +18,7 @@ from actors.admission import admission_config
 from runtime import ChildSpec
 from runtime.config import App
 
-from ._actor import Book, BookSpec, CloseAuction, ExclusivityLapsed, SettlementFailed
+from ._actor import Book, BookSpec, CloseAuction, ExclusivityLapsed, FollowTick, SettlementFailed
 from ._auction import Auction, AuctionBid
 from ._config import IntentsConfig, RateLimit
 from ._admin import get_solver_record, list_solvers
@@ -32,6 +32,7 @@ from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, 
 from ._models import (MIGRATION, MIGRATIONS, BookCursor, IntentRow, IntentTransition, SolverMark,
                       SolverRecord)
 from ._service import IntentServicer, intent_service
+from ._store import transitions_after
 from ._proto import (intent_pb, solver_record_pb, status_from_pb, status_pb, transition_pb,
                      update_pb)
 from ._score import Ranked, Window, rank, reliability, suspension
@@ -51,7 +52,7 @@ __all__ = [
     "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE", "IntentServicer", "intent_service",
     "Decline", "DeclineRefused", "ReadRecord", "RecordOf", "SolverRecords", "SolverRecordView",
     "Suspended", "SolverMark", "solver_record_pb", "list_solvers", "get_solver_record",
-    "Ranked", "Window", "rank", "reliability", "suspension",
+    "Ranked", "Window", "rank", "reliability", "suspension", "FollowTick", "transitions_after",
 ]
 
 
@@ -77,5 +78,8 @@ def install(app: App) -> None:
     app.admin("GetSolverRecord", get_solver_record)
 
     from actors.keeper import ask_actor, no_args, register_action
-    register_action("expire_intents", ask_actor(BOOK_PATH, ExpireDue(), "expired"), no_args)
-    register_action("reauction_lapsed", ask_actor(BOOK_PATH, ReauctionLapsed(), "re-auctioned"), no_args)
+    # The book's sweeps run where the book leads (lease "book"; docs/intents.md).
+    register_action("expire_intents", ask_actor(BOOK_PATH, ExpireDue(), "expired"), no_args,
+                    lease="book")
+    register_action("reauction_lapsed", ask_actor(BOOK_PATH, ReauctionLapsed(), "re-auctioned"),
+                    no_args, lease="book")

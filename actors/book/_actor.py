@@ -26,7 +26,8 @@ from actors.chain_watcher import ChainEventsCommitted, ChainReorged
 from chains.evm import Directory
 from actors import SOLVERS_PATH
 from runtime import (ActorUnavailable, AlreadyExists, FailedPrecondition, LeaseLost, NotFound,
-                     PermissionDenied, RateLimiter, ResourceExhausted, Unavailable)
+                     PermissionDenied, RateLimiter, ResourceExhausted, SingletonLease,
+                     Unavailable)
 
 from . import _store
 from ._admit import AdmitMixin
@@ -35,7 +36,8 @@ from ._auctioneer import (AuctioneerMixin, CloseAuction, ExclusivityLapsed, Offe
 from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FOREIGN_FILL
 from ._config import IntentsConfig
 from ._events import EventsMixin
-from ._messages import (BookStarted, Cancel, Decline, EscrowMismatch, ExpireDue, FillReported,
+from ._messages import (BidRefused, BookStarted, Cancel, Decline, DeclineRefused, EscrowMismatch,
+                        ExpireDue, FillReported,
                         IntentChanged, LostWork, PlaceBid, ReadRecord, ReauctionLapsed,
                         SessionJoined, SessionLeft, SolverRecords, Submit, SubmitBatch, Subscribe,
                         Unsubscribe)
@@ -47,9 +49,12 @@ from ._state import Session
 from ._subs import Subscriptions
 from ._views import Change, IntentUpdateView, IntentView, Status, TransitionView
 
-__all__ = ["Book", "BookSpec", "CloseAuction", "ExclusivityLapsed", "SettlementFailed"]
+__all__ = ["Book", "BookSpec", "CloseAuction", "ExclusivityLapsed", "FollowTick",
+           "SettlementFailed"]
 
 log = logging.getLogger("orbital.book")
+
+_TAIL_PAGE = 500   # transitions read at a time by a following book
 
 ACTIVE = (Status.PENDING, Status.ASSIGNED, Status.OPENED, Status.FILLED)
 
@@ -60,6 +65,12 @@ class BookSpec:
     chains: tuple  # ((name, ChainConfig), ...) sorted: hashable, compared on reload
     admission: bool = False  # check on chain before each auction round (actors.admission)
     admission_ttl: float = 0.0  # admission.head_ttl: how long a submission's verdict holds
+
+
+@dataclass(frozen=True)
+class FollowTick:
+    """A following book reads the transitions committed since its cursor (its timer; a
+    store notification may send it too)."""
 
 
 @dataclass(frozen=True)
@@ -112,36 +123,150 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released at the end.
         self.store.hold()
         self.resources.callback(self.store.release)
-        # One book per database takes submissions: the holder of lease "book" (another
-        # node's IntentService forwards them to it; docs/cluster.md).
+        # One book per database leads (lease ``book``); the others follow it. Taken before
+        # the callbacks below, so it is released after the last flush (resources unwind
+        # last-in first-out).
+        self.leading = False
+        self.follow_timer: Any = None
+        self.windows, self.marks_pending, self.barred, self.suspensions = {}, [], {}, {}
+        self.event_cursor = 0
+        with self.store.connection():
+            self.tail_cursor = _store.last_transition_id()
         self.singleton = self.hold_lease("book")
         self.resources.callback(self._cancel_timers)
         self.resources.callback(self._last_flush)
         self.resources.callback(self.subs.close_all)
-        with self.store.connection():
-            rows = list(IntentRow.select().where(IntentRow.status.in_([s.value for s in ACTIVE])))
-        for r in rows:
-            self.active[r.id] = _store.row_view(r)
-            self.rounds[r.id] = r.auctions
-        self.setup_reliability()
-        self.setup_events()
         # Sessions outlive a book restarted on its own (operator, reload): they join again.
         for path in self.ctx.registry.paths(SOLVERS_PATH + "/session/"):
             self._tell(path, BookStarted(self.actor_ref))
+        if self.singleton.held:
+            try:
+                self._lead()
+            except LeaseLost:
+                pass   # lost as soon as taken: following (the lease is retried)
+        else:
+            self._follow()
+
+    # ---- leading and following (lease ``book``) --------------------------------------
+    def lease_changed(self, lease: SingletonLease) -> None:
+        if lease.held:
+            self._lead()
+        else:
+            self._follow()
+
+    def _lead(self) -> None:
+        """Become the book: announce what the previous holder committed (the take-over
+        came after its last commit), then rebuild from the store what a start rebuilds
+        (active intents, solver reliability, chain events since the cursor, exclusivity
+        timers) and auction the PENDING intents for the sessions here."""
+        self._stop_following()
+        if self.leading:   # a new epoch without a gap seen: another node may have led between
+            self._drop_work()
+        try:
+            self._rebuild()
+        except Exception:
+            # Half rebuilt: give the lease back (taken again at the next try, by this node
+            # or another) and follow meanwhile, rather than lead on a partial state.
+            self.singleton.release()
+            self._follow()
+            raise
+
+    def _rebuild(self) -> None:
+        self._tail()
+        self.leading = True
+        self.stats.clear()
+        self.dirty.clear()
+        with self.store.connection():
+            rows = list(IntentRow.select().where(IntentRow.status.in_([s.value for s in ACTIVE])))
+        self.active = OpenIntents((r.id, _store.row_view(r)) for r in rows)
+        self.rounds = {r.id: r.auctions for r in rows}
+        self.setup_reliability()
+        self.setup_events()
         for view in list(self.active.values()):
             if view.status is Status.ASSIGNED:
                 self._arm_exclusivity(view)
+            elif view.status is Status.PENDING and self.sessions:
+                self._start_auction(view, self._excluded(view.id))
         self.ask_references()   # for auctions a catch-up above may have started
+        log.info("leading the book", extra={"epoch": self.singleton.epoch,
+                                             "active": len(self.active)})
+
+    def _follow(self) -> None:
+        """Stand by: another node's book leads. Drop the work in progress (auctions,
+        timers, counters not written: the holder rebuilds them from the store) and tail
+        the committed transitions for this node's watch streams and sessions."""
+        was = self.leading
+        self._drop_work()
+        if was:
+            log.warning("following the book: another node leads it")
+        self._arm_follow()
+
+    def _drop_work(self) -> None:
+        self.leading = False
+        self._cancel_timers()
+        self.flush_timer = self.round_timer = self.follow_timer = None
+        self.auctions.clear()
+        self.timers.clear()
+        self.retry_timers.clear()
+        self.references.clear()
+        self.pending_offers.clear()
+        self.flush_due = False
+        self.checking.clear()
+        self.admitted.clear()
+        self.not_executable.clear()
+        self.active = OpenIntents()
+        self.stats.clear()
+        self.dirty.clear()
+        self.marks_pending = []
+
+    def _require_lead(self) -> None:
+        if not self.leading:
+            raise LeaseLost("this node does not hold the book; the node that does takes "
+                            "submissions and cancellations")
+
+    def _arm_follow(self) -> None:
+        if self.follow_timer is None:
+            self.follow_timer = self.tell_later(self.cfg.follow_interval, FollowTick())
+
+    def _stop_following(self) -> None:
+        if self.follow_timer is not None:
+            self.follow_timer.cancel()
+            self.follow_timer = None
+
+    def _on_follow_tick(self) -> None:
+        self.follow_timer = None
+        if self.leading:
+            return
+        try:
+            self._tail()
+        finally:
+            self._arm_follow()
+
+    def _tail(self) -> int:
+        """Announce the transitions committed after :attr:`tail_cursor` (by the book that
+        leads, on another node) to this node's watch streams and sessions, in commit
+        order; the one read a wake-up (a timer, a notification) triggers. The count."""
+        n = 0
+        while True:
+            with self.store.connection():
+                page = _store.transitions_after(self.tail_cursor, _TAIL_PAGE)
+            for tid, update in page:
+                self.tail_cursor = tid
+                assert update.transition is not None, "a tailed update is a transition"
+                self._announce(update.intent, update.transition)
+            n += len(page)
+            if len(page) < _TAIL_PAGE:
+                return n
 
     def _last_flush(self) -> None:
-        if self.dirty:
+        if self.dirty and self.singleton.held:
             try:
                 self._flush_stats()
             except Exception:  # noqa: BLE001 - counters only; never block a stop
                 log.exception("could not write solver records")
 
     def _cancel_timers(self) -> None:
-        for t in [self.flush_timer, self.round_timer, *self.timers.values(),
+        for t in [self.flush_timer, self.round_timer, self.follow_timer, *self.timers.values(),
                   *self.retry_timers.values(),
                   *(a.timer for a in self.auctions.values())]:
             if t is not None:
@@ -156,8 +281,15 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
 
     # ---- dispatch -------------------------------------------------------------------
     def handle(self, message: Any) -> Any:
+        if type(message) is FollowTick:
+            return self._on_follow_tick()
+        if not self.leading:
+            return self._standby(message)
         try:
             return self._dispatch(message)
+        except LeaseLost:
+            self._follow()   # a fenced write found the lease gone: nothing was written
+            raise
         except _store.Conflict as exc:
             self._reload_active()
             raise Unavailable(f"intent {exc} was changed by another node; retry") from None
@@ -167,6 +299,35 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             if self.flush_due:
                 self.flush_offers()   # the round is due now (see AuctioneerMixin._offer)
 
+    def _standby(self, message: Any) -> Any:
+        """A message to a following book: what needs the lead (submissions, cancellations,
+        the keeper's sweeps) is refused with :class:`LeaseLost`; watch streams and sessions
+        are served here (they hear of transitions from :meth:`_tail`); auction and timer
+        messages left from the lead are dropped."""
+        kind = type(message)
+        if kind in (Submit, SubmitBatch, Cancel, ExpireDue, ReauctionLapsed, SettlementFailed,
+                    EscrowMismatch):
+            self._require_lead()
+        if kind is SessionJoined:
+            self.sessions[message.path] = Session(message.path, message.solver,
+                                                  message.capabilities, message.outbox)
+            return None
+        if kind is PlaceBid:
+            self._tell(message.path, BidRefused(message.intent_id,
+                                                "no auction is open for this intent on this "
+                                                "node: another node holds the book"))
+            return None
+        if kind is Decline:
+            self._tell(message.path, DeclineRefused(message.intent_id,
+                                                    "another node holds the book"))
+            return None
+        if kind in (SessionLeft, Subscribe, Unsubscribe, ReadRecord, SolverRecords, FillReported):
+            return self._dispatch(message)
+        if kind in (OfferRound, CloseAuction, ExclusivityLapsed, RetryAuction, FlushStats,
+                    ChainEventsCommitted, ChainReorged, OrderChecked):
+            return None
+        return super().handle(message)
+
     def _dispatch(self, message: Any) -> Any:
         kind = type(message)
         if kind is PlaceBid:
@@ -174,7 +335,6 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         if kind is OfferRound:
             return self.run_round()
         if kind is SubmitBatch:   # one group commit, as consecutive Submits get
-            self._leading()
             return self._submit_all(list(message.submits))
         if kind is CloseAuction:
             return self._close_auction(message)
@@ -190,7 +350,6 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             self.subs.remove(message.key)
             return None
         if kind is Cancel:
-            self._leading()
             return self._cancel(message)
         if kind is ExclusivityLapsed:
             return self._lapse(message)
@@ -232,19 +391,17 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
 
     # ---- submissions (batched) ------------------------------------------------------
     def handle_batch(self, messages: list[Submit]) -> list[Any]:
-        self._leading()
+        self._require_lead()
         try:
             return self._submit_all(messages)
+        except LeaseLost:
+            self._follow()
+            raise
         finally:
             if self.quotes_due:
                 self.ask_references()
             if self.flush_due:
                 self.flush_offers()
-
-    def _leading(self) -> None:
-        """Submissions and cancellations only on the node holding lease "book"."""
-        if not self.singleton.held:
-            raise LeaseLost("this node's book is standing by: another node holds lease book")
 
     def _submit_all(self, messages: list[Submit]) -> list[Any]:
         """Commit the new intents among ``messages`` in one transaction; one result each."""
@@ -276,7 +433,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             # replay of a finished intent, another node) is rare, so it costs the rollback
             # and the careful path below instead of a SELECT on every batch.
             try:
-                _store.commit_intents(self.store, [(f, t, None) for f, t, _ in items])
+                self._insert([(f, t, None) for f, t, _ in items])
             except peewee.IntegrityError:
                 return self._insert_one_by_one(messages, results, fresh, items)
         for (_, first, view), i in zip(items, fresh.values()):
@@ -290,7 +447,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         for (fields, first, view), (oid, i) in zip(items, fresh.items()):
             if oid not in taken:
                 try:
-                    _store.commit_intents(self.store, [(fields, first, None)])
+                    self._insert([(fields, first, None)])
                 except peewee.IntegrityError:
                     taken.add(oid)   # the same user and nonce under another id? (never) or a race
             if oid in taken:
@@ -300,6 +457,12 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             results[i] = view
             self._accepted(view, first, messages[i])
         return results
+
+    def _insert(self, items: list[tuple[dict[str, Any], TransitionView, int | None]]) -> None:
+        """New intents in one fenced transaction (a LeaseLost inserts nothing)."""
+        with self.singleton.fenced():
+            _store.insert_intents(items)
+            self.tail_cursor = _store.last_transition_id()
 
     def _new_intent(self, oid: str, m: Submit, now: float
                     ) -> tuple[dict[str, Any], TransitionView, IntentView]:
@@ -345,7 +508,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         """
         now = self.clock.wall()
         done: list[tuple[IntentView, TransitionView]] = []
-        with self.store.atomic():
+        with self.singleton.fenced():
             if also is not None:
                 also()
             for c in changes:
@@ -363,6 +526,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                 self._count_evidence(new, t, c.fields)
             if cursor:
                 self.save_cursor(**cursor)
+            self.tail_cursor = _store.last_transition_id()   # announced below, not tailed
         for view, first in created:
             self.active[view.id] = view
             self._announce(view, first)

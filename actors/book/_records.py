@@ -68,7 +68,7 @@ class RecordsMixin(BookState):
         prune = now - self.last_prune >= PRUNE
         if prune:
             self.last_prune = now
-        with self.store.atomic():
+        with self.singleton.fenced():
             if marks:
                 SolverMark.insert_many(marks).on_conflict_ignore().execute()
             if prune:

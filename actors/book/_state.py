@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chains.evm import Directory
-from runtime import Actor, Clock, RateLimiter, Timer
+from runtime import Actor, Clock, RateLimiter, SingletonLease, Timer
 from runtime.store import Store
 
 from ._config import IntentsConfig
@@ -83,6 +83,13 @@ class BookState(Actor):
     checking: dict[str, float]
     admitted: dict[str, int]
     not_executable: dict[str, tuple[str, ...]]
+    # across nodes (._actor): the ``book`` lease, whether this book leads (else it follows
+    # the holder), the last transition announced here, the follower's timer
+    singleton: SingletonLease
+    leading: bool
+    tail_cursor: int
+    follow_timer: Timer | None
+    event_cursor: int
 
     if TYPE_CHECKING:   # one part calls another: defined by the part named
         # the actor (._actor)

@@ -9,14 +9,16 @@ update of an intent is guarded by its version (``WHERE version = old``), so two 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import peewee
 
 from ._models import IntentRow, IntentTransition
-from ._views import IntentView, Status, TransitionView
+from ._views import IntentUpdateView, IntentView, Status, TransitionView
 
 __all__ = ["Conflict", "row_view", "transition_view", "load_view", "load_views",
-           "insert_intents", "commit_intents", "write_transition", "history_of"]
+           "insert_intents", "write_transition", "history_of",
+           "last_transition_id", "transitions_after"]
 
 
 class Conflict(Exception):
@@ -124,7 +126,9 @@ _insert_transition = _Insert(IntentTransition)
 
 def _database() -> peewee.Database:
     db = IntentRow._meta.database
-    return db.obj if isinstance(db, peewee.DatabaseProxy) else db
+    if isinstance(db, peewee.DatabaseProxy):   # this thread's (runtime.store.database)
+        return db.target() if hasattr(db, "target") else db.obj
+    return db
 
 
 def _statements(items: Sequence[tuple[dict, TransitionView, int | None]],
@@ -154,25 +158,6 @@ def insert_intents(items: Sequence[tuple[dict, TransitionView, int | None]]) -> 
         _execute(db, _statements(items, isinstance(db, peewee.PostgresqlDatabase)))
 
 
-def commit_intents(store, items: Sequence[tuple[dict, TransitionView, int | None]]) -> None:
-    """:func:`insert_intents` in a transaction of its own, committed when this returns.
-
-    On PostgreSQL, outside a transaction, the statements go as one query string: the
-    server runs them as one implicit transaction, committed before it answers, so a batch
-    is one round trip (instead of BEGIN, INSERT, INSERT, COMMIT: four)."""
-    if not items:
-        return
-    with store.connection() as db:
-        db = _database()
-        if isinstance(db, peewee.PostgresqlDatabase) and not db.in_transaction():
-            statements = _statements(items, True)
-            _execute(db, [("; ".join(sql for sql, _ in statements),
-                           [p for _, params in statements for p in params])])
-        else:
-            with store.atomic():
-                insert_intents(items)
-
-
 def write_transition(intent_id: str, old_version: int, t: TransitionView, fields: dict,
                      event_id: int | None) -> None:
     """Apply one transition: guarded row update + history row. Raises Conflict."""
@@ -182,3 +167,37 @@ def write_transition(intent_id: str, old_version: int, t: TransitionView, fields
     if n != 1:
         raise Conflict(intent_id)
     IntentTransition.insert(**_transition_row(intent_id, t, event_id)).execute()
+
+
+# ---- the committed transitions, in commit order (a following book tails them) ----------
+def last_transition_id() -> int:
+    """The id of the last committed transition (0: none). Inside the book's fenced
+    transaction it is the id of the book's own last write: the book is the only writer."""
+    return int(IntentTransition.select(peewee.fn.MAX(IntentTransition.id)).scalar() or 0)
+
+
+def transitions_after(cursor: int, limit: int = 500) -> list[tuple[int, IntentUpdateView]]:
+    """The transitions committed after ``cursor`` (a transition id), oldest first, at most
+    ``limit``: (id, the update as the book announced it: the intent as of that version).
+
+    ``intent_transition.id`` is in commit order: every transition is written by the book
+    holding the ``book`` lease, one fenced transaction at a time, and a new holder's first
+    write commits after the last of the old holder's (the fence locks the lease row until
+    commit, so the take-over waits for it). So a reader that moves its cursor to the last
+    id it saw never skips a row committed later with a smaller id. The fields of the
+    intent other than its status and version are those of its row now (as a resumed watch
+    stream shows them)."""
+    ts = list(IntentTransition.select().where(IntentTransition.id > cursor)
+              .order_by(IntentTransition.id).limit(limit))
+    if not ts:
+        return []
+    rows = {r.id: r for r in IntentRow.select().where(IntentRow.id.in_(list({t.intent for t in ts})))}
+    out: list[tuple[int, IntentUpdateView]] = []
+    for t in ts:
+        r = rows.get(t.intent)
+        if r is None:
+            continue   # an intent row is inserted with its first transition: never
+        tv = transition_view(t)
+        view = replace(row_view(r), status=tv.status, version=tv.version, updated_at=tv.at)
+        out.append((t.id, IntentUpdateView(view, tv)))
+    return out

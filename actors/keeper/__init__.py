@@ -46,18 +46,19 @@ from ._actions import (TaskAction, TaskContext, actions, ask_actor, no_args, reg
                        register_prunable)
 from ._actor import Keeper
 from ._config import KeeperConfig, TaskConfig, check_cron, next_time
-from ._models import MIGRATION, KeeperRun, KeeperTask
+from ._models import MIGRATION, MIGRATIONS, KeeperRun, KeeperTask
 from ._runs import Due, Finished
 
 __all__ = ["install", "register_action", "ask_actor", "no_args", "register_prunable", "actions", "TaskAction",
            "TaskContext", "TaskConfig", "KeeperConfig", "Keeper", "Due", "Finished",
-           "KeeperTask", "KeeperRun", "MIGRATION", "next_time", "check_cron", "ListTasks",
+           "KeeperTask", "KeeperRun", "MIGRATION", "MIGRATIONS", "next_time", "check_cron", "ListTasks",
            "PauseTask", "ResumeTask", "RunTask", "RunStarted", "TaskInfo"]
 
 
 def install(app: App) -> None:
     app.section("keeper", KeeperConfig)
-    app.migration(MIGRATION)
+    for migration in MIGRATIONS:
+        app.migration(migration)
     for method, fn in ADMIN_METHODS.items():
         app.admin(method, fn)
 

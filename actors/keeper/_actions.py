@@ -42,17 +42,23 @@ class TaskAction:
     name: str
     fn: Callable[[TaskContext, dict], str]
     check_args: Callable[[Mapping[str, Any]], None] | None = None
+    # The singleton lease whose holder does this work (the book's sweeps: "book"): with
+    # several nodes on one database, only the node holding it claims the task's runs.
+    lease: str = ""
 
 
 _ACTIONS: dict[str, TaskAction] = {}
 
 
 def register_action(name: str, fn: Callable[[TaskContext, dict], str],
-                    check_args: Callable[[Mapping[str, Any]], None] | None = None) -> None:
+                    check_args: Callable[[Mapping[str, Any]], None] | None = None,
+                    lease: str = "") -> None:
     """Make ``fn(ctx, args) -> str`` (the result shown as last_result) usable as a task's
     ``action``; ``check_args(args)`` raises ``ValueError`` at config load for bad args.
-    Call it from a kind's ``install(app)`` (config is validated after every install)."""
-    _ACTIONS[name] = TaskAction(name, fn, check_args)
+    ``lease``: the work is a singleton's (its actor holds this lease); on PostgreSQL only
+    the node holding it claims runs, the others skip them. Call it from a kind's
+    ``install(app)`` (config is validated after every install)."""
+    _ACTIONS[name] = TaskAction(name, fn, check_args, lease)
 
 
 def ask_actor(path: str, message: Any, verb: str, timeout: float = 60.0

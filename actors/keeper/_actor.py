@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any
 import pykka
 
 from runtime import Actor, Event, FailedPrecondition, NotFound, Unavailable
+from runtime.store import Lease
 
 from ._messages import ListTasks, PauseTask, ResumeTask, RunStarted, RunTask, TaskInfo
 
@@ -52,6 +54,13 @@ class _Task:
                         last_result=self.last_result, last_error=self.last_error,
                         next_run_at=None if self.paused else self.next_run_at,
                         runs=self.runs, skipped=self.skipped)
+
+
+# A node whose last heartbeat is older than this is gone: its claim is stale. Generous
+# beside the heartbeat (node.heartbeat_interval, 2 s by default), so a live node with a
+# slower heartbeat never loses its claim; a node that stops gracefully leaves the registry
+# at once, so only a crashed node's claim waits this long.
+_ALIVE_WITHIN = 30.0
 
 
 class Keeper(Actor):
@@ -111,9 +120,27 @@ class Keeper(Actor):
                         if flight is not None and flight.run_id == row.run_id:
                             flight.owner = self.actor_ref   # still running here: adopt it
                             t.running = flight
+                        elif row.owner in self._others_alive():
+                            log.info("task running on another node", extra={
+                                "task": name, "run_id": row.run_id, "node": row.owner})
                         else:
                             self._interrupted(t, row, now)
                 self.tasks[name] = t
+
+    def _others_alive(self) -> set[str]:
+        """The other node instances on this database that are alive (heartbeat fresh):
+        a claim of theirs stands; one of a node gone (or of this node's past starts) is
+        stale. Empty on SQLite (one node)."""
+        if not self.store.is_postgres:
+            return set()
+        return {n.instance for n in self.store.list_nodes(_ALIVE_WITHIN)} - {self.store.instance}
+
+    def _holds(self, lease: str) -> bool:
+        """Whether this node holds ``lease`` now (its singleton does the task's work)."""
+        with self.store.connection():
+            return bool(Lease.select().where(
+                (Lease.name == lease) & (Lease.owner == self.store.instance) &
+                (Lease.expires_at >= time.time())).exists(self.store.db))
 
     def _interrupted(self, t: _Task, row: KeeperTask, now: float) -> None:
         error = "interrupted: the node stopped or the keeper restarted during the run"
@@ -193,7 +220,7 @@ class Keeper(Actor):
             self._publish("task_skipped", t, at=msg.at, run_id=t.running.run_id)
             return
         try:
-            self._start(t, msg.trigger)
+            self._start(t, msg.trigger, msg.at)
         except (FailedPrecondition, Unavailable) as exc:
             t.skipped += 1
             if isinstance(exc, FailedPrecondition):  # the store answered: record it
@@ -201,22 +228,37 @@ class Keeper(Actor):
             log.warning("task run not started: %s", exc, extra={"task": t.name})
             self._publish("task_skipped", t, at=msg.at, reason=str(exc))
 
-    def _start(self, t: _Task, trigger: str) -> _Run:
+    def _start(self, t: _Task, trigger: str, at: float | None = None) -> _Run:
         key = (self.scope, t.name)
         clock = self.ctx.clock
         started = clock.wall()
         run = _Run(uuid.uuid4().hex, t.name, trigger, started, t.cfg.timeout,
                    owner=self.actor_ref)
+        lease = _ACTIONS[t.cfg.action].lease
+        if lease and self.store.is_postgres and not self._holds(lease):
+            raise FailedPrecondition(f"task {t.name!r} runs on the node holding lease "
+                                     f"{lease!r}; this node does not hold it")
         with _FLIGHTS_LOCK:
             if key in _FLIGHTS:
                 raise FailedPrecondition(f"task {t.name!r} is still running in this process "
                                          f"(run {_FLIGHTS[key].run_id})")
+            alive = self._others_alive()
             with self.store.connection(), self.store.atomic():
-                claimed = KeeperTask.update(running_since=started, run_id=run.run_id).where(
-                    (KeeperTask.name == t.name) & KeeperTask.running_since.is_null()).execute()
+                # One claim per run across the nodes sharing the database: the task is not
+                # running (or its claim is a dead node's), and a scheduled time (cron,
+                # misfire) is run once: not when a run started at or after it already.
+                free = KeeperTask.running_since.is_null()
+                if alive:
+                    free |= KeeperTask.owner.not_in(list(alive))
+                claim = (KeeperTask.name == t.name) & free
+                if trigger != "manual" and at is not None:
+                    claim &= KeeperTask.last_run_at.is_null() | (KeeperTask.last_run_at < at)
+                claimed = KeeperTask.update(running_since=started, run_id=run.run_id,
+                                            owner=self.store.instance).where(claim).execute()
                 if not claimed:
-                    raise FailedPrecondition(f"task {t.name!r} is running elsewhere (another "
-                                             f"node sharing this database)")
+                    raise FailedPrecondition(f"task {t.name!r} is running elsewhere, or ran "
+                                             f"for this time already (another node sharing "
+                                             f"this database)")
                 KeeperRun.create(task=t.name, run_id=run.run_id, trigger=trigger,
                                  started_at=started)
             _FLIGHTS[key] = run

@@ -70,7 +70,7 @@ def test_two_nodes_list_each_other_and_their_leases(pg_url, chain_a, start_node,
             assert (nb.name, nb.pid, nb.grpc_listen) == ("node-b", b.p.pid, f"127.0.0.1:{port}")
             assert na.host and nb.host == na.host
             assert na.started_at.seconds <= na.last_seen.seconds
-            # B stands by for the chain; it holds only lease book (A's app has no book)
+            # B stands by for the chain; its book is the only one (A runs no book): it leads
             assert [x.name for x in nb.leases] == ["book"]
 
         table = orbital_nodes(a.grpc_port).splitlines()
@@ -78,7 +78,7 @@ def test_two_nodes_list_each_other_and_their_leases(pg_url, chain_a, start_node,
         row_a = next(line for line in table if a.instance in line)
         row_b = next(line for line in table if b_instance in line)
         assert row_a.startswith("*") and "chain:devnet-a" in row_a
-        assert not row_b.startswith("*") and "chain:devnet-a" not in row_b
+        assert not row_b.startswith("*") and "book" in row_b and "chain:devnet-a" not in row_b
         assert table[-1].startswith("2 node(s) seen within 6 s")
         listed = json.loads(orbital_nodes(port, "--json"))
         assert [(n["instance"], n.get("this_node", False)) for n in listed["nodes"]] == [

@@ -95,11 +95,11 @@ class KeeperTree:
     (the store's)."""
 
     def __init__(self, store: Store, cfg: keeper.KeeperConfig, clock: FakeClock,
-                 state_dir: str) -> None:
+                 state_dir: str, node_name: str = "test-node") -> None:
         self.clock, self.store = clock, store
         spec = SupervisorSpec(intensity=0, children=(ChildSpec("keeper", keeper.Keeper, cfg),))
-        services = Services(store=store, metrics=Metrics(), node_name="test-node",
-                            state_dir=state_dir)
+        services = Services(store=store, metrics=Metrics(), node_name=node_name,
+                            state_dir=state_dir, instance=store.instance)
         self.ref, self.ctx, self.rec = start_tree(spec, clock=clock, services=services)
 
     def ask(self, message: Any) -> Any:
@@ -120,7 +120,7 @@ class KeeperTree:
 
 @pytest.fixture
 def store(database_url, tmp_path):
-    s = Store(database_url, state_dir=str(tmp_path), migrations=[keeper.MIGRATION])
+    s = Store(database_url, state_dir=str(tmp_path), migrations=keeper.MIGRATIONS)
     s.migrate()
     yield s
     s.close()

@@ -305,3 +305,25 @@ def test_default_advertised_address_reads_a_wildcard_as_loopback():
     assert advertised_address("[::]:5001") == "127.0.0.1:5001"
     assert advertised_address("10.1.2.3:5001") == "10.1.2.3:5001"
     assert advertised_address("") == ""
+
+
+def test_two_stores_in_one_process_keep_their_models_queries_apart(pg_url, tmp_path):
+    """Two nodes in one process (tests) on one PostgreSQL database: inside a unit of work
+    of store A, the models' queries run on A's connection (not on the store opened last),
+    so a transaction of A that rolls back takes the writes made in it along."""
+    a = Store(pg_url, state_dir=str(tmp_path), instance="a-000001")
+    a.migrate()
+    b = Store(pg_url, state_dir=str(tmp_path), instance="b-000002")   # opened last
+    try:
+        with pytest.raises(RuntimeError), a.atomic():
+            Lease.insert(name="routed", owner="a", expires_at=0, epoch=1).execute()
+            raise RuntimeError("roll back")
+        with b.connection():
+            assert Lease.select().where(Lease.name == "routed").count() == 0
+        with a.atomic():
+            Lease.insert(name="routed", owner="a", expires_at=0, epoch=1).execute()
+        with b.connection():
+            assert Lease.select().where(Lease.name == "routed").count() == 1
+    finally:
+        a.close()
+        b.close()

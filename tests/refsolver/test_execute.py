@@ -231,3 +231,22 @@ def test_award_past_its_exclusivity_is_not_opened(chain_pair, solver_key, orders
     outcome = _executor(chain_pair, solver_key).execute(job)
     assert (outcome.status, outcome.reason) == ("failed", "exclusivity lapsed before execution started")
     assert chain_pair[0].escrow(order.order_id).status_name == "none"
+
+
+def test_a_refusing_before_send_hook_stops_the_transaction(specs, solver_key, orders, snapshot,
+                                                           devnet_info):
+    """``before_send`` runs before each transaction (the in-house solver fences there):
+    raising fails the award and nothing is sent (the key's nonce on chain is unchanged)."""
+    from runtime import LeaseLost
+    from solver import EvmChain
+
+    def refuse() -> None:
+        raise LeaseLost("this node does not hold solver:in-house")
+    chains = [EvmChain(s, solver_key, receipt_timeout=10, before_send=refuse) for s in specs]
+    a = chains[0]
+    nonce = a.w3.eth.get_transaction_count(solver_key.address, "pending")
+    order, signature = orders.make(orders.users[3])
+    outcome = _executor(chains, solver_key).execute(_job(order, signature, 99 * ONE_USDC))
+    assert outcome.status == "failed" and "LeaseLost" in outcome.reason
+    assert a.w3.eth.get_transaction_count(solver_key.address, "pending") == nonce
+    assert a.escrow(order.order_id).status_name != "opened"
