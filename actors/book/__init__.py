@@ -22,7 +22,7 @@ from ._actor import Book, BookSpec, CloseAuction, ExclusivityLapsed, FollowTick,
 from ._auction import Auction, AuctionBid
 from ._config import IntentsConfig, RateLimit
 from ._admin import get_solver_record, list_solvers
-from ._messages import (AwardWork, BookStarted, BidRefused, Cancel, Capabilities, Decline,
+from ._messages import (AwardWork, BookMoved, BookStarted, BidRefused, Cancel, Capabilities, Decline,
                         DeclineRefused, EscrowMismatch, ExpireDue, FillReported,
                         IntentChanged, LostWork, OfferWork, PlaceBid, ReadRecord, ReauctionLapsed,
                         RecordOf, SessionJoined, SessionLeft, SolverRecords, SolverRecordView,
@@ -42,7 +42,7 @@ from ._views import TERMINAL, IntentUpdateView, IntentView, Status, TransitionVi
 __all__ = [
     "install", "BOOK_PATH", "Book", "BookSpec", "CloseAuction", "ExclusivityLapsed",
     "SettlementFailed", "Auction", "AuctionBid", "IntentsConfig", "RateLimit", "AwardWork",
-    "BidRefused", "BookStarted", "Cancel", "SubmitBatch",
+    "BidRefused", "BookMoved", "BookStarted", "Cancel", "SubmitBatch",
     "Capabilities", "EscrowMismatch", "ExpireDue", "FillReported", "IntentChanged",
     "LostWork", "OfferWork", "PlaceBid", "ReauctionLapsed", "SessionJoined", "SessionLeft",
     "Submit", "Subscribe", "Unsubscribe", "MIGRATION", "BookCursor", "IntentRow",

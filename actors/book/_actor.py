@@ -36,7 +36,7 @@ from ._auctioneer import (AuctioneerMixin, CloseAuction, ExclusivityLapsed, Offe
 from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FOREIGN_FILL
 from ._config import IntentsConfig
 from ._events import EventsMixin
-from ._messages import (BidRefused, BookStarted, Cancel, Decline, DeclineRefused, EscrowMismatch,
+from ._messages import (BidRefused, BookMoved, BookStarted, Cancel, Decline, DeclineRefused, EscrowMismatch,
                         ExpireDue, FillReported,
                         IntentChanged, LostWork, PlaceBid, ReadRecord, ReauctionLapsed,
                         SessionJoined, SessionLeft, SolverRecords, Submit, SubmitBatch, Subscribe,
@@ -199,6 +199,9 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         self._drop_work()
         if was:
             log.warning("following the book: another node leads it")
+        for path in list(self.sessions):   # their bids must reach the leader's auctions
+            self._tell(path, BookMoved(_MOVED))
+        self.sessions.clear()
         self._arm_follow()
 
     def _drop_work(self) -> None:
@@ -308,9 +311,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         if kind in (Submit, SubmitBatch, Cancel, ExpireDue, ReauctionLapsed, SettlementFailed,
                     EscrowMismatch):
             self._require_lead()
-        if kind is SessionJoined:
-            self.sessions[message.path] = Session(message.path, message.solver,
-                                                  message.capabilities, message.outbox)
+        if kind is SessionJoined:   # it must reach the leader's auctions: relayed there
+            self._tell(message.path, BookMoved(_MOVED))
             return None
         if kind is PlaceBid:
             self._tell(message.path, BidRefused(message.intent_id,
@@ -618,6 +620,9 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                           for v in due])
         return len(due)
 
+
+_MOVED = ("another node leads the intent book now; reconnect (this node relays the session "
+          "to it)")
 
 _VIEW_FIELDS = frozenset(IntentView.__dataclass_fields__) - {"id", "status", "version",
                                                                "updated_at", "history"}

@@ -125,6 +125,15 @@ class BookStarted:
 
 
 @dataclass(frozen=True)
+class BookMoved:
+    """Told by a book that follows (another node leads) to a session on its node: the
+    session ends UNAVAILABLE with ``reason``, so its solver reconnects and is relayed to
+    the leader's node, where the auctions run (docs/cluster.md, "Sessions")."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class PlaceBid:
     path: str
     solver: str

@@ -52,7 +52,7 @@ import pykka
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from actors import BOOK_PATH
-from actors.book import (AwardWork, BidRefused, BookStarted, Capabilities, Decline,
+from actors.book import (AwardWork, BidRefused, BookMoved, BookStarted, Capabilities, Decline,
                          DeclineRefused, EscrowMismatch, FillReported, IntentChanged,
                          IntentsConfig, LostWork, OfferWork, PlaceBid, ReadRecord, RecordOf,
                          SessionJoined, SessionLeft, Suspended, intent_pb, solver_record_pb,
@@ -265,6 +265,9 @@ class SolverSession(Actor):
             return self._check_liveness()
         if kind is BookStarted:
             self._join_book(message.book)
+            return None
+        if kind is BookMoved:
+            self._end(Unavailable(message.reason))
             return None
         if kind is StreamEnded:
             self.ended = True   # nobody reads the outbox any more: nothing to close

@@ -225,3 +225,29 @@ def test_a_solver_session_through_the_node_without_the_book_is_relayed(two_nodes
         assert list(b.registry.paths(SOLVERS_PATH + "/session/"))     # now local to B
         third = stub_b.SubmitIntent(signed_request(make_order(USERS[2], nonce=42)))
         again.wait_for("offer", lambda m: m.intent.id == third.id)
+
+
+def test_a_session_on_a_book_that_loses_the_lead_ends_and_is_relayed_on_reconnect(two_nodes):
+    """A solver connected straight to A while A's book leads; A's lease is lost (expired
+    under it, as after a long pause) and B's book takes over. The session on A ends
+    UNAVAILABLE, naming why; reconnected to A, the solver is relayed to B and offered work."""
+    from actors import SOLVERS_PATH
+    from runtime.store import Lease
+    from runtime.testing import wait_until
+    from tests.solvers.conftest import SolverClient
+    a, b, stub_a, stub_b = two_nodes()
+    with grpc.insecure_channel(f"127.0.0.1:{a.grpc_port}") as ch_a:
+        solver = SolverClient(ch_a).connect()
+        assert list(a.registry.paths(SOLVERS_PATH + "/session/"))
+        with a.store.connection():
+            Lease.update(expires_at=0).where(Lease.name == "book").execute(a.store.db)
+        wait_until(lambda: (h := a.store.lease_holder("book")) is not None
+                   and h.instance == b.instance, timeout=10, what="B to take the book")
+        code, details = solver.wait_closed()
+        assert code == grpc.StatusCode.UNAVAILABLE
+        assert "another node leads the intent book now; reconnect" in details
+        again = SolverClient(ch_a, solver.account).connect()
+        wait_until(lambda: list(b.registry.paths(SOLVERS_PATH + "/session/")), timeout=10,
+                   what="the session relayed to B")
+        intent = stub_a.SubmitIntent(signed_request(make_order(USERS[3], nonce=50)))
+        again.wait_for("offer", lambda m: m.intent.id == intent.id)
