@@ -52,14 +52,16 @@ def cluster_db():
 class Cluster:
     """``orbital run`` processes on one database, each on its own ports and state dir."""
 
-    def __init__(self, tmp: Path, info, url: str, funded: str) -> None:
+    def __init__(self, tmp: Path, info, url: str, funded: str, lease_ttl: float = LEASE_TTL) -> None:
         self.tmp, self.info, self.url, self.funded = tmp, info, url, funded
+        self.lease_ttl = lease_ttl
         self.procs: dict[str, Proc] = {}
         self.ports: dict[str, int] = {}
 
     def start(self, name: str) -> Proc:
         port = free_ports(1)[0]
         state = self.tmp / name
+        state.mkdir(parents=True, exist_ok=True)
         doc = node_config(self.url, state / "var", {
             "intents": {"auction_window": 0.2, "min_open_window": 0, "heartbeat_interval": 0.5,
                         "heartbeat_timeout": 5},
@@ -71,7 +73,7 @@ class Cluster:
                 "min_balance": "1", "target_balance": "2", "max_per_top_up": "2",
                 "daily_cap": "20", "cooldown": 1, "poll_interval": 0.5,
                 "source": {"key": "${ORBITAL_TREASURY_KEY}", "low_balance": "1"}}}}},
-            grpc_port=port, name=name, lease_ttl=LEASE_TTL, shutdown_timeout=3)
+            grpc_port=port, name=name, lease_ttl=self.lease_ttl, shutdown_timeout=3)
         path = write_config(state / "supervisor.yaml", doc,
                             chains_yaml(self.info, poll_interval=0.1, confirmations=0))
         env = {"ORBITAL_ATTESTER_KEY": self.info.account("attester").private_key,
@@ -224,3 +226,25 @@ def _transfers(w3, source: str, to: str) -> int:
             if tx["from"] == source and tx["to"] == to and tx["value"] > 0:
                 n += 1
     return n
+
+
+def test_sigterm_hands_every_lease_over_before_it_would_expire(tmp_path, devnet_info,
+                                                               cluster_db):
+    """With a 60 s lease TTL, a SIGTERM to the node holding every singleton moves all of its
+    leases to the other node within seconds: released at the graceful stop, not expired."""
+    cluster = Cluster(tmp_path, devnet_info, cluster_db, Account.create().address,
+                      lease_ttl=60)
+    try:
+        cluster.start("node-a")
+        singletons = {"book", "attester:devnet-a", "attester:devnet-b", "funding:gas",
+                      "chain:devnet-a", "chain:devnet-b"}
+        wait_until(lambda: singletons <= {k for k, v in cluster.holders().items()
+                                           if v == "node-a"},
+                   timeout=30, what="node-a holds every singleton")
+        held = {k for k, v in cluster.holders().items() if v == "node-a"}
+        cluster.start("node-b")
+        assert cluster.procs["node-a"].stop() == 0
+        wait_until(lambda: held <= {k for k, v in cluster.holders().items() if v == "node-b"},
+                   timeout=15, what="node-b holds every lease node-a held (TTL 60 s)")
+    finally:
+        cluster.stop_all()
