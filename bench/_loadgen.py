@@ -61,17 +61,18 @@ def _run(coro):
 
 
 # ---- orders ---------------------------------------------------------------------------------
-def _users(seed: str) -> list[tuple[coincurve.PrivateKey, str]]:
+def _users(seed: str, count: int = USERS) -> list[tuple[coincurve.PrivateKey, str]]:
     out = []
-    for i in range(USERS):
+    for i in range(count):
         key = coincurve.PrivateKey(keccak(f"orbital-bench-user-{seed}-{i}".encode()))
         pub = key.public_key.format(compressed=False)[1:]
         out.append((key, to_checksum_address(keccak(pub)[-20:])))
     return out
 
 
-def prepare(name: str, n: int, seed: str) -> tuple[int, float]:
-    """Sign ``n`` distinct orders (256 users, fresh nonces) as the set ``name``."""
+def prepare(name: str, n: int, seed: str, users: int = USERS) -> tuple[int, float]:
+    """Sign ``n`` distinct orders (``users`` users, 256 by default; fresh nonces) as the set
+    ``name``."""
     from devnet import predicted_addresses
     from orbital.v1 import intents_pb2
     from protocol import (GaslessOrder, OrbitalOrder, order_digest, order_typed_data,
@@ -82,12 +83,12 @@ def prepare(name: str, n: int, seed: str) -> tuple[int, float]:
     origin, dest, amount = 31337, 31338, 100 * 10**6
     now = int(time.time())
     opens, fills = now + 1800, now + 7200
-    users = _users(seed)
+    signers = _users(seed, users)
     template: dict | None = None
     out: list[tuple[str, bytes]] = []
     for i in range(n):
-        key, user = users[i % USERS]
-        nonce = 1_000_000 + i // USERS
+        key, user = signers[i % users]
+        nonce = 1_000_000 + i // users
         min_out = amount * 99 // 100
         order = GaslessOrder(settler, user, nonce, origin, opens, fills,
                              OrbitalOrder(usdc, amount, usdc, min_out, user, dest))

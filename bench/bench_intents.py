@@ -56,7 +56,7 @@ BATCH_ORDERS = int(os.environ.get("ORBITAL_BENCH_BATCH_ORDERS", "60000"))
 
 # ---- the node, as a real `orbital run` process ----------------------------------------------
 def _config(tmp: Path, port: int, database_url: str, admission: bool = False,
-            chains: str = "") -> Path:
+            chains: str = "", lease_ttl: float | None = None) -> Path:
     """``chains``: a live devnet's section (devnet.chains_yaml); by default chains at ports
     where nothing listens, and so admission (which reads the origin chain) off."""
     from devnet import free_ports, predicted_addresses
@@ -64,6 +64,7 @@ def _config(tmp: Path, port: int, database_url: str, admission: bool = False,
     lines = ["node:", f"  grpc_listen: 127.0.0.1:{port}", "  metrics_listen: 127.0.0.1:0",
              f"  state_dir: {tmp / 'var'}", "  shutdown_timeout: 2",
              "  admin_token: bench-admin-token-0123456789",
+             *([f"  lease_ttl: {lease_ttl}"] if lease_ttl is not None else []),
              "database:", f"  url: '{database_url}'",
              "supervision:",
              "  chains: {intensity: 100, period: 10, backoff: {initial: 1, max: 5}}",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import peewee
+import pykka
 
 from actors.admission import OrderChecked
 from actors.chain_watcher import ChainEventsCommitted, ChainReorged
@@ -132,6 +133,9 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         self.event_cursor = 0
         with self.store.connection():
             self.tail_cursor = _store.last_transition_id()
+        if self.store.is_postgres:   # other nodes' books may lead: be woken by their commits
+            self.store.listen(TRANSITIONS_CHANNEL, self._woken)
+            self.resources.callback(self.store.unlisten, TRANSITIONS_CHANNEL, self._woken)
         self.singleton = self.hold_lease("book")
         self.resources.callback(self._cancel_timers)
         self.resources.callback(self._last_flush)
@@ -236,7 +240,24 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             self.follow_timer.cancel()
             self.follow_timer = None
 
+    def _wake_followers(self) -> None:
+        """In the leader's commit: the books of the other nodes read now, not at their next
+        timer (a wake-up only: delivered at commit, lost if the database drops it, and
+        the followers' timers read what a lost one would have). On SQLite there are no
+        other nodes."""
+        if self.store.is_postgres:
+            self.store.notify(TRANSITIONS_CHANNEL)
+
+    def _woken(self, payload: str) -> None:
+        """The listener thread: a leader committed transitions (or the listener reconnected)."""
+        try:
+            self.actor_ref.tell(FollowTick())
+        except pykka.ActorDeadError:
+            pass
+
     def _on_follow_tick(self) -> None:
+        if self.follow_timer is not None:   # woken before the timer: one timer at a time
+            self.follow_timer.cancel()
         self.follow_timer = None
         if self.leading:
             return
@@ -465,6 +486,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         with self.singleton.fenced():
             _store.insert_intents(items)
             self.tail_cursor = _store.last_transition_id()
+            self._wake_followers()
 
     def _new_intent(self, oid: str, m: Submit, now: float
                     ) -> tuple[dict[str, Any], TransitionView, IntentView]:
@@ -511,6 +533,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         now = self.clock.wall()
         done: list[tuple[IntentView, TransitionView]] = []
         with self.singleton.fenced():
+            self._wake_followers()
             if also is not None:
                 also()
             for c in changes:
@@ -621,6 +644,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         return len(due)
 
 
+TRANSITIONS_CHANNEL = "orbital_transitions"   # Store.notify: the leader committed transitions
 _MOVED = ("another node leads the intent book now; reconnect (this node relays the session "
           "to it)")
 

@@ -89,10 +89,12 @@ class IntentsConfig:
         doc="a solver whose reliability falls below this with a mark is suspended; 0 = never")
     suspend_cooldown: float = opt(3600.0, min=1, max=30 * 86_400,
                                   doc="seconds a suspension lasts (no offers, bids refused)")
-    follow_interval: float = opt(0.05, min=0.005, max=5.0,
+    follow_interval: float = opt(0.5, min=0.005, max=5.0,
                                  doc="seconds between reads of new transitions by a book that "
                                      "does not hold the book lease (it follows the holder "
-                                     "for its node's watch streams and solver sessions)")
+                                     "for its node's watch streams), besides the reads each "
+                                     "of the holder's commits wakes (LISTEN/NOTIFY): the "
+                                     "bound on a lost wake-up's delay")
 
     def check(self) -> None:
         if self.heartbeat_timeout <= self.heartbeat_interval:

@@ -59,6 +59,12 @@ class LocalNotices:
         with self._lock:
             self.callbacks.setdefault(channel, []).append(callback)
 
+    def remove(self, channel: str, callback: Callback) -> None:
+        with self._lock:
+            callbacks = self.callbacks.get(channel, [])
+            if callback in callbacks:
+                callbacks.remove(callback)
+
     def snapshot(self) -> dict[str, list[Callback]]:
         with self._lock:
             return {c: list(cbs) for c, cbs in self.callbacks.items()}

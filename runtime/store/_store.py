@@ -334,6 +334,11 @@ class Store:
         return psycopg2.connect(dbname=self.db.database, connect_timeout=5,
                                 **self.db.connect_params)
 
+    def unlisten(self, channel: str, callback: Callback) -> None:
+        """Stop calling ``callback`` for ``channel`` (an actor that stops); the channel
+        stays LISTENed (a notification nobody handles costs nothing)."""
+        self._notices.remove(channel, callback)
+
     def notify(self, channel: str, payload: str = "") -> None:
         """Wake the listeners of ``channel`` on every node, when the caller's transaction
         commits (dropped if it rolls back; at once outside a transaction). On PostgreSQL

@@ -221,7 +221,7 @@ def test_a_solver_session_through_the_node_without_the_book_is_relayed(two_nodes
         a.shutdown()   # graceful: A releases the book; B takes it at once
         code, details = solver.wait_closed()
         assert code == grpc.StatusCode.UNAVAILABLE, details
-        again = SolverClient(ch_b, solver.account).connect()
+        again = _reconnect(ch_b, solver.account, b)
         assert list(b.registry.paths(SOLVERS_PATH + "/session/"))     # now local to B
         third = stub_b.SubmitIntent(signed_request(make_order(USERS[2], nonce=42)))
         again.wait_for("offer", lambda m: m.intent.id == third.id)
@@ -246,8 +246,33 @@ def test_a_session_on_a_book_that_loses_the_lead_ends_and_is_relayed_on_reconnec
         code, details = solver.wait_closed()
         assert code == grpc.StatusCode.UNAVAILABLE
         assert "another node leads the intent book now; reconnect" in details
-        again = SolverClient(ch_a, solver.account).connect()
+        again = _reconnect(ch_a, solver.account, b)
         wait_until(lambda: list(b.registry.paths(SOLVERS_PATH + "/session/")), timeout=10,
                    what="the session relayed to B")
         intent = stub_a.SubmitIntent(signed_request(make_order(USERS[3], nonce=50)))
         again.wait_for("offer", lambda m: m.intent.id == intent.id)
+
+
+def _reconnect(channel, account, leader):
+    """Connect as a solver does after its session ended: retry while the book's lease is
+    moving (UNAVAILABLE, "no node holds the intent book now"), or while the session lands
+    on a book that no longer leads (it is ended at once, and relayed on the next try)."""
+    from actors import SOLVERS_PATH
+    from runtime.testing import wait_until
+    from tests.solvers.conftest import SolverClient
+
+    def attempt():
+        try:
+            client = SolverClient(channel, account).connect()
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc
+            return None
+        client.heartbeat(1)
+        try:
+            client.wait_for("heartbeat_ack", lambda m: m.seq == 1, timeout=2)
+        except AssertionError:
+            return None
+        if client.code is not None or not leader.registry.paths(SOLVERS_PATH + "/session/"):
+            return None   # it landed on a book that no longer leads: ended, try again
+        return client
+    return wait_until(attempt, timeout=15, what="the solver's new session")
