@@ -42,7 +42,7 @@ from ._messages import (BidRefused, BookMoved, BookStarted, Cancel, Decline, Dec
                         IntentChanged, LostWork, PlaceBid, ReadRecord, ReauctionLapsed,
                         SessionJoined, SessionLeft, SolverRecords, Submit, SubmitBatch, Subscribe,
                         Unsubscribe)
-from ._models import IntentRow, SolverRecord
+from ._models import BookRequest, IntentRow, SolverRecord
 from ._open import OpenIntents
 from ._records import FlushStats, RecordsMixin
 from ._reliability import ReliabilityMixin
@@ -72,6 +72,11 @@ class BookSpec:
 class FollowTick:
     """A following book reads the transitions committed since its cursor (its timer; a
     store notification may send it too)."""
+
+
+@dataclass(frozen=True)
+class DrainRequests:
+    """The leading book applies the requests following books stored (a notification)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         if self.store.is_postgres:   # other nodes' books may lead: be woken by their commits
             self.store.listen(TRANSITIONS_CHANNEL, self._woken)
             self.resources.callback(self.store.unlisten, TRANSITIONS_CHANNEL, self._woken)
+            self.store.listen(REQUESTS_CHANNEL, self._requested)
+            self.resources.callback(self.store.unlisten, REQUESTS_CHANNEL, self._requested)
         self.singleton = self.hold_lease("book")
         self.resources.callback(self._cancel_timers)
         self.resources.callback(self._last_flush)
@@ -192,6 +199,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             elif view.status is Status.PENDING and self.sessions:
                 self._start_auction(view, self._excluded(view.id))
         self.ask_references()   # for auctions a catch-up above may have started
+        self._drain_requests()  # stored by following books while no book led
         log.info("leading the book", extra={"epoch": self.singleton.epoch,
                                              "active": len(self.active)})
 
@@ -239,6 +247,45 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         if self.follow_timer is not None:
             self.follow_timer.cancel()
             self.follow_timer = None
+
+    # ---- requests for the leader, from nodes whose book follows -------------------------
+    def _request_leader(self, kind: str, intent_id: str, reason: str) -> None:
+        """Persist a request the leading book (another node's) applies: this node's
+        attester told its book, which follows. Written, then a notification wakes the
+        leader; a leader that misses it applies the request at its next take-over or
+        wake-up (the row stays until applied)."""
+        with self.store.atomic():
+            BookRequest.insert(kind=kind, intent=intent_id, reason=reason,
+                               at=self.clock.wall()).execute()
+            self.store.notify(REQUESTS_CHANNEL)
+        log.info("request stored for the leading book", extra={"kind": kind, "intent": intent_id})
+
+    def _requested(self, payload: str) -> None:
+        """The listener thread: a following node stored a request (or the listener
+        reconnected)."""
+        try:
+            self.actor_ref.tell(DrainRequests())
+        except pykka.ActorDeadError:
+            pass
+
+    def _drain_requests(self) -> int:
+        """Apply the requests stored by following books, and delete them, in one fenced
+        transaction (a request whose intent moved on is dropped: a FAILED report for an
+        intent no longer FILLED changes nothing, as when told directly)."""
+        with self.store.connection():
+            rows = list(BookRequest.select().order_by(BookRequest.id).limit(_REQUESTS_PAGE))
+        if not rows:
+            return 0
+        changes: list[Change] = []
+        for r in rows:
+            view = self._view(r.intent)
+            if r.kind == "settlement_failed" and view is not None \
+                    and view.status is Status.FILLED and all(c.view.id != view.id for c in changes):
+                changes.append(Change(view, Status.FAILED, f"settlement failed: {r.reason}"))
+        ids = [r.id for r in rows]
+        self._commit(changes, also=lambda: BookRequest.delete().where(
+            BookRequest.id.in_(ids)).execute())
+        return len(rows)
 
     def _wake_followers(self) -> None:
         """In the leader's commit: the books of the other nodes read now, not at their next
@@ -329,8 +376,11 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         are served here (they hear of transitions from :meth:`_tail`); auction and timer
         messages left from the lead are dropped."""
         kind = type(message)
-        if kind in (Submit, SubmitBatch, Cancel, ExpireDue, ReauctionLapsed, SettlementFailed,
-                    EscrowMismatch):
+        if kind is SettlementFailed:   # from this node's attester: for the leader to apply
+            return self._request_leader("settlement_failed", message.intent_id, message.reason)
+        if kind is DrainRequests:
+            return None
+        if kind in (Submit, SubmitBatch, Cancel, ExpireDue, ReauctionLapsed, EscrowMismatch):
             self._require_lead()
         if kind is SessionJoined:   # it must reach the leader's auctions: relayed there
             self._tell(message.path, BookMoved(_MOVED))
@@ -393,6 +443,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             return self._records(message.solver, message.suspended_only)
         if kind is ExpireDue:
             return self._expire_due()
+        if kind is DrainRequests:
+            return self._drain_requests()
         if kind is ReauctionLapsed:
             return self._reauction_lapsed()
         if kind is SettlementFailed:
@@ -645,6 +697,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
 
 
 TRANSITIONS_CHANNEL = "orbital_transitions"   # Store.notify: the leader committed transitions
+REQUESTS_CHANNEL = "orbital_book_requests"    # Store.notify: a follower stored a BookRequest
+_REQUESTS_PAGE = 500
 _MOVED = ("another node leads the intent book now; reconnect (this node relays the session "
           "to it)")
 

@@ -13,8 +13,9 @@ import peewee
 
 from runtime.store import BaseModel, Migration, UInt256Field
 
-__all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "SolverMark", "MODELS",
-           "MIGRATION", "MIGRATION_0310", "MIGRATION_0340", "MIGRATIONS"]
+__all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "SolverMark",
+           "BookRequest", "MODELS", "MIGRATION", "MIGRATION_0310", "MIGRATION_0340",
+           "MIGRATION_0350", "MIGRATIONS"]
 
 
 class IntentRow(BaseModel):
@@ -191,7 +192,26 @@ def _migrate_0340(db: peewee.Database) -> None:
         migrate(*ops)
 
 
+class BookRequest(BaseModel):
+    """A request for the leading book told to a book that follows (another node leads):
+    the attester's FAILED report (``kind`` "settlement_failed") when the attester of that
+    chain runs on a node whose book does not lead. Any node's book writes one (a request,
+    not state); the leading book applies and deletes them in its fenced transaction, woken
+    by a notification, and at each take-over (docs/cluster.md)."""
+
+    id = peewee.BigAutoField()
+    kind = peewee.CharField(max_length=32)
+    intent = peewee.CharField(max_length=66)
+    reason = peewee.TextField()
+    at = peewee.DoubleField()
+
+
+def _migrate_0350(db: peewee.Database) -> None:
+    db.create_tables([BookRequest])
+
+
 MIGRATION = Migration("0300_intents", _migrate_0300)
 MIGRATION_0310 = Migration("0310_settlement_evidence", _migrate_0310)
 MIGRATION_0340 = Migration("0340_solver_reliability", _migrate_0340)
-MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340]
+MIGRATION_0350 = Migration("0350_book_requests", _migrate_0350)
+MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340, MIGRATION_0350]

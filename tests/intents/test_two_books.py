@@ -231,3 +231,34 @@ def test_the_in_house_solver_trades_on_one_node_and_moves_with_its_lease(pg_url,
     nodes.stop(a)
     wait_until(lambda: status(b)["connected"], timeout=15, what="B's in-house session")
     assert b.registry.paths("intents/solvers/session/")
+
+
+def test_a_settlement_failure_told_to_a_following_book_reaches_the_leader(pg_url, tmp_path,
+                                                                          nodes):
+    """The attester of a chain may run on a node whose book follows: its FAILED report,
+    told to that book, is stored for the leader, which applies it (FILLED -> FAILED) and
+    deletes it; a report for an intent that is not FILLED changes nothing."""
+    from actors.book import BookRequest, SettlementFailed
+    a, stub_a = _start(nodes, tmp_path, pg_url, "node-a")
+    b, stub_b = _start(nodes, tmp_path, pg_url, "node-b")
+    assert _holder(a) == a.instance
+    filled = stub_a.SubmitIntent(signed_request(make_order(USERS[0], nonce=901)))
+    pending = stub_a.SubmitIntent(signed_request(make_order(USERS[0], nonce=902)))
+    with a.store.connection():   # as if filled on chain (no chain runs here); A re-reads it
+        IntentRow.update(status="FILLED").where(IntentRow.id == filled.id).execute()
+    a.restart_actor(BOOK_PATH)
+    wait_until(lambda: _holder(a) == a.instance, timeout=10, what="A's book to lead again")
+
+    b.registry.tell(BOOK_PATH, SettlementFailed(filled.id, "evidence mismatch on devnet-a"))
+    b.registry.tell(BOOK_PATH, SettlementFailed(pending.id, "not filled"))
+    wait_until(lambda: stub_b.GetIntent(P.GetIntentRequest(id=filled.id)).status
+               == P.INTENT_STATUS_FAILED, timeout=10, what="the leader to apply the report")
+    got = stub_a.GetIntent(P.GetIntentRequest(id=filled.id))
+    assert got.history[-1].reason == "settlement failed: evidence mismatch on devnet-a"
+    wait_until(lambda: not _requests(a, BookRequest), timeout=10, what="the requests deleted")
+    assert stub_a.GetIntent(P.GetIntentRequest(id=pending.id)).status == P.INTENT_STATUS_PENDING
+
+
+def _requests(node, model) -> list:
+    with node.store.connection():
+        return list(model.select())
