@@ -29,6 +29,7 @@ from ._messages import (AwardWork, BookMoved, BookStarted, BidRefused, Cancel, C
                         Submit, SubmitBatch, Subscribe, Suspended, Unsubscribe)
 from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, NOT_EXECUTABLE,
                      SHORTFALL, Decision, decide, intent_terms)
+from ._forward import book_forwarder
 from ._models import (MIGRATION, MIGRATIONS, BookCursor, BookRequest, IntentRow, IntentTransition, SolverMark,
                       SolverRecord)
 from ._service import IntentServicer, intent_service
@@ -45,7 +46,7 @@ __all__ = [
     "BidRefused", "BookMoved", "BookStarted", "Cancel", "SubmitBatch",
     "Capabilities", "EscrowMismatch", "ExpireDue", "FillReported", "IntentChanged",
     "LostWork", "OfferWork", "PlaceBid", "ReauctionLapsed", "SessionJoined", "SessionLeft",
-    "Submit", "Subscribe", "Unsubscribe", "MIGRATION", "BookCursor", "BookRequest", "IntentRow",
+    "Submit", "Subscribe", "Unsubscribe", "book_forwarder", "MIGRATION", "BookCursor", "BookRequest", "IntentRow",
     "IntentTransition", "SolverRecord", "intent_pb", "status_from_pb", "status_pb",
     "transition_pb", "update_pb", "check_order", "TERMINAL", "IntentUpdateView", "IntentView",
     "Status", "TransitionView", "MIGRATIONS", "intent_terms", "decide", "Decision", "FINDINGS", "CONFLICTING_OPEN",

@@ -41,6 +41,7 @@ from chains import fields
 
 from . import _store
 from ._config import IntentsConfig
+from ._forward import book_forwarder
 from ._messages import Cancel, Submit, SubmitBatch, Subscribe, Unsubscribe
 from ._models import IntentRow
 from ._proto import intent_pb, status_from_pb, update_pb
@@ -81,7 +82,6 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         self.metrics = node.metrics
         self._dir: tuple[object, Directory] | None = None
         self._limits: tuple[IntentsConfig, RateLimiter, RateLimiter] | None = None
-        self._forwarder: Forwarder | None = None
         self._elsewhere_until = 0.0
         self._forwards = node.metrics.counter(
             "orbital_intents_forwarded_total", "calls this node forwarded to the node whose "
@@ -190,10 +190,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     # ---- forwarding to the book's holder ------------------------------------------------
     def _fwd(self) -> Forwarder:
-        if self._forwarder is None:
-            self._forwarder = Forwarder(self.node.store, self.node.grpc, "book",
-                                        what="the intent book")
-        return self._forwarder
+        return book_forwarder(self.node)
 
     async def _trusted(self, context) -> bool:
         return await self._fwd().trusted(context)

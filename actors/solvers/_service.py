@@ -36,7 +36,7 @@ from eth_account.messages import encode_defunct
 from eth_utils import is_address, to_checksum_address
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from actors.book import Capabilities, IntentsConfig
+from actors.book import Capabilities, IntentsConfig, book_forwarder
 from actors import BOOK_PATH, SOLVERS_PATH
 from chains.evm.directory import Directory, UnknownName
 from orbital.v1 import solver_pb2, solver_pb2_grpc
@@ -187,17 +187,13 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
         self.challenges = Challenges(node.config.node.name)
         self.sessions = node.metrics.gauge("orbital_solver_sessions", "Connected solver sessions")
         self.caps = SessionCaps()
-        self._fwd: Forwarder | None = None
 
     def _cfg(self) -> IntentsConfig:
         return self.node.config.section("intents", IntentsConfig)
 
     # ---- several nodes: sessions live where the book leads (docs/cluster.md) --------------
     def _forwarder(self) -> Forwarder:
-        if self._fwd is None:
-            self._fwd = Forwarder(self.node.store, self.node.grpc, "book",
-                                  what="the intent book")
-        return self._fwd
+        return book_forwarder(self.node)
 
     async def _book_elsewhere(self, context) -> bool:
         """Another node holds lease "book": relay there. A call relayed here already is

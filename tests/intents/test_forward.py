@@ -204,17 +204,18 @@ def test_a_solver_session_through_the_node_without_the_book_is_relayed(two_nodes
     from actors import SOLVERS_PATH
     from tests.solvers.conftest import SolverClient
     from tests.solvers.test_auction import bid_in_order
-    a, b, stub_a, stub_b = two_nodes(a_intents="auction_window: 0.3",
-                                     b_intents="auction_window: 0.3")
+    a, b, stub_a, stub_b = two_nodes(a_intents="auction_window: 1.0",
+                                     b_intents="auction_window: 1.0")
     with grpc.insecure_channel(f"127.0.0.1:{b.grpc_port}") as ch_b:
         solver = SolverClient(ch_b).connect()
         assert [p for p in a.registry.paths(SOLVERS_PATH + "/session/")]   # lives on A
         assert not list(b.registry.paths(SOLVERS_PATH + "/session/"))
         got = [stub_a.SubmitIntent(signed_request(make_order(USERS[0], nonce=40))),
                stub_b.SubmitIntent(signed_request(make_order(USERS[1], nonce=41)))]
-        for i, intent in enumerate(got):
+        for i, intent in enumerate(got):   # both bid within their windows, then both won
             solver.wait_for("offer", lambda m, id=intent.id: m.intent.id == id)
             bid_in_order(solver, intent.id, 99 * 10**6, i + 1)
+        for intent in got:
             award = solver.wait_for("award", lambda m, id=intent.id: m.intent_id == id)
             assert award.intent.solver == solver.address
 
