@@ -1,8 +1,9 @@
-"""``chains/watcher/<name>``: one reorg-safe log indexer per configured EVM chain, and
-``orbital.v1.ChainService`` (their live state and the indexed events).
+"""``chains/watcher/<name>``: one reorg-safe log indexer per configured EVM chain, one
+slot follower per Solana chain, and ``orbital.v1.ChainService`` (their live state and the
+indexed events).
 
-Modules: :mod:`._actor` the watcher, :mod:`._messages` what it tells the book and answers,
-:mod:`._service` the servicer. The config section, the tables and the log pipeline are the
+Modules: :mod:`._actor` the EVM watcher, :mod:`._solana` the Solana one, :mod:`._messages`
+what they tell the book and answer, :mod:`._service` the servicer. The config section, the tables and the log pipeline are the
 chain library's (:mod:`chains.evm`): other kinds read them too. docs/chain-watcher.md.
 """
 
@@ -10,25 +11,31 @@ from __future__ import annotations
 
 from chains.evm.config import ChainConfig, WatcherSpec, chains_of
 from chains.evm.models import MIGRATIONS
+from chains.solana import MIGRATIONS as SOLANA_MIGRATIONS
+from chains.solana import SolanaChainConfig, SolanaWatcherSpec, solana_chains_of
 from runtime import ChildSpec
 from runtime.config import App
 
 from ._actor import ChainWatcher
 from ._messages import ChainEventsCommitted, ChainReorged, WatcherStatus
 from ._service import ChainServicer, chain_service
+from ._solana import SolanaWatcher
 
-__all__ = ["install", "ChainWatcher", "ChainEventsCommitted", "ChainReorged", "WatcherStatus", "ChainServicer", "chain_service"]
+__all__ = ["install", "ChainWatcher", "SolanaWatcher", "ChainEventsCommitted", "ChainReorged", "WatcherStatus", "ChainServicer", "chain_service"]
 
 
 def install(app: App) -> None:
-    app.section("chains", dict[str, ChainConfig])
-    for migration in MIGRATIONS:
+    # each chain is one kind or the other, told apart by its ``kind`` key (default evm)
+    app.section("chains", dict[str, ChainConfig | SolanaChainConfig])
+    for migration in [*MIGRATIONS, *SOLANA_MIGRATIONS]:
         app.migration(migration)
 
     @app.provide("chains")
     def watchers(config) -> list[ChildSpec]:
-        chains = chains_of(config)
-        return [ChildSpec(f"watcher/{name}", ChainWatcher, WatcherSpec(name, cfg))
-                for name, cfg in sorted(chains.items()) if cfg.kind == "evm"]
+        evm = [ChildSpec(f"watcher/{name}", ChainWatcher, WatcherSpec(name, cfg))
+               for name, cfg in chains_of(config).items()]
+        solana = [ChildSpec(f"watcher/{name}", SolanaWatcher, SolanaWatcherSpec(name, cfg))
+                  for name, cfg in solana_chains_of(config).items()]
+        return sorted(evm + solana, key=lambda spec: spec.id)
 
     app.service(chain_service)

@@ -1,7 +1,8 @@
 """``orbital.v1.ChainService``: the chain watchers' live state and the indexed events.
 
 ``ListChains`` asks each watcher for its live view (short timeout) and falls back to the
-persisted cursor when the watcher is not running. ``ListEvents`` reads ``chain_event``
+persisted cursor when the watcher is not running; Solana chains are listed beside the EVM
+ones, in slots (:meth:`ChainServicer._solana_info`). ``ListEvents`` reads ``chain_event``
 (the store is the source of truth), ordered by insertion id, which follows block order per
 chain; the page token is opaque (base64 of the last id and a digest of the filters) and
 stays valid while new events are appended. A reorg may delete rows behind a token: paging
@@ -11,9 +12,8 @@ simply continues after it.
 from __future__ import annotations
 
 from chains.evm.config import chains_of
-
-
 from chains.evm.models import ChainCursor, ChainEvent
+from chains.solana import SolanaCursor, solana_chains_of
 from orbital.v1 import chain_pb2, chain_pb2_grpc
 from runtime import ActorUnavailable, InvalidArgument
 from runtime.grpc import decode_token, encode_token, filters_digest, unary
@@ -40,39 +40,62 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         return chains_of(self.node.config)
 
     # ---- ListChains ---------------------------------------------------------------------
+    def _status(self, name: str) -> dict | None:
+        try:
+            return self.node.registry.ask(f"chains/watcher/{name}", WatcherStatus(),
+                                          timeout=_STATUS_TIMEOUT)
+        except ActorUnavailable:
+            return None
+
+    def _solana_info(self, name: str, cfg, cursor) -> chain_pb2.ChainInfo:
+        """A Solana chain: head = slot at processed, confirmed_block = slot at the chain's
+        commitment, indexed_block = the watcher's cursor (last processed slot)."""
+        st = self._status(name)
+        if st is None:
+            indexed = cursor.slot if cursor else (
+                cfg.start_slot - 1 if cfg.start_slot is not None else -1)
+            head = cursor.head if cursor else 0
+            return chain_pb2.ChainInfo(
+                name=name, kind="solana", commitment=cfg.commitment, head=head,
+                confirmed_block=max(indexed, 0), indexed_block=indexed, lag=0,
+                active_rpc=cfg.rpc[0], running=False,
+                rpc=[chain_pb2.RpcEndpoint(url=u) for u in cfg.rpc])
+        return chain_pb2.ChainInfo(
+            name=name, kind="solana", commitment=cfg.commitment, head=st["head"] or 0,
+            confirmed_block=st["confirmed"] or 0, indexed_block=st["indexed"],
+            lag=st["lag"] or 0, active_rpc=st["active_rpc"], running=True,
+            last_error=st["last_error"], standby=st["standby"], rpc=_endpoints(st["rpc"]))
+
     def _list_chains(self) -> chain_pb2.ListChainsResponse:
         chains = self._chains()
+        solana = solana_chains_of(self.node.config)
         with self.node.store.connection():
             cursors = {c.chain: c for c in ChainCursor.select()}
+            slots = {c.chain: c for c in SolanaCursor.select()} if solana else {}
         out = []
-        for name, cfg in sorted(chains.items()):
-            try:
-                st = self.node.registry.ask(f"chains/watcher/{name}", WatcherStatus(),
-                                            timeout=_STATUS_TIMEOUT)
-            except ActorUnavailable:
-                st = None
+        for name in sorted([*chains, *solana]):
+            if name in solana:
+                out.append(self._solana_info(name, solana[name], slots.get(name)))
+                continue
+            cfg = chains[name]
+            st = self._status(name)
             cur = cursors.get(name)
             if st is None:
                 indexed = cur.block_number if cur else cfg.start_block - 1
                 head = cur.head if cur else 0
                 confirmed = max(head - cfg.confirm_depth, 0)
                 out.append(chain_pb2.ChainInfo(
-                    name=name, chain_id=cfg.chain_id, head=head, confirmed_block=confirmed,
+                    name=name, kind="evm", chain_id=cfg.chain_id, head=head, confirmed_block=confirmed,
                     indexed_block=indexed, lag=max(confirmed - indexed, 0),
                     active_rpc=cfg.rpc[0], running=False,
                     rpc=[chain_pb2.RpcEndpoint(url=u) for u in cfg.rpc]))
                 continue
             out.append(chain_pb2.ChainInfo(
-                name=name, chain_id=cfg.chain_id, head=st["head"] or 0,
+                name=name, kind="evm", chain_id=cfg.chain_id, head=st["head"] or 0,
                 confirmed_block=st["confirmed"] or 0, indexed_block=st["indexed"],
                 lag=st["lag"] or 0, active_rpc=st["active_rpc"], running=True,
                 last_error=st["last_error"], reorgs=st["reorgs"], standby=st["standby"],
-                rpc=[chain_pb2.RpcEndpoint(url=e["url"], healthy=e["healthy"],
-                                           active=e["active"],
-                                           consecutive_failures=e["failures"],
-                                           last_error=e["last_error"],
-                                           retry_in_seconds=e["retry_in"])
-                     for e in st["rpc"]]))
+                rpc=_endpoints(st["rpc"])))
         return chain_pb2.ListChainsResponse(chains=out)
 
     @unary("ChainService/ListChains")
@@ -126,6 +149,13 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
     @unary("ChainService/ListEvents")
     async def ListEvents(self, request, context):
         return await self.node.grpc.call(self._list_events, request)
+
+
+def _endpoints(health: list[dict]) -> list[chain_pb2.RpcEndpoint]:
+    return [chain_pb2.RpcEndpoint(url=e["url"], healthy=e["healthy"], active=e["active"],
+                                  consecutive_failures=e["failures"],
+                                  last_error=e["last_error"], retry_in_seconds=e["retry_in"])
+            for e in health]
 
 
 def chain_service(node):

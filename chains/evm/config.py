@@ -161,6 +161,10 @@ class WatcherSpec:
 
 
 def chains_of(config: Any) -> dict[str, ChainConfig]:
-    """The ``chains:`` section of a loaded :class:`runtime.config.Config` (empty when no
-    installed kind declares it), typed."""
-    return config.section("chains", dict)
+    """The EVM chains of the ``chains:`` section of a loaded :class:`runtime.config.Config`
+    (empty when no installed kind declares it), typed. Chains of another kind (``kind:
+    solana``, :func:`chains.solana.solana_chains_of`) are left out here, in one place: every
+    reader of this function (the book's directory, quoter, admission, attester, funding,
+    rebalance, relayer, solver sessions) works on EVM chains only."""
+    return {name: c for name, c in config.section("chains", dict).items()
+            if isinstance(c, ChainConfig)}

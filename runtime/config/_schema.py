@@ -1,7 +1,8 @@
 """Turn located YAML into frozen dataclasses, once, at the edge.
 
 Dataclass fields drive validation: their types (bool, int, float, str, :class:`Secret`,
-Optional, list/tuple, dict[str, X], Literal, Enum, nested dataclasses) and the bounds in
+Optional, list/tuple, dict[str, X], Literal, Enum, nested dataclasses, a union of
+dataclasses told apart by a ``Literal`` tag field) and the bounds in
 ``field(metadata=...)`` made by :func:`opt` (``validate``: a function raising
 ``ValueError`` for a scalar the type alone cannot judge, e.g. a cron expression; the error
 names that very key and line). A dataclass may add cross-field checks in a
@@ -59,6 +60,8 @@ class _Builder:
             if loc.value is None and type(None) in args:
                 return None
             inner = [a for a in args if a is not type(None)]
+            if len(inner) > 1:
+                return self.tagged(inner, loc, key)
             return self.value(inner[0], loc, key, meta)
         if origin is typing.Literal:
             if loc.value not in args:
@@ -142,6 +145,27 @@ class _Builder:
                 self.fail(loc, key, f"expected a value matching {pattern}, got {shown}")
             return tp(v)
         raise TypeError(f"unsupported config type {tp!r} at {key}")
+
+    def tagged(self, members: list[Any], loc: Located, key: str) -> Any:
+        """A union of dataclasses told apart by a tag: the first field every member types
+        as a ``Literal`` (e.g. ``kind: Literal["evm"]``). Left out, the tag is the first
+        member's default, so a config written before a second member existed still reads."""
+        if not all(isinstance(m, type) and dataclasses.is_dataclass(m) for m in members):
+            raise TypeError(f"unsupported config union {members!r} at {key}")
+        hints = [typing.get_type_hints(m) for m in members]
+        tag = next((name for name in hints[0]
+                    if all(typing.get_origin(h.get(name)) is typing.Literal for h in hints)),
+                   None)
+        if tag is None:
+            raise TypeError(f"config union {members!r} at {key} has no Literal tag field")
+        by_value = {v: m for m, h in zip(members, hints) for v in typing.get_args(h[tag])}
+        if isinstance(loc.value, dict) and tag in loc.value:
+            value = loc.value[tag].value
+            if value not in by_value:
+                self.fail(loc.value[tag], _join(key, tag), f"expected one of "
+                          f"{', '.join(map(str, by_value))}, got {value!r}")
+            return self.dataclass(by_value[value], loc, key)
+        return self.dataclass(members[0], loc, key)
 
     def dataclass(self, cls: type, loc: Located, key: str) -> Any:
         if loc.value is None:

@@ -1,0 +1,159 @@
+"""``chains/watcher/<name>`` for a ``kind: solana`` chain: follows the slot at the chain's
+commitment and records it (``solana_cursor``). Indexing transfers is a later step
+(docs/solana.md).
+
+Each tick (:meth:`runtime.Actor.run_tick`):
+
+1. the chain's lease ``chain:<name>`` (nodes sharing a database follow a chain once; the
+   others stand by), as the EVM watchers;
+2. ``getSlot`` at ``processed`` (the head) and at the configured commitment (the target),
+   in one batch request to the active URL, failing over to the next (:mod:`chains.solana.rpc`);
+3. the cursor moves to the target in ONE transaction that also renews the lease (a node
+   that lost the lease rolls back and stands by).
+
+An RPC outage is an answer, not a crash: the error is kept for ``ListChains``
+(``last_error``), the tick is retried after ``poll_interval`` (or the RPC's backoff), and
+the cursor stays where it was; so it does when an RPC answers a slot below the cursor (a
+lagging replica, a reset devnet). A restart resumes from the stored cursor; without one the
+watcher starts at ``start_slot`` (or at the slot it first sees).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from chains.solana import RpcError, RpcUnavailable, SolanaCursor, SolanaRpc, SolanaWatcherSpec
+from runtime import Actor
+
+from ._messages import WatcherStatus
+
+__all__ = ["SolanaWatcher"]
+
+log = logging.getLogger("orbital.chain_watcher")
+
+
+class LeaseLost(Exception):
+    """The cursor commit found the lease held by another node (rolled back)."""
+
+
+class SolanaWatcher(Actor):
+    kind = "chain_watcher"
+
+    def setup(self) -> None:
+        spec: SolanaWatcherSpec = self.config
+        self.name, self.chain = spec.name, spec.chain
+        self.store = self.ctx.services.store
+        self.rpc = SolanaRpc(self.chain.rpc, timeout=self.chain.rpc_timeout,
+                             backoff_max=self.chain.rpc_backoff_max)
+        self.resources.callback(self.rpc.close)
+        self.lease = f"chain:{self.name}"
+        self.leader = False
+        self.resources.callback(self._release_lease)
+        self.head: int | None = None          # processed slot, last seen
+        self.confirmed: int | None = None     # slot at the commitment, last seen
+        self.last_error = ""
+        self.cursor = self._stored()
+        self.lag_gauge = self.ctx.services.metrics.gauge(
+            "orbital_chain_lag_blocks", "Confirmed blocks not indexed yet, per chain", ("chain",))
+        log.info("solana watcher starting", extra={
+            "path": self.path, "chain": self.name, "cursor": self.cursor,
+            "commitment": self.chain.commitment, "rpc": list(self.chain.rpc)})
+        self.schedule_tick(0.0)
+
+    def _stored(self) -> int | None:
+        """The committed slot; ``start_slot - 1`` before any; None: the first slot seen."""
+        with self.store.connection():
+            row = SolanaCursor.get_or_none(SolanaCursor.chain == self.name)
+        if row is not None:
+            return int(row.slot)
+        return None if self.chain.start_slot is None else self.chain.start_slot - 1
+
+    def _lead(self) -> bool:
+        held = self.store.acquire_lease(self.lease, self.chain.lease_ttl) is not None
+        if held and not self.leader:
+            self.cursor = self._stored()    # another node may have moved it
+            log.info("solana watcher following (lease held)",
+                     extra={"path": self.path, "cursor": self.cursor})
+        elif not held and self.leader:
+            log.warning("lease lost: another node follows this chain; standing by",
+                        extra={"path": self.path})
+        self.leader = held
+        return held
+
+    def _release_lease(self) -> None:
+        if self.leader:
+            try:
+                self.store.release_lease(self.lease)   # a standby node takes over at once
+            except Exception:  # noqa: BLE001 - it expires by itself
+                pass
+
+    def handle(self, message: Any) -> Any:
+        if self.run_tick(message, self.chain.poll_interval, self._tick):
+            return None
+        if isinstance(message, WatcherStatus):
+            return self.status()
+        return super().handle(message)
+
+    def _tick(self) -> float:
+        if not self._lead():
+            return float(max(self.chain.poll_interval, min(1.0, self.chain.lease_ttl / 3)))
+        try:
+            head, target = self.rpc.slots("processed", self.chain.commitment)
+        except RpcUnavailable as exc:
+            self.last_error = str(exc)
+            log.warning("rpc unavailable", extra={"path": self.path, "error": str(exc)})
+            return float(max(self.chain.poll_interval, min(exc.retry_in, 5.0)))
+        except RpcError as exc:
+            self.last_error = str(exc)
+            log.warning("rpc error, retrying", extra={"path": self.path, "error": str(exc)})
+            return float(self.chain.poll_interval)
+        self.head, self.confirmed = max(head, target), target
+        if self.cursor is not None and target < self.cursor:
+            # A cluster's slots never go back at a commitment of confirmed or more; an RPC
+            # that does is behind (a lagging replica) or a reset devnet. The cursor stays:
+            # following it back would undo progress already reported.
+            self.last_error = (f"slot {target} at {self.chain.commitment} is below the "
+                               f"cursor {self.cursor}: RPC behind or chain reset; waiting")
+            log.warning("slot below the cursor", extra={"path": self.path, "slot": target,
+                                                        "cursor": self.cursor})
+            return float(self.chain.poll_interval)
+        if self.cursor is None or target > self.cursor:
+            try:
+                self._commit(target, self.head)
+            except LeaseLost as exc:
+                self.leader = False
+                self.last_error = str(exc)
+                log.warning("lease lost at commit; standing by", extra={"path": self.path})
+                return float(self.chain.poll_interval)
+            self.cursor = target
+        self.last_error = ""
+        self.lag_gauge.labels(self.name).set(self._lag() or 0)
+        return float(self.chain.poll_interval)
+
+    def _commit(self, slot: int, head: int) -> None:
+        """The cursor at ``slot``, with the lease renewed, in ONE transaction."""
+        now = time.time()
+        with self.store.atomic():
+            if not self.store.acquire_lease(self.lease, self.chain.lease_ttl):
+                raise LeaseLost("lease lost to another node; standing by")   # rolls back
+            (SolanaCursor.insert(chain=self.name, slot=slot, commitment=self.chain.commitment,
+                                 head=head, updated_at=now)
+             .on_conflict(conflict_target=[SolanaCursor.chain],
+                          update={SolanaCursor.slot: slot, SolanaCursor.head: head,
+                                  SolanaCursor.commitment: self.chain.commitment,
+                                  SolanaCursor.updated_at: now}).execute())
+
+    def _lag(self) -> int | None:
+        if self.confirmed is None:
+            return None
+        return max(self.confirmed - (self.cursor if self.cursor is not None else -1), 0)
+
+    def status(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "solana", "commitment": self.chain.commitment,
+                "head": self.head, "confirmed": self.confirmed,
+                "indexed": self.cursor if self.cursor is not None else -1,
+                "lag": self._lag(), "active_rpc": self.rpc.active_url,
+                "rpc": self.rpc.health(), "last_error": self.last_error,
+                "standby": not self.leader}

@@ -1,0 +1,81 @@
+"""``kind: solana`` chains in the ``chains:`` section, beside EVM ones: what loads, and
+the file:line errors of what does not. EVM readers (``chains_of``) never see a Solana
+chain; no devnet: the config is only loaded."""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.chain_watcher import install
+from chains.evm.config import ChainConfig, chains_of
+from chains.solana import SolanaChainConfig, solana_chains_of
+from node import new_app
+from runtime import ConfigError
+from runtime.config import load_config
+
+MINT = "444YucPLqi6FUoEiUw7Dveb3RDfZzPAazdJSATSAkfcT"
+EVM = ("  evm-a: {chain_id: 31337, rpc: [http://127.0.0.1:1],\n"
+       "          contracts: {bridge: '0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9'}}\n")
+
+
+def _load(tmp_path, body: str):
+    path = tmp_path / "supervisor.yaml"
+    path.write_text("chains:\n" + EVM + body)
+    app = new_app()
+    install(app)
+    return load_config(str(path), app, {})
+
+
+def test_a_solana_chain_loads_beside_an_evm_one(tmp_path):
+    cfg = _load(tmp_path, (
+        "  sol:\n"
+        "    kind: solana\n"
+        "    rpc: [http://127.0.0.1:8899, http://127.0.0.1:8898]\n"
+        "    commitment: finalized\n"
+        "    start_slot: 10\n"
+        "    lease_ttl: 5\n"
+        f"    tokens: {{USDC: {{mint: '{MINT}', decimals: 6}}}}\n"))
+    [sol] = solana_chains_of(cfg).values()
+    assert isinstance(sol, SolanaChainConfig)
+    assert sol.rpc == ("http://127.0.0.1:8899", "http://127.0.0.1:8898")
+    assert (sol.commitment, sol.start_slot, sol.lease_ttl) == ("finalized", 10, 5.0)
+    assert sol.tokens["USDC"].mint == MINT and sol.tokens["USDC"].decimals == 6
+    evm = chains_of(cfg)                      # EVM readers: the EVM chain only
+    assert list(evm) == ["evm-a"] and isinstance(evm["evm-a"], ChainConfig)
+    assert set(solana_chains_of(cfg)) == {"sol"}
+
+
+def test_defaults(tmp_path):
+    sol = solana_chains_of(_load(tmp_path, "  sol: {kind: solana, rpc: [http://h:1]}\n"))["sol"]
+    assert (sol.commitment, sol.start_slot, sol.poll_interval, sol.tokens) == \
+        ("confirmed", None, 1.0, {})
+
+
+@pytest.mark.parametrize("body, key, expected", [
+    ("  sol: {kind: solana, rpc: [http://h:1], commitment: processed}\n",
+     "chains.sol.commitment", "expected one of confirmed, finalized, got 'processed'"),
+    ("  sol: {kind: solana, rpc: [http://h:1], tokens: {USDC: {mint: '0xabc', decimals: 6}}}\n",
+     "chains.sol.tokens.USDC.mint", "expected a base58 public key"),
+    ("  sol: {kind: solana, rpc: [http://h:1], tokens: {USDC: {mint: '111', decimals: 6}}}\n",
+     "chains.sol.tokens.USDC.mint", "expected a base58 public key"),
+    (f"  sol: {{kind: solana, rpc: [http://h:1], tokens: {{USDC: {{mint: '{MINT}'}}}}}}\n",
+     "chains.sol.tokens.USDC.decimals", "required key is missing"),
+    (f"  sol: {{kind: solana, rpc: [http://h:1], tokens: {{A: {{mint: '{MINT}', decimals: 6}},"
+     f" B: {{mint: '{MINT}', decimals: 6}}}}}}\n",
+     "chains.sol", "tokens.B: mint listed twice"),
+    ("  sol: {kind: solana, rpc: []}\n", "chains.sol", "at least one URL"),
+    ("  sol: {kind: solana, rpc: [ftp://h]}\n", "chains.sol.rpc[0]", "expected a value matching"),
+    ("  sol: {kind: solana, rpc: [http://h:1], start_slot: -1}\n",
+     "chains.sol.start_slot", "expected >= 0"),
+    ("  sol: {kind: solana, rpc: [http://h:1], chain_id: 5}\n",
+     "chains.sol.chain_id", "unknown key"),
+    ("  sol: {kind: cosmos, rpc: [http://h:1]}\n",
+     "chains.sol.kind", "expected one of evm, solana, got 'cosmos'"),
+    ("  sol: {rpc: [http://h:1], commitment: confirmed}\n",     # no kind: an EVM chain
+     "chains.sol.commitment", "unknown key"),
+])
+def test_bad_solana_chains_name_file_line_and_key(tmp_path, body, key, expected):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, body)
+    text = str(err.value)
+    assert f"supervisor.yaml:4" in text and key in text and expected in text, text
