@@ -21,7 +21,8 @@ from ._messages import ChainEventsCommitted, ChainReorged, WatcherStatus
 from ._service import ChainServicer, chain_service
 from ._solana import SolanaWatcher
 
-__all__ = ["install", "ChainWatcher", "SolanaWatcher", "ChainEventsCommitted", "ChainReorged", "WatcherStatus", "ChainServicer", "chain_service"]
+__all__ = ["install", "ChainWatcher", "SolanaWatcher", "ChainEventsCommitted", "ChainReorged",
+           "WatcherStatus", "ChainServicer", "chain_service"]
 
 
 def install(app: App) -> None:

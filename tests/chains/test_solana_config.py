@@ -78,4 +78,4 @@ def test_bad_solana_chains_name_file_line_and_key(tmp_path, body, key, expected)
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, body)
     text = str(err.value)
-    assert f"supervisor.yaml:4" in text and key in text and expected in text, text
+    assert "supervisor.yaml:4" in text and key in text and expected in text, text
