@@ -102,6 +102,34 @@ def cmd_nodes(args) -> int:
     return 0
 
 
+def cmd_chains(args) -> int:
+    """The configured chains, EVM and Solana, with their watchers' progress
+    (ChainService/ListChains; public, no admin token). Solana rows are in slots."""
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+    from orbital.v1 import chain_pb2, chain_pb2_grpc
+    with grpc.insecure_channel(args.address) as channel:
+        reply = chain_pb2_grpc.ChainServiceStub(channel).ListChains(
+            chain_pb2.ListChainsRequest(), timeout=10)
+    if args.json:
+        print(json.dumps(MessageToDict(reply, preserving_proto_field_name=True)))
+        return 0
+    rows = [("NAME", "KIND", "CHAIN ID", "HEAD", "CONFIRMED", "INDEXED", "LAG", "ACTIVE RPC",
+             "STATE")]
+    for c in reply.chains:
+        state = "standby" if c.standby else ("running" if c.running else "stopped")
+        if c.last_error:
+            state += f" ({c.last_error[:80]})"
+        kind = f"{c.kind}/{c.commitment}" if c.commitment else c.kind
+        rows.append((c.name, kind, str(c.chain_id or "-"), str(c.head), str(c.confirmed_block),
+                     str(c.indexed_block), str(c.lag), c.active_rpc, state))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print("Solana rows count slots: head = processed, confirmed = the chain's commitment")
+    return 0
+
+
 def _lease(lease) -> str:
     """name@epoch, and the seconds left before it expires unless renewed."""
     left = lease.expires_at.ToMicroseconds() / 1e6 - time.time()
@@ -127,7 +155,7 @@ def cmd_reload(args) -> int:
 
 
 def add_subcommands(sub) -> None:
-    """Add run/check-config/tree/nodes/reload to ``sub`` (an argparse subparsers object), beside
+    """Add run/check-config/tree/nodes/chains/reload to ``sub`` (an argparse subparsers object), beside
     the user commands of :mod:`clients.cli`."""
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", default=default_config_path())
@@ -139,11 +167,13 @@ def add_subcommands(sub) -> None:
     for name, fn, text in (("tree", cmd_tree, "show a running node's actor tree"),
                            ("nodes", cmd_nodes, "list the nodes sharing a running node's "
                                                 "database, with the leases they hold"),
+                           ("chains", cmd_chains, "list the configured chains (EVM and Solana) "
+                                                  "and their watchers' progress"),
                            ("reload", cmd_reload, "reload a running node's config")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--address", default=os.environ.get("ORBITAL_ADDRESS", "127.0.0.1:50051"))
         p.add_argument("--state-dir", default="var")
-        if name == "nodes":
+        if name in ("nodes", "chains"):
             p.add_argument("--json", action="store_true", help="the reply as JSON")
         p.set_defaults(fn=fn)
 

@@ -16,6 +16,7 @@ from chains.solana import SolanaCursor
 from devnet import free_ports
 from devnet.solana_rpc import SolanaRpcServer
 from orbital.v1 import chain_pb2, chain_pb2_grpc
+from node.cli import main
 from tests._node import dump
 
 from .conftest import wait_until
@@ -108,7 +109,7 @@ def _list_chains(node) -> list:
 
 
 def test_the_watcher_follows_the_slot_and_list_chains_shows_it(database_url, start_node,
-                                                              solana_local):
+                                                              solana_local, capsys):
     node, _ = start_node(database_url, _yaml([solana_local.url], start_slot=1), book=False)
     past = solana_local.slot + 5
     wait_until(lambda: _stored(node) >= past, what="cursor past a later slot")
@@ -126,6 +127,10 @@ def test_the_watcher_follows_the_slot_and_list_chains_shows_it(database_url, sta
         row = SolanaCursor.get(SolanaCursor.chain == "sol")
     assert row.commitment == "confirmed" and row.head >= row.slot
     assert node.store.lease_holder("chain:sol") is not None   # the chain's lease, taken
+    assert main(["chains", "--address", f"127.0.0.1:{node.grpc_port}"]) == 0   # orbital chains
+    out = capsys.readouterr().out
+    [row] = [line.split() for line in out.splitlines() if line.startswith("sol ")]
+    assert row[1] == "solana/confirmed" and row[7] == solana_local.url and row[8] == "running"
 
 
 def test_restart_resumes_from_the_stored_cursor(database_url, start_node, nodes, solana_local):
