@@ -15,7 +15,9 @@ __all__ = ["chains_yaml"]
 
 def chains_yaml(info: DevnetInfo, **options: Any) -> str:
     """YAML text of ``chains:`` with every EVM chain of ``info``; ``options`` are extra
-    per-chain keys (``poll_interval=0.1``, ``confirmations=2``...)."""
+    per-chain keys (``poll_interval=0.1``, ``confirmations=2``...). When the devnet runs
+    solana-local, it is listed too (``kind: solana``, its USDC mint; of ``options`` only
+    ``poll_interval`` applies to it)."""
     opts = {"confirmations": 0, "poll_interval": 0.1} | options
     lines = ["chains:"]
     for chain in info.chains:
@@ -27,4 +29,13 @@ def chains_yaml(info: DevnetInfo, **options: Any) -> str:
         lines.append("    tokens:")
         lines += [f"      {sym}: {{address: '{t.address}', decimals: {t.decimals}}}"
                   for sym, t in c.tokens.items()]
+    if info.solana is not None:
+        sol = info.solana
+        lines += [f"  {sol['name']}:", "    kind: solana", f"    rpc: [{sol['rpc_url']}]",
+                  "    commitment: confirmed"]
+        if "poll_interval" in opts:
+            lines.append(f"    poll_interval: {opts['poll_interval']}")
+        lines.append("    tokens:")
+        lines += [f"      {sym}: {{mint: '{t['mint']}', decimals: {t['decimals']}}}"
+                  for sym, t in sol["tokens"].items()]
     return "\n".join(lines) + "\n"

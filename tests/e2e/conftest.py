@@ -23,7 +23,10 @@ from tests._node import node_config as _node_config
 
 @pytest.fixture(scope="module")
 def devnet_info(tmp_path_factory):
-    with devnet.running(tmp_path_factory.mktemp("devnet"), ports=free_ports(2), quiet=True) as info:
+    # solana-local too: every EVM flow runs with a Solana chain (and its watcher) configured
+    port = free_ports(1)[0]
+    with devnet.running(tmp_path_factory.mktemp("devnet"), ports=free_ports(2), quiet=True,
+                        solana=True, solana_port=port) as info:
         yield info
 
 

@@ -7,6 +7,7 @@ import threading
 
 import grpc
 
+from actors.chain_watcher import WatcherStatus
 from clients import IntentStatus, OrbitalClient
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 
@@ -53,6 +54,9 @@ def test_quote_sign_submit_auction_open_fill_settle(system, solver, devnet_info,
     assert after[1] - before[1] >= final.min_output_amount              # at least the minimum on B
     assert after[1] - before[1] == final.awarded_output_amount          # exactly the winning bid
     assert after[2] - before[2] == 250 * ONE_USDC                       # the escrow paid the filler on A
+    # a Solana chain was configured beside the EVM ones all along, its watcher following it
+    sol = node.registry.ask("chains/watcher/solana-local", WatcherStatus(), timeout=5)
+    assert sol["kind"] == "solana" and sol["indexed"] >= 0 and sol["last_error"] == ""
 
 
 def test_opened_never_filled_is_refunded_after_fill_deadline(system, devnet_info, w3s):
