@@ -6,9 +6,10 @@ from __future__ import annotations
 import threading
 
 import grpc
+import pytest
 
 from actors.chain_watcher import WatcherStatus
-from clients import IntentStatus, OrbitalClient
+from clients import IntentStatus, OrbitalClient, OrbitalRpcError
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 
 from .conftest import ADMIN, erc20, wait_until
@@ -57,6 +58,10 @@ def test_quote_sign_submit_auction_open_fill_settle(system, solver, devnet_info,
     # a Solana chain was configured beside the EVM ones all along, its watcher following it
     sol = node.registry.ask("chains/watcher/solana-local", WatcherStatus(), timeout=5)
     assert sol["kind"] == "solana" and sol["indexed"] >= 0 and sol["last_error"] == ""
+    with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:   # not a destination yet
+        with pytest.raises(OrbitalRpcError) as err:
+            client.quote("devnet-a", "solana-local", "USDC", "USDC", ONE_USDC, user.address)
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT, err.value
 
 
 def test_opened_never_filled_is_refunded_after_fill_deadline(system, devnet_info, w3s):
