@@ -58,9 +58,9 @@ def test_quote_sign_submit_auction_open_fill_settle(system, solver, devnet_info,
     # a Solana chain was configured beside the EVM ones all along, its watcher following it
     sol = node.registry.ask("chains/watcher/solana-local", WatcherStatus(), timeout=5)
     assert sol["kind"] == "solana" and sol["indexed"] >= 0 and sol["last_error"] == ""
-    with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:   # not a destination yet
-        with pytest.raises(OrbitalRpcError) as err:
-            client.quote("devnet-a", "solana-local", "USDC", "USDC", ONE_USDC, user.address)
+    with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client, \
+            pytest.raises(OrbitalRpcError) as err:                   # not a destination yet
+        client.quote("devnet-a", "solana-local", "USDC", "USDC", ONE_USDC, user.address)
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT, err.value
 
 
