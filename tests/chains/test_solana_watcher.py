@@ -170,3 +170,17 @@ def test_a_dead_first_url_fails_over_to_the_second(database_url, start_node, sol
     assert not st["rpc"][0]["healthy"] and st["rpc"][1]["healthy"]
     [info] = _list_chains(node)
     assert info.active_rpc == solana_local.url
+
+
+def test_two_nodes_one_database_one_follows_the_other_stands_by(pg_url, start_node, nodes,
+                                                               solana_local):
+    """PostgreSQL only: SQLite serves one node."""
+    first, _ = start_node(pg_url, _yaml([solana_local.url]), book=False, node_name="n1")
+    wait_until(lambda: _stored(first) > 0, what="the first node following")
+    second, _ = start_node(pg_url, _yaml([solana_local.url]), book=False, node_name="n2")
+    wait_until(lambda: _status(second)["standby"], what="the second node standing by")
+    assert not _status(first)["standby"]
+    nodes.stop(first)                                 # releases chain:sol at shutdown
+    moved_from = _stored(second)
+    wait_until(lambda: not _status(second)["standby"] and _stored(second) > moved_from,
+               what="the second node taking over")
