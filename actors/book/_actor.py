@@ -23,7 +23,7 @@ import peewee
 import pykka
 
 from actors.admission import OrderChecked
-from actors.chain_watcher import ChainEventsCommitted, ChainReorged
+from actors.chain_watcher import CHAIN_EVENTS_CHANNEL, ChainEventsCommitted, ChainReorged
 from chains.evm import Directory
 from actors import SOLVERS_PATH
 from runtime import (ActorUnavailable, AlreadyExists, FailedPrecondition, LeaseLost, NotFound,
@@ -143,6 +143,9 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             self.resources.callback(self.store.unlisten, TRANSITIONS_CHANNEL, self._woken)
             self.store.listen(REQUESTS_CHANNEL, self._requested)
             self.resources.callback(self.store.unlisten, REQUESTS_CHANNEL, self._requested)
+            # the watchers of every node: the chain events the leader applies
+            self.store.listen(CHAIN_EVENTS_CHANNEL, self._chain_woken)
+            self.resources.callback(self.store.unlisten, CHAIN_EVENTS_CHANNEL, self._chain_woken)
         self.singleton = self.hold_lease("book")
         self.resources.callback(self._cancel_timers)
         self.resources.callback(self._last_flush)
@@ -259,6 +262,17 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                                at=self.clock.wall()).execute()
             self.store.notify(REQUESTS_CHANNEL)
         log.info("request stored for the leading book", extra={"kind": kind, "intent": intent_id})
+
+    def _chain_woken(self, payload: str) -> None:
+        """The listener thread: a watcher (on any node) committed chain events, or rolled a
+        reorg back; after a reconnect (payload "") a reorg may have been missed: check."""
+        try:
+            if payload == "events":
+                self.actor_ref.tell(ChainEventsCommitted("", 0, 0, 0))
+            else:
+                self.actor_ref.tell(ChainReorged("", 0, 0))
+        except pykka.ActorDeadError:
+            pass
 
     def _requested(self, payload: str) -> None:
         """The listener thread: a following node stored a request (or the listener

@@ -17,11 +17,12 @@ from runtime import ChildSpec
 from runtime.config import App
 
 from ._actor import ChainWatcher
-from ._messages import ChainEventsCommitted, ChainReorged, WatcherStatus
+from ._messages import CHAIN_EVENTS_CHANNEL, ChainEventsCommitted, ChainReorged, WatcherStatus
 from ._service import ChainServicer, chain_service
 from ._solana import SolanaWatcher
 
 __all__ = ["install", "ChainWatcher", "SolanaWatcher", "ChainEventsCommitted", "ChainReorged",
+           "CHAIN_EVENTS_CHANNEL",
            "WatcherStatus", "ChainServicer", "chain_service"]
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["WatcherStatus", "ChainEventsCommitted", "ChainReorged"]
+__all__ = ["WatcherStatus", "ChainEventsCommitted", "ChainReorged", "CHAIN_EVENTS_CHANNEL"]
+
+# Store.notify channel: a watcher committed events ("events") or rolled back a reorg
+# ("reorg"); the leading book listens (it may run on another node).
+CHAIN_EVENTS_CHANNEL = "orbital_chain_events"
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,12 @@ class Cluster:
                 "daily_cap": "20", "cooldown": 1, "poll_interval": 0.5,
                 "source": {"key": "${ORBITAL_TREASURY_KEY}", "low_balance": "1"}}}}},
             grpc_port=port, name=name, lease_ttl=self.lease_ttl, shutdown_timeout=3)
+        # The chains' leases expire with the node's: a watcher that took longer to move
+        # than a solver's exclusivity would charge it with fades for opens made meanwhile
+        # (docs/cluster.md, "Failure cases").
         path = write_config(state / "supervisor.yaml", doc,
-                            chains_yaml(self.info, poll_interval=0.1, confirmations=0))
+                            chains_yaml(self.info, poll_interval=0.1, confirmations=0,
+                                        lease_ttl=self.lease_ttl))
         env = {"ORBITAL_ATTESTER_KEY": self.info.account("attester").private_key,
                "ORBITAL_TREASURY_KEY": self.info.account("treasury").private_key}
         self.procs[name] = Proc(path, str(self.tmp), env=env)
@@ -204,6 +208,10 @@ def test_kill_9_of_the_holder_loses_nothing_and_doubles_nothing(tmp_path, devnet
         time.sleep(2)   # longer than the cooldown and two polls: a double would land now
         assert _transfers(w3a, treasury, funded) == 2
         assert w3a.eth.get_balance(funded) == Web3.to_wei(2, "ether")   # 0.5 + 1.5, once
+    except BaseException:
+        for name, proc in cluster.procs.items():   # what each node said, for the failure
+            print(f"---- {name}\n" + "".join(proc.raw[-60:]))
+        raise
     finally:
         if solver is not None:
             solver.stop()
