@@ -18,7 +18,10 @@ from chains.solana import SolanaCursor, SolanaTransfer
 from devnet.solana_keys import SOLANA_ACCOUNTS, mint_keypair
 
 from .conftest import wait_until
-from .test_solana_watcher import MINT, _yaml, solana_local  # noqa: F401 - the fixture
+from . import test_solana_watcher as _watcher
+from .test_solana_watcher import MINT, _yaml
+
+solana_local = _watcher.solana_local          # solana-local on a fixed port (a fixture)
 
 MEMO = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 A, B = SOLANA_ACCOUNTS[3], SOLANA_ACCOUNTS[4]
