@@ -42,7 +42,7 @@ class SolanaTransfer(BaseModel):
     destination_owner = peewee.CharField(max_length=44, default="")
     amount = UInt256Field()                          # raw base units (u64), exact
     memo = peewee.TextField(default="")              # the tx's Memo text; empty without one
-    order_id = peewee.CharField(max_length=66, default="", index=True)  # memo when 0x + 64 hex
+    order_id = peewee.CharField(max_length=66, default="", index=True)  # the memo if an order id
     block_time = peewee.BigIntegerField(null=True)
 
     class Meta:
