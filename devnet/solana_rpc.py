@@ -220,12 +220,21 @@ class Methods:
         out = {"slot": record.slot, "blockTime": record.block_time, "transaction": transaction, "meta": {
             "err": record.err, "status": {"Ok": None} if record.err is None else {"Err": record.err},
             "fee": record.fee, "preBalances": record.pre_balances, "postBalances": record.post_balances,
-            "innerInstructions": [], "logMessages": record.logs, "preTokenBalances": [], "postTokenBalances": [],
+            "innerInstructions": [], "logMessages": record.logs,
+            "preTokenBalances": self._token_balances(record.pre_tokens),
+            "postTokenBalances": self._token_balances(record.post_tokens),
             "rewards": [], "loadedAddresses": {"writable": [], "readonly": []},
             "computeUnitsConsumed": record.units}}
         if max_version is not None:
             out["version"] = 0 if is_v0 else "legacy"
         return out
+
+    def _token_balances(self, balances: list[tuple[int, str, str, int]]) -> list[dict[str, Any]]:
+        """A meta's pre/postTokenBalances, as a node returns them."""
+        with self.chain.lock:
+            return [{"accountIndex": index, "mint": mint, "owner": owner, "programId": str(TOKEN_PROGRAM_ID),
+                     "uiTokenAmount": self._amount(amount, Pubkey.from_string(mint))}
+                    for index, mint, owner, amount in balances]
 
     def _token_account(self, pubkey: Pubkey, kind: str) -> bytes:
         acct = self.chain.account(pubkey)

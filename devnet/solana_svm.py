@@ -72,6 +72,10 @@ class TxRecord:
     pre_balances: list[int]
     post_balances: list[int]
     keys: list[str] = field(default_factory=list)
+    # Token accounts among ``keys`` before and after, as a node's meta has them:
+    # (accountIndex, mint, owner, raw amount).
+    pre_tokens: list[tuple[int, str, str, int]] = field(default_factory=list)
+    post_tokens: list[tuple[int, str, str, int]] = field(default_factory=list)
 
 
 def error_json(failed: FailedTransactionMetadata) -> Any:
@@ -184,6 +188,7 @@ class SolanaChain:
                 return signature  # dropped by the cluster: never lands, status stays null
             keys = [str(k) for k in tx.message.account_keys]
             pre = [self.svm.get_balance(Pubkey.from_string(k)) or 0 for k in keys]
+            pre_tokens = self._token_balances(keys)
             result = self.svm.send_transaction(tx)
             if self.svm.get_transaction(tx.signatures[0]) is None:
                 return signature  # rejected before execution (e.g. bad signature): dropped
@@ -193,10 +198,23 @@ class SolanaChain:
                 meta, error = result, None
             post = [self.svm.get_balance(Pubkey.from_string(k)) or 0 for k in keys]
             record = TxRecord(signature, self.slot, int(time.time()), tx, error,
-                              list(meta.logs()), meta.fee(), meta.compute_units_consumed(), pre, post, keys)
+                              list(meta.logs()), meta.fee(), meta.compute_units_consumed(), pre, post, keys,
+                              pre_tokens, self._token_balances(keys))
             self._index(record)
             self.new_block()
             return signature
+
+    def _token_balances(self, keys: list[str]) -> list[tuple[int, str, str, int]]:
+        """SPL token accounts among ``keys``: (index, mint, owner, amount), for the meta's
+        pre/postTokenBalances."""
+        out = []
+        for index, key in enumerate(keys):
+            acct = self.svm.get_account(Pubkey.from_string(key))
+            if acct is not None and acct.owner == TOKEN_PROGRAM_ID and len(acct.data) == 165:
+                data = bytes(acct.data)
+                out.append((index, str(Pubkey(data[0:32])), str(Pubkey(data[32:64])),
+                            int.from_bytes(data[64:72], "little")))
+        return out
 
     def _index(self, record: TxRecord) -> None:
         self.tx_count += 1

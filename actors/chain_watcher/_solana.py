@@ -1,6 +1,6 @@
 """``chains/watcher/<name>`` for a ``kind: solana`` chain: follows the slot at the chain's
-commitment and records it (``solana_cursor``). Indexing transfers is a later step
-(docs/solana.md).
+commitment (``solana_cursor``) and indexes the SPL transfers into token accounts of the
+configured mints (``solana_transfer``), see docs/solana.md.
 
 Each tick (:meth:`runtime.Actor.run_tick`):
 
@@ -8,8 +8,16 @@ Each tick (:meth:`runtime.Actor.run_tick`):
    others stand by), as the EVM watchers;
 2. ``getSlot`` at ``processed`` (the head) and at the configured commitment (the target),
    in one batch request to the active URL, failing over to the next (:mod:`chains.solana.rpc`);
-3. the cursor moves to the target in ONE transaction that also renews the lease (a node
-   that lost the lease rolls back and stands by).
+3. the signatures of the SPL Token program since the cursor's signature (or, without
+   one, after the cursor's slot), paged newest first with ``getSignaturesForAddress`` at
+   the commitment, then each transaction's ``getTransaction`` in one batch, oldest first,
+   at most ``page_size`` per tick;
+4. the transfers found and the cursor (slot and last signature) in ONE transaction that
+   also renews the lease (a node that lost the lease rolls back and stands by).
+
+Why the Token program and not the mint: a plain ``Transfer`` instruction names the source,
+destination and authority but not the mint, so on a real cluster a mint's own signature
+list misses such transfers; every SPL token instruction names the Token program.
 
 An RPC outage is an answer, not a crash: the error is kept for ``ListChains``
 (``last_error``), the tick is retried after ``poll_interval`` (or the RPC's backoff), and
@@ -24,7 +32,16 @@ import logging
 import time
 from typing import Any
 
-from chains.solana import RpcError, RpcUnavailable, SolanaCursor, SolanaRpc, SolanaWatcherSpec
+from chains.solana import (
+    TOKEN_PROGRAM,
+    RpcError,
+    RpcUnavailable,
+    SolanaCursor,
+    SolanaRpc,
+    SolanaTransfer,
+    SolanaWatcherSpec,
+    transfers_of,
+)
 from runtime import Actor
 
 from ._messages import WatcherStatus
@@ -54,6 +71,8 @@ class SolanaWatcher(Actor):
         self.head: int | None = None          # processed slot, last seen
         self.confirmed: int | None = None     # slot at the commitment, last seen
         self.last_error = ""
+        self.mints = frozenset(t.mint for t in self.chain.tokens.values())
+        self.signature = ""                   # last indexed signature ("" before any)
         self.cursor = self._stored()
         self.lag_gauge = self.ctx.services.metrics.gauge(
             "orbital_chain_lag_blocks", "Confirmed blocks not indexed yet, per chain", ("chain",))
@@ -67,6 +86,7 @@ class SolanaWatcher(Actor):
         with self.store.connection():
             row = SolanaCursor.get_or_none(SolanaCursor.chain == self.name)
         if row is not None:
+            self.signature = str(row.signature)
             return int(row.slot)
         return None if self.chain.start_slot is None else self.chain.start_slot - 1
 
@@ -119,29 +139,79 @@ class SolanaWatcher(Actor):
             log.warning("slot below the cursor", extra={"path": self.path, "slot": target,
                                                         "cursor": self.cursor})
             return float(self.chain.poll_interval)
-        if self.cursor is None or target > self.cursor:
+        if self.cursor is None or target >= self.cursor:
             try:
-                self._commit(target, self.head)
+                self._index(target, self.head)
             except LeaseLost as exc:
                 self.leader = False
                 self.last_error = str(exc)
                 log.warning("lease lost at commit; standing by", extra={"path": self.path})
                 return float(self.chain.poll_interval)
-            self.cursor = target
+            except RpcUnavailable as exc:
+                self.last_error = str(exc)
+                log.warning("rpc unavailable", extra={"path": self.path, "error": str(exc)})
+                return float(max(self.chain.poll_interval, min(exc.retry_in, 5.0)))
+            except RpcError as exc:
+                self.last_error = str(exc)
+                log.warning("rpc error, retrying", extra={"path": self.path, "error": str(exc)})
+                return float(self.chain.poll_interval)
         self.last_error = ""
         self.lag_gauge.labels(self.name).set(self._lag() or 0)
         return float(self.chain.poll_interval)
 
-    def _commit(self, slot: int, head: int) -> None:
-        """The cursor at ``slot``, with the lease renewed, in ONE transaction."""
+    def _pending(self, target: int) -> list[dict[str, Any]]:
+        """Token program signatures not indexed yet, up to ``target``, oldest first: newer
+        than the cursor's signature, or (without one) in slots after the cursor."""
+        if self.cursor is None:
+            return []                        # first start: follow from the slot seen
+        out: list[dict[str, Any]] = []
+        before: str | None = None
+        while True:
+            page = self.rpc.signatures(TOKEN_PROGRAM, commitment=self.chain.commitment,
+                                       limit=self.chain.page_size, before=before,
+                                       until=self.signature or None)
+            fresh = [r for r in page if self.signature or r["slot"] > self.cursor]
+            out += fresh
+            if len(fresh) < len(page) or len(page) < self.chain.page_size:
+                break
+            before = page[-1]["signature"]
+        out.reverse()
+        return [r for r in out if r["slot"] <= target]
+
+    def _index(self, target: int, head: int) -> None:
+        """Index up to ``page_size`` pending transactions and move the cursor: to ``target``
+        when none is left, else to the last one indexed (the next tick goes on)."""
+        pending = self._pending(target)
+        batch = pending[:self.chain.page_size]
+        ok = [r["signature"] for r in batch if r.get("err") is None]
+        replies = self.rpc.transactions(ok, commitment=self.chain.commitment) if ok else []
+        rows = [vars(t) for sig, reply in zip(ok, replies)
+                for t in transfers_of(sig, reply, self.mints)]
+        signature = batch[-1]["signature"] if batch else self.signature
+        slot = target if len(pending) <= len(batch) else int(batch[-1]["slot"])
+        if self.cursor is not None and slot == self.cursor and signature == self.signature:
+            return
+        self._commit(slot, head, signature, rows)
+        self.cursor, self.signature = slot, signature
+        if rows:
+            log.info("solana transfers indexed", extra={"path": self.path, "count": len(rows),
+                                                        "slot": slot})
+
+    def _commit(self, slot: int, head: int, signature: str,
+                rows: list[dict[str, Any]]) -> None:
+        """The transfers and the cursor at (``slot``, ``signature``), with the lease
+        renewed, in ONE transaction: a restart resumes with no gap and no duplicate."""
         now = time.time()
         with self.store.atomic():
             if not self.store.acquire_lease(self.lease, self.chain.lease_ttl):
                 raise LeaseLost("lease lost to another node; standing by")   # rolls back
-            (SolanaCursor.insert(chain=self.name, slot=slot, commitment=self.chain.commitment,
-                                 head=head, updated_at=now)
+            for row in rows:
+                SolanaTransfer.insert(chain=self.name, **row).on_conflict_ignore().execute()
+            (SolanaCursor.insert(chain=self.name, slot=slot, signature=signature,
+                                 commitment=self.chain.commitment, head=head, updated_at=now)
              .on_conflict(conflict_target=[SolanaCursor.chain],
                           update={SolanaCursor.slot: slot, SolanaCursor.head: head,
+                                  SolanaCursor.signature: signature,
                                   SolanaCursor.commitment: self.chain.commitment,
                                   SolanaCursor.updated_at: now}).execute())
 

@@ -3,15 +3,18 @@ nothing of actors):
 
 - :mod:`.config`: ``kind: solana`` chains of the ``chains:`` section;
 - :mod:`.rpc`: Solana JSON-RPC with failover between URLs;
-- :mod:`.models`: the Solana watchers' cursor table and its migration.
+- :mod:`.models`: the Solana watchers' tables (cursor, transfers) and their migrations;
+- :mod:`.transfers`: SPL transfers read out of a ``getTransaction`` reply.
 
 What exists and what does not yet: docs/solana.md.
 """
 
 from .config import COMMITMENTS, SolanaChainConfig, SolanaTokenConfig, SolanaWatcherSpec, solana_chains_of
-from .models import MIGRATION, MIGRATIONS, SolanaCursor
+from .models import MIGRATION, MIGRATIONS, SolanaCursor, SolanaTransfer
 from .rpc import RpcError, RpcUnavailable, SolanaRpc
+from .transfers import MEMO_PROGRAMS, TOKEN_PROGRAM, Transfer, transfers_of
 
 __all__ = ["COMMITMENTS", "SolanaChainConfig", "SolanaTokenConfig", "SolanaWatcherSpec",
-           "solana_chains_of", "MIGRATION", "MIGRATIONS", "SolanaCursor", "SolanaRpc",
-           "RpcError", "RpcUnavailable"]
+           "solana_chains_of", "MIGRATION", "MIGRATIONS", "SolanaCursor", "SolanaTransfer",
+           "SolanaRpc", "RpcError", "RpcUnavailable", "MEMO_PROGRAMS", "TOKEN_PROGRAM",
+           "Transfer", "transfers_of"]

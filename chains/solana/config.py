@@ -53,6 +53,9 @@ class SolanaChainConfig:
     start_slot: Optional[int] = opt(None, min=0,
                                     doc="first slot followed; default: the slot at the "
                                         "first start")
+    page_size: int = opt(1000, min=1, max=1000,
+                         doc="signatures per getSignaturesForAddress page, and transactions "
+                             "indexed per tick (each tick commits what it indexed)")
     rpc_timeout: float = opt(10.0, min=0.05, max=300)
     rpc_backoff_max: float = opt(30.0, min=0.0, max=3600)
     lease_ttl: float = opt(15.0, min=1.0, max=3600,

@@ -45,5 +45,31 @@ class SolanaRpc:
                 raise RpcError(f"getSlot: not a slot: {str(slot)[:100]}")
         return replies
 
+    def signatures(self, address: str, *, commitment: str, limit: int,
+                   before: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
+        """``getSignaturesForAddress``: newest first, at most ``limit``, older than
+        ``before`` and newer than ``until`` (each left out when None)."""
+        cfg: dict[str, Any] = {"commitment": commitment, "limit": limit}
+        if before:
+            cfg["before"] = before
+        if until:
+            cfg["until"] = until
+        reply = self.client.call("getSignaturesForAddress", [address, cfg])
+        if not isinstance(reply, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("signature"), str)
+                and isinstance(r.get("slot"), int) for r in reply):
+            raise RpcError(f"getSignaturesForAddress: not a list of signatures: {str(reply)[:100]}")
+        return reply
+
+    def transactions(self, signatures: Sequence[str], *, commitment: str) -> list[dict[str, Any]]:
+        """``getTransaction`` (``json`` encoding) for each signature, in one batch request.
+        A signature the node does not know (yet) is an error: it was just listed."""
+        cfg = {"commitment": commitment, "encoding": "json", "maxSupportedTransactionVersion": 0}
+        replies = self.client.batch([("getTransaction", [s, cfg]) for s in signatures])
+        for sig, reply in zip(signatures, replies):
+            if not isinstance(reply, dict) or not isinstance(reply.get("transaction"), dict):
+                raise RpcError(f"getTransaction {sig}: no transaction: {str(reply)[:100]}")
+        return replies
+
     def close(self) -> None:
         self.client.close()

@@ -94,7 +94,7 @@ def test_sol_transfer_confirmed_and_indexed(client):
     assert client.get_signatures_for_address(sender.pubkey()).value[0].signature == sig  # newest first
 
 
-def test_spl_token_transfer_between_users(client):
+def test_spl_token_transfer_between_users(server, client):
     mint = mint_keypair().pubkey()
     before_a = int(client.get_token_account_balance(USER_A.usdc_account).value.amount)
     before_b = int(client.get_token_account_balance(USER_B.usdc_account).value.amount)
@@ -110,6 +110,17 @@ def test_spl_token_transfer_between_users(client):
     assert (int(after_a.amount), int(after_b.amount)) == (before_a - 250 * USDC, before_b + 250 * USDC)
     assert after_b.decimals == 6 and after_b.ui_amount_string == str((before_b + 250 * USDC) // USDC)
     assert sig in [h.signature for h in client.get_signatures_for_address(USER_B.usdc_account).value]
+    meta = call(server.url, "getTransaction", str(sig), {"encoding": "json"})["result"]["meta"]
+    keys = call(server.url, "getTransaction", str(sig))["result"]["transaction"]["message"]["accountKeys"]
+    pre = {keys[b["accountIndex"]]: b for b in meta["preTokenBalances"]}
+    post = {keys[b["accountIndex"]]: b for b in meta["postTokenBalances"]}
+    a, b = str(USER_A.usdc_account), str(USER_B.usdc_account)
+    assert set(pre) == set(post) == {a, b}                  # the token accounts, as a node has them
+    assert (post[b]["mint"], post[b]["owner"], post[b]["programId"]) == \
+        (str(mint), str(USER_B.pubkey), str(TOKEN_PROGRAM_ID))
+    assert int(pre[a]["uiTokenAmount"]["amount"]) == before_a
+    assert int(post[b]["uiTokenAmount"]["amount"]) == before_b + 250 * USDC
+    assert post[b]["uiTokenAmount"]["decimals"] == 6
 
 
 def test_failing_transaction_preflight_and_skip_preflight(client):
