@@ -336,8 +336,16 @@ class Store:
 
     def unlisten(self, channel: str, callback: Callback) -> None:
         """Stop calling ``callback`` for ``channel`` (an actor that stops); the channel
-        stays LISTENed (a notification nobody handles costs nothing)."""
+        stays LISTENed (a notification nobody handles costs nothing) while any callback
+        is left; with the last one gone, the listener thread stops and gives its
+        connection back (a store outliving its listeners holds no connection for them)."""
         self._notices.remove(channel, callback)
+        if any(self._notices.snapshot().values()):
+            return
+        with self._listener_lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
 
     def notify(self, channel: str, payload: str = "") -> None:
         """Wake the listeners of ``channel`` on every node, when the caller's transaction

@@ -179,9 +179,31 @@ def _notify_ok(store: Store, channel: str, payload: str) -> bool:
     return True
 
 
+def _listeners() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "orbital-store-listen" and t.is_alive()}
+
+
 def test_close_stops_the_listener(pg_url, tmp_path):
+    before = _listeners()   # other tests' stores may still listen: only this one's counts
     store = Store(pg_url, state_dir=str(tmp_path))
     store.listen("x", lambda payload: None)
+    assert len(_listeners() - before) == 1
     store.close()
-    assert not any(t.name == "orbital-store-listen" and t.is_alive()
-                   for t in threading.enumerate())
+    assert not _listeners() - before
+
+
+def test_the_last_unlisten_stops_the_listener(pg_url, tmp_path):
+    """An actor that stops unlistens: with no callback left, the store holds no listener
+    thread nor its connection, though the store itself stays open."""
+    before = _listeners()
+    store = Store(pg_url, state_dir=str(tmp_path))
+    first, second = (lambda payload: None), (lambda payload: None)
+    store.listen("x", first)
+    store.listen("y", second)
+    store.unlisten("x", first)
+    assert len(_listeners() - before) == 1      # "y" still has a callback
+    store.unlisten("y", second)
+    assert not _listeners() - before
+    store.listen("x", first)                    # and listening again starts a new one
+    assert len(_listeners() - before) == 1
+    store.close()
