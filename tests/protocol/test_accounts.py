@@ -59,3 +59,12 @@ def test_bytes32_forms():
     with pytest.raises(ValueError, match="left-padded"):
         bytes32_to_account(key, EVM)
     assert not is_solana_address(EVM_ADDR)
+
+
+def test_associated_token_address_is_spls():
+    from spl.token.instructions import get_associated_token_address
+
+    from protocol.solana import associated_token_address
+    owner, mint = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin", SOL_KEY
+    assert associated_token_address(owner, mint) == str(get_associated_token_address(
+        Pubkey.from_string(owner), Pubkey.from_string(mint)))
