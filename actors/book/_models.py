@@ -15,7 +15,7 @@ from runtime.store import BaseModel, Migration, UInt256Field
 
 __all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "SolverMark",
            "BookRequest", "MODELS", "MIGRATION", "MIGRATION_0310", "MIGRATION_0340",
-           "MIGRATION_0350", "MIGRATIONS"]
+           "MIGRATION_0350", "MIGRATION_0360", "MIGRATIONS"]
 
 
 class IntentRow(BaseModel):
@@ -31,9 +31,9 @@ class IntentRow(BaseModel):
     origin_settler = peewee.CharField(max_length=42)
     input_token = peewee.CharField(max_length=42)
     input_amount = UInt256Field()
-    output_token = peewee.CharField(max_length=42)
+    output_token = peewee.CharField(max_length=44)            # the destination's form: 0x or base58
     min_output = UInt256Field()
-    recipient = peewee.CharField(max_length=42)
+    recipient = peewee.CharField(max_length=44)               # the destination's form
     open_deadline = peewee.BigIntegerField()
     fill_deadline = peewee.BigIntegerField()
     source = peewee.CharField(max_length=16)                   # gasless | onchain
@@ -43,7 +43,8 @@ class IntentRow(BaseModel):
     awarded_amount = UInt256Field(default=0)
     exclusivity_deadline = peewee.DoubleField(default=0.0)     # unix seconds
     auctions = peewee.IntegerField(default=0)                  # auctions held so far
-    fill_tx = peewee.CharField(max_length=66, default="")      # evidence of FILLED, for the attester
+    fill_tx = peewee.CharField(max_length=88, default="")      # evidence of FILLED (EVM tx hash or
+                                                               # Solana signature), for the attester
     fill_chain = peewee.CharField(max_length=64, default="")
     fill_block = peewee.BigIntegerField(default=0)
     filler = peewee.CharField(max_length=42, default="")
@@ -73,7 +74,7 @@ class IntentTransition(BaseModel):
     chain = peewee.CharField(max_length=64, default="")
     block_number = peewee.BigIntegerField(default=0)
     block_hash = peewee.CharField(max_length=66, default="")
-    tx_hash = peewee.CharField(max_length=66, default="")
+    tx_hash = peewee.CharField(max_length=88, default="")   # EVM tx hash or Solana signature
     log_index = peewee.IntegerField(default=0)
     event_id = peewee.BigIntegerField(null=True)                # chain_event.id of the evidence
     reverted = peewee.BooleanField(default=False)               # its evidence was reorged away
@@ -213,5 +214,18 @@ def _migrate_0350(db: peewee.Database) -> None:
 MIGRATION = Migration("0300_intents", _migrate_0300)
 MIGRATION_0310 = Migration("0310_settlement_evidence", _migrate_0310)
 MIGRATION_0340 = Migration("0340_solver_reliability", _migrate_0340)
+def _migrate_0360(db: peewee.Database) -> None:
+    """Accounts of Solana destinations (issue 14): a base58 public key is up to 44
+    characters (a recipient or an SPL mint), a Solana signature up to 88 (the fill's
+    evidence). SQLite does not enforce a varchar's length; PostgreSQL widens in place
+    (a longer varchar keeps every existing row, no rewrite)."""
+    if not isinstance(db, peewee.PostgresqlDatabase):
+        return
+    for table, column, size in (("intent", "output_token", 44), ("intent", "recipient", 44),
+                                ("intent", "fill_tx", 88), ("intent_transition", "tx_hash", 88)):
+        db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE varchar({size})')
+
+
 MIGRATION_0350 = Migration("0350_book_requests", _migrate_0350)
-MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340, MIGRATION_0350]
+MIGRATION_0360 = Migration("0360_intent_solana_accounts", _migrate_0360)
+MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340, MIGRATION_0350, MIGRATION_0360]
