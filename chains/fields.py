@@ -13,9 +13,12 @@ import re
 from protocol import to_checksum_address
 from runtime import InvalidArgument
 
-__all__ = ["amount", "order_id", "address", "ZERO_ADDRESS"]
+__all__ = ["amount", "order_id", "address", "block_number", "shown", "ZERO_ADDRESS", "MAX_BLOCK"]
 
 ZERO_ADDRESS = "0x" + "0" * 40
+MAX_BLOCK = 2**63 - 1
+"""Block numbers and slots are stored as signed 64-bit integers (``bigint``): a bound above
+this is refused, not passed to the database (where it overflows)."""
 _DIGITS = re.compile(r"[0-9]{1,78}")
 _ORDER_ID = re.compile(r"0x[0-9a-fA-F]{64}")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -54,3 +57,19 @@ def address(text: str, field: str, *, allow_zero: bool = False) -> str:
     if not allow_zero and text.lower() == ZERO_ADDRESS:
         raise InvalidArgument(f"{field} must not be the zero address", field=field)
     return checksummed
+
+
+def block_number(value: int, field: str) -> int:
+    """A block number or slot of a request (proto ``uint64``): at most 2^63 - 1."""
+    if value > MAX_BLOCK:
+        raise InvalidArgument(f"{field} must be at most {MAX_BLOCK} (2^63 - 1), got {value}",
+                              field=field)
+    return value
+
+
+def shown(value: object, limit: int = 64) -> str:
+    """A request value as quoted in a refusal, cut short: a value comes from a request, and
+    a 1 MB name echoed into a gRPC status message overflows the trailers (the client then
+    sees INTERNAL instead of the refusal)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(str(value))} chars)"

@@ -330,6 +330,11 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         if view.nonce is None:
             raise InvalidArgument("this order was opened on chain; it cannot be cancelled "
                                   "off-chain", field="id")
+        # The cheap check before the expensive one: a signature is recovered only for an
+        # intent that can still be cancelled (the book checks again, at its commit).
+        if view.status not in (Status.PENDING, Status.ASSIGNED):
+            raise FailedPrecondition(f"intent {view.id} is {view.status.value}; only PENDING or "
+                                     "ASSIGNED intents can be cancelled")
         cancel = CancelMessage(view.origin_chain_id, view.origin_settler, bytes.fromhex(oid[2:]),
                                view.nonce)
         try:

@@ -107,6 +107,8 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
         size = req.page_size or DEFAULT_PAGE
         if size > MAX_PAGE:
             raise InvalidArgument(f"page_size must be at most {MAX_PAGE}", field="page_size")
+        fields.block_number(req.from_block, "from_block")
+        fields.block_number(req.to_block, "to_block")
         if req.to_block and req.from_block > req.to_block:
             raise InvalidArgument("from_block is above to_block", field="from_block")
         where = []
@@ -116,7 +118,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             if name not in chains:
                 by_id = [n for n, c in chains.items() if str(c.chain_id) == req.chain]
                 if not by_id:
-                    raise InvalidArgument(f"unknown chain {req.chain!r}; configured: "
+                    raise InvalidArgument(f"unknown chain {fields.shown(req.chain)}; configured: "
                                           f"{', '.join(sorted(chains)) or 'none'}",
                                           field="chain")
                 name = by_id[0]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from eth_utils import is_address, to_checksum_address
 
 from chains.evm.config import ChainConfig
+from chains.fields import shown
 
 __all__ = ["ChainRef", "Directory", "TokenRef", "UnknownName"]
 
@@ -22,12 +23,6 @@ class UnknownName(LookupError):
     """A chain or token the config does not know; ``field``-free: callers name the field."""
 
 
-def _show(key: str | int, limit: int = 64) -> str:
-    """The key as quoted in a refusal, cut short: a key comes from a request, and a 1 MB
-    name echoed into a gRPC status message overflows the trailers (the client then sees
-    INTERNAL instead of the refusal)."""
-    text = repr(key)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(str(key))} chars)"
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,7 @@ class Directory:
             ref = self._by_name.get(key)
         if ref is None:
             known = ", ".join(f"{c.name} ({c.chain_id})" for c in self._by_name.values())
-            raise UnknownName(f"unknown chain {_show(key)}; known: {known or 'none'}")
+            raise UnknownName(f"unknown chain {shown(key)}; known: {known or 'none'}")
         return ref
 
     def chain_by_id(self, chain_id: int) -> ChainRef:
@@ -92,7 +87,7 @@ class Directory:
         tok = self._tokens.get((ref.name, lookup))
         if tok is None:
             known = ", ".join(t.symbol for t in ref.tokens)
-            raise UnknownName(f"unknown token {_show(key)} on {ref.name}; known: {known or 'none'}")
+            raise UnknownName(f"unknown token {shown(key)} on {ref.name}; known: {known or 'none'}")
         return tok
 
     def covers(self, chain: str | int, token_address: str) -> bool:

@@ -29,6 +29,11 @@ def test_cancel_by_user_only_and_only_before_open(intents_node):
     with pytest.raises(grpc.RpcError) as err:
         stub.CancelIntent(P.CancelIntentRequest(id=intent.id, signature=cancel_signature(order, USERS[0].private_key)))
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # the state is checked before the signature is recovered: a cancelled intent refuses
+    # even a stranger's signature with FAILED_PRECONDITION, not after a recovery
+    with pytest.raises(grpc.RpcError) as err:
+        stub.CancelIntent(P.CancelIntentRequest(id=intent.id, signature=cancel_signature(order, USERS[1].private_key)))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     history = stub.GetIntent(P.GetIntentRequest(id=intent.id)).history
     assert [(h.version, h.status) for h in history] == [(1, P.INTENT_STATUS_PENDING), (2, P.INTENT_STATUS_CANCELLED)]
     with pytest.raises(grpc.RpcError) as err:
