@@ -21,6 +21,7 @@ from clients._errors import (ClientError, OrbitalRpcError, field_violations, fro
                              from_status, precondition_violations)
 from clients._keys import Signer, as_signer, load_key_env, load_keystore
 from clients._retry import NO_RETRY, RETRYABLE, RetryPolicy, call_with_retry
+from protocol.transport import TlsOptions, open_channel
 from clients._types import (
     TERMINAL,
     Evidence,
@@ -34,6 +35,8 @@ from clients._types import (
 
 __all__ = [
     "DEFAULT_TARGET",
+    "TlsOptions",
+    "open_channel",
     "NO_RETRY",
     "RETRYABLE",
     "TERMINAL",

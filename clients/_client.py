@@ -22,6 +22,7 @@ from protocol.signatures import TypedDataError, parse_order_typed_data
 from ._errors import ClientError, OrbitalRpcError, from_status
 from ._keys import as_signer
 from ._retry import NO_RETRY, RetryPolicy, call_with_retry
+from protocol.transport import TlsOptions, open_channel
 from ._types import Intent, IntentPage, IntentStatus, IntentUpdate, Quote
 from ._watch import watch_intents
 
@@ -49,13 +50,14 @@ def _policy(retries: RetryPolicy | int | None) -> RetryPolicy:
 class OrbitalClient:
     """A connection to one node. ``timeout``: seconds per call, retries included (None: no
     deadline). ``retries``: a RetryPolicy, or how many times to retry an UNAVAILABLE call.
-    ``admin_token``: only for the admin helpers (:meth:`tree`). Thread-safe; close() it or use
-    it as a context manager."""
+    ``admin_token``: only for the admin helpers (:meth:`tree`). ``tls``: reach the node over
+    TLS (its CA; a client certificate for mutual TLS). Thread-safe; close() it or use it as
+    a context manager."""
 
     def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float | None = 10.0,
                  retries: RetryPolicy | int | None = None,
                  watch_retries: RetryPolicy | int | None = None, admin_token: str | None = None,
-                 channel: grpc.Channel | None = None) -> None:
+                 channel: grpc.Channel | None = None, tls: TlsOptions | None = None) -> None:
         self.target = target
         self.timeout = timeout
         self.retry = _policy(retries)
@@ -68,7 +70,7 @@ class OrbitalClient:
             self.watch_retry = RetryPolicy(attempts=12, maximum=5.0)
         self._admin_token = admin_token
         self._own_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self._channel = channel or open_channel(target, tls, _CHANNEL_OPTIONS)
         self._intents = intents_pb2_grpc.IntentServiceStub(self._channel)
         self._quoter = quoter_pb2_grpc.QuoterServiceStub(self._channel)
 

@@ -34,9 +34,10 @@ from ._client import DEFAULT_TARGET, OrbitalClient
 from ._errors import ClientError, OrbitalRpcError
 from ._format import intent_lines, list_lines, quote_lines, update_line
 from ._keys import Signer, load_key_env, load_keystore
+from protocol.transport import TlsOptions
 from ._types import IntentStatus
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "tls_arguments", "tls_options"]
 
 EXIT_OK, EXIT_RPC, EXIT_LOCAL, EXIT_NOT_REACHED, EXIT_TIMEOUT = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
@@ -49,8 +50,16 @@ def _emit(args, lines: list[str], data) -> None:
         print("\n".join(lines), flush=True)
 
 
+def tls_options(args) -> TlsOptions | None:
+    """TLS from ``--tls-ca/--tls-cert/--tls-key`` (or ``--tls``), else the environment's
+    ``ORBITAL_TLS_*``; None: plaintext (a node on loopback)."""
+    if args.tls_ca or args.tls_cert or args.tls_key or args.tls:
+        return TlsOptions(args.tls_ca, args.tls_cert, args.tls_key)
+    return TlsOptions.from_env()
+
+
 def _client(args) -> OrbitalClient:
-    return OrbitalClient(args.target, timeout=args.timeout)
+    return OrbitalClient(args.target, timeout=args.timeout, tls=tls_options(args))
 
 
 def _signer(args) -> Signer:
@@ -182,7 +191,18 @@ def _common() -> argparse.ArgumentParser:
                    help="node gRPC address (env ORBITAL_TARGET; default %(default)s)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per call, retries included")
     p.add_argument("--json", action="store_true", help="print JSON (one object per line)")
+    tls_arguments(p)
     return p
+
+
+def tls_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("TLS (a node off loopback)")
+    g.add_argument("--tls", action="store_true", help="TLS with the system's roots")
+    g.add_argument("--tls-ca", metavar="PEM", help="CA of the node's certificate "
+                   "(env ORBITAL_TLS_CA)")
+    g.add_argument("--tls-cert", metavar="PEM", help="client certificate, for mutual TLS "
+                   "(env ORBITAL_TLS_CERT)")
+    g.add_argument("--tls-key", metavar="PEM", help="its private key (env ORBITAL_TLS_KEY)")
 
 
 def _key_options(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,9 @@ import os
 import sys
 import time
 
+from clients import open_channel
 from clients.cli import main as client_main
+from clients.cli import tls_arguments, tls_options
 from runtime import ConfigError, setup_logging
 from runtime.config import default_config_path, load_config
 from runtime.node import Node, build_tree
@@ -56,13 +58,12 @@ def _count(spec) -> int:
 
 
 def _admin_stub(args):
-    import grpc
     from orbital.v1 import admin_pb2_grpc
     token = os.environ.get("ORBITAL_ADMIN_TOKEN")
     if not token:
         with open(os.path.join(args.state_dir, "admin-token")) as fh:
             token = fh.read().strip()
-    channel = grpc.insecure_channel(args.address)
+    channel = open_channel(args.address, tls_options(args))
     return admin_pb2_grpc.AdminServiceStub(channel), [("authorization", f"Bearer {token}")]
 
 
@@ -105,10 +106,9 @@ def cmd_nodes(args) -> int:
 def cmd_chains(args) -> int:
     """The configured chains, EVM and Solana, with their watchers' progress
     (ChainService/ListChains; public, no admin token). Solana rows are in slots."""
-    import grpc
     from google.protobuf.json_format import MessageToDict
     from orbital.v1 import chain_pb2, chain_pb2_grpc
-    with grpc.insecure_channel(args.address) as channel:
+    with open_channel(args.address, tls_options(args)) as channel:
         reply = chain_pb2_grpc.ChainServiceStub(channel).ListChains(
             chain_pb2.ListChainsRequest(), timeout=10)
     if args.json:
@@ -173,6 +173,7 @@ def add_subcommands(sub) -> None:
         p = sub.add_parser(name, help=text)
         p.add_argument("--address", default=os.environ.get("ORBITAL_ADDRESS", "127.0.0.1:50051"))
         p.add_argument("--state-dir", default="var")
+        tls_arguments(p)
         if name in ("nodes", "chains"):
             p.add_argument("--json", action="store_true", help="the reply as JSON")
         p.set_defaults(fn=fn)

@@ -146,6 +146,8 @@ def _plugged_method(name: str):
     return handler
 
 
+ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
+
+
 def admin_service(node):
-    name = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
-    return (name, admin_pb2_grpc.add_AdminServiceServicer_to_server, AdminServicer(node))
+    return (ADMIN_SERVICE, admin_pb2_grpc.add_AdminServiceServicer_to_server, AdminServicer(node))

@@ -29,7 +29,7 @@ from ._services import Services
 from ._spec import ActorInfo, ChildSpec, DiffResult, SupervisorSpec
 from ._supervisor import ApplySpec, DescribeTree, RestartChild, StopChild, Supervisor
 from .config import App, Config, NodeConfig, load_config
-from .grpc import GrpcServer, MethodLimit
+from .grpc import GrpcServer, MethodLimit, ServerTls
 from .store import NodeLock, Store, StoreActor, StoreSettings, lock_single_node, redact_url
 
 __all__ = ["Node", "Services", "build_tree"]
@@ -52,6 +52,7 @@ class Node:
         self.grpc: GrpcServer | None = None
         self.store: Store | None = None
         self.grpc_port = 0      # bound ports, once start() has bound them
+        self.admin_port = 0     # AdminService's own port (node.admin_listen), else 0
         self.metrics_port = 0
         self.admin_token = ""
         self._done = threading.Event()
@@ -79,15 +80,21 @@ class Node:
         self.events.subscribe(self.metrics.on_event)
         self.events.subscribe(_log_event)
         self.metrics.watch_mailboxes(self.registry.mailbox_depths)
-        from ._admin import admin_service
+        from ._admin import ADMIN_SERVICE, admin_service
         services = [admin_service(self), *(factory(self) for factory in self.app.services)]
+        tls = cfg.node.tls
         self.grpc = GrpcServer(cfg.node.grpc_listen, services,
+                               tls=None if tls is None else ServerTls.from_files(
+                                   tls.cert, tls.key, tls.ca, tls.client_ca),
+                               admin_listen=cfg.node.admin_listen,
+                               admin_services=[ADMIN_SERVICE],
                                max_message_bytes=cfg.node.max_message_bytes,
                                max_concurrent_streams=cfg.node.max_concurrent_streams,
                                pools=cfg.node.rpc_pools, routes=cfg.node.rpc_routes,
                                limits={k: MethodLimit(v.concurrent, v.wait)
                                        for k, v in cfg.node.rpc_limits.items()})
         self.grpc_port = self.grpc.start()
+        self.admin_port = self.grpc.admin_port
         self.metrics_port = self.metrics.serve(cfg.node.metrics_listen)
         if not self._wait_for_database():
             return self   # stopped while waiting: nothing was started

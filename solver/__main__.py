@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="orbital-solver", description=__doc__.split("\n")[0])
     p.add_argument("--config", "-c", help="YAML config file (see docs/reference-solver.md)")
     p.add_argument("--target", help="node gRPC address (default 127.0.0.1:50051)")
+    p.add_argument("--tls-ca", help="TLS: CA of the node's certificate (a node off loopback)")
+    p.add_argument("--tls-cert", help="TLS: client certificate, for mutual TLS")
+    p.add_argument("--tls-key", help="TLS: the client certificate's key")
     p.add_argument("--devnet-dir", help="state dir with devnet.json (default var)")
     p.add_argument("--devnet-account", help="devnet only: use this role's key (e.g. solver)")
     p.add_argument("--key-env", help="env var holding the hex private key (default ORBITAL_SOLVER_KEY)")
@@ -44,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, target=args.target, devnet_dir=args.devnet_dir,
                              devnet_account=args.devnet_account, key_env=args.key_env,
                              keystore=args.keystore, password_env=args.password_env, tokens=tokens,
-                             improvement_bps=args.improvement_bps, max_parallel=args.max_parallel)
+                             improvement_bps=args.improvement_bps, max_parallel=args.max_parallel,
+                             tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key)
     except SolverConfigError as exc:
         print(f"orbital-solver: {exc}", file=sys.stderr)
         return 2

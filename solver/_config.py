@@ -24,6 +24,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import is_address, to_checksum_address
 
+from protocol.transport import TlsOptions
 from runtime import Backoff
 from runtime.config import build, opt, parse_yaml
 
@@ -108,6 +109,7 @@ class SolverConfig:
     target: str
     key: SolverKey = field(repr=True)
     chains: tuple[ChainSpec, ...]
+    tls: TlsOptions | None = None       # None: plaintext (a node on loopback)
     tokens: tuple[str, ...] = ()        # served output token symbols; empty = every token
     improvement_bps: int = 10
     max_parallel: int = 4
@@ -151,6 +153,10 @@ class BackoffEntry:
 @dataclass(frozen=True)
 class SolverFile:
     target: str = opt("127.0.0.1:50051", doc="the node's gRPC address")
+    tls_ca: str = opt("", doc="TLS: CA of the node's certificate (a node off loopback)")
+    tls_cert: str = opt("", doc="TLS: client certificate (mutual TLS), with tls_key")
+    tls_key: str = opt("", doc="TLS: the client certificate's private key")
+    tls: bool = opt(False, doc="TLS with the system's roots (without tls_ca)")
     key_env: str = opt(DEFAULT_KEY_ENV, pattern=r"[A-Za-z_][A-Za-z0-9_]*")
     keystore: str = opt("", doc="encrypted JSON keystore; its password from password_env")
     password_env: str = opt(DEFAULT_PASSWORD_ENV, pattern=r"[A-Za-z_][A-Za-z0-9_]*")
@@ -201,8 +207,13 @@ def resolve(raw: SolverFile, env: Mapping[str, str]) -> SolverConfig:
     for symbol in tokens:
         if not any(symbol in c.tokens for c in chains):
             raise SolverConfigError(f"tokens: {symbol} is not a token of any served chain")
+    try:
+        tls = (TlsOptions(raw.tls_ca or None, raw.tls_cert or None, raw.tls_key or None)
+               if raw.tls or raw.tls_ca or raw.tls_cert or raw.tls_key else None)
+    except ValueError as exc:
+        raise SolverConfigError(f"tls_cert, tls_key: {exc}") from None
     return SolverConfig(
-        target=raw.target, key=key, chains=chains, tokens=tokens,
+        target=raw.target, tls=tls, key=key, chains=chains, tokens=tokens,
         improvement_bps=raw.improvement_bps, max_parallel=raw.max_parallel,
         rpc_timeout=raw.rpc_timeout, receipt_timeout=raw.receipt_timeout, grpc_timeout=raw.grpc_timeout,
         backoff=Backoff(initial=raw.backoff.initial, maximum=raw.backoff.max, reset_after=30.0))

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from orbital.v1 import solver_pb2 as pb
+from protocol.transport import open_channel
 
 from ._chain import EvmChain
 from ._config import SolverConfig
@@ -109,7 +110,7 @@ class Solver:
         while not self._stop.is_set():
             run = SessionRun(self.config, self)
             self._run = run
-            channel = self._channel = grpc.insecure_channel(self.config.target)
+            channel = self._channel = open_channel(self.config.target, self.config.tls)
             try:
                 if self._stop.is_set():
                     break

@@ -9,7 +9,7 @@ from .._backoff import Backoff
 from .._spec import Strategy
 from ._schema import Secret, opt
 
-__all__ = ["NodeConfig", "RpcLimit", "DatabaseConfig", "BackoffConfig", "GroupSupervision", "Config",
+__all__ = ["NodeConfig", "TlsConfig", "is_loopback", "RpcLimit", "DatabaseConfig", "BackoffConfig", "GroupSupervision", "Config",
            "DEFAULT_DATABASE_URL"]
 
 DEFAULT_DATABASE_URL = "sqlite:///var/orbital.db"
@@ -25,6 +25,47 @@ class RpcLimit:
     wait: float = opt(0.0, min=0.0, max=60)
 
 
+def _pem_file(path: str) -> None:
+    """A readable PEM file (certificate, key or CA bundle), checked at load: a typo in a path
+    is a config error naming the key, not a handshake failure at the first call."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    if b"-----BEGIN " not in head:
+        raise ValueError(f"{path!r} is not a PEM file (no -----BEGIN line)")
+
+
+_LOOPBACK = ("127.", "localhost:", "[::1]:", "::1:")
+
+
+def is_loopback(hostport: str) -> bool:
+    """``host:port`` on a loopback address (127.0.0.0/8, localhost, ::1)."""
+    return hostport.startswith(_LOOPBACK)
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS of the node's gRPC ports (files in PEM; paths, never the key itself inline).
+
+    ``cert``/``key``: the node's certificate chain and private key, served on
+    ``grpc_listen`` (and ``admin_listen``), and presented to other nodes when this node
+    forwards a call. ``ca``: the roots that other nodes' certificates are checked against
+    when forwarding (default: the system's). ``client_ca``: mutual TLS for AdminService:
+    with it, AdminService is served only on ``admin_listen``, and a client must present a
+    certificate signed by this CA (gRPC requests a client certificate per port, not per
+    service, so the admin port is its own)."""
+
+    cert: str = opt(validate=_pem_file, doc="certificate chain (PEM file)")
+    key: str = opt(validate=_pem_file, doc="private key of the certificate (PEM file)")
+    ca: Optional[str] = opt(None, validate=_pem_file,
+                            doc="roots for other nodes' certificates (forwarding)")
+    client_ca: Optional[str] = opt(None, validate=_pem_file,
+                                   doc="mTLS for AdminService on admin_listen: the CA that "
+                                       "signs operators' client certificates")
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     name: str = opt("node-1", pattern=r"[A-Za-z0-9_.\-]{1,64}",
@@ -35,6 +76,13 @@ class NodeConfig:
                                    doc="host:port other nodes on the database reach this "
                                        "node's gRPC at (forwarded submissions); default: "
                                        "the bound grpc_listen, 0.0.0.0 or :: as 127.0.0.1")
+    admin_listen: Optional[str] = opt(None, pattern=_HOSTPORT,
+                                      doc="serve AdminService on this host:port only (not "
+                                          "on grpc_listen); required by tls.client_ca")
+    tls: Optional[TlsConfig] = opt(None, doc="TLS of the gRPC ports; required to listen "
+                                             "on a non-loopback address")
+    allow_plaintext: bool = opt(False, doc="listen without TLS on a non-loopback address "
+                                           "(behind a TLS-terminating proxy): explicit only")
     admin_token: Optional[Secret] = opt(None, pattern=r"\S{16,}",
                                         doc="bearer token; default: generated into var/admin-token")
     state_dir: str = opt("var")
@@ -57,11 +105,28 @@ class NodeConfig:
     rpc_limits: dict[str, RpcLimit] = opt(factory=dict, pattern=r"[A-Za-z]+(/[A-Za-z]+)?",
                                           doc="Service or Service/Method -> calls in progress")
 
-    RESTART_ONLY = ("name", "grpc_listen", "metrics_listen", "advertise", "state_dir",
+    RESTART_ONLY = ("name", "grpc_listen", "admin_listen", "tls", "allow_plaintext",
+                    "metrics_listen", "advertise", "state_dir",
                     "max_message_bytes", "max_concurrent_streams", "rpc_pools", "rpc_routes",
                     "rpc_limits", "lease_ttl")
 
     def check(self) -> None:
+        if self.tls is None and not self.allow_plaintext:
+            for key in ("grpc_listen", "admin_listen"):
+                where = getattr(self, key)
+                if where and not is_loopback(where):
+                    raise ValueError(f"{key} {where} is not a loopback address and there is "
+                                     "no tls: the admin token and every call would travel "
+                                     "in clear; configure node.tls (cert, key), or set "
+                                     "node.allow_plaintext: true behind a TLS-terminating "
+                                     "proxy")
+        if self.tls is not None and self.tls.client_ca and not self.admin_listen:
+            raise ValueError("tls.client_ca (mTLS for AdminService) needs admin_listen: "
+                             "client certificates are requested per port, so AdminService "
+                             "gets a port of its own")
+        if self.admin_listen and self.admin_listen == self.grpc_listen \
+                and not self.admin_listen.endswith(":0"):
+            raise ValueError("admin_listen must differ from grpc_listen")
         pools = {"default", "admin", "reads", *self.rpc_pools}   # runtime.grpc.DEFAULT_POOLS
         for key, pool in self.rpc_routes.items():
             if pool not in pools:

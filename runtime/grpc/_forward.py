@@ -223,7 +223,9 @@ class Forwarder:
             # one holder at a time: channels to earlier holders are closed
             for old in self._channels.values():
                 asyncio.ensure_future(old.close())
-            self._channels = {address: grpc.aio.insecure_channel(address)}
+            tls = self.server.tls   # a node that serves TLS speaks TLS to its peers
+            self._channels = {address: grpc.aio.insecure_channel(address) if tls is None else
+                              grpc.aio.secure_channel(address, tls.peer_credentials())}
             channel = self._channels[address]
         return channel
 

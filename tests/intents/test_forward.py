@@ -277,3 +277,26 @@ def _reconnect(channel, account, leader):
             return None   # it landed on a book that no longer leads: ended, try again
         return client
     return wait_until(attempt, timeout=15, what="the solver's new session")
+
+
+def test_forwarding_between_tls_nodes(tmp_path, pg_url):
+    """Both nodes serve TLS: B forwards to A over TLS (presenting its certificate, checking
+    A's against node.tls.ca), and the client's TLS call to B is answered."""
+    from clients import TlsOptions, open_channel
+    from tests._tls import make_certs, node_tls
+    (tmp_path / "certs").mkdir()
+    certs = make_certs(tmp_path / "certs")
+    tls = node_tls(certs)
+    with TestNodes(tmp_path) as nodes:
+        ports = tuple(free_ports(2))
+        a = nodes.start(write_node_config(tmp_path / "a.yaml", pg_url, tmp_path / "var-a",
+                                          rpc_ports=ports, name="a", tls=tls), build_app)
+        b = nodes.start(write_node_config(tmp_path / "b.yaml", pg_url, tmp_path / "var-b",
+                                          rpc_ports=ports, name="b", tls=tls), build_app)
+        assert a.store.lease_holder("book").instance == a.instance
+        order = make_order(USERS[0], nonce=1)
+        with open_channel(f"127.0.0.1:{b.grpc_port}", TlsOptions(ca=str(certs / "ca.pem"))) as ch:
+            got = intents_pb2_grpc.IntentServiceStub(ch).SubmitIntent(signed_request(order),
+                                                                      timeout=10)
+        assert got.status == P.INTENT_STATUS_PENDING
+        assert _forwarded(b) == 1
