@@ -185,12 +185,18 @@ class Listener:
             for callbacks in self._notices.snapshot().values():
                 _call(callbacks, "")
         idle_since = time.monotonic()
+        # poll(), not select(): select() refuses a descriptor numbered 1024 or above, which a
+        # busy process reaches (sockets, files, pipes); the listener then failed at once on
+        # every reconnect and woke every callback with "" in a loop.
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
         while not self._stop.is_set():
-            ready, _, _ = select.select([conn, self._wake_r], [], [], _KEEPALIVE)
+            ready = {fd for fd, _ in poller.poll(_KEEPALIVE * 1000)}
             if self._wake_r in ready:
                 os.read(self._wake_r, 4096)
                 self._listen_all(conn)
-            if conn in ready:
+            if conn.fileno() in ready:
                 conn.poll()
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since >= _KEEPALIVE:

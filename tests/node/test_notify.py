@@ -207,3 +207,27 @@ def test_the_last_unlisten_stops_the_listener(pg_url, tmp_path):
     store.listen("x", first)                    # and listening again starts a new one
     assert len(_listeners() - before) == 1
     store.close()
+
+
+def test_the_listener_works_in_a_process_with_over_1024_descriptors(pg_url, tmp_path):
+    """A busy node holds many sockets and files: the listener's connection and wake-up pipe
+    are then numbered above 1024, which select() refuses (the listener failed on every
+    reconnect and woke its callbacks with "" in a loop); it waits with poll()."""
+    import os
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft >= 1200, "the test needs 1200 open files (ulimit -n)"
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        a = Store(pg_url, state_dir=str(tmp_path), instance="a")
+        b = Store(pg_url, state_dir=str(tmp_path), instance="b")
+        heard = Heard()
+        a.listen("x", heard.on("x"))
+        b.notify("x", "1")
+        wait_until(lambda: heard.payloads("x"), what="the notification")
+        assert heard.payloads("x") == ["1"]
+        a.close()
+        b.close()
+    finally:
+        for fd in held:
+            os.close(fd)
