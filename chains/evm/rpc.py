@@ -82,9 +82,13 @@ class RpcClient:
     def active_url(self) -> str:
         return self.endpoints[self.active].url
 
-    def call(self, method: str, params: Sequence[Any] = ()) -> Any:
+    def call(self, method: str, params: Sequence[Any] = (), *, failover: bool = True) -> Any:
+        """``failover=False``: one endpoint is tried, and a transport failure raises
+        :class:`RpcUnavailable` instead of asking the next one. For a request that must not
+        be repeated elsewhere blind: a transaction whose reply was lost may have reached
+        the node, so its sender looks it up by hash before anything else (chains.evm.txsend)."""
         reply = self._send({"jsonrpc": "2.0", "id": next(self._ids), "method": method,
-                            "params": list(params)})
+                            "params": list(params)}, failover=failover)
         if not isinstance(reply, dict):
             raise RpcError(f"{method}: malformed reply {str(reply)[:200]}")
         return _result(reply)
@@ -145,18 +149,21 @@ class RpcClient:
         n = len(self.endpoints)
         return [(self.active + k) % n for k in range(n)]
 
-    def _send(self, payload: Any, parse: bool = True) -> Any:
+    def _send(self, payload: Any, parse: bool = True, failover: bool = True) -> Any:
         now = self.clock()
-        timed_out, errors = False, []
+        timed_out, errors, tried = False, [], 0
         with self._lock:
             order = self._order()
         for i in order:
             e = self.endpoints[i]
+            if tried and not failover:
+                break
             with self._lock:
                 if e.retry_at > now:
                     errors.append(f"{e.url}: backing off ({e.last_error})")
                     continue
                 e.calls += 1
+            tried += 1
             started = time.perf_counter()
             try:
                 body = self._post(e, payload, parse)

@@ -307,9 +307,18 @@ class TxSender:
             return []
         # The count first, receipts second: a receipt that appears in between is seen;
         # "count moved past the nonce and none of our hashes has a receipt" is then sure.
-        latest = int(self.rpc.call("eth_getTransactionCount", [self.address, "latest"]), 16)
-        receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
-        by_hash = dict(zip((r.tx_hash for r in rows), receipts))
+        # One batch, so one endpoint's view: with failover a second call may reach another
+        # endpoint that lags (no receipt yet), and "consumed elsewhere" must not be
+        # concluded from two views. Each transaction is also looked up by hash: DROPPED is
+        # concluded only when the node that says the nonce is used knows none of ours.
+        n = len(rows)
+        replies = self.rpc.batch(
+            [("eth_getTransactionCount", [self.address, "latest"])]
+            + [("eth_getTransactionReceipt", [r.tx_hash]) for r in rows]
+            + [("eth_getTransactionByHash", [r.tx_hash]) for r in rows])
+        latest = int(replies[0], 16)
+        by_hash = dict(zip((r.tx_hash for r in rows), replies[1:1 + n]))
+        known = {r.tx_hash for r, seen in zip(rows, replies[1 + n:]) if seen}
         done: list[EvmTx] = []
         for nonce, group in self._groups(rows).items():
             mined = [(r, by_hash[r.tx_hash]) for r in group if by_hash.get(r.tx_hash)]
@@ -326,6 +335,8 @@ class TxSender:
                                                           f"{winner.tx_hash}")
                         done.append(r)
                 continue
+            if latest > nonce and any(r.tx_hash in known for r in group):
+                continue    # the node has ours but no receipt yet: it is being mined
             if latest > nonce:
                 for r in group:
                     self._close(r, TX_DROPPED,
@@ -495,13 +506,26 @@ class TxSender:
         The owner's fence is checked first: an ex-holder sends nothing."""
         self._check()
         try:
-            self.rpc.call("eth_sendRawTransaction", [row.raw_tx])
+            # One endpoint only: a lost reply does not mean a lost transaction, and the
+            # same bytes sent blind to the next endpoint could be refused there ("nonce too
+            # low": the first one mined it) and then wrongly marked FAILED. A lost reply
+            # leaves the row unsent; the next poll looks it up by hash and re-sends it.
+            self.rpc.call("eth_sendRawTransaction", [row.raw_tx], failover=False)
         except RpcUnavailable as exc:
-            log.warning("broadcast postponed: no RPC endpoint", extra={
+            log.warning("broadcast postponed: no RPC endpoint answered", extra={
                 "chain": self.chain, "tx": row.tx_hash, "error": str(exc)[:200]})
             return
         except RpcError as exc:
             text = exc.message.lower()
+            if not _known(text):
+                landed = self._landed(row)
+                if landed is None:      # cannot tell now: left unsent, the next poll re-sends
+                    log.warning("broadcast refused and the lookup unanswered; retried "
+                                "next poll", extra={"chain": self.chain, "tx": row.tx_hash,
+                                                    "error": exc.message[:200]})
+                    return
+                if landed:
+                    text = "already known"   # refused here, but ours is pooled or mined
             if not _known(text):
                 if "nonce too low" in text and not fresh and not replacement:
                     # maybe ours, mined before a crash: the next poll decides (receipt or
@@ -525,6 +549,17 @@ class TxSender:
         log.info("transaction sent", extra={
             "chain": self.chain, "owner": self.owner, "tx": row.tx_hash, "nonce": row.nonce,
             "purpose": row.purpose, "reference": row.reference})
+
+    def _landed(self, row: EvmTx) -> bool | None:
+        """Does the node know this transaction (pooled or mined)? Asked before a refusal
+        is believed: FAILED only when the lookup confirms it is not ours; None when the
+        lookup got no answer (never taken as a refusal)."""
+        try:
+            found = self.rpc.batch([("eth_getTransactionByHash", [row.tx_hash]),
+                                    ("eth_getTransactionReceipt", [row.tx_hash])])
+        except (RpcUnavailable, RpcError):
+            return None
+        return any(found)
 
     def _update(self, row: EvmTx, **fields) -> None:
         with self._tx():
