@@ -29,8 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from solders.pubkey import Pubkey
-
+from protocol.accounts import SOLANA, parse_account
 from protocol.solana import TOKEN_PROGRAM, associated_token_address
 from runtime.config import opt
 
@@ -125,10 +124,9 @@ def _size(account: dict[str, Any]) -> int:
 
 def _pubkey(field: str, value: str) -> str:
     try:
-        return str(Pubkey.from_string(value))
-    except (ValueError, TypeError):
-        raise ValueError(f"{field}: expected a base58 public key (32 bytes), got "
-                         f"{str(value)[:60]!r}") from None
+        return parse_account(value[:100], SOLANA)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{field}: {exc}") from None
 
 
 def fill_cost(rpc: SolanaRpc, chain: str, cfg: SolanaFeeConfig, *, mint: str, recipient: str,
