@@ -13,12 +13,13 @@ What exists and what does not yet: docs/solana.md.
 from .config import COMMITMENTS, SolanaChainConfig, SolanaTokenConfig, SolanaWatcherSpec, solana_chains_of
 from .fees import (LAMPORTS_PER_SIGNATURE, TOKEN_ACCOUNT_SIZE, FillCost, SolanaFeeConfig,
                    fill_cost, percentile, priority_fee, rent_due)
-from .models import MIGRATION, MIGRATIONS, SolanaCursor, SolanaTransfer
+from .models import MIGRATION, MIGRATIONS, SolanaCursor, SolanaTransfer, insert_transfers
 from .rpc import RpcError, RpcUnavailable, SolanaRpc
 from .transfers import MEMO_PROGRAMS, TOKEN_PROGRAM, Transfer, transfers_of
 
 __all__ = ["COMMITMENTS", "SolanaChainConfig", "SolanaTokenConfig", "SolanaWatcherSpec",
            "solana_chains_of", "MIGRATION", "MIGRATIONS", "SolanaCursor", "SolanaTransfer",
+           "insert_transfers",
            "SolanaRpc", "RpcError", "RpcUnavailable", "MEMO_PROGRAMS", "TOKEN_PROGRAM",
            "Transfer", "transfers_of", "LAMPORTS_PER_SIGNATURE", "TOKEN_ACCOUNT_SIZE",
            "FillCost", "SolanaFeeConfig", "fill_cost", "percentile", "priority_fee", "rent_due"]
