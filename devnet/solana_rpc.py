@@ -32,6 +32,7 @@ __all__ = ["SolanaRpcServer", "main", "serve"]
 
 VERSION = {"solana-core": "2.2.0", "feature-set": 0}
 MAX_BODY = 50 * 1024 * 1024
+MAX_FEE_ACCOUNTS = 128  # getRecentPrioritizationFees: accounts per request, as a node
 
 
 def _params(params: Any, n_required: int) -> list:
@@ -261,6 +262,17 @@ class Methods:
         with self.chain.lock:
             data = self._token_account(mint, "mint")
             return self._ctx(self._amount(int.from_bytes(data[36:44], "little"), mint))
+
+    def getRecentPrioritizationFees(self, params: list) -> list:
+        """[{slot, prioritizationFee}] over the recent closed slots (see SlotFees.fee)."""
+        p = _params(params, 0)
+        accounts = p[0] if p and p[0] is not None else []
+        if not isinstance(accounts, list):
+            raise Fault(-32602, "Invalid params: expected a list of account addresses")
+        if len(accounts) > MAX_FEE_ACCOUNTS:
+            raise Fault(-32602, f"Too many inputs provided; max {MAX_FEE_ACCOUNTS}")
+        keys = [str(_pubkey(a)) for a in accounts]
+        return [{"slot": slot, "prioritizationFee": fee} for slot, fee in self.chain.prioritization_fees(keys)]
 
     def getSignaturesForAddress(self, params: list) -> list:
         p = _params(params, 1)

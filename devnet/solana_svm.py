@@ -43,12 +43,16 @@ from devnet.solana_keys import (
     mint_keypair,
 )
 
-__all__ = ["BLOCKHASH_VALIDITY", "Fault", "SolanaChain", "TxRecord"]
+__all__ = ["BLOCKHASH_VALIDITY", "COMPUTE_BUDGET_PROGRAM", "MAX_FEE_SLOTS", "Fault", "SlotFees",
+           "SolanaChain", "TxRecord", "compute_unit_price", "writable_keys"]
 
 BLOCKHASH_VALIDITY = 150  # blocks, as on a real cluster
 MAX_RECORDS = 50_000  # processed transactions kept for getTransaction
-MAX_PER_ADDRESS = 1_000  # signatures kept per account for getSignaturesForAddress
+MAX_PER_ADDRESS = 50_000  # signatures kept per account for getSignaturesForAddress
 MINT_SIZE = 82
+MAX_FEE_SLOTS = 150  # slots kept for getRecentPrioritizationFees, as a node's fee cache
+COMPUTE_BUDGET_PROGRAM = "ComputeBudget111111111111111111111111111111"
+_SET_COMPUTE_UNIT_PRICE = 3  # ComputeBudget instruction tag; a u64 of micro-lamports per CU follows
 
 
 class Fault(Exception):
@@ -76,6 +80,55 @@ class TxRecord:
     # (accountIndex, mint, owner, raw amount).
     pre_tokens: list[tuple[int, str, str, int]] = field(default_factory=list)
     post_tokens: list[tuple[int, str, str, int]] = field(default_factory=list)
+
+
+@dataclass
+class SlotFees:
+    """The prioritization fees of one slot, as a node's fee cache keeps them: the lowest
+    compute-unit price (micro-lamports per CU) among the successful transactions of the slot,
+    and per account the lowest price among those that write-locked it."""
+
+    block_min: int | None = None
+    writable: dict[str, int] = field(default_factory=dict)
+
+    def add(self, price: int, writable: list[str]) -> None:
+        self.block_min = price if self.block_min is None else min(self.block_min, price)
+        for key in writable:
+            self.writable[key] = min(self.writable.get(key, price), price)
+
+    def fee(self, accounts: list[str]) -> int:
+        """What the RPC answers for this slot: the block's minimum, raised to the highest
+        per-account minimum among ``accounts`` (the price that landed a transaction locking
+        all of them as writable); 0 for a slot without transactions."""
+        out = self.block_min or 0
+        for key in accounts:
+            if key in self.writable:
+                out = max(out, self.writable[key])
+        return out
+
+
+def compute_unit_price(tx: VersionedTransaction) -> int:
+    """The transaction's ComputeBudget SetComputeUnitPrice (micro-lamports per CU), 0 without one."""
+    message = tx.message
+    keys = message.account_keys
+    for ix in message.instructions:
+        if str(keys[ix.program_id_index]) == COMPUTE_BUDGET_PROGRAM:
+            data = bytes(ix.data)
+            if len(data) >= 9 and data[0] == _SET_COMPUTE_UNIT_PRICE:
+                return int.from_bytes(data[1:9], "little")
+    return 0
+
+
+def writable_keys(tx: VersionedTransaction) -> list[str]:
+    """The static account keys the message write-locks, read from its header: the signed ones
+    but the read-only signed tail, and the unsigned ones but the read-only unsigned tail."""
+    message = tx.message
+    header = message.header
+    keys = [str(k) for k in message.account_keys]
+    signed = header.num_required_signatures
+    return [k for i, k in enumerate(keys)
+            if (i < signed - header.num_readonly_signed_accounts)
+            or (signed <= i < len(keys) - header.num_readonly_unsigned_accounts)]
 
 
 def error_json(failed: FailedTransactionMetadata) -> Any:
@@ -116,6 +169,7 @@ class SolanaChain:
         self.records: OrderedDict[str, TxRecord] = OrderedDict()
         self.tx_count = 0  # transactions landed since start (failed ones included)
         self.by_address: dict[str, deque[str]] = {}
+        self.fees: OrderedDict[int, SlotFees] = OrderedDict()  # closed slots, oldest first
         self.faucet = faucet_keypair()
         self.svm.set_account(self.faucet.pubkey(), Account(10**18, b"", SYSTEM_PROGRAM_ID, False, 0))
         if seed:
@@ -132,6 +186,9 @@ class SolanaChain:
 
     def new_block(self) -> None:
         with self.lock:
+            self.fees.setdefault(self.slot, SlotFees())  # the slot closes: now in the fee cache
+            while len(self.fees) > MAX_FEE_SLOTS:
+                self.fees.popitem(last=False)
             self.slot += 1
             self.block_height += 1
             self.svm.warp_to_slot(self.slot)
@@ -201,6 +258,8 @@ class SolanaChain:
                               list(meta.logs()), meta.fee(), meta.compute_units_consumed(), pre, post, keys,
                               pre_tokens, self._token_balances(keys))
             self._index(record)
+            if error is None:
+                self.fees.setdefault(self.slot, SlotFees()).add(compute_unit_price(tx), writable_keys(tx))
             self.new_block()
             return signature
 
@@ -260,6 +319,11 @@ class SolanaChain:
         with self.lock:
             acct = self.svm.get_account(pubkey)
         return acct if acct is not None and (acct.lamports > 0 or acct.data or acct.executable) else None
+
+    def prioritization_fees(self, accounts: list[str]) -> list[tuple[int, int]]:
+        """(slot, fee) for each of the last closed slots (at most 150), oldest first."""
+        with self.lock:
+            return [(slot, fees.fee(accounts)) for slot, fees in self.fees.items()]
 
     def signatures_for(self, address: str, limit: int, before: str | None, until: str | None) -> list[TxRecord]:
         with self.lock:

@@ -38,8 +38,8 @@ from chains.solana import (
     RpcUnavailable,
     SolanaCursor,
     SolanaRpc,
-    SolanaTransfer,
     SolanaWatcherSpec,
+    insert_transfers,
     transfers_of,
 )
 from runtime import Actor
@@ -205,8 +205,7 @@ class SolanaWatcher(Actor):
         with self.store.atomic():
             if not self.store.acquire_lease(self.lease, self.chain.lease_ttl):
                 raise LeaseLost("lease lost to another node; standing by")   # rolls back
-            for row in rows:
-                SolanaTransfer.insert(chain=self.name, **row).on_conflict_ignore().execute()
+            insert_transfers(self.store.db, self.name, rows)
             (SolanaCursor.insert(chain=self.name, slot=slot, signature=signature,
                                  commitment=self.chain.commitment, head=head, updated_at=now)
              .on_conflict(conflict_target=[SolanaCursor.chain],

@@ -21,14 +21,17 @@ from eth_abi.exceptions import DecodingError
 
 from chains.evm.directory import Directory, UnknownName
 from chains.evm.rpc import RpcClient, RpcError, RpcUnavailable
+from chains.solana import FillCost, SolanaChainConfig, SolanaRpc, fill_cost
 from protocol import order_typed_data
 from runtime import Actor, FailedPrecondition, InvalidArgument, OrbitalError, Unavailable
 
 from ._config import QuoterConfig, QuoterSpec
-from ._gas import GasEstimate, estimate_from_history, fee_history_params, wei_to_token
-from ._messages import (EstimateGas, GetPrice, GetQuote, QuoteResult, ReferenceOutput,
-                        ReferenceOutputs)
+from ._gas import (GasEstimate, estimate_from_history, fee_history_params, lamports_to_token,
+                   wei_to_token)
+from ._messages import (EstimateGas, EstimateSolanaFill, GetPrice, GetQuote, QuoteResult,
+                        ReferenceOutput, ReferenceOutputs, SolanaFillEstimate)
 from ._quote import build_order, parse_quote, resolve_chain
+from ._solana import parse_solana_account, resolve_solana_token
 from ._routes import Edge, Route, best_route, price_ratio_out
 from ._sources import (D, Aggregate, PoolState, Reading, aggregate, pool_meta, read_feed,
                        read_pool)
@@ -37,6 +40,8 @@ __all__ = ["Quoter"]
 
 _SOURCE_ERRORS = (RpcError, RpcUnavailable, ValueError, KeyError, TypeError, DecodingError,
                   UnknownName)
+
+_CACHE_PRUNE_AT = 4096    # entries; then the expired ones are dropped
 
 
 def _short(exc: BaseException) -> str:
@@ -51,7 +56,9 @@ class Quoter(Actor):
         self.cfg: QuoterConfig = spec.quoter
         self.chains = spec.chains
         self.directory = Directory(spec.chains)
+        self.solana_chains: dict[str, SolanaChainConfig] = dict(spec.solana_chains)
         self._rpcs: dict[str, RpcClient] = {}
+        self._solana_rpcs: dict[str, SolanaRpc] = {}
         self._cache: dict[Any, tuple[float, Any]] = {}
         self._meta: dict[str, tuple[str, str, int]] = {}
         self._feed_decimals: dict[tuple[str, str], int] = {}
@@ -74,6 +81,8 @@ class Quoter(Actor):
         if isinstance(message, EstimateGas):
             chain = resolve_chain(self.directory, message.chain, "chain")
             return self.gas(chain.name)
+        if isinstance(message, EstimateSolanaFill):
+            return self.solana_fill(message)
         return super().handle(message)
 
     # ---- plumbing -------------------------------------------------------------------
@@ -86,6 +95,15 @@ class Quoter(Actor):
             self._rpcs[chain] = rpc
         return rpc
 
+    def _solana_rpc(self, chain: str) -> SolanaRpc:
+        rpc = self._solana_rpcs.get(chain)
+        if rpc is None:
+            cfg = self.solana_chains[chain]
+            rpc = self.own(SolanaRpc(cfg.rpc, timeout=min(cfg.rpc_timeout, self.cfg.rpc_timeout),
+                                     backoff_max=cfg.rpc_backoff_max))
+            self._solana_rpcs[chain] = rpc
+        return rpc
+
     def _cached(self, key: Any, compute) -> Any:
         now = self.ctx.clock.now()
         hit = self._cache.get(key)
@@ -93,6 +111,8 @@ class Quoter(Actor):
             return hit[1]
         value = compute()
         if self.cfg.cache_ttl > 0:
+            if len(self._cache) >= _CACHE_PRUNE_AT:   # keys with a caller's recipient in them
+                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             self._cache[key] = (now + self.cfg.cache_ttl, value)
         return value
 
@@ -201,6 +221,36 @@ class Quoter(Actor):
         except (RpcError, ValueError, TypeError, KeyError) as exc:
             raise FailedPrecondition(f"chain {chain}: cannot estimate gas "
                                      f"(eth_feeHistory: {_short(exc)})") from None
+
+    # ---- Solana fills ----------------------------------------------------------------
+    def solana_fill(self, msg: EstimateSolanaFill) -> SolanaFillEstimate:
+        """The cost of a fill on a Solana destination, in lamports and in the token filled:
+        what a quote to that destination charges for the solver's transaction."""
+        name, symbol, mint, decimals = resolve_solana_token(self.solana_chains, msg.chain,
+                                                            msg.token)
+        recipient = parse_solana_account(msg.recipient, "recipient")
+        writes = tuple(parse_solana_account(w, f"writes[{i}]") for i, w in enumerate(msg.writes))
+        cost: FillCost = self._cached(("solana-fill", name, mint, recipient, writes),
+                                      lambda: self._solana_fill_cost(name, mint, recipient,
+                                                                     writes))
+        p_sol = self._need(self.price(self.cfg.solana_native_token))
+        p_token = self._need(self.price(symbol))
+        return SolanaFillEstimate(cost, symbol, mint, decimals,
+                                  lamports_to_token(cost.lamports, p_sol, p_token, decimals),
+                                  p_sol, p_token)
+
+    def _solana_fill_cost(self, chain: str, mint: str, recipient: str,
+                          writes: tuple[str, ...]) -> FillCost:
+        try:
+            return fill_cost(self._solana_rpc(chain), chain, self.cfg.solana_fees, mint=mint,
+                             recipient=recipient, writes=writes)
+        except RpcUnavailable as exc:
+            raise Unavailable(f"chain {chain}: {exc}") from None
+        except (RpcError, TypeError, KeyError) as exc:
+            raise FailedPrecondition(f"chain {chain}: cannot price a fill "
+                                     f"({_short(exc)})") from None
+        except ValueError as exc:     # writes: more accounts than the RPC takes
+            raise InvalidArgument(str(exc), field="writes") from None
 
     # ---- routes and quotes ----------------------------------------------------------
     def _edges(self, chains: set[str], decimals: dict[str, int]) -> list[Edge]:

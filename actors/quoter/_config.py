@@ -1,4 +1,5 @@
-"""The ``quoter`` config section: fees, windows, cache, checks, gas units, price sources, pools.
+"""The ``quoter`` config section: fees, windows, cache, checks, gas units, Solana fill fees,
+price sources, pools.
 
 Validated once at load (``runtime.config``): shapes and bounds here, and in
 :meth:`QuoterConfig.check_config` what needs the ``chains`` section too (every chain a
@@ -10,8 +11,9 @@ starts, never found by the actor at quote time.
 from __future__ import annotations
 
 from chains.evm.config import chains_of
+from chains.solana import SolanaFeeConfig, solana_chains_of
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -99,6 +101,11 @@ class QuoterConfig:
                                      "others is an outlier and is dropped")
     max_hops: int = opt(3, min=1, max=4, doc="pools in one route at most")
     native_token: str = opt("WETH", doc="symbol whose price prices gas (ETH = WETH)")
+    solana_native_token: str = opt("SOL", pattern=r"[A-Za-z0-9.\-_]{1,32}",
+                                   doc="symbol whose price prices lamports on Solana chains "
+                                       "(priced under prices: like any token)")
+    solana_fees: SolanaFeeConfig = opt(factory=SolanaFeeConfig,
+                                       doc="how a fill on a Solana chain is priced")
     rpc_timeout: float = opt(3.0, min=0.05, max=60)
     gas: GasConfig = opt(factory=GasConfig)
     prices: dict[str, TokenPrices] = opt(factory=dict, pattern=r"[A-Za-z0-9.\-_]{1,32}")
@@ -116,9 +123,14 @@ class QuoterConfig:
                                      f"declared: {', '.join(sorted(self.pools)) or 'none'}")
 
     def check_config(self, config: Any) -> None:
-        """Cross-section: chains and token symbols named here exist in ``chains``."""
+        """Cross-section: chains and token symbols named here exist in ``chains`` (a
+        Solana chain's tokens count, and with a Solana chain its native coin, SOL)."""
         chains = chains_of(config)
+        solana = solana_chains_of(config)
         symbols = {s.upper() for c in chains.values() for s in c.tokens}
+        symbols |= {s.upper() for sc in solana.values() for s in sc.tokens}
+        if solana:
+            symbols.add(self.solana_native_token.upper())
 
         def need_chain(where: str, chain: str) -> None:
             if chain not in chains:
@@ -148,3 +160,4 @@ class QuoterSpec:
 
     quoter: QuoterConfig
     chains: dict[str, Any]
+    solana_chains: dict[str, Any] = field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""Gas per chain from ``eth_feeHistory``, and the gas part of a quote's fee.
+"""Gas per chain from ``eth_feeHistory``, and the gas part of a quote's fee (wei, or
+lamports on a Solana chain, converted to a token).
 
 Why feeHistory rather than ``eth_gasPrice``: it gives the base fee of the *next* block
 (the last ``baseFeePerGas`` entry) and the priority fees recent blocks actually paid at a
@@ -17,7 +18,8 @@ from statistics import median
 from ._config import GasConfig
 from ._sources import D
 
-__all__ = ["GasEstimate", "estimate_from_history", "fee_history_params", "wei_to_token"]
+__all__ = ["GasEstimate", "estimate_from_history", "fee_history_params", "lamports_to_token",
+           "wei_to_token"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,19 @@ def estimate_from_history(chain: str, history: dict, cfg: GasConfig) -> GasEstim
     return GasEstimate(chain, base, priority, max_fee, cfg.open, cfg.fill, cfg.settle)
 
 
-def wei_to_token(wei: int, native_usd: Decimal, token_usd: Decimal, token_decimals: int) -> int:
-    """``wei`` of the native coin as base units of a token, rounded up (the fee covers it)."""
-    usd = D.multiply(Decimal(wei).scaleb(-18, context=D), native_usd)
+def _native_to_token(amount: int, native_decimals: int, native_usd: Decimal,
+                     token_usd: Decimal, token_decimals: int) -> int:
+    usd = D.multiply(Decimal(amount).scaleb(-native_decimals, context=D), native_usd)
     units = D.divide(usd, token_usd).scaleb(token_decimals, context=D)
     return int(units.to_integral_value(rounding="ROUND_CEILING"))
+
+
+def wei_to_token(wei: int, native_usd: Decimal, token_usd: Decimal, token_decimals: int) -> int:
+    """``wei`` of the native coin as base units of a token, rounded up (the fee covers it)."""
+    return _native_to_token(wei, 18, native_usd, token_usd, token_decimals)
+
+
+def lamports_to_token(lamports: int, sol_usd: Decimal, token_usd: Decimal,
+                      token_decimals: int) -> int:
+    """``lamports`` (1e-9 SOL) as base units of a token, rounded up (the fee covers it)."""
+    return _native_to_token(lamports, 9, sol_usd, token_usd, token_decimals)

@@ -8,12 +8,15 @@ rules whoever asks: the gRPC service, the intent book, the CLI's server side), a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+
+from chains.solana import FillCost
 
 from ._gas import GasEstimate
 from ._sources import Aggregate
 
 __all__ = ["EstimateGas", "GetPrice", "GetQuote", "QuoteResult", "GasEstimate", "Aggregate",
-           "ReferenceOutput", "ReferenceOutputs"]
+           "ReferenceOutput", "ReferenceOutputs", "EstimateSolanaFill", "SolanaFillEstimate"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,37 @@ class EstimateGas:
     """Answer: a :class:`GasEstimate`."""
 
     chain: str
+
+
+@dataclass(frozen=True)
+class EstimateSolanaFill:
+    """Ask: what a solver's fill of ``token`` to wallet ``recipient`` on the Solana chain
+    ``chain`` costs now, in lamports and in ``token`` (the fee a quote to that destination
+    charges for it). ``chain``: a ``kind: solana`` chain's name; ``token``: a symbol or mint
+    of that chain; ``recipient``: a base58 wallet; ``writes``: other accounts the fill
+    write-locks (the solver's source token account), priced with the recipient's.
+    Answer: a :class:`SolanaFillEstimate`. INVALID_ARGUMENT names the field at fault; no
+    price for SOL or the token is FAILED_PRECONDITION; the chain not answering UNAVAILABLE."""
+
+    chain: str
+    token: str
+    recipient: str
+    writes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SolanaFillEstimate:
+    cost: FillCost               # lamports, part by part, and where the price came from
+    symbol: str                  # the token charged in
+    mint: str
+    decimals: int
+    token_amount: int            # cost.lamports in base units of the token, rounded up
+    sol_usd: Decimal
+    token_usd: Decimal
+
+    @property
+    def lamports(self) -> int:
+        return self.cost.lamports
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,16 @@ first, so a restart asks for those ``until`` it: no gap, no duplicate, even insi
 
 from __future__ import annotations
 
+import itertools
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
 import peewee
 
 from runtime.store import BaseModel, Migration, UInt256Field
 
-__all__ = ["SolanaCursor", "SolanaTransfer", "MIGRATION", "MIGRATIONS"]
+__all__ = ["SolanaCursor", "SolanaTransfer", "MIGRATION", "MIGRATIONS", "insert_transfers"]
 
 
 class SolanaCursor(BaseModel):
@@ -48,6 +53,50 @@ class SolanaTransfer(BaseModel):
     class Meta:
         table_name = "solana_transfer"
         indexes = ((("chain", "signature", "ix"), True),)
+
+
+_COLUMNS = ("chain", "signature", "ix", "slot", "mint", "source", "destination",
+            "source_owner", "destination_owner", "amount", "memo", "order_id", "block_time")
+_MAX_ROWS_PER_STATEMENT = 500
+
+
+def _rows_per_statement(db: peewee.Database) -> int:
+    """Rows per statement within SQLite's bound-parameter limit (32766 since 3.32, 999
+    before); 500 at most, as the EVM watcher's inserts (larger statements gain nothing)."""
+    if not isinstance(db, peewee.SqliteDatabase):
+        return _MAX_ROWS_PER_STATEMENT
+    try:
+        limit = db.connection().getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except (AttributeError, sqlite3.Error):   # Python < 3.11: assume the old default
+        limit = 999
+    return max(1, min(limit // len(_COLUMNS), _MAX_ROWS_PER_STATEMENT))
+
+
+def insert_transfers(db: peewee.Database, chain: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (the fields of :class:`chains.solana.Transfer`) for ``chain``, a
+    duplicate (chain, signature, ix) ignored, inside the caller's transaction.
+
+    Multi-row ``VALUES`` on the DB-API cursor rather than one peewee query per row: building
+    each query in Python cost more than everything else of a tick (measured by the Solana
+    ingest benchmark: 2,000 transfers, ~0.3-0.5 s per-row on SQLite and ~1 s on PostgreSQL
+    against ~0.02 s and ~0.1 s this way). ``ON CONFLICT DO NOTHING`` is SQLite's and
+    PostgreSQL's both."""
+    if not rows:
+        return
+    amount = SolanaTransfer._meta.fields["amount"]    # exact: a decimal string / numeric
+    values = [(chain, r["signature"], r["ix"], r["slot"], r["mint"], r["source"],
+               r["destination"], r["source_owner"], r["destination_owner"],
+               amount.db_value(r["amount"]), r["memo"], r["order_id"], r["block_time"])
+              for r in rows]
+    table = SolanaTransfer._meta.table_name
+    head = f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES "
+    one = "(" + ",".join([db.param] * len(_COLUMNS)) + ")"
+    per = _rows_per_statement(db)
+    cursor = db.cursor()
+    for i in range(0, len(values), per):
+        chunk = values[i:i + per]
+        cursor.execute(head + ",".join([one] * len(chunk)) + " ON CONFLICT DO NOTHING",
+                       list(itertools.chain.from_iterable(chunk)))
 
 
 def _migrate_0230(db: peewee.Database) -> None:

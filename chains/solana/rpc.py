@@ -17,6 +17,12 @@ from chains.evm.rpc import RpcClient, RpcError, RpcUnavailable
 
 __all__ = ["SolanaRpc", "RpcError", "RpcUnavailable"]
 
+_METHOD_NOT_FOUND = -32601
+
+
+def _uint(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
 
 class SolanaRpc:
     def __init__(self, urls: Sequence[str], *, timeout: float = 10.0,
@@ -70,6 +76,37 @@ class SolanaRpc:
             if not isinstance(reply, dict) or not isinstance(reply.get("transaction"), dict):
                 raise RpcError(f"getTransaction {sig}: no transaction: {str(reply)[:100]}")
         return replies
+
+    def prioritization_fees(self, accounts: Sequence[str]) -> list[tuple[int, int]] | None:
+        """``getRecentPrioritizationFees(accounts)``: (slot, micro-lamports per CU) of the
+        recent slots, or None when the node does not have the method (JSON-RPC -32601:
+        not every RPC provider serves it), so the caller can fall back and say so."""
+        try:
+            reply = self.client.call("getRecentPrioritizationFees", [list(accounts)])
+        except RpcError as exc:
+            if exc.code == _METHOD_NOT_FOUND:
+                return None
+            raise
+        if not isinstance(reply, list) or not all(
+                isinstance(r, dict) and _uint(r.get("slot")) and _uint(r.get("prioritizationFee"))
+                for r in reply):
+            raise RpcError(f"getRecentPrioritizationFees: not a list of fees: {str(reply)[:100]}")
+        return [(r["slot"], r["prioritizationFee"]) for r in reply]
+
+    def rent_and_account(self, size: int, address: str) -> tuple[int, dict[str, Any] | None]:
+        """``getMinimumBalanceForRentExemption(size)`` and ``getAccountInfo(address)`` (its
+        value: None when there is no account) in one batch."""
+        rent, info = self.client.batch([
+            ("getMinimumBalanceForRentExemption", [size]),
+            ("getAccountInfo", [address, {"encoding": "base64"}])])
+        if not _uint(rent):
+            raise RpcError(f"getMinimumBalanceForRentExemption: not lamports: {str(rent)[:100]}")
+        if not isinstance(info, dict) or "value" not in info:
+            raise RpcError(f"getAccountInfo: malformed reply: {str(info)[:100]}")
+        value = info["value"]
+        if value is not None and not (isinstance(value, dict) and _uint(value.get("lamports"))):
+            raise RpcError(f"getAccountInfo: not an account: {str(value)[:100]}")
+        return rent, value
 
     def close(self) -> None:
         self.client.close()

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Collection
 
+from protocol.accounts import b58decode
+
 __all__ = ["TOKEN_PROGRAM", "MEMO_PROGRAMS", "Transfer", "transfers_of"]
 
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
@@ -25,15 +27,6 @@ MEMO_PROGRAMS = frozenset({"MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr",
                            "Memo1UhkJRfHyvLMcVucJwxXeuD728EqVVDMvbFu1fbR"})
 _ORDER_ID = re.compile(r"0x[0-9a-fA-F]{64}")
 _TRANSFER, _TRANSFER_CHECKED = 3, 12
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def _b58decode(text: str) -> bytes:
-    n = 0
-    for ch in text:
-        n = n * 58 + _B58.index(ch)
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return b"\0" * (len(text) - len(text.lstrip("1"))) + body
 
 
 @dataclass(frozen=True)
@@ -76,7 +69,7 @@ def transfers_of(signature: str, reply: dict[str, Any], mints: Collection[str]) 
     for bal in list(meta.get("preTokenBalances") or []) + list(meta.get("postTokenBalances") or []):
         accounts[keys[int(bal["accountIndex"])]] = (str(bal["mint"]), str(bal.get("owner") or ""))
     ixs = _instructions(tx, meta)
-    memos = [_b58decode(ix["data"]).decode("utf-8", "replace") for _, ix in ixs
+    memos = [b58decode(ix["data"]).decode("utf-8", "replace") for _, ix in ixs
              if keys[ix["programIdIndex"]] in MEMO_PROGRAMS]
     memo = "\n".join(memos)
     order_id = memo.lower() if _ORDER_ID.fullmatch(memo) else ""
@@ -84,7 +77,7 @@ def transfers_of(signature: str, reply: dict[str, Any], mints: Collection[str]) 
     for index, ix in ixs:
         if keys[ix["programIdIndex"]] != TOKEN_PROGRAM:
             continue
-        data, acc = _b58decode(ix["data"]), [keys[a] for a in ix["accounts"]]
+        data, acc = b58decode(ix["data"]), [keys[a] for a in ix["accounts"]]
         if data[:1] == bytes([_TRANSFER]) and len(data) >= 9 and len(acc) >= 3:
             source, destination = acc[0], acc[1]
         elif data[:1] == bytes([_TRANSFER_CHECKED]) and len(data) >= 10 and len(acc) >= 4:
