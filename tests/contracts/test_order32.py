@@ -14,8 +14,9 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from devnet.solana_keys import CHAIN_ID as SOLANA_CHAIN_ID
-from protocol import (ORDER32_DATA_TYPE, ORDER_DATA_TYPE, FillData, GaslessOrder, OrbitalOrder, ResolvedOrder,
-                      order_digest, parse_order_typed_data)
+from protocol import (OPEN_TOPIC, ORDER32_DATA_TYPE, ORDER_DATA_TYPE, FillData, GaslessOrder,
+                      OrbitalOrder, ResolvedOrder, decode_open_event, order_digest,
+                      parse_order_typed_data)
 from protocol.accounts import account_to_bytes32
 from protocol.solana import MEMO_PROGRAM
 from tests import _eip712 as reference
@@ -38,7 +39,10 @@ def _open(chain, order, sign, user, sender, filler: str) -> tuple[dict, Resolved
     receipt = chain.send(chain.settler.functions.openFor(
         order.to_abi(), sign(order, user.private_key), abi_encode(["address"], [filler])), sender)
     [event] = chain.events(receipt, "Open")
-    return event, ResolvedOrder.from_abi(event["resolvedOrder"])
+    resolved = ResolvedOrder.from_abi(event["resolvedOrder"])
+    [log] = [lg for lg in receipt["logs"] if "0x" + bytes(lg["topics"][0]).hex() == OPEN_TOPIC]
+    assert decode_open_event(log["data"]) == resolved      # the raw log, as the watcher has it
+    return event, resolved
 
 
 def test_devnet_registers_solana_local_as_a_32_destination(chains):
