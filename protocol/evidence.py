@@ -445,15 +445,23 @@ def _nonce(terms: Terms, seen: Located, ev: NonceInvalidated) -> Verdict:
     return Verdict(Finding.PROVES, Step.NONCE_INVALIDATED)
 
 
-def judge_escrow(terms: Terms, escrow: Escrow) -> Verdict:
+def judge_escrow(terms: Terms, escrow: Escrow, *, filler: str | None = None) -> Verdict:
     """Does the escrow opened on chain hold exactly ``terms``? For a solver about to fill:
     the escrow is what it will be repaid from, and its fill key names the one fill the
-    origin repays (which filler it names is the solver's own business: see
-    ``solver``)."""
+    origin repays.
+
+    ``filler``: the solver's own repayment address. For an order to an EVM chain which filler
+    the escrow names is the solver's own business (the settler repays the address the
+    destination's ``Filled`` names; see ``solver``). For an order to Solana it is not: the
+    escrow pays only the filler named at open, so a solver must pass ``filler`` and fills
+    only on PROVES; without it such an escrow is judged on its terms alone."""
     if escrow.status != 1:
         return Verdict(Finding.UNRELATED, Step.OPEN, (f"escrow is {escrow.status_name}, not "
                                                       "opened",))
     diffs: list[str] = []
+    if filler is not None and terms.destination_kind != EVM and not _same(escrow.filler, filler):
+        diffs.append(f"escrow pays the filler {escrow.filler}, not {filler} (an order to "
+                     f"{terms.destination_kind} repays only the filler named at open)")
     _diff(diffs, "user", escrow.user, terms.user)
     _diff(diffs, "fillDeadline", escrow.fill_deadline, terms.fill_deadline)
     _diff(diffs, "inputToken", escrow.input_token, terms.input_token)

@@ -145,6 +145,20 @@ def test_escrow_of_an_order32_is_judged_by_its_fill_key():
     assert judge_escrow(other, escrow).finding is Finding.CONFLICTS
 
 
+def test_a_solver_fills_an_order32_only_for_an_escrow_that_names_it():
+    """The escrow of an order to Solana repays only the filler named at open: a solver that
+    filled an escrow opened by someone else (who front-ran its openFor with the user's
+    signature) would pay the user and never be repaid."""
+    escrow = Escrow(1, USER, DEADLINE, USDC_A, 100_000_000, SOLVER, TERMS.fill_key)
+    assert judge_escrow(TERMS, escrow, filler=SOLVER.lower()).proves
+    v = judge_escrow(TERMS, escrow, filler=USER)
+    assert v.finding is Finding.CONFLICTS and f"escrow pays the filler {SOLVER}, not {USER}" in v.why
+    evm_terms = dataclasses.replace(TERMS, destination_kind="evm")
+    # EVM orders: the destination's Filled names the repayment address, the escrow's filler
+    # does not matter (the fill key differs here only through the kind-independent words)
+    assert "escrow pays" not in judge_escrow(evm_terms, escrow, filler=USER).why
+
+
 # ---- one fill per order --------------------------------------------------------------------
 def test_the_first_proving_transfer_in_chain_order_is_the_fill():
     foreign = transfer(slot=40, mint=OTHER_MINT)
