@@ -5,6 +5,8 @@ import {GaslessCrossChainOrder} from "./interfaces/IERC7683.sol";
 
 /// @notice The swap an Orbital order carries in ERC-7683 `orderData` (abi.encode of this struct).
 /// @dev `outputAmount` is the user's minimum; a filler may deliver more (see fillerData).
+/// The settler reads both orderData layouts as OrbitalOrder32 words (an OrbitalOrder's account
+/// words must then be left-padded addresses); this struct is the EVM type's definition.
 struct OrbitalOrder {
     address inputToken;
     uint256 inputAmount;
