@@ -21,7 +21,10 @@ from devnet.accounts import ACCOUNTS, account
 from devnet.anvil import DevnetError
 from devnet.info import ChainContracts, FeedInfo, PoolInfo, TokenInfo
 from devnet.rpc import Rpc, RpcError
+from devnet.solana_keys import CHAIN_ID as SOLANA_CHAIN_ID
+from protocol.accounts import account_to_bytes32
 from protocol.artifacts import load_artifact
+from protocol.solana import MEMO_PROGRAM
 
 __all__ = ["FEEDS", "MAX_UINT256", "POOLS", "TOKENS", "create_address", "deploy", "predicted_addresses"]
 
@@ -90,6 +93,12 @@ def _deployer_phase(addr: dict[str, str], peer_chain_ids: Sequence[int]) -> list
     txs += [_Tx(0, addr["settler"], _calldata("setDestinationSettler(uint256,address)", ["uint256", "address"],
                                               [cid, addr["settler"]]), f"settler.setDestinationSettler({cid})")
             for cid in peer_chain_ids]
+    # solana-local as the 32-byte destination of OrbitalOrder32 orders, on every start (whether
+    # or not solana-local runs: addresses and nonces stay the same either way, and an order to
+    # it that nobody fills is refunded like any other).
+    txs.append(_Tx(0, addr["settler"], _calldata("setDestination32(uint256,bytes32)", ["uint256", "bytes32"],
+                                                 [SOLANA_CHAIN_ID, account_to_bytes32(MEMO_PROGRAM)]),
+                   f"settler.setDestination32({SOLANA_CHAIN_ID})"))
     mint = "mint(address,uint256)"
     for sym, _, dec, per_account, bridge_liq, _pool in TOKENS:
         unit = 10**dec

@@ -17,6 +17,7 @@ from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
 __all__ = [
+    "CHAIN_ID",
     "CHAIN_NAME",
     "DEFAULT_SOLANA_PORT",
     "GENESIS_HASH",
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 CHAIN_NAME = "solana-local"
+CHAIN_ID = 900
+"""Orbital's id of solana-local as an intent destination (Solana has no EVM chain id; this one is
+Orbital's own, unique among the configured chains): the ``destinationChainId`` of orders to it,
+registered on every devnet settler with ``setDestination32``."""
 DEFAULT_SOLANA_PORT = 8899
 USDC_DECIMALS = 6
 USDC_PER_ACCOUNT = 1_000_000 * 10**USDC_DECIMALS
@@ -91,7 +96,8 @@ SOLANA_ACCOUNTS: tuple[SolanaAccount, ...] = (
 def solana_entry(rpc_url: str, pid: int, log_file: str) -> dict[str, Any]:
     """The ``solana`` entry of devnet.json for a server at ``rpc_url``."""
     return {
-        "name": CHAIN_NAME, "kind": "solana", "rpc_url": rpc_url, "pid": pid, "log_file": log_file,
+        "name": CHAIN_NAME, "kind": "solana", "chain_id": CHAIN_ID, "rpc_url": rpc_url, "pid": pid,
+        "log_file": log_file,
         "genesis_hash": GENESIS_HASH,
         "tokens": {"USDC": {"symbol": "USDC", "mint": str(mint_keypair().pubkey()), "decimals": USDC_DECIMALS,
                             "program_id": str(TOKEN_PROGRAM_ID), "mint_authority": str(SOLANA_ACCOUNTS[0].pubkey)}},

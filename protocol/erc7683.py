@@ -4,6 +4,14 @@ Every constant and encoding here mirrors contracts/src/OrbitalTypes.sol and Orig
 for bit (tests/contracts checks parity against the deployed settler). docs/erc7683.md is the
 prose version. Conventions: addresses are checksummed strings, bytes32 values are ``bytes``,
 amounts and chain ids are ``int``.
+
+Two orderData types, one per kind of destination (ERC-7683 tells order formats apart by
+``orderDataType``): ``OrbitalOrder`` for EVM destinations (output token and recipient are
+addresses) and ``OrbitalOrder32`` for destinations whose accounts are 32 bytes (Solana: mint
+and wallet public keys). :class:`OrbitalOrder` carries either, chosen by its
+``destination_kind``; its output token and recipient are held in the destination chain's
+canonical text form (checksummed ``0x`` address, or base58) and become bytes32 words only when
+encoded or hashed (:func:`protocol.accounts.account_to_bytes32`).
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ from eth_utils import keccak
 from hexbytes import HexBytes
 
 from protocol._fast import address_word, keccak256, to_checksum_address, word
+from protocol.accounts import (EVM, SOLANA, ChainKind, account_to_bytes32, bytes32_to_account,
+                               parse_account)
 from protocol.events import (
     BRIDGE_DEPOSIT_TOPIC,
     BRIDGE_RELEASE_TOPIC,
@@ -38,14 +48,22 @@ __all__ = [
     "DOMAIN_VERSION",
     "EIP712_DOMAIN_FIELDS",
     "FILLED_TOPIC",
+    "GASLESS_ORDER32_TYPE",
+    "GASLESS_ORDER32_TYPEHASH",
     "GASLESS_ORDER_TYPE",
     "GASLESS_ORDER_TYPEHASH",
     "NONCE_INVALIDATED_TOPIC",
     "OPEN_TOPIC",
+    "ORBITAL_ORDER32_TYPE",
+    "ORBITAL_ORDER32_TYPEHASH",
     "ORBITAL_ORDER_TYPE",
     "ORBITAL_ORDER_TYPEHASH",
+    "ORDER32_DATA_TYPE",
+    "ORDER32_TYPES",
     "ORDER_DATA_TYPE",
+    "ORDER_DATA_TYPES",
     "ORDER_TYPES",
+    "ORDER_TYPES_BY_KIND",
     "REFUNDED_TOPIC",
     "SETTLED_TOPIC",
     "FillData",
@@ -72,7 +90,18 @@ ORBITAL_ORDER_TYPE = (
 )
 ORBITAL_ORDER_TYPEHASH = keccak(text=ORBITAL_ORDER_TYPE)
 ORDER_DATA_TYPE = ORBITAL_ORDER_TYPEHASH
-"""ERC-7683 ``orderDataType`` of every Orbital order."""
+"""ERC-7683 ``orderDataType`` of Orbital orders to EVM destinations."""
+
+ORBITAL_ORDER32_TYPE = (
+    "OrbitalOrder32(address inputToken,uint256 inputAmount,bytes32 outputToken,"
+    "uint256 outputAmount,bytes32 recipient,uint256 destinationChainId)"
+)
+ORBITAL_ORDER32_TYPEHASH = keccak(text=ORBITAL_ORDER32_TYPE)
+ORDER32_DATA_TYPE = ORBITAL_ORDER32_TYPEHASH
+"""ERC-7683 ``orderDataType`` of Orbital orders to 32-byte-account (Solana) destinations."""
+
+ORDER_DATA_TYPES: dict[ChainKind, bytes] = {EVM: ORDER_DATA_TYPE, SOLANA: ORDER32_DATA_TYPE}
+"""The orderDataType an order to a destination of each chain kind carries."""
 
 GASLESS_ORDER_TYPE = (
     "GaslessCrossChainOrder(address originSettler,address user,uint256 nonce,uint256 originChainId,"
@@ -80,6 +109,12 @@ GASLESS_ORDER_TYPE = (
     + ORBITAL_ORDER_TYPE
 )
 GASLESS_ORDER_TYPEHASH = keccak(text=GASLESS_ORDER_TYPE)
+GASLESS_ORDER32_TYPE = (
+    "GaslessCrossChainOrder(address originSettler,address user,uint256 nonce,uint256 originChainId,"
+    "uint32 openDeadline,uint32 fillDeadline,bytes32 orderDataType,OrbitalOrder32 orderData)"
+    + ORBITAL_ORDER32_TYPE
+)
+GASLESS_ORDER32_TYPEHASH = keccak(text=GASLESS_ORDER32_TYPE)
 CANCEL_ORDER_TYPE = "CancelOrder(bytes32 orderId,uint256 nonce)"
 CANCEL_ORDER_TYPEHASH = keccak(text=CANCEL_ORDER_TYPE)
 
@@ -110,13 +145,24 @@ ORDER_TYPES = {
         {"name": "destinationChainId", "type": "uint256"},
     ],
 }
+ORDER32_TYPES = {
+    "EIP712Domain": EIP712_DOMAIN_FIELDS,
+    "GaslessCrossChainOrder": [dict(f, type="OrbitalOrder32") if f["name"] == "orderData" else f
+                               for f in ORDER_TYPES["GaslessCrossChainOrder"]],
+    "OrbitalOrder32": [dict(f, type="bytes32") if f["name"] in ("outputToken", "recipient") else f
+                       for f in ORDER_TYPES["OrbitalOrder"]],
+}
+ORDER_TYPES_BY_KIND: dict[ChainKind, dict[str, list[dict[str, str]]]] = {
+    EVM: ORDER_TYPES, SOLANA: ORDER32_TYPES}
+"""EIP-712 ``types`` of a gasless order to a destination of each chain kind."""
 CANCEL_TYPES = {
     "EIP712Domain": EIP712_DOMAIN_FIELDS,
     "CancelOrder": [{"name": "orderId", "type": "bytes32"}, {"name": "nonce", "type": "uint256"}],
 }
 
 _ORDER_ABI = ["address", "uint256", "address", "uint256", "address", "uint256"]
-_FILL_ABI = ["bytes32", "uint256", "uint256", "address", "uint256", "address", "uint32"]
+_ORDER32_ABI = ["address", "uint256", "bytes32", "uint256", "bytes32", "uint256"]
+_FILL_ABI = ["bytes32", "uint256", "uint256", "bytes32", "uint256", "bytes32", "uint32"]
 
 
 def address_to_bytes32(address: str) -> bytes:
@@ -152,7 +198,13 @@ def domain(chain_id: int, settler: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class OrbitalOrder:
-    """The swap inside ``orderData``; ``output_amount`` is the user's minimum."""
+    """The swap inside ``orderData``; ``output_amount`` is the user's minimum.
+
+    ``destination_kind`` is the kind of the destination chain and picks the orderData type:
+    ``"evm"`` an OrbitalOrder (``output_token`` and ``recipient`` checksummed addresses),
+    ``"solana"`` an OrbitalOrder32 (``output_token`` the mint and ``recipient`` the wallet,
+    base58; a 0x address there is refused). ``input_token`` is always an origin (EVM) address.
+    """
 
     input_token: str
     input_amount: int
@@ -160,33 +212,87 @@ class OrbitalOrder:
     output_amount: int
     recipient: str
     destination_chain_id: int
+    destination_kind: ChainKind = EVM
 
     def __post_init__(self) -> None:
-        for name in ("input_token", "output_token", "recipient"):
-            object.__setattr__(self, name, to_checksum_address(getattr(self, name)))
+        object.__setattr__(self, "input_token", to_checksum_address(self.input_token))
+        if self.destination_kind == EVM:
+            for name in ("output_token", "recipient"):
+                object.__setattr__(self, name, to_checksum_address(getattr(self, name)))
+        elif self.destination_kind == SOLANA:
+            for name in ("output_token", "recipient"):
+                value = getattr(self, name)
+                try:
+                    object.__setattr__(self, name, parse_account(value, SOLANA))
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        else:
+            raise ValueError(f"unknown destination kind {self.destination_kind!r}")
+
+    @property
+    def wide(self) -> bool:
+        """True for an OrbitalOrder32 (accounts of the destination are 32 bytes)."""
+        return self.destination_kind != EVM
+
+    @property
+    def type_name(self) -> str:
+        """The EIP-712 struct name: ``OrbitalOrder`` or ``OrbitalOrder32``."""
+        return "OrbitalOrder32" if self.wide else "OrbitalOrder"
+
+    @property
+    def order_data_type(self) -> bytes:
+        """The ERC-7683 ``orderDataType`` (typehash of :attr:`type_name`)."""
+        return ORDER_DATA_TYPES[self.destination_kind]
+
+    @property
+    def output_token_word(self) -> bytes:
+        """``output_token`` as its bytes32 word (what Outputs and FillData carry)."""
+        return account_to_bytes32(self.output_token)
+
+    @property
+    def recipient_word(self) -> bytes:
+        return account_to_bytes32(self.recipient)
 
     def encode(self) -> bytes:
-        """``orderData`` bytes: abi.encode(OrbitalOrder)."""
+        """``orderData`` bytes: abi.encode(OrbitalOrder) or abi.encode(OrbitalOrder32)."""
+        if self.wide:
+            return abi_encode(_ORDER32_ABI, [self.input_token, self.input_amount,
+                                             self.output_token_word, self.output_amount,
+                                             self.recipient_word, self.destination_chain_id])
         return abi_encode(_ORDER_ABI, [self.input_token, self.input_amount, self.output_token,
                                        self.output_amount, self.recipient, self.destination_chain_id])
 
     @classmethod
-    def decode(cls, data: bytes | str) -> OrbitalOrder:
+    def decode(cls, data: bytes | str, destination_kind: ChainKind = EVM) -> OrbitalOrder:
+        """From ``orderData`` of the type of ``destination_kind`` (its orderDataType says which)."""
         data = HexBytes(data)
         if len(data) != 32 * len(_ORDER_ABI):
             raise ValueError(f"orderData must be {32 * len(_ORDER_ABI)} bytes, got {len(data)}")
-        return cls(*abi_decode(_ORDER_ABI, data, strict=True))
+        if destination_kind == EVM:
+            return cls(*abi_decode(_ORDER_ABI, data, strict=True))
+        token_in, amount_in, token_out, amount_out, recipient, dest = abi_decode(
+            _ORDER32_ABI, data, strict=True)
+        return cls(token_in, amount_in, bytes32_to_account(token_out, destination_kind), amount_out,
+                   bytes32_to_account(recipient, destination_kind), dest, destination_kind)
 
     def to_eip712(self) -> dict[str, Any]:
-        """EIP-712 message value; uint256 as decimal strings so JSON/JavaScript keep precision."""
+        """EIP-712 message value; uint256 as decimal strings so JSON/JavaScript keep precision,
+        bytes32 accounts (OrbitalOrder32) as 0x + 64 hex digits."""
+        if self.wide:
+            token: str = "0x" + self.output_token_word.hex()
+            recipient: str = "0x" + self.recipient_word.hex()
+        else:
+            token, recipient = self.output_token, self.recipient
         return {"inputToken": self.input_token, "inputAmount": str(self.input_amount),
-                "outputToken": self.output_token, "outputAmount": str(self.output_amount),
-                "recipient": self.recipient, "destinationChainId": str(self.destination_chain_id)}
+                "outputToken": token, "outputAmount": str(self.output_amount),
+                "recipient": recipient, "destinationChainId": str(self.destination_chain_id)}
 
 
 @dataclass(frozen=True)
 class GaslessOrder:
-    """An ERC-7683 GaslessCrossChainOrder whose orderData is an OrbitalOrder."""
+    """An ERC-7683 GaslessCrossChainOrder whose orderData is an OrbitalOrder or, for a 32-byte
+    destination, an OrbitalOrder32 (``order.destination_kind`` decides). The order id does not
+    depend on the type."""
 
     origin_settler: str
     user: str
@@ -205,13 +311,21 @@ class GaslessOrder:
         return order_id(self.origin_chain_id, self.origin_settler, self.user, self.nonce)
 
     @property
+    def destination_kind(self) -> ChainKind:
+        return self.order.destination_kind
+
+    @property
+    def order_data_type(self) -> bytes:
+        return self.order.order_data_type
+
+    @property
     def order_data(self) -> bytes:
         return self.order.encode()
 
     def to_abi(self) -> tuple:
         """The Solidity struct as a tuple, ready for web3 ``openFor``/``resolveFor`` calls."""
         return (self.origin_settler, self.user, self.nonce, self.origin_chain_id, self.open_deadline,
-                self.fill_deadline, ORDER_DATA_TYPE, self.order_data)
+                self.fill_deadline, self.order_data_type, self.order_data)
 
     def typed_data(self) -> dict[str, Any]:
         return order_typed_data(self)
@@ -220,11 +334,12 @@ class GaslessOrder:
 def order_typed_data(order: GaslessOrder) -> dict[str, Any]:
     """Full EIP-712 JSON for ``eth_signTypedData_v4`` / ``Account.sign_typed_data(full_message=...)``.
 
-    The message nests OrbitalOrder (the contract hashes the decoded orderData the same way), so
-    wallets show the swap instead of an opaque byte string.
+    The message nests OrbitalOrder or OrbitalOrder32 (the contract hashes the decoded orderData
+    the same way), so wallets show the swap instead of an opaque byte string.
     """
+    types = ORDER_TYPES_BY_KIND[order.destination_kind]
     return {
-        "types": {name: [dict(f) for f in fields] for name, fields in ORDER_TYPES.items()},
+        "types": {name: [dict(f) for f in fields] for name, fields in types.items()},
         "primaryType": "GaslessCrossChainOrder",
         "domain": domain(order.origin_chain_id, order.origin_settler),
         "message": {
@@ -234,7 +349,7 @@ def order_typed_data(order: GaslessOrder) -> dict[str, Any]:
             "originChainId": str(order.origin_chain_id),
             "openDeadline": int(order.open_deadline),
             "fillDeadline": int(order.fill_deadline),
-            "orderDataType": "0x" + ORDER_DATA_TYPE.hex(),
+            "orderDataType": "0x" + order.order_data_type.hex(),
             "orderData": order.order.to_eip712(),
         },
     }
@@ -252,7 +367,12 @@ def cancel_typed_data(chain_id: int, settler: str, order_id_: bytes, nonce: int)
 
 @dataclass(frozen=True)
 class FillData:
-    """What a FillInstruction's ``originData`` carries: abi.encode of these seven words."""
+    """What a FillInstruction's ``originData`` carries: abi.encode of these seven words.
+
+    ``output_token`` and ``recipient`` are accounts of the destination chain in their text form
+    (checksummed address or base58) and travel as bytes32 words; an EVM address's word is what
+    ``abi.encode(address)`` writes, so EVM originData (and its fill key) is byte-identical to
+    the address layout. Decoding needs the destination's kind (:meth:`decode`)."""
 
     order_id: bytes
     origin_chain_id: int
@@ -264,15 +384,19 @@ class FillData:
 
     def encode(self) -> bytes:
         return abi_encode(_FILL_ABI, [self.order_id, self.origin_chain_id, self.destination_chain_id,
-                                      self.output_token, self.amount, self.recipient, self.fill_deadline])
+                                      account_to_bytes32(self.output_token), self.amount,
+                                      account_to_bytes32(self.recipient), self.fill_deadline])
 
     @classmethod
-    def decode(cls, data: bytes | str) -> FillData:
+    def decode(cls, data: bytes | str, destination_kind: ChainKind = EVM) -> FillData:
+        """From originData whose accounts belong to a ``destination_kind`` chain (EVM: the
+        words must be left-padded addresses, else ``ValueError``)."""
         data = HexBytes(data)
         if len(data) != 32 * len(_FILL_ABI):
             raise ValueError(f"originData must be {32 * len(_FILL_ABI)} bytes, got {len(data)}")
         oid, ocid, dcid, token, amount, recipient, deadline = abi_decode(_FILL_ABI, data, strict=True)
-        return cls(oid, ocid, dcid, to_checksum_address(token), amount, to_checksum_address(recipient), deadline)
+        return cls(oid, ocid, dcid, bytes32_to_account(token, destination_kind), amount,
+                   bytes32_to_account(recipient, destination_kind), deadline)
 
     @property
     def fill_key(self) -> bytes:
@@ -295,6 +419,14 @@ class Output:
     def recipient_address(self) -> str:
         return bytes32_to_address(self.recipient)
 
+    def token_account(self, kind: ChainKind) -> str:
+        """``token`` as an account of a ``kind`` chain (the Output's ``chain_id`` is of that
+        kind): checksummed address or base58; ``ValueError`` if the word cannot be one."""
+        return bytes32_to_account(self.token, kind)
+
+    def recipient_account(self, kind: ChainKind) -> str:
+        return bytes32_to_account(self.recipient, kind)
+
 
 @dataclass(frozen=True)
 class FillInstruction:
@@ -304,7 +436,11 @@ class FillInstruction:
 
     @property
     def fill_data(self) -> FillData:
+        """The originData of an EVM destination (see :meth:`decode_fill_data` for others)."""
         return FillData.decode(self.origin_data)
+
+    def decode_fill_data(self, destination_kind: ChainKind) -> FillData:
+        return FillData.decode(self.origin_data, destination_kind)
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,18 @@ from hexbytes import HexBytes
 
 from protocol._fast import (address_word, keccak256, recover_address, to_checksum_address,
                             word)
+from protocol.accounts import EVM, SOLANA, ChainKind, b58decode, bytes32_to_account
 from protocol.erc7683 import (
     CANCEL_ORDER_TYPEHASH,
     CANCEL_TYPES,
     DOMAIN_NAME,
     DOMAIN_VERSION,
+    GASLESS_ORDER32_TYPEHASH,
     GASLESS_ORDER_TYPEHASH,
+    ORBITAL_ORDER32_TYPEHASH,
     ORBITAL_ORDER_TYPEHASH,
-    ORDER_DATA_TYPE,
-    ORDER_TYPES,
+    ORDER_DATA_TYPES,
+    ORDER_TYPES_BY_KIND,
     GaslessOrder,
     OrbitalOrder,
 )
@@ -126,14 +129,14 @@ def _address(path: str, value: Any) -> str:
     return to_checksum_address(value)
 
 
+_HEX_BYTES32 = re.compile(r"0x[0-9a-fA-F]{64}")
+
+
 def _bytes32(path: str, value: Any) -> bytes:
-    try:
-        raw = bytes(HexBytes(value)) if isinstance(value, str) and value.startswith("0x") else b""
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
+    """Exactly 0x and 64 hex digits (not an odd-length text some decoders would pad)."""
+    if not isinstance(value, str) or _HEX_BYTES32.fullmatch(value) is None:
         raise TypedDataError(path, "must be 0x followed by 64 hex digits")
-    return raw
+    return bytes.fromhex(value[2:])
 
 
 def _fields(path: str, message: Any, names: list[str]) -> Mapping[str, Any]:
@@ -168,19 +171,46 @@ def _envelope(typed: Mapping[str, Any], types: dict, primary: str) -> tuple[int,
     return _uint("domain.chainId", dom["chainId"], 256), _address("domain.verifyingContract", dom["verifyingContract"])
 
 
+def _order_kind(typed: Mapping[str, Any]) -> ChainKind:
+    """Which orderData type the typed data declares: OrbitalOrder32 for a 32-byte-account
+    (Solana) destination, else OrbitalOrder (then checked exactly by :func:`_envelope`)."""
+    got = typed.get("types")
+    if isinstance(got, Mapping) and "OrbitalOrder32" in got:
+        return SOLANA
+    return EVM
+
+
+def _account32(path: str, value: Any, kind: ChainKind) -> str:
+    """A bytes32 account of an OrbitalOrder32 (0x + 64 hex digits) in its chain's text form."""
+    return bytes32_to_account(_bytes32(path, value), kind)
+
+
 def parse_order_typed_data(typed: Mapping[str, Any] | str | bytes) -> GaslessOrder:
     """The GaslessOrder a user's typed data describes; raises TypedDataError naming the bad field.
 
+    Either orderData type: ``types`` declaring OrbitalOrder (an EVM destination) or
+    OrbitalOrder32 (a Solana destination, whose outputToken and recipient are bytes32 as 0x +
+    64 hex digits, held by the parsed order in base58), exactly as docs/erc7683.md defines them.
     Also enforces what the settler enforces about the envelope: the domain's chainId and
-    verifyingContract are the order's originChainId and originSettler, orderDataType is Orbital's.
+    verifyingContract are the order's originChainId and originSettler, orderDataType is the
+    typehash of the declared orderData type.
     """
     typed = _load(typed)
-    chain_id, settler = _envelope(typed, ORDER_TYPES, "GaslessCrossChainOrder")
-    msg = _fields("message", typed.get("message"), [f["name"] for f in ORDER_TYPES["GaslessCrossChainOrder"]])
-    data = _fields("message.orderData", msg["orderData"], [f["name"] for f in ORDER_TYPES["OrbitalOrder"]])
-    if _bytes32("message.orderDataType", msg["orderDataType"]) != ORDER_DATA_TYPE:
-        raise TypedDataError("message.orderDataType", "must be keccak256 of the OrbitalOrder type string")
+    kind = _order_kind(typed)
+    types = ORDER_TYPES_BY_KIND[kind]
+    type_name = "OrbitalOrder32" if kind != EVM else "OrbitalOrder"
+    chain_id, settler = _envelope(typed, types, "GaslessCrossChainOrder")
+    msg = _fields("message", typed.get("message"), [f["name"] for f in types["GaslessCrossChainOrder"]])
+    data = _fields("message.orderData", msg["orderData"], [f["name"] for f in types[type_name]])
+    if _bytes32("message.orderDataType", msg["orderDataType"]) != ORDER_DATA_TYPES[kind]:
+        raise TypedDataError("message.orderDataType", f"must be keccak256 of the {type_name} type string")
     p = "message.orderData."
+    if kind == EVM:
+        output_token = _address(p + "outputToken", data["outputToken"])
+        recipient = _address(p + "recipient", data["recipient"])
+    else:
+        output_token = _account32(p + "outputToken", data["outputToken"], kind)
+        recipient = _account32(p + "recipient", data["recipient"], kind)
     order = GaslessOrder(
         origin_settler=_address("message.originSettler", msg["originSettler"]),
         user=_address("message.user", msg["user"]),
@@ -191,10 +221,11 @@ def parse_order_typed_data(typed: Mapping[str, Any] | str | bytes) -> GaslessOrd
         order=OrbitalOrder(
             input_token=_address(p + "inputToken", data["inputToken"]),
             input_amount=_uint(p + "inputAmount", data["inputAmount"], 256),
-            output_token=_address(p + "outputToken", data["outputToken"]),
+            output_token=output_token,
             output_amount=_uint(p + "outputAmount", data["outputAmount"], 256),
-            recipient=_address(p + "recipient", data["recipient"]),
+            recipient=recipient,
             destination_chain_id=_uint(p + "destinationChainId", data["destinationChainId"], 256),
+            destination_kind=kind,
         ),
     )
     if order.origin_chain_id != chain_id:
@@ -254,15 +285,21 @@ def _separator(chain_id: int, settler: str) -> bytes:
 def order_digest(order: GaslessOrder) -> bytes:
     """The EIP-712 digest of a parsed order (keccak256(0x1901 || domainSeparator ||
     hashStruct(order)), the domain being the order's chain and settler): what the settler's
-    ``gaslessOrderDigest`` gives, and what a wallet signs for :func:`order_typed_data`."""
+    ``gaslessOrderDigest`` gives, and what a wallet signs for :func:`order_typed_data`, for
+    either orderData type."""
     o = order.order
-    inner = keccak256(ORBITAL_ORDER_TYPEHASH + address_word(o.input_token) + word(o.input_amount)
-                      + address_word(o.output_token) + word(o.output_amount)
-                      + address_word(o.recipient) + word(o.destination_chain_id))
-    struct = keccak256(GASLESS_ORDER_TYPEHASH + address_word(order.origin_settler)
+    if o.destination_kind == EVM:
+        order_type, gasless_type = ORBITAL_ORDER_TYPEHASH, GASLESS_ORDER_TYPEHASH
+        token, recipient = address_word(o.output_token), address_word(o.recipient)
+    else:   # OrbitalOrder32: the accounts are base58 public keys, hashed as their 32 bytes
+        order_type, gasless_type = ORBITAL_ORDER32_TYPEHASH, GASLESS_ORDER32_TYPEHASH
+        token, recipient = b58decode(o.output_token), b58decode(o.recipient)
+    inner = keccak256(order_type + address_word(o.input_token) + word(o.input_amount)
+                      + token + word(o.output_amount) + recipient + word(o.destination_chain_id))
+    struct = keccak256(gasless_type + address_word(order.origin_settler)
                        + address_word(order.user) + word(order.nonce) + word(order.origin_chain_id)
-                       + word(order.open_deadline) + word(order.fill_deadline) + ORDER_DATA_TYPE
-                       + inner)
+                       + word(order.open_deadline) + word(order.fill_deadline)
+                       + ORDER_DATA_TYPES[o.destination_kind] + inner)
     return keccak256(b"\x19\x01" + _separator(order.origin_chain_id, order.origin_settler) + struct)
 
 

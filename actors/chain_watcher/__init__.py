@@ -9,12 +9,15 @@ chain library's (:mod:`chains.evm`): other kinds read them too. docs/chain-watch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from chains.evm.config import ChainConfig, WatcherSpec, chains_of
 from chains.evm.models import MIGRATIONS
 from chains.solana import MIGRATIONS as SOLANA_MIGRATIONS
 from chains.solana import SolanaChainConfig, SolanaWatcherSpec, solana_chains_of
 from runtime import ChildSpec
-from runtime.config import App
+from runtime.config import App, KeyedError
 
 from ._actor import ChainWatcher
 from ._messages import CHAIN_EVENTS_CHANNEL, ChainEventsCommitted, ChainReorged, WatcherStatus
@@ -26,9 +29,23 @@ __all__ = ["install", "ChainWatcher", "SolanaWatcher", "ChainEventsCommitted", "
            "WatcherStatus", "ChainServicer", "chain_service"]
 
 
+def _unique_chain_ids(chains: Mapping[str, Any]) -> None:
+    """Chain ids name chains in orders (originChainId, destinationChainId): one id, one chain,
+    whatever its kind (EVM chains always have one, Solana chains when they are destinations)."""
+    seen: dict[int, str] = {}
+    for name, chain in chains.items():
+        cid = getattr(chain, "chain_id", None)
+        if cid is None:
+            continue
+        if cid in seen:
+            raise KeyedError(f"{name}.chain_id", f"chain id {cid} is already that of chain {seen[cid]!r}; "
+                                                 "chain ids must be unique across all chains")
+        seen[cid] = name
+
+
 def install(app: App) -> None:
     # each chain is one kind or the other, told apart by its ``kind`` key (default evm)
-    app.section("chains", dict[str, ChainConfig | SolanaChainConfig])
+    app.section("chains", dict[str, ChainConfig | SolanaChainConfig], check=_unique_chain_ids)
     for migration in [*MIGRATIONS, *SOLANA_MIGRATIONS]:
         app.migration(migration)
 

@@ -44,6 +44,11 @@ class SolanaTokenConfig:
 @dataclass(frozen=True)
 class SolanaChainConfig:
     kind: Literal["solana"]
+    chain_id: Optional[int] = opt(None, min=1,
+                                  doc="Orbital's id of this chain as an intent destination "
+                                      "(orders' destinationChainId; registered on the settlers "
+                                      "with setDestination32); unique among all chains of the "
+                                      "section. Without one, the chain is watched only")
     rpc: tuple[str, ...] = opt(factory=tuple, pattern=r"https?://\S+",
                                doc="JSON-RPC URLs, tried in order with failover")
     commitment: Literal["confirmed", "finalized"] = opt(

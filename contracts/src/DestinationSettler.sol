@@ -48,15 +48,24 @@ abstract contract DestinationSettler is IDestinationSettler {
         if (block.timestamp > f.fillDeadline) revert FillDeadlinePassed(f.fillDeadline);
         bytes32 key = keccak256(originData);
         if (fills[key] != address(0)) revert OrderAlreadyFilled(orderId);
+        address token = _evmAddress(f.outputToken);
+        address recipient = _evmAddress(f.recipient);
         (address repayment, uint256 amount) = _fillerTerms(fillerData, f.amount);
         fills[key] = repayment;
-        f.outputToken.safeTransferFrom(msg.sender, f.recipient, amount);
-        emit Filled(orderId, repayment, key, f.recipient, f.outputToken, amount, f.originChainId);
+        token.safeTransferFrom(msg.sender, recipient, amount);
+        emit Filled(orderId, repayment, key, recipient, token, amount, f.originChainId);
     }
 
     /// @notice Repayment address recorded for `originData`, zero when not filled.
     function filledBy(bytes calldata originData) external view returns (address) {
         return fills[keccak256(originData)];
+    }
+
+    /// @dev FillData carries accounts as bytes32; here, an EVM chain, they must be left-padded
+    /// addresses (what abi.decode into an address refused before FillData was widened).
+    function _evmAddress(bytes32 word) private pure returns (address) {
+        if (uint256(word) >> 160 != 0) revert InvalidOriginData();
+        return address(uint160(uint256(word)));
     }
 
     function _fillerTerms(bytes calldata fillerData, uint256 minimum)

@@ -9,7 +9,7 @@ import {
     FillInstruction,
     IOriginSettler
 } from "./interfaces/IERC7683.sol";
-import {OrbitalOrder, FillData, OrbitalTypes} from "./OrbitalTypes.sol";
+import {OrbitalOrder32, FillData, OrbitalTypes} from "./OrbitalTypes.sol";
 import {ECDSA} from "./lib/ECDSA.sol";
 import {SafeTransfer} from "./lib/SafeTransfer.sol";
 import {Admin} from "./lib/Admin.sol";
@@ -18,6 +18,11 @@ import {Admin} from "./lib/Admin.sol";
 /// refunds the user after fillDeadline.
 /// @dev Settlement trusts one attester key (set by the admin) to report fills seen on the
 /// destination chain; that is the devnet's stand-in for a cross-chain proof system.
+/// Two orderData types: OrbitalOrder (EVM destinations, filled at their DestinationSettler)
+/// and OrbitalOrder32 (destinations whose accounts are 32 bytes, such as Solana, where the fill
+/// is a token transfer bound to the order by a memo). Each type is accepted only for its kind
+/// of destination. Internally both are held in the 32-byte form (an address widened to its
+/// left-padded word hashes and encodes exactly as the address does).
 abstract contract OriginSettler is IOriginSettler, Admin {
     using SafeTransfer for address;
 
@@ -28,14 +33,16 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         Refunded
     }
 
-    /// @dev user, fillDeadline and status share a slot. `fillKey` is keccak256 of the
+    /// @dev user, fillDeadline, status and order32 share a slot. `fillKey` is keccak256 of the
     /// FillInstruction's originData this escrow was opened with: settle pays only for a fill
     /// of exactly that originData (a fill of the same orderId with other terms is not this
-    /// escrow's).
+    /// escrow's). `order32` marks an OrbitalOrder32 escrow: its fill (on a chain without a
+    /// settler to record a repayment address) can only repay the filler named at open.
     struct Escrow {
         address user;
         uint32 fillDeadline;
         OrderStatus status;
+        bool order32;
         address inputToken;
         address filler;
         uint256 inputAmount;
@@ -46,10 +53,13 @@ abstract contract OriginSettler is IOriginSettler, Admin {
     string public constant VERSION = "1";
 
     address public attester;
-    mapping(bytes32 orderId => Escrow) public escrows;
+    mapping(bytes32 orderId => Escrow) internal _escrows;
     mapping(address user => mapping(uint256 nonce => bool)) public usedNonces;
     mapping(address user => uint256) public nextOnchainNonce;
     mapping(uint256 chainId => address) public destinationSettlers;
+    /// 32-byte destinations (OrbitalOrder32 orders): for Solana, the SPL Memo program id, the
+    /// program a fill's memo (the order id) is addressed to.
+    mapping(uint256 chainId => bytes32) public destinations32;
 
     uint256 private immutable _cachedChainId;
     bytes32 private immutable _cachedDomainSeparator;
@@ -59,6 +69,7 @@ abstract contract OriginSettler is IOriginSettler, Admin {
     event NonceInvalidated(address indexed user, uint256 nonce);
     event AttesterSet(address indexed previousAttester, address indexed attester);
     event DestinationSettlerSet(uint256 indexed chainId, address settler);
+    event Destination32Set(uint256 indexed chainId, bytes32 destination);
 
     error WrongSettler(address expected, address got);
     error WrongChain(uint256 expected, uint256 got);
@@ -77,6 +88,8 @@ abstract contract OriginSettler is IOriginSettler, Admin {
     error RefundTooEarly(bytes32 orderId, uint32 fillDeadline);
     error LengthMismatch();
     error FillKeyMismatch(bytes32 orderId, bytes32 expected, bytes32 got);
+    error FillerMismatch(bytes32 orderId, address expected, address got);
+    error DestinationKindConflict(uint256 chainId);
 
     constructor(address attester_) {
         if (attester_ == address(0)) revert ZeroAddress();
@@ -95,9 +108,22 @@ abstract contract OriginSettler is IOriginSettler, Admin {
     }
 
     /// @notice Where fills for `chainId` happen; an order to an unknown chain cannot be opened.
+    /// A chain is an EVM destination or a 32-byte one, never both (else an order of either
+    /// type could name it); clear one before setting the other.
     function setDestinationSettler(uint256 chainId, address settler) external onlyAdmin {
+        if (settler != address(0) && destinations32[chainId] != bytes32(0)) revert DestinationKindConflict(chainId);
         destinationSettlers[chainId] = settler;
         emit DestinationSettlerSet(chainId, settler);
+    }
+
+    /// @notice Where OrbitalOrder32 orders to `chainId` are filled (Solana: the SPL Memo
+    /// program id); zero makes the chain unknown to them.
+    function setDestination32(uint256 chainId, bytes32 destination) external onlyAdmin {
+        if (destination != bytes32(0) && destinationSettlers[chainId] != address(0)) {
+            revert DestinationKindConflict(chainId);
+        }
+        destinations32[chainId] = destination;
+        emit Destination32Set(chainId, destination);
     }
 
     // ---------------------------------------------------------------- views
@@ -123,6 +149,31 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         return (hex"0f", NAME, VERSION, block.chainid, address(this), bytes32(0), new uint256[](0));
     }
 
+    /// @notice The escrow of `orderId_` (the public-getter shape it has always had; whether it
+    /// is an OrbitalOrder32 escrow is `isOrder32`).
+    function escrows(bytes32 orderId_)
+        external
+        view
+        returns (
+            address user,
+            uint32 fillDeadline,
+            OrderStatus status,
+            address inputToken,
+            address filler,
+            uint256 inputAmount,
+            bytes32 fillKey
+        )
+    {
+        Escrow storage e = _escrows[orderId_];
+        return (e.user, e.fillDeadline, e.status, e.inputToken, e.filler, e.inputAmount, e.fillKey);
+    }
+
+    /// @notice True when `orderId_` was opened from an OrbitalOrder32 (settle then pays only
+    /// the filler named at open).
+    function isOrder32(bytes32 orderId_) external view returns (bool) {
+        return _escrows[orderId_].order32;
+    }
+
     function orderId(uint256 originChainId, address originSettler, address user, uint256 nonce)
         external
         pure
@@ -133,7 +184,8 @@ abstract contract OriginSettler is IOriginSettler, Admin {
 
     /// @notice The EIP-712 digest a user signs for `order` (lets clients check their encoder).
     function gaslessOrderDigest(GaslessCrossChainOrder calldata order) external view returns (bytes32) {
-        return ECDSA.typedDataDigest(DOMAIN_SEPARATOR(), OrbitalTypes.hashGaslessOrder(order, _decode(order)));
+        (OrbitalOrder32 memory o, bool wide) = _decode(order);
+        return ECDSA.typedDataDigest(DOMAIN_SEPARATOR(), OrbitalTypes.hashGaslessOrder(order, o, wide));
     }
 
     function resolveFor(GaslessCrossChainOrder calldata order, bytes calldata originFillerData)
@@ -141,17 +193,18 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         view
         returns (ResolvedCrossChainOrder memory)
     {
-        OrbitalOrder memory o = _decode(order);
+        (OrbitalOrder32 memory o, bool wide) = _decode(order);
         bytes32 id = OrbitalTypes.orderId(order.originChainId, order.originSettler, order.user, order.nonce);
-        return _resolve(order.user, order.originChainId, order.openDeadline, order.fillDeadline, id, o,
+        return _resolve(order.user, order.originChainId, order.openDeadline, order.fillDeadline, id, o, wide,
             _filler(originFillerData));
     }
 
     function resolve(OnchainCrossChainOrder calldata order) external view returns (ResolvedCrossChainOrder memory) {
-        OrbitalOrder memory o = _decodeOnchain(order);
+        OrbitalOrder32 memory o = _decodeOnchain(order);
         (uint256 nonce,) = _peekOnchainNonce(msg.sender);
         bytes32 id = OrbitalTypes.orderId(block.chainid, address(this), msg.sender, nonce);
-        return _resolve(msg.sender, block.chainid, uint32(block.timestamp), order.fillDeadline, id, o, address(0));
+        return _resolve(msg.sender, block.chainid, uint32(block.timestamp), order.fillDeadline, id, o, false,
+            address(0));
     }
 
     // ---------------------------------------------------------------- open
@@ -162,18 +215,22 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         if (order.originSettler != address(this)) revert WrongSettler(address(this), order.originSettler);
         if (order.originChainId != block.chainid) revert WrongChain(block.chainid, order.originChainId);
         if (block.timestamp > order.openDeadline) revert OpenDeadlinePassed(order.openDeadline);
-        OrbitalOrder memory o = _decode(order);
-        bytes32 digest = ECDSA.typedDataDigest(DOMAIN_SEPARATOR(), OrbitalTypes.hashGaslessOrder(order, o));
+        (OrbitalOrder32 memory o, bool wide) = _decode(order);
+        bytes32 digest = ECDSA.typedDataDigest(DOMAIN_SEPARATOR(), OrbitalTypes.hashGaslessOrder(order, o, wide));
         address signer = ECDSA.recover(digest, signature);
         if (signer != order.user) revert InvalidSigner(signer, order.user);
-        _open(order.user, order.nonce, order.openDeadline, order.fillDeadline, o, _filler(originFillerData));
+        _open(order.user, order.nonce, order.openDeadline, order.fillDeadline, o, wide, _filler(originFillerData));
     }
 
+    /// @dev OrbitalOrder only: an on-chain open names no filler (the fill's repayment address
+    /// comes from the destination settler's Filled event), and a 32-byte destination has no
+    /// settler to name one, so an OrbitalOrder32 must be opened by signature (openFor), where
+    /// the filler is named at open.
     function open(OnchainCrossChainOrder calldata order) external {
-        OrbitalOrder memory o = _decodeOnchain(order);
+        OrbitalOrder32 memory o = _decodeOnchain(order);
         (uint256 nonce, uint256 next) = _peekOnchainNonce(msg.sender);
         nextOnchainNonce[msg.sender] = next;
-        _open(msg.sender, nonce, uint32(block.timestamp), order.fillDeadline, o, address(0));
+        _open(msg.sender, nonce, uint32(block.timestamp), order.fillDeadline, o, false, address(0));
     }
 
     /// @notice Burn a nonce so an order signed with it can never be opened.
@@ -189,7 +246,9 @@ abstract contract OriginSettler is IOriginSettler, Admin {
     /// `fillKeys[i]` is the fill key (keccak256(originData)) of the `Filled` event the attester
     /// relies on: it must be this escrow's, so a fill of the same orderId with other originData
     /// (a shadow fill) can never be what repays it. Atomic: one bad entry reverts the batch, so
-    /// the attester pre-checks states before sending.
+    /// the attester pre-checks states before sending. An OrbitalOrder32 escrow pays only the
+    /// filler named at open: its fill happens where no settler records a repayment address, so
+    /// nothing on the destination could justify paying anyone else.
     function settle(bytes32[] calldata orderIds, address[] calldata fillers, bytes32[] calldata fillKeys)
         external
     {
@@ -201,6 +260,7 @@ abstract contract OriginSettler is IOriginSettler, Admin {
             if (filler == address(0)) revert ZeroAddress();
             Escrow storage e = _openedEscrow(id);
             if (fillKeys[i] != e.fillKey) revert FillKeyMismatch(id, e.fillKey, fillKeys[i]);
+            if (e.order32 && filler != e.filler) revert FillerMismatch(id, e.filler, filler);
             e.status = OrderStatus.Settled;
             e.inputToken.safeTransfer(filler, e.inputAmount);
             emit Settled(id, filler, e.inputToken, e.inputAmount);
@@ -223,23 +283,24 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         uint256 nonce,
         uint32 openDeadline,
         uint32 fillDeadline,
-        OrbitalOrder memory o,
+        OrbitalOrder32 memory o,
+        bool wide,
         address filler
     ) private {
         if (fillDeadline <= block.timestamp) revert InvalidFillDeadline(fillDeadline);
         bytes32 id = OrbitalTypes.orderId(block.chainid, address(this), user, nonce);
-        if (escrows[id].status != OrderStatus.None) revert OrderAlreadyOpened(id);
+        if (_escrows[id].status != OrderStatus.None) revert OrderAlreadyOpened(id);
         if (usedNonces[user][nonce]) revert NonceAlreadyUsed(user, nonce);
         usedNonces[user][nonce] = true;
-        ResolvedCrossChainOrder memory r = _resolve(user, block.chainid, openDeadline, fillDeadline, id, o, filler);
-        escrows[id] = Escrow(user, fillDeadline, OrderStatus.Opened, o.inputToken, filler, o.inputAmount,
+        ResolvedCrossChainOrder memory r = _resolve(user, block.chainid, openDeadline, fillDeadline, id, o, wide, filler);
+        _escrows[id] = Escrow(user, fillDeadline, OrderStatus.Opened, wide, o.inputToken, filler, o.inputAmount,
             keccak256(r.fillInstructions[0].originData));
         o.inputToken.safeTransferFrom(user, address(this), o.inputAmount);
         emit Open(id, r);
     }
 
     function _openedEscrow(bytes32 id) private view returns (Escrow storage e) {
-        e = escrows[id];
+        e = _escrows[id];
         if (e.status == OrderStatus.Opened) return e;
         if (e.status == OrderStatus.None) revert OrderNotOpened(id);
         if (e.status == OrderStatus.Settled) revert OrderAlreadySettled(id);
@@ -252,7 +313,8 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         uint32 openDeadline,
         uint32 fillDeadline,
         bytes32 id,
-        OrbitalOrder memory o,
+        OrbitalOrder32 memory o,
+        bool wide,
         address filler
     ) private view returns (ResolvedCrossChainOrder memory r) {
         r.user = user;
@@ -261,42 +323,54 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         r.fillDeadline = fillDeadline;
         r.orderId = id;
         r.maxSpent = new Output[](1);
-        r.maxSpent[0] = Output(_b32(o.outputToken), o.outputAmount, _b32(o.recipient), o.destinationChainId);
+        r.maxSpent[0] = Output(o.outputToken, o.outputAmount, o.recipient, o.destinationChainId);
         r.minReceived = new Output[](1);
         r.minReceived[0] = Output(_b32(o.inputToken), o.inputAmount, _b32(filler), originChainId);
         r.fillInstructions = new FillInstruction[](1);
         r.fillInstructions[0] = FillInstruction(
             o.destinationChainId,
-            _b32(destinationSettlers[o.destinationChainId]),
+            wide ? destinations32[o.destinationChainId] : _b32(destinationSettlers[o.destinationChainId]),
             abi.encode(
                 FillData(id, originChainId, o.destinationChainId, o.outputToken, o.outputAmount, o.recipient, fillDeadline)
             )
         );
     }
 
-    function _decode(GaslessCrossChainOrder calldata order) private view returns (OrbitalOrder memory) {
+    function _decode(GaslessCrossChainOrder calldata order) private view returns (OrbitalOrder32 memory, bool) {
         return _decodeOrderData(order.orderDataType, order.orderData);
     }
 
-    function _decodeOnchain(OnchainCrossChainOrder calldata order) private view returns (OrbitalOrder memory) {
-        return _decodeOrderData(order.orderDataType, order.orderData);
+    function _decodeOnchain(OnchainCrossChainOrder calldata order) private view returns (OrbitalOrder32 memory o) {
+        bool wide;
+        (o, wide) = _decodeOrderData(order.orderDataType, order.orderData);
+        if (wide) revert UnsupportedOrderDataType(order.orderDataType);
     }
 
+    /// @dev Either orderData type, held in the 32-byte form; `wide` is true for OrbitalOrder32.
+    /// Each type only for its kind of destination: an OrbitalOrder to a chain with an EVM
+    /// settler, an OrbitalOrder32 to a chain with a 32-byte destination.
     function _decodeOrderData(bytes32 orderDataType, bytes calldata data)
         private
         view
-        returns (OrbitalOrder memory o)
+        returns (OrbitalOrder32 memory o, bool wide)
     {
-        if (orderDataType != OrbitalTypes.ORBITAL_ORDER_TYPEHASH) revert UnsupportedOrderDataType(orderDataType);
+        wide = orderDataType == OrbitalTypes.ORBITAL_ORDER32_TYPEHASH;
+        if (!wide && orderDataType != OrbitalTypes.ORBITAL_ORDER_TYPEHASH) revert UnsupportedOrderDataType(orderDataType);
         if (data.length != OrbitalTypes.ORDER_DATA_LENGTH) revert InvalidOrderData();
-        o = abi.decode(data, (OrbitalOrder));
+        // Both layouts are six static words: decode the 32-byte form, and for an OrbitalOrder
+        // require the account words to be left-padded addresses (what abi.encode(address) makes).
+        o = abi.decode(data, (OrbitalOrder32));
+        if (!wide && (uint256(o.outputToken) >> 160 != 0 || uint256(o.recipient) >> 160 != 0)) {
+            revert InvalidOrderData();
+        }
         if (
-            o.inputToken == address(0) || o.outputToken == address(0) || o.recipient == address(0)
+            o.inputToken == address(0) || o.outputToken == bytes32(0) || o.recipient == bytes32(0)
                 || o.inputAmount == 0 || o.outputAmount == 0
         ) revert InvalidOrderData();
-        if (destinationSettlers[o.destinationChainId] == address(0)) {
-            revert UnsupportedDestination(o.destinationChainId);
-        }
+        bool known = wide
+            ? destinations32[o.destinationChainId] != bytes32(0)
+            : destinationSettlers[o.destinationChainId] != address(0);
+        if (!known) revert UnsupportedDestination(o.destinationChainId);
     }
 
     /// @dev originFillerData is empty (the caller fills) or abi.encode(address filler).
@@ -323,6 +397,6 @@ abstract contract OriginSettler is IOriginSettler, Admin {
     }
 
     function _b32(address a) private pure returns (bytes32) {
-        return bytes32(uint256(uint160(a)));
+        return OrbitalTypes.toBytes32(a);
     }
 }

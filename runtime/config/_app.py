@@ -17,9 +17,19 @@ from .._spec import ChildSpec, Strategy, SupervisorSpec
 from .._supervisor import Supervisor
 from ._model import Config, GroupSupervision
 
-__all__ = ["App", "Provider"]
+__all__ = ["App", "KeyedError", "Provider", "SectionCheck"]
 
 Provider = Callable[[Config], Iterable[ChildSpec]]
+SectionCheck = Callable[[Any], None]
+
+
+class KeyedError(ValueError):
+    """Raised by a section check about one key of the section (``key`` dotted, relative to the
+    section: ``evm-a.chain_id``), so the loader reports that key's file:line."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass
@@ -30,6 +40,9 @@ class App:
     groups: dict[str, tuple[Strategy, tuple[str, ...]]] = field(
         default_factory=lambda: {"root": (Strategy.ONE_FOR_ONE, ())})
     sections: dict[str, type] = field(default_factory=dict)
+    # checks of a whole section's built value, for sections that are not dataclasses (a
+    # mapping of entries: rules across entries, such as ids unique among them)
+    section_checks: dict[str, SectionCheck] = field(default_factory=dict)
     providers: dict[str, list[Provider]] = field(default_factory=dict)
     migrations: list[Any] = field(default_factory=list)     # runtime.store.Migration
     services: list[Callable[[Any], Any]] = field(default_factory=list)  # node -> Service
@@ -61,10 +74,14 @@ class App:
             raise ValueError(f"admin method {method!r} registered twice")
         self.admin_methods[method] = fn
 
-    def section(self, name: str, schema: type) -> None:
+    def section(self, name: str, schema: type, check: SectionCheck | None = None) -> None:
+        """Declare section ``name`` built as ``schema``; ``check(value)``, if given, runs on
+        the built value at load and raises ValueError (or :class:`KeyedError` naming a key)."""
         if name in self.sections or name in ("node", "database", "supervision"):
             raise ValueError(f"config section {name!r} declared twice")
         self.sections[name] = schema
+        if check is not None:
+            self.section_checks[name] = check
 
     def provide(self, group: str) -> Callable[[Provider], Provider]:
         if group not in self.groups:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from collections.abc import Mapping
 
 from .._errors import ConfigError
-from ._app import App
+from ._app import App, KeyedError
 from ._model import DEFAULT_DATABASE_URL, Config, DatabaseConfig, GroupSupervision, NodeConfig
 from ._schema import Secret, build
 from ._yaml import Located, parse_yaml
@@ -59,6 +59,15 @@ def load_text(text: str, file: str, app: App, env: Mapping[str, str] | None = No
                               f"unknown group; expected one of: {', '.join(app.groups)}")
     sections = {name: build(schema, root.value.get(name, empty), file, name)
                 for name, schema in app.sections.items()}
+    for name, section_check in app.section_checks.items():
+        try:
+            section_check(sections[name])
+        except KeyedError as exc:
+            line, key = _line_of(root, name, exc.key)
+            raise ConfigError(file, line, key, str(exc)) from None
+        except ValueError as exc:
+            line = root.value[name].line if name in root.value else None
+            raise ConfigError(file, line, name, str(exc)) from None
     config = Config(file, node, database, supervision, sections)
     for name in app.sections:
         check = getattr(sections[name], "check_config", None)
@@ -69,3 +78,16 @@ def load_text(text: str, file: str, app: App, env: Mapping[str, str] | None = No
                 line = root.value[name].line if name in root.value else None
                 raise ConfigError(file, line, name, str(exc)) from None
     return config
+
+
+def _line_of(root: Located, section: str, key: str) -> tuple[int | None, str]:
+    """The line of ``section.key`` (dotted) in the parsed file, or of its nearest parent
+    present there; and the full dotted key."""
+    node = root.value.get(section)
+    line = node.line if node is not None else None
+    for part in key.split(".") if key else ():
+        if node is None or not isinstance(node.value, dict) or part not in node.value:
+            break
+        node = node.value[part]
+        line = node.line
+    return line, f"{section}.{key}" if key else section

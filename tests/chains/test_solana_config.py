@@ -9,7 +9,7 @@ import pytest
 from actors.chain_watcher import install
 from chains.evm.config import ChainConfig, chains_of
 from chains.solana import SolanaChainConfig, solana_chains_of
-from node import new_app
+from node import build_app, new_app
 from runtime import ConfigError
 from runtime.config import load_config
 
@@ -67,8 +67,10 @@ def test_defaults(tmp_path):
     ("  sol: {kind: solana, rpc: [ftp://h]}\n", "chains.sol.rpc[0]", "expected a value matching"),
     ("  sol: {kind: solana, rpc: [http://h:1], start_slot: -1}\n",
      "chains.sol.start_slot", "expected >= 0"),
-    ("  sol: {kind: solana, rpc: [http://h:1], chain_id: 5}\n",
-     "chains.sol.chain_id", "unknown key"),
+    ("  sol: {kind: solana, rpc: [http://h:1], chain_id: 0}\n",
+     "chains.sol.chain_id", "expected >= 1"),
+    ("  sol: {kind: solana, rpc: [http://h:1], chain_id: 31337}\n",     # the EVM chain's id
+     "chains.sol.chain_id", "chain id 31337 is already that of chain 'evm-a'"),
     ("  sol: {kind: cosmos, rpc: [http://h:1]}\n",
      "chains.sol.kind", "expected one of evm, solana, got 'cosmos'"),
     ("  sol: {rpc: [http://h:1], commitment: confirmed}\n",     # no kind: an EVM chain
@@ -79,3 +81,42 @@ def test_bad_solana_chains_name_file_line_and_key(tmp_path, body, key, expected)
         _load(tmp_path, body)
     text = str(err.value)
     assert "supervisor.yaml:4" in text and key in text and expected in text, text
+
+
+def test_a_solana_chain_id_makes_it_a_destination_id(tmp_path):
+    cfg = _load(tmp_path, "  sol: {kind: solana, rpc: [http://h:1], chain_id: 900}\n")
+    assert solana_chains_of(cfg)["sol"].chain_id == 900
+    assert solana_chains_of(_load(tmp_path, "  sol: {kind: solana, rpc: [http://h:1]}\n")
+                            )["sol"].chain_id is None
+
+
+@pytest.mark.parametrize("body, line, key", [
+    # two Solana chains with one id: the second is named, on its own line
+    ("  s1: {kind: solana, rpc: [http://h:1], chain_id: 900}\n"
+     "  s2: {kind: solana, rpc: [http://h:2], chain_id: 900}\n", 5, "chains.s2.chain_id"),
+    # two EVM chains with one id (never checked before Solana chains had ids)
+    ("  evm-b:\n    chain_id: 31337\n    rpc: [http://127.0.0.1:2]\n"
+     "    contracts: {bridge: '0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9'}\n",
+     5, "chains.evm-b.chain_id"),
+])
+def test_chain_ids_are_unique_across_kinds(tmp_path, body, line, key):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, body)
+    assert err.value.line == line and err.value.key == key, str(err.value)
+    assert "must be unique across all chains" in str(err.value)
+
+
+def test_devnet_lists_solana_local_with_its_destination_id(tmp_path):
+    """The chains section the devnet writes for solana-local, and the default supervisor.yaml,
+    give it chain id 900: the id the devnet settlers register with setDestination32."""
+    from devnet import DevnetInfo, chains_yaml
+    from devnet.solana_keys import CHAIN_ID, solana_entry
+    text = chains_yaml(DevnetInfo(str(tmp_path), (), solana=solana_entry("http://h:1", 1, "x.log")))
+    path = tmp_path / "supervisor.yaml"
+    path.write_text(text)
+    app = new_app()
+    install(app)
+    [sol] = solana_chains_of(load_config(str(path), app, {})).values()
+    assert sol.chain_id == CHAIN_ID == 900
+    default = load_config("supervisor.yaml", build_app(), {})
+    assert solana_chains_of(default)["solana-local"].chain_id == CHAIN_ID
