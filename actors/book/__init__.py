@@ -11,7 +11,7 @@ the ranking rule, pure), :mod:`._reliability` (windows, suspensions, exclusions)
 
 from __future__ import annotations
 
-from chains.evm.config import chains_of
+from chains.directory import intent_chains_of
 
 from actors import BOOK_PATH
 from actors.admission import admission_config
@@ -69,7 +69,7 @@ def install(app: App) -> None:
 
     @app.provide("intents")
     def book(config) -> list[ChildSpec]:
-        chains = tuple(sorted(chains_of(config).items()))
+        chains = tuple(sorted(intent_chains_of(config).items()))
         admission = admission_config(config)   # off where the kind is not installed
         return [ChildSpec("book", Book, BookSpec(intents_config(config), chains,
                                                  admission.enabled, admission.head_ttl))]

@@ -24,7 +24,7 @@ import pykka
 
 from actors.admission import OrderChecked
 from actors.chain_watcher import CHAIN_EVENTS_CHANNEL, ChainEventsCommitted, ChainReorged
-from chains.evm import Directory
+from chains.directory import Directory
 from actors import SOLVERS_PATH
 from runtime import (ActorUnavailable, AlreadyExists, FailedPrecondition, LeaseLost, NotFound,
                      PermissionDenied, RateLimiter, ResourceExhausted, SingletonLease,

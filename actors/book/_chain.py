@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocol.accounts import EVM, ChainKind
 from protocol.evidence import Finding, Located, Step, Terms, judge
 from protocol.logs import Filled, Settled
 
@@ -56,14 +57,16 @@ class Decision:
     solver: str = ""                      # the solver the entry concerns
 
 
-def intent_terms(intent: Any, destination_settler: str) -> Terms:
+def intent_terms(intent: Any, destination_settler: str,
+                 destination_kind: ChainKind = EVM) -> Terms:
     """The :class:`~protocol.evidence.Terms` of a book intent (an ``IntentView`` or an
-    ``IntentRow``: same field names), filled at ``destination_settler``."""
+    ``IntentRow``: same field names), filled at ``destination_settler`` on a chain of
+    ``destination_kind`` (Solana: the Memo program; output token and recipient in base58)."""
     return Terms(bytes.fromhex(intent.id[2:]), intent.user, intent.nonce,
                  intent.origin_chain_id, intent.origin_settler, intent.destination_chain_id,
                  destination_settler, intent.input_token, int(intent.input_amount),
                  intent.output_token, int(intent.min_output), intent.recipient,
-                 int(intent.open_deadline), int(intent.fill_deadline))
+                 int(intent.open_deadline), int(intent.fill_deadline), destination_kind)
 
 
 def onchain_intent_fields(seen: Located, origin_chain: str, destination_chain: str) -> dict[str, Any]:

@@ -132,10 +132,10 @@ class EventsMixin(BookState):
 
     def _terms(self, view: IntentView) -> Terms:
         try:
-            settler = self.directory.chain_by_id(view.destination_chain_id).settler
-        except LookupError:
-            settler = ""   # no destination settler configured: no fill can prove anything
-        return intent_terms(view, settler or "0x" + "00" * 20)
+            dest = self.directory.chain_by_id(view.destination_chain_id)
+        except LookupError:   # no destination configured: no fill can prove anything
+            return intent_terms(view, "0x" + "00" * 20)
+        return intent_terms(view, dest.settler or "0x" + "00" * 20, dest.kind)
 
     def _dest_name(self, seen: Located) -> str | None:
         try:

@@ -15,7 +15,6 @@ docs/cluster.md has the whole picture.
 
 from __future__ import annotations
 
-from chains.evm.config import chains_of
 
 import asyncio
 import re
@@ -29,7 +28,7 @@ import grpc
 
 from actors import ADMISSION_PATH, BOOK_PATH
 from actors.admission import CheckOrder, admission_config
-from chains.evm import Directory
+from chains.directory import Directory, intent_chains_of
 from orbital.v1 import intents_pb2, intents_pb2_grpc
 from protocol import (CancelMessage, SignatureError, TypedDataError, parse_order_typed_data,
                       recover_cancel_signer, recover_order_signer)
@@ -93,9 +92,9 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         return self.node.config.section("intents", IntentsConfig)
 
     def _directory(self) -> Directory:
-        chains = chains_of(self.node.config)
-        if self._dir is None or self._dir[0] is not chains:
-            self._dir = (chains, Directory(chains))
+        config = self.node.config
+        if self._dir is None or self._dir[0] is not config:
+            self._dir = (config, Directory(intent_chains_of(config)))
         return self._dir[1]
 
     # ---- SubmitIntent ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chains.evm import Directory
+from chains.directory import Directory
 from runtime import Actor, Clock, RateLimiter, SingletonLease, Timer
 from runtime.store import Store
 

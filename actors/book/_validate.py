@@ -9,7 +9,7 @@ uint ranges) is :func:`protocol.parse_order_typed_data`; signatures are
 
 from __future__ import annotations
 
-from chains.evm import Directory, UnknownName
+from chains.directory import Directory, UnknownName
 from protocol.erc7683 import GaslessOrder
 from runtime import InvalidArgument
 

@@ -58,7 +58,8 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from actors.rebalance import is_released, release_data
-from chains.evm import Directory, RpcClient, RpcError, RpcUnavailable, UnknownName
+from chains.directory import Directory, UnknownName
+from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.models import ChainEvent
 from chains.evm.owner import SenderOwner
 from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from chains.evm.config import ChainConfig
-from chains.evm.directory import Directory, TokenRef, UnknownName
+from chains.directory import Directory, TokenRef, UnknownName
 from chains.evm.signer import SignerConfig, to_units
 from chains.evm.txsend import TxConfig
 from runtime.config import opt

@@ -19,7 +19,7 @@ from typing import Any
 
 from eth_abi.exceptions import DecodingError
 
-from chains.evm.directory import Directory, UnknownName
+from chains.directory import Directory, UnknownName
 from chains.evm.rpc import RpcClient, RpcError, RpcUnavailable
 from chains.solana import FillCost, SolanaChainConfig, SolanaRpc, fill_cost
 from protocol import order_typed_data

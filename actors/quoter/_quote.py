@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-from chains.evm.directory import ChainRef, Directory, TokenRef, UnknownName
+from chains.directory import ChainRef, Directory, TokenRef, UnknownName
 from protocol import GaslessOrder, OrbitalOrder
 from runtime import InvalidArgument
 

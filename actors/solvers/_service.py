@@ -21,7 +21,6 @@ a newer session of the same solver.
 
 from __future__ import annotations
 
-from chains.evm.config import chains_of
 
 import asyncio
 import hashlib
@@ -38,7 +37,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from actors.book import Capabilities, IntentsConfig, book_forwarder
 from actors import BOOK_PATH, SOLVERS_PATH
-from chains.evm.directory import Directory, UnknownName
+from chains.directory import Directory, UnknownName, intent_chains_of
 from orbital.v1 import solver_pb2, solver_pb2_grpc
 from protocol.evidence import MAX_MISMATCH_REASON
 from runtime import (ActorUnavailable, AlreadyExists, DeadlineExceeded, FailedPrecondition,
@@ -290,7 +289,7 @@ class SolverServicer(solver_pb2_grpc.SolverServiceServicer):
         if allowed and solver.lower() not in allowed:
             raise PermissionDenied(f"solver {solver} is not in intents.allowed_solvers",
                                    field="hello.solver")
-        directory = Directory(chains_of(self.node.config))
+        directory = Directory(intent_chains_of(self.node.config))
         caps = capabilities(directory, list(hello.chains), list(hello.tokens))
         outbox = Outbox(context, cfg.stream_buffer, what="solver session")
         return SessionSpec(solver, caps, outbox, cfg, secrets.token_hex(8)), directory

@@ -6,20 +6,17 @@ actors (``runtime`` and ``protocol`` below it, ``actors`` above):
 - :mod:`.config`: the ``chains:`` config section (per-chain dataclasses);
 - :mod:`.models`: the store tables of the chain watchers and their migration;
 - :mod:`.ingest`: raw logs to ``chain_event`` rows (fast decoder, batched inserts);
-- :mod:`.directory`: chains and tokens by name, chain id, symbol or address;
 - :mod:`.signer`: how a signer is configured (key from the environment or keystore) and
   whole-token config amounts to base units;
 - :mod:`.txsend` / :mod:`.owner`: sending transactions (record, broadcast, replace).
 """
 
 from .config import ChainConfig, ContractsConfig, TokenConfig, WatcherSpec
-from .directory import ChainRef, Directory, TokenRef, UnknownName
 from .ingest import event_rows, fast_decode, insert_events, to_json
 from .models import MIGRATION, MIGRATIONS, MODELS, ChainBlock, ChainCursor, ChainEvent, ChainReorg
 from .rpc import Endpoint, RpcClient, RpcError, RpcUnavailable
 
 __all__ = ["Endpoint", "RpcClient", "RpcError", "RpcUnavailable",
            "ChainConfig", "ContractsConfig", "TokenConfig", "WatcherSpec",
-           "ChainRef", "Directory", "TokenRef", "UnknownName",
            "ChainCursor", "ChainBlock", "ChainEvent", "ChainReorg", "MODELS", "MIGRATION", "MIGRATIONS",
            "to_json", "fast_decode", "event_rows", "insert_events"]
