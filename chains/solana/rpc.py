@@ -123,6 +123,14 @@ class SolanaRpc:
             raise RpcError(f"sendTransaction: not a signature: {str(sig)[:100]}")
         return sig
 
+    def rent_exempt_minimum(self, size: int) -> int:
+        """``getMinimumBalanceForRentExemption``: lamports an account of ``size`` data
+        bytes must hold to exist."""
+        value = self.client.call("getMinimumBalanceForRentExemption", [size])
+        if not _is_uint(value):
+            raise RpcError(f"getMinimumBalanceForRentExemption: not an amount: {str(value)[:100]}")
+        return int(value)
+
     def balance(self, address: str, commitment: str) -> int:
         """``getBalance``: lamports (0 for an account that does not exist)."""
         value = _value(self.client.call("getBalance", [address, {"commitment": commitment}]),
