@@ -61,7 +61,8 @@ def install(app: App) -> None:
             spec = resolve(section, name, chains)   # checked at load (check_config)
             if not spec.config.source.configured:
                 log.info("funding account not started: no source key (set the env var of "
-                         "funding.accounts.%s.source.key, or source.keystore)", name,
+                         "funding.accounts.%s.source.key, or source.keystore; on Solana "
+                         "source.keypair or source.keypair_file)", name,
                          extra={"account": name})
                 continue
             actor = SolanaFundingAccount if spec.kind == SOLANA else FundingAccount

@@ -43,7 +43,9 @@ def _from_store(node, section: FundingConfig, name: str) -> FundingStatus:
         used = used_today(name, now)
         tops = tuple(view(r) for r in recent(name, section.history))
     if not spec.config.source.configured:
-        state, error = "error", "not started: no source key (source.key or source.keystore)"
+        keys = ("source.keypair or source.keypair_file" if spec.kind == "solana"
+                else "source.key or source.keystore")
+        state, error = "error", f"not started: no source key ({keys})"
     elif row is None:
         state, error = "error", "not running and never reported"
     else:

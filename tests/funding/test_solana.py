@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
+import grpc
 import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -24,10 +25,11 @@ from devnet.solana_keys import SOLANA_ACCOUNTS, mint_keypair
 from devnet.solana_rpc import SolanaRpcServer
 from devnet.solana_svm import BLOCKHASH_VALIDITY
 from node import new_app
+from orbital.v1 import admin_pb2, admin_pb2_grpc
 from protocol.solana import associated_token_address, spl_transfer_checked
 from runtime.config import App
 from runtime.testing import FakeClock, MessageRecorder
-from tests._node import TestNodes, node_config, write_config
+from tests._node import ADMIN, TestNodes, node_config, write_config
 
 from .conftest import poll, top_ups
 
@@ -135,6 +137,12 @@ def test_sol_top_up_reaches_its_target_once(database_url, local, solana_node):
     for _ in range(2):
         poll(node, "sol-gas")
     assert len(top_ups(node)) == 1 and landed(local, target) == [tx.signature]
+    with grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}") as ch:
+        [listed] = admin_pb2_grpc.AdminServiceStub(ch).ListFundingAccounts(
+            admin_pb2.ListFundingAccountsRequest(), metadata=ADMIN, timeout=20).accounts
+    assert (listed.chain, listed.address, listed.asset, listed.balance, listed.state,
+            listed.source) == ("sol", target, "native", str(10**7), "ok", str(TREASURY.pubkey))
+    assert [(t.tx_hash, t.status) for t in listed.recent_top_ups] == [(tx.signature, "confirmed")]
 
 
 def test_spl_top_up_creates_the_token_account_and_reaches_its_target(database_url, local,
