@@ -28,10 +28,11 @@ from node import new_app
 from orbital.v1 import admin_pb2, admin_pb2_grpc
 from protocol.solana import associated_token_address, spl_transfer_checked
 from runtime.config import App
-from runtime.testing import FakeClock, MessageRecorder
+from runtime.testing import FakeClock, MessageRecorder, wait_until
 from tests._node import ADMIN, TestNodes, node_config, write_config
 
 from .conftest import poll, top_ups
+from .test_nodes import leads
 
 SOL = 10**9
 USDC = 10**6
@@ -66,18 +67,22 @@ def account(address: str, **opts) -> dict:
             "source": {"keypair": "${FUNDING_SOL_KEY:-}"}} | opts
 
 
+def write(path, local, database_url: str, state_dir, accounts: dict[str, dict],
+          **node) -> str:
+    chains = {"sol": {"kind": "solana", "rpc": [local.url], "rpc_timeout": 5,
+                      "rpc_backoff_max": 0.2, "tokens": {"USDC": {"mint": MINT, "decimals": 6}}}}
+    return write_config(path, node_config(database_url, state_dir, {
+        "chains": chains, "funding": {"ask_timeout": 2, "accounts": accounts}},
+        supervision={"funding": {"intensity": 20, "period": 10, "backoff": {"initial": 0}}},
+        **node))
+
+
 @pytest.fixture
 def solana_node(tmp_path, local):
     with TestNodes(tmp_path) as nodes:
         def start(database_url: str, accounts: dict[str, dict]):
-            cfg = tmp_path / "supervisor.yaml"
-            chains = {"sol": {"kind": "solana", "rpc": [local.url], "rpc_timeout": 5,
-                              "rpc_backoff_max": 0.2,
-                              "tokens": {"USDC": {"mint": MINT, "decimals": 6}}}}
-            write_config(cfg, node_config(database_url, tmp_path / "var", {
-                "chains": chains, "funding": {"ask_timeout": 2, "accounts": accounts}},
-                supervision={"funding": {"intensity": 20, "period": 10,
-                                         "backoff": {"initial": 0}}}))
+            cfg = write(tmp_path / "supervisor.yaml", local, database_url, tmp_path / "var",
+                        accounts)
             clock = FakeClock(wall_offset=time.time() - 1000.0)
             alerts = nodes.own(MessageRecorder.start((RaiseAlert, ResolveAlert)))
             node = nodes.start(str(cfg), make_app(), clock=clock,
@@ -249,3 +254,42 @@ def test_a_top_up_that_landed_with_its_confirmation_lost_is_never_resent(databas
     [tx] = txs(node)
     assert tx.signature == sig and tx.status == TX_LANDED
     assert landed(local, target) == [sig] and top_ups(node)[0].status == "confirmed"
+
+
+def test_a_paused_holder_sends_nothing_after_its_lease_moved(tmp_path, pg_url, local):
+    """Two nodes on one PostgreSQL database: A's actor pauses right after recording a need,
+    past its 1 s lease; B takes the account over and sends that need's top-up. When A
+    resumes, the fence refuses its record and send: one transfer on the chain."""
+    target = str(Keypair().pubkey())
+    accounts = {"sol-gas": account(target)}
+    gate, paused, outcome = threading.Event(), threading.Event(), []
+
+    def pause(name, actor):
+        if name == "need_recorded" and actor.ctx.services.instance.startswith("node-a"):
+            paused.set()
+            gate.wait(30)
+    FundingAccount.on_step = pause
+    env = {"FUNDING_SOL_KEY": str(TREASURY.keypair)}
+    with TestNodes(tmp_path) as nodes:
+        try:
+            a, b = (nodes.start(write(tmp_path / f"{n}.yaml", local, pg_url,
+                                      tmp_path / f"var-{n}", accounts, name=n, lease_ttl=1),
+                                make_app(), env=env) for n in ("node-a", "node-b"))
+            assert paused.wait(20)
+            threading.Thread(target=lambda: outcome.append(poll(a, "sol-gas")),
+                             daemon=True).start()
+            wait_until(lambda: leads(b, "sol-gas"), timeout=10, what="B takes over")
+            poll(b, "sol-gas")          # B found A's need unsent and sent it
+            assert lamports(local, target) == 10**7
+            gate.set()                  # A resumes its round, believing it leads
+            wait_until(lambda: outcome, timeout=20, what="A's round")
+        finally:
+            gate.set()
+            FundingAccount.on_step = None
+        assert outcome[0].state == "standby"
+        assert poll(b, "sol-gas").state == "ok" and poll(a, "sol-gas").state == "standby"
+        [need] = top_ups(b)
+        [tx] = txs(b)
+        assert need.status == "confirmed" and tx.reference == need.reference
+        assert landed(local, target) == [tx.signature] and lamports(local, target) == 10**7
+        assert not leads(a, "sol-gas")
