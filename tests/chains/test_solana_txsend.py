@@ -123,7 +123,12 @@ def test_expired_record_that_never_landed_is_rebuilt_once(local, store, make_sen
     first.after_record = crash
     with pytest.raises(Crash):
         first.submit(_pay(to), "need-3")
+    [recorded] = rows(store)
+    assert first.rpc.blockhash_valid(recorded.blockhash, "finalized")
+    assert first.rpc.block_height("finalized") <= recorded.last_valid_height
     expire(local)                                 # the blockhash is gone, nothing landed
+    assert not first.rpc.blockhash_valid(recorded.blockhash, "finalized")
+    assert first.rpc.block_height("finalized") > recorded.last_valid_height
     again = make_sender()
     done = again.reconcile()
     old, new = rows(store)
