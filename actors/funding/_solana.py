@@ -20,6 +20,7 @@ writes are :class:`FundingAccount`'s; what differs is the chain's part:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from solders.keypair import Keypair
@@ -32,9 +33,11 @@ from runtime import register_secret
 
 from ._actor import Balances, FundingAccount
 from ._config import SourceConfig
-from ._models import NEED_SENT, TopUpRow
+from ._models import NEED_FAILED, NEED_SENT, TopUpRow
 
 __all__ = ["SolanaFundingAccount", "load_solana_signer", "FEE_LAMPORTS", "TOKEN_ACCOUNT_SIZE"]
+
+log = logging.getLogger("orbital.funding")
 
 FEE_LAMPORTS = 5_000            # per signature; top-ups carry one (no priority fee)
 TOKEN_ACCOUNT_SIZE = 165        # bytes of an SPL token account (its rent, if created)
@@ -112,6 +115,15 @@ class SolanaFundingAccount(FundingAccount):
     def _send(self, need: TopUpRow) -> None:
         spec, source, address = self.spec, self.source, self.spec.config.address
         if spec.spl is None:
+            if self.balance == 0 and need.amount < (rent := self.rpc.rent_exempt_minimum(0)):
+                # a wallet that does not exist yet must receive at least the rent-exempt
+                # minimum: the transfer would fail on chain (fee paid for nothing)
+                self._update(need, status=NEED_FAILED, reason=(
+                    f"not sent: {address} does not exist and {need.amount} lamports is below "
+                    f"the rent-exempt minimum {rent}; raise target_balance/max_per_top_up"))
+                log.warning("top-up not sent: below the rent-exempt minimum", extra={
+                    "path": self.path, "amount": need.amount, "rent": rent})
+                return
             ixs = [sol_transfer(source, address, need.amount)]
         else:
             ixs = [create_associated_token_account_idempotent(source, address, spec.spl.mint)] \

@@ -167,6 +167,17 @@ def test_spl_top_up_creates_the_token_account_and_reaches_its_target(database_ur
     assert f"Program log: orbital topup-{need.id}" in local.chain.records[tx.signature].logs
 
 
+def test_a_sol_top_up_that_could_not_create_the_wallet_is_not_sent(database_url, local,
+                                                                   solana_node):
+    target = str(Keypair().pubkey())           # does not exist: needs the rent-exempt minimum
+    node, _, _ = solana_node(database_url, {"sol-gas": account(
+        target, min_balance="0.0001", target_balance="0.0005")})
+    poll(node, "sol-gas")
+    [need] = top_ups(node)
+    assert need.status == "failed" and "below the rent-exempt minimum 890880" in need.reason
+    assert txs(node) == [] and landed(local, target) == []
+
+
 def test_caps_and_cooldown_hold(database_url, local, solana_node):
     owner = Keypair()
     target = str(owner.pubkey())
