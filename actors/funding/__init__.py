@@ -14,7 +14,8 @@ See docs/funding.md.
 
 Layout: ``_config`` the ``funding:`` section; ``_models`` its tables (migrations
 ``0500_funding``, ``0510_funding_solana``); ``_messages`` what the actor answers;
-``_actor`` the actor; ``_solana`` its Solana variant; ``_admin`` the admin method. ``install`` is the kind's entry point (``node.build_app``).
+``_actor`` the actor; ``_solana`` its Solana variant; ``_admin`` the admin method.
+``install`` is the kind's entry point (``node.build_app``).
 """
 
 from __future__ import annotations
