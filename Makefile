@@ -35,7 +35,8 @@ setup: $(STAMP) $(NODE_STAMP) protos
 
 # The runtime on the local devnet (SQLite in var/) and the reference solver from clients/.
 # Role keys (attester, relayer, treasury, operator, solver) are the devnet's well-known
-# anvil keys, exported from `python -m devnet env`. Ctrl-C stops both.
+# anvil keys, and solana-local's treasury keypair, exported from `python -m devnet env`.
+# Ctrl-C stops both.
 run: setup
 	$(PY) -m devnet up --state-dir $(STATE)
 	@eval "$$($(PY) -m devnet env)"; \

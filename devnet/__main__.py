@@ -26,7 +26,11 @@ ENV_KEYS = {"ORBITAL_TREASURY_KEY": "treasury", "ORBITAL_ATTESTER_KEY": "atteste
 def devnet_env() -> str:
     """``export NAME=key`` lines for ``eval`` in a shell (make run)."""
     from devnet.accounts import account
-    return "\n".join(f"export {name}={account(role).private_key}" for name, role in ENV_KEYS.items())
+    from devnet.solana_keys import SOLANA_ACCOUNTS
+    lines = [f"export {name}={account(role).private_key}" for name, role in ENV_KEYS.items()]
+    # solana-local's treasury keypair (base58), for Solana funding accounts
+    lines.append(f"export ORBITAL_SOLANA_TREASURY_KEY={SOLANA_ACCOUNTS[0].keypair}")
+    return "\n".join(lines)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

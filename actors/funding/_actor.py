@@ -93,24 +93,41 @@ class FundingAccount(Actor):
     kind = "funding"
     on_step: Callable[[str, Any], None] | None = None   # test seam, see module doc
 
+    _reconciled: bool
+    # the sender's statuses of a transaction that moved the funds / is still under way
+    _done_status, _pending_status = TX_MINED, TX_PENDING
+
     def setup(self) -> None:
         spec: AccountSpec = self.config
         self.spec, self.name = spec, spec.name
-        self.account = load_signer(spec.config.source)
-        self.source = self.account.address
         self.store = self.ctx.services.store
-        self.rpc = self.own(RpcClient(spec.rpc, timeout=spec.rpc_timeout,
-                                      backoff_max=spec.rpc_backoff_max))
-        self.singleton = self.hold_lease(f"funding:{self.name}")
-        self.sender = self.own(TxSender(spec.chain_name, spec.chain_id, self.rpc, self.account,
-                                        self.store, self.path, spec.tx,
-                                        clock=self.ctx.clock.wall, fence=self.singleton))
+        self._connect()
         self.sender.after_record = lambda row: self._step("tx_recorded")
         log.info("funding account starting", extra={
             "path": self.path, "chain": spec.chain_name, "address": spec.config.address,
             "asset": spec.asset, "source": self.source, "leads": self.singleton.held})
         self._load()
         self.schedule_tick(0.0)
+
+    def _connect(self) -> None:
+        """The chain's part of setup: signer, RPC client, lease and transaction sender."""
+        spec = self.spec
+        self.account = load_signer(spec.config.source)
+        self.source = self.account.address
+        self.rpc = self.own(RpcClient(spec.rpc, timeout=spec.rpc_timeout,
+                                      backoff_max=spec.rpc_backoff_max))
+        self.singleton = self.hold_lease(f"funding:{self.name}")
+        self.sender = self.own(TxSender(spec.chain_name, spec.chain_id, self.rpc, self.account,
+                                        self.store, self.path, spec.tx,
+                                        clock=self.ctx.clock.wall, fence=self.singleton))
+
+    def _follow_sender(self, now: float) -> None:
+        """Step 1 of a round: the sender's own bookkeeping (receipts, stuck transactions)."""
+        if not self._reconciled:
+            self.sender.reconcile()
+            self._reconciled = True
+        self.sender.poll()
+        self.sender.replace_stuck(now)
 
     def _load(self) -> None:
         """State from the store: at start, and again on taking the lease over (the last
@@ -167,11 +184,7 @@ class FundingAccount(Actor):
             return self.status()
         now = self.ctx.clock.wall()
         try:
-            if not self._reconciled:
-                self.sender.reconcile()
-                self._reconciled = True
-            self.sender.poll()
-            self.sender.replace_stuck(now)
+            self._follow_sender(now)
             balances = self._read_balances()
             self._follow_needs(now)
             self._decide(now, balances)
@@ -221,8 +234,8 @@ class FundingAccount(Actor):
                 else:
                     self._send(need)
                 continue
-            mined = [t for t in txs if t.status == TX_MINED]
-            pending = [t for t in txs if t.status == TX_PENDING]
+            mined = [t for t in txs if t.status == self._done_status]
+            pending = [t for t in txs if t.status == self._pending_status]
             if mined:
                 self._update(need, status=NEED_CONFIRMED, tx_hash=mined[0].tx_hash,
                              confirmed_at=mined[0].finished_at or now,

@@ -8,15 +8,12 @@ blanks the list. Accounts without a source key (not started) are listed as ``err
 
 from __future__ import annotations
 
-from chains.evm.config import chains_of
-
 import logging
-
 
 from orbital.v1 import admin_pb2
 from runtime import ActorUnavailable
 
-from ._config import FundingConfig, resolve
+from ._config import FundingConfig, funding_chains, resolve
 from ._messages import FundingStatus, Status, TopUpView
 from ._models import AccountRow, recent, used_today
 from ._actor import view
@@ -39,14 +36,16 @@ def _top_up(t: TopUpView) -> admin_pb2.TopUp:
 
 
 def _from_store(node, section: FundingConfig, name: str) -> FundingStatus:
-    spec = resolve(section, name, chains_of(node.config))
+    spec = resolve(section, name, funding_chains(node.config))
     now = node.clock.wall()
     with node.store.connection():
         row = AccountRow.get_or_none(AccountRow.name == name)
         used = used_today(name, now)
         tops = tuple(view(r) for r in recent(name, section.history))
     if not spec.config.source.configured:
-        state, error = "error", "not started: no source key (source.key or source.keystore)"
+        keys = ("source.keypair or source.keypair_file" if spec.kind == "solana"
+                else "source.key or source.keystore")
+        state, error = "error", f"not started: no source key ({keys})"
     elif row is None:
         state, error = "error", "not running and never reported"
     else:

@@ -9,25 +9,34 @@ watch one balance). The source signer is never inline: ``source.key`` is a
 ``source.keystore`` names an encrypted JSON keystore file whose password comes from the
 environment. An account without a key is not started (logged by the provider), so a node
 without the treasury key still runs everything else.
+
+A Solana account (its ``chain`` is a ``kind: solana`` chain) has a base58 ``address``, an
+asset that is ``native`` (SOL, 9 decimals) or a token symbol/mint of that chain, and a
+Solana source: ``source.keypair`` (base58 of the 64-byte keypair, from the environment) or
+``source.keypair_file`` (a JSON array file, as ``solana-keygen`` writes); an EVM
+``key``/``keystore`` there, or a Solana keypair on an EVM account, is refused.
 """
 
 from __future__ import annotations
 
-from chains.evm.config import chains_of
-
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple, Optional
 
-from chains.evm.config import ChainConfig
+from chains.evm.config import ChainConfig, chains_of
 from chains.directory import Directory, TokenRef, UnknownName
 from chains.evm.signer import SignerConfig, to_units
 from chains.evm.txsend import TxConfig
-from runtime.config import opt
+from chains.solana import SolanaChainConfig, keypair_from_base58, keypair_from_file, solana_chains_of
+from protocol.accounts import EVM, SOLANA, ChainKind, parse_account
+from runtime.config import Secret, opt
 
-__all__ = ["SourceConfig", "AccountConfig", "FundingConfig", "AccountSpec", "NATIVE", "resolve"]
+__all__ = ["SourceConfig", "AccountConfig", "FundingConfig", "AccountSpec", "SolanaToken",
+           "NATIVE", "SOL_DECIMALS", "resolve", "funding_chains"]
 
 NATIVE = "native"
+SOL_DECIMALS = 9                # lamports per SOL: 10**9
 _AMOUNT = r"\d{1,40}(\.\d{1,77})?"
 _NAME = r"[a-z0-9][a-z0-9_\-]{0,62}"
 
@@ -40,18 +49,44 @@ class SourceConfig(SignerConfig):
     low_balance: str = opt("0", pattern=_AMOUNT,
                            doc="raise funding_source_low when the source holds less than "
                                "this (asset units); also raised when a top-up cannot be paid")
+    keypair: Optional[Secret] = opt(None, doc="Solana: base58 of the 64-byte keypair, from "
+                                              "${ENV_VAR} only; empty: not configured")
+    keypair_file: str = opt("", doc="Solana: path of a JSON array keypair file (instead of "
+                                    "keypair)")
+
+    def check(self) -> None:
+        super().check()
+        if self.keypair and self.keypair_file:
+            raise ValueError("set keypair or keypair_file, not both")
+        if (self.key or self.keystore) and (self.keypair or self.keypair_file):
+            raise ValueError("set an EVM signer (key, keystore) or a Solana one (keypair, "
+                             "keypair_file), not both")
+        if self.keypair:
+            keypair_from_base58(str(self.keypair), "keypair")     # never quoted in errors
+        if self.keypair_file:
+            keypair_from_file(self.keypair_file, "keypair_file")
+
+    @property
+    def configured(self) -> bool:
+        return super().configured or bool(self.keypair) or bool(self.keypair_file)
+
+    @property
+    def solana(self) -> bool:
+        """A Solana signer (keypair or keypair_file) rather than an EVM one."""
+        return bool(self.keypair) or bool(self.keypair_file)
 
 
 @dataclass(frozen=True)
 class AccountConfig:
     chain: str = opt(doc="a chain of the chains section (name or chain id)")
-    address: str = opt(pattern=r"0x[0-9a-fA-F]{40}", doc="the account kept funded")
+    address: str = opt(pattern=r"0x[0-9a-fA-F]{40}|[1-9A-HJ-NP-Za-km-z]{32,44}",
+                       doc="the account kept funded: 0x on an EVM chain, base58 on Solana")
     min_balance: str = opt(pattern=_AMOUNT, doc="below this a top-up starts (asset units)")
     target_balance: str = opt(pattern=_AMOUNT, doc="a top-up aims at this balance")
     max_per_top_up: str = opt(pattern=_AMOUNT, doc="no single top-up is larger")
     daily_cap: str = opt(pattern=_AMOUNT, doc="top-ups of any rolling 24 h stay within it")
-    asset: str = opt(NATIVE, doc="'native' (the chain's coin) or a token symbol/address "
-                                 "of chains.<chain>.tokens")
+    asset: str = opt(NATIVE, doc="'native' (the chain's coin: ETH, SOL) or a token "
+                                 "symbol/address (Solana: mint) of chains.<chain>.tokens")
     cooldown: float = opt(300.0, min=0, max=7 * 86_400,
                           doc="seconds after a top-up before the next one may start")
     poll_interval: float = opt(15.0, min=0.01, max=3600, doc="seconds between balance checks")
@@ -62,6 +97,15 @@ class AccountConfig:
             raise ValueError("target_balance must be >= min_balance")
         if Decimal(self.max_per_top_up) <= 0:
             raise ValueError("max_per_top_up must be > 0")
+
+
+@dataclass(frozen=True)
+class SolanaToken:
+    """An SPL token of a Solana chain, as a funding account uses it."""
+
+    symbol: str
+    mint: str
+    decimals: int
 
 
 @dataclass(frozen=True)
@@ -84,10 +128,19 @@ class AccountSpec:
     tx: TxConfig
     history: int
     rpc_timeout: float
+    kind: ChainKind = EVM
+    spl: SolanaToken | None = None     # Solana: the SPL token (None: SOL)
+    commitment: str = "confirmed"      # Solana: the chain's commitment (balance reads)
 
     @property
     def asset(self) -> str:
+        if self.spl is not None:
+            return self.spl.symbol
         return self.token.symbol if self.token else NATIVE
+
+    @property
+    def native(self) -> bool:
+        return self.token is None and self.spl is None
 
 
 @dataclass(frozen=True)
@@ -102,11 +155,13 @@ class FundingConfig:
                                  "then answer from the store")
 
     def check_config(self, config: Any) -> None:
-        chains = chains_of(config)
+        chains = funding_chains(config)
         seen: dict[tuple, str] = {}
         for name in self.accounts:
             spec = resolve(self, name, chains)      # raises ValueError with the reason
-            key = (spec.chain_name, spec.config.address.lower(), spec.asset)
+            address = spec.config.address
+            key = (spec.chain_name, address.lower() if spec.kind == EVM else address,
+                   spec.asset)
             if key in seen:
                 raise ValueError(f"accounts.{name}: the same balance as accounts."
                                  f"{seen[key]} ({spec.asset} of {spec.config.address} on "
@@ -114,16 +169,23 @@ class FundingConfig:
             seen[key] = name
 
 
-def resolve(section: FundingConfig, name: str, chains: dict[str, ChainConfig]) -> AccountSpec:
-    cfg = section.accounts[name]
-    evm = {n: c for n, c in chains.items() if getattr(c, "kind", "evm") == "evm"}
-    directory = Directory(evm)
-    try:
-        chain = directory.chain(cfg.chain)
-        token = None if cfg.asset.lower() == NATIVE else directory.token(chain.name, cfg.asset)
-    except UnknownName as exc:
-        raise ValueError(f"accounts.{name}: {exc}") from None
-    decimals = token.decimals if token else 18
+def funding_chains(config: Any) -> dict[str, ChainConfig | SolanaChainConfig]:
+    """The chains a funding account may name: the EVM chains and the Solana chains. (Other
+    EVM readers use :func:`chains.evm.config.chains_of`, which leaves Solana out.)"""
+    out: dict[str, ChainConfig | SolanaChainConfig] = dict(chains_of(config))
+    out.update(solana_chains_of(config))
+    return out
+
+
+class _Amounts(NamedTuple):
+    min_balance: int
+    target_balance: int
+    max_per_top_up: int
+    daily_cap: int
+    source_low: int
+
+
+def _amounts(name: str, cfg: AccountConfig, decimals: int) -> _Amounts:
     amounts = {}
     for key in ("min_balance", "target_balance", "max_per_top_up", "daily_cap"):
         try:
@@ -131,11 +193,64 @@ def resolve(section: FundingConfig, name: str, chains: dict[str, ChainConfig]) -
         except ValueError as exc:
             raise ValueError(f"accounts.{name}.{key}: {exc}") from None
     try:
-        source_low = to_units(cfg.source.low_balance, decimals)
+        amounts["source_low"] = to_units(cfg.source.low_balance, decimals)
     except ValueError as exc:
         raise ValueError(f"accounts.{name}.source.low_balance: {exc}") from None
+    return _Amounts(**amounts)
+
+
+def _address(name: str, cfg: AccountConfig, kind: ChainKind) -> None:
+    try:
+        parse_account(cfg.address, kind)
+    except ValueError as exc:
+        raise ValueError(f"accounts.{name}.address: {exc}") from None
+    if kind == SOLANA and (cfg.source.key or cfg.source.keystore):
+        raise ValueError(f"accounts.{name}.source: {cfg.chain} is a Solana chain: the source "
+                         "is source.keypair (base58, from ${ENV_VAR}) or source.keypair_file, "
+                         "not an EVM key or keystore")
+    if kind == EVM and cfg.source.solana:
+        raise ValueError(f"accounts.{name}.source: {cfg.chain} is an EVM chain: the source is "
+                         "source.key or source.keystore, not a Solana keypair")
+
+
+def _resolve_solana(section: FundingConfig, name: str, chain_name: str,
+                    chain: SolanaChainConfig) -> AccountSpec:
+    cfg = section.accounts[name]
+    _address(name, cfg, SOLANA)
+    spl = None
+    if cfg.asset.lower() != NATIVE:
+        found = [SolanaToken(symbol, t.mint, t.decimals) for symbol, t in chain.tokens.items()
+                 if cfg.asset == t.mint or cfg.asset.upper() == symbol.upper()]
+        if not found:
+            raise ValueError(f"accounts.{name}.asset: unknown token {cfg.asset!r} on "
+                             f"{chain_name} (its tokens: {', '.join(sorted(chain.tokens)) or 'none'})")
+        spl = found[0]
+    decimals = spl.decimals if spl else SOL_DECIMALS
+    return AccountSpec(name=name, config=cfg, chain_name=chain_name, chain_id=0,
+                       rpc=tuple(chain.rpc), rpc_backoff_max=chain.rpc_backoff_max, token=None,
+                       decimals=decimals, tx=section.tx, history=section.history,
+                       rpc_timeout=section.rpc_timeout, kind=SOLANA, spl=spl,
+                       commitment=chain.commitment, **_amounts(name, cfg, decimals)._asdict())
+
+
+def resolve(section: FundingConfig, name: str,
+            chains: Mapping[str, ChainConfig | SolanaChainConfig]) -> AccountSpec:
+    cfg = section.accounts[name]
+    solana = chains.get(cfg.chain)
+    if isinstance(solana, SolanaChainConfig):
+        return _resolve_solana(section, name, cfg.chain, solana)
+    evm = {n: c for n, c in chains.items() if isinstance(c, ChainConfig)}
+    directory = Directory(evm)
+    try:
+        chain = directory.chain(cfg.chain)
+        token = None if cfg.asset.lower() == NATIVE else directory.token(chain.name, cfg.asset)
+    except UnknownName as exc:
+        raise ValueError(f"accounts.{name}: {exc}") from None
+    _address(name, cfg, EVM)
+    decimals = token.decimals if token else 18
     return AccountSpec(name=name, config=cfg, chain_name=chain.name, chain_id=chain.chain_id,
                        rpc=tuple(evm[chain.name].rpc),
                        rpc_backoff_max=evm[chain.name].rpc_backoff_max,
-                       token=token, decimals=decimals, source_low=source_low, tx=section.tx,
-                       history=section.history, rpc_timeout=section.rpc_timeout, **amounts)
+                       token=token, decimals=decimals, tx=section.tx,
+                       history=section.history, rpc_timeout=section.rpc_timeout,
+                       **_amounts(name, cfg, decimals)._asdict())

@@ -8,6 +8,11 @@
   The daily cap counts the rows of the last 24 h that may move (or moved) funds.
 - ``funding_account``: the last state each actor saw (balances, state, error), so
   ``ListFundingAccounts`` can answer from the store when an actor is down.
+
+``0510_funding_solana`` widens the address columns to 44 characters (base58 Solana keys)
+and ``tx_hash`` to 88 (a Solana signature, base58 of 64 bytes) on PostgreSQL (SQLite does
+not enforce VARCHAR lengths). A Solana need's transactions are ``solana_tx`` rows
+(:mod:`chains.solana.txsend`) with its reference, as an EVM need's are ``evm_tx`` rows.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import peewee
 
 from runtime.store import BaseModel, Migration, UInt256Field
 
-__all__ = ["TopUpRow", "AccountRow", "MODELS", "MIGRATION", "NEED_RECORDED", "NEED_SENT",
+__all__ = ["TopUpRow", "AccountRow", "MODELS", "MIGRATION", "MIGRATIONS", "NEED_RECORDED", "NEED_SENT",
            "NEED_CONFIRMED", "NEED_FAILED", "NEED_CANCELLED", "OPEN", "COUNTED", "DAY",
            "used_today", "recent"]
 
@@ -33,12 +38,12 @@ class TopUpRow(BaseModel):
     id = peewee.BigAutoField()
     account = peewee.CharField(max_length=64)               # config name
     chain = peewee.CharField(max_length=64)
-    address = peewee.CharField(max_length=42)
+    address = peewee.CharField(max_length=44)
     asset = peewee.CharField(max_length=64)
     amount = UInt256Field()
     balance_before = UInt256Field()
     status = peewee.CharField(max_length=16, default=NEED_RECORDED)
-    tx_hash = peewee.CharField(max_length=66, default="")
+    tx_hash = peewee.CharField(max_length=88, default="")   # EVM hash or Solana signature
     reason = peewee.TextField(default="")
     created_at = peewee.DoubleField()                       # wall seconds (node clock)
     sent_at = peewee.DoubleField(null=True)
@@ -57,9 +62,9 @@ class TopUpRow(BaseModel):
 class AccountRow(BaseModel):
     name = peewee.CharField(max_length=64, primary_key=True)
     chain = peewee.CharField(max_length=64)
-    address = peewee.CharField(max_length=42)
+    address = peewee.CharField(max_length=44)
     asset = peewee.CharField(max_length=64)
-    source = peewee.CharField(max_length=42, default="")
+    source = peewee.CharField(max_length=44, default="")
     balance = UInt256Field(null=True)
     source_balance = UInt256Field(null=True)
     state = peewee.CharField(max_length=16, default="")
@@ -93,4 +98,14 @@ def _migrate_0500(db: peewee.Database) -> None:
     db.create_tables(MODELS)
 
 
+def _migrate_0510(db: peewee.Database) -> None:
+    if isinstance(db, peewee.PostgresqlDatabase):
+        for table, column, size in (("funding_topup", "address", 44),
+                                    ("funding_topup", "tx_hash", 88),
+                                    ("funding_account", "address", 44),
+                                    ("funding_account", "source", 44)):
+            db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE VARCHAR({size})')
+
+
 MIGRATION = Migration("0500_funding", _migrate_0500)
+MIGRATIONS = [MIGRATION, Migration("0510_funding_solana", _migrate_0510)]

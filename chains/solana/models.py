@@ -1,5 +1,7 @@
 """Store tables of the Solana chain watchers and their migrations (``0230_solana_cursor``,
-``0231_solana_transfer``, in the chain watchers' range 0200-0249).
+``0231_solana_transfer``, in the chain watchers' range 0200-0249), and the Solana
+transaction sender's table ``solana_tx`` (``0235_solana_tx``, registered by the kinds
+that send, as ``evm_tx``).
 
 ``solana_cursor``: one row per Solana chain, the last slot the watcher has processed at its
 commitment and ``signature``, the last transaction indexed (signatures are paged newest
@@ -21,7 +23,9 @@ import peewee
 
 from runtime.store import BaseModel, Migration, UInt256Field
 
-__all__ = ["SolanaCursor", "SolanaTransfer", "MIGRATION", "MIGRATIONS", "insert_transfers"]
+__all__ = ["SolanaCursor", "SolanaTransfer", "MIGRATION", "MIGRATIONS", "insert_transfers",
+           "SolanaTx", "TX_MIGRATION", "TX_PENDING", "TX_LANDED", "TX_FAILED", "TX_EXPIRED",
+           "TX_FINAL"]
 
 
 class SolanaCursor(BaseModel):
@@ -109,3 +113,52 @@ def _migrate_0231(db: peewee.Database) -> None:
 
 MIGRATION = Migration("0230_solana_cursor", _migrate_0230)
 MIGRATIONS = [MIGRATION, Migration("0231_solana_transfer", _migrate_0231)]
+
+
+# ---- the Solana transaction sender's table (chains.solana.txsend) ------------------------
+TX_PENDING = "pending"      # recorded; sent (sent_at) or not yet; its signature has no status
+TX_LANDED = "landed"        # its signature has a successful status at the sender's commitment
+TX_FAILED = "failed"        # landed with an error (fee paid, nothing else moved), or refused
+                            # by every node until its blockhash expired: never landed
+TX_EXPIRED = "expired"      # proven never landed (blockhash expired, no status): rebuilt as
+                            # a new row (``replaces`` = this one) with a new blockhash
+TX_FINAL = frozenset({TX_LANDED, TX_FAILED, TX_EXPIRED})
+
+
+class SolanaTx(BaseModel):
+    """One signed Solana transaction, recorded (signature, wire bytes, blockhash and
+    lastValidBlockHeight) in a committed database transaction BEFORE it is sent."""
+
+    id = peewee.BigAutoField()
+    chain = peewee.CharField(max_length=64)                 # config name
+    payer = peewee.CharField(max_length=44)                 # fee payer and signer, base58
+    owner = peewee.CharField(max_length=200)                # actor path, e.g. funding/sol-a
+    purpose = peewee.CharField(max_length=64, default="")
+    reference = peewee.CharField(max_length=200, default="")  # the owner's id of the need
+    signature = peewee.CharField(max_length=88, unique=True)
+    wire = peewee.TextField()                               # base64 of the signed bytes
+    blockhash = peewee.CharField(max_length=44)
+    last_valid_height = peewee.BigIntegerField()            # lastValidBlockHeight
+    replaces = peewee.BigIntegerField(null=True)            # the expired row it rebuilds
+    status = peewee.CharField(max_length=16, default=TX_PENDING)
+    created_at = peewee.DoubleField()
+    sent_at = peewee.DoubleField(null=True)                 # first send a node accepted
+    finished_at = peewee.DoubleField(null=True)
+    slot = peewee.BigIntegerField(null=True)                # where it landed
+    error = peewee.TextField(default="")
+
+    class Meta:
+        table_name = "solana_tx"
+        indexes = ((("chain", "owner", "status"), False), (("reference",), False))
+
+    @property
+    def tx_hash(self) -> str:
+        """The transaction's id under the name the owners of EVM rows use."""
+        return str(self.signature)
+
+
+def _migrate_0235(db: peewee.Database) -> None:
+    db.create_tables([SolanaTx])
+
+
+TX_MIGRATION = Migration("0235_solana_tx", _migrate_0235)

@@ -107,6 +107,100 @@ class SolanaRpc:
         if value is not None and not (isinstance(value, dict) and _uint(value.get("lamports"))):
             raise RpcError(f"getAccountInfo: not an account: {str(value)[:100]}")
         return rent, value
+    # ---- what the transaction sender and the funding accounts need ------------------------
+    def latest_blockhash(self, commitment: str) -> tuple[str, int]:
+        """``getLatestBlockhash``: (blockhash, lastValidBlockHeight): a transaction signed
+        with it can land only while the block height is at most lastValidBlockHeight."""
+        value = _value(self.client.call("getLatestBlockhash", [{"commitment": commitment}]),
+                       "getLatestBlockhash")
+        if not isinstance(value, dict) or not isinstance(value.get("blockhash"), str) \
+                or not _uint(value.get("lastValidBlockHeight")):
+            raise RpcError(f"getLatestBlockhash: malformed reply: {str(value)[:100]}")
+        return value["blockhash"], int(value["lastValidBlockHeight"])
+
+    def block_height(self, commitment: str) -> int:
+        """``getBlockHeight`` at ``commitment``."""
+        height = self.client.call("getBlockHeight", [{"commitment": commitment}])
+        if not _uint(height):
+            raise RpcError(f"getBlockHeight: not a height: {str(height)[:100]}")
+        return int(height)
+
+    def blockhash_valid(self, blockhash: str, commitment: str) -> bool:
+        """``isBlockhashValid``: may a transaction signed with it still land?"""
+        value = _value(self.client.call("isBlockhashValid", [blockhash, {"commitment": commitment}]),
+                       "isBlockhashValid")
+        if not isinstance(value, bool):
+            raise RpcError(f"isBlockhashValid: not a boolean: {str(value)[:100]}")
+        return value
+
+    def signature_statuses(self, signatures: Sequence[str]) -> list[dict[str, Any] | None]:
+        """``getSignatureStatuses`` with ``searchTransactionHistory``: a status per
+        signature (None: the node knows no such transaction, in its history too)."""
+        out: list[dict[str, Any] | None] = []
+        for i in range(0, len(signatures), 256):           # the method's limit per call
+            chunk = list(signatures[i:i + 256])
+            value = _value(self.client.call("getSignatureStatuses",
+                                            [chunk, {"searchTransactionHistory": True}]),
+                           "getSignatureStatuses")
+            if not isinstance(value, list) or len(value) != len(chunk) or not all(
+                    v is None or isinstance(v, dict) for v in value):
+                raise RpcError(f"getSignatureStatuses: malformed reply: {str(value)[:100]}")
+            out += value
+        return out
+
+    def send_transaction(self, wire_base64: str, *, skip_preflight: bool,
+                         preflight_commitment: str = "confirmed") -> str:
+        """``sendTransaction`` of signed bytes (base64); the signature the node returns.
+        A preflight refusal is an :class:`RpcError` (nothing was forwarded)."""
+        sig = self.client.call("sendTransaction", [wire_base64, {
+            "encoding": "base64", "skipPreflight": skip_preflight,
+            "preflightCommitment": preflight_commitment, "maxRetries": 0}])
+        if not isinstance(sig, str):
+            raise RpcError(f"sendTransaction: not a signature: {str(sig)[:100]}")
+        return sig
+
+    def rent_exempt_minimum(self, size: int) -> int:
+        """``getMinimumBalanceForRentExemption``: lamports an account of ``size`` data
+        bytes must hold to exist."""
+        value = self.client.call("getMinimumBalanceForRentExemption", [size])
+        if not _uint(value):
+            raise RpcError(f"getMinimumBalanceForRentExemption: not an amount: {str(value)[:100]}")
+        return int(value)
+
+    def balance(self, address: str, commitment: str) -> int:
+        """``getBalance``: lamports (0 for an account that does not exist)."""
+        value = _value(self.client.call("getBalance", [address, {"commitment": commitment}]),
+                       "getBalance")
+        if not _uint(value):
+            raise RpcError(f"getBalance: not an amount: {str(value)[:100]}")
+        return int(value)
+
+    def token_balances(self, accounts: Sequence[str], commitment: str) -> list[int | None]:
+        """Raw amounts of SPL token accounts (None: the account does not exist): which
+        exist by ``getMultipleAccounts`` (no data), then ``getTokenAccountBalance`` of
+        those, in one batch."""
+        value = _value(self.client.call("getMultipleAccounts", [list(accounts), {
+            "commitment": commitment, "encoding": "base64",
+            "dataSlice": {"offset": 0, "length": 0}}]), "getMultipleAccounts")
+        if not isinstance(value, list) or len(value) != len(accounts):
+            raise RpcError(f"getMultipleAccounts: malformed reply: {str(value)[:100]}")
+        there = [a for a, v in zip(accounts, value) if v is not None]
+        replies = self.client.batch([("getTokenAccountBalance", [a, {"commitment": commitment}])
+                                     for a in there])
+        amounts: dict[str, int] = {}
+        for a, reply in zip(there, replies):
+            amount = _value(reply, "getTokenAccountBalance")
+            if not isinstance(amount, dict) or not str(amount.get("amount", "")).isdigit():
+                raise RpcError(f"getTokenAccountBalance {a}: malformed reply: {str(amount)[:100]}")
+            amounts[a] = int(amount["amount"])
+        return [amounts.get(a) for a in accounts]
 
     def close(self) -> None:
         self.client.close()
+
+
+def _value(reply: Any, method: str) -> Any:
+    """The ``value`` of an ``{"context": ..., "value": ...}`` reply."""
+    if not isinstance(reply, dict) or "value" not in reply:
+        raise RpcError(f"{method}: malformed reply: {str(reply)[:100]}")
+    return reply["value"]
