@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 
 from protocol import to_checksum_address
+from protocol.accounts import EVM, ChainKind, parse_account
+from protocol.solana import SYSTEM_PROGRAM
 from runtime import InvalidArgument
 
-__all__ = ["amount", "order_id", "address", "block_number", "shown", "ZERO_ADDRESS", "MAX_BLOCK"]
+__all__ = ["amount", "order_id", "address", "account", "block_number", "shown", "ZERO_ADDRESS",
+           "MAX_BLOCK"]
 
 ZERO_ADDRESS = "0x" + "0" * 40
 MAX_BLOCK = 2**63 - 1
@@ -73,3 +76,18 @@ def shown(value: object, limit: int = 64) -> str:
     sees INTERNAL instead of the refusal)."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + f"... ({len(str(value))} chars)"
+
+
+def account(text: str, kind: ChainKind, field: str) -> str:
+    """An account on a chain of ``kind``: an EVM address (as :func:`address`), or a Solana
+    public key in base58. The other chain kind's form is refused naming the form expected
+    (a 0x address where the chain is Solana, a base58 key where it is EVM)."""
+    if kind == EVM and (text or "").startswith("0x"):
+        return address(text, field)
+    try:
+        value = parse_account((text or "")[:100], kind)
+    except ValueError as exc:
+        raise InvalidArgument(f"{field}: {exc}", field=field) from None
+    if value == SYSTEM_PROGRAM:      # 32 zero bytes: no one's wallet
+        raise InvalidArgument(f"{field} must not be the all-zero key", field=field)
+    return value

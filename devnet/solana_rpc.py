@@ -114,7 +114,13 @@ class Methods:
         return GENESIS_HASH
 
     def getSlot(self, params: list) -> int:
-        return self.chain.slot
+        """``processed``: the slot being filled now. ``confirmed`` / ``finalized``: the last
+        closed slot, as on a real cluster, where no transaction can land in a slot once it is
+        confirmed (LiteSVM has no votes: a closed slot is final at once). Answering the open
+        slot there let a reader move its cursor to a slot that a transaction then landed in."""
+        commitment = _config(params, 0).get("commitment", "finalized")
+        slot = self.chain.slot
+        return slot if commitment == "processed" else max(slot - 1, 0)
 
     def getBlockHeight(self, params: list) -> int:
         return self.chain.block_height

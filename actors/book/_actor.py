@@ -136,6 +136,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         self.follow_timer: Any = None
         self.windows, self.marks_pending, self.barred, self.suspensions = {}, [], {}, {}
         self.event_cursor = 0
+        self.solana_cursor = 0
         with self.store.connection():
             self.tail_cursor = _store.last_transition_id()
         if self.store.is_postgres:   # other nodes' books may lead: be woken by their commits

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.accounts import EVM, ChainKind
-from protocol.evidence import Finding, Located, Step, Terms, judge
+from protocol.evidence import Finding, Located, SplTransfer, Step, Terms, judge
 from protocol.logs import Filled, Settled
 
 from ._views import IntentView, Status
@@ -110,16 +110,22 @@ def decide(view: IntentView, terms: Terms, seen: Located, tx_hash: str, chain: s
                         solver=view.solver)
     if step is Step.FILL:
         ev = seen.event
-        assert isinstance(ev, Filled), "the rule judges a Fill step from a Filled event"
+        assert isinstance(ev, (Filled, SplTransfer)), "a Fill step is a Filled or an SplTransfer"
+        # An SPL transfer names no EVM repayment address (the escrow pays the filler named
+        # at open): no filler, and no solver is blamed for a foreign one.
+        filler = ev.filler if isinstance(ev, Filled) else ""
+        by = ev.filler if isinstance(ev, Filled) else f"{ev.source_owner} (Solana)"
         if not verdict.proves:
             if status not in (Status.OPENED, Status.FILLED):   # before the Open: judged then
                 return Decision(ignored=f"foreign fill seen while {status.value}")
-            return Decision(status, f"foreign fill by {ev.filler} in {tx_hash} on {chain}: "
+            return Decision(status, f"foreign fill by {by} in {tx_hash} on {chain}: "
                             f"{verdict.why}; not this intent's fill, never settled",
-                            finding=FOREIGN_FILL, solver=ev.filler)
+                            finding=FOREIGN_FILL, solver=filler)
         if status is not Status.OPENED:
-            return Decision(ignored=f"Filled seen while {status.value}")
-        fields = {"filler": ev.filler, "fill_tx": tx_hash, "fill_chain": chain,
+            # one fill per order: a later proving transfer (Solana has no settler to refuse
+            # it) is a gift, not a second fill
+            return Decision(ignored=f"a fill seen while {status.value}")
+        fields = {"filler": filler, "fill_tx": tx_hash, "fill_chain": chain,
                   "fill_block": seen.block_number, "fill_amount": ev.amount,
                   "shortfall": verdict.shortfall}
         if verdict.shortfall:

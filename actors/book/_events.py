@@ -19,15 +19,19 @@ history entry that did not change the status (a foreign fill) gets an entry sayi
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from peewee import fn
 
 from chains.evm.models import ChainEvent
+from chains.solana import SolanaTransfer
 from protocol import parse_order_typed_data
-from protocol.evidence import Located, Terms
+from protocol.accounts import SOLANA
+from protocol.evidence import Located, SplTransfer, Terms
 from protocol.logs import NonceInvalidated, Open
+from protocol.solana import MEMO_PROGRAM
 
 from . import _store
 from ._chain import CONFLICTING_OPEN, decide, intent_terms, onchain_intent_fields
@@ -41,7 +45,34 @@ __all__ = ["EventsMixin"]
 log = logging.getLogger("orbital.book")
 
 CURSOR = "chain_events"
+SOLANA_CURSOR = "solana_transfers"
 _PAGE = 500
+
+
+@dataclass(frozen=True)
+class SolanaEvidence:
+    """A ``solana_transfer`` row as the evidence of a transition: what the history entry
+    records (chain, slot, signature). ``id`` is None: the entry does not point into
+    ``chain_event`` (whose rows a reorg deletes), so the reorg undo never touches it."""
+
+    chain: str
+    block_number: int
+    tx_hash: str
+    log_index: int
+    block_hash: str = ""
+    id: None = None
+    name: str = "SplTransfer"
+
+
+def solana_located(row: SolanaTransfer, chain_id: int) -> Located:
+    """A memo-tagged SPL transfer row as evidence for the rule (protocol.evidence): located
+    on the Solana chain's id, "emitted" by the Memo program (the destination the origin
+    settlers register), in chain order (slot, then the order it was indexed in)."""
+    return Located(chain_id, MEMO_PROGRAM,
+                   SplTransfer(bytes.fromhex(row.order_id[2:]), row.mint, row.destination,
+                               row.destination_owner, row.source_owner, int(row.amount),
+                               row.signature, int(row.slot), row.block_time),
+                   int(row.slot), "", row.signature, int(row.id), row.block_time)
 
 
 class EventsMixin(BookState):
@@ -50,8 +81,18 @@ class EventsMixin(BookState):
     def setup_events(self) -> None:
         with self.store.connection():
             row = BookCursor.get_or_none(BookCursor.name == CURSOR)
+            sol = BookCursor.get_or_none(BookCursor.name == SOLANA_CURSOR)
         self.event_cursor = row.last_event_id if row is not None else 0
+        self.solana_cursor = sol.last_event_id if sol is not None else 0
         self.catch_up(reorg=True)
+
+    @staticmethod
+    def save_solana_cursor(last_id: int) -> None:
+        """In the caller's transaction; the in-memory cursor moves after its commit."""
+        n = BookCursor.update(last_event_id=last_id).where(
+            BookCursor.name == SOLANA_CURSOR).execute()
+        if n == 0:
+            BookCursor.insert(name=SOLANA_CURSOR, last_event_id=last_id).on_conflict_ignore().execute()
 
     def save_cursor(self, last_event_id: int) -> None:
         n = BookCursor.update(last_event_id=last_event_id).where(BookCursor.name == CURSOR).execute()
@@ -63,6 +104,9 @@ class EventsMixin(BookState):
     def catch_up(self, reorg: bool = False) -> int:
         if reorg:
             self._revert_reorged()
+        return self._catch_up_evm() + self._catch_up_solana()
+
+    def _catch_up_evm(self) -> int:
         applied, conflicts = 0, 0
         while True:
             with self.store.connection():
@@ -112,6 +156,48 @@ class EventsMixin(BookState):
                             created=[(view, first) for _, first, view, _ in created])
         self._tell_voided(news, changes)
         return len(changes) + len(created)
+
+    # ---- Solana destinations: memo-tagged SPL transfers ------------------------------
+    def _catch_up_solana(self) -> int:
+        """Apply ``solana_transfer`` rows that carry an order id, in id order (the order the
+        watcher indexed them: chain order), from the book's own cursor: the first proving
+        transfer of an OPENED intent makes it FILLED, one with other terms is a foreign
+        fill entry, any later one changes nothing (one fill per order)."""
+        applied, conflicts = 0, 0
+        while True:
+            with self.store.connection():
+                rows = list(SolanaTransfer.select().where(
+                    (SolanaTransfer.id > self.solana_cursor) & (SolanaTransfer.order_id != ""))
+                    .order_by(SolanaTransfer.id).limit(_PAGE))
+            if not rows:
+                return applied
+            changes: list[Change] = []
+            local: dict[str, IntentView] = {}
+            for row in rows:
+                self._solana_row(row, local, changes)
+            try:
+                self._commit(changes, also=functools.partial(self.save_solana_cursor,
+                                                             rows[-1].id))
+            except _store.Conflict:
+                conflicts += 1
+                if conflicts > 3:
+                    raise
+                self._reload_active()
+                continue
+            self.solana_cursor = rows[-1].id
+            applied += len(changes)
+            if len(rows) < _PAGE:
+                return applied
+
+    def _solana_row(self, row: SolanaTransfer, local: dict, changes: list[Change]) -> None:
+        ref = self._chain_ref(row.chain)
+        if ref is None or ref.kind != SOLANA:
+            return
+        view = local.get(row.order_id) or self._view(row.order_id)
+        if view is None or view.destination_chain_id != ref.chain_id:
+            return    # not an intent of this book, or not to this chain: not evidence
+        evidence = SolanaEvidence(row.chain, int(row.slot), row.signature, int(row.id))
+        self._decide(view, evidence, solana_located(row, ref.chain_id), local, changes)
 
     def _decide(self, view: IntentView, row, seen: Located, local: dict, changes: list[Change]) -> None:
         """Judge ``row`` for ``view`` and queue what it records (updating ``local``)."""
@@ -185,6 +271,18 @@ class EventsMixin(BookState):
         """Fills indexed before the Open (the destination's watcher ran ahead): judged now
         that the escrow's terms are known, in index order (the proving one makes FILLED,
         foreign ones are recorded)."""
+        try:
+            dest = self.directory.chain_by_id(view.destination_chain_id)
+        except LookupError:
+            dest = None
+        if dest is not None and dest.kind == SOLANA:
+            with self.store.connection():   # the transfers the book has passed already
+                early = list(SolanaTransfer.select().where(
+                    (SolanaTransfer.chain == dest.name) & (SolanaTransfer.order_id == view.id)
+                    & (SolanaTransfer.id <= self.solana_cursor)).order_by(SolanaTransfer.id))
+            for srow in early:
+                self._solana_row(srow, local, changes)
+            return
         with self.store.connection():
             # Every Filled indexed before this Open (earlier pages, or earlier in this one:
             # those were skipped while the intent was not OPENED yet); later ones come next.

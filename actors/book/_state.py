@@ -90,6 +90,7 @@ class BookState(Actor):
     tail_cursor: int
     follow_timer: Timer | None
     event_cursor: int
+    solana_cursor: int
 
     if TYPE_CHECKING:   # one part calls another: defined by the part named
         # the actor (._actor)

@@ -10,7 +10,9 @@ uint ranges) is :func:`protocol.parse_order_typed_data`; signatures are
 from __future__ import annotations
 
 from chains.directory import Directory, UnknownName
+from protocol.accounts import EVM, SOLANA, ChainKind
 from protocol.erc7683 import GaslessOrder
+from protocol.solana import SYSTEM_PROGRAM
 from runtime import InvalidArgument
 
 from ._config import IntentsConfig
@@ -20,6 +22,15 @@ __all__ = ["check_order", "ZERO_ADDRESS"]
 ZERO_ADDRESS = "0x" + "0" * 40
 _M = "typed_data.message."
 _D = _M + "orderData."
+
+
+_KIND_NAMES = {EVM: "an EVM chain", SOLANA: "a Solana chain"}
+
+
+def type_name(kind: ChainKind) -> str:
+    """The orderData type of orders to a chain of ``kind`` (docs/erc7683.md)."""
+    return ("OrbitalOrder32 (outputToken and recipient as bytes32)" if kind == SOLANA
+            else "OrbitalOrder (addresses)")
 
 
 def check_order(order: GaslessOrder, directory: Directory, cfg: IntentsConfig, now: float) -> None:
@@ -36,6 +47,13 @@ def check_order(order: GaslessOrder, directory: Directory, cfg: IntentsConfig, n
         dest = directory.chain_by_id(o.destination_chain_id)
     except UnknownName as exc:
         raise InvalidArgument(str(exc), field=_D + "destinationChainId") from None
+    if origin.kind != EVM:
+        raise InvalidArgument(f"{origin.name} is a Solana chain: Solana is a destination only",
+                              field=_M + "originChainId")
+    if dest.kind != o.destination_kind:
+        raise InvalidArgument(f"{dest.name} is {_KIND_NAMES[dest.kind]}: its orders are "
+                              f"{type_name(dest.kind)}, not {type_name(o.destination_kind)}",
+                              field=_M + "orderDataType")
     if dest.chain_id == origin.chain_id:
         raise InvalidArgument("destinationChainId must differ from originChainId (cross-chain only)",
                               field=_D + "destinationChainId")
@@ -49,7 +67,7 @@ def check_order(order: GaslessOrder, directory: Directory, cfg: IntentsConfig, n
     for name, value in (("inputAmount", o.input_amount), ("outputAmount", o.output_amount)):
         if value <= 0:
             raise InvalidArgument(f"{name} must be greater than 0", field=_D + name)
-    if o.recipient == ZERO_ADDRESS:
+    if o.recipient in (ZERO_ADDRESS, SYSTEM_PROGRAM):
         raise InvalidArgument("recipient must not be the zero address", field=_D + "recipient")
     if order.user == ZERO_ADDRESS:
         raise InvalidArgument("user must not be the zero address", field=_M + "user")

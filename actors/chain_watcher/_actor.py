@@ -38,16 +38,16 @@ import logging
 import time
 from typing import Any
 
-from actors import BOOK_PATH
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.config import WatcherSpec
 from chains.evm.ingest import event_rows, hex_int
 from chains.evm.models import ChainBlock, ChainCursor, ChainEvent, ChainReorg
 from chains.evm.pipeline import Committer, LeaseLost, RangeFetcher, Retry, commit_range
 from protocol.events import EVENTS_BY_TOPIC
-from runtime import Actor, ActorUnavailable, Unavailable
+from runtime import Actor
 
-from ._messages import CHAIN_EVENTS_CHANNEL, ChainEventsCommitted, ChainReorged, WatcherStatus
+from ._messages import ChainEventsCommitted, ChainReorged, WatcherStatus
+from ._wake import wake_book
 
 __all__ = ["ChainWatcher"]
 
@@ -310,18 +310,7 @@ class ChainWatcher(Actor):
 
     # ---- status / notifications ---------------------------------------------------------
     def _notify(self, message: Any) -> None:
-        try:
-            self.ctx.registry.tell(BOOK_PATH, message)
-        except ActorUnavailable:
-            pass  # the store is the source of truth: the book catches up from chain_event
-        if self.store.is_postgres:
-            # The book that leads may be another node's: wake it too (a wake-up only; it
-            # reads chain_event from its cursor, docs/cluster.md "Wake-ups").
-            try:
-                self.store.notify(CHAIN_EVENTS_CHANNEL,
-                                  "reorg" if isinstance(message, ChainReorged) else "events")
-            except Unavailable:
-                pass
+        wake_book(self.ctx.registry, self.store, message)
 
     def status(self) -> dict[str, Any]:
         head = self.head

@@ -44,7 +44,8 @@ from chains.solana import (
 )
 from runtime import Actor
 
-from ._messages import WatcherStatus
+from ._messages import ChainEventsCommitted, WatcherStatus
+from ._wake import wake_book
 
 __all__ = ["SolanaWatcher"]
 
@@ -196,6 +197,9 @@ class SolanaWatcher(Actor):
         if rows:
             log.info("solana transfers indexed", extra={"path": self.path, "count": len(rows),
                                                         "slot": slot})
+            if any(r["order_id"] for r in rows):   # evidence of fills: the book reads them
+                wake_book(self.ctx.registry, self.store,
+                          ChainEventsCommitted(self.name, slot, slot, len(rows)))
 
     def _commit(self, slot: int, head: int, signature: str,
                 rows: list[dict[str, Any]]) -> None:

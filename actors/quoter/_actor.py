@@ -20,6 +20,7 @@ from typing import Any
 from eth_abi.exceptions import DecodingError
 
 from chains.directory import Directory, UnknownName
+from protocol.accounts import SOLANA
 from chains.evm.rpc import RpcClient, RpcError, RpcUnavailable
 from chains.solana import FillCost, SolanaChainConfig, SolanaRpc, fill_cost
 from protocol import order_typed_data
@@ -55,7 +56,7 @@ class Quoter(Actor):
         spec: QuoterSpec = self.config
         self.cfg: QuoterConfig = spec.quoter
         self.chains = spec.chains
-        self.directory = Directory(spec.chains)
+        self.directory = Directory({**spec.chains, **dict(spec.solana_chains)})
         self.solana_chains: dict[str, SolanaChainConfig] = dict(spec.solana_chains)
         self._rpcs: dict[str, RpcClient] = {}
         self._solana_rpcs: dict[str, SolanaRpc] = {}
@@ -285,10 +286,19 @@ class Quoter(Actor):
         cfg = self.cfg
         p_in = self._need(self.price(q.token_in.symbol))
         p_native = self._need(self.price(cfg.native_token))
-        g_origin, g_dest = self.gas(q.origin.name), self.gas(q.destination.name)
-        gas_wei = ((cfg.gas.open + cfg.gas.settle) * g_origin.max_fee_wei
-                   + cfg.gas.fill * g_dest.max_fee_wei)
-        gas_cost = wei_to_token(gas_wei, p_native, p_in, q.token_in.decimals)
+        gas_wei = (cfg.gas.open + cfg.gas.settle) * self.gas(q.origin.name).max_fee_wei
+        if q.destination.kind == SOLANA:
+            # the solver's fill is a Solana transaction: lamports (fees, the recipient's
+            # token account if missing), priced in the input token through SOL
+            fill = self._solana_fill_cost(q.destination.name, q.token_out.address,
+                                          q.recipient, ())
+            fill_cost = lamports_to_token(fill.lamports,
+                                          self._need(self.price(cfg.solana_native_token)),
+                                          p_in, q.token_in.decimals)
+        else:
+            gas_wei += cfg.gas.fill * self.gas(q.destination.name).max_fee_wei
+            fill_cost = 0
+        gas_cost = wei_to_token(gas_wei, p_native, p_in, q.token_in.decimals) + fill_cost
         protocol_fee = -(-q.amount * cfg.protocol_fee_bps // 10_000)
         fee = protocol_fee + gas_cost
         if fee >= q.amount:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from chains.directory import ChainRef, Directory, TokenRef, UnknownName
 from protocol import GaslessOrder, OrbitalOrder
+from protocol.accounts import EVM, SOLANA
 from runtime import InvalidArgument
 
 from ._config import QuoterConfig
@@ -59,6 +60,10 @@ class ParsedQuote:
 
 def parse_quote(req: GetQuote, directory: Directory, cfg: QuoterConfig) -> ParsedQuote:
     origin = resolve_chain(directory, req.origin_chain, "origin_chain")
+    if origin.kind != EVM:
+        raise InvalidArgument(f"{origin.name} is a Solana chain: Solana is a destination only "
+                              "(an origin needs an escrow program, docs/solana.md)",
+                              field="origin_chain")
     if not origin.settler:
         raise InvalidArgument(f"chain {origin.name} has no settler configured, so it cannot "
                               "be an origin chain", field="origin_chain")
@@ -67,7 +72,13 @@ def parse_quote(req: GetQuote, directory: Directory, cfg: QuoterConfig) -> Parse
     token_out = resolve_token(directory, destination, req.output_token, "output_token")
     amount = parse_amount(req.input_amount, "input_amount")
     user = parse_address(req.user, "user")
-    recipient = parse_address(req.recipient, "recipient") if req.recipient else user
+    if destination.kind == SOLANA and not req.recipient:
+        raise InvalidArgument(f"recipient is required when the destination is a Solana chain "
+                              f"({destination.name}): the base58 wallet that receives "
+                              f"{token_out.symbol} (the user's 0x address cannot)",
+                              field="recipient")
+    recipient = fields.account(req.recipient, destination.kind, "recipient") \
+        if req.recipient else user
     slippage = cfg.default_slippage_bps if req.slippage_bps is None else req.slippage_bps
     if not 0 <= slippage <= cfg.max_slippage_bps:
         raise InvalidArgument(f"slippage_bps must be between 0 and {cfg.max_slippage_bps}",
@@ -80,7 +91,7 @@ def build_order(q: ParsedQuote, min_output: int, nonce: int, now: int,
                 cfg: QuoterConfig) -> GaslessOrder:
     """The ERC-7683 order to sign: origin settler's domain, deadlines from now."""
     swap = OrbitalOrder(q.token_in.address, q.amount, q.token_out.address, min_output,
-                        q.recipient, q.destination.chain_id)
+                        q.recipient, q.destination.chain_id, q.destination.kind)
     return GaslessOrder(origin_settler=q.origin.settler, user=q.user, nonce=nonce,
                         origin_chain_id=q.origin.chain_id, open_deadline=now + cfg.open_window,
                         fill_deadline=now + cfg.fill_window, order=swap)

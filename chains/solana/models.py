@@ -37,9 +37,17 @@ class SolanaCursor(BaseModel):
     updated_at = peewee.DoubleField()
 
 
-class SolanaTransfer(BaseModel):
-    """An SPL transfer into a token account of a configured mint, at the chain's commitment."""
+SOLANA_TRANSFER_LOCK_KEY = 7_310_003
+"""The PostgreSQL advisory lock (transaction-level) that orders the commits inserting
+``solana_transfer`` rows, so that the ids a reader's cursor passes are never committed
+later (the same rule as ``chain_event``'s ``CHAIN_EVENT_LOCK_KEY``)."""
 
+
+class SolanaTransfer(BaseModel):
+    """An SPL transfer into a token account of a configured mint, at the chain's commitment.
+    ``id`` grows in commit order (the intent book reads memo-tagged rows from an id cursor)."""
+
+    id = peewee.AutoField()
     chain = peewee.CharField(max_length=64)
     signature = peewee.CharField(max_length=88)
     ix = peewee.IntegerField()            # the instruction's index in the tx (inner: 1000*outer + 1 + inner)
@@ -87,6 +95,10 @@ def insert_transfers(db: peewee.Database, chain: str, rows: Sequence[dict[str, A
     PostgreSQL's both."""
     if not rows:
         return
+    if isinstance(db, peewee.PostgresqlDatabase):
+        # ids drawn, and visible, in commit order across chains (the intent book reads this
+        # table from an id cursor, like chain_event: docs/chain-watcher.md "Commit order")
+        db.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (SOLANA_TRANSFER_LOCK_KEY,))
     amount = SolanaTransfer._meta.fields["amount"]    # exact: a decimal string / numeric
     values = [(chain, r["signature"], r["ix"], r["slot"], r["mint"], r["source"],
                r["destination"], r["source_owner"], r["destination_owner"],

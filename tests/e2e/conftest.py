@@ -50,7 +50,8 @@ def node_config(path, devnet_info, database_url, state_dir, *, confirmations: in
         "intents": {"auction_window": 0.2, "min_open_window": 0, "heartbeat_interval": 0.5,
                     "heartbeat_timeout": 5} | (yaml.safe_load(intents) or {}),
         "attester": {"key": "${ORBITAL_ATTESTER_KEY}", "poll_interval": 0.2},
-        "quoter": {"cache_ttl": 0, "prices": {"USDC": {"static": "1"}, "WETH": {"static": "3000"}}},
+        "quoter": {"cache_ttl": 0, "prices": {"USDC": {"static": "1"}, "WETH": {"static": "3000"},
+                                             "SOL": {"static": "150"}}},
         "keeper": {"tasks": yaml.safe_load(keeper) or {}}}, shutdown_timeout=3)
     return write_config(path, doc, chains_yaml(devnet_info, poll_interval=0.1,
                                                confirmations=confirmations))
