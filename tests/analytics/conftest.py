@@ -24,6 +24,7 @@ from node import new_app
 from orbital.v1 import analytics_pb2_grpc
 from tests._node import node_config, write_config
 from tests.intents.conftest import ADDR, chains_section
+from tests.intents.conftest import intents_node  # noqa: F401 - the full node, for test_submissions
 
 T0 = 1_767_225_600            # 2026-01-01 00:00 UTC
 HOUR, DAY = 3600, 86400
