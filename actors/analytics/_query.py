@@ -19,6 +19,7 @@ differ between the databases and are handled here, in one place:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ from typing import Any
 import peewee
 
 from actors.book import SolverRecord
+
+from ._models import FILL_ENTRY, SETTLE_ENTRY
 
 __all__ = ["Scope", "TokenSum", "Durations", "SummaryFigures", "VolumeRow", "SolverFigures", "nearest_rank",
            "summary", "volume", "leaderboard", "FILLED", "UNFILLED", "count_intents"]
@@ -173,54 +176,67 @@ def _in(values: Sequence[str]) -> str:
 
 # ---- GetSummary ----------------------------------------------------------------------------
 def summary(db: peewee.Database, s: Scope) -> SummaryFigures:
+    """Two passes over the intents in range (the groups; the durations of the filled ones)
+    and one over the hourly submission counts."""
     q = _Sql(db)
     where, params = q.scope(s)
-    by_status = {status: int(n) for status, n in q.rows(
-        f"SELECT i.status, COUNT(*) FROM intent i WHERE {where} GROUP BY i.status", params)}
-    volume_in = _token_sums(q, "origin_chain", "input_token", "input_amount", where, params)
-    volume_out = _token_sums(q, "destination_chain", "output_token", "fill_amount", where, params)
+    by_status: dict[str, int] = {}
+    ins: dict[tuple[str, str], list[int]] = {}
+    outs: dict[tuple[str, str], list[int]] = {}
+    w = q.width
+    for r in q.rows(
+            f"SELECT i.status, i.origin_chain, i.input_token, i.destination_chain, i.output_token, "
+            f"COUNT(*), {q.sums('i.input_amount')}, {q.sums('i.fill_amount')} FROM intent i "
+            f"WHERE {where} GROUP BY 1, 2, 3, 4, 5", params):
+        status, n = r[0], int(r[5])
+        by_status[status] = by_status.get(status, 0) + n
+        if status in FILLED:
+            for into, key, amount in ((ins, (r[1], r[2]), q.total(r[6:6 + w])),
+                                      (outs, (r[3], r[4]), q.total(r[6 + w:6 + 2 * w]))):
+                acc = into.setdefault(key, [0, 0])
+                acc[0] += amount
+                acc[1] += n
     first_hour = math.floor(s.start / 3600) * 3600
     submissions = {code: int(n) for code, n in q.rows(
         f"SELECT code, SUM(count) FROM submission_count WHERE hour >= {q.ph} AND hour < {q.ph} "
         "GROUP BY code", (first_hour, s.end))}
-    fill = _first_fill(q)
-    to_fill = _durations(q, f"SELECT f.at - i.created_at AS d FROM intent i JOIN {fill} f "
-                            f"ON f.intent = i.id WHERE {where}", params)
-    to_settle = _durations(
-        q, f"SELECT st.at - f.at AS d FROM intent i JOIN {fill} f ON f.intent = i.id "
-           "JOIN intent_transition st ON st.intent = i.id AND st.status = 'SETTLED' "
-           f"AND st.reverted = {_false(q)} WHERE {where}", params)
-    return SummaryFigures(by_status, submissions, volume_in, volume_out, to_fill, to_settle)
+    to_fill, to_settle = _durations(q, where, params)
+    return SummaryFigures(by_status, submissions, _sums(ins), _sums(outs), to_fill, to_settle)
 
 
-def _false(q: _Sql) -> str:
-    return "FALSE" if q.pg else "0"
+def _sums(acc: dict[tuple[str, str], list[int]]) -> list[TokenSum]:
+    return [TokenSum(chain, token, amount, n) for (chain, token), (amount, n) in sorted(acc.items())]
 
 
-def _first_fill(q: _Sql) -> str:
-    """The FILLED entry of each intent whose evidence stands (one per intent: a reorg
-    marks the one it removed ``reverted``, and a FILLED -> FILLED entry records a finding,
-    not the fill). A subquery joined by intent id."""
-    return ("(SELECT intent, MIN(at) AS at FROM intent_transition WHERE status = 'FILLED' "
-            f"AND from_status <> 'FILLED' AND reverted = {_false(q)} GROUP BY intent)")
+def _aliased(predicate: str, alias: str) -> str:
+    """A partial index's predicate on the columns of ``alias``."""
+    return re.sub(r"\b(status|from_status|reverted)\b", alias + r".\1", predicate)
 
 
-def _token_sums(q: _Sql, chain: str, token: str, amount: str, where: str,
-                params: list[Any]) -> list[TokenSum]:
-    rows = q.rows(f"SELECT i.{chain}, i.{token}, COUNT(*), {q.sums('i.' + amount)} FROM intent i "
-                  f"WHERE {where} AND i.status IN {_in(FILLED)} GROUP BY i.{chain}, i.{token} "
-                  f"ORDER BY i.{chain}, i.{token}", params)
-    return [TokenSum(r[0], r[1], q.total(r[3:]), int(r[2])) for r in rows]
-
-
-def _durations(q: _Sql, inner: str, params: list[Any]) -> Durations:
+def _durations(q: _Sql, where: str, params: list[Any]) -> tuple[Durations, Durations]:
+    """Submit -> fill and fill -> settle of the intents in range that were filled. The fill
+    is the FILLED entry whose evidence stands: one per intent (a reorg marks the one it
+    removed ``reverted`` before a new fill is recorded; a FILLED -> FILLED entry records a
+    finding, not the fill)."""
+    fill, settle = _aliased(FILL_ENTRY, "f"), _aliased(SETTLE_ENTRY, "st")
+    inner = (
+        "SELECT f.at - i.created_at AS d1, st.at - f.at AS d2 FROM intent i "
+        f"JOIN intent_transition f ON f.intent = i.id AND {fill} "
+        f"LEFT JOIN intent_transition st ON st.intent = i.id AND {settle} "
+        f"WHERE {where} AND i.status IN {_in(FILLED)}")
     if q.pg:
-        n, p50, p90 = q.rows(
-            "SELECT COUNT(*), percentile_disc(0.5) WITHIN GROUP (ORDER BY d), "
-            f"percentile_disc(0.9) WITHIN GROUP (ORDER BY d) FROM ({inner}) AS x", params)[0]
-        return Durations(int(n), float(p50 or 0.0), float(p90 or 0.0))
-    samples = [r[0] for r in q.rows(f"{inner} ORDER BY d", params)]
-    return Durations(len(samples), nearest_rank(samples, 0.5), nearest_rank(samples, 0.9))
+        n1, a, b, n2, c, d = q.rows(
+            "SELECT COUNT(d1), percentile_disc(0.5) WITHIN GROUP (ORDER BY d1), "
+            "percentile_disc(0.9) WITHIN GROUP (ORDER BY d1), COUNT(d2), "
+            "percentile_disc(0.5) WITHIN GROUP (ORDER BY d2), "
+            f"percentile_disc(0.9) WITHIN GROUP (ORDER BY d2) FROM ({inner}) AS x", params)[0]
+        return (Durations(int(n1), float(a or 0.0), float(b or 0.0)),
+                Durations(int(n2), float(c or 0.0), float(d or 0.0)))
+    rows = q.rows(inner, params)
+    fills = sorted(r[0] for r in rows)
+    settles = sorted(r[1] for r in rows if r[1] is not None)
+    return (Durations(len(fills), nearest_rank(fills, 0.5), nearest_rank(fills, 0.9)),
+            Durations(len(settles), nearest_rank(settles, 0.5), nearest_rank(settles, 0.9)))
 
 
 def nearest_rank(ordered: Sequence[float], p: float) -> float:
@@ -265,7 +281,7 @@ def leaderboard(db: peewee.Database, now: float, window: float) -> list[SolverFi
     reverts = {s: int(n) for s, n in q.rows(
         "SELECT COALESCE(NULLIF(t.solver, ''), NULLIF(i.filler, ''), i.solver) AS s, COUNT(*) "
         "FROM intent_transition t JOIN intent i ON i.id = t.intent "
-        f"WHERE t.reverted = {'TRUE' if q.pg else '1'} AND t.status IN ('OPENED', 'FILLED') "
+        "WHERE t.reverted AND t.status IN ('OPENED', 'FILLED') "
         "GROUP BY 1", ())}
     volumes: dict[str, list[TokenSum]] = {}
     for r in q.rows(f"SELECT i.filler, i.destination_chain, i.output_token, COUNT(*), "
