@@ -1,8 +1,8 @@
 """AnalyticsService latency at 100,000 intents, on SQLite and PostgreSQL.
 
-A fresh database per engine is seeded in bulk (multi-row INSERTs: about 100,000 intents
-over the last 30 days on four routes, each with the history its status implies, about
-400,000 transitions; 50 solvers with records and reliability marks; hourly submission
+A fresh database per engine is seeded in bulk (multi-row INSERTs: 100,000 intents
+accepted in time order over the last 29 days on four routes, each with the history its
+status implies, about 410,000 transitions; 50 solvers with records and reliability marks; hourly submission
 counts), then a real node serving only AnalyticsService answers, over gRPC on loopback:
 
 - GetSummary of the last 30 days (every intent: statuses, exact sums, two percentiles),
