@@ -1,11 +1,18 @@
-"""Submissions and refusals by code, counted by the intent service of a full node (every
-kind of build_app) as real clients submit, read back through GetSummary, and still there
-after the node restarts (the counts are durable: submission_count)."""
+"""The service on a full node (every kind of build_app): health and reflection; and
+submissions and refusals by code, counted by the intent service as real clients submit,
+read back through GetSummary, and still there after the node restarts (the counts are
+durable: submission_count)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from orbital.v1 import analytics_pb2 as A
 from orbital.v1 import analytics_pb2_grpc
@@ -48,3 +55,26 @@ def test_submissions_and_refusals_by_code(intents_node, nodes):
     stub = nodes.stub(node, analytics_pb2_grpc.AnalyticsServiceStub)
     again = stub.GetSummary(A.GetSummaryRequest(filter=A.Filter(period=A.PERIOD_HOUR)))
     assert {c.code: c.count for c in again.submissions_by_code} == expected
+
+
+def test_served_with_reflection_and_health(intents_node, nodes):
+    """The full node registers the service like the others: health SERVING, and grpcurl
+    (the real binary) calls it with no proto files, through server reflection."""
+    node, _ = intents_node()
+    health = nodes.stub(node, health_pb2_grpc.HealthStub)
+    reply = health.Check(health_pb2.HealthCheckRequest(service="orbital.v1.AnalyticsService"),
+                         timeout=5)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    grpcurl = Path(sys.executable).parent / "grpcurl"
+    run = subprocess.run(
+        [str(grpcurl), "-plaintext", "-d", '{"filter": {"period": "PERIOD_HOUR"}}',
+         f"127.0.0.1:{node.grpc_port}", "orbital.v1.AnalyticsService/GetSummary"],
+        capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert len(doc["by_status"]) == 9 and doc["start_time"] < doc["end_time"]
+    refused = subprocess.run(
+        [str(grpcurl), "-plaintext", "-d", '{"page_size": 1000}', f"127.0.0.1:{node.grpc_port}",
+         "orbital.v1.AnalyticsService/GetSolverLeaderboard"], capture_output=True, text=True,
+        timeout=60)
+    assert "Code: InvalidArgument" in refused.stderr and "page_size" in refused.stderr
