@@ -6,7 +6,7 @@ node, so the intent service counts here. Counts gather in memory on the server's
 are added to ``submission_count`` at most once a second (one upsert per (hour, code)), and
 at the server's stop: a flood of refused calls costs the database one small write a
 second, never one per call. A crash loses at most the last second's counts; a write that
-fails (store down) keeps them for the next one.
+fails (store down) keeps them and tries again a second later.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ class SubmissionTally:
         hour = int(self.node.clock.wall()) // 3600 * 3600
         with self._lock:
             self._pending[(hour, code)] = self._pending.get((hour, code), 0) + n
+        self._arm()
+
+    def _arm(self) -> None:
+        """A flush in FLUSH_SECONDS unless one is due (on the server's loop)."""
         server = self.node.grpc
         if server is None:
             return
@@ -71,8 +75,9 @@ class SubmissionTally:
                                   update={SubmissionCount.count: SubmissionCount.count + n})
                      .execute())
         except Exception as exc:  # noqa: BLE001 - kept for the next flush, never lost here
-            log.warning("submission counts not written; kept for the next flush",
+            log.warning("submission counts not written; kept, retried in a second",
                         extra={"error": repr(exc)[:200]})
             with self._lock:
                 for key, n in batch.items():
                     self._pending[key] = self._pending.get(key, 0) + n
+            self.node.grpc.loop.call_soon_threadsafe(self._arm)   # and try again
