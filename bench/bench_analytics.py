@@ -164,6 +164,8 @@ def _measure(url: str, tmp: Path) -> dict[str, Any]:
     from orbital.v1 import analytics_pb2 as A
     from orbital.v1 import analytics_pb2_grpc
     from runtime.store import Store
+
+    from actors.analytics import count_intents
     tmp.mkdir(parents=True, exist_ok=True)
     now = time.time()
     seeded = _seed(url, tmp, now)
@@ -181,7 +183,7 @@ def _measure(url: str, tmp: Path) -> dict[str, Any]:
 
     def count() -> None:
         with counter.connection() as db:
-            assert db.execute_sql("SELECT count(*) FROM intent").fetchone()[0] == INTENTS
+            assert count_intents(db) == INTENTS
 
     try:
         summary = stub.GetSummary(A.GetSummaryRequest(filter=month), timeout=60)

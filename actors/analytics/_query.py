@@ -31,7 +31,8 @@ from actors.book import SolverRecord
 from ._models import FILL_ENTRY, SETTLE_ENTRY
 
 __all__ = ["Scope", "TokenSum", "Durations", "SummaryFigures", "VolumeRow", "SolverFigures", "nearest_rank",
-           "summary", "volume", "leaderboard", "FILLED", "UNFILLED", "count_intents"]
+           "summary", "volume", "leaderboard", "FILLED", "UNFILLED", "count_intents",
+           "first_accepted"]
 
 FILLED = ("FILLED", "SETTLED")
 UNFILLED = ("CANCELLED", "EXPIRED", "REFUNDED", "FAILED")
@@ -267,6 +268,12 @@ def volume(db: peewee.Database, s: Scope, bucket_seconds: int) -> list[VolumeRow
 def count_intents(db: peewee.Database) -> int:
     """``SELECT count(*)`` of the intent table: the benchmark's floor."""
     return int(_Sql(db).rows("SELECT COUNT(*) FROM intent", ())[0][0])
+
+
+def first_accepted(db: peewee.Database) -> float | None:
+    """When the first intent was accepted (the start of PERIOD_ALL); None: no intent."""
+    value = _Sql(db).rows("SELECT MIN(created_at) FROM intent", ())[0][0]
+    return None if value is None else float(value)
 
 
 # ---- GetSolverLeaderboard --------------------------------------------------------------------

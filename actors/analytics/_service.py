@@ -43,9 +43,9 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         return {(t.chain, t.address): t.symbol for c in self._directory().chains for t in c.tokens}
 
     def _first(self, db: Any) -> float:
-        """When the first intent was accepted (the start of PERIOD_ALL)."""
-        row = db.execute_sql("SELECT MIN(created_at) FROM intent").fetchone()
-        return float(row[0]) if row and row[0] is not None else self.node.clock.wall()
+        """The start of PERIOD_ALL: the first intent's acceptance (now when there is none)."""
+        first = _query.first_accepted(db)
+        return self.node.clock.wall() if first is None else first
 
     # ---- GetSummary ------------------------------------------------------------------------
     def _summary(self, request: A.GetSummaryRequest) -> A.Summary:
