@@ -1,9 +1,10 @@
 """The analytics figures as SQL over the book's tables: pure (a database and a scope in,
 plain values out), the same answers on SQLite and PostgreSQL.
 
-Why SQL and not Python loops: at 100,000 intents a Python pass over the rows costs a few
-hundred milliseconds; grouped in the database it is one index range scan. Two things
-differ between the databases and are handled here, in one place:
+Why SQL and not Python loops: grouping, counting and summing in the database is one pass
+in C over the rows in range, and only the groups (a few dozen) come back to Python; a
+Python pass would first fetch every row. Two things differ between the databases and are
+handled here, in one place:
 
 - **exact sums.** uint256 amounts are ``NUMERIC(78,0)`` on PostgreSQL (``SUM`` is exact)
   but decimal *text* on SQLite, where ``SUM`` would turn them into 64-bit floats. On SQLite
@@ -11,8 +12,8 @@ differ between the databases and are handled here, in one place:
   a 64-bit integer, and the pieces put back together in Python: exact for up to 9.2
   million rows per group (9.2e18 / 1e12), and SQLite raises "integer overflow" rather
   than round if that is ever passed.
-- **percentiles.** PostgreSQL computes them (``percentile_disc``); SQLite returns the
-  durations sorted and the nearest-rank sample is picked here. Both are nearest-rank (the
+- **percentiles.** PostgreSQL computes them (``percentile_disc``); from SQLite the
+  durations are fetched, sorted and the nearest-rank sample picked here. Both are nearest-rank (the
   smallest sample with at least p of the samples at or below it), so the answers agree.
 """
 
