@@ -33,7 +33,7 @@ GROUPS: dict[str, tuple[Strategy, tuple[str, ...]]] = {
 # Kind packages under actors/, in the order they are installed.
 KINDS: tuple[str, ...] = (
     "chain_watcher", "keeper", "book", "admission", "attester", "solvers", "in_house_solver",
-    "quoter", "alerts", "rebalance", "bridge_relayer", "funding",
+    "quoter", "alerts", "rebalance", "bridge_relayer", "funding", "analytics",
 )
 
 

@@ -16,6 +16,7 @@ from runtime.config import default_config_path, load_config
 from runtime.node import Node, build_tree
 
 from . import build_app
+from ._analytics_cli import add_analytics_commands
 
 __all__ = ["add_subcommands", "main"]
 
@@ -155,8 +156,9 @@ def cmd_reload(args) -> int:
 
 
 def add_subcommands(sub) -> None:
-    """Add run/check-config/tree/nodes/chains/reload to ``sub`` (an argparse subparsers object), beside
-    the user commands of :mod:`clients.cli`."""
+    """Add run/check-config/tree/nodes/chains/reload and the analytics commands
+    (summary/volume/leaderboard, :mod:`._analytics_cli`) to ``sub`` (an argparse
+    subparsers object), beside the user commands of :mod:`clients.cli`."""
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", default=default_config_path())
     run.add_argument("--log-level", default=os.environ.get("ORBITAL_LOG_LEVEL", "INFO"))
@@ -177,6 +179,7 @@ def add_subcommands(sub) -> None:
         if name in ("nodes", "chains"):
             p.add_argument("--json", action="store_true", help="the reply as JSON")
         p.set_defaults(fn=fn)
+    add_analytics_commands(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,8 @@ contract with sessions, services, watchers and the keeper), :mod:`._auction`,
 :mod:`._chain` (what a chain event does), :mod:`._events` (catch-up and reorgs),
 :mod:`._validate`, :mod:`._proto` (views -> protobuf), :mod:`._score` (reliability and
 the ranking rule, pure), :mod:`._reliability` (windows, suspensions, exclusions),
-:mod:`._admin` (ListSolvers, GetSolverRecord), :mod:`._actor` (the Book).
+:mod:`._admin` (ListSolvers, GetSolverRecord), :mod:`._tally` (submissions by code, for
+the analytics), :mod:`._actor` (the Book).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, 
                      SHORTFALL, Decision, decide, intent_terms)
 from ._forward import book_forwarder
 from ._models import (MIGRATION, MIGRATIONS, BookCursor, BookRequest, IntentRow, IntentTransition, SolverMark,
-                      SolverRecord)
+                      SolverRecord, SubmissionCount)
+from ._tally import SubmissionTally
 from ._service import IntentServicer, intent_service
-from ._store import transitions_after
+from ._store import insert_intents, transitions_after, write_transition
 from ._proto import (intent_pb, solver_record_pb, status_from_pb, status_pb, transition_pb,
                      update_pb)
 from ._score import Ranked, Window, rank, reliability, suspension
@@ -54,6 +56,7 @@ __all__ = [
     "Decline", "DeclineRefused", "ReadRecord", "RecordOf", "SolverRecords", "SolverRecordView",
     "Suspended", "SolverMark", "solver_record_pb", "list_solvers", "get_solver_record",
     "Ranked", "Window", "rank", "reliability", "suspension", "FollowTick", "transitions_after",
+    "SubmissionCount", "SubmissionTally", "intents_config", "insert_intents", "write_transition",
 ]
 
 

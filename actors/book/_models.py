@@ -15,7 +15,7 @@ from runtime.store import BaseModel, Migration, UInt256Field
 
 __all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "SolverMark",
            "BookRequest", "MODELS", "MIGRATION", "MIGRATION_0310", "MIGRATION_0340",
-           "MIGRATION_0350", "MIGRATION_0360", "MIGRATIONS"]
+           "MIGRATION_0350", "MIGRATION_0360", "MIGRATION_0900", "SubmissionCount", "MIGRATIONS"]
 
 
 class IntentRow(BaseModel):
@@ -211,6 +211,26 @@ def _migrate_0350(db: peewee.Database) -> None:
     db.create_tables([BookRequest])
 
 
+class SubmissionCount(BaseModel):
+    """Orders submitted (SubmitIntent, and each order of SubmitIntents) per hour and the
+    gRPC code they were answered with ("OK": accepted). Refusals leave no intent row, so
+    without this the analytics could not count them durably (the Prometheus counters
+    restart at zero with the node). One row per (hour, code), added to in batches
+    (actors.book._tally): a flood of refusals costs one upsert a second, not one per call."""
+
+    hour = peewee.BigIntegerField()          # unix seconds at the start of the UTC hour
+    code = peewee.CharField(max_length=32)
+    count = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "submission_count"
+        primary_key = peewee.CompositeKey("hour", "code")
+
+
+def _migrate_0900(db: peewee.Database) -> None:
+    db.create_tables([SubmissionCount])
+
+
 MIGRATION = Migration("0300_intents", _migrate_0300)
 MIGRATION_0310 = Migration("0310_settlement_evidence", _migrate_0310)
 MIGRATION_0340 = Migration("0340_solver_reliability", _migrate_0340)
@@ -228,4 +248,6 @@ def _migrate_0360(db: peewee.Database) -> None:
 
 MIGRATION_0350 = Migration("0350_book_requests", _migrate_0350)
 MIGRATION_0360 = Migration("0360_intent_solana_accounts", _migrate_0360)
-MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340, MIGRATION_0350, MIGRATION_0360]
+MIGRATION_0900 = Migration("0900_submission_counts", _migrate_0900)
+MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340, MIGRATION_0350, MIGRATION_0360,
+              MIGRATION_0900]

@@ -44,6 +44,7 @@ from ._forward import book_forwarder
 from ._messages import Cancel, Submit, SubmitBatch, Subscribe, Unsubscribe
 from ._models import IntentRow
 from ._proto import intent_pb, status_from_pb, update_pb
+from ._tally import SubmissionTally
 from ._validate import check_order
 from ._views import TERMINAL, IntentUpdateView, Status
 
@@ -82,6 +83,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         self._dir: tuple[object, Directory] | None = None
         self._limits: tuple[IntentsConfig, RateLimiter, RateLimiter] | None = None
         self._elsewhere_until = 0.0
+        self.tally = SubmissionTally(node)
         self._forwards = node.metrics.counter(
             "orbital_intents_forwarded_total", "calls this node forwarded to the node whose "
             "book holds lease book, by method and the status they ended with",
@@ -177,15 +179,32 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     @unary("IntentService/SubmitIntent")
     async def SubmitIntent(self, request, context):
+        try:
+            reply, here = await self._submit(request, context)
+        except Relayed:
+            raise   # the holder's answer: counted by the holder
+        except OrbitalError as exc:
+            self.tally.count(exc.code.name)
+            raise
+        except Exception:
+            self.tally.count("INTERNAL")
+            raise
+        if here:
+            self.tally.count("OK")
+        return reply
+
+    async def _submit(self, request, context) -> tuple[intents_pb2.Intent, bool]:
+        """The accepted intent, and whether this node's book accepted it (False: the
+        holder's answer, forwarded)."""
         self._rate_limit(context, trusted=await self._trusted(context))
         if self._book_elsewhere(context):
-            return await self._forward("SubmitIntent", request, intents_pb2.Intent, context)
+            return await self._forward("SubmitIntent", request, intents_pb2.Intent, context), False
         submit = self._verify(request)   # CPU only (~0.1 ms): a thread hop would cost more
         submit = await self._check_on_chain(submit)
         try:
-            return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT))
+            return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT)), True
         except LeaseLost:
-            return await self._forward("SubmitIntent", request, intents_pb2.Intent, context)
+            return await self._forward("SubmitIntent", request, intents_pb2.Intent, context), False
 
     # ---- forwarding to the book's holder ------------------------------------------------
     def _fwd(self) -> Forwarder:
@@ -244,10 +263,26 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     @unary("IntentService/SubmitIntents")
     async def SubmitIntents(self, request, context):
+        try:
+            reply, here = await self._submit_batch(request, context)
+        except Relayed:
+            raise   # the holder's answer: counted by the holder
+        except Exception as exc:   # the batch as a whole: each of its orders refused
+            code = exc.code.name if isinstance(exc, OrbitalError) else "INTERNAL"
+            self.tally.count(code, max(1, len(request.orders)))
+            raise
+        if here:
+            for r in reply.results:
+                self.tally.count(_CODE_NAMES.get(r.error.code, "UNKNOWN")
+                                 if r.HasField("error") else "OK")
+        return reply
+
+    async def _submit_batch(self, request, context) -> tuple[intents_pb2.SubmitIntentsResponse, bool]:
+        """The results, and whether this node answered them (False: forwarded)."""
         self._rate_limit(context, max(1, len(request.orders)), trusted=await self._trusted(context))
         if self._book_elsewhere(context):
             return await self._forward("SubmitIntents", request,
-                                       intents_pb2.SubmitIntentsResponse, context)
+                                       intents_pb2.SubmitIntentsResponse, context), False
         verified = await self.node.grpc.call(self._verify_all, request)
 
         async def on_chain(c: Submit | OrbitalError) -> Submit | OrbitalError:
@@ -265,7 +300,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
                                                               _ASK_TIMEOUT) if submits else ())
         except LeaseLost:
             return await self._forward("SubmitIntents", request,
-                                       intents_pb2.SubmitIntentsResponse, context)
+                                       intents_pb2.SubmitIntentsResponse, context), False
         results = []
         for c in checked:
             got = c if isinstance(c, OrbitalError) else next(stored)
@@ -274,7 +309,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
                     error=status_proto(got, "IntentService/SubmitIntents")))
             else:
                 results.append(intents_pb2.SubmitIntentResult(intent=intent_pb(got)))
-        return intents_pb2.SubmitIntentsResponse(results=results)
+        return intents_pb2.SubmitIntentsResponse(results=results), True
 
     # ---- GetIntent / ListIntents ----------------------------------------------------
     def _get(self, intent_id: str):
