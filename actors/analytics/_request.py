@@ -1,8 +1,9 @@
 """Checking analytics requests at the edge: every bad field is an INVALID_ARGUMENT naming it.
 
 Chains and tokens resolve through the config's one directory
-(:class:`chains.directory.Directory`: EVM chains and Solana destinations), as everywhere else; time ranges must not be inverted; a volume query may span at most
-:data:`MAX_BUCKETS` buckets (a range of years in hours would be a reply of tens of
+(:class:`chains.directory.Directory`: EVM chains and Solana destinations), as everywhere
+else; time ranges must not be inverted; a volume query may span at most :data:`MAX_BUCKETS`
+buckets (a range of years in hours would be a reply of tens of
 thousands of rows per route); leaderboard pages are 1 to :data:`MAX_PAGE` rows with an
 opaque token bound to nothing but the board (runtime.grpc paging).
 """
