@@ -162,3 +162,26 @@ def test_solana_is_not_an_origin_and_orders_must_match_their_destination(system,
         assert err.value.code_name == "INVALID_ARGUMENT"
         assert [f for f, _ in err.value.violations] == ["typed_data.message.orderDataType"]
         assert "OrbitalOrder32" in err.value.message
+
+
+def test_the_cli_quotes_and_submits_to_a_solana_recipient(system, devnet_info, capsys,
+                                                          monkeypatch):
+    from clients.cli import main
+    node = system()
+    user = [x for x in devnet_info.accounts if "user" in x.roles][0]
+    recipient = str(Keypair().pubkey())
+    args = ["--target", f"127.0.0.1:{node.grpc_port}", "--from", "devnet-a", "--to",
+            "solana-local", "--input", "USDC", "--output", "USDC", "--amount", "100000000",
+            "--recipient", recipient]
+    assert main(["quote", *args, "--user", user.address, "--json"]) == 0
+    quote = json.loads(capsys.readouterr().out)
+    assert quote["output_token"] == _sol(devnet_info)["tokens"]["USDC"]["mint"]
+    assert "OrbitalOrder32" in json.loads(quote["typed_data"])["types"]
+    monkeypatch.setenv("ORBITAL_KEY", user.private_key)
+    assert main(["submit", *args]) == 0
+    iid = capsys.readouterr().out.strip()
+    with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:
+        got = client.get(iid)
+    assert got.recipient == recipient and got.destination_chain == "solana-local"
+    assert main(["quote", *args[:-1], "0x" + "22" * 20, "--user", user.address]) != 0
+    assert "this is a Solana chain" in capsys.readouterr().err
