@@ -30,7 +30,9 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    for secret in _secrets:
+    with _lock:   # a copy: another thread may register a secret meanwhile
+        secrets = tuple(_secrets)
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, "***")
     return _BEARER.sub(r"\1***", text)

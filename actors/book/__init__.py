@@ -13,6 +13,7 @@ the analytics), :mod:`._actor` (the Book).
 from __future__ import annotations
 
 from chains.directory import intent_chains_of
+from chains.solana import MIGRATIONS as SOLANA_MIGRATIONS
 
 from actors import BOOK_PATH
 from actors.admission import admission_config
@@ -67,7 +68,9 @@ def intents_config(config) -> IntentsConfig:
 
 def install(app: App) -> None:
     app.section("intents", IntentsConfig)
-    for migration in MIGRATIONS:
+    # the memo-tagged SPL transfers the book reads (Solana destinations): the table is the
+    # Solana watchers', registered here too so a book runs on a store that has it
+    for migration in [*MIGRATIONS, *SOLANA_MIGRATIONS]:
         app.migration(migration)
 
     @app.provide("intents")

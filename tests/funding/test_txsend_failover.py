@@ -90,6 +90,7 @@ def proxied(chain_a, store, treasury):
     """sender(rule) -> a TxSender whose RPC client has the proxy first, anvil second."""
     made = []
 
+    chain_a.rpc("evm_setAutomine", True)    # another test may have left it off
     def make(rule) -> TxSender:
         proxy = Proxy(chain_a.info.rpc_url, rule)
         rpc = RpcClient([proxy.url, chain_a.info.rpc_url], timeout=5)
