@@ -77,6 +77,19 @@ class SolanaRpc:
                 raise RpcError(f"getTransaction {sig}: no transaction: {str(reply)[:100]}")
         return replies
 
+    def transaction(self, signature: str, *, commitment: str) -> dict[str, Any] | None:
+        """``getTransaction`` (``json`` encoding) of one signature at ``commitment``; None
+        when the node has no such transaction at that level (not landed, or not yet
+        ``finalized``): the attester's re-read before it pays, where "not yet" must wait."""
+        cfg = {"commitment": commitment, "encoding": "json", "maxSupportedTransactionVersion": 0}
+        reply = self.client.call("getTransaction", [signature, cfg])
+        if reply is None:
+            return None
+        if not isinstance(reply, dict) or not isinstance(reply.get("transaction"), dict) \
+                or not _uint(reply.get("slot")):
+            raise RpcError(f"getTransaction {signature}: malformed reply: {str(reply)[:100]}")
+        return reply
+
     def prioritization_fees(self, accounts: Sequence[str]) -> list[tuple[int, int]] | None:
         """``getRecentPrioritizationFees(accounts)``: (slot, micro-lamports per CU) of the
         recent slots, or None when the node does not have the method (JSON-RPC -32601:
