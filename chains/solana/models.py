@@ -40,6 +40,7 @@ class SolanaCursor(BaseModel):
 class SolanaTransfer(BaseModel):
     """An SPL transfer into a token account of a configured mint, at the chain's commitment."""
 
+    id = peewee.AutoField()       # peewee's implicit key, named: insertion order within a slot
     chain = peewee.CharField(max_length=64)
     signature = peewee.CharField(max_length=88)
     ix = peewee.IntegerField()            # the instruction's index in the tx (inner: 1000*outer + 1 + inner)
