@@ -354,9 +354,14 @@ class Attester(SenderOwner, Actor):
         dest = intent.destination_chain
         if dest in self.solana:
             sol = self.solana[dest]
-            return prove_solana_fill(
-                intent, events, dest_chain_id=int(self.spec.solana[dest].chain_id or 0),
-                transaction=lambda sig: sol.transaction(sig, commitment="finalized"))
+            try:
+                return prove_solana_fill(
+                    intent, events, dest_chain_id=int(self.spec.solana[dest].chain_id or 0),
+                    transaction=lambda sig: sol.transaction(sig, commitment="finalized"))
+            except (RpcUnavailable, RpcError) as exc:
+                # The Solana chain is down or answers garbage: this intent waits, the
+                # origin's other settlements go on (the EVM origin is not the one failing).
+                return Proof(False, reason=f"{dest} RPC: {exc}", wait=True)
         rpc, headers = self.rpcs[dest], {}
 
         def header(n: int) -> dict | None:

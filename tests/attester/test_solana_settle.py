@@ -296,3 +296,38 @@ def test_a_transfer_after_fill_deadline_or_without_block_time_never_proves(scena
     assert not unknown.ok and not unknown.wait and "no block time" in unknown.reason
     other = prove(intent, None)
     assert not other.ok and other.wait and "not finalized yet" in other.reason
+
+
+def test_a_shortfall_on_solana_is_held_as_on_evm(scenario, roles):
+    """The policy after the proof is the EVM intents' own: a transfer below the winning bid
+    (above the minimum) is held for an operator (shortfall_policy: hold), not paid."""
+    s = scenario
+    order = s.order(roles["users"][0], roles["solver"], nonce=9600)
+    sig = s.transfer(order, MIN_OUT + 10)
+    s.index(sig)
+    s.filled(order, sig, awarded_amount=MIN_OUT + 100, shortfall=90)
+    assert poll(s.node)["devnet-a"]["sent"] is None and txs(s.node) == []
+    held = orders(s.node)["0x" + order.order_id.hex()]
+    assert held.status == "held" and "90 below the winning bid" in held.reason
+    assert s.a.escrow_status(order.order_id) == 1
+
+
+def test_solana_down_delays_its_intents_only(scenario, chains, roles):
+    """solana-local gone: its intent waits (no FAILED), while an EVM intent of the same
+    origin is settled in the same round."""
+    from .conftest import open_and_fill, record_as_book
+
+    s, (a, b) = scenario, chains
+    order = s.order(roles["users"][1], roles["solver"], nonce=9700)
+    sig = s.transfer(order, MIN_OUT)
+    s.index(sig)
+    s.filled(order, sig)
+    evm = open_and_fill(a, b, roles["users"][2], roles["solver"], nonce=9701)
+    record_as_book(s.node, a, b, evm)
+    b.mine()
+    s.local.shutdown()
+    s.local.server_close()
+
+    out = poll(s.node)["devnet-a"]
+    assert out["orders"] == [evm.id]
+    assert "0x" + order.order_id.hex() not in orders(s.node) and s.book.ask("seen") == []
