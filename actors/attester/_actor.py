@@ -357,7 +357,7 @@ class Attester(SenderOwner, Actor):
             try:
                 return prove_solana_fill(
                     intent, events, dest_chain_id=int(self.spec.solana[dest].chain_id or 0),
-                    transaction=lambda sig: sol.transaction(sig, commitment="finalized"))
+                    transactions=lambda sigs: sol.transactions_at(sigs, commitment="finalized"))
             except (RpcUnavailable, RpcError) as exc:
                 # The Solana chain is down or answers garbage: this intent waits, the
                 # origin's other settlements go on (the EVM origin is not the one failing).

@@ -19,7 +19,7 @@ watcher's ``solana_transfer`` rows of the order id, each re-read at ``finalized`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from typing import Any
@@ -99,10 +99,11 @@ def solana_transfers(intent: IntentRow) -> list[SolanaTransfer]:
 
 
 def prove_solana_fill(intent: IntentRow, rows: list[SolanaTransfer], *, dest_chain_id: int,
-                      transaction: Callable[[str], dict[str, Any] | None]) -> Proof:
+                      transactions: Callable[[Sequence[str]], list[dict[str, Any] | None]]
+                      ) -> Proof:
     """The transfer among ``rows`` that fills ``intent`` (an order to a Solana chain), by
-    :func:`~protocol.evidence.first_proving`. ``transaction(signature)``: the node's
-    ``getTransaction`` at ``finalized`` (None: not finalized yet).
+    :func:`~protocol.evidence.first_proving`. ``transactions(signatures)``: the node's
+    ``getTransaction`` of each at ``finalized`` (None: not finalized yet), in order.
 
     Each row is re-read and re-decoded (:func:`chains.solana.transfers_of`, the same
     instruction) rather than trusted: what is judged is what the finalized chain says. A
@@ -117,11 +118,10 @@ def prove_solana_fill(intent: IntentRow, rows: list[SolanaTransfer], *, dest_cha
     seens: list[Located] = []
     waiting: list[tuple[tuple[int, int], str]] = []    # ((slot, row id), why)
     refusals: list[str] = []
-    replies: dict[str, dict[str, Any] | None] = {}
+    unique = list(dict.fromkeys(row.signature for row in rows))
+    replies = dict(zip(unique, transactions(unique)))
     for row in rows:
         sig = row.signature
-        if sig not in replies:
-            replies[sig] = transaction(sig)
         reply = replies[sig]
         if reply is None:
             waiting.append(((int(row.slot), int(row.id)),

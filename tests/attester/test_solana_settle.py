@@ -225,8 +225,8 @@ def test_one_fill_per_order_the_first_proving_transfer(scenario, roles):
         intent = IntentRow.get_by_id(oid)
         rows = solana_transfers(intent)
     assert [r.signature for r in rows] == [short, first, second]
-    proof = prove_solana_fill(intent, rows, dest_chain_id=CHAIN_ID,
-                              transaction=lambda sig: s.rpc.transaction(sig, commitment="finalized"))
+    proof = prove_solana_fill(intent, rows, dest_chain_id=CHAIN_ID, transactions=lambda sigs:
+                              s.rpc.transactions_at(sigs, commitment="finalized"))
     assert (proof.ok, proof.fill_tx, proof.amount) == (True, first, MIN_OUT)
 
     poll(s.node)
@@ -286,7 +286,7 @@ def test_a_transfer_after_fill_deadline_or_without_block_time_never_proves(scena
 
     def prove(intent, reply):
         return prove_solana_fill(intent, rows, dest_chain_id=CHAIN_ID,
-                                 transaction=lambda _: reply)
+                                 transactions=lambda sigs: [reply for _ in sigs])
     assert prove(intent, reply).ok
     intent.fill_deadline = reply["blockTime"] - 1
     late = prove(intent, reply)
@@ -331,3 +331,25 @@ def test_solana_down_delays_its_intents_only(scenario, chains, roles):
     out = poll(s.node)["devnet-a"]
     assert out["orders"] == [evm.id]
     assert "0x" + order.order_id.hex() not in orders(s.node) and s.book.ask("seen") == []
+
+
+def test_dust_tagged_with_the_order_id_does_not_hide_the_fill(scenario, roles):
+    """Anyone can tag a transfer with an order id: an attacker's 120 dust transfers before
+    the solver's fill (more than one batch of re-reads) are each refused, the fill proves."""
+    s, a = scenario, scenario.a
+    attacker = SOLANA_ACCOUNTS[5]
+    start = a.head() + 1
+    order = s.order(roles["users"][2], roles["solver"], nonce=9800)
+    tag = "0x" + order.order_id.hex()
+    dust = [s.local.chain.send_instructions(
+        [spl_transfer_checked(str(attacker.pubkey), MINT, RECIPIENT, 1, 6), memo(tag)],
+        attacker.keypair, []) for _ in range(120)]
+    fill = s.transfer(order, MIN_OUT)
+    s.index(*dust, fill)
+    s.filled(order, fill)
+    with s.node.store.connection():
+        assert len(solana_transfers(IntentRow.get_by_id(tag))) == 121
+    poll(s.node)
+    poll(s.node)
+    [ev] = s.settled(start)
+    assert ev["filler"] == roles["solver"].address
