@@ -152,10 +152,18 @@ def prove_solana_fill(intent: IntentRow, rows: list[SolanaTransfer], *, dest_cha
         seen, v = found_fill
         earlier = [why for key, why in waiting if key < (seen.block_number, seen.log_index)]
         if earlier:
-            return Proof(False, reason="; ".join(earlier), wait=True)
+            return Proof(False, reason=_some(earlier, "; "), wait=True)
         return Proof(True, fill_key="0x" + terms.fill_key.hex(), amount=v.amount,
                      shortfall=v.shortfall, reason=v.why, fill_tx=seen.tx_hash)
     refusals += [f"{s.tx_hash}: {judge(terms, s, awarded=awarded).why}" for s in seens]
     if waiting:
-        return Proof(False, reason="; ".join(why for _, why in waiting), wait=True)
-    return Proof(False, reason="no memo-tagged transfer fills the order: " + " | ".join(refusals))
+        return Proof(False, reason=_some([why for _, why in waiting], "; "), wait=True)
+    return Proof(False, reason="no memo-tagged transfer fills the order: " +
+                 _some(refusals, " | "))
+
+
+def _some(reasons: list[str], sep: str, keep: int = 10) -> str:
+    """The first ``keep`` reasons (anyone can tag transfers with an order id: a reason
+    naming each of thousands would be no use to an operator)."""
+    more = len(reasons) - keep
+    return sep.join(reasons[:keep]) + (f"{sep}and {more} more" if more > 0 else "")

@@ -344,11 +344,18 @@ def test_dust_tagged_with_the_order_id_does_not_hide_the_fill(scenario, roles):
     dust = [s.local.chain.send_instructions(
         [spl_transfer_checked(str(attacker.pubkey), MINT, RECIPIENT, 1, 6), memo(tag)],
         attacker.keypair, []) for _ in range(120)]
-    fill = s.transfer(order, MIN_OUT)
-    s.index(*dust, fill)
-    s.filled(order, fill)
+    s.index(*dust)
+    s.filled(order, dust[0])
     with s.node.store.connection():
-        assert len(solana_transfers(IntentRow.get_by_id(tag))) == 121
+        intent = IntentRow.get_by_id(tag)
+        rows = solana_transfers(intent)
+    alone = prove_solana_fill(intent, rows, dest_chain_id=CHAIN_ID, transactions=lambda sigs:
+                              s.rpc.transactions_at(sigs, commitment="finalized"))
+    assert not alone.ok and not alone.wait and alone.reason.endswith("and 110 more")
+    fill = s.transfer(order, MIN_OUT)
+    s.index(fill)
+    with s.node.store.connection():
+        assert len(solana_transfers(intent)) == 121
     poll(s.node)
     poll(s.node)
     [ev] = s.settled(start)
