@@ -86,8 +86,24 @@ def _decode_tx(params: list) -> VersionedTransaction:
 class Methods:
     """One method per RPC call; ``params`` is the request's params list."""
 
-    def __init__(self, chain: SolanaChain) -> None:
+    def __init__(self, chain: SolanaChain, *, finalized_lag: int = 0) -> None:
         self.chain = chain
+        # Slots between the newest slot and the newest ``finalized`` one. 0 (the default):
+        # everything is finalized at once, as LiteSVM has no votes. A node's finalized slot
+        # trails by 31+ slots; tests that must see "landed, not finalized yet" set it.
+        self.finalized_lag = finalized_lag
+
+    def _finalized_slot(self) -> int:
+        """The last closed slot (no transaction lands there any more), ``finalized_lag``
+        slots further back when a test holds finality behind."""
+        return max(0, self.chain.slot - 1 - self.finalized_lag)
+
+    def _visible(self, slot: int, cfg: dict) -> bool:
+        """Is a transaction of ``slot`` there at the request's commitment?"""
+        return cfg.get("commitment") != "finalized" or slot <= self._finalized_slot()
+
+    def _level(self, slot: int) -> str:
+        return "finalized" if slot <= self._finalized_slot() else "confirmed"
 
     def _ctx(self, value: Any) -> dict[str, Any]:
         return {"context": {"slot": self.chain.slot, "apiVersion": VERSION["solana-core"]}, "value": value}
@@ -114,13 +130,14 @@ class Methods:
         return GENESIS_HASH
 
     def getSlot(self, params: list) -> int:
-        """``processed``: the slot being filled now. ``confirmed`` / ``finalized``: the last
-        closed slot, as on a real cluster, where no transaction can land in a slot once it is
-        confirmed (LiteSVM has no votes: a closed slot is final at once). Answering the open
-        slot there let a reader move its cursor to a slot that a transaction then landed in."""
-        commitment = _config(params, 0).get("commitment", "finalized")
-        slot = self.chain.slot
-        return slot if commitment == "processed" else max(slot - 1, 0)
+        """``processed``: the slot being filled now. ``confirmed``: the last closed slot, as on
+        a real cluster, where no transaction can land in a slot once it is confirmed (the
+        open slot there let a reader move its cursor to a slot a transaction then landed
+        in). ``finalized``: that too, or ``finalized_lag`` slots behind it."""
+        commitment = _config(params or [], 0).get("commitment", "finalized")
+        if commitment == "processed":
+            return self.chain.slot
+        return self._finalized_slot() if commitment == "finalized" else max(self.chain.slot - 1, 0)
 
     def getBlockHeight(self, params: list) -> int:
         return self.chain.block_height
@@ -187,11 +204,10 @@ class Methods:
             raise Fault(-32602, "sigVerify may not be used with replaceRecentBlockhash")
         return self._ctx(self.chain.simulate(tx, sig_verify=sig_verify, replace_blockhash=replace))
 
-    @staticmethod
-    def _status(record: TxRecord) -> dict:
+    def _status(self, record: TxRecord) -> dict:
         return {"slot": record.slot, "confirmations": None, "err": record.err,
                 "status": {"Ok": None} if record.err is None else {"Err": record.err},
-                "confirmationStatus": "finalized"}
+                "confirmationStatus": self._level(record.slot)}
 
     def getSignatureStatuses(self, params: list) -> dict:
         p = _params(params, 1)
@@ -208,7 +224,7 @@ class Methods:
         cfg = {"encoding": p[1]} if len(p) > 1 and isinstance(p[1], str) else _config(p, 1)  # old form: encoding
         with self.chain.lock:
             record = self.chain.records.get(sig)
-        if record is None:
+        if record is None or not self._visible(record.slot, cfg):
             return None
         tx = record.tx
         is_v0 = isinstance(tx.version(), int)
@@ -290,7 +306,8 @@ class Methods:
         before = str(_signature(cfg["before"])) if cfg.get("before") else None
         until = str(_signature(cfg["until"])) if cfg.get("until") else None
         return [{"signature": r.signature, "slot": r.slot, "err": r.err, "memo": None, "blockTime": r.block_time,
-                 "confirmationStatus": "finalized"} for r in self.chain.signatures_for(address, limit, before, until)]
+                 "confirmationStatus": self._level(r.slot)}
+                for r in self.chain.signatures_for(address, limit, before, until)]
 
 
 def _error(code: int, message: str, req_id: Any = None, data: Any = None) -> dict[str, Any]:
@@ -366,9 +383,9 @@ class SolanaRpcServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, host: str, port: int, chain: SolanaChain | None = None, *, slot_ms: int = 400,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, finalized_lag: int = 0) -> None:
         self.chain = chain or SolanaChain()
-        self.methods = Methods(self.chain)
+        self.methods = Methods(self.chain, finalized_lag=finalized_lag)
         self.verbose = verbose
         self._ticker_stop = threading.Event()
         super().__init__((host, port), _Handler)

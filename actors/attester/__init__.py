@@ -12,6 +12,9 @@ they are sent, reconciled after a restart, stuck ones replaced with bumped EIP-1
 nonces shared with any other actor signing with the same key); the batch behind each one
 is committed first (never settles twice); an order that keeps reverting, or whose
 evidence does not match, is reported to ``intents/book`` as :class:`SettlementFailed`.
+An intent to a Solana chain (an OrbitalOrder32) is proven by the first memo-tagged SPL
+transfer that fills it, re-read at ``finalized`` (Solana's settlement depth), and repaid to
+the filler its escrow names (``escrows(id)``), through the same batches and rules.
 It also sends ``refund(orderId)`` for expired OPENED intents when the keeper asks
 (:class:`RefundDue`). See docs/attester.md.
 
@@ -25,6 +28,7 @@ DecideShortfall method; ``_actor`` the actor.
 from __future__ import annotations
 
 from chains.evm.config import chains_of
+from chains.solana import solana_chains_of
 
 import logging
 
@@ -36,7 +40,7 @@ from actors import ATTESTER_PATH, BOOK_PATH
 from ._actor import Attester
 from ._config import AttesterConfig, AttesterSpec
 from ._admin import decide_shortfall
-from ._evidence import Proof, fill_events, prove_fill
+from ._evidence import Proof, fill_events, prove_fill, prove_solana_fill, solana_transfers
 from ._messages import AttesterStatus, DecideShortfall, Poll, RefundDue, SettlementFailed
 from ._models import (MIGRATION, MIGRATIONS, AttesterBatch, AttesterOrder, refund_reference,
                       settle_reference)
@@ -44,6 +48,7 @@ from ._models import (MIGRATION, MIGRATIONS, AttesterBatch, AttesterOrder, refun
 __all__ = ["install", "Attester", "AttesterConfig", "AttesterSpec", "AttesterStatus", "Poll",
            "SettlementFailed", "RefundDue", "DecideShortfall", "AttesterOrder", "AttesterBatch",
            "MIGRATION", "MIGRATIONS", "BOOK_PATH", "Proof", "fill_events", "prove_fill",
+           "prove_solana_fill", "solana_transfers",
            "settle_reference", "refund_reference", "decide_shortfall"]
 
 log = logging.getLogger("orbital.attester")
@@ -53,11 +58,14 @@ def install(app: App) -> None:
     from actors.book import MIGRATIONS as BOOK_MIGRATIONS
     from chains.evm.models import MIGRATION as CHAIN_MIGRATION
     from chains.evm.txsend import MIGRATION as TX_MIGRATION
+    from chains.solana import MIGRATIONS as SOLANA_MIGRATIONS
     app.section("attester", AttesterConfig)
     # It reads the book's and the watchers' tables and sends through evm_tx: their
     # migrations (deduplicated by id when those kinds are installed too) make sure the
     # tables exist.
     app.migration(CHAIN_MIGRATION)
+    for migration in SOLANA_MIGRATIONS:     # solana_transfer: fills of orders to Solana
+        app.migration(migration)
     for migration in BOOK_MIGRATIONS:
         app.migration(migration)
     app.migration(TX_MIGRATION)
@@ -82,4 +90,5 @@ def install(app: App) -> None:
             log.error("attester chains without a configured settler are ignored",
                       extra={"chains": unknown})
         origins = tuple(n for n in origins if n in chains)
-        return [ChildSpec("attester", Attester, AttesterSpec(section, chains, origins))]
+        solana = {n: c for n, c in solana_chains_of(config).items() if c.chain_id is not None}
+        return [ChildSpec("attester", Attester, AttesterSpec(section, chains, origins, solana))]

@@ -17,9 +17,13 @@ per origin chain:
    a fill that proves it by the evidence rule in ``chain_event`` (:mod:`._evidence`: the
    escrow's exact originData; none is FAILED, a missing or reorged row waits), and an
    escrow still ``Opened`` on the origin settler (``escrows(id)``; Settled/Refunded ones
-   are skipped: never settle twice). A fill below the winning bid (a shortfall) is held
-   until an operator decides (``shortfall_policy: hold``, :class:`DecideShortfall`) or
-   settled and recorded (``settle``);
+   are skipped: never settle twice). An intent to a Solana chain has no depth in blocks:
+   its memo-tagged transfers (``solana_transfer``) are re-read at ``finalized``
+   (:func:`._evidence.prove_solana_fill`), and ``settle`` pays the filler its escrow names
+   (read from ``escrows(id)``: the settler refuses any other for such an order). A fill
+   below the winning bid (a shortfall) is held until an operator decides
+   (``shortfall_policy: hold``, :class:`DecideShortfall`) or settled and recorded
+   (``settle``);
 4. up to ``batch_size`` of them go in one ``settle(orderIds, fillers, fillKeys)``: gas estimated
    first (an estimate that reverts is narrowed down order by order), the batch committed
    (``attester_batch``), then the transaction recorded and sent by the TxSender with
@@ -45,6 +49,7 @@ sends nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -56,13 +61,15 @@ from actors.book import IntentRow
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.txsend import TX_FAILED, TX_MINED, TX_PENDING, TX_REVERTED, EvmTx
 from chains.evm.owner import SenderOwner
+from chains.solana import SolanaRpc
+from protocol.evidence import Escrow
 from actors.alerts import RaiseAlert, raise_alert
 from runtime import Actor, LeaseLost, SingletonLease, register_secret
 
-from ._calls import (ESCROW_STATUS, attester_calldata, decode_escrow_status, escrow_calldata,
+from ._calls import (ESCROW_STATUS, attester_calldata, decode_escrow, escrow_calldata,
                      revert_reason, settle_calldata)
 from ._config import AttesterSpec
-from ._evidence import Proof, fill_events, prove_fill
+from ._evidence import Proof, fill_events, prove_fill, prove_solana_fill, solana_transfers
 from ._ledger import Decision, Ledger
 from ._messages import AttesterStatus, DecideShortfall, Poll, RefundDue
 from ._models import AttesterBatch, AttesterOrder
@@ -90,6 +97,10 @@ class Attester(SenderOwner, Actor):
                      for n, c in spec.chains.items()}
         self.settlers = {n: to_checksum_address(c.contracts.settler)
                          for n, c in spec.chains.items()}
+        # Solana destinations: fills re-read at finalized before anything is paid
+        self.solana = {n: self.own(SolanaRpc(c.rpc, timeout=self.cfg.rpc_timeout,
+                                             backoff_max=c.rpc_backoff_max))
+                       for n, c in spec.solana.items()}
         # one lease per origin chain: each chain's settling moves between nodes alone
         self.leases = {n: self.hold_lease(f"attester:{n}") for n in spec.origins}
         self.ledger = Ledger(self.store, self.ctx.registry, self.cfg.max_retries,
@@ -248,9 +259,14 @@ class Attester(SenderOwner, Actor):
         batch: list[tuple[IntentRow, Proof]] = []
         waiting, skipped = 0, 0
         ready = self._ready(name, heads)
-        statuses = self._escrows(name, [i.id for i, _ in ready])
-        for (intent, proof), st in zip(ready, statuses):
+        escrows = self._escrow_rows(name, [i.id for i, _ in ready])
+        for (intent, proof), escrow in zip(ready, escrows):
+            st = escrow.status
             if st == 1:
+                if intent.destination_chain in self.solana:
+                    # An order to Solana repays only the filler named at open: the chain's
+                    # word, never the book's row (the Solana transfer names no EVM address).
+                    proof = dataclasses.replace(proof, filler=escrow.filler)
                 batch.append((intent, proof))
             elif st in (2, 3):
                 skipped += 1
@@ -296,13 +312,18 @@ class Attester(SenderOwner, Actor):
                 (IntentRow.status == "FILLED") & (IntentRow.origin_chain == name) &
                 IntentRow.id.not_in(self.ledger.excluded()))
                 .order_by(IntentRow.fill_block, IntentRow.id).limit(self.cfg.batch_size * 4))
-            events = {i.id: fill_events(i) for i in intents}
+            events: dict[str, list[Any]] = {
+                i.id: solana_transfers(i) if i.destination_chain in self.solana else fill_events(i)
+                for i in intents}
             repay = {o.intent for o in AttesterOrder.select(AttesterOrder.intent).where(
                 AttesterOrder.intent.in_([i.id for i in intents]) &
                 (AttesterOrder.decision == "repay"))} if intents else set()
         deep = []
         for i in intents:
             dest = i.destination_chain
+            if dest in self.solana:     # finalized is Solana's settlement depth (in _prove)
+                deep.append(i)
+                continue
             if dest not in self.rpcs:
                 log.warning("destination chain not configured", extra={"intent": i.id,
                                                                         "chain": dest})
@@ -331,6 +352,16 @@ class Attester(SenderOwner, Actor):
 
     def _prove(self, intent: IntentRow, events: list) -> Proof:
         dest = intent.destination_chain
+        if dest in self.solana:
+            sol = self.solana[dest]
+            try:
+                return prove_solana_fill(
+                    intent, events, dest_chain_id=int(self.spec.solana[dest].chain_id or 0),
+                    transactions=lambda sigs: sol.transactions_at(sigs, commitment="finalized"))
+            except (RpcUnavailable, RpcError) as exc:
+                # The Solana chain is down or answers garbage: this intent waits, the
+                # origin's other settlements go on (the EVM origin is not the one failing).
+                return Proof(False, reason=f"{dest} RPC: {exc}", wait=True)
         rpc, headers = self.rpcs[dest], {}
 
         def header(n: int) -> dict | None:
@@ -352,12 +383,20 @@ class Attester(SenderOwner, Actor):
 
     def _escrows(self, name: str, ids: list[str]) -> list[int]:
         """``escrows(id).status`` of each order on the origin settler, one batch."""
+        return [e.status for e in self._escrow_rows(name, ids)]
+
+    def _escrow_rows(self, name: str, ids: list[str]) -> list[Escrow]:
+        """``escrows(id)`` of each order on the origin settler, one batch (a reply of
+        another shape is the node's error: the round ends, retried next round)."""
         if not ids:
             return []
         replies = self.rpcs[name].batch([("eth_call", [{"to": self.settlers[name],
                                                         "data": escrow_calldata(i)},
                                                        "latest"]) for i in ids])
-        return [decode_escrow_status(r) for r in replies]
+        try:
+            return [decode_escrow(r if isinstance(r, str) else "") for r in replies]
+        except ValueError as exc:
+            raise RpcError(f"escrows() on {name}: {exc}") from None
 
     def _estimate(self, name: str, batch: list[tuple[IntentRow, Proof]]
                   ) -> tuple[list[tuple[IntentRow, Proof]], int]:

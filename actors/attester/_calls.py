@@ -7,14 +7,17 @@ Sending them (nonces, fees, record-then-send, replacement) is not here: it is
 
 from __future__ import annotations
 
+from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import keccak
+from eth_abi.exceptions import DecodingError
+from eth_utils import keccak, to_checksum_address
 
 from chains.evm import RpcError
 from protocol import abi
+from protocol.evidence import Escrow
 
 __all__ = ["settle_calldata", "refund_calldata", "escrow_calldata", "attester_calldata",
-           "decode_escrow_status", "revert_reason", "ESCROW_STATUS"]
+           "decode_escrow", "decode_escrow_status", "revert_reason", "ESCROW_STATUS"]
 
 _SETTLE = keccak(text="settle(bytes32[],address[],bytes32[])")[:4]
 _ESCROWS = keccak(text="escrows(bytes32)")[:4]
@@ -56,6 +59,25 @@ def decode_escrow_status(result: str) -> int:
     if len(data) < 96:
         raise ValueError(f"escrows(): short reply ({len(data)} bytes)")
     return int.from_bytes(data[64:96], "big")
+
+
+_ESCROW_TYPES = ["address", "uint32", "uint8", "address", "address", "uint256", "bytes32"]
+
+
+def decode_escrow(result: str) -> Escrow:
+    """``escrows(id)`` in full, as the evidence rule's :class:`~protocol.evidence.Escrow`:
+    the filler named at open is whom ``settle`` must pay for an order to a Solana chain
+    (the settler refuses any other for an OrbitalOrder32 escrow), so it is read from the
+    chain, never from what an indexer wrote. ``ValueError`` on a reply of another shape."""
+    data = bytes.fromhex(result[2:]) if result.startswith("0x") else b""
+    if len(data) != 32 * len(_ESCROW_TYPES):
+        raise ValueError(f"escrows(): expected {32 * len(_ESCROW_TYPES)} bytes, got {len(data)}")
+    try:
+        user, deadline, status, token, filler, amount, key = abi_decode(_ESCROW_TYPES, data)
+    except DecodingError as exc:
+        raise ValueError(f"escrows(): {exc}") from None
+    return Escrow(int(status), to_checksum_address(user), int(deadline),
+                  to_checksum_address(token), int(amount), to_checksum_address(filler), bytes(key))
 
 
 def revert_reason(exc: RpcError) -> str:

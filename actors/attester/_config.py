@@ -18,11 +18,12 @@ keys stay flat in the file (``attester.replace_after``), as they were.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Optional
 
 from chains.evm.config import ChainConfig
 from chains.evm.txsend import TxConfig
+from chains.solana import SolanaChainConfig
 from runtime.config import Secret, opt
 
 __all__ = ["AttesterConfig", "AttesterSpec"]
@@ -58,3 +59,6 @@ class AttesterSpec:
     config: AttesterConfig
     chains: dict[str, ChainConfig]          # every chain with a settler (destinations too)
     origins: tuple[str, ...]                # the chains it settles on
+    # Solana chains that are intent destinations (a ``chain_id``): their fills are re-read
+    # at ``finalized`` from these RPCs before an escrow is paid.
+    solana: dict[str, SolanaChainConfig] = field(default_factory=dict)

@@ -77,6 +77,29 @@ class SolanaRpc:
                 raise RpcError(f"getTransaction {sig}: no transaction: {str(reply)[:100]}")
         return replies
 
+    def transaction(self, signature: str, *, commitment: str) -> dict[str, Any] | None:
+        """``getTransaction`` (``json`` encoding) of one signature at ``commitment``; None
+        when the node has no such transaction at that level (not landed, or not yet
+        ``finalized``): the attester's re-read before it pays, where "not yet" must wait."""
+        return self.transactions_at([signature], commitment=commitment)[0]
+
+    def transactions_at(self, signatures: Sequence[str], *,
+                        commitment: str) -> list[dict[str, Any] | None]:
+        """:meth:`transaction` of each signature, 100 per batch request (an order's
+        memo-tagged transfers may be many: anyone can send one)."""
+        cfg = {"commitment": commitment, "encoding": "json", "maxSupportedTransactionVersion": 0}
+        out: list[dict[str, Any] | None] = []
+        for i in range(0, len(signatures), 100):
+            chunk = list(signatures[i:i + 100])
+            replies = self.client.batch([("getTransaction", [s, cfg]) for s in chunk])
+            for sig, reply in zip(chunk, replies):
+                if reply is not None and (not isinstance(reply, dict)
+                                          or not isinstance(reply.get("transaction"), dict)
+                                          or not _uint(reply.get("slot"))):
+                    raise RpcError(f"getTransaction {sig}: malformed reply: {str(reply)[:100]}")
+                out.append(reply)
+        return out
+
     def prioritization_fees(self, accounts: Sequence[str]) -> list[tuple[int, int]] | None:
         """``getRecentPrioritizationFees(accounts)``: (slot, micro-lamports per CU) of the
         recent slots, or None when the node does not have the method (JSON-RPC -32601:

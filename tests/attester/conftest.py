@@ -26,6 +26,7 @@ from actors.bridge_relayer import install as install_relayer
 from chains.evm.config import ChainConfig
 from chains.evm.ingest import event_rows, insert_events
 from chains.evm.txsend import EvmTx
+from chains.solana import SolanaChainConfig
 from devnet import free_ports
 from protocol import FillData, GaslessOrder, OrbitalOrder, ResolvedOrder, abi, decode_log
 from node import new_app
@@ -170,11 +171,13 @@ def record_as_book(node: Node, a: Chain, b: Chain, f: Filled, *, fill_receipt: d
 def attester_node(tmp_path, chains, roles):
     with TestNodes(tmp_path) as nodes:
         def start(database_url: str, *, key: str | None = None, relayer: bool = False,
-                  node: dict | None = None, **opts) -> tuple[Node, FakeClock, Any]:
+                  node: dict | None = None, solana: dict | None = None,
+                  **opts) -> tuple[Node, FakeClock, Any]:
             """``relayer``: the bridge relayer too (actor chains/relayer), signing with the
             attester's key as on the devnet (account 1 holds both roles). ``node``: keys
             of ``node:`` (a second node of one test: its ``name``), the config then
-            written to ``<name>.yaml``."""
+            written to ``<name>.yaml``. ``solana``: ``kind: solana`` entries added to the
+            ``chains`` section (name -> entry)."""
             node = dict(node or {})
             opts = {"batch_size": 20, "poll_interval": 600, "replace_after": 30,
                     "max_retries": 2} | opts
@@ -182,7 +185,8 @@ def attester_node(tmp_path, chains, roles):
             sections = {
                 "chains": chains_section(chains, tokens=False, rpc_backoff_max=0.2,
                                          settlement_depth=depth,
-                                         contracts=("settler", "bridge") if relayer else ("settler",)),
+                                         contracts=("settler", "bridge") if relayer else ("settler",))
+                | dict(solana or {}),
                 "attester": {"key": "${ORBITAL_ATTESTER_KEY:-}"}
                 | {k: yaml_value(v) for k, v in opts.items()}}
             if relayer:
@@ -191,7 +195,7 @@ def attester_node(tmp_path, chains, roles):
                 "intents": {"intensity": 10, "period": 10, "backoff": {"initial": 0}}},
                 file=f"{node.get('name', 'supervisor')}.yaml", **node)
             app = new_app()
-            app.section("chains", dict[str, ChainConfig])   # the watchers' section, no watchers
+            app.section("chains", dict[str, ChainConfig | SolanaChainConfig])   # no watchers
             install(app)
             if relayer:
                 install_relayer(app)

@@ -92,3 +92,25 @@ def test_settlement_depth_is_the_chains_and_the_old_key_is_refused_by_name(tmp_p
     with pytest.raises(ConfigError) as exc:
         _load(tmp_path, "attester:\n  shortfall_policy: maybe\n", {})
     assert "attester.shortfall_policy" in str(exc.value)
+
+
+def test_solana_destinations_are_the_solana_chains_with_a_chain_id(tmp_path):
+    """Solana chains with a ``chain_id`` (intent destinations) are handed to the attester
+    for their finalized re-reads; one without is watched only, and neither is an origin."""
+    from chains.solana import SolanaChainConfig
+
+    mint = "444YucPLqi6FUoEiUw7Dveb3RDfZzPAazdJSATSAkfcT"
+    path = tmp_path / "supervisor.yaml"
+    path.write_text(CHAINS + f"""  sol: {{kind: solana, chain_id: 900, rpc: [http://127.0.0.1:3],
+         tokens: {{USDC: {{mint: {mint}, decimals: 6}}}}}}
+  watched: {{kind: solana, rpc: [http://127.0.0.1:4]}}
+attester:
+  key: ${{ORBITAL_ATTESTER_KEY:-}}
+""")
+    app = new_app()
+    app.section("chains", dict[str, ChainConfig | SolanaChainConfig])
+    install(app)
+    cfg = load_config(str(path), app, {"ORBITAL_ATTESTER_KEY": KEY})
+    [spec] = [c for c in _intents(app, cfg) if c.id == "attester"]
+    assert set(spec.config.solana) == {"sol"} and spec.config.solana["sol"].chain_id == 900
+    assert spec.config.origins == ("a", "b")

@@ -254,3 +254,33 @@ def test_timer_closes_empty_blocks():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_finalized_trails_by_the_configured_lag():
+    """With ``finalized_lag`` a transaction is confirmed at once and finalized that many
+    slots later, as on a cluster: getSlot, getTransaction and the statuses follow; the
+    node's client (``chains.solana.SolanaRpc.transaction``) says None until then."""
+    from chains.solana import SolanaRpc
+
+    srv = serve("127.0.0.1", 0, slot_ms=0)
+    srv.methods.finalized_lag = 3
+    rpc = SolanaRpc([srv.url], timeout=5)
+    try:
+        a, b = SOLANA_ACCOUNTS[3], SOLANA_ACCOUNTS[4]
+        sig = srv.chain.send_instructions([transfer(TransferParams(
+            from_pubkey=a.pubkey, to_pubkey=b.pubkey, lamports=5))], a.keypair, [])
+        slot = call(srv.url, "getSlot")["result"]
+        assert call(srv.url, "getSlot", {"commitment": "finalized"})["result"] == slot - 3
+        assert rpc.transaction(sig, commitment="confirmed")["slot"] <= slot
+        assert rpc.transaction(sig, commitment="finalized") is None
+        [status] = rpc.signature_statuses([sig])
+        assert status is not None and status["confirmationStatus"] == "confirmed"
+        for _ in range(3):
+            srv.chain.new_block()
+        assert rpc.transaction(sig, commitment="finalized")["transaction"]["signatures"] == [sig]
+        assert rpc.signature_statuses([sig])[0]["confirmationStatus"] == "finalized"
+        assert rpc.transaction(str(Keypair().sign_message(b"x")), commitment="finalized") is None
+    finally:
+        rpc.close()
+        srv.shutdown()
+        srv.server_close()
