@@ -37,6 +37,8 @@ from ._chain import EvmChain
 from ._config import SolverConfig
 from ._execute import AwardJob, Executor, Outcome, bounded
 from ._inventory import Inventory
+from ._journal import FillJournal
+from ._solana import SolanaChain
 from ._session import SessionRun
 
 __all__ = ["Solver"]
@@ -57,8 +59,14 @@ class Solver:
                                             receipt_timeout=config.receipt_timeout,
                                             before_send=before_send)
                        for c in config.chains}
-        self.inventory = Inventory(config, self.chains)
-        self.executor = Executor(self.chains, config.address, self._report, self._report_mismatch)
+        journal = FillJournal(config.state_dir)
+        self.solana = {c.chain_id: SolanaChain(c, config.solana_key, journal, rpc_timeout=config.rpc_timeout,
+                                               confirm_timeout=config.receipt_timeout,
+                                               before_send=before_send)
+                       for c in config.solana_chains if config.solana_key is not None}
+        self.inventory = Inventory(config, self.chains, solana=self.solana)
+        self.executor = Executor(self.chains, config.address, self._report, self._report_mismatch,
+                                 solana=self.solana)
         self.connected = threading.Event()    # set while a session is welcomed
         self.stats: Counter[str] = Counter()
         self.error: str | None = None         # a fatal refusal, set when the solver gave up
@@ -106,7 +114,8 @@ class Solver:
         """Sessions until :meth:`stop` (or a fatal refusal, recorded in ``error``)."""
         attempt = 0
         log.info("solver %s serving chains %s", self.config.address,
-                 ", ".join(f"{c.name}({c.chain_id})" for c in self.config.chains))
+                 ", ".join([f"{c.name}({c.chain_id})" for c in self.config.chains]
+                           + [f"{c.name}({c.chain_id})" for c in self.config.solana_chains]))
         while not self._stop.is_set():
             run = SessionRun(self.config, self)
             self._run = run

@@ -1,0 +1,264 @@
+"""Awards to Solana executed by the reference solver against a real devnet (anvil origin) and
+a real solana-local: openFor naming the solver on the origin, the escrow judged with the
+solver as its filler, then ONE Solana transaction (the recipient's token account created,
+TransferChecked of the awarded amount, Memo v2 of the order id), confirmed and reported.
+Never twice: a retried award, a restart after the signature was recorded (sent or not), and
+an expired blockhash all end with exactly one transfer. Inventory: no bid beyond the SPL
+balance, none without SOL for fees."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+
+import pytest
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from solders.keypair import Keypair
+
+from devnet.solana_keys import CHAIN_ID, SOLANA_ACCOUNTS, mint_keypair
+from devnet.solana_rpc import SolanaRpcServer
+from devnet.solana_svm import BLOCKHASH_VALIDITY
+from protocol import GaslessOrder, OrbitalOrder
+from protocol.solana import MEMO_PROGRAM, TOKEN_PROGRAM, associated_token_address
+from solver import (AwardJob, Executor, FillJournal, Inventory, SolanaChain, SolanaChainSpec, SolanaKey,
+                    SolanaToken, SolverConfig)
+
+from .conftest import ONE_USDC
+
+MINT = str(mint_keypair().pubkey())
+SOLVER_SOL = SOLANA_ACCOUNTS[2]          # the devnet's Solana "solver" account (USDC and SOL)
+
+
+class Crash(RuntimeError):
+    """The solver process dying right before a transaction goes out."""
+
+
+class Calls(list):
+    def __call__(self, *args):
+        self.append(args)
+
+
+@pytest.fixture(scope="module")
+def local():
+    server = SolanaRpcServer("127.0.0.1", 0, slot_ms=0)     # a block per transaction only
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def sol_spec(local):
+    return SolanaChainSpec("solana-local", CHAIN_ID, (local.url,), {"USDC": SolanaToken("USDC", MINT, 6)})
+
+
+@pytest.fixture
+def state_dir(tmp_path):
+    return tmp_path / "solver-state"
+
+
+@pytest.fixture
+def make_sol(sol_spec, state_dir):
+    """A SolanaChain as a (re)started solver builds it: same key, same journal directory."""
+    def make(before_send=None, spec=None):
+        return SolanaChain(spec or sol_spec, SolanaKey(SOLVER_SOL.keypair), FillJournal(state_dir),
+                           confirm_timeout=10, before_send=before_send)
+    return make
+
+
+def _order32(orders, *, recipient: str, min_output=99 * ONE_USDC, input_amount=100 * ONE_USDC):
+    """A signed USDC(devnet-a) -> USDC(solana-local) order (an OrbitalOrder32)."""
+    info, user = orders.info, orders.users[0]
+    origin = info.chains[0]
+    now = orders.web3s[origin.chain_id].eth.get_block("latest")["timestamp"]
+    orders._nonce += 1
+    swap = OrbitalOrder(origin.contracts.tokens["USDC"].address, input_amount, MINT, min_output, recipient,
+                        CHAIN_ID, "solana")
+    order = GaslessOrder(origin.contracts.settler, user.address, orders._nonce, origin.chain_id, now + 600,
+                         now + 3600, swap)
+    signature = "0x" + bytes(Account.sign_typed_data(user.private_key, full_message=order.typed_data()).signature).hex()
+    return order, signature
+
+
+def _job(order, signature, amount):
+    return AwardJob("0x" + order.order_id.hex(), json.dumps(order.typed_data()), signature, amount)
+
+
+def _executor(chain_pair, solver_key, sol, reports=None, mismatches=None):
+    return Executor({c.chain_id: c for c in chain_pair}, solver_key.address, reports, mismatches,
+                    solana={CHAIN_ID: sol})
+
+
+def _transfers_to(local, wallet: str) -> list[str]:
+    """Signatures of the transactions that touched ``wallet``'s USDC token account, from the chain."""
+    return [r.signature for r in local.chain.signatures_for(associated_token_address(wallet, MINT), 1000, None, None)]
+
+
+def _instructions(local, signature: str) -> list[tuple[str, bytes, list[str]]]:
+    """(program, data, accounts) of each instruction of a landed transaction."""
+    tx = local.chain.records[signature].tx
+    keys = [str(k) for k in tx.message.account_keys]
+    return [(keys[ix.program_id_index], bytes(ix.data), [keys[i] for i in bytes(ix.accounts)])
+            for ix in tx.message.instructions]
+
+
+def test_fill_lands_once_with_the_memo_to_the_recipients_token_account(
+        chain_pair, solver_key, orders, local, make_sol):
+    a, _ = chain_pair
+    sol = make_sol()
+    recipient = str(Keypair().pubkey())       # a wallet that never held USDC: no token account yet
+    order, signature = _order32(orders, recipient=recipient)
+    intent_id = "0x" + order.order_id.hex()
+    bid = 99 * ONE_USDC + 99 * ONE_USDC // 1000
+    solver_before = sol.token_balance(MINT)
+    reports = Calls()
+
+    outcome = _executor(chain_pair, solver_key, sol, reports).execute(_job(order, signature, bid))
+
+    assert outcome.status == "filled", outcome.reason
+    assert outcome.amount == bid and outcome.fill_tx
+    # Origin: escrowed, naming the solver's EVM address as the filler the settler repays.
+    escrow = a.escrow(order.order_id)
+    assert (escrow.status_name, escrow.filler) == ("opened", solver_key.address)
+    # Destination: exactly the awarded amount in the recipient's associated token account,
+    # moved from the solver's; one transaction, carrying the order id as memo.
+    assert sol.token_balance(MINT, recipient) == bid
+    assert sol.token_balance(MINT) == solver_before - bid
+    assert _transfers_to(local, recipient) == [outcome.fill_tx]
+    programs = _instructions(local, outcome.fill_tx)
+    assert [p for p, _, _ in programs] == [
+        "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL", TOKEN_PROGRAM, MEMO_PROGRAM]
+    _, transfer, accounts = programs[1]
+    assert transfer[0] == 12 and int.from_bytes(transfer[1:9], "little") == bid and transfer[9] == 6
+    assert accounts[:3] == [associated_token_address(sol.address, MINT), MINT,
+                            associated_token_address(recipient, MINT)]
+    assert programs[2][1] == intent_id.encode()
+    assert local.chain.records[outcome.fill_tx].err is None
+    # Reported as EVM fills are: the open on the origin, the fill (its signature) on chain 900.
+    assert reports == [(intent_id, str(a.chain_id), outcome.open_tx, "open"),
+                       (intent_id, str(CHAIN_ID), outcome.fill_tx, "fill")]
+
+    # The award delivered again (a reconnect), to a restarted solver: no second transfer.
+    again = _executor(chain_pair, solver_key, make_sol(), Calls()).execute(_job(order, signature, bid))
+    assert (again.status, again.fill_tx, again.reason) == ("filled", outcome.fill_tx, "already filled by this solver")
+    assert _transfers_to(local, recipient) == [outcome.fill_tx]
+    assert sol.token_balance(MINT, recipient) == bid
+
+
+def test_escrow_naming_another_filler_is_not_filled(chain_pair, solver_key, orders, local, make_sol):
+    a, _ = chain_pair
+    sol = make_sol()
+    recipient = str(Keypair().pubkey())
+    order, signature = _order32(orders, recipient=recipient)
+    other = orders.users[2].address
+    # Someone opened it first naming another filler: the settler repays only that filler.
+    settler = a.w3.eth.contract(address=a.spec.settler, abi=a.settler.abi)
+    tx = settler.functions.openFor(order.to_abi(), signature, abi_encode(["address"], [other])).transact(
+        {"from": orders.users[1].address})
+    assert a.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    solver_txs = len(local.chain.signatures_for(sol.address, 1000, None, None))
+    reports = Calls()
+
+    outcome = _executor(chain_pair, solver_key, sol, reports).execute(_job(order, signature, 99 * ONE_USDC))
+
+    assert outcome.status == "lost", outcome
+    assert other in outcome.reason
+    assert outcome.fill_tx == "" and reports == []
+    assert _transfers_to(local, recipient) == []
+    assert len(local.chain.signatures_for(sol.address, 1000, None, None)) == solver_txs
+    assert sol.recorded("0x" + order.order_id.hex()) is None
+
+
+def test_a_crash_after_recording_resends_the_same_transaction(chain_pair, solver_key, orders, local, make_sol):
+    recipient = str(Keypair().pubkey())
+    order, signature = _order32(orders, recipient=recipient)
+    intent_id = "0x" + order.order_id.hex()
+
+    def crash():
+        raise Crash("killed right before sendTransaction")
+
+    first = _executor(chain_pair, solver_key, make_sol(before_send=crash)).execute(_job(order, signature, 99 * ONE_USDC))
+    assert first.status == "failed" and "Crash" in first.reason
+    recorded = make_sol().recorded(intent_id)
+    assert recorded is not None and recorded.status == "pending"
+    assert recorded.signature not in local.chain.records      # recorded, never sent
+
+    reports = Calls()
+    second = _executor(chain_pair, solver_key, make_sol(), reports).execute(_job(order, signature, 99 * ONE_USDC))
+
+    assert second.status == "filled", second.reason
+    assert second.fill_tx == recorded.signature                # the recorded bytes, not a new transfer
+    assert _transfers_to(local, recipient) == [recorded.signature]
+    assert make_sol().token_balance(MINT, recipient) == 99 * ONE_USDC
+    assert reports[-1] == (intent_id, str(CHAIN_ID), recorded.signature, "fill")
+
+
+def test_an_expired_unsent_transaction_is_rebuilt_once(chain_pair, solver_key, orders, local, make_sol):
+    recipient = str(Keypair().pubkey())
+    order, signature = _order32(orders, recipient=recipient)
+    intent_id = "0x" + order.order_id.hex()
+
+    def crash():
+        raise Crash("killed")
+
+    _executor(chain_pair, solver_key, make_sol(before_send=crash)).execute(_job(order, signature, 99 * ONE_USDC))
+    old = make_sol().recorded(intent_id)
+    assert old is not None
+    for _ in range(BLOCKHASH_VALIDITY + 2):      # its blockhash expires: it can never land now
+        local.chain.new_block()
+
+    outcome = _executor(chain_pair, solver_key, make_sol()).execute(_job(order, signature, 99 * ONE_USDC))
+
+    assert outcome.status == "filled", outcome.reason
+    assert outcome.fill_tx != old.signature
+    now = make_sol().recorded(intent_id)
+    assert (now.signature, now.status, now.replaced) == (outcome.fill_tx, "landed", [old.signature])
+    assert _transfers_to(local, recipient) == [outcome.fill_tx]
+    assert old.signature not in local.chain.records
+
+
+def _config(specs, solver_key, sol_spec):
+    return SolverConfig(target="127.0.0.1:1", key=solver_key, chains=tuple(specs), solana_chains=(sol_spec,),
+                        solana_key=SolanaKey(SOLVER_SOL.keypair))
+
+
+def test_bids_only_what_the_solana_inventory_can_fill(specs, solver_key, chain_pair, sol_spec, make_sol):
+    sol = make_sol()
+    config = _config(specs, solver_key, sol_spec)
+    inventory = Inventory(config, {c.chain_id: c for c in chain_pair}, solana={CHAIN_ID: sol})
+    origin = chain_pair[0].chain_id
+    have = sol.token_balance(MINT)
+    assert have > 0
+
+    bid = inventory.decide("0x01", origin, CHAIN_ID, MINT, 1_000 * ONE_USDC)
+    assert bid.amount == 1_000 * ONE_USDC + 1_000 * ONE_USDC // 1000
+    assert inventory.held(CHAIN_ID, MINT) == bid.amount
+    # Beyond the SPL balance (less what is already promised): no bid.
+    short = inventory.decide("0x02", origin, CHAIN_ID, MINT, have)
+    assert short.amount is None and short.reason.startswith("inventory:")
+    # Another mint, or an EVM address as the output of a Solana order: not served.
+    assert inventory.decide("0x03", origin, CHAIN_ID, str(Keypair().pubkey()), 1).reason == "output token not served"
+    assert inventory.decide("0x04", origin, CHAIN_ID, chain_pair[1].spec.tokens["USDC"], 1).reason == \
+        "output token not served"
+    # Without SOL for the fee and a recipient's token account: nothing to bid.
+    poor = SolanaChain(dataclasses.replace(sol_spec, min_lamports=sol.lamports() + 1), SolanaKey(SOLVER_SOL.keypair),
+                       sol.journal)
+    starved = Inventory(config, {c.chain_id: c for c in chain_pair}, solana={CHAIN_ID: poor})
+    assert starved.decide("0x05", origin, CHAIN_ID, MINT, ONE_USDC).amount is None
+
+
+def test_an_award_beyond_the_inventory_opens_nothing(chain_pair, solver_key, orders, local, make_sol):
+    a, _ = chain_pair
+    sol = make_sol()
+    recipient = str(Keypair().pubkey())
+    too_much = sol.token_balance(MINT) + 1
+    order, signature = _order32(orders, recipient=recipient, min_output=too_much)
+
+    outcome = _executor(chain_pair, solver_key, sol).execute(_job(order, signature, too_much))
+
+    assert (outcome.status, outcome.release, outcome.open_tx) == ("failed", True, "")
+    assert outcome.reason.startswith("inventory:")
+    assert a.escrow(order.order_id).status_name == "none"
+    assert _transfers_to(local, recipient) == []
