@@ -45,6 +45,7 @@ class FillRecord:
     mint: str
     status: str = PENDING
     error: str = ""
+    sent: bool = False        # a node accepted it once (then it is re-broadcast while valid)
     replaced: list[str] = field(default_factory=list)
 
 

@@ -188,6 +188,11 @@ class SolanaChain:
         if token is None:
             return SolanaFill(False, error=f"mint {mint} is not a token of {self.name}")
         record = self.journal.get(key)
+        if record is not None and (record.recipient, record.mint) != (recipient, token.mint):
+            # The escrow check passed for these terms, and an order id's escrow cannot change
+            # its terms: a journal naming others is not this solver's doing. Stop, send nothing.
+            return SolanaFill(False, record.signature,
+                              f"journal holds a fill of {record.mint} to {record.recipient} for this order")
         again = record is not None
         builds = 0
         while True:
@@ -203,7 +208,12 @@ class SolanaChain:
                 record = self._build(key, order_id, recipient, token.mint, token.decimals, amount, record)
                 builds += 1
                 again = False
-                self._send(record, first=True)
+                refused = self._send(key, record, first=True)
+                if refused:
+                    # Refused by the node's preflight (it would fail: funds, mint, decimals):
+                    # not sent again; not proof it never lands either (a failover node may
+                    # have forwarded it), so the record stays for the next run to follow.
+                    return SolanaFill(False, record.signature, f"refused: {refused}")
             outcome = self._follow(key, record)
             if isinstance(outcome, SolanaFill):
                 return SolanaFill(outcome.ok, outcome.signature, outcome.error,
@@ -226,18 +236,28 @@ class SolanaChain:
         log.info("fill of %s on %s recorded: %s", order_id, self.name, record.signature)
         return record
 
-    def _send(self, record: FillRecord, *, first: bool) -> None:
-        """Send the recorded bytes. A refusal is not proof the transaction will not land (a
-        failover node may have forwarded it): it is logged, and the status decides."""
+    def _send(self, key: str, record: FillRecord, *, first: bool) -> str:
+        """Send the recorded bytes (the first time with preflight); the refusal, if the node
+        refused them. A transport error is not a refusal (the status decides)."""
         if self.before_send is not None:
             self.before_send()
         try:
             self.call("sendTransaction", record.wire, {"encoding": "base64", "skipPreflight": not first,
                                                        "preflightCommitment": self.spec.commitment,
                                                        "maxRetries": 0})
-        except (SolanaRpcError, ConnectionError) as exc:
-            record.error = str(exc)
+        except SolanaRpcError as exc:
+            log.info("send of %s on %s refused: %s", record.signature, self.name, exc)
+            if not record.sent:
+                record.error = str(exc)
+                self.journal.put(key, record)
+            return str(exc)
+        except ConnectionError as exc:
             log.info("send of %s on %s: %s", record.signature, self.name, exc)
+            return ""
+        if not record.sent:
+            record.sent, record.error = True, ""
+            self.journal.put(key, record)
+        return ""
 
     def _follow(self, key: str, record: FillRecord) -> SolanaFill | FillRecord:
         """Wait for the recorded signature: landed (ok), landed with an error (failed, the
@@ -263,10 +283,14 @@ class SolanaChain:
                     log.info("fill %s on %s expired unseen: building anew", record.signature, self.name)
                     return dataclasses.replace(record, status=FAILED,
                                                error="blockhash expired, never landed")
-                if not resent or time.monotonic() - last_send >= REBROADCAST_SECONDS:
-                    # a recorded transaction maybe never sent (crash), or dropped: same bytes
-                    self._send(record, first=False)
+                if (record.sent or not record.error) and \
+                        (not resent or time.monotonic() - last_send >= REBROADCAST_SECONDS):
+                    # accepted once and maybe dropped, or never sent (a crash between record
+                    # and send): the same bytes. One the nodes refused is not forced through.
+                    refused = self._send(key, record, first=not record.sent)
                     resent, last_send = True, time.monotonic()
+                    if refused and not record.sent:
+                        return SolanaFill(False, record.signature, f"refused: {refused}")
             if time.monotonic() >= deadline:
                 return SolanaFill(False, record.signature,
                                   f"not {self.spec.commitment} within {self.confirm_timeout:.0f}s "

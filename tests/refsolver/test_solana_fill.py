@@ -62,9 +62,9 @@ def state_dir(tmp_path):
 @pytest.fixture
 def make_sol(sol_spec, state_dir):
     """A SolanaChain as a (re)started solver builds it: same key, same journal directory."""
-    def make(before_send=None, spec=None):
+    def make(before_send=None, spec=None, confirm_timeout=10.0):
         return SolanaChain(spec or sol_spec, SolanaKey(SOLVER_SOL.keypair), FillJournal(state_dir),
-                           confirm_timeout=10, before_send=before_send)
+                           confirm_timeout=confirm_timeout, before_send=before_send)
     return make
 
 
@@ -217,6 +217,36 @@ def test_an_expired_unsent_transaction_is_rebuilt_once(chain_pair, solver_key, o
     assert (now.signature, now.status, now.replaced) == (outcome.fill_tx, "landed", [old.signature])
     assert _transfers_to(local, recipient) == [outcome.fill_tx]
     assert old.signature not in local.chain.records
+
+
+def test_a_fill_the_node_refuses_is_not_forced_and_is_rebuilt_only_after_expiry(
+        chain_pair, solver_key, orders, local, make_sol, sol_spec):
+    recipient = str(Keypair().pubkey())
+    order, signature = _order32(orders, recipient=recipient)
+    intent_id = "0x" + order.order_id.hex()
+    # Configured with the wrong decimals: TransferChecked fails, the node's preflight refuses.
+    wrong = dataclasses.replace(sol_spec, tokens={"USDC": SolanaToken("USDC", MINT, 9)})
+
+    outcome = _executor(chain_pair, solver_key, make_sol(spec=wrong)).execute(_job(order, signature, 99 * ONE_USDC))
+
+    assert outcome.status == "failed" and "refused" in outcome.reason, outcome
+    refused = make_sol().recorded(intent_id)
+    assert (refused.status, refused.sent) == ("pending", False) and refused.error
+    assert refused.signature not in local.chain.records       # nothing landed, not even a failed tx
+    # Fixed config, but the refused transaction's blockhash is still valid: it is followed, not
+    # replaced (a refusal does not prove it never lands) ...
+    again = _executor(chain_pair, solver_key, make_sol(confirm_timeout=0.5)).execute(
+        _job(order, signature, 99 * ONE_USDC))
+    assert again.status == "failed" and again.fill_tx == refused.signature
+    assert "a retry follows the same signature" in again.reason
+    assert _transfers_to(local, recipient) == []
+    # ... and once it expired unseen, replaced by one that lands.
+    for _ in range(BLOCKHASH_VALIDITY + 2):
+        local.chain.new_block()
+    done = _executor(chain_pair, solver_key, make_sol()).execute(_job(order, signature, 99 * ONE_USDC))
+    assert done.status == "filled", done.reason
+    assert _transfers_to(local, recipient) == [done.fill_tx]
+    assert make_sol().recorded(intent_id).replaced == [refused.signature]
 
 
 def _config(specs, solver_key, sol_spec):
