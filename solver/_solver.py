@@ -8,8 +8,11 @@ read meanwhile, or the node would drop the session as a slow reader).
 
 Reconnect: when a session ends (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, the node
 restarting, ...) the solver reconnects after an exponential backoff with jitter, reset once a
-session was welcomed. PERMISSION_DENIED and INVALID_ARGUMENT are configuration mistakes (key
-not allowed, unknown chain or token): retrying cannot help, so the solver stops with the error.
+session was welcomed. PERMISSION_DENIED and INVALID_ARGUMENT before the welcome are
+configuration mistakes (key not allowed, unknown chain or token): retrying cannot help, so the
+solver stops with the error. After a welcome they refuse one message (a report the node's
+version does not accept, e.g. a Solana signature as a fill report's tx_hash): logged, and the
+solver reconnects; the refused message is not sent again.
 Fill reports and escrow mismatch reports that could not be sent (session gone) are sent
 first on the next session.
 
@@ -130,7 +133,7 @@ class Solver:
                 code, details = exc.code(), exc.details()
                 if not self._stop.is_set():
                     log.warning("session ended: %s %s", code.name if code else "?", details)
-                    if code in FATAL:
+                    if code in FATAL and not run.welcomed.is_set():
                         self.error = f"{code.name}: {details}"
                         break
             except Exception:
