@@ -17,6 +17,7 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from solders.keypair import Keypair
 
+from devnet import free_ports
 from devnet.solana_keys import CHAIN_ID, SOLANA_ACCOUNTS, mint_keypair
 from devnet.solana_rpc import SolanaRpcServer
 from devnet.solana_svm import BLOCKHASH_VALIDITY
@@ -247,6 +248,24 @@ def test_a_fill_the_node_refuses_is_not_forced_and_is_rebuilt_only_after_expiry(
     assert done.status == "filled", done.reason
     assert _transfers_to(local, recipient) == [done.fill_tx]
     assert make_sol().recorded(intent_id).replaced == [refused.signature]
+
+
+def test_reads_and_fills_fail_over_to_the_next_rpc_url(chain_pair, solver_key, orders, local, make_sol, sol_spec):
+    [dead] = free_ports(1)                     # nothing listens there
+    spec = dataclasses.replace(sol_spec, rpc_urls=(f"http://127.0.0.1:{dead}", local.url))
+    sol = make_sol(spec=spec)
+    assert sol.token_balance(MINT) == make_sol().token_balance(MINT) > 0
+    recipient = str(Keypair().pubkey())
+    order, signature = _order32(orders, recipient=recipient)
+
+    outcome = _executor(chain_pair, solver_key, make_sol(spec=spec)).execute(_job(order, signature, 99 * ONE_USDC))
+
+    assert outcome.status == "filled", outcome.reason
+    assert _transfers_to(local, recipient) == [outcome.fill_tx]
+    # With no URL answering: an error naming the chain and the call.
+    down = make_sol(spec=dataclasses.replace(sol_spec, rpc_urls=(f"http://127.0.0.1:{dead}",)))
+    with pytest.raises(ConnectionError, match="solana-local: no RPC URL answered getBalance"):
+        down.spendable(MINT)
 
 
 def _config(specs, solver_key, sol_spec):
