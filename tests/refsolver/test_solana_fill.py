@@ -69,15 +69,18 @@ def make_sol(sol_spec, state_dir):
     return make
 
 
-def _order32(orders, *, recipient: str, min_output=99 * ONE_USDC, input_amount=100 * ONE_USDC):
-    """A signed USDC(devnet-a) -> USDC(solana-local) order (an OrbitalOrder32)."""
+def _order32(orders, *, recipient: str, min_output=99 * ONE_USDC, input_amount=100 * ONE_USDC, nonce=None):
+    """A signed USDC(devnet-a) -> USDC(solana-local) order (an OrbitalOrder32); ``nonce``
+    None: a fresh one."""
     info, user = orders.info, orders.users[0]
     origin = info.chains[0]
     now = orders.web3s[origin.chain_id].eth.get_block("latest")["timestamp"]
-    orders._nonce += 1
+    if nonce is None:
+        orders._nonce += 1
     swap = OrbitalOrder(origin.contracts.tokens["USDC"].address, input_amount, MINT, min_output, recipient,
                         CHAIN_ID, "solana")
-    order = GaslessOrder(origin.contracts.settler, user.address, orders._nonce, origin.chain_id, now + 600,
+    order = GaslessOrder(origin.contracts.settler, user.address, orders._nonce if nonce is None else nonce,
+                         origin.chain_id, now + 600,
                          now + 3600, swap)
     signature = "0x" + bytes(Account.sign_typed_data(user.private_key, full_message=order.typed_data()).signature).hex()
     return order, signature
@@ -170,6 +173,33 @@ def test_escrow_naming_another_filler_is_not_filled(chain_pair, solver_key, orde
     assert _transfers_to(local, recipient) == []
     assert len(local.chain.signatures_for(sol.address, 1000, None, None)) == solver_txs
     assert sol.recorded("0x" + order.order_id.hex()) is None
+
+
+def test_same_nonce_substitution_naming_the_solver_is_reported_and_not_filled(
+        chain_pair, solver_key, orders, local, make_sol):
+    a, _ = chain_pair
+    sol = make_sol()
+    recipient = str(Keypair().pubkey())
+    # The user signs A (1,000 USDC in) and B (1 unit in, 1 out) with one nonce, and opens B
+    # first naming the solver: an escrow under A's id that names it but holds B.
+    order_a, sig_a = _order32(orders, recipient=recipient, input_amount=1_000 * ONE_USDC,
+                              min_output=990 * ONE_USDC)
+    order_b, sig_b = _order32(orders, recipient=recipient, input_amount=1, min_output=1, nonce=order_a.nonce)
+    assert order_b.order_id == order_a.order_id
+    settler = a.w3.eth.contract(address=a.spec.settler, abi=a.settler.abi)
+    tx = settler.functions.openFor(order_b.to_abi(), sig_b, abi_encode(["address"], [solver_key.address])).transact(
+        {"from": orders.users[0].address})
+    assert a.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    mismatches = Calls()
+
+    outcome = _executor(chain_pair, solver_key, sol, Calls(), mismatches).execute(
+        _job(order_a, sig_a, 990 * ONE_USDC))
+
+    assert outcome.status == "mismatch", outcome
+    assert "inputAmount 1 on chain, 1000000000 signed" in outcome.reason
+    assert [m[0] for m in mismatches] == ["0x" + order_a.order_id.hex()]
+    assert _transfers_to(local, recipient) == [] and outcome.fill_tx == ""
+    assert sol.recorded("0x" + order_a.order_id.hex()) is None
 
 
 def test_a_crash_after_recording_resends_the_same_transaction(chain_pair, solver_key, orders, local, make_sol):
