@@ -195,11 +195,15 @@ class SolanaChain:
                               f"journal holds a fill of {record.mint} to {record.recipient} for this order")
         again = record is not None
         builds = 0
+
+        def check() -> str:
+            return may_send() or self._too_late(fill_deadline)
+
         while True:
             if record is not None and record.status == LANDED:
                 return SolanaFill(True, record.signature, again=again)
             if record is None or record.status == FAILED:
-                why = may_send() or self._too_late(fill_deadline)
+                why = check()
                 if why:
                     return SolanaFill(False, record.signature if record else "", why)
                 if builds >= MAX_BUILDS:
@@ -214,7 +218,9 @@ class SolanaChain:
                     # not sent again; not proof it never lands either (a failover node may
                     # have forwarded it), so the record stays for the next run to follow.
                     return SolanaFill(False, record.signature, f"refused: {refused}")
-            outcome = self._follow(key, record)
+                outcome = self._follow(key, record, check, sent_now=True)
+            else:
+                outcome = self._follow(key, record, check)
             if isinstance(outcome, SolanaFill):
                 return SolanaFill(outcome.ok, outcome.signature, outcome.error,
                                   again=again and outcome.ok)
@@ -259,13 +265,17 @@ class SolanaChain:
             self.journal.put(key, record)
         return ""
 
-    def _follow(self, key: str, record: FillRecord) -> SolanaFill | FillRecord:
+    def _follow(self, key: str, record: FillRecord, may_send: Callable[[], str], *,
+                sent_now: bool = False) -> SolanaFill | FillRecord:
         """Wait for the recorded signature: landed (ok), landed with an error (failed, the
         record open to a new attempt), expired and proven unknown (the record to replace), or
-        the timeout (failed; the record stays pending for the next run)."""
+        the timeout (failed; the record stays pending for the next run). ``may_send`` is asked
+        before a record no node accepted yet (a crash right after recording) is first sent:
+        not sending it is always safe, sending it after the award was voided or too close
+        to fillDeadline is not."""
         deadline = time.monotonic() + self.confirm_timeout
         last_send = time.monotonic()
-        resent = False
+        resent = sent_now
         while True:
             status = self.statuses([record.signature])[0]
             if status is not None and status.get("err") is not None:
@@ -287,6 +297,9 @@ class SolanaChain:
                         (not resent or time.monotonic() - last_send >= REBROADCAST_SECONDS):
                     # accepted once and maybe dropped, or never sent (a crash between record
                     # and send): the same bytes. One the nodes refused is not forced through.
+                    why = "" if record.sent else may_send()
+                    if why:
+                        return SolanaFill(False, record.signature, why)
                     refused = self._send(key, record, first=not record.sent)
                     resent, last_send = True, time.monotonic()
                     if refused and not record.sent:

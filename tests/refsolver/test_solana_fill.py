@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import threading
+import time
 
 import pytest
 from eth_abi import encode as abi_encode
@@ -296,6 +298,33 @@ def test_reads_and_fills_fail_over_to_the_next_rpc_url(chain_pair, solver_key, o
     down = make_sol(spec=dataclasses.replace(sol_spec, rpc_urls=(f"http://127.0.0.1:{dead}",)))
     with pytest.raises(ConnectionError, match="solana-local: no RPC URL answered getBalance"):
         down.spendable(MINT)
+
+
+def test_a_recorded_unsent_fill_is_not_sent_once_voided_or_too_late(local, make_sol):
+    """Not sending a transaction no node accepted is always safe; sending it for a voided
+    award, or one that would land after fillDeadline, is not."""
+    recipient = str(Keypair().pubkey())
+    order_id = "0x" + secrets.token_hex(32)
+    later = int(time.time()) + 3600
+
+    def crash():
+        raise Crash("killed")
+
+    with pytest.raises(Crash):
+        make_sol(before_send=crash).fill(order_id, recipient, MINT, ONE_USDC, later)
+    recorded = make_sol().recorded(order_id)
+    assert recorded is not None and not recorded.sent
+
+    voided = make_sol().fill(order_id, recipient, MINT, ONE_USDC, later, may_send=lambda: "award voided")
+    late = make_sol().fill(order_id, recipient, MINT, ONE_USDC, int(time.time()))
+
+    assert (voided.ok, voided.error, voided.signature) == (False, "award voided", recorded.signature)
+    assert not late.ok and "fillDeadline" in late.error
+    assert recorded.signature not in local.chain.records and _transfers_to(local, recipient) == []
+    # Nothing else is the matter with it: allowed, it lands, once.
+    done = make_sol().fill(order_id, recipient, MINT, ONE_USDC, later)
+    assert done.ok and done.signature == recorded.signature
+    assert _transfers_to(local, recipient) == [recorded.signature]
 
 
 def _config(specs, solver_key, sol_spec):
