@@ -327,6 +327,16 @@ def test_a_recorded_unsent_fill_is_not_sent_once_voided_or_too_late(local, make_
     assert _transfers_to(local, recipient) == [recorded.signature]
 
 
+def test_an_unreadable_journal_stops_fills(local, make_sol, state_dir):
+    """Read as empty, a damaged journal would re-pay every order it holds: it fails instead."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "solana-fills.json").write_text("[1, 2")
+    recipient = str(Keypair().pubkey())
+    with pytest.raises(ValueError):
+        make_sol().fill("0x" + secrets.token_hex(32), recipient, MINT, ONE_USDC, int(time.time()) + 3600)
+    assert _transfers_to(local, recipient) == []
+
+
 def _config(specs, solver_key, sol_spec):
     return SolverConfig(target="127.0.0.1:1", key=solver_key, chains=tuple(specs), solana_chains=(sol_spec,),
                         solana_key=SolanaKey(SOLVER_SOL.keypair))
