@@ -5,7 +5,10 @@ session with heartbeats, reconnect with backoff), bids the intent's minimum outp
 configured improvement, capped by the output tokens it holds on the destination chain, and on
 an award calls ``openFor`` on the origin settler, checks the escrow on chain against the award
 (``protocol.evidence.judge_escrow``; a mismatch is reported to the node and not filled) and
-calls ``fill`` on the destination settler, reporting both transactions.
+calls ``fill`` on the destination settler, reporting both transactions. To a Solana
+destination it fills with one Solana transaction (an SPL ``TransferChecked`` to the
+recipient's associated token account and a Memo v2 of the order id), recorded in its fill
+journal before it is sent so that it is never sent twice.
 docs/reference-solver.md has the configuration and the flow.
 
 Library use (tests run it in-process)::
@@ -21,8 +24,12 @@ from ._chain import EvmChain, TxResult
 from ._config import ChainSpec, SolverConfig, SolverConfigError, SolverKey, load_config
 from ._execute import Abort, AwardJob, Executor, Outcome
 from ._inventory import BidDecision, Inventory
+from ._journal import FillJournal, FillRecord
+from ._solana import SolanaChain, SolanaFill, SolanaRpcError
+from ._solana_config import SolanaChainSpec, SolanaKey, SolanaToken
 from ._solver import Solver
 
-__all__ = ["Abort", "AwardJob", "BidDecision", "ChainSpec", "Escrow", "EvmChain", "Executor", "Inventory",
-           "Outcome", "Solver", "SolverConfig", "SolverConfigError", "SolverKey", "TxResult",
-           "load_config"]
+__all__ = ["Abort", "AwardJob", "BidDecision", "ChainSpec", "Escrow", "EvmChain", "Executor", "FillJournal",
+           "FillRecord", "Inventory", "Outcome", "SolanaChain", "SolanaChainSpec", "SolanaFill", "SolanaKey",
+           "SolanaRpcError", "SolanaToken", "Solver", "SolverConfig", "SolverConfigError", "SolverKey",
+           "TxResult", "load_config"]

@@ -2,7 +2,9 @@
 
 Flags override the YAML file (``--config``); the key comes from ``$ORBITAL_SOLVER_KEY`` (or
 ``--key-env NAME``), a keystore (``--keystore``, password from ``$ORBITAL_SOLVER_KEYSTORE_PASSWORD``)
-or, on a devnet only, ``--devnet-account solver``. Exit codes: 0 stopped, 2 bad configuration,
+or, on a devnet only, ``--devnet-account solver``. The Solana key (for fills on a Solana
+chain) from ``$ORBITAL_SOLVER_SOLANA_KEY``, ``--solana-key-file`` or, on a devnet, the same
+role's Solana account. Exit codes: 0 stopped, 2 bad configuration,
 3 refused by the node (not an allowed solver, unknown chain or token).
 """
 
@@ -31,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--key-env", help="env var holding the hex private key (default ORBITAL_SOLVER_KEY)")
     p.add_argument("--keystore", help="encrypted JSON keystore file")
     p.add_argument("--password-env", help="env var with the keystore password")
+    p.add_argument("--solana-key-env", help="env var holding the base58 Solana keypair "
+                                            "(default ORBITAL_SOLVER_SOLANA_KEY)")
+    p.add_argument("--solana-key-file", help="Solana keypair file (JSON array of 64 bytes)")
+    p.add_argument("--solana-devnet-account", help="devnet only: this Solana role's key "
+                                                   "(default: --devnet-account)")
+    p.add_argument("--state-dir", help="the solver's state: its Solana fill journal (default var/solver)")
     p.add_argument("--tokens", help="comma-separated output token symbols to serve (default all)")
     p.add_argument("--improvement-bps", type=int, help="bid = minimum output + this many bps (default 10)")
     p.add_argument("--max-parallel", type=int, help="awards executed at once (default 4)")
@@ -48,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
                              devnet_account=args.devnet_account, key_env=args.key_env,
                              keystore=args.keystore, password_env=args.password_env, tokens=tokens,
                              improvement_bps=args.improvement_bps, max_parallel=args.max_parallel,
-                             tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key)
+                             tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                             solana_key_env=args.solana_key_env, solana_key_file=args.solana_key_file,
+                             solana_devnet_account=args.solana_devnet_account, state_dir=args.state_dir)
     except SolverConfigError as exc:
         print(f"orbital-solver: {exc}", file=sys.stderr)
         return 2

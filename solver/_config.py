@@ -28,14 +28,14 @@ from protocol.transport import TlsOptions
 from runtime import Backoff
 from runtime.config import build, opt, parse_yaml
 
+from ._errors import SolverConfigError
+from ._solana_config import (DEFAULT_SOLANA_KEY_ENV, SolanaChainEntry, SolanaChainSpec, SolanaKey,
+                             resolve_solana)
+
 __all__ = ["ChainSpec", "SolverConfig", "SolverConfigError", "SolverKey", "load_config"]
 
 DEFAULT_KEY_ENV = "ORBITAL_SOLVER_KEY"
 DEFAULT_PASSWORD_ENV = "ORBITAL_SOLVER_KEYSTORE_PASSWORD"
-
-
-class SolverConfigError(ValueError):
-    """A configuration the solver cannot run with; the message names the key at fault."""
 
 
 class SolverKey:
@@ -117,10 +117,18 @@ class SolverConfig:
     receipt_timeout: float = 30.0
     grpc_timeout: float = 10.0
     backoff: Backoff = Backoff(initial=0.2, maximum=10.0, reset_after=30.0)
+    solana_chains: tuple[SolanaChainSpec, ...] = ()
+    solana_key: SolanaKey | None = None   # set exactly when solana_chains is not empty
+    state_dir: str = "var/solver"         # where the Solana fill journal lives
 
     @property
     def address(self) -> str:
         return self.key.address
+
+    @property
+    def chain_ids(self) -> tuple[int, ...]:
+        """Every chain served (EVM and Solana): what the session hello declares."""
+        return tuple(c.chain_id for c in self.chains) + tuple(c.chain_id for c in self.solana_chains)
 
     def chain(self, key: str | int) -> ChainSpec:
         for c in self.chains:
@@ -128,7 +136,7 @@ class SolverConfig:
                 return c
         raise KeyError(f"solver serves no chain {key!r}")
 
-    def serves_token(self, chain: ChainSpec, address: str) -> bool:
+    def serves_token(self, chain: ChainSpec | SolanaChainSpec, address: str) -> bool:
         symbol = chain.symbol_of(address)
         if symbol is None:
             return False
@@ -170,6 +178,14 @@ class SolverFile:
     receipt_timeout: float = opt(30.0, min=0.1, max=3600.0)
     grpc_timeout: float = opt(10.0, min=0.1, max=300.0)
     backoff: BackoffEntry = opt(factory=BackoffEntry)
+    solana_chains: dict[str, SolanaChainEntry] = opt(
+        factory=dict, doc="Solana chains filled on; empty: the devnet's, when a Solana key is set")
+    solana_key_env: str = opt(DEFAULT_SOLANA_KEY_ENV, pattern=r"[A-Za-z_][A-Za-z0-9_]*",
+                              doc="env var with the base58 64-byte Solana keypair")
+    solana_key_file: str = opt("", doc="Solana keypair file: a JSON array of 64 bytes")
+    solana_devnet_account: str = opt("", doc="dev only: this devnet Solana role's key; "
+                                             "default: devnet_account")
+    state_dir: str = opt("var/solver", doc="the solver's own state (the Solana fill journal)")
 
 
 def load_config(path: str | None = None, *, env: Mapping[str, str] | None = None,
@@ -203,9 +219,17 @@ def resolve(raw: SolverFile, env: Mapping[str, str]) -> SolverConfig:
     info = read_info(raw.devnet_dir) if raw.devnet_dir else None
     chains = _chains(raw, info)
     key = _key(raw, env, info)
+    solana_chains, solana_key = resolve_solana(
+        raw.solana_chains, info.solana if info else None, key_env=raw.solana_key_env,
+        key_file=raw.solana_key_file, devnet_account=raw.solana_devnet_account or raw.devnet_account,
+        account_explicit=bool(raw.solana_devnet_account), env=env)
+    ids = [c.chain_id for c in chains] + [c.chain_id for c in solana_chains]
+    if len(set(ids)) != len(ids):
+        raise SolverConfigError("solana_chains: a Solana chain shares its chain id with another chain")
     tokens = tuple(t.upper() for t in raw.tokens)
     for symbol in tokens:
-        if not any(symbol in c.tokens for c in chains):
+        if not any(symbol in c.tokens for c in chains) and \
+                not any(symbol in c.tokens for c in solana_chains):
             raise SolverConfigError(f"tokens: {symbol} is not a token of any served chain")
     try:
         tls = (TlsOptions(raw.tls_ca or None, raw.tls_cert or None, raw.tls_key or None)
@@ -216,7 +240,8 @@ def resolve(raw: SolverFile, env: Mapping[str, str]) -> SolverConfig:
         target=raw.target, tls=tls, key=key, chains=chains, tokens=tokens,
         improvement_bps=raw.improvement_bps, max_parallel=raw.max_parallel,
         rpc_timeout=raw.rpc_timeout, receipt_timeout=raw.receipt_timeout, grpc_timeout=raw.grpc_timeout,
-        backoff=Backoff(initial=raw.backoff.initial, maximum=raw.backoff.max, reset_after=30.0))
+        backoff=Backoff(initial=raw.backoff.initial, maximum=raw.backoff.max, reset_after=30.0),
+        solana_chains=solana_chains, solana_key=solana_key, state_dir=raw.state_dir)
 
 
 def _chains(raw: SolverFile, info: Any) -> tuple[ChainSpec, ...]:

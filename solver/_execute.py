@@ -36,11 +36,14 @@ from dataclasses import dataclass, field
 from eth_abi import encode as abi_encode
 from hexbytes import HexBytes
 
-from protocol import GaslessOrder, ResolvedOrder, address_to_bytes32, parse_order_typed_data
+from protocol import GaslessOrder, ResolvedOrder, parse_order_typed_data
+from protocol.accounts import EVM, account_to_bytes32
 from protocol.evidence import MAX_MISMATCH_REASON, Terms, judge_escrow
 from protocol.signatures import TypedDataError
+from protocol.solana import MEMO_PROGRAM
 
 from ._chain import EvmChain, TxResult
+from ._solana import SolanaChain
 
 __all__ = ["Abort", "AwardJob", "Executor", "MAX_MISMATCH_REASON", "Outcome"]
 
@@ -109,15 +112,17 @@ def bounded(reason: str, limit: int = MAX_MISMATCH_REASON) -> str:
     return reason if len(reason) <= limit else reason[:limit - 1] + "\u2026"
 
 
-def instruction_problem(resolved: ResolvedOrder | None, terms: Terms, dest: EvmChain) -> str | None:
+def instruction_problem(resolved: ResolvedOrder | None, terms: Terms,
+                        dest: EvmChain | SolanaChain) -> str | None:
     """Why the settler's resolved order is not the award's (None: it is): the fill instruction
-    must target the configured destination settler (the node judges fills there) and carry
-    exactly the originData the award's terms encode (the data the solver fills with)."""
+    must target the configured destination settler (the node judges fills there; on Solana
+    the Memo program) and carry exactly the originData the award's terms encode (the data the
+    solver fills with)."""
     instruction = resolved.fill_instructions[0] if isinstance(resolved, ResolvedOrder) and \
         resolved.fill_instructions else None
     if instruction is None or instruction.destination_chain_id != dest.chain_id:
         return "resolved order has no fill instruction for the destination"
-    if instruction.destination_settler != address_to_bytes32(dest.spec.settler):
+    if instruction.destination_settler != account_to_bytes32(terms.destination_settler):
         return "fill instruction names another destination settler"
     if bytes(instruction.origin_data) != terms.origin_data:
         return "fill instruction carries other originData than the award's terms encode"
@@ -131,7 +136,7 @@ class _Plan:
     job: AwardJob
     order: GaslessOrder
     origin: EvmChain
-    dest: EvmChain
+    dest: EvmChain | SolanaChain
     terms: Terms          # what the escrow must hold: the signed order, at dest's settler
     amount: int           # what the recipient gets: the winning bid, at least the minimum
 
@@ -142,8 +147,10 @@ class Executor:
     holding its award (the node's EscrowMismatch)."""
 
     def __init__(self, chains: Mapping[int, EvmChain], address: str, report: Reporter | None = None,
-                 mismatch: MismatchReporter | None = None) -> None:
+                 mismatch: MismatchReporter | None = None,
+                 solana: Mapping[int, SolanaChain] | None = None) -> None:
         self.chains = dict(chains)
+        self.solana = dict(solana or {})
         self.address = address
         self.report = report if report is not None else (lambda *_: None)
         self.mismatch = mismatch if mismatch is not None else (lambda *_: None)
@@ -195,10 +202,21 @@ class Executor:
         if order_id != job.intent_id.lower():
             return _done(job, "failed", f"award for {job.intent_id} carries order {order_id}", release=True)
         origin = self.chains.get(order.origin_chain_id)
-        dest = self.chains.get(order.order.destination_chain_id)
+        dest_id = order.order.destination_chain_id
+        dest: EvmChain | SolanaChain | None = self.chains.get(dest_id) or self.solana.get(dest_id)
         if origin is None or dest is None:
             return _done(job, "failed", "award on a chain this solver does not serve", release=True)
-        terms = Terms.from_order(order, dest.spec.settler)
+        if (order.destination_kind == EVM) != isinstance(dest, EvmChain):
+            return _done(job, "failed", f"award's order is for a {order.destination_kind} chain, "
+                                        f"chain {dest_id} is not one", release=True)
+        if isinstance(dest, SolanaChain):
+            terms = Terms.from_order(order, MEMO_PROGRAM)
+            if dest.recorded(order_id) is not None:
+                # A fill of it was signed before (a retried award, a restart): follow that
+                # one; the balance it already moved must not make the award look unfillable.
+                return _Plan(job, order, origin, dest, terms, max(job.output_amount, terms.min_output))
+        else:
+            terms = Terms.from_order(order, dest.spec.settler)
         amount = max(job.output_amount, terms.min_output)
         have = dest.spendable(terms.output_token)
         if have < amount:
@@ -218,7 +236,9 @@ class Executor:
                                             "after our openFor", open_tx=open_tx)
             return _done(job, "lost", f"{opened.error}: order {escrow.status_name} by {escrow.filler}",
                          open_tx=open_tx)
-        verdict = judge_escrow(plan.terms, escrow)
+        # filler: an order to Solana is repaid only to the filler named at open (for EVM the
+        # rule ignores it; the check above already holds for both)
+        verdict = judge_escrow(plan.terms, escrow, filler=self.address)
         if verdict.proves:
             return None
         why = bounded(verdict.why)
@@ -228,6 +248,8 @@ class Executor:
 
     def _fill(self, plan: _Plan, open_tx: str) -> Outcome:
         """``fill`` with the originData the award's terms encode, delivering ``plan.amount``."""
+        if isinstance(plan.dest, SolanaChain):
+            return self._fill_solana(plan, plan.dest, open_tx)
         job, dest, terms = plan.job, plan.dest, plan.terms
         filler_terms = (abi_encode(["address", "uint256"], [self.address, plan.amount])
                         if plan.amount > terms.min_output else self._repay_to)
@@ -241,6 +263,22 @@ class Executor:
                 return _done(job, "filled", "already filled by this solver", open_tx=open_tx, amount=plan.amount)
             return _done(job, "lost", f"OrderAlreadyFilled by {by}", open_tx=open_tx, fill_tx=filled.tx_hash)
         return _done(job, "failed", f"fill: {filled.error}", open_tx=open_tx, fill_tx=filled.tx_hash)
+
+    def _fill_solana(self, plan: _Plan, dest: SolanaChain, open_tx: str) -> Outcome:
+        """One Solana transaction (recipient's token account created if missing, the awarded
+        amount transferred, the order id as memo), confirmed, then reported as the fill."""
+        job, terms = plan.job, plan.terms
+        order_id = "0x" + terms.order_id.hex()
+        filled = dest.fill(order_id, terms.recipient, terms.output_token, plan.amount,
+                           terms.fill_deadline, may_send=lambda: job.abort.reason)
+        if filled.ok:
+            self.report(job.intent_id, str(dest.chain_id), filled.signature, "fill")
+            return _done(job, "filled", "already filled by this solver" if filled.again else "",
+                         open_tx=open_tx, fill_tx=filled.signature, amount=plan.amount)
+        if job.abort.is_set and not filled.signature:
+            return _done(job, "aborted", f"award voided before the fill: {job.abort.reason}", open_tx=open_tx)
+        return _done(job, "failed", f"fill on {dest.name}: {filled.error}", open_tx=open_tx,
+                     fill_tx=filled.signature)
 
     @property
     def _repay_to(self) -> bytes:

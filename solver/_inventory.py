@@ -4,7 +4,10 @@ Policy (why it is this simple): the reference solver holds the output token on t
 destination chain and pays from it, so it bids the user's minimum plus ``improvement_bps``,
 never more than it can actually deliver. What it can deliver is min(balance, allowance to the
 destination settler) minus what it has already promised in open bids and unfinished awards,
-so several concurrent auctions cannot over-commit the same tokens.
+so several concurrent auctions cannot over-commit the same tokens. On a Solana destination
+what it can deliver is the SPL balance of its own associated token account for the mint
+(exactly that mint: base58 is not case-folded), and nothing while its SOL is below the
+chain's ``min_sol`` (no fee, no rent for a recipient's token account).
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from dataclasses import dataclass
 
 from eth_utils import is_address, to_checksum_address
 
+from protocol.accounts import is_solana_address
+
 from ._chain import EvmChain
 from ._config import SolverConfig
+from ._solana import SolanaChain
 
 __all__ = ["BidDecision", "Inventory"]
 
@@ -42,9 +48,11 @@ class _Hold:
 
 class Inventory:
     def __init__(self, config: SolverConfig, chains: Mapping[int, EvmChain],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 solana: Mapping[int, SolanaChain] | None = None) -> None:
         self.config = config
         self.chains = dict(chains)
+        self.solana = dict(solana or {})
         self.clock = clock
         self._lock = threading.Lock()
         self._holds: dict[str, _Hold] = {}
@@ -53,14 +61,17 @@ class Inventory:
                output_token: str, min_output: int) -> BidDecision:
         """The bid for an offered intent; a positive decision reserves its amount."""
         origin = self.chains.get(origin_chain_id)
-        dest = self.chains.get(destination_chain_id)
+        dest: EvmChain | SolanaChain | None = (self.chains.get(destination_chain_id)
+                                               or self.solana.get(destination_chain_id))
         if origin is None or dest is None:
             return BidDecision(None, "chain not served")
-        if not is_address(output_token) or not self.config.serves_token(dest.spec, output_token):
+        valid = (is_address(output_token) if isinstance(dest, EvmChain)
+                 else is_solana_address(output_token))
+        if not valid or not self.config.serves_token(dest.spec, output_token):
             return BidDecision(None, "output token not served")
         if min_output <= 0:
             return BidDecision(None, "no minimum output")
-        token = to_checksum_address(output_token)
+        token = _token(output_token)
         target = min_output + min_output * self.config.improvement_bps // 10_000
         spendable = dest.spendable(token)     # outside the lock: an RPC round trip
         with self._lock:
@@ -77,7 +88,7 @@ class Inventory:
     def awarded(self, intent_id: str, chain_id: int, token: str, amount: int) -> None:
         """Hold ``amount`` until :meth:`release` (the fill moves it out of the balance)."""
         with self._lock:
-            self._holds[intent_id] = _Hold(chain_id, to_checksum_address(token), amount, None)
+            self._holds[intent_id] = _Hold(chain_id, _token(token), amount, None)
 
     def release(self, intent_id: str) -> None:
         with self._lock:
@@ -86,7 +97,7 @@ class Inventory:
     def held(self, chain_id: int, token: str) -> int:
         with self._lock:
             self._expire()
-            return self._held(chain_id, to_checksum_address(token))
+            return self._held(chain_id, _token(token))
 
     def _held(self, chain_id: int, token: str) -> int:
         return sum(h.amount for h in self._holds.values() if h.chain_id == chain_id and h.token == token)
@@ -95,3 +106,8 @@ class Inventory:
         now = self.clock()
         for key in [k for k, h in self._holds.items() if h.expires is not None and h.expires <= now]:
             del self._holds[key]
+
+
+def _token(token: str) -> str:
+    """A hold's token key: an EVM address checksummed, a Solana mint as it is (base58)."""
+    return to_checksum_address(token) if is_address(token) else token

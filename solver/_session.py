@@ -110,7 +110,7 @@ class SessionRun:
         challenge = stub.GetChallenge(pb.GetChallengeRequest(solver=address), timeout=cfg.grpc_timeout)
         signature = cfg.key.account.sign_message(encode_defunct(text=challenge.message)).signature
         self.send(hello=pb.Hello(solver=address, challenge=challenge.message, signature="0x" + bytes(signature).hex(),
-                                 chains=[str(c.chain_id) for c in cfg.chains], tokens=list(cfg.tokens)))
+                                 chains=[str(c) for c in cfg.chain_ids], tokens=list(cfg.tokens)))
         with self._lock:
             if self._ended.is_set():
                 return

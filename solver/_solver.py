@@ -8,8 +8,11 @@ read meanwhile, or the node would drop the session as a slow reader).
 
 Reconnect: when a session ends (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, the node
 restarting, ...) the solver reconnects after an exponential backoff with jitter, reset once a
-session was welcomed. PERMISSION_DENIED and INVALID_ARGUMENT are configuration mistakes (key
-not allowed, unknown chain or token): retrying cannot help, so the solver stops with the error.
+session was welcomed. PERMISSION_DENIED and INVALID_ARGUMENT before the welcome are
+configuration mistakes (key not allowed, unknown chain or token): retrying cannot help, so the
+solver stops with the error. After a welcome they refuse one message (a report the node's
+version does not accept, e.g. a Solana signature as a fill report's tx_hash): logged, and the
+solver reconnects; the refused message is not sent again.
 Fill reports and escrow mismatch reports that could not be sent (session gone) are sent
 first on the next session.
 
@@ -37,6 +40,8 @@ from ._chain import EvmChain
 from ._config import SolverConfig
 from ._execute import AwardJob, Executor, Outcome, bounded
 from ._inventory import Inventory
+from ._journal import FillJournal
+from ._solana import SolanaChain
 from ._session import SessionRun
 
 __all__ = ["Solver"]
@@ -57,8 +62,14 @@ class Solver:
                                             receipt_timeout=config.receipt_timeout,
                                             before_send=before_send)
                        for c in config.chains}
-        self.inventory = Inventory(config, self.chains)
-        self.executor = Executor(self.chains, config.address, self._report, self._report_mismatch)
+        journal = FillJournal(config.state_dir)
+        self.solana = {c.chain_id: SolanaChain(c, config.solana_key, journal, rpc_timeout=config.rpc_timeout,
+                                               confirm_timeout=config.receipt_timeout,
+                                               before_send=before_send)
+                       for c in config.solana_chains if config.solana_key is not None}
+        self.inventory = Inventory(config, self.chains, solana=self.solana)
+        self.executor = Executor(self.chains, config.address, self._report, self._report_mismatch,
+                                 solana=self.solana)
         self.connected = threading.Event()    # set while a session is welcomed
         self.stats: Counter[str] = Counter()
         self.error: str | None = None         # a fatal refusal, set when the solver gave up
@@ -106,7 +117,8 @@ class Solver:
         """Sessions until :meth:`stop` (or a fatal refusal, recorded in ``error``)."""
         attempt = 0
         log.info("solver %s serving chains %s", self.config.address,
-                 ", ".join(f"{c.name}({c.chain_id})" for c in self.config.chains))
+                 ", ".join([f"{c.name}({c.chain_id})" for c in self.config.chains]
+                           + [f"{c.name}({c.chain_id})" for c in self.config.solana_chains]))
         while not self._stop.is_set():
             run = SessionRun(self.config, self)
             self._run = run
@@ -121,7 +133,7 @@ class Solver:
                 code, details = exc.code(), exc.details()
                 if not self._stop.is_set():
                     log.warning("session ended: %s %s", code.name if code else "?", details)
-                    if code in FATAL:
+                    if code in FATAL and not run.welcomed.is_set():
                         self.error = f"{code.name}: {details}"
                         break
             except Exception:

@@ -136,3 +136,4 @@ def test_the_documented_example_loads(tmp_path, devnet_json):
     assert [c.name for c in cfg.chains] == ["devnet-a", "devnet-b"]
     assert cfg.chain("devnet-b").rpc_url == "http://127.0.0.1:8546"
     assert cfg.tokens == ("USDC", "WETH") and cfg.improvement_bps == 10
+    assert (cfg.solana_chains, cfg.solana_key, cfg.state_dir) == ((), None, "var/solver")
