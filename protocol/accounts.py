@@ -19,7 +19,7 @@ from typing import Literal
 from protocol._fast import address_word, to_checksum_address
 
 __all__ = ["ChainKind", "EVM", "SOLANA", "CHAIN_KINDS", "b58encode", "b58decode",
-           "is_evm_address", "is_solana_address", "parse_account", "account_to_bytes32",
+           "is_evm_address", "is_solana_address", "is_solana_signature", "parse_account", "account_to_bytes32",
            "bytes32_to_account"]
 
 ChainKind = Literal["evm", "solana"]
@@ -65,6 +65,13 @@ def is_solana_address(text: str) -> bool:
     if not _SOLANA.fullmatch(text):
         return False
     return len(b58decode(text)) == 32
+
+
+def is_solana_signature(text: str) -> bool:
+    """A Solana transaction signature: base58 of exactly 64 bytes."""
+    if not re.fullmatch(r"[1-9A-HJ-NP-Za-km-z]{64,88}", text or ""):
+        return False
+    return len(b58decode(text)) == 64
 
 
 def parse_account(text: str, kind: ChainKind) -> str:

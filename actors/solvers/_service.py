@@ -38,6 +38,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from actors.book import Capabilities, IntentsConfig, book_forwarder
 from actors import BOOK_PATH, SOLVERS_PATH
 from chains.directory import Directory, UnknownName, intent_chains_of
+from protocol.accounts import SOLANA, is_solana_signature
 from orbital.v1 import solver_pb2, solver_pb2_grpc
 from protocol.evidence import MAX_MISMATCH_REASON
 from runtime import (ActorUnavailable, AlreadyExists, DeadlineExceeded, FailedPrecondition,
@@ -370,14 +371,19 @@ def _fill(report, directory: Directory) -> SolverFill:
     if not _TX.fullmatch(report.intent_id):
         raise InvalidArgument("fill_report.intent_id must be 0x followed by 64 hex digits",
                               field="fill_report.intent_id")
-    if not _TX.fullmatch(report.tx_hash):
-        raise InvalidArgument("fill_report.tx_hash must be 0x followed by 64 hex digits",
-                              field="fill_report.tx_hash")
     try:
-        chain = directory.chain(report.chain).name
+        ref = directory.chain(report.chain)
     except UnknownName as exc:
         raise InvalidArgument(str(exc), field="fill_report.chain") from None
-    return SolverFill(report.intent_id, chain, report.tx_hash, report.kind)
+    if ref.kind == SOLANA:
+        if not is_solana_signature(report.tx_hash):
+            raise InvalidArgument(f"fill_report.tx_hash must be a Solana transaction signature "
+                                  f"(base58, 64 bytes) on {ref.name}",
+                                  field="fill_report.tx_hash")
+    elif not _TX.fullmatch(report.tx_hash):
+        raise InvalidArgument("fill_report.tx_hash must be 0x followed by 64 hex digits",
+                              field="fill_report.tx_hash")
+    return SolverFill(report.intent_id, ref.name, report.tx_hash, report.kind)
 
 
 def _mismatch(report, directory: Directory) -> SolverMismatch:

@@ -248,8 +248,9 @@ class SolverSession(Actor):
             return self._bid(message)
         if kind is SolverFill:
             self._seen()
+            tx = message.tx_hash   # a 0x hash in lower case; a base58 signature as it is
             self._to_book(FillReported(self.solver, message.intent_id.lower(), message.chain,
-                                       message.tx_hash.lower(), message.kind))
+                                       tx.lower() if tx.startswith("0x") else tx, message.kind))
             return None
         if kind is SolverMismatch:
             self._seen()

@@ -185,3 +185,49 @@ def test_the_cli_quotes_and_submits_to_a_solana_recipient(system, devnet_info, c
     assert got.recipient == recipient and got.destination_chain == "solana-local"
     assert main(["quote", *args[:-1], "0x" + "22" * 20, "--user", user.address]) != 0
     assert "this is a Solana chain" in capsys.readouterr().err
+
+
+def test_evm_to_solana_from_submit_to_settled(system, devnet_info, w3s, tmp_path, capsys,
+                                              monkeypatch):
+    """The whole lifecycle: `orbital submit` to a Solana recipient, the reference solver bids
+    from its SPL inventory, wins, opens on the origin naming itself, fills on solana-local
+    (one memo-tagged transfer), the book sees FILLED, the attester re-reads the fill at
+    finalized and settles on the origin: the solver is repaid the input, the recipient holds
+    the output."""
+    from clients.cli import main
+    from solver import Solver, load_config
+    node = system()
+    cfg = load_config(target=f"127.0.0.1:{node.grpc_port}", devnet_dir=devnet_info.state_dir,
+                      env={"ORBITAL_SOLVER_KEY": devnet_info.account("solver").private_key},
+                      solana_devnet_account="solver", state_dir=str(tmp_path / "solver"),
+                      backoff=None)
+    assert any(c.chain_id == 900 for c in cfg.solana_chains)
+    solver = Solver(cfg).start()
+    try:
+        assert solver.connected.wait(15), solver.error
+        a = devnet_info.chains[0]
+        user = [x for x in devnet_info.accounts if "user" in x.roles][0]
+        filler = devnet_info.account("solver").address
+        usdc_a = w3s[0].eth.contract(address=a.contracts.tokens["USDC"].address,
+                                     abi=abi("TestToken"))
+        before = usdc_a.functions.balanceOf(filler).call()
+        recipient = str(Keypair().pubkey())
+        monkeypatch.setenv("ORBITAL_KEY", user.private_key)
+        assert main(["submit", "--target", f"127.0.0.1:{node.grpc_port}", "--from", "devnet-a",
+                     "--to", "solana-local", "--input", "USDC", "--output", "USDC", "--amount",
+                     "100000000", "--recipient", recipient, "--watch", "--watch-timeout",
+                     "90"]) == 0
+        out = capsys.readouterr().out
+        assert "SETTLED" in out, out
+        iid = out.split()[0]
+        with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:
+            final = client.get(iid)
+    finally:
+        solver.stop()
+    statuses = [t.status for t in final.history]
+    assert statuses[-3:] == [S.OPENED, S.FILLED, S.SETTLED], statuses
+    filled = [t for t in final.history if t.status is S.FILLED][0]
+    assert filled.evidence.chain == "solana-local"
+    assert final.filled_output_amount >= final.awarded_output_amount >= final.min_output_amount
+    assert _token_balance(devnet_info, recipient) == final.filled_output_amount
+    assert usdc_a.functions.balanceOf(filler).call() - before == 100 * ONE_USDC
