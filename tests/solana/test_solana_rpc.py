@@ -7,6 +7,7 @@ import base64
 import time
 
 import pytest
+from solana.rpc.commitment import Confirmed, Finalized, Processed
 from solana.rpc.core import RPCException
 from solana.rpc.models import TxOpts
 from solders.hash import Hash
@@ -79,11 +80,13 @@ def test_airdrop_then_balance(client):
 def test_sol_transfer_confirmed_and_indexed(client):
     sender, receiver = Keypair(), Keypair()
     client.request_airdrop(sender.pubkey(), 10**9)
-    slot_before = client.get_slot().value
+    slot_before = client.get_slot(Processed).value
     sig = client.send_raw_transaction(bytes(sol_transfer(client, sender, receiver.pubkey(), 12_345_678))).value
     status = status_of(client, sig)
     assert status.err is None and str(status.confirmation_status) == "TransactionConfirmationStatus.Finalized"
-    assert status.slot >= slot_before and client.get_slot().value > status.slot  # a block closed
+    # a block closed: the slot being filled moved on, and the closed one is final
+    assert status.slot >= slot_before and client.get_slot(Processed).value > status.slot
+    assert client.get_slot(Finalized).value == client.get_slot(Confirmed).value >= status.slot
     assert client.get_balance(receiver.pubkey()).value == 12_345_678
     assert client.get_balance(sender.pubkey()).value == 10**9 - 12_345_678 - 5_000
     tx = client.get_transaction(sig).value
@@ -238,7 +241,7 @@ def test_v0_transaction_and_version_negotiation(server, client):
     got = client.get_transaction(sig, max_supported_transaction_version=0).value
     assert got.transaction.version == 0 and got.transaction.meta.err is None
     assert call(server.url, "getTransactionCount")["result"] >= 1
-    assert call(server.url, "getEpochInfo")["result"]["absoluteSlot"] == client.get_slot().value
+    assert call(server.url, "getEpochInfo")["result"]["absoluteSlot"] == client.get_slot(Processed).value
 
 
 def test_timer_closes_empty_blocks():
@@ -269,8 +272,9 @@ def test_finalized_trails_by_the_configured_lag():
         a, b = SOLANA_ACCOUNTS[3], SOLANA_ACCOUNTS[4]
         sig = srv.chain.send_instructions([transfer(TransferParams(
             from_pubkey=a.pubkey, to_pubkey=b.pubkey, lamports=5))], a.keypair, [])
-        slot = call(srv.url, "getSlot")["result"]
-        assert call(srv.url, "getSlot", {"commitment": "finalized"})["result"] == slot - 3
+        slot = call(srv.url, "getSlot", {"commitment": "processed"})["result"]
+        assert call(srv.url, "getSlot", {"commitment": "confirmed"})["result"] == slot - 1
+        assert call(srv.url, "getSlot", {"commitment": "finalized"})["result"] == slot - 1 - 3
         assert rpc.transaction(sig, commitment="confirmed")["slot"] <= slot
         assert rpc.transaction(sig, commitment="finalized") is None
         [status] = rpc.signature_statuses([sig])
