@@ -13,7 +13,7 @@ from ._errors import (ActorUnavailable, AlreadyExists, ConfigError, DeadlineExce
                       Unimplemented)
 from ._events import Event, EventBus
 from ._lease import SingletonLease, standby_interval
-from ._logging import JsonFormatter, redact, register_secret, setup_logging
+from ._logging import JsonFormatter, public_url, redact, register_secret, register_url, setup_logging
 from ._metrics import Metrics
 from ._ratelimit import RateLimiter
 from ._registry import Registry
@@ -29,6 +29,7 @@ __all__ = [
     "PermissionDenied", "ResourceExhausted", "Unauthenticated", "Unavailable", "Event",
     "EventBus", "Metrics", "RateLimiter", "Registry", "ActorInfo", "ChildSpec", "DiffResult", "Restart", "Strategy",
     "SupervisorSpec", "ApplySpec", "DescribeTree", "RestartChild", "StartChild",
-    "StopChild", "Supervisor", "JsonFormatter", "redact", "register_secret",
+    "StopChild", "Supervisor", "JsonFormatter", "redact", "register_secret", "register_url",
+    "public_url",
     "setup_logging", "SingletonLease", "standby_interval",
 ]

@@ -14,8 +14,10 @@ import re
 import sys
 import threading
 import time
+from urllib.parse import urlsplit
 
-__all__ = ["setup_logging", "register_secret", "redact", "JsonFormatter"]
+__all__ = ["setup_logging", "register_secret", "register_url", "public_url", "redact",
+           "JsonFormatter"]
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -27,6 +29,27 @@ def register_secret(value: str | None) -> None:
     if value and len(value) >= 6:
         with _lock:
             _secrets.add(str(value))
+
+
+def register_url(url: str) -> None:
+    """The parts of a URL that carry credentials, registered like any secret: its userinfo
+    (``user:password@``), its path and its query (providers put API keys there:
+    ``https://eth.example/v2/<key>``, ``?apikey=...``)."""
+    parts = urlsplit(url)
+    if "@" in parts.netloc:   # the whole userinfo (a password alone would leave the user)
+        register_secret(parts.netloc.rsplit("@", 1)[0])
+    if parts.path not in ("", "/"):
+        register_secret(parts.path.lstrip("/"))
+    register_secret(parts.query)
+
+
+def public_url(url: str) -> str:
+    """A URL as it may be shown (replies, tables): scheme, host and port only; ``/***`` for
+    a path or query that was cut."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    shown = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+    return shown + ("/***" if parts.path not in ("", "/") or parts.query else "")
 
 
 def redact(text: str) -> str:

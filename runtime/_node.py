@@ -168,6 +168,11 @@ class Node:
                 raise
             result: DiffResult = self._root().ask(ApplySpec(self.tree(new)), block=True)
             self.config = new
+            if new.node.admin_token and new.node.admin_token != self.admin_token:
+                # rotated: the old token stops working with this reload (a node on the
+                # generated token file keeps it: that file is read at start only)
+                self.admin_token = new.node.admin_token
+                log.info("admin token rotated by the reload")
             self.metrics.reloads.labels("applied").inc()
             log.info("config reloaded", extra={"file": self.config_path,
                                                "started": result.started,

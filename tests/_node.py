@@ -21,8 +21,8 @@ import yaml
 from runtime.config import App
 from runtime.node import Node
 
-__all__ = ["ADMIN", "TOKEN", "TestNodes", "chains_section", "dump", "node_config", "write_config",
-           "yaml_value"]
+__all__ = ["ADMIN", "TOKEN", "TestNodes", "chains_section", "dump", "env_secret", "node_config",
+           "write_config", "yaml_value"]
 
 TOKEN = "test-admin-token-0123456789"
 ADMIN = [("authorization", f"Bearer {TOKEN}")]
@@ -62,6 +62,19 @@ def chains_section(chains: Iterable[Any], *, contracts: Iterable[str] = ("settle
     return section
 
 
+def env_secret(value: str) -> str:
+    """``${VAR}`` for a secret a test puts in a config: secrets are never inline, so the value
+    goes into this process's environment (subprocess nodes inherit it) under a name of its
+    own, and the file names the variable; a value already written as ``${...}`` is kept."""
+    if value.startswith("${"):
+        return value
+    import hashlib
+    import os
+    var = "ORBITAL_TEST_SECRET_" + hashlib.sha256(value.encode()).hexdigest()[:12].upper()
+    os.environ[var] = value
+    return "${" + var + "}"
+
+
 def node_config(database_url: str, state_dir: Path | str,
                 sections: Mapping[str, Any] | None = None, *, token: str | None = TOKEN,
                 supervision: Mapping[str, Any] | None = None, grpc_port: int = 0,
@@ -77,7 +90,7 @@ def node_config(database_url: str, state_dir: Path | str,
     head = {"grpc_listen": f"127.0.0.1:{grpc_port}", "metrics_listen": "127.0.0.1:0",
             "state_dir": str(state_dir), "shutdown_timeout": 2}
     if token:
-        head["admin_token"] = token
+        head["admin_token"] = env_secret(token)
     doc: dict[str, Any] = {"node": head | node, "database": {"url": str(database_url)}}
     if supervision:
         doc["supervision"] = dict(supervision)
@@ -163,6 +176,10 @@ class TestNodes:
         paths before the tree starts (recorders standing in for a kind); ``before_start``
         sees the node before it starts (to subscribe to its events from the first)."""
         factory = (lambda: app) if isinstance(app, App) else app
+        if env is not None:   # the test's own environment, plus the secrets of its configs
+            import os
+            env = {**{k: v for k, v in os.environ.items() if k.startswith("ORBITAL_TEST_SECRET_")},
+                   **env}
         how = _Started(path, factory, clock, env, dict(register or {}), before_start)
         return self._start(how)
 

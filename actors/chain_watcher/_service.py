@@ -15,7 +15,7 @@ from chains.evm.config import chains_of
 from chains.evm.models import ChainCursor, ChainEvent
 from chains.solana import SolanaCursor, solana_chains_of
 from orbital.v1 import chain_pb2, chain_pb2_grpc
-from runtime import ActorUnavailable, InvalidArgument
+from runtime import ActorUnavailable, InvalidArgument, public_url, redact
 from runtime.grpc import decode_token, encode_token, filters_digest, unary
 from chains import fields
 
@@ -58,13 +58,13 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             return chain_pb2.ChainInfo(
                 name=name, kind="solana", commitment=cfg.commitment, head=head,
                 confirmed_block=max(indexed, 0), indexed_block=indexed, lag=0,
-                active_rpc=cfg.rpc[0], running=False,
-                rpc=[chain_pb2.RpcEndpoint(url=u) for u in cfg.rpc])
+                active_rpc=public_url(cfg.rpc[0]), running=False,
+                rpc=[chain_pb2.RpcEndpoint(url=public_url(u)) for u in cfg.rpc])
         return chain_pb2.ChainInfo(
             name=name, kind="solana", commitment=cfg.commitment, head=st["head"] or 0,
             confirmed_block=st["confirmed"] or 0, indexed_block=st["indexed"],
-            lag=st["lag"] or 0, active_rpc=st["active_rpc"], running=True,
-            last_error=st["last_error"], standby=st["standby"], rpc=_endpoints(st["rpc"]))
+            lag=st["lag"] or 0, active_rpc=public_url(st["active_rpc"]), running=True,
+            last_error=redact(st["last_error"]), standby=st["standby"], rpc=_endpoints(st["rpc"]))
 
     def _list_chains(self) -> chain_pb2.ListChainsResponse:
         chains = self._chains()
@@ -87,14 +87,14 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
                 out.append(chain_pb2.ChainInfo(
                     name=name, kind="evm", chain_id=cfg.chain_id, head=head, confirmed_block=confirmed,
                     indexed_block=indexed, lag=max(confirmed - indexed, 0),
-                    active_rpc=cfg.rpc[0], running=False,
-                    rpc=[chain_pb2.RpcEndpoint(url=u) for u in cfg.rpc]))
+                    active_rpc=public_url(cfg.rpc[0]), running=False,
+                    rpc=[chain_pb2.RpcEndpoint(url=public_url(u)) for u in cfg.rpc]))
                 continue
             out.append(chain_pb2.ChainInfo(
                 name=name, kind="evm", chain_id=cfg.chain_id, head=st["head"] or 0,
                 confirmed_block=st["confirmed"] or 0, indexed_block=st["indexed"],
-                lag=st["lag"] or 0, active_rpc=st["active_rpc"], running=True,
-                last_error=st["last_error"], reorgs=st["reorgs"], standby=st["standby"],
+                lag=st["lag"] or 0, active_rpc=public_url(st["active_rpc"]), running=True,
+                last_error=redact(st["last_error"]), reorgs=st["reorgs"], standby=st["standby"],
                 rpc=_endpoints(st["rpc"])))
         return chain_pb2.ListChainsResponse(chains=out)
 
@@ -154,9 +154,10 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
 
 
 def _endpoints(health: list[dict]) -> list[chain_pb2.RpcEndpoint]:
-    return [chain_pb2.RpcEndpoint(url=e["url"], healthy=e["healthy"], active=e["active"],
-                                  consecutive_failures=e["failures"],
-                                  last_error=e["last_error"], retry_in_seconds=e["retry_in"])
+    return [chain_pb2.RpcEndpoint(url=public_url(e["url"]), healthy=e["healthy"],
+                                  active=e["active"], consecutive_failures=e["failures"],
+                                  last_error=redact(e["last_error"]),
+                                  retry_in_seconds=e["retry_in"])
             for e in health]
 
 

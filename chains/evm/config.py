@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
+from runtime import register_url
 from runtime.config import opt
 
 __all__ = ["ContractsConfig", "ChainConfig", "TokenConfig", "WatcherSpec", "DEPTH_DEFAULTS",
@@ -143,6 +144,8 @@ class ChainConfig:
     def check(self) -> None:
         if not self.rpc:
             raise ValueError("rpc: at least one URL is required")
+        for url in self.rpc:   # provider keys in paths, queries, userinfo: never logged
+            register_url(url)
         if self.min_range > self.max_range:
             raise ValueError("min_range must be <= max_range")
         if not self.contracts.addresses():

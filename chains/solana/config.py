@@ -13,6 +13,7 @@ from typing import Any, Literal, Optional
 
 from solders.pubkey import Pubkey
 
+from runtime import register_url
 from runtime.config import opt
 
 __all__ = ["COMMITMENTS", "SolanaChainConfig", "SolanaTokenConfig", "SolanaWatcherSpec",
@@ -70,6 +71,8 @@ class SolanaChainConfig:
     def check(self) -> None:
         if not self.rpc:
             raise ValueError("rpc: at least one URL is required")
+        for url in self.rpc:   # provider keys in paths, queries, userinfo: never logged
+            register_url(url)
         seen: set[str] = set()
         for symbol, token in self.tokens.items():
             if token.mint in seen:

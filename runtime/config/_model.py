@@ -40,6 +40,13 @@ def _pem_file(path: str) -> None:
 _LOOPBACK = ("127.", "localhost:", "[::1]:", "::1:")
 
 
+def _has_password(url: str) -> bool:
+    """``scheme://user:password@host``: a URL that carries a password (never inline)."""
+    rest = url.split("://", 1)[-1]
+    authority = rest.split("/", 1)[0]
+    return "@" in authority and ":" in authority.rsplit("@", 1)[0]
+
+
 def is_loopback(hostport: str) -> bool:
     """``host:port`` on a loopback address (127.0.0.0/8, localhost, ::1)."""
     return hostport.startswith(_LOOPBACK)
@@ -137,6 +144,7 @@ class NodeConfig:
 @dataclass(frozen=True)
 class DatabaseConfig:
     url: Optional[Secret] = opt(None, pattern=r"(sqlite|postgres|postgresql)://.*",
+                                inline_if=lambda url: not _has_password(url),
                                 doc="default sqlite:///var/orbital.db or $DATABASE_URL")
     pool_size: int = opt(16, min=1, max=1000)
 

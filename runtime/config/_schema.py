@@ -20,6 +20,7 @@ import typing
 from typing import Any
 
 from .._errors import ConfigError
+from .._logging import register_secret
 from ._yaml import Located
 
 __all__ = ["Secret", "opt", "build"]
@@ -34,8 +35,13 @@ class Secret(str):
 
 def opt(default: Any = dataclasses.MISSING, *, min: float | None = None,
         max: float | None = None, pattern: str | None = None, doc: str = "",
-        factory: Any = dataclasses.MISSING, validate: Any = None) -> Any:
-    meta = {"min": min, "max": max, "pattern": pattern, "doc": doc, "validate": validate}
+        factory: Any = dataclasses.MISSING, validate: Any = None,
+        inline_if: Any = None) -> Any:
+    """A config field with its bounds. For a :class:`Secret`: ``inline_if(value)`` says when
+    a value written inline in the file is no secret after all (a database URL without a
+    password); otherwise a Secret must come from the environment (``${ENV_VAR}``)."""
+    meta = {"min": min, "max": max, "pattern": pattern, "doc": doc, "validate": validate,
+            "inline_if": inline_if}
     if factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -139,10 +145,19 @@ class _Builder:
                 v = str(v)
             if not isinstance(v, str):
                 self.fail(loc, key, f"expected a string, got {_kind(v)}")
+            if tp is Secret and v and not loc.from_env:   # a ${X:-default} is inline too
+                inline_ok = meta.get("inline_if")
+                if not (inline_ok is not None and inline_ok(v)):
+                    name = key.rsplit(".", 1)[-1]
+                    self.fail(loc, key, "a secret written inline: put it in the environment "
+                                        "and name it here, e.g. " + name + ": ${ORBITAL_"
+                                        + name.upper() + "} (secrets are never inline)")
             pattern = meta.get("pattern")
             if pattern and not re.fullmatch(pattern, v):
                 shown = "***" if tp is Secret else repr(v)
                 self.fail(loc, key, f"expected a value matching {pattern}, got {shown}")
+            if tp is Secret and meta.get("inline_if") is None:
+                register_secret(v)   # redacted from every log line from now on
             return tp(v)
         raise TypeError(f"unsupported config type {tp!r} at {key}")
 

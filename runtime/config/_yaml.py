@@ -28,6 +28,7 @@ class Located:
     value: Any
     line: int
     interpolated: bool = False  # came from ${...}: a string that may stand for a number
+    from_env: bool = False      # a ${NAME} in it was set in the environment (not a :-default)
 
 
 def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Located:
@@ -68,12 +69,15 @@ def _convert(node: yaml.Node, file: str, env: Mapping[str, str], key: str) -> Lo
                         for i, v in enumerate(node.value)], line)
     value = _scalars.construct_object(node)
     if isinstance(value, str) and "${" in value:
+        used: list[str] = []
+
         def sub(m: re.Match) -> str:
             name, default = m.group(1), m.group(2)
             if name in env:
+                used.append(name)
                 return env[name]
             if default is not None:
                 return default
             raise ConfigError(file, line, key, f"environment variable {name} is not set")
-        return Located(_ENV.sub(sub, value), line, interpolated=True)
+        return Located(_ENV.sub(sub, value), line, interpolated=True, from_env=bool(used))
     return Located(value, line)

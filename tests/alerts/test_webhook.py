@@ -3,6 +3,8 @@ is retried with backoff on the node's clock (a FakeClock here) and never hurts t
 
 from __future__ import annotations
 
+from tests._node import env_secret
+
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,7 +63,7 @@ def hook():
 
 def test_webhook_receives_firing_and_resolved(node_at, hook, caplog):
     h1 = hook()
-    n = node_at(f"alerts:\n  webhooks:\n    critical: {{url: '{h1.url}'}}\n")
+    n = node_at(f"alerts:\n  webhooks:\n    critical: {{url: '{env_secret(h1.url)}'}}\n")
     raise_alert(n.node.registry, RaiseAlert("cap", "funding/a", "cap reached", "critical",
                                             {"chain": "devnet-a"}))
     raise_alert(n.node.registry, RaiseAlert("low", "funding/a", "low", "warning"))  # no hook
@@ -80,7 +82,7 @@ def test_webhook_receives_firing_and_resolved(node_at, hook, caplog):
 
 def test_failed_webhook_is_retried_with_backoff(node_at, hook, caplog):
     h1 = hook(script=[500, 503])
-    n = node_at(f"alerts:\n  webhooks:\n    warning: {{url: '{h1.url}', backoff: 2s, "
+    n = node_at(f"alerts:\n  webhooks:\n    warning: {{url: '{env_secret(h1.url)}', backoff: 2s, "
                 f"max_attempts: 3}}\n")
     raise_alert(n.node.registry, RaiseAlert("x", "s", "m", "warning"))
     [first] = n.rec.wait_for("webhook_retrying", ALERTS_PATH)
@@ -102,7 +104,7 @@ def test_unreachable_webhook_gives_up_and_actor_lives(node_at, hook):
     h1 = hook()
     url = h1.url
     h1.close()                                   # nothing listens there any more
-    n = node_at(f"alerts:\n  webhooks:\n    info: {{url: '{url}', backoff: 1s, "
+    n = node_at(f"alerts:\n  webhooks:\n    info: {{url: '{env_secret(url)}', backoff: 1s, "
                 f"max_attempts: 2}}\n")
     raise_alert(n.node.registry, RaiseAlert("x", "s", "m", "info"))
     n.rec.wait_for("webhook_retrying", ALERTS_PATH)

@@ -294,3 +294,26 @@ def test_block_hashes_below_the_reorg_window_are_pruned(database_url, chain_a, s
     assert stored[0] >= head - 8 - 8 // 4           # the window and at most a quarter more
     recent = {e.block_number for e in events if e.block_number > head - 8}
     assert recent and recent <= set(stored)         # every block with events in the window
+
+
+def test_rpc_url_credentials_never_reach_replies_or_logs(chain_a, start_node, tmp_path, caplog):
+    """Provider keys live in RPC URLs (userinfo, path, query): ListChains shows scheme, host
+    and port only, and every log line and last_error has them masked. The first URL is a
+    dead one (connection refused) so that an error naming it is logged and kept."""
+    from runtime import JsonFormatter
+    port = chain_a.info.rpc_url.rsplit(":", 1)[1]
+    dead = "http://alice:pass-0123456789@127.0.0.1:1/v2/key-abcdef012345?apikey=q-987654321"
+    live = f"http://bob:pw-9876543210@127.0.0.1:{port}/?token=t-1234567"   # anvil: root path only
+    node, _ = start_node(f"sqlite:///{tmp_path}/o.db", chains_yaml(
+        "devnet-a", chain_a.info, rpc=[dead, live], start_block=chain_a.head() + 1))
+    chain_a.deposits([1])
+    wait_until(lambda: cursor_at(node, chain_a.head()), what="indexed through the second URL")
+    [c] = stub(node).ListChains(chain_pb2.ListChainsRequest()).chains
+    assert [e.url for e in c.rpc] == ["http://127.0.0.1:1/***", f"http://127.0.0.1:{port}/***"]
+    assert any("connection refused" in e.last_error for e in c.rpc)
+    assert c.active_rpc.endswith("/***")
+    shown = str(c) + "".join(JsonFormatter().format(r) for r in caplog.records)
+    assert "127.0.0.1:1" in shown
+    for secret in ("pass-0123456789", "key-abcdef012345", "q-987654321", "pw-9876543210",
+                   "t-1234567", "alice:", "bob:"):
+        assert secret not in shown, secret

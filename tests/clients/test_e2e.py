@@ -21,7 +21,7 @@ import devnet
 from clients import IntentStatus, OrbitalClient
 from devnet import free_ports
 from devnet.accounts import account
-from tests._node import TestNodes, node_config, write_config
+from tests._node import TestNodes, env_secret, node_config, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,8 @@ def node(devnet_info, tmp_path_factory):
     for chain in devnet_info.chains:
         doc["chains"][chain.name]["rpc"] = [chain.rpc_url]
     # the devnet's attester role (a public anvil key), polling fast
-    doc["attester"].update(key=devnet_info.account("attester").private_key, poll_interval=0.2)
+    doc["attester"].update(key=env_secret(devnet_info.account("attester").private_key),
+                           poll_interval=0.2)
     with TestNodes(tmp) as nodes:
         yield nodes.start(write_config(tmp / "supervisor.yaml", doc), build_app)
 

@@ -48,7 +48,8 @@ source: {{keypair: '${{SOLKEY:-}}'}}"""
 def config(account: str, env: dict | None = None):
     text = CHAINS + "funding:\n  accounts:\n    sol-a:\n" + "".join(
         f"      {line}\n" for line in account.strip().splitlines())
-    return load_text(text, "supervisor.yaml", make_app(), {"SOLKEY": KEY} if env is None else env)
+    return load_text(text, "supervisor.yaml", make_app(),
+                     {"SOLKEY": KEY, "EVMKEY": "0x" + "11" * 32} if env is None else env)
 
 
 def spec_of(cfg):
@@ -96,7 +97,7 @@ def test_the_provider_starts_a_solana_actor_and_skips_one_without_keypair():
      "more than 6 decimals"),
     (("chain: sol", "chain: devnet-a"), "funding",
      "accounts.sol-a.address: "),
-    (("source: {keypair: '${SOLKEY:-}'}", f"source: {{key: '0x{'11' * 32}'}}"), "funding",
+    (("source: {keypair: '${SOLKEY:-}'}", "source: {key: '${EVMKEY}'}"), "funding",
      "sol is a Solana chain: the source is source.keypair"),
     (("source: {keypair: '${SOLKEY:-}'}",
       "source: {keypair: '${SOLKEY:-}', keypair_file: /x.json}"), "funding.accounts.sol-a.source",

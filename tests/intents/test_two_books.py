@@ -19,6 +19,7 @@ from actors import BOOK_PATH
 from actors.book import IntentRow, Subscribe
 from node import build_app
 from orbital.v1 import intents_pb2, intents_pb2_grpc
+from tests._node import env_secret
 from runtime.testing import wait_until
 from tests.solvers.conftest import SolverClient
 
@@ -217,7 +218,7 @@ def test_the_in_house_solver_trades_on_one_node_and_moves_with_its_lease(pg_url,
     runs its session (on its own node); the other stands by and takes over on a stop."""
     from actors.in_house_solver import InHouseStatus
     key = USERS[0].private_key
-    extra = f"in_house_solver:\n  key: '{key}'\n"
+    extra = f"in_house_solver:\n  key: '{env_secret(key)}'\n"
     a, _ = _start(nodes, tmp_path, pg_url, "node-a", extra=extra)
     b, _ = _start(nodes, tmp_path, pg_url, "node-b", extra=extra)
 

@@ -133,3 +133,28 @@ def test_tree_follows_the_spec_groups():
     intents = spec.children[1].config
     assert intents.strategy is Strategy.REST_FOR_ONE
     assert [c.id for c in intents.children] == ["solvers"]
+
+
+@pytest.mark.parametrize("text, env, line, key", [
+    ("node:\n  admin_token: inline-token-0123456789\n", {}, 2, "node.admin_token"),
+    ("node:\n  admin_token: '${UNSET:-default-token-0123456}'\n", {}, 2, "node.admin_token"),
+    ("workers:\n  key: s3cr3t-inline\n", {}, 2, "workers.key"),
+    ("database:\n  url: 'postgresql://u:hunter2@h/db'\n", {}, 2, "database.url"),
+])
+def test_an_inline_secret_is_refused_naming_file_line_and_key(text, env, line, key):
+    e = err(text, env)
+    assert (e.file, e.line, e.key) == ("supervisor.yaml", line, key)
+    assert "a secret written inline" in e.expected and "${ORBITAL_" in e.expected
+    for value in ("inline-token", "default-token", "s3cr3t-inline", "hunter2"):
+        assert value not in str(e)
+
+
+def test_secrets_from_the_environment_are_taken_and_redacted():
+    from runtime import redact
+    cfg = load_text("node:\n  admin_token: ${T}\ndatabase:\n  url: 'sqlite:///x.db'\n"
+                    "workers:\n  key: 'prefix-${K}'\n", "supervisor.yaml", app(),
+                    {"T": "env-token-0123456789abc", "K": "from-env-key"})
+    assert cfg.node.admin_token == "env-token-0123456789abc"
+    assert cfg.database.url == "sqlite:///x.db"          # no password: not a secret
+    assert redact("token env-token-0123456789abc, key prefix-from-env-key") == "token ***, key ***"
+    assert "sqlite:///x.db" in redact("db sqlite:///x.db")

@@ -88,3 +88,20 @@ def test_root_escalation_stops_node_with_exit_code_1(tmp_path, database_url, nod
     recorder.wait_for("escalated", "root")         # ... and root (intensity 0) gives up
     assert node._done.wait(20), "node did not stop after the root escalated"
     assert node.exit_code == 1
+
+
+def test_a_reload_rotates_the_admin_token(node_factory, channel_to, tmp_path, database_url):
+    """The old token stops working with the reload that replaces it; the new one works."""
+    node = node_factory({"a": "hi"})
+    ch = channel_to(node)
+    new = "rotated-admin-token-0123456789"
+    write_config(tmp_path / "supervisor.yaml", database_url, tmp_path / "var", {"a": "hi"},
+                 token=new)
+    reload(ch)
+    stub = admin_pb2_grpc.AdminServiceStub(ch)
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetTree(admin_pb2.GetTreeRequest(), metadata=ADMIN, timeout=5)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    tree = stub.GetTree(admin_pb2.GetTreeRequest(),
+                        metadata=[("authorization", f"Bearer {new}")], timeout=5)
+    assert any(a.path == "chains/echo/a" for a in tree.actors)

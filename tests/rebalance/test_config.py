@@ -51,7 +51,8 @@ def app() -> App:
 
 def load(strategy: str, env: dict | None = None):
     text = CHAINS + "rebalance:\n  strategies:\n    s: {" + strategy + "}\n"
-    return load_text(text, "supervisor.yaml", app(), {"OP_KEY": KEY} | (env or {}))
+    return load_text(text, "supervisor.yaml", app(),
+                     {"OP_KEY": KEY, "OP_PASSWORD": "pw"} | (env or {}))
 
 
 GOOD = ("token: USDC, weights: {devnet-a: 0.7, devnet-b: 0.3}, min_transfer: '0.5', "
@@ -84,7 +85,9 @@ def test_valid_strategy_to_spec_in_base_units():
      "decimal number"),
     ("token: USDC, weights: {devnet-a: 0.5, devnet-b: 0.5}, tolerance: 0.9", "<= 0.5"),
     ("token: USDC, weights: {devnet-a: 0.5, devnet-b: 0.5}, "
-     "signer: {key: '${OP_KEY}', keystore: k.json, password: x}", "not both"),
+     "signer: {key: '${OP_KEY}', keystore: k.json, password: '${OP_PASSWORD}'}", "not both"),
+    ("token: USDC, weights: {devnet-a: 0.5, devnet-b: 0.5}, "
+     "signer: {keystore: k.json, password: inline-password}", "a secret written inline"),
     ("token: USDC, weights: {devnet-a: 0.5, devnet-b: 0.5}, signer: {keystore: k.json}",
      "needs password"),
     ("token: USDC, weights: {devnet-a: 0.5, devnet-b: 0.5}, signer: {key: '${BAD}'}",

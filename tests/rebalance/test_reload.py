@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests._node import env_secret
+
 import logging
 
 DRY = {"dry_run": "true"}
@@ -45,7 +47,8 @@ def test_undecryptable_keystore_leaves_that_strategy_idle_with_the_reason(
     from eth_account import Account
     path = tmp_path / "op.json"
     path.write_text(json.dumps(Account.encrypt(roles["operator"].private_key, "right")))
-    bad = {"signer": f"{{keystore: '{path}', password: wrong}}", "dry_run": "true"}
+    bad = {"signer": f"{{keystore: '{path}', password: '{env_secret('wrong')}'}}",
+           "dry_run": "true"}
     h = rebalance_node(f"sqlite:///{tmp_path}/orbital.db", {"bad": bad, "good": DRY})
     for _ in range(3):
         h.step()
