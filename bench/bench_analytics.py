@@ -150,7 +150,6 @@ def _node(url: str, tmp: Path) -> Any:
   grpc_listen: 127.0.0.1:0
   metrics_listen: 127.0.0.1:0
   state_dir: {tmp / 'var'}
-  admin_token: bench-admin-token-0123456789
 database:
   url: '{url}'
 """)

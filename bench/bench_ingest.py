@@ -146,7 +146,6 @@ def _watcher(info, first: int, last: int, tmp: Path, db_url: str | None = None) 
   grpc_listen: 127.0.0.1:0
   metrics_listen: 127.0.0.1:0
   state_dir: {tmp / 'var'}
-  admin_token: bench-admin-token-0123456789
 database:
   url: '{db_url or f"sqlite:///{tmp}/watcher.db"}'
 chains:

@@ -63,7 +63,6 @@ def _config(tmp: Path, port: int, database_url: str, admission: bool = False,
     addr = predicted_addresses()
     lines = ["node:", f"  grpc_listen: 127.0.0.1:{port}", "  metrics_listen: 127.0.0.1:0",
              f"  state_dir: {tmp / 'var'}", "  shutdown_timeout: 2",
-             "  admin_token: bench-admin-token-0123456789",
              *([f"  lease_ttl: {lease_ttl}"] if lease_ttl is not None else []),
              "database:", f"  url: '{database_url}'",
              "supervision:",

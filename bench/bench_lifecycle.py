@@ -69,7 +69,7 @@ def run() -> list[Row]:
         cfg = tmp / "supervisor.yaml"
         cfg.write_text("\n".join([
             "node:", "  grpc_listen: 127.0.0.1:0", "  metrics_listen: 127.0.0.1:0",
-            f"  state_dir: {tmp / 'var'}", "  admin_token: bench-admin-token-0123456789",
+            f"  state_dir: {tmp / 'var'}",
             "database:", f"  url: 'sqlite:///{tmp}/orbital.db'",
             "intents:", "  min_open_window: 0", "  user_rate: {rate: 1000, burst: 1000}",
             "  submit_peer_rate: {rate: 100000, burst: 100000}", "  max_open_per_user: 100000",
