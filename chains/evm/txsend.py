@@ -505,6 +505,7 @@ class TxSender:
         it ``failed`` (its nonce goes back to the allocator unless a sibling holds it).
         The owner's fence is checked first: an ex-holder sends nothing."""
         self._check()
+        self.store.make_durable()   # the record survives a power loss before the bytes leave
         try:
             # One endpoint only: a lost reply does not mean a lost transaction, and the
             # same bytes sent blind to the next endpoint could be refused there ("nonce too

@@ -212,6 +212,7 @@ class SolanaTxSender:
         """Send the recorded bytes: with preflight until a node accepted them, then as a
         plain re-broadcast. The owner's fence is checked first."""
         self._check()
+        self.store.make_durable()   # the record survives a power loss before the bytes leave
         try:
             sig = self.rpc.send_transaction(row.wire, skip_preflight=row.sent_at is not None)
         except RpcUnavailable as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -164,6 +165,26 @@ class Store:
                 self._notices.discard()
                 raise
             self._notices.commit()   # SQLite: notify()'s wake-ups, now that it committed
+
+    def make_durable(self) -> None:
+        """Make every commit so far survive a power loss, before something leaves the process
+        on their strength (a transaction broadcast after its record). SQLite runs WAL with
+        ``synchronous=normal``: a commit survives a crash of the process, but the WAL is only
+        synced to disk at checkpoints, so an OS crash or power loss could lose the record of
+        a transaction that was sent. This syncs the WAL now (about 0.2 ms here, once per
+        broadcast, instead of on every commit: docs/security.md). PostgreSQL's commits are
+        durable already (``synchronous_commit`` on)."""
+        if self.is_postgres:
+            return
+        wal = f"{self.db.database}-wal"
+        try:
+            fd = os.open(wal, os.O_RDONLY)
+        except FileNotFoundError:
+            return   # checkpointed and removed: the database file was synced then
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def ping(self) -> float:
         started = time.perf_counter()

@@ -240,3 +240,38 @@ def test_two_processes_sharing_a_key_never_reuse_a_nonce(chain_a, treasury, pg_u
             s.close()
             s.rpc.close()
         store.close()
+
+
+def test_the_record_is_on_disk_before_the_broadcast(chain_a, treasury, make_sender, store,
+                                                    monkeypatch):
+    """SQLite commits with synchronous=normal (the WAL is synced at checkpoints): before
+    the bytes leave, the sender syncs the WAL, so a power loss cannot lose the record of a
+    transaction that was sent. PostgreSQL commits are durable already: nothing to sync."""
+    import os
+    import sqlite3
+    events: list[str] = []
+    real_fsync = os.fsync
+    keep = None
+    if not store.is_postgres:   # a second connection, as a node has: the WAL stays (the
+        keep = sqlite3.connect(store.db.database)   # last one to close checkpoints it away)
+        keep.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+    def fsync(fd: int) -> None:
+        events.append("fsync " + os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+    monkeypatch.setattr(os, "fsync", fsync)
+    s = make_sender()
+    real_call = s.rpc.call
+
+    def call(method, params=(), **kw):
+        if method == "eth_sendRawTransaction":
+            events.append("send")
+        return real_call(method, params, **kw)
+    monkeypatch.setattr(s.rpc, "call", call)
+    row = s.submit(fresh_address(), value=1, gas=21_000, reference="durable")
+    assert row.status == "pending" and row.sent_at is not None
+    sends = events.index("send")
+    synced = [e for e in events[:sends] if e.startswith("fsync") and e.endswith("-wal")]
+    assert bool(synced) == (not store.is_postgres), events
+    if keep is not None:
+        keep.close()
