@@ -45,13 +45,12 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from eth_abi import encode as abi_encode
-from eth_account import Account
 from eth_utils import keccak
 
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.txsend import TX_MINED, TX_PENDING, TxSender, suggest_fees
 from actors.alerts import RaiseAlert, raise_alert, resolve_alert
-from runtime import Actor, LeaseLost, SingletonLease, register_secret
+from runtime import Actor, LeaseLost, SingletonLease
 
 from ._config import AccountSpec, SourceConfig
 from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status,
@@ -69,11 +68,9 @@ _GAS_NATIVE, _GAS_TOKEN = 21_000, 100_000   # for the source's gas check only
 
 
 def load_signer(source: SourceConfig):
-    """The source account from its key or keystore; the key is registered as a secret."""
-    key = source.private_key()
-    register_secret(key)
-    register_secret(key.removeprefix("0x"))
-    return Account.from_key(key)
+    """The source's signer: its key or keystore (registered as secrets), or a remote
+    signer (chains.evm.signer)."""
+    return source.signer()
 
 
 def view(row: TopUpRow) -> TopUpView:

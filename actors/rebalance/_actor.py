@@ -39,14 +39,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
 
 from chains.evm import RpcClient, RpcError, RpcUnavailable
 from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REPLACED, EvmTx
 from chains.evm.owner import SenderOwner
 from protocol.logs import BridgeDeposit
 from actors.alerts import RaiseAlert, raise_alert, resolve_alert
-from runtime import Actor, LeaseLost, SingletonLease, register_secret
+from runtime import Actor, LeaseLost, SingletonLease
 
 from ._bridge import (MAX_UINT256, allowance, approve_data, balance_of, deposit_data,
                       deposit_events, release_event)
@@ -86,7 +85,7 @@ class Strategy(SenderOwner, Actor):
         self.last_error, self._reconciled = "", False
         self.singleton: SingletonLease | None = None
         try:
-            key = self.cfg.signer.private_key()
+            self.account = self.cfg.signer.signer()
         except (OSError, ValueError) as exc:      # unreadable keystore, wrong password
             # Not a crash: restarting cannot fix it, and a crash loop would escalate to
             # the whole group. The strategy stays idle and says why (ListStrategies).
@@ -97,8 +96,6 @@ class Strategy(SenderOwner, Actor):
             log.error(self.signer_error, extra={"path": self.path})
             return
         self.signer_error = ""
-        register_secret(key)
-        self.account = Account.from_key(key)
         self.address = self.account.address
         self.legs = {leg.chain: leg for leg in spec.legs}
         self.targets = {leg.chain: leg.target for leg in spec.legs}

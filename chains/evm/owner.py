@@ -9,12 +9,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from eth_account.signers.local import LocalAccount
-
     from runtime import Actor
     from runtime.store import Store
 
     from .rpc import RpcClient
+    from .signer import Signer
     from .txsend import Fence, TxSender
 
     # Mixed into a runtime.Actor (``class Attester(SenderOwner, Actor)``): its ``ctx``,
@@ -33,7 +32,7 @@ class SenderOwner(_ActorBase):
 
     # Set by the actor's setup before build_senders:
     rpcs: dict[str, RpcClient]
-    account: LocalAccount
+    account: Signer
     store: Store
     # Set by build_senders:
     senders: dict[str, TxSender]

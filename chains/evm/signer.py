@@ -1,6 +1,10 @@
 """How a node-side signer is configured (funding sources, rebalance inventories): a key
-from the environment, or an encrypted JSON keystore whose password comes from the
-environment; never inline. Validated once at load; decrypted only by the actor's setup.
+from the environment, an encrypted JSON keystore whose password comes from the
+environment, or a remote signer over JSON-RPC ``eth_signTransaction`` (Clef, Web3Signer:
+the node never holds that key); never inline. Validated once at load; decrypted or
+connected only by the actor's setup. Every one gives the same :class:`Signer`: an
+``address`` and ``sign_transaction(tx) -> (raw_transaction, hash)``, which is all the
+transaction sender uses.
 
 Also the one conversion of config amounts, written in whole tokens (``'0.5'`` ETH,
 ``'1000'`` USDC), to base units.
@@ -11,11 +15,77 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Optional
+from typing import Any, NamedTuple, Optional, Protocol
 
+from eth_account import Account
+from eth_account.typed_transactions import TypedTransaction
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
+
+from runtime import register_secret, register_url
 from runtime.config import Secret, opt
 
-__all__ = ["SignerConfig", "to_units", "whole_tokens"]
+from .rpc import RpcClient, RpcError
+
+__all__ = ["SignerConfig", "Signer", "SignedTx", "RemoteSigner", "to_units", "whole_tokens"]
+
+
+class SignedTx(NamedTuple):
+    raw_transaction: bytes
+    hash: bytes
+
+
+class Signer(Protocol):
+    """What signs a sender's transactions: a local account or a remote signer."""
+
+    @property
+    def address(self) -> str: ...
+
+    def sign_transaction(self, tx: dict[str, Any]) -> Any: ...
+
+
+_QUANTITIES = ("chainId", "nonce", "value", "gas", "maxFeePerGas", "maxPriorityFeePerGas")
+
+
+class RemoteSigner:
+    """``eth_signTransaction`` on a signer's JSON-RPC endpoint (Clef, Web3Signer, or a node
+    with the account unlocked): the key never enters this process. What comes back is
+    checked before it is recorded or sent: it must decode as an EIP-1559 transaction with
+    exactly the fields asked for, signed by ``address``; a signer that answers anything
+    else is refused (:class:`RpcError`), never broadcast."""
+
+    def __init__(self, url: str, address: str, *, timeout: float = 10.0) -> None:
+        register_url(url)
+        self.url = url
+        self.address = to_checksum_address(address)
+        self.rpc = RpcClient([url], timeout=timeout)
+
+    def sign_transaction(self, tx: dict[str, Any]) -> SignedTx:
+        request: dict[str, Any] = {"from": self.address, "type": "0x2",
+                                   "to": tx["to"], "data": tx.get("data", "0x")}
+        request |= {k: hex(int(tx[k])) for k in _QUANTITIES if k in tx}
+        reply = self.rpc.call("eth_signTransaction", [request], failover=False)
+        raw_hex = reply.get("raw") if isinstance(reply, dict) else reply   # Clef: {raw, tx}
+        try:
+            raw = bytes.fromhex(str(raw_hex).removeprefix("0x"))
+            got = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+            signer = Account.recover_transaction(raw)
+        except Exception as exc:  # noqa: BLE001 - anything the signer sent that is not a tx
+            raise RpcError(f"eth_signTransaction: not a signed transaction: {exc}") from None
+        if signer != self.address:
+            raise RpcError(f"eth_signTransaction: signed by {signer}, not {self.address}")
+        wanted = {k: int(tx[k]) for k in _QUANTITIES if k in tx}
+        differs = [k for k, v in wanted.items() if int(got.get(k, -1)) != v]
+        if to_checksum_address(got.get("to")) != to_checksum_address(tx["to"]):
+            differs.append("to")
+        if bytes(got.get("data", b"")) != bytes.fromhex(str(tx.get("data", "0x"))[2:]):
+            differs.append("data")
+        if differs:
+            raise RpcError(f"eth_signTransaction: the signer changed {', '.join(differs)}")
+        return SignedTx(raw, keccak(raw))
+
+    def close(self) -> None:
+        self.rpc.close()
 
 
 def whole_tokens(text: str) -> Decimal:
@@ -46,10 +116,19 @@ class SignerConfig:
                                     "${ORBITAL_OPERATOR_KEY:-}); empty: not configured")
     keystore: str = opt("", doc="path of an encrypted JSON keystore (instead of key)")
     password: Optional[Secret] = opt(None, doc="keystore password, from ${ENV_VAR}")
+    remote: str = opt("", pattern=r"(https?://\S+)?",
+                      doc="a remote signer's JSON-RPC URL (eth_signTransaction), instead "
+                          "of key or keystore; the node never holds that key")
+    address: str = opt("", pattern=r"(0x[0-9a-fA-F]{40})?",
+                       doc="with remote: the account the remote signer signs for")
 
     def check(self) -> None:
-        if self.key and self.keystore:
-            raise ValueError("set key or keystore, not both")
+        if sum(map(bool, (self.key, self.keystore, self.remote))) > 1:
+            raise ValueError("set one of key, keystore or remote, not both")
+        if self.remote and not self.address:
+            raise ValueError("a remote signer needs address: the account it signs for")
+        if self.address and not self.remote:
+            raise ValueError("address goes with remote (a key or keystore names its own)")
         if not self.keystore:
             return
         problems = []            # every problem at once: a keystore rarely has just one
@@ -69,7 +148,18 @@ class SignerConfig:
 
     @property
     def configured(self) -> bool:
-        return bool(self.key) or bool(self.keystore)
+        return bool(self.key) or bool(self.keystore) or bool(self.remote)
+
+    def signer(self, *, timeout: float = 10.0) -> Any:
+        """The :class:`Signer`: a local account (key or keystore, registered as secrets)
+        or a :class:`RemoteSigner`. OSError/ValueError for an unreadable keystore or a
+        wrong password."""
+        if self.remote:
+            return RemoteSigner(self.remote, self.address, timeout=timeout)
+        key = self.private_key()
+        register_secret(key)
+        register_secret(key.removeprefix("0x"))
+        return Account.from_key(key)
 
     def private_key(self) -> str:
         """The key, 0x hex (decrypting the keystore): for the actor's setup, never at load.

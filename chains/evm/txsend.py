@@ -80,7 +80,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from eth_utils import keccak, to_checksum_address
 
@@ -88,6 +87,7 @@ from runtime.config import opt
 from runtime.store import Store
 
 from .rpc import RpcClient, RpcError, RpcUnavailable
+from .signer import Signer
 from .txsend_models import (FINAL, MIGRATION, TX_DROPPED, TX_FAILED, TX_MINED, TX_PENDING,
                             TX_REPLACED, TX_REVERTED, EvmTx)
 
@@ -190,7 +190,7 @@ def _known(text: str) -> bool:
 class TxSender:
     """Record-then-send for one owner from one account on one chain (see module doc)."""
 
-    def __init__(self, chain_name: str, chain_id: int, rpc: RpcClient, account: LocalAccount,
+    def __init__(self, chain_name: str, chain_id: int, rpc: RpcClient, account: Signer,
                  store: Store, owner: str, cfg: TxConfig, *,
                  clock: Callable[[], float] = time.time, fence: Fence | None = None) -> None:
         self.chain, self.chain_id, self.rpc, self.account = chain_name, chain_id, rpc, account

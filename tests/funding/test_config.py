@@ -72,7 +72,7 @@ def test_valid_account_resolves_to_base_units():
     (("address: '0x7", "address: '0xZ"), "funding.accounts.gas.address", "expected a value"),
     (("cooldown", "cooldown"), None, None),
     (("source: {key: '${KEY:-}'}", "source: {key: '${KEY:-}', keystore: /nonexistent}"),
-     "funding.accounts.gas.source", "set key or keystore, not both"),
+     "funding.accounts.gas.source", "set one of key, keystore or remote, not both"),
     (("source: {key: '${KEY:-}'}", "source: {keystore: /nonexistent}"),
      "funding.accounts.gas.source", "cannot read"),
     (("daily_cap: '5'", "daily_cap: '5'\nsurprise: 1"), "funding.accounts.gas.surprise",
