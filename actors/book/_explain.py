@@ -105,7 +105,7 @@ def _admission(view: IntentView, live: LiveState | None) -> list[P.AdmissionChec
     else:
         failed = ()
     detail = last.reason if last is not None else ""
-    return [P.AdmissionCheck(check=f"{k}: {detail}" if k else detail,
+    return [P.AdmissionCheck(check=f"{k}: {detail}" if k and detail else k or detail,
                              fix=FIXES.get(k, "make the order executable on the origin chain"))
             for k in failed]
 

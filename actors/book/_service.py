@@ -429,15 +429,16 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
     @unary("IntentService/ExplainIntent")
     async def ExplainIntent(self, request, context):
         oid = _intent_id(request.id, "id")
+        # The book first, then the store: the book commits an entry before it holds what
+        # the entry says (a failed admission check), so the store read after it has the
+        # entry the live state refers to.
+        try:   # only the leading book knows its rounds; elsewhere: the stored half
+            live = await self.node.registry.ask_async(BOOK_PATH, ExplainLive(oid), _ASK_TIMEOUT)
+        except (LeaseLost, ActorUnavailable, Unavailable):
+            live = None
         view, durations, depth = await self.node.grpc.call(self._explain_reads, oid)
-        live = None
-        if view.status not in TERMINAL:
-            try:   # only the leading book knows its rounds; elsewhere: the stored half
-                live = await self.node.registry.ask_async(BOOK_PATH, ExplainLive(oid),
-                                                          _ASK_TIMEOUT)
-            except (LeaseLost, ActorUnavailable, Unavailable):
-                live = None
-        return explanation(view, live, durations, depth, time.time())
+        return explanation(view, live if view.status not in TERMINAL else None, durations,
+                           depth, time.time())
 
     # ---- WatchIntents ---------------------------------------------------------------
     def _watch_request(self, req) -> tuple[list[str], str]:
