@@ -31,6 +31,7 @@ from ._messages import (AwardWork, BookMoved, BookStarted, BidRefused, Cancel, C
                         Submit, SubmitBatch, Subscribe, Suspended, Unsubscribe)
 from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, NOT_EXECUTABLE,
                      SHORTFALL, Decision, decide, intent_terms)
+from ._explain import ChainDepth, RouteDurations, explanation
 from ._forward import book_forwarder
 from ._models import (MIGRATION, MIGRATIONS, BookCursor, BookRequest, IntentRow, IntentTransition, SolverMark,
                       SolverRecord, SubmissionCount)
@@ -58,6 +59,7 @@ __all__ = [
     "Suspended", "SolverMark", "solver_record_pb", "list_solvers", "get_solver_record",
     "Ranked", "Window", "rank", "reliability", "suspension", "FollowTick", "transitions_after",
     "SubmissionCount", "SubmissionTally", "ExplainLive", "LiveBid", "LiveState",
+    "explanation", "RouteDurations", "ChainDepth",
     "intents_config", "insert_intents", "write_transition",
 ]
 
