@@ -430,7 +430,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         if kind in (SessionLeft, Subscribe, Unsubscribe, ReadRecord, SolverRecords, FillReported):
             return self._dispatch(message)
         if kind is ExplainLive:   # no auctions here: the leader's book holds them
-            return None
+            self._require_lead()
         if kind in (OfferRound, CloseAuction, ExclusivityLapsed, RetryAuction, FlushStats,
                     ChainEventsCommitted, ChainReorged, OrderChecked):
             return None

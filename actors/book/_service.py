@@ -429,13 +429,26 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
     @unary("IntentService/ExplainIntent")
     async def ExplainIntent(self, request, context):
         oid = _intent_id(request.id, "id")
+        if self._book_elsewhere(context):
+            try:
+                return await self._forward("ExplainIntent", request,
+                                           intents_pb2.IntentExplanation, context)
+            except OrbitalError:   # the holder cannot be reached: the stored half, here
+                pass
         # The book first, then the store: the book commits an entry before it holds what
         # the entry says (a failed admission check), so the store read after it has the
         # entry the live state refers to.
-        try:   # only the leading book knows its rounds; elsewhere: the stored half
+        live = None
+        try:   # only the leading book knows its rounds
             live = await self.node.registry.ask_async(BOOK_PATH, ExplainLive(oid), _ASK_TIMEOUT)
-        except (LeaseLost, ActorUnavailable, Unavailable):
-            live = None
+        except LeaseLost:
+            try:   # the holder's answer has them (a call forwarded here is not sent on)
+                return await self._forward("ExplainIntent", request,
+                                           intents_pb2.IntentExplanation, context)
+            except OrbitalError:
+                pass
+        except (ActorUnavailable, Unavailable):
+            pass
         view, durations, depth = await self.node.grpc.call(self._explain_reads, oid)
         return explanation(view, live if view.status not in TERMINAL else None, durations,
                            depth, time.time())
