@@ -286,6 +286,13 @@ class OrbitalClient:
             return self.get(intent_id)
         return last
 
+    def explain(self, intent_id: str, *,
+                timeout: float | None = None) -> intents_pb2.IntentExplanation:
+        """Why ``intent_id`` has not filled yet (its auction, exclusivity, chain waits, a
+        failed admission check, an ETA), or why it ended (IntentService/ExplainIntent)."""
+        return self._unary("IntentService/ExplainIntent", self._intents.ExplainIntent,
+                           intents_pb2.ExplainIntentRequest(id=intent_id), timeout)
+
     # ---- admin ----------------------------------------------------------------------
     def tree(self, *, timeout: float | None = None) -> admin_pb2.GetTreeResponse:
         """The node's actor tree (AdminService/GetTree; needs ``admin_token``)."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, UTC
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from orbital.v1 import intents_pb2
 
 from ._amounts import format_amount
 from ._types import Intent, IntentUpdate, Quote, Transition
 
-__all__ = ["intent_lines", "list_lines", "quote_lines", "transition_text", "update_line"]
+__all__ = ["explanation_lines", "intent_lines", "list_lines", "quote_lines", "transition_text", "update_line"]
 
 
 def _t(value: datetime | None) -> str:
@@ -79,3 +83,38 @@ def list_lines(intents) -> list[str]:
                      str(i.input_amount), str(i.min_output_amount), _t(i.created_at)))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     return ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def _ts(value: Timestamp) -> str:
+    if not value.seconds and not value.nanos:
+        return "-"
+    return _t(datetime.fromtimestamp(value.seconds + value.nanos / 1e9, UTC))
+
+
+def explanation_lines(x: intents_pb2.IntentExplanation) -> list[str]:
+    """``orbital explain``: the summary first (what a person reads), then the parts."""
+    status = intents_pb2.IntentStatus.Name(x.status).removeprefix("INTENT_STATUS_")
+    lines = [f"intent      {x.id}", f"status      {status}", f"why         {x.summary}"]
+    if x.ended:
+        lines.append(f"ended       {x.ended}" + (f"  ({x.ended_reason})" if x.ended_reason else ""))
+    for r in x.rounds:
+        head = f"round {r.round}  " + (f"open, closes {_ts(r.closes_at)}, {r.offered} offered"
+                                       if r.open else f"winner {r.winner or '-'}")
+        lines.append(head)
+        for b in r.bids:
+            lost = f"  lost: {b.lost_because}" if b.lost_because else ""
+            lines.append(f"  bid {b.solver} {b.amount} at {_ts(b.at)}{lost}")
+    if x.HasField("exclusivity"):
+        lines.append(f"exclusive   {x.exclusivity.holder} until {_ts(x.exclusivity.until)}")
+    for w in x.chain_waits:
+        lines.append(f"chain       {w.chain}: {w.confirmations}/{w.depth} confirmations "
+                     f"({w.waits_for})")
+    for a in x.admission:
+        lines.append(f"admission   {a.check}")
+        lines.append(f"  fix       {a.fix}")
+    if x.HasField("eta"):
+        lines.append(f"eta         p50 {x.eta.p50_seconds:.1f} s, p90 {x.eta.p90_seconds:.1f} s "
+                     f"({x.eta.samples} on this route)")
+    elif not x.ended:
+        lines.append("eta         none: no finished intents on this route yet")
+    return lines

@@ -5,6 +5,7 @@
   orbital watch  ID... | --user 0x..  [--until assigned]
   orbital list   [--user 0x..] [--status pending] [--limit N]
   orbital cancel ID --key-env ORBITAL_KEY | --keystore FILE
+  orbital explain ID   (why it has not filled yet, or why it ended; ETA)
 
 Operator commands (run, check-config, tree, nodes, reload) are the node's (:mod:`node.cli`, which
 runs this CLI with them added): this module depends on the public API only.
@@ -28,11 +29,12 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from google.protobuf.json_format import MessageToDict
 
 from ._amounts import parse_amount
 from ._client import DEFAULT_TARGET, OrbitalClient
 from ._errors import ClientError, OrbitalRpcError
-from ._format import intent_lines, list_lines, quote_lines, update_line
+from ._format import explanation_lines, intent_lines, list_lines, quote_lines, update_line
 from ._keys import Signer, load_key_env, load_keystore
 from protocol.transport import TlsOptions
 from ._types import IntentStatus
@@ -176,6 +178,13 @@ def cmd_get(args) -> int:
     return EXIT_OK
 
 
+def cmd_explain(args) -> int:
+    with _client(args) as client:
+        x = client.explain(args.id)
+    _emit(args, explanation_lines(x), MessageToDict(x, preserving_proto_field_name=True))
+    return EXIT_OK
+
+
 def cmd_cancel(args) -> int:
     signer = _signer(args)
     with _client(args) as client:
@@ -257,6 +266,11 @@ def add_user_subcommands(sub) -> None:
     p = sub.add_parser("get", parents=[common], help="one intent with its history")
     p.add_argument("id")
     p.set_defaults(fn=cmd_get)
+
+    p = sub.add_parser("explain", parents=[common],
+                       help="why an intent has not filled yet (or why it ended), and an ETA")
+    p.add_argument("id")
+    p.set_defaults(fn=cmd_explain)
 
     p = sub.add_parser("cancel", parents=[common], help="cancel a PENDING/ASSIGNED intent")
     p.add_argument("id")

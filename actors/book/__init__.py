@@ -25,12 +25,13 @@ from ._auction import Auction, AuctionBid
 from ._config import IntentsConfig, RateLimit
 from ._admin import get_solver_record, list_solvers
 from ._messages import (AwardWork, BookMoved, BookStarted, BidRefused, Cancel, Capabilities, Decline,
-                        DeclineRefused, EscrowMismatch, ExpireDue, FillReported,
+                        DeclineRefused, EscrowMismatch, ExpireDue, ExplainLive, FillReported,
                         IntentChanged, LostWork, OfferWork, PlaceBid, ReadRecord, ReauctionLapsed,
-                        RecordOf, SessionJoined, SessionLeft, SolverRecords, SolverRecordView,
+                        RecordOf, SessionJoined, SessionLeft, SolverRecords, SolverRecordView, LiveBid, LiveState,
                         Submit, SubmitBatch, Subscribe, Suspended, Unsubscribe)
 from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, NOT_EXECUTABLE,
                      SHORTFALL, Decision, decide, intent_terms)
+from ._explain import ChainDepth, RouteDurations, explanation
 from ._forward import book_forwarder
 from ._models import (MIGRATION, MIGRATIONS, BookCursor, BookRequest, IntentRow, IntentTransition, SolverMark,
                       SolverRecord, SubmissionCount)
@@ -57,7 +58,9 @@ __all__ = [
     "Decline", "DeclineRefused", "ReadRecord", "RecordOf", "SolverRecords", "SolverRecordView",
     "Suspended", "SolverMark", "solver_record_pb", "list_solvers", "get_solver_record",
     "Ranked", "Window", "rank", "reliability", "suspension", "FollowTick", "transitions_after",
-    "SubmissionCount", "SubmissionTally", "intents_config", "insert_intents", "write_transition",
+    "SubmissionCount", "SubmissionTally", "ExplainLive", "LiveBid", "LiveState",
+    "explanation", "RouteDurations", "ChainDepth",
+    "intents_config", "insert_intents", "write_transition",
 ]
 
 

@@ -37,7 +37,8 @@ from ._auctioneer import (AuctioneerMixin, CloseAuction, ExclusivityLapsed, Offe
 from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FOREIGN_FILL
 from ._config import IntentsConfig
 from ._events import EventsMixin
-from ._messages import (BidRefused, BookMoved, BookStarted, Cancel, Decline, DeclineRefused, EscrowMismatch,
+from ._messages import (ExplainLive, LiveBid, LiveState, BidRefused, BookMoved,
+                        BookStarted, Cancel, Decline, DeclineRefused, EscrowMismatch,
                         ExpireDue, FillReported,
                         IntentChanged, LostWork, PlaceBid, ReadRecord, ReauctionLapsed,
                         SessionJoined, SessionLeft, SolverRecords, Submit, SubmitBatch, Subscribe,
@@ -385,6 +386,23 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             if self.flush_due:
                 self.flush_offers()   # the round is due now (see AuctioneerMixin._offer)
 
+    def _explain_live(self, intent_id: str) -> LiveState:
+        """What ExplainIntent cannot read from the store: a snapshot, nothing changed."""
+        now = self.clock.wall()
+        auction = self.auctions.get(intent_id)
+        view = self.active.get(intent_id)
+        bids: tuple[LiveBid, ...] = ()
+        if auction is not None:
+            bids = tuple(LiveBid(b.solver, b.amount, b.at, self._is_suspended(b.solver))
+                         for b in sorted(auction.bids.values(), key=lambda b: (-b.amount, b.seq)))
+        covering = sum(1 for s in self.sessions.values()
+                       if view is not None and s.capabilities.covers(view))
+        return LiveState(auction.round if auction else 0, auction.closes_at if auction else 0.0,
+                         len(auction.offered) if auction else 0, bids,
+                         tuple(sorted(auction.excluded)) if auction else (),
+                         len(self.sessions), covering,
+                         tuple(self.not_executable.get(intent_id, ())), now)
+
     def _standby(self, message: Any) -> Any:
         """A message to a following book: what needs the lead (submissions, cancellations,
         the keeper's sweeps) is refused with :class:`LeaseLost`; watch streams and sessions
@@ -411,6 +429,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             return None
         if kind in (SessionLeft, Subscribe, Unsubscribe, ReadRecord, SolverRecords, FillReported):
             return self._dispatch(message)
+        if kind is ExplainLive:   # no auctions here: the leader's book holds them
+            self._require_lead()
         if kind in (OfferRound, CloseAuction, ExclusivityLapsed, RetryAuction, FlushStats,
                     ChainEventsCommitted, ChainReorged, OrderChecked):
             return None
@@ -467,6 +487,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             if view is not None and view.status is Status.FILLED:
                 self._commit([Change(view, Status.FAILED, f"settlement failed: {message.reason}")])
             return None
+        if kind is ExplainLive:
+            return self._explain_live(message.intent_id)
         if kind is OrderChecked:
             return self._checked(message)
         if kind is FlushStats:

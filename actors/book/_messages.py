@@ -32,7 +32,7 @@ __all__ = ["Submit", "SubmitBatch", "Cancel", "Subscribe", "Unsubscribe", "Sessi
            "PlaceBid", "FillReported", "OfferWork", "AwardWork", "LostWork", "BidRefused",
            "IntentChanged", "ExpireDue", "ReauctionLapsed", "Capabilities", "EscrowMismatch",
            "Decline", "DeclineRefused", "ReadRecord", "RecordOf", "SolverRecords", "Suspended",
-           "SolverRecordView"]
+           "SolverRecordView", "ExplainLive", "LiveBid", "LiveState"]
 
 
 # ---- intent service -> book -------------------------------------------------------------
@@ -279,3 +279,34 @@ class Suspended:
     until: float
     reason: str
     reliability: float
+
+
+# ---- intent service -> book: ExplainIntent ----------------------------------------------
+@dataclass(frozen=True)
+class ExplainLive:
+    """Ask: what only the book knows of ``intent_id`` now (its open round's bids, the
+    sessions that cover its route, a failed admission check); returns a :class:`LiveState`.
+    The store has the rest (ExplainIntent reads it there)."""
+
+    intent_id: str
+
+
+@dataclass(frozen=True)
+class LiveBid:
+    solver: str
+    amount: int
+    at: float            # unix seconds
+    suspended: bool      # the solver is suspended now: its bid will not be ranked
+
+
+@dataclass(frozen=True)
+class LiveState:
+    round: int                   # the open round's number; 0: no round open
+    closes_at: float             # unix seconds (0 without a round)
+    offered: int                 # sessions offered the open round
+    bids: tuple[LiveBid, ...]    # best first
+    excluded: tuple[str, ...]    # solvers barred from this intent (lapsed, declined, suspended)
+    sessions: int                # connected solver sessions
+    covering: int                # of them, those whose capabilities cover the route
+    not_executable: tuple[str, ...]   # the admission checks failing (BALANCE, ALLOWANCE, NONCE)
+    now: float

@@ -37,16 +37,18 @@ from runtime import (ActorUnavailable, FailedPrecondition, InvalidArgument, Leas
 from runtime.grpc import (Forwarder, Outbox, Relayed, decode_token, encode_token, filters_digest,
                           peer_host, status_proto, stream, unary)
 from chains import fields
+from chains.evm import ChainCursor
 
 from . import _store
 from ._config import IntentsConfig
 from ._forward import book_forwarder
-from ._messages import Cancel, Submit, SubmitBatch, Subscribe, Unsubscribe
+from ._explain import ChainDepth, RouteDurations, explanation
+from ._messages import Cancel, ExplainLive, Submit, SubmitBatch, Subscribe, Unsubscribe
 from ._models import IntentRow
 from ._proto import intent_pb, status_from_pb, update_pb
 from ._tally import SubmissionTally
 from ._validate import check_order
-from ._views import TERMINAL, IntentUpdateView, Status
+from ._views import TERMINAL, IntentUpdateView, IntentView, Status
 
 __all__ = ["IntentServicer", "intent_service", "DEFAULT_PAGE", "MAX_PAGE"]
 
@@ -390,6 +392,66 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             return intent_pb(await self.node.registry.ask_async(BOOK_PATH, cancel, _ASK_TIMEOUT))
         except LeaseLost:
             return await self._forward("CancelIntent", request, intents_pb2.Intent, context)
+
+    # ---- ExplainIntent ----------------------------------------------------------------
+    def _explain_reads(self, intent_id: str) -> tuple[IntentView, RouteDurations | None,
+                                                      ChainDepth | None]:
+        """The stored half of an explanation (a worker thread): the intent with its
+        history, its route's observed durations (the analytics' own query, so the ETA and
+        GetSummary agree), and for a FILLED intent its fill's depth as the attester counts
+        it (head seen by the destination chain's watcher - fill block)."""
+        # here, not at the top: actors.analytics imports this package
+        from actors.analytics import Scope, summary
+        with self.node.store.connection() as db:
+            view = _store.load_view(intent_id)
+            if view is None:
+                raise NotFound(f"no intent {intent_id}", field="id")
+            durations = None
+            if view.status not in TERMINAL:
+                f = summary(db, Scope(0.0, time.time() + 1.0, (view.origin_chain,),
+                                      (view.destination_chain,), (view.input_token,),
+                                      (view.output_token,)))
+                durations = RouteDurations(
+                    (f.submit_to_fill.count, f.submit_to_fill.p50, f.submit_to_fill.p90),
+                    (f.fill_to_settle.count, f.fill_to_settle.p50, f.fill_to_settle.p90))
+            depth = None
+            chain = intent_chains_of(self.node.config).get(view.destination_chain) \
+                if view.status is Status.FILLED else None
+            settle_depth = getattr(chain, "settle_depth", None)
+            if settle_depth is not None:
+                row = IntentRow.get_by_id(intent_id)
+                cursor = ChainCursor.get_or_none(ChainCursor.chain == view.destination_chain)
+                head = cursor.head if cursor is not None else 0
+                depth = ChainDepth(view.destination_chain,
+                                   max(0, head - row.fill_block) if head else 0, settle_depth)
+        return view, durations, depth
+
+    @unary("IntentService/ExplainIntent")
+    async def ExplainIntent(self, request, context):
+        oid = _intent_id(request.id, "id")
+        if self._book_elsewhere(context):
+            try:
+                return await self._forward("ExplainIntent", request,
+                                           intents_pb2.IntentExplanation, context)
+            except OrbitalError:   # the holder cannot be reached: the stored half, here
+                pass
+        # The book first, then the store: the book commits an entry before it holds what
+        # the entry says (a failed admission check), so the store read after it has the
+        # entry the live state refers to.
+        live = None
+        try:   # only the leading book knows its rounds
+            live = await self.node.registry.ask_async(BOOK_PATH, ExplainLive(oid), _ASK_TIMEOUT)
+        except LeaseLost:
+            try:   # the holder's answer has them (a call forwarded here is not sent on)
+                return await self._forward("ExplainIntent", request,
+                                           intents_pb2.IntentExplanation, context)
+            except OrbitalError:
+                pass
+        except (ActorUnavailable, Unavailable):
+            pass
+        view, durations, depth = await self.node.grpc.call(self._explain_reads, oid)
+        return explanation(view, live if view.status not in TERMINAL else None, durations,
+                           depth, time.time())
 
     # ---- WatchIntents ---------------------------------------------------------------
     def _watch_request(self, req) -> tuple[list[str], str]:

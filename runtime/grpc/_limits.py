@@ -47,7 +47,7 @@ DEFAULT_ROUTES: Mapping[str, str] = {
     "AdminService": "admin",
     "IntentService/GetIntent": "reads", "IntentService/ListIntents": "reads",
     "IntentService/WatchIntents": "reads", "ChainService": "reads",
-    "AnalyticsService": "reads",
+    "AnalyticsService": "reads", "IntentService/ExplainIntent": "reads",
 }
 # Methods that wait on one actor (the quoter) or read much: bounded backlogs.
 DEFAULT_LIMITS: Mapping[str, MethodLimit] = {
@@ -58,6 +58,8 @@ DEFAULT_LIMITS: Mapping[str, MethodLimit] = {
     "ChainService/ListEvents": MethodLimit(32, 1.0),
     # each call aggregates over up to all intents: a few at a time, the rest wait briefly
     "AnalyticsService": MethodLimit(8, 1.0),
+    # the route's durations are the analytics' summary query over the route's intents
+    "IntentService/ExplainIntent": MethodLimit(8, 1.0),
 }
 
 current_method: contextvars.ContextVar[str] = contextvars.ContextVar("orbital_rpc_method",

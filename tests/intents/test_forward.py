@@ -300,3 +300,20 @@ def test_forwarding_between_tls_nodes(tmp_path, pg_url):
                                                                       timeout=10)
         assert got.status == P.INTENT_STATUS_PENDING
         assert _forwarded(b) == 1
+
+
+def test_explain_through_the_node_without_the_book_is_the_holders_answer(two_nodes):
+    """Only the leading book knows an intent's live state (its round, the sessions that
+    cover its route): node B forwards ExplainIntent to A, whose answer says so."""
+    a, b, stub_a, stub_b = two_nodes()
+    got = stub_a.SubmitIntent(signed_request(make_order(USERS[0], nonce=1)))
+    want = ("waiting for a solver: none of the 0 connected solver session(s) covers "
+            "devnet-a -> devnet-b")
+    assert stub_a.ExplainIntent(P.ExplainIntentRequest(id=got.id)).summary == want
+    assert stub_b.ExplainIntent(P.ExplainIntentRequest(id=got.id)).summary == want
+    assert _forwarded(b, "ExplainIntent") == 1 and _forwarded(a, "ExplainIntent") == 0
+    err = _error(stub_b.ExplainIntent, P.ExplainIntentRequest(id="0x" + "ab" * 32))
+    assert err.code() == grpc.StatusCode.NOT_FOUND                   # A's answer, passed on
+    err = _error(stub_b.ExplainIntent, P.ExplainIntentRequest(id="0x12"))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT            # refused on B itself
+    assert field_violations(err) == [("id", field_violations(err)[0][1])]
