@@ -27,6 +27,7 @@ import peewee
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from chains.directory import Directory, UnknownName
+from runtime import Unavailable
 
 from ._models import IntentRow, IntentTransition
 from ._views import IntentView, Status, TransitionView
@@ -118,7 +119,7 @@ def register_counts(metrics: Any, store: Any, chains: Iterable[str]) -> None:
         waiting = dict.fromkeys(names, 0)
         try:
             rows = _count(store)
-        except peewee.PeeweeException as exc:
+        except (Unavailable, peewee.PeeweeException) as exc:
             log.warning("intent counts not read for /metrics", extra={"error": repr(exc)[:200]})
             return
         for status, chain, n in rows:
