@@ -89,10 +89,13 @@ class BookMetrics:
             if got is not None:
                 self.volume_out.labels(got[0], got[1]).inc(got[2])
         elif t.status is Status.SETTLED and t.from_status is Status.FILLED:
+            # the last move into FILLED (a finding recorded on a FILLED intent is a FILLED ->
+            # FILLED entry and a reorg may have undone an earlier fill): that fill settled
             with self.store.connection():
                 filled = (IntentTransition.select(peewee.fn.MAX(IntentTransition.at))
                           .where((IntentTransition.intent == new.id)
-                                 & (IntentTransition.status == Status.FILLED.value))
+                                 & (IntentTransition.status == Status.FILLED.value)
+                                 & (IntentTransition.from_status != Status.FILLED.value))
                           .scalar())
             if filled is not None:
                 self.to_settle.observe(max(0.0, t.at - float(filled)))

@@ -72,6 +72,11 @@ def test_business_metrics_after_one_settled_and_one_refused(system, solver, devn
     assert _value(m, "orbital_intent_fill_seconds_count") == 1
     assert _value(m, "orbital_intent_settle_seconds_count") == 1
     assert _value(m, "orbital_intent_settle_seconds_bucket", le="+Inf") == 1
+    at = {t.status: t.at.timestamp() for t in final.history}  # as the book committed them
+    assert _value(m, "orbital_intent_fill_seconds_sum") == \
+        pytest.approx(at[S.FILLED] - at[S.PENDING], abs=1e-3)
+    assert _value(m, "orbital_intent_settle_seconds_sum") == \
+        pytest.approx(at[S.SETTLED] - at[S.FILLED], abs=1e-3)
     assert _value(m, "orbital_auction_bids_count") == 1       # one round, one solver: one bid
     assert _value(m, "orbital_auction_bids_sum") == 1
     for chain in ("devnet-a", "devnet-b", "solana-local"):
