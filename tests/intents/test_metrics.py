@@ -12,7 +12,7 @@ from orbital.v1 import intents_pb2_grpc
 from runtime.testing import scratch_postgres_server, wait_until
 from tests._node import TestNodes
 
-from .conftest import ONE_USDC, make_order, signed_request, write_node_config
+from .conftest import ADDR, ONE_USDC, make_order, signed_request, write_node_config
 
 
 def _scrape(node) -> dict[tuple[str, frozenset], float]:
@@ -51,3 +51,41 @@ def test_store_counts_survive_an_outage(tmp_path):
 
         pg.start()
         wait_until(lambda: _pending(_scrape(node)) == 1, timeout=30)
+
+
+def test_volume_counts_only_configured_tokens(tmp_path):
+    """An order opened on chain may name any token: only the chains section's tokens make a
+    series (bounded labels), and amounts are whole tokens by the token's decimals."""
+    from dataclasses import replace
+
+    from actors.book import BookMetrics, IntentView, Status, TransitionView
+    from chains.directory import Directory, intent_chains_of
+    from runtime import Metrics
+
+    with TestNodes(tmp_path) as nodes:
+        path = write_node_config(tmp_path / "supervisor.yaml", f"sqlite:///{tmp_path}/o.db",
+                                 tmp_path / "var")
+        node = nodes.start(path, build_app)
+        metrics = Metrics()
+        book = BookMetrics(metrics, Directory(intent_chains_of(node.config)), node.store)
+        o = make_order(nonce=1)
+        view = IntentView(
+            id="0x" + "11" * 32, status=Status.PENDING, version=1, user=o.user, nonce=1,
+            origin_chain="devnet-a", origin_chain_id=31337, destination_chain="devnet-b",
+            destination_chain_id=31338, origin_settler=o.origin_settler,
+            input_token=o.order.input_token, input_amount=1_500_000_000_000_000_000,
+            output_token=o.order.output_token, min_output=1, recipient=o.user,
+            open_deadline=o.open_deadline, fill_deadline=o.fill_deadline, source="onchain",
+            created_at=100.0, updated_at=100.0)
+        weth = replace(view, input_token=ADDR["WETH"])
+        book.accepted(weth)                                     # 1.5 WETH (18 decimals)
+        book.accepted(replace(view, input_token="0x" + "ab" * 20))   # not configured
+        book.committed(replace(view, status=Status.FILLED, fill_amount=2_500_000,
+                               output_token="0x" + "cd" * 20),
+                       TransitionView(2, Status.OPENED, Status.FILLED, 130.0, "filled"))
+        series = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                  for fam in metrics.registry.collect() for s in fam.samples
+                  if s.name.endswith("volume_tokens_total")}
+        assert series == {("orbital_intent_input_volume_tokens_total",
+                           (("chain", "devnet-a"), ("token", "WETH"))): 1.5}
+        assert metrics.registry.get_sample_value("orbital_intent_fill_seconds_sum") == 30.0
