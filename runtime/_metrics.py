@@ -4,11 +4,11 @@ several nodes in one process). Served on ``node.metrics_listen`` (default 127.0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from ._events import Event
 
@@ -45,7 +45,8 @@ class Metrics:
         self.up = Gauge("orbital_node_serving", "1 while the node serves requests",
                         registry=r)
         self._handling_children: dict[str, Histogram] = {}
-        self._kind_metrics: dict[str, Gauge | Counter] = {}
+        self._kind_metrics: dict[str, Gauge | Counter | Histogram] = {}
+        self._collectors: set[str] = set()
         self._server: WSGIServer | None = None
 
     def gauge(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
@@ -56,10 +57,28 @@ class Metrics:
     def counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
         return self._kind_metric(Counter, name, doc, labels)
 
-    def _kind_metric(self, cls, name: str, doc: str, labels: tuple[str, ...]):
+    def histogram(self, name: str, doc: str, buckets: tuple[float, ...],
+                  labels: tuple[str, ...] = ()) -> Histogram:
+        """A kind's own histogram; the buckets of its first creation stay."""
+        return self._kind_metric(Histogram, name, doc, labels, buckets=buckets)
+
+    def collector(self, key: str, collect: Callable[[], Iterable[Metric]]) -> None:
+        """Figures computed at scrape time (a store count), registered once per ``key``:
+        an actor that restarts registers again and keeps the first one."""
+        if key in self._collectors:
+            return
+        self._collectors.add(key)
+
+        class _Collector:
+            def collect(self) -> Iterable[Metric]:
+                return collect()
+        self.registry.register(_Collector())
+
+    def _kind_metric(self, cls, name: str, doc: str, labels: tuple[str, ...], **kw: Any):
         metric = self._kind_metrics.get(name)
         if metric is None:
-            metric = self._kind_metrics[name] = cls(name, doc, list(labels), registry=self.registry)
+            metric = self._kind_metrics[name] = cls(name, doc, list(labels),
+                                                    registry=self.registry, **kw)
         elif not isinstance(metric, cls):
             raise ValueError(f"metric {name} already registered as {type(metric).__name__}")
         return metric

@@ -37,6 +37,7 @@ from ._auctioneer import (AuctioneerMixin, CloseAuction, ExclusivityLapsed, Offe
 from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FOREIGN_FILL
 from ._config import IntentsConfig
 from ._events import EventsMixin
+from ._metrics import BookMetrics, register_counts
 from ._messages import (ExplainLive, LiveBid, LiveState, BidRefused, BookMoved,
                         BookStarted, Cancel, Decline, DeclineRefused, EscrowMismatch,
                         ExpireDue, FillReported,
@@ -98,6 +99,10 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         self.cfg = spec.intents
         self.directory = Directory(dict(spec.chains))
         self.store = self.ctx.services.store
+        self.book_metrics = BookMetrics(self.ctx.services.metrics, self.directory,
+                                        self.store)
+        register_counts(self.ctx.services.metrics, self.store,
+                        [c.name for c in self.directory.chains])
         self.clock = self.ctx.clock
         self.active: OpenIntents = OpenIntents()
         self.auctions: dict[str, Any] = {}       # intent id -> Auction (in progress)
@@ -599,6 +604,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
 
     def _accepted(self, view: IntentView, first: TransitionView, m: Submit) -> None:
         self.active[view.id] = replace(view, history=())
+        self.book_metrics.accepted(view)
         self.subs.publish(IntentUpdateView(view, first))
         self._start_auction(self.active[view.id], self._excluded(view.id),
                             self._fresh(m.verdict, m.checked_at))
@@ -643,8 +649,10 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             self.tail_cursor = _store.last_transition_id()   # announced below, not tailed
         for view, first in created:
             self.active[view.id] = view
+            self.book_metrics.accepted(view)
             self._announce(view, first)
         for new, t in done:
+            self.book_metrics.committed(new, t)
             if new.status not in (Status.PENDING, Status.ASSIGNED):
                 self.references.pop(new.id, None)
                 self.not_executable.pop(new.id, None)

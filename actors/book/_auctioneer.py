@@ -220,6 +220,7 @@ class AuctioneerMixin(BookState):
         winner = next((r.bid for r in ranked if r.bid.path in self.sessions), None)
         if view is None or view.status is not Status.PENDING:
             return
+        self.book_metrics.auction_closed(len(auction.bids))
         for solver in suspended:
             self._tell(auction.bids[solver].path,
                        BidRefused(view.id, "this solver was suspended before the auction closed"))

@@ -17,6 +17,7 @@ from runtime import Actor, Clock, RateLimiter, SingletonLease, Timer
 from runtime.store import Store
 
 from ._config import IntentsConfig
+from ._metrics import BookMetrics
 from ._models import SolverRecord
 from ._open import OpenIntents
 from ._subs import Subscriptions
@@ -45,6 +46,7 @@ class BookState(Actor):
     cfg: IntentsConfig
     directory: Directory
     store: Store
+    book_metrics: BookMetrics                # business metrics observed at commits (_metrics)
     clock: Clock
     active: OpenIntents                      # intents not terminal, by id (counted per user)
     auctions: dict[str, Auction]             # intent id -> auction in progress

@@ -2,7 +2,8 @@
 
 The analytics' GetSummary reports submissions and refusals by code over any period; a
 refused order leaves no intent row, and the Prometheus counters start from zero with each
-node, so the intent service counts here. Counts gather in memory on the server's loop and
+node, so the intent service counts here (and here only: the same call also adds to the
+node's ``orbital_intent_submissions_total{code}``). Counts gather in memory on the server's loop and
 are added to ``submission_count`` at most once a second (one upsert per (hour, code)), and
 at the server's stop: a flood of refused calls costs the database one small write a
 second, never one per call. A crash loses at most the last second's counts; a write that
@@ -34,10 +35,15 @@ class SubmissionTally:
         self._pending: dict[tuple[int, str], int] = {}
         self._scheduled = False
         self._hooked = False
+        self._counter = node.metrics.counter(
+            "orbital_intent_submissions_total",
+            "Orders submitted to this node, by the gRPC code each was answered with (OK: "
+            "accepted; any other: refused); one per order of a batch", ("code",))
 
     def count(self, code: str, n: int = 1) -> None:
         if n <= 0:
             return
+        self._counter.labels(code).inc(n)
         hour = int(self.node.clock.wall()) // 3600 * 3600
         with self._lock:
             self._pending[(hour, code)] = self._pending.get((hour, code), 0) + n

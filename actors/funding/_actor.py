@@ -53,6 +53,7 @@ from actors.alerts import RaiseAlert, raise_alert, resolve_alert
 from runtime import Actor, LeaseLost, SingletonLease
 
 from ._config import AccountSpec, SourceConfig
+from ._metrics import FundingMetrics
 from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status,
                         TopUpView)
 from ._models import (COUNTED, NEED_CANCELLED, NEED_CONFIRMED, NEED_FAILED, NEED_RECORDED,
@@ -98,6 +99,7 @@ class FundingAccount(Actor):
         spec: AccountSpec = self.config
         self.spec, self.name = spec, spec.name
         self.store = self.ctx.services.store
+        self.gauges = FundingMetrics(self.ctx.services.metrics)
         self._connect()
         self.sender.after_record = lambda row: self._step("tx_recorded")
         log.info("funding account starting", extra={
@@ -183,6 +185,7 @@ class FundingAccount(Actor):
         try:
             self._follow_sender(now)
             balances = self._read_balances()
+            self.gauges.read(self.spec, balances.balance)
             self._follow_needs(now)
             self._decide(now, balances)
         except LeaseLost:
