@@ -19,6 +19,7 @@ from clients._amounts import format_amount, parse_amount
 from clients._client import DEFAULT_TARGET, OrbitalClient
 from clients._errors import (ClientError, OrbitalRpcError, field_violations, from_rpc_error,
                              from_status, precondition_violations)
+from clients._format import table_lines
 from clients._keys import Signer, as_signer, load_key_env, load_keystore
 from clients._retry import NO_RETRY, RETRYABLE, RetryPolicy, call_with_retry
 from protocol.transport import TlsOptions, open_channel
@@ -62,4 +63,5 @@ __all__ = [
     "load_key_env",
     "load_keystore",
     "parse_amount",
+    "table_lines",
 ]

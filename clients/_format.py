@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime, UTC
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -11,7 +12,20 @@ from orbital.v1 import intents_pb2
 from ._amounts import format_amount
 from ._types import Intent, IntentUpdate, Quote, Transition
 
-__all__ = ["explanation_lines", "intent_lines", "list_lines", "quote_lines", "transition_text", "update_line"]
+__all__ = ["explanation_lines", "intent_lines", "list_lines", "quote_lines", "table_lines",
+           "transition_text", "update_line"]
+
+
+def table_lines(rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> list[str]:
+    """``rows`` (the first is the header) as aligned text lines, columns two spaces apart,
+    the columns numbered in ``right`` right-aligned (counts, amounts). The one table printer
+    of every ``orbital`` command, so all of them read alike; trailing spaces are cut so a
+    script splitting lines on whitespace sees no empty last field."""
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                      for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
 
 
 def _t(value: datetime | None) -> str:
@@ -81,8 +95,7 @@ def list_lines(intents) -> list[str]:
     for i in intents:
         rows.append((i.id, i.status.name, i.user, f"{i.origin_chain}->{i.destination_chain}",
                      str(i.input_amount), str(i.min_output_amount), _t(i.created_at)))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    return ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    return table_lines(rows)
 
 
 def _ts(value: Timestamp) -> str:

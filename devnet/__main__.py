@@ -1,5 +1,8 @@
 """``python -m devnet up|down|status [--state-dir var]``: the Makefile's way to run the devnet.
 
+``up`` prints each step to stderr as it starts (``devnet: [  1.2s] starting anvil devnet-a
+...``), so a person sees where a slow start is; stdout keeps the summary lines scripts read.
+
 Exit codes: 0 success (``status``: up and healthy), 1 error or unhealthy, 3 ``status`` when not
 running (the convention of service managers), so scripts can tell "down" from "broken".
 """
@@ -9,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
+from collections.abc import Callable
 
 from devnet.anvil import DevnetError
 from devnet.info import devnet_json_path
@@ -31,6 +36,17 @@ def devnet_env() -> str:
     # solana-local's treasury keypair (base58), for Solana funding accounts
     lines.append(f"export ORBITAL_SOLANA_TREASURY_KEY={SOLANA_ACCOUNTS[0].keypair}")
     return "\n".join(lines)
+
+
+def stderr_progress(began: float) -> Callable[[str], None]:
+    """A ``progress`` for :func:`devnet.lifecycle.start`: each step as one stderr line with
+    the seconds since ``began`` (a lock keeps the two chains' threads' lines whole)."""
+    lock = threading.Lock()
+
+    def say(line: str) -> None:
+        with lock:
+            print(f"devnet: [{time.monotonic() - began:5.1f}s] {line}", file=sys.stderr, flush=True)
+    return say
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -55,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             ports = tuple(int(p) for p in args.ports.split(","))
             was_up = status(args.state_dir).healthy
+            say = stderr_progress(began)
             info = start(args.state_dir, ports, args.host, quiet=args.quiet, solana=not args.no_solana,
-                         solana_port=args.solana_port)
+                         solana_port=args.solana_port, progress=say)
             for chain in info.chains:
                 print(f"{chain.name}: chain {chain.chain_id} at {chain.rpc_url} (pid {chain.pid}), "
                       f"settler {chain.contracts.settler}")
@@ -66,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             if was_up:
                 print(f"devnet already up; nothing redeployed ({devnet_json_path(args.state_dir)})")
             else:
+                say("done")
                 print(f"devnet up in {time.monotonic() - began:.1f}s; wrote {devnet_json_path(args.state_dir)}")
             return 0
         if args.command == "env":

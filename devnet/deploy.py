@@ -9,7 +9,7 @@ chain (deployer phase, then approvals from all accounts) keep ``devnet up`` arou
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,14 +180,23 @@ def _send(rpc: Rpc, chain_id: int, txs: list[_Tx], gas_price: int, timeout: floa
     return max(int(r["blockNumber"], 16) for r in receipts)
 
 
-def deploy(rpc: Rpc, chain_id: int, peer_chain_ids: Sequence[int], timeout: float = 60.0) -> tuple[ChainContracts, int]:
-    """Deploy and seed everything on a fresh chain; return its contracts and the last deploy block."""
+def deploy(rpc: Rpc, chain_id: int, peer_chain_ids: Sequence[int], timeout: float = 60.0,
+           progress: Callable[[str], None] | None = None) -> tuple[ChainContracts, int]:
+    """Deploy and seed everything on a fresh chain; return its contracts and the last deploy block.
+
+    ``progress`` (if given) is told each phase as it starts: a deploy takes seconds, and
+    ``devnet up`` shows where it is."""
+    say = progress or (lambda _line: None)
     addr = predicted_addresses()
     if int(rpc.call("eth_getTransactionCount", ACCOUNTS[0].address, "latest"), 16) != 0:
         raise DevnetError(f"{rpc.url}: deployer already has transactions; the devnet needs a fresh anvil")
     gas_price = 2 * int(rpc.call("eth_gasPrice"), 16) + 10**9
-    _send(rpc, chain_id, _deployer_phase(addr, peer_chain_ids), gas_price, timeout)
-    block = _send(rpc, chain_id, _approval_phase(addr), gas_price, timeout)
+    deployer = _deployer_phase(addr, peer_chain_ids)
+    say(f"deploying contracts, funding accounts with test tokens, seeding pools ({len(deployer)} txs)")
+    _send(rpc, chain_id, deployer, gas_price, timeout)
+    approvals = _approval_phase(addr)
+    say(f"approving the settler, bridge and pools for every account ({len(approvals)} txs)")
+    block = _send(rpc, chain_id, approvals, gas_price, timeout)
     contracts = ChainContracts(
         settler=addr["settler"],
         bridge=addr["bridge"],

@@ -11,7 +11,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,8 +152,16 @@ def stop(state_dir: str | os.PathLike = "var", timeout: float = 5.0) -> list[int
         return _stop_locked(state_dir, timeout)
 
 
+Progress = Callable[[str], None]
+
+
+def _silent(_line: str) -> None:
+    """The default progress: a library caller (the tests) hears nothing."""
+
+
 def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool, timeout: float,
-                  solana_port: int | None = None) -> tuple[DevnetInfo, bool]:
+                  solana_port: int | None = None,
+                  progress: Progress = _silent) -> tuple[DevnetInfo, bool]:
     info = read_info(state_dir)
     if info is not None:
         current = status(state_dir)
@@ -163,7 +171,9 @@ def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool,
                                                            if info.solana is not None else ", without solana-local")
                 raise DevnetError(f"a devnet already runs from {state_dir} on {running_as}; "
                                   f"run `python -m devnet down --state-dir {state_dir}` first")
+            progress("already up and healthy; nothing to start")
             return info, False
+        progress("a devnet recorded here is not healthy; stopping what is left of it")
     _stop_locked(state_dir, timeout=5.0)  # leftovers of a dead or half-started devnet
     for port in [*ports, *([solana_port] if solana_port is not None else [])]:
         if anvil.port_in_use(host, port):
@@ -175,10 +185,13 @@ def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool,
             # Before the anvils, not alongside: its start-up (imports, LiteSVM, seeding) is a CPU burst,
             # and anvil under CPU contention can leave some of a batch of deployment txs unmined.
             log = state_dir / f"{solana_local.NAME}.log"
+            progress(f"starting {solana_local.NAME} (LiteSVM) on {host}:{solana_port}")
             pids[solana_local.NAME] = solana_local.spawn(host, solana_port, state_dir, log)
             _pidfile(state_dir, solana_local.NAME).write_text(f"{pids[solana_local.NAME]}\n")
             solana_entry = solana_local.wait_ready(pids[solana_local.NAME], f"http://{host}:{solana_port}", log, timeout)
+            progress(f"{solana_local.NAME} up (pid {pids[solana_local.NAME]}), USDC mint seeded")
         for (name, chain_id), port in zip(CHAINS, ports):
+            progress(f"starting anvil {name} (chain {chain_id}) on {host}:{port}")
             pids[name] = anvil.spawn(host, port, chain_id, state_dir / f"{name}.log", quiet=quiet)
             _pidfile(state_dir, name).write_text(f"{pids[name]}\n")
         chain_ids = [cid for _, cid in CHAINS]
@@ -189,7 +202,10 @@ def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool,
             try:
                 rpc = Rpc(f"http://{host}:{port}")
                 anvil.wait_ready(pids[name], rpc, chain_id, state_dir / f"{name}.log", timeout)
-                results[name] = deploy(rpc, chain_id, [c for c in chain_ids if c != chain_id], timeout)
+                progress(f"{name}: anvil ready (pid {pids[name]})")
+                results[name] = deploy(rpc, chain_id, [c for c in chain_ids if c != chain_id], timeout,
+                                       progress=lambda line: progress(f"{name}: {line}"))
+                progress(f"{name}: deployed, last deploy block {results[name][1]}")
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(exc)
 
@@ -207,6 +223,7 @@ def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool,
             for (name, cid), port in zip(CHAINS, ports))
         info = DevnetInfo(str(state_dir), chains, solana=solana_entry)
         write_info(info)
+        progress(f"wrote {devnet_json_path(state_dir)}")
         return info, True
     except BaseException:
         _stop_locked(state_dir, timeout=5.0)
@@ -215,19 +232,22 @@ def _start_locked(state_dir: Path, ports: Sequence[int], host: str, quiet: bool,
 
 def start(state_dir: str | os.PathLike = "var", ports: Sequence[int] = DEFAULT_PORTS, host: str = DEFAULT_HOST, *,
           quiet: bool = False, timeout: float = 60.0, solana: bool = False,
-          solana_port: int = DEFAULT_SOLANA_PORT) -> DevnetInfo:
+          solana_port: int = DEFAULT_SOLANA_PORT, progress: Progress | None = None) -> DevnetInfo:
     """Start both anvil chains, deploy and seed everything, write devnet.json; return the info.
 
     Idempotent: if this state dir's devnet is already up and healthy, returns it untouched (no
     redeploy). A dead or half-started one is cleaned up and started afresh. With ``solana``, also
     starts solana-local (LiteSVM RPC on ``solana_port``, USDC mint seeded) and records it as the
     ``solana`` entry of devnet.json. The CLI's ``up`` starts it by default; the library does not.
+    ``progress`` is told each step as it starts (``devnet up`` prints them); it may be called
+    from the threads that bring the two chains up at once, so it must be thread-safe.
     """
     if len(ports) != len(CHAINS):
         raise DevnetError(f"need {len(CHAINS)} ports, got {list(ports)}")
     state_dir = Path(state_dir)
     with _locked(state_dir):
-        return _start_locked(state_dir, ports, host, quiet, timeout, solana_port if solana else None)[0]
+        return _start_locked(state_dir, ports, host, quiet, timeout, solana_port if solana else None,
+                             progress or _silent)[0]
 
 
 @contextlib.contextmanager

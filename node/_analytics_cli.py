@@ -2,38 +2,37 @@
 
 Public calls (no admin token), like ``orbital chains``. Times are unix seconds or ISO 8601
 (UTC when no offset is given); chains by config name or chain id; tokens by symbol or
-address. A refusal prints its gRPC code, message and the field at fault, and exits 1; a
-bad option exits 2. Amounts are base units, exact, with the token's symbol.
+address. A refusal prints its gRPC code, message and the field at fault on one line, and
+exits 1; a bad option exits 2 (:mod:`._cli_util`). Amounts are base units, exact, with the token's symbol.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from clients import field_violations
+from clients import open_channel
+from clients import table_lines as _table
+from clients.cli import tls_options
 from orbital.v1 import analytics_pb2 as A
 from orbital.v1 import analytics_pb2_grpc
 from orbital.v1 import intents_pb2
+
+from ._cli_util import UsageError, add_target_arguments
+from ._cli_util import as_dict as _as_dict
+from ._cli_util import guarded as _guarded
 
 __all__ = ["add_analytics_commands"]
 
 _PERIODS = {"hour": A.PERIOD_HOUR, "day": A.PERIOD_DAY, "week": A.PERIOD_WEEK,
             "month": A.PERIOD_MONTH, "all": A.PERIOD_ALL}
 _BUCKETS = {"hour": A.BUCKET_HOUR, "day": A.BUCKET_DAY}
-
-
-class _Usage(Exception):
-    """A bad option: exit 2."""
 
 
 def _time(text: str, option: str) -> Timestamp:
@@ -48,7 +47,7 @@ def _time(text: str, option: str) -> Timestamp:
         ts.FromDatetime(when)
         return ts
     except (ValueError, OverflowError, OSError):
-        raise _Usage(f"{option}: {text!r} is neither unix seconds nor an ISO 8601 time") from None
+        raise UsageError(f"{option}: {text!r} is neither unix seconds nor an ISO 8601 time") from None
 
 
 def _filter(args: argparse.Namespace) -> A.Filter:
@@ -64,14 +63,8 @@ def _filter(args: argparse.Namespace) -> A.Filter:
 
 
 def _stub(args: argparse.Namespace) -> tuple[grpc.Channel, Any]:
-    channel = grpc.insecure_channel(args.address)
+    channel = open_channel(args.address, tls_options(args))
     return channel, analytics_pb2_grpc.AnalyticsServiceStub(channel)
-
-
-def _table(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.rjust(w) if i in right else c.ljust(w)
-                      for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
 
 
 def _when(ts: Timestamp) -> str:
@@ -139,10 +132,6 @@ def leaderboard_lines(entries: Sequence[A.LeaderboardEntry], total: int) -> list
     return [*_table(rows, frozenset(range(2, 11)) | {0}), f"{len(entries)} of {total} solver(s)"]
 
 
-def _as_dict(message: Any) -> dict[str, Any]:
-    return MessageToDict(message, preserving_proto_field_name=True)
-
-
 def cmd_summary(args: argparse.Namespace) -> int:
     channel, stub = _stub(args)
     with channel:
@@ -184,27 +173,12 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guarded(fn):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except _Usage as exc:
-            print(f"orbital: {exc}", file=sys.stderr)
-            return 2
-        except grpc.RpcError as exc:
-            fields = "".join(f"\n  {f}: {d}" for f, d in field_violations(exc))
-            print(f"{exc.code().name}: {exc.details()}{fields}", file=sys.stderr)
-            return 1
-    return run
-
-
 def add_analytics_commands(sub: Any) -> None:
     """Add summary/volume/leaderboard to ``sub`` (argparse subparsers)."""
     def common(name: str, text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
-        p.add_argument("--address", default=os.environ.get("ORBITAL_ADDRESS", "127.0.0.1:50051"))
+        add_target_arguments(p, admin=False)
         p.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
-        p.add_argument("--json", action="store_true", help="the reply as JSON")
         return p
 
     def filters(p: argparse.ArgumentParser) -> None:

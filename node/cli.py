@@ -8,15 +8,17 @@ import os
 import sys
 import time
 
-from clients import open_channel
+from clients import open_channel, table_lines
 from clients.cli import main as client_main
-from clients.cli import tls_arguments, tls_options
+from clients.cli import tls_options
 from runtime import ConfigError, setup_logging
 from runtime.config import default_config_path, load_config
 from runtime.node import Node, build_tree
 
 from . import build_app
+from ._admin_cli import add_admin_commands
 from ._analytics_cli import add_analytics_commands
+from ._cli_util import add_target_arguments, admin_stub, as_dict, guarded, print_json, when
 
 __all__ = ["add_subcommands", "main"]
 
@@ -58,47 +60,37 @@ def _count(spec) -> int:
     return sum(1 + (_count(c.config) if c.is_supervisor else 0) for c in spec.children)
 
 
-def _admin_stub(args):
-    from orbital.v1 import admin_pb2_grpc
-    token = os.environ.get("ORBITAL_ADMIN_TOKEN")
-    if not token:
-        with open(os.path.join(args.state_dir, "admin-token")) as fh:
-            token = fh.read().strip()
-    channel = open_channel(args.address, tls_options(args))
-    return admin_pb2_grpc.AdminServiceStub(channel), [("authorization", f"Bearer {token}")]
-
-
 def cmd_tree(args) -> int:
+    """The supervision tree: every actor with its state, restarts and mailbox depth."""
     from orbital.v1 import admin_pb2
-    stub, md = _admin_stub(args)
+    stub, md = admin_stub(args)
     reply = stub.GetTree(admin_pb2.GetTreeRequest(), metadata=md, timeout=10)
-    width = max((len(a.path) for a in reply.actors), default=4)
+    if args.json:
+        print_json(as_dict(reply))
+        return 0
+    rows = [("PATH", "KIND", "STATE", "RESTARTS", "MAILBOX", "LAST ERROR")]
+    rows += [(a.path, a.kind, a.state, str(a.restarts), str(a.mailbox_depth),
+              a.last_error or "") for a in reply.actors]
     print(f"node {reply.node}")
-    for a in reply.actors:
-        err = f"  last error: {a.last_error}" if a.last_error else ""
-        print(f"  {a.path:<{width}}  {a.kind:<12} {a.state:<10} restarts={a.restarts}"
-              f" mailbox={a.mailbox_depth}{err}")
+    print("\n".join("  " + line for line in table_lines(rows, right={3, 4})))
     return 0
 
 
 def cmd_nodes(args) -> int:
     """The nodes sharing the target node's database (AdminService/ListNodes)."""
-    from google.protobuf.json_format import MessageToDict
     from orbital.v1 import admin_pb2
-    stub, md = _admin_stub(args)
+    stub, md = admin_stub(args)
     reply = stub.ListNodes(admin_pb2.ListNodesRequest(), metadata=md, timeout=10)
     if args.json:
-        print(json.dumps(MessageToDict(reply, preserving_proto_field_name=True)))
+        print_json(as_dict(reply))
         return 0
     rows = [("", "INSTANCE", "NAME", "HOST", "PID", "GRPC", "ADVERTISE", "STARTED", "LAST SEEN",
              "LEASES")]
     for n in reply.nodes:
         rows.append(("*" if n.this_node else "", n.instance, n.name, n.host, str(n.pid),
-                     n.grpc_listen, n.advertise or "-", _when(n.started_at), _when(n.last_seen),
+                     n.grpc_listen, n.advertise or "-", when(n.started_at), when(n.last_seen),
                      ",".join(_lease(lease) for lease in n.leases) or "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print("\n".join(table_lines(rows)))
     print(f"{len(reply.nodes)} node(s) seen within {reply.seen_within_seconds:g} s; "
           "* = the node that answered")
     return 0
@@ -106,29 +98,33 @@ def cmd_nodes(args) -> int:
 
 def cmd_chains(args) -> int:
     """The configured chains, EVM and Solana, with their watchers' progress
-    (ChainService/ListChains; public, no admin token). Solana rows are in slots."""
-    from google.protobuf.json_format import MessageToDict
+    (ChainService/ListChains; public, no admin token). Solana rows are in slots. SYNCED is
+    a backfill's progress: the share of the blocks from the chain's start block to its
+    confirmed block that are indexed (LAG: the blocks left)."""
     from orbital.v1 import chain_pb2, chain_pb2_grpc
     with open_channel(args.address, tls_options(args)) as channel:
         reply = chain_pb2_grpc.ChainServiceStub(channel).ListChains(
             chain_pb2.ListChainsRequest(), timeout=10)
     if args.json:
-        print(json.dumps(MessageToDict(reply, preserving_proto_field_name=True)))
+        print_json(as_dict(reply))
         return 0
-    rows = [("NAME", "KIND", "CHAIN ID", "HEAD", "CONFIRMED", "INDEXED", "LAG", "ACTIVE RPC",
-             "STATE")]
+    rows = [("NAME", "KIND", "CHAIN ID", "HEAD", "CONFIRMED", "INDEXED", "LAG", "SYNCED",
+             "ACTIVE RPC", "STATE")]
     for c in reply.chains:
         state = "standby" if c.standby else ("running" if c.running else "stopped")
         if c.last_error:
             state += f" ({c.last_error[:80]})"
         kind = f"{c.kind}/{c.commitment}" if c.commitment else c.kind
         rows.append((c.name, kind, str(c.chain_id or "-"), str(c.head), str(c.confirmed_block),
-                     str(c.indexed_block), str(c.lag), c.active_rpc, state))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+                     str(c.indexed_block), str(c.lag), _synced(c), c.active_rpc, state))
+    print("\n".join(table_lines(rows, right={3, 4, 5, 6, 7})))
     print("Solana rows count slots: head = processed, confirmed = the chain's commitment")
     return 0
+
+
+def _synced(c) -> str:
+    """``100%``, or ``42.1%`` while the watcher backfills (LAG: the blocks left)."""
+    return f"{c.synced_percent:g}%"
 
 
 def _lease(lease) -> str:
@@ -137,28 +133,21 @@ def _lease(lease) -> str:
     return f"{lease.name}@{lease.epoch}({max(left, 0):.0f}s)"
 
 
-def _when(ts) -> str:
-    return ts.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
-
-
 def cmd_reload(args) -> int:
-    import grpc
+    """Re-read the node's config and apply it as a diff; prints what changed as JSON."""
     from orbital.v1 import admin_pb2
-    stub, md = _admin_stub(args)
-    try:
-        reply = stub.ReloadConfig(admin_pb2.ReloadConfigRequest(), metadata=md, timeout=60)
-    except grpc.RpcError as exc:
-        print(f"reload refused: {exc.details()}", file=sys.stderr)
-        return 1
+    stub, md = admin_stub(args)
+    reply = stub.ReloadConfig(admin_pb2.ReloadConfigRequest(), metadata=md, timeout=60)
     print(json.dumps({"started": list(reply.started), "stopped": list(reply.stopped),
                       "restarted": list(reply.restarted), "unchanged": reply.unchanged}))
     return 0
 
 
 def add_subcommands(sub) -> None:
-    """Add run/check-config/tree/nodes/chains/reload and the analytics commands
-    (summary/volume/leaderboard, :mod:`._analytics_cli`) to ``sub`` (an argparse
-    subparsers object), beside the user commands of :mod:`clients.cli`."""
+    """Add run/check-config/tree/nodes/chains/reload, the admin commands (tasks, funding,
+    strategies, solvers, shortfall, events, restart-actor, stop-actor: :mod:`._admin_cli`)
+    and the analytics commands (summary/volume/leaderboard, :mod:`._analytics_cli`) to
+    ``sub`` (an argparse subparsers object), beside the user commands of :mod:`clients.cli`."""
     run = sub.add_parser("run", help="run a node")
     run.add_argument("--config", default=default_config_path())
     run.add_argument("--log-level", default=os.environ.get("ORBITAL_LOG_LEVEL", "INFO"))
@@ -172,13 +161,10 @@ def add_subcommands(sub) -> None:
                            ("chains", cmd_chains, "list the configured chains (EVM and Solana) "
                                                   "and their watchers' progress"),
                            ("reload", cmd_reload, "reload a running node's config")):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("--address", default=os.environ.get("ORBITAL_ADDRESS", "127.0.0.1:50051"))
-        p.add_argument("--state-dir", default="var")
-        tls_arguments(p)
-        if name in ("nodes", "chains"):
-            p.add_argument("--json", action="store_true", help="the reply as JSON")
-        p.set_defaults(fn=fn)
+        p = sub.add_parser(name, help=text, description=text)
+        add_target_arguments(p, json_output=name != "reload", admin=name != "chains")
+        p.set_defaults(fn=guarded(fn))
+    add_admin_commands(sub)
     add_analytics_commands(sub)
 
 

@@ -11,6 +11,8 @@ simply continues after it.
 
 from __future__ import annotations
 
+import math
+
 from chains.evm.config import chains_of
 from chains.evm.models import ChainCursor, ChainEvent
 from chains.solana import SolanaCursor, solana_chains_of
@@ -25,6 +27,18 @@ __all__ = ["ChainServicer", "chain_service", "DEFAULT_PAGE", "MAX_PAGE"]
 
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 _STATUS_TIMEOUT = 2.0
+
+
+def _synced(start: int, indexed: int, confirmed: int | None) -> float:
+    """ChainInfo.synced_percent: the share of blocks ``start..confirmed`` indexed (100 when
+    nothing is left), floored to a tenth so a watcher still behind never shows 100; 0 while
+    the chain's head is not known yet."""
+    if confirmed is None:
+        return 0.0
+    if indexed >= confirmed:
+        return 100.0
+    done = max(indexed - start + 1, 0)
+    return math.floor(1000.0 * done / (confirmed - start + 1)) / 10.0
 
 
 def _digest(req) -> str:
@@ -58,12 +72,14 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
             return chain_pb2.ChainInfo(
                 name=name, kind="solana", commitment=cfg.commitment, head=head,
                 confirmed_block=max(indexed, 0), indexed_block=indexed, lag=0,
+                synced_percent=100.0,
                 active_rpc=public_url(cfg.rpc[0]), running=False,
                 rpc=[chain_pb2.RpcEndpoint(url=public_url(u)) for u in cfg.rpc])
         return chain_pb2.ChainInfo(
             name=name, kind="solana", commitment=cfg.commitment, head=st["head"] or 0,
             confirmed_block=st["confirmed"] or 0, indexed_block=st["indexed"],
             lag=st["lag"] or 0, active_rpc=public_url(st["active_rpc"]), running=True,
+            synced_percent=_synced(cfg.start_slot or 0, st["indexed"], st["confirmed"]),
             last_error=redact(st["last_error"]), standby=st["standby"], rpc=_endpoints(st["rpc"]))
 
     def _list_chains(self) -> chain_pb2.ListChainsResponse:
@@ -87,6 +103,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
                 out.append(chain_pb2.ChainInfo(
                     name=name, kind="evm", chain_id=cfg.chain_id, head=head, confirmed_block=confirmed,
                     indexed_block=indexed, lag=max(confirmed - indexed, 0),
+                    synced_percent=_synced(cfg.start_block, indexed, confirmed),
                     active_rpc=public_url(cfg.rpc[0]), running=False,
                     rpc=[chain_pb2.RpcEndpoint(url=public_url(u)) for u in cfg.rpc]))
                 continue
@@ -94,6 +111,7 @@ class ChainServicer(chain_pb2_grpc.ChainServiceServicer):
                 name=name, kind="evm", chain_id=cfg.chain_id, head=st["head"] or 0,
                 confirmed_block=st["confirmed"] or 0, indexed_block=st["indexed"],
                 lag=st["lag"] or 0, active_rpc=public_url(st["active_rpc"]), running=True,
+                synced_percent=_synced(cfg.start_block, st["indexed"], st["confirmed"]),
                 last_error=redact(st["last_error"]), reorgs=st["reorgs"], standby=st["standby"],
                 rpc=_endpoints(st["rpc"])))
         return chain_pb2.ListChainsResponse(chains=out)

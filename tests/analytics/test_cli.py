@@ -76,7 +76,7 @@ def test_refusals_and_bad_options(analytics):
     refused = orbital(node, "summary", "--from-chain", "nope")
     assert refused.returncode == 1
     assert refused.stderr.startswith("INVALID_ARGUMENT: unknown chain 'nope'")
-    assert "\n  filter.origin_chain: unknown chain 'nope'" in refused.stderr
+    assert "[filter.origin_chain: unknown chain 'nope'" in refused.stderr
     inverted = orbital(node, "volume", "--since", "2026-01-02", "--until", "2026-01-01")
     assert inverted.returncode == 1 and "filter.end_time" in inverted.stderr
     bad = orbital(node, "summary", "--since", "yesterday")

@@ -130,7 +130,7 @@ def test_the_watcher_follows_the_slot_and_list_chains_shows_it(database_url, sta
     assert main(["chains", "--address", f"127.0.0.1:{node.grpc_port}"]) == 0   # orbital chains
     out = capsys.readouterr().out
     [row] = [line.split() for line in out.splitlines() if line.startswith("sol ")]
-    assert row[1] == "solana/confirmed" and row[7] == solana_local.url and row[8] == "running"
+    assert row[1] == "solana/confirmed" and row[8] == solana_local.url and row[9] == "running"
 
 
 def test_restart_resumes_from_the_stored_cursor(database_url, start_node, nodes, solana_local):
