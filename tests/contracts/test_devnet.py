@@ -18,6 +18,7 @@ from eth_account import Account
 import devnet
 from devnet import ACCOUNTS, DEFAULT_MNEMONIC, DevnetError, predicted_addresses
 from devnet.anvil import find_anvil, is_alive, port_in_use
+from tests._devnet import assert_progress
 
 REPO = Path(__file__).resolve().parents[2]
 MAX = 2**256 - 1
@@ -143,9 +144,12 @@ def test_cli_up_status_down(tmp_path, free_ports):
     try:
         assert up.returncode == 0, up.stderr
         pids = [c["pid"] for c in json.loads((tmp_path / "devnet.json").read_text())["chains"]]
+        assert_progress(up, ["devnet-a", "devnet-b"])
         assert cli("status").returncode == 0
         again = cli("up", "--ports", ports, "--no-solana")
         assert again.returncode == 0 and "already up" in again.stdout
+        assert [line.split("] ", 1)[1] for line in again.stderr.splitlines()] == [
+            "already up and healthy; nothing to start"]
     finally:
         down = cli("down")
     assert down.returncode == 0, down.stderr

@@ -17,6 +17,7 @@ import devnet
 from devnet import free_ports
 from devnet.anvil import DevnetError, is_alive
 from devnet.solana_keys import GENESIS_HASH, SOLANA_ACCOUNTS, mint_keypair
+from tests._devnet import assert_progress
 from tests.solana.conftest import SyncClient, call
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +46,10 @@ def test_cli_up_status_down_with_solana(tmp_path):
     pids: list[int] = []
     try:
         assert up.returncode == 0, up.stderr
+        assert_progress(up, ["devnet-a", "devnet-b"], first=(   # solana-local before the anvils
+            f"starting solana-local (LiteSVM) on 127.0.0.1:{sol}",
+            f"solana-local up (pid {json.loads((tmp_path / 'devnet.json').read_text())['solana']['pid']}), "
+            "USDC mint seeded"))
         doc = json.loads((tmp_path / "devnet.json").read_text())
         entry = doc["solana"]
         pids = [c["pid"] for c in doc["chains"]] + [entry["pid"]]
