@@ -7,8 +7,10 @@
   orbital cancel ID --key-env ORBITAL_KEY | --keystore FILE
   orbital explain ID   (why it has not filled yet, or why it ended; ETA)
 
-Operator commands (run, check-config, tree, nodes, reload) are the node's (:mod:`node.cli`, which
-runs this CLI with them added): this module depends on the public API only.
+Operator commands (run, check-config, tree, nodes, chains, reload, tasks, funding, strategies,
+solvers, shortfall, events, restart-actor, stop-actor, summary, volume, leaderboard) are the
+node's (:mod:`node.cli`, which runs this CLI with them added; ``orbital COMMAND --help``):
+this module depends on the public API only.
 Amounts are base units, or decimals with --decimals (``--amount 100.5 --decimals 6``).
 ``--json`` prints JSON for scripts. Exit codes: 0 ok; 1 the node refused (the gRPC code and
 message go to stderr); 2 a local error (bad option, key, amount); 3 ``watch``: an intent
