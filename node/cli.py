@@ -16,6 +16,7 @@ from runtime.config import default_config_path, load_config
 from runtime.node import Node, build_tree
 
 from . import build_app
+from ._alerts_cli import add_alerts_commands
 from ._analytics_cli import add_analytics_commands
 
 __all__ = ["add_subcommands", "main"]
@@ -180,6 +181,7 @@ def add_subcommands(sub) -> None:
             p.add_argument("--json", action="store_true", help="the reply as JSON")
         p.set_defaults(fn=fn)
     add_analytics_commands(sub)
+    add_alerts_commands(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,98 @@
+"""``orbital alerts export | list``: the alert rules as a Prometheus rule file, and a running
+node's alerts.
+
+``export`` is offline: it reads the config file through the same loader as ``orbital run``
+(so a file the node would refuse is refused here, with file:line) and writes
+:func:`actors.alerts.prometheus_rule_file`; no node, database or chain is contacted.
+``list`` calls ``AdminService/ListAlerts`` (admin token, like ``orbital tree``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from actors.alerts import AlertsConfig, prometheus_rule_file
+from clients.cli import tls_arguments
+from runtime import ConfigError
+from runtime.config import default_config_path, load_config
+
+from ._analytics_cli import _table
+
+__all__ = ["add_alerts_commands", "alert_lines"]
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import build_app
+    try:
+        config = load_config(args.config, build_app())
+    except ConfigError as exc:
+        print(f"orbital: invalid config: {exc}", file=sys.stderr)
+        return 2
+    text = prometheus_rule_file(config.section("alerts", AlertsConfig),
+                                source=os.path.basename(args.config))
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+        return 0
+    tmp = f"{args.output}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:   # never a half-written rule file
+        fh.write(text)
+    os.replace(tmp, args.output)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def alert_lines(alerts: Any) -> list[str]:
+    """``ListAlertsResponse.alerts`` as a table, in the order the node gave them."""
+    if not alerts:
+        return ["no alerts"]
+    rows = [("STATE", "SEVERITY", "NAME", "SOURCE", "COUNT", "SINCE", "MESSAGE")]
+    for a in alerts:
+        since = a.resolved_at if a.state == "resolved" else a.started_at
+        rows.append((a.state, a.severity, a.name, a.source, str(a.count),
+                     since.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), a.message[:120]))
+    return [*_table(rows, frozenset({4})),
+            f"{sum(a.state == 'firing' for a in alerts)} firing, {len(alerts)} listed"]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+    from orbital.v1 import admin_pb2
+
+    from .cli import _admin_stub
+    stub, md = _admin_stub(args)
+    try:
+        reply = stub.ListAlerts(admin_pb2.ListAlertsRequest(include_resolved=args.resolved),
+                                metadata=md, timeout=10)
+    except grpc.RpcError as exc:
+        print(f"{exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(MessageToDict(reply, preserving_proto_field_name=True)))
+    else:
+        print("\n".join(alert_lines(reply.alerts)))
+    return 0
+
+
+def add_alerts_commands(sub: Any) -> None:
+    """Add ``alerts export`` and ``alerts list`` to ``sub`` (argparse subparsers)."""
+    alerts = sub.add_parser("alerts", help="export the alert rules for Prometheus, or list "
+                                           "a running node's alerts")
+    inner = alerts.add_subparsers(dest="alerts_command", required=True)
+    export = inner.add_parser(
+        "export", help="write alerts.rules of a config file as a Prometheus rule file "
+                       "(offline)")
+    export.add_argument("--config", default=default_config_path())
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.set_defaults(fn=cmd_export)
+    ls = inner.add_parser("list", help="a running node's alerts (AdminService/ListAlerts)")
+    ls.add_argument("--address", default=os.environ.get("ORBITAL_ADDRESS", "127.0.0.1:50051"))
+    ls.add_argument("--state-dir", default="var")
+    ls.add_argument("--resolved", action="store_true", help="also the recently resolved")
+    ls.add_argument("--json", action="store_true", help="the reply as JSON")
+    tls_arguments(ls)
+    ls.set_defaults(fn=cmd_list)
