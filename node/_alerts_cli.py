@@ -38,9 +38,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     tmp = f"{args.output}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:   # never a half-written rule file
-        fh.write(text)
-    os.replace(tmp, args.output)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:   # never a half-written rule file
+            fh.write(text)
+        os.replace(tmp, args.output)
+    except OSError as exc:
+        print(f"orbital: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return 1
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 

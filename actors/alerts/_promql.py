@@ -98,10 +98,20 @@ def _not_re2(matcher: Matcher) -> str:
     return "backreference" if _BACKREF.search(matcher.value) else ""
 
 
+def _selector(cfg: RuleConfig) -> str:
+    inner = ", ".join(f"{m.label}{m.op}{_string(m.value)}" for m in cfg.matchers)
+    return f"{cfg.metric}{{{inner}}}" if inner else cfg.metric
+
+
+def _literal(text: str) -> str:
+    """``text`` as literal text of a Go template (an annotation): ``{{`` would open an
+    action, so it is written as one that prints it."""
+    return text.replace("{{", '{{ "{{" }}')
+
+
 def promql_expr(cfg: RuleConfig) -> str:
     """The rule's condition in PromQL (see the module docstring for the mapping)."""
-    inner = ", ".join(f"{m.label}{m.op}{_string(m.value)}" for m in cfg.matchers)
-    selector = f"{cfg.metric}{{{inner}}}" if inner else cfg.metric
+    selector = _selector(cfg)
     if cfg.aggregate in ("rate", "increase"):
         selector = f"{cfg.aggregate}({selector}[{prometheus_duration(cfg.window_s)}])"
         agg = "sum"
@@ -122,7 +132,7 @@ def _summary(name: str, cfg: RuleConfig) -> str:
 
     def action(piece: str) -> None:
         nonlocal text
-        out.append(text.replace("{{", '{{ "{{" }}'))
+        out.append(_literal(text))
         out.append(piece)
         text = ""
 
@@ -155,9 +165,7 @@ def _summary(name: str, cfg: RuleConfig) -> str:
 
 
 def _description(name: str, cfg: RuleConfig) -> str:
-    what = f"{cfg.aggregate} of {cfg.metric}"
-    if cfg.labels:
-        what += " where " + ", ".join(f"{k} is {v}" for k, v in sorted(cfg.labels.items()))
+    what = f"{cfg.aggregate} of {_selector(cfg)}"
     if cfg.aggregate in ("rate", "increase"):
         what += f" over {cfg.window}"
     if cfg.by:
@@ -171,7 +179,7 @@ def _description(name: str, cfg: RuleConfig) -> str:
                  " from 0.")
     if any("~" in m.op for m in cfg.matchers):
         text += " Regex matchers run as RE2 here, as Python re in the node."
-    return text
+    return _literal(text)
 
 
 def to_prometheus(name: str, cfg: RuleConfig) -> PromRule:

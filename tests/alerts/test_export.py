@@ -122,7 +122,8 @@ rates: {metric: orbital_grpc_requests_total, aggregate: rate, window: 250ms, lab
 increases:
   metric: orbital_grpc_requests_total
   aggregate: increase
-  labels: {method: '=~/orbital[.]v1[.].*', code: '!~OK|NOT_FOUND', x: 'a"b\\\\c'}
+  labels: {method: '=~/orbital[.]v1[.].*', code: '!~OK|NOT_FOUND', x: 'a"b\\\\c',
+           y: '=~a{{1}}b'}
   by: [method]
   severity: critical
 lookahead: {metric: m, labels: {a: '=~(?!x)'}}
@@ -133,7 +134,11 @@ lookahead: {metric: m, labels: {a: '=~(?!x)'}}
                          text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "SUCCESS: 6 rules found" in out.stdout
-    assert yaml.safe_load(path.read_text())["groups"][0]["interval"] == "2s500ms"
+    group = yaml.safe_load(path.read_text())["groups"][0]
+    assert group["interval"] == "2s500ms"
+    increases = next(r for r in group["rules"] if r["alert"] == "increases")
+    # "{{" in a label's regex is literal text of the description template, not an action
+    assert 'y=~"a{{ "{{" }}1}}b"' in increases["annotations"]["description"]
 
 
 def test_committed_rule_file_is_a_fresh_export_of_supervisor_yaml(tmp_path, capsys):
@@ -164,6 +169,10 @@ def test_export_refuses_an_invalid_config_with_file_and_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.yaml:5" in err and "aggregate" in err
     assert not out.exists()
+    # a place that cannot be written: said, exit 1
+    assert orbital(["alerts", "export", "--config", str(ROOT / "supervisor.yaml"),
+                    "-o", str(tmp_path / "no" / "such" / "dir.yml")]) == 1
+    assert "cannot write" in capsys.readouterr().err
 
 
 def test_alerts_list_against_a_running_node(node_at, monkeypatch, capsys):
