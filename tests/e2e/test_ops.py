@@ -109,7 +109,8 @@ class Prometheus:
 
 def _ops_config(tmp_path: Path, devnet_info: Any) -> str:
     """The e2e node's config plus the default alert rules of supervisor.yaml, a rule the
-    test can trigger (INVALID_ARGUMENT answers), every second; and one funding account
+    test can trigger (INVALID_ARGUMENT answers) and one true from the start (no solver
+    session, held 2 s), every second; and one funding account
     (an anvil account with plenty of ETH: read, never topped up) so the funding gauges
     are on the page."""
     path = node_config(tmp_path / "supervisor.yaml", devnet_info,
@@ -120,7 +121,11 @@ def _ops_config(tmp_path: Path, devnet_info: Any) -> str:
         "metric": "orbital_grpc_requests_total", "labels": {"code": "INVALID_ARGUMENT"},
         "aggregate": "increase", "window": "1m", "by": ["method"], "op": ">",
         "threshold": 0, "severity": "info",
-        "message": "{method} refused {value:g} requests as INVALID_ARGUMENT in {window}"}}}
+        "message": "{method} refused {value:g} requests as INVALID_ARGUMENT in {window}"},
+        "no-solver": {   # true from the start (no solver here): a gauge, `<`, and a hold
+            "metric": "orbital_solver_sessions", "aggregate": "max", "op": "<",
+            "threshold": 1, "hold_for": "2s", "severity": "warning",
+            "message": "{value:g} solver sessions for {hold_for}"}}}
     doc["funding"] = {"accounts": {"operator-gas": {
         "chain": "devnet-a", "address": devnet_info.account("operator").address,
         "asset": "native", "min_balance": "1", "target_balance": "5",
@@ -255,7 +260,7 @@ def test_prometheus_scrapes_the_node_and_evaluates_the_exported_rules(scraped):
     node, prom, rules = scraped
     exported = [r["alert"] for r in yaml.safe_load(rules.read_text())["groups"][0]["rules"]]
     assert exported == ["actor-restarting", "supervisor-escalated", "grpc-internal-errors",
-                        "mailbox-backlog", "chain-lagging", "bad-requests"]
+                        "mailbox-backlog", "chain-lagging", "bad-requests", "no-solver"]
     target = f"127.0.0.1:{node.metrics_port}"
 
     def up() -> bool:
@@ -274,7 +279,18 @@ def test_prometheus_scrapes_the_node_and_evaluates_the_exported_rules(scraped):
     loaded = wait_until(rules_ok, timeout=30)
     assert [r["name"] for r in loaded] == exported
     assert all(r["type"] == "alerting" for r in loaded)
-    assert not [r["name"] for r in loaded if r["state"] != "inactive"]   # nothing wrong yet
+    # nothing wrong on a fresh node, but no solver: that one is pending (for: 2s), then fires
+    def states() -> dict[str, str]:
+        return {r["name"]: r["state"] for g in prom.api("rules")["groups"] for r in g["rules"]}
+    wait_until(lambda: states()["no-solver"] != "inactive", timeout=30, interval=0.5)
+    assert [name for name, state in states().items() if state != "inactive"] == ["no-solver"]
+
+    def alert(name: str) -> dict | None:
+        return next((a for a in prom.api("alerts")["alerts"]
+                     if a["labels"]["alertname"] == name and a["state"] == "firing"), None)
+    lonely = wait_until(lambda: alert("no-solver"), timeout=30, interval=0.5)
+    assert lonely["labels"] == {"alertname": "no-solver", "severity": "warning"}
+    assert lonely["annotations"]["summary"] == "0 solver sessions for 2s"
 
     # make bad-requests true: INVALID_ARGUMENT answers, while Prometheus and the node watch
     method = "IntentService/GetIntent"
@@ -286,14 +302,12 @@ def test_prometheus_scrapes_the_node_and_evaluates_the_exported_rules(scraped):
 
     def firing() -> dict | None:
         refused()
-        alerts = prom.api("alerts")["alerts"]
-        return next((a for a in alerts if a["labels"]["alertname"] == "bad-requests"
-                     and a["state"] == "firing"), None)
+        return alert("bad-requests")
     with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:
-        alert = wait_until(firing, timeout=60, interval=0.5)
-    assert alert["labels"] == {"alertname": "bad-requests", "method": method,
+        bad = wait_until(firing, timeout=60, interval=0.5)
+    assert bad["labels"] == {"alertname": "bad-requests", "method": method,
                                "severity": "info"}
-    summary = alert["annotations"]["summary"]
+    summary = bad["annotations"]["summary"]
     assert re.fullmatch(rf"{re.escape(method)} refused \d+(\.\d+)?(e[+-]\d+)? requests as "
                         r"INVALID_ARGUMENT in 1m", summary), summary
     # the node's own rule (the same config) fires too: the in-process alerts still work
@@ -302,6 +316,7 @@ def test_prometheus_scrapes_the_node_and_evaluates_the_exported_rules(scraped):
 
         def listed() -> bool:
             reply = stub.ListAlerts(admin_pb2.ListAlertsRequest(), metadata=ADMIN, timeout=10)
-            return any(a.name == "bad-requests" and a.source ==
-                       f'bad-requests{{method="{method}"}}' for a in reply.alerts)
+            sources = {(a.name, a.source) for a in reply.alerts if a.state == "firing"}
+            return {("bad-requests", f'bad-requests{{method="{method}"}}'),
+                    ("no-solver", "no-solver")} <= sources
         wait_until(listed, timeout=30)
