@@ -2,7 +2,7 @@
 several nodes in one process). Served on ``node.metrics_listen`` (default 127.0.0.1:9464).
 
 Scrape-time figures (:meth:`Metrics.collector`, a store count) are reused for
-``node.metrics_cache`` seconds: at 100,000 intents the book's count is a ~100-200 ms
+``node.metrics_cache`` seconds: at 100,000 intents the book's count is a 70-400 ms
 table scan (``make bench``), and every scraper (two Prometheus replicas, a federation,
 the alerts actor's own rule evaluation) would pay it again. Within that time one query
 answers them all; scrapes that arrive while it runs wait for it instead of adding theirs.
