@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 PROTOS := $(wildcard protos/orbital/v1/*.proto)
 STATE ?= var
 
-.PHONY: all setup run test bench protos devnet devnet-down contracts lint clean
+.PHONY: all setup run test bench protos devnet devnet-down contracts lint clean prometheus-tools
 
 all: setup
 
@@ -44,7 +44,21 @@ run: setup
 	  trap 'kill $$solver 2>/dev/null; wait $$solver 2>/dev/null' EXIT INT TERM; \
 	  $(VENV)/bin/orbital run --config supervisor.yaml
 
-test: setup
+# promtool and prometheus (Debian package prometheus): the metrics and ops tests run the
+# real tools and fail without them. Installed here when missing and we are root with apt;
+# otherwise a clear message and a failure, never a silent skip.
+prometheus-tools:
+	@if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	  else \
+	    echo "make test: promtool and prometheus are required (Debian: sudo apt-get install prometheus)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test: setup prometheus-tools
 	@if [ -f contracts/build.py ]; then $(PY) contracts/build.py --check; fi
 	$(PY) -m pytest -q -p no:cacheprovider
 

@@ -18,15 +18,13 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from clients import open_channel
-from clients import table_lines as _table
+from clients import table_lines
 from clients.cli import tls_options
 from orbital.v1 import analytics_pb2 as A
 from orbital.v1 import analytics_pb2_grpc
 from orbital.v1 import intents_pb2
 
-from ._cli_util import UsageError, add_target_arguments
-from ._cli_util import as_dict as _as_dict
-from ._cli_util import guarded as _guarded
+from ._cli_util import UsageError, add_target_arguments, as_dict, guarded
 
 __all__ = ["add_analytics_commands"]
 
@@ -81,7 +79,7 @@ def _seconds(value: float) -> str:
 
 def summary_lines(s: A.Summary) -> list[str]:
     lines = [f"intents accepted {_when(s.start_time)} .. {_when(s.end_time)} UTC: {s.intents}"]
-    lines += ["  " + line for line in _table(
+    lines += ["  " + line for line in table_lines(
         [("STATUS", "COUNT")] + [(intents_pb2.IntentStatus.Name(c.status).removeprefix(
             "INTENT_STATUS_"), str(c.count)) for c in s.by_status], frozenset({1}))]
     lines.append(f"filled {s.filled}, ended unfilled {s.unfilled}, fill rate "
@@ -100,7 +98,7 @@ def summary_lines(s: A.Summary) -> list[str]:
         if not entries:
             lines.append("  none")
             continue
-        lines += ["  " + line for line in _table(
+        lines += ["  " + line for line in table_lines(
             [("TOKEN", "AMOUNT", "INTENTS")]
             + [(_token(t.chain, t.symbol, t.token), t.amount, str(t.intents)) for t in entries],
             frozenset({1, 2}))]
@@ -116,7 +114,7 @@ def volume_lines(v: A.GetVolumeResponse) -> list[str]:
     rows += [(_when(b.start), f"{_token(b.origin_chain, b.input_symbol, b.input_token)} -> "
               f"{_token(b.destination_chain, b.output_symbol, b.output_token)}",
               str(b.intents), str(b.filled), b.volume_in, b.volume_out) for b in v.buckets]
-    return [head, *_table(rows, frozenset({2, 3, 4, 5}))]
+    return [head, *table_lines(rows, frozenset({2, 3, 4, 5}))]
 
 
 def leaderboard_lines(entries: Sequence[A.LeaderboardEntry], total: int) -> list[str]:
@@ -129,14 +127,14 @@ def leaderboard_lines(entries: Sequence[A.LeaderboardEntry], total: int) -> list
         rows.append((str(e.rank), e.solver, str(e.offers), str(e.bids), str(e.wins),
                      str(e.fills), str(e.fades), str(e.declines), str(e.reverts),
                      str(e.shortfalls), latency, score, volume or "-"))
-    return [*_table(rows, frozenset(range(2, 11)) | {0}), f"{len(entries)} of {total} solver(s)"]
+    return [*table_lines(rows, frozenset(range(2, 11)) | {0}), f"{len(entries)} of {total} solver(s)"]
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
     channel, stub = _stub(args)
     with channel:
         reply = stub.GetSummary(A.GetSummaryRequest(filter=_filter(args)), timeout=args.timeout)
-    print(json.dumps(_as_dict(reply)) if args.json else "\n".join(summary_lines(reply)))
+    print(json.dumps(as_dict(reply)) if args.json else "\n".join(summary_lines(reply)))
     return 0
 
 
@@ -145,7 +143,7 @@ def cmd_volume(args: argparse.Namespace) -> int:
     with channel:
         reply = stub.GetVolume(A.GetVolumeRequest(filter=_filter(args), bucket=_BUCKETS[args.bucket]),
                                timeout=args.timeout)
-    print(json.dumps(_as_dict(reply)) if args.json else "\n".join(volume_lines(reply)))
+    print(json.dumps(as_dict(reply)) if args.json else "\n".join(volume_lines(reply)))
     return 0
 
 
@@ -163,7 +161,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             if not (args.all and token):
                 break
     if args.json:
-        print(json.dumps({"entries": [_as_dict(e) for e in entries], "total": total,
+        print(json.dumps({"entries": [as_dict(e) for e in entries], "total": total,
                           "next_page_token": token}))
     else:
         lines = leaderboard_lines(entries, total)
@@ -194,13 +192,13 @@ def add_analytics_commands(sub: Any) -> None:
     p = common("summary", "intents by status, submissions and refusals by code, volume, fill "
                           "rate and times to fill and settle, over a period")
     filters(p)
-    p.set_defaults(fn=_guarded(cmd_summary))
+    p.set_defaults(fn=guarded(cmd_summary))
     p = common("volume", "intents and volume per hour or day and route")
     filters(p)
     p.add_argument("--bucket", choices=sorted(_BUCKETS), default="hour")
-    p.set_defaults(fn=_guarded(cmd_volume))
+    p.set_defaults(fn=guarded(cmd_volume))
     p = common("leaderboard", "solvers best first: counters, reliability, volume")
     p.add_argument("--limit", type=int, default=0, help="rows per page (default 50, max 500)")
     p.add_argument("--page-token", help="the token a previous page printed")
     p.add_argument("--all", action="store_true", help="every page")
-    p.set_defaults(fn=_guarded(cmd_leaderboard))
+    p.set_defaults(fn=guarded(cmd_leaderboard))

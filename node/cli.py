@@ -17,6 +17,7 @@ from runtime.node import Node, build_tree
 
 from . import build_app
 from ._admin_cli import add_admin_commands
+from ._alerts_cli import add_alerts_commands
 from ._analytics_cli import add_analytics_commands
 from ._cli_util import add_target_arguments, admin_stub, as_dict, guarded, print_json, when
 
@@ -166,6 +167,7 @@ def add_subcommands(sub) -> None:
         p.set_defaults(fn=guarded(fn))
     add_admin_commands(sub)
     add_analytics_commands(sub)
+    add_alerts_commands(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

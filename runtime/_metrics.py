@@ -1,9 +1,17 @@
 """Prometheus metrics of the node, on their own registry (one per node, so tests can run
 several nodes in one process). Served on ``node.metrics_listen`` (default 127.0.0.1:9464).
+
+Scrape-time figures (:meth:`Metrics.collector`, a store count) are reused for
+``node.metrics_cache`` seconds: at 100,000 intents the book's count is a 70-400 ms
+table scan (``make bench``), and every scraper (two Prometheus replicas, a federation,
+the alerts actor's own rule evaluation) would pay it again. Within that time one query
+answers them all; scrapes that arrive while it runs wait for it instead of adding theirs.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +56,16 @@ class Metrics:
         self._kind_metrics: dict[str, Gauge | Counter | Histogram] = {}
         self._collectors: set[str] = set()
         self._server: WSGIServer | None = None
+        self.cache_seconds = 0.0            # node.metrics_cache, set by the node
+        self._now: Callable[[], float] = time.monotonic
+
+    def cache_for(self, seconds: float, now: Callable[[], float] | None = None) -> None:
+        """Reuse scrape-time figures for ``seconds`` (0: computed at every scrape), timed
+        by ``now`` (monotonic seconds: the node's clock). Applies to every collector,
+        also those registered before; a reload may change it."""
+        self.cache_seconds = max(0.0, float(seconds))
+        if now is not None:
+            self._now = now
 
     def gauge(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
         """A kind's own gauge on this node's registry, created once (actors restart; the
@@ -68,11 +86,7 @@ class Metrics:
         if key in self._collectors:
             return
         self._collectors.add(key)
-
-        class _Collector:
-            def collect(self) -> Iterable[Metric]:
-                return collect()
-        self.registry.register(_Collector())
+        self.registry.register(_Cached(collect, self))
 
     def _kind_metric(self, cls, name: str, doc: str, labels: tuple[str, ...], **kw: Any):
         metric = self._kind_metrics.get(name)
@@ -120,3 +134,23 @@ class Metrics:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+class _Cached:
+    """One scrape-time collector behind the node's cache: its figures are computed at most
+    once per ``cache_seconds`` (under a lock, so concurrent scrapes share one computation)
+    and served as they were computed (every family of one computation together)."""
+
+    def __init__(self, collect: Callable[[], Iterable[Metric]], owner: Metrics) -> None:
+        self._collect, self._owner = collect, owner
+        self._lock = threading.Lock()
+        self._at: float | None = None
+        self._families: list[Metric] = []
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            ttl, now = self._owner.cache_seconds, self._owner._now()
+            if self._at is None or ttl <= 0 or not (self._at <= now < self._at + ttl):
+                self._families = list(self._collect())
+                self._at = now
+            return list(self._families)

@@ -95,6 +95,7 @@ class Node:
                                        for k, v in cfg.node.rpc_limits.items()})
         self.grpc_port = self.grpc.start()
         self.admin_port = self.grpc.admin_port
+        self.metrics.cache_for(cfg.node.metrics_cache, self.clock.now)
         self.metrics_port = self.metrics.serve(cfg.node.metrics_listen)
         if not self._wait_for_database():
             return self   # stopped while waiting: nothing was started
@@ -168,6 +169,7 @@ class Node:
                 raise
             result: DiffResult = self._root().ask(ApplySpec(self.tree(new)), block=True)
             self.config = new
+            self.metrics.cache_for(new.node.metrics_cache)
             if new.node.admin_token and new.node.admin_token != self.admin_token:
                 # rotated: the old token stops working with this reload (a node on the
                 # generated token file keeps it: that file is read at start only)

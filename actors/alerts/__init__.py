@@ -8,7 +8,8 @@ node's Prometheus registry and fire like Prometheus alerting rules (pending for
 ``alert_transition``) and are served by ``AdminService/ListAlerts``. See docs/alerts.md.
 
 Layout: ``_config`` the section (validated at load), ``_rules`` pure evaluation,
-``_models`` the tables, ``_notify`` webhooks, ``_actor`` the actor, ``_admin`` ListAlerts.
+``_models`` the tables, ``_notify`` webhooks, ``_actor`` the actor, ``_admin`` ListAlerts,
+``_promql`` the rules as a Prometheus rule file (``orbital alerts export``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from ._messages import RaiseAlert, ResolveAlert, raise_alert, resolve_alert
 from ._config import AlertsConfig, Matcher, RuleConfig, WebhookConfig, parse_duration
 from ._models import MIGRATION, Alert, AlertTransition
 from ._rules import Change, RuleState, collect, evaluate, source_of
+from ._promql import PromRule, prometheus_duration, prometheus_rule_file, promql_expr, to_prometheus
 
 __all__ = ["install", "Alerts", "Sync", "list_alerts", "AlertsConfig",
            "RuleConfig", "WebhookConfig", "Matcher", "parse_duration", "MIGRATION", "Alert",
            "AlertTransition", "Change", "RuleState", "collect", "evaluate", "source_of",
-           "RaiseAlert", "ResolveAlert", "raise_alert", "resolve_alert"]
+           "RaiseAlert", "ResolveAlert", "raise_alert", "resolve_alert", "PromRule",
+           "prometheus_duration", "prometheus_rule_file", "promql_expr", "to_prometheus"]
 
 
 def install(app: App) -> None:

@@ -36,7 +36,7 @@ from ._forward import book_forwarder
 from ._models import (MIGRATION, MIGRATIONS, BookCursor, BookRequest, IntentRow, IntentTransition, SolverMark,
                       SolverRecord, SubmissionCount)
 from ._tally import SubmissionTally
-from ._metrics import BookMetrics
+from ._metrics import BookMetrics, register_counts
 from ._service import IntentServicer, intent_service
 from ._store import insert_intents, transitions_after, write_transition
 from ._proto import (intent_pb, solver_record_pb, status_from_pb, status_pb, transition_pb,
@@ -61,7 +61,7 @@ __all__ = [
     "Ranked", "Window", "rank", "reliability", "suspension", "FollowTick", "transitions_after",
     "SubmissionCount", "SubmissionTally", "BookMetrics", "ExplainLive", "LiveBid", "LiveState",
     "explanation", "RouteDurations", "ChainDepth",
-    "intents_config", "insert_intents", "write_transition",
+    "intents_config", "insert_intents", "write_transition", "register_counts",
 ]
 
 

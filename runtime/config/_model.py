@@ -79,6 +79,9 @@ class NodeConfig:
                     doc="identity of this node when several share one database")
     grpc_listen: str = opt("127.0.0.1:50051", pattern=_HOSTPORT)
     metrics_listen: str = opt("127.0.0.1:9464", pattern=_HOSTPORT)
+    metrics_cache: float = opt(5.0, min=0, max=300,
+                               doc="seconds a scrape-time figure (a store count) is reused: "
+                                   "scrapes within this time cost one query; 0: every scrape")
     advertise: Optional[str] = opt(None, pattern=_HOSTPORT,
                                    doc="host:port other nodes on the database reach this "
                                        "node's gRPC at (forwarded submissions); default: "
