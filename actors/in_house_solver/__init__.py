@@ -12,8 +12,10 @@ from runtime import ChildSpec
 from runtime.config import App
 
 from ._actor import InHouseConfig, InHouseSolver, InHouseSpec, InHouseStatus
+from ._gateway import HouseGateway, LeaseFence, TxRefused
 
-__all__ = ["install", "InHouseConfig", "InHouseSolver", "InHouseSpec", "InHouseStatus"]
+__all__ = ["install", "InHouseConfig", "InHouseSolver", "InHouseSpec", "InHouseStatus",
+           "HouseGateway", "LeaseFence", "TxRefused"]
 
 log = logging.getLogger("orbital.in_house_solver")
 
