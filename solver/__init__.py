@@ -20,8 +20,8 @@ Library use (tests run it in-process)::
 
 from protocol.evidence import Escrow
 
-from ._chain import EvmChain, TxResult
-from ._config import ChainSpec, SolverConfig, SolverConfigError, SolverKey, load_config
+from ._chain import EvmChain, TxGateway, TxResult
+from ._config import ChainSpec, SolverAccount, SolverConfig, SolverConfigError, SolverKey, load_config
 from ._execute import Abort, AwardJob, Executor, Outcome
 from ._inventory import BidDecision, Inventory
 from ._journal import FillJournal, FillRecord
@@ -31,5 +31,5 @@ from ._solver import Solver
 
 __all__ = ["Abort", "AwardJob", "BidDecision", "ChainSpec", "Escrow", "EvmChain", "Executor", "FillJournal",
            "FillRecord", "Inventory", "Outcome", "SolanaChain", "SolanaChainSpec", "SolanaFill", "SolanaKey",
-           "SolanaRpcError", "SolanaToken", "Solver", "SolverConfig", "SolverConfigError", "SolverKey",
-           "TxResult", "load_config"]
+           "SolanaRpcError", "SolanaToken", "Solver", "SolverAccount", "SolverConfig", "SolverConfigError",
+           "SolverKey", "TxGateway", "TxResult", "load_config"]

@@ -1,9 +1,14 @@
 """One EVM chain as the solver uses it: balances, and signed transactions to the settler.
 
-Why a local nonce counter: awards run in parallel, and asking the node for the pending count
-before each send races with our own in-flight transactions. The counter is seeded from
+Who picks the nonce. Standalone (``orbital-solver``, its own key): a local counter, since
+awards run in parallel and asking the node for the pending count before each send races
+with our own in-flight transactions. The counter is seeded from
 ``eth_getTransactionCount(pending)`` and reseeded whenever a send fails, so a transaction
 sent by someone else with the same key (or a dropped one) costs one retry, not a stuck queue.
+Inside a node (the in-house solver) a :class:`TxGateway` is given instead: the node's one
+transaction sender signs, records and broadcasts, so the solver shares one nonce stream
+with every other actor of the node signing with that key (the rebalance strategies on the
+operator key) and never holds a counter of its own.
 
 Every transaction is estimated first: a revert the settler would raise now (order already
 opened or filled by a faster filler, deadline passed) is found without spending gas or a
@@ -18,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from eth_typing import ChecksumAddress, HexAddress, HexStr
 from eth_utils import keccak, to_checksum_address
@@ -31,7 +36,7 @@ from protocol.evidence import Escrow
 
 from ._config import ChainSpec, SolverKey
 
-__all__ = ["EvmChain", "TxResult"]
+__all__ = ["EvmChain", "TxGateway", "TxResult"]
 
 log = logging.getLogger("orbital.solver.chain")
 
@@ -70,14 +75,27 @@ class TxResult:
     receipt: Any = None
 
 
+class TxGateway(Protocol):
+    """Sends the solver's transactions for it (the in-house solver: the node's transaction
+    sender, one nonce stream per (chain, address)). ``send`` signs, records and broadcasts
+    one transaction with ``gas`` as its limit and returns its hash; it raises when the
+    transaction was refused (nothing of it is pending then). Called from the award threads:
+    it must be thread-safe."""
+
+    def send(self, chain_id: int, to: str, data: str, gas: int, label: str) -> str: ...
+
+
 class EvmChain:
     """Thread-safe: balance reads run anywhere; sends serialise only nonce allocation."""
 
     def __init__(self, spec: ChainSpec, key: SolverKey, *, rpc_timeout: float = 10.0,
                  receipt_timeout: float = 30.0,
-                 before_send: Callable[[], None] | None = None) -> None:
+                 before_send: Callable[[], None] | None = None,
+                 gateway: TxGateway | None = None) -> None:
         self.spec = spec
         self._key = key
+        # Inside a node: who signs and sends instead of the local nonce counter below.
+        self.gateway = gateway
         # Called right before each transaction goes out; raising stops it (the in-house
         # solver proves there that its node still holds its lease).
         self.before_send = before_send
@@ -150,6 +168,8 @@ class EvmChain:
     def transact(self, fn, label: str) -> TxResult:
         """Estimate, sign with the solver key, send with EIP-1559 fees, wait for the receipt."""
         sender = {"from": self.address}
+        if self.gateway is not None:
+            return self._transact_through(self.gateway, fn, label)
         with self._lock:
             try:
                 gas = fn.estimate_gas(sender)
@@ -174,6 +194,24 @@ class EvmChain:
                     log.info("%s on %s: %s; nonce reseeded", label, self.name, exc)
             self._nonce = nonce + 1
         log.info("%s sent on %s: %s (nonce %d)", label, self.name, tx_hash, nonce)
+        return self._outcome(fn, tx_hash)
+
+    def _transact_through(self, gateway: TxGateway, fn, label: str) -> TxResult:
+        """As :meth:`transact`, the nonce, fees, signature and broadcast being the
+        gateway's: estimated here first (a revert is named without spending a nonce)."""
+        try:
+            gas = fn.estimate_gas({"from": self.address})
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            return TxResult(False, error=revert_reason(exc))
+        data = self.settler.encode_abi(fn.abi_element_identifier, args=fn.args)
+        if self.before_send is not None:
+            self.before_send()
+        tx_hash = HexStr(gateway.send(self.chain_id, self.settler.address, data,
+                                      int(gas * GAS_HEADROOM), label))
+        log.info("%s sent on %s: %s", label, self.name, tx_hash)
+        return self._outcome(fn, tx_hash)
+
+    def _outcome(self, fn, tx_hash: HexStr) -> TxResult:
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
         if receipt["status"] == 1:
             return TxResult(True, tx_hash, receipt=receipt)

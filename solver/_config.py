@@ -17,9 +17,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from eth_account import Account
+from eth_account.messages import SignableMessage
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import is_address, to_checksum_address
@@ -32,18 +33,33 @@ from ._errors import SolverConfigError
 from ._solana_config import (DEFAULT_SOLANA_KEY_ENV, SolanaChainEntry, SolanaChainSpec, SolanaKey,
                              resolve_solana)
 
-__all__ = ["ChainSpec", "SolverConfig", "SolverConfigError", "SolverKey", "load_config"]
+__all__ = ["ChainSpec", "SolverAccount", "SolverConfig", "SolverConfigError", "SolverKey",
+           "load_config"]
 
 DEFAULT_KEY_ENV = "ORBITAL_SOLVER_KEY"
 DEFAULT_PASSWORD_ENV = "ORBITAL_SOLVER_KEYSTORE_PASSWORD"
 
 
+class SolverAccount(Protocol):
+    """What signs for a solver: an ``eth_account`` local account, or (the in-house solver)
+    any signer with the same three members, such as a remote signer that holds the key
+    outside the process. The session challenge is signed with ``sign_message`` (EIP-191),
+    transactions with ``sign_transaction``."""
+
+    @property
+    def address(self) -> str: ...
+
+    def sign_message(self, signable_message: SignableMessage) -> Any: ...
+
+    def sign_transaction(self, transaction_dict: dict[str, Any]) -> Any: ...
+
+
 class SolverKey:
-    """The solver's signing key. Signs; never shows itself (repr, str, logs, errors)."""
+    """The solver's signer. Signs; never shows a key (repr, str, logs, errors)."""
 
     __slots__ = ("_account",)
 
-    def __init__(self, account: LocalAccount) -> None:
+    def __init__(self, account: SolverAccount | LocalAccount) -> None:
         self._account = account
 
     @classmethod
@@ -68,10 +84,10 @@ class SolverKey:
 
     @property
     def address(self) -> ChecksumAddress:
-        return self._account.address
+        return to_checksum_address(self._account.address)
 
     @property
-    def account(self) -> LocalAccount:
+    def account(self) -> SolverAccount | LocalAccount:
         return self._account
 
     def __repr__(self) -> str:

@@ -36,7 +36,7 @@ import grpc
 from orbital.v1 import solver_pb2 as pb
 from protocol.transport import open_channel
 
-from ._chain import EvmChain
+from ._chain import EvmChain, TxGateway
 from ._config import SolverConfig
 from ._execute import AwardJob, Executor, Outcome, bounded
 from ._inventory import Inventory
@@ -54,13 +54,16 @@ TERMINAL = {5, 6, 7, 8, 9}   # IntentStatus SETTLED, CANCELLED, EXPIRED, REFUNDE
 
 class Solver:
     def __init__(self, config: SolverConfig, *,
-                 before_send: Callable[[], None] | None = None) -> None:
+                 before_send: Callable[[], None] | None = None,
+                 gateway: TxGateway | None = None) -> None:
         """``before_send``: called before each transaction is sent; raising stops it (the
-        award then fails as on any error of its transaction)."""
+        award then fails as on any error of its transaction). ``gateway``: who signs and
+        sends the EVM transactions instead of the solver's own nonce counter (the node's
+        sender, for the in-house solver; see :class:`TxGateway`)."""
         self.config = config
         self.chains = {c.chain_id: EvmChain(c, config.key, rpc_timeout=config.rpc_timeout,
                                             receipt_timeout=config.receipt_timeout,
-                                            before_send=before_send)
+                                            before_send=before_send, gateway=gateway)
                        for c in config.chains}
         journal = FillJournal(config.state_dir)
         self.solana = {c.chain_id: SolanaChain(c, config.solana_key, journal, rpc_timeout=config.rpc_timeout,

@@ -80,7 +80,8 @@ def install(app: App) -> None:
     def attester(config) -> list[ChildSpec]:
         section = config.section("attester", AttesterConfig)
         if not section.enabled:
-            log.info("attester not started: no key (set ORBITAL_ATTESTER_KEY)")
+            log.info("attester not started: no signer (set ORBITAL_ATTESTER_KEY, or "
+                     "attester.keystore or attester.remote)")
             return []
         chains = {n: c for n, c in chains_of(config).items()
                   if c.kind == "evm" and c.contracts.settler}

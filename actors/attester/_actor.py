@@ -54,7 +54,6 @@ import json
 import logging
 from typing import Any
 
-from eth_account import Account
 from eth_utils import to_checksum_address
 
 from actors.book import IntentRow
@@ -64,7 +63,7 @@ from chains.evm.owner import SenderOwner
 from chains.solana import SolanaRpc
 from protocol.evidence import Escrow
 from actors.alerts import RaiseAlert, raise_alert
-from runtime import Actor, LeaseLost, SingletonLease, register_secret
+from runtime import Actor, LeaseLost, SingletonLease
 
 from ._calls import (ESCROW_STATUS, attester_calldata, decode_escrow, escrow_calldata,
                      revert_reason, settle_calldata)
@@ -89,8 +88,7 @@ class Attester(SenderOwner, Actor):
     def setup(self) -> None:
         spec: AttesterSpec = self.config
         self.spec, self.cfg = spec, spec.config
-        register_secret(self.cfg.key)
-        self.account = Account.from_key(self.cfg.key)
+        self.load_account(self.cfg, timeout=self.cfg.rpc_timeout)
         self.store = self.ctx.services.store
         self.rpcs = {n: self.own(RpcClient(c.rpc, timeout=self.cfg.rpc_timeout,
                                            backoff_max=c.rpc_backoff_max))

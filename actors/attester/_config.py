@@ -1,9 +1,12 @@
 """The ``attester:`` config section, validated once at load into frozen dataclasses.
 
-The signing key is a :class:`runtime.config.Secret` taken from the environment
-(``key: ${ORBITAL_ATTESTER_KEY:-}``); it is never inline in the file, never in a repr or a
-log line. An empty key means "no attester on this node": the provider starts nothing and
-says so in a log line, so a node without the key still runs everything else.
+Who signs is a :class:`chains.evm.signer.SignerConfig`, its keys flat in the section as
+funding's ``source``: ``key`` from the environment (``key: ${ORBITAL_ATTESTER_KEY:-}``, the
+default of ``supervisor.yaml``), or ``keystore`` + ``password``, or ``remote`` + ``address``
+(a remote signer's ``eth_signTransaction``: the node never holds that key). Never inline,
+never in a repr or a log line; checked at load. No signer at all means "no attester on this
+node": the provider starts nothing and says so in a log line, so a node without the key
+still runs everything else.
 
 How deep a fill must be before it is settled is the destination chain's
 ``chains.<name>.settlement_depth`` (per chain, with defaults by chain id: see
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Optional
 
 from chains.evm.config import ChainConfig
+from chains.evm.signer import SignerConfig
 from chains.evm.txsend import TxConfig
 from chains.solana import SolanaChainConfig
 from runtime.config import Secret, opt
@@ -30,10 +34,11 @@ __all__ = ["AttesterConfig", "AttesterSpec"]
 
 
 @dataclass(frozen=True)
-class AttesterConfig(TxConfig):
+class AttesterConfig(TxConfig, SignerConfig):
     key: Optional[Secret] = opt(None, pattern=r"((0x)?[0-9a-fA-F]{64})?",
-                                doc="attester private key, from ${ORBITAL_ATTESTER_KEY}; "
-                                    "empty: the attester is not started")
+                                doc="attester private key, from ${ORBITAL_ATTESTER_KEY}; or "
+                                    "keystore + password, or remote + address; none of "
+                                    "them: the attester is not started")
     shortfall_policy: Literal["hold", "settle"] = opt(
         "hold", doc="a fill below the winning bid: hold (not repaid until an operator "
                     "decides, AdminService/DecideShortfall) or settle (repay, recorded)")
@@ -49,7 +54,7 @@ class AttesterConfig(TxConfig):
 
     @property
     def enabled(self) -> bool:
-        return bool(self.key)
+        return self.configured
 
 
 @dataclass(frozen=True)

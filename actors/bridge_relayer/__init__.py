@@ -35,7 +35,8 @@ def install(app: App) -> None:
     def relayer(config) -> list[ChildSpec]:
         section = config.section("bridge_relayer", RelayerConfig)
         if not section.enabled:
-            log.info("bridge relayer not started: no key (set ORBITAL_RELAYER_KEY)")
+            log.info("bridge relayer not started: no signer (set ORBITAL_RELAYER_KEY, or "
+                     "bridge_relayer.keystore or bridge_relayer.remote)")
             return []
         chains = {n: c for n, c in chains_of(config).items()
                   if c.kind == "evm" and c.contracts.bridge

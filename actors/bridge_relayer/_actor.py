@@ -54,7 +54,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
 from eth_utils import to_checksum_address
 
 from actors.rebalance import is_released, release_data
@@ -64,7 +63,7 @@ from chains.evm.models import ChainEvent
 from chains.evm.owner import SenderOwner
 from chains.evm.txsend import TX_MINED, TX_PENDING, TX_REVERTED
 from protocol.logs import BridgeDeposit
-from runtime import Actor, LeaseLost, SingletonLease, register_secret
+from runtime import Actor, LeaseLost, SingletonLease
 
 from ._config import RelayerSpec
 from ._models import DONE, BridgeRelay
@@ -90,8 +89,7 @@ class BridgeRelayer(SenderOwner, Actor):
     def setup(self) -> None:
         spec: RelayerSpec = self.config
         self.cfg = spec.config
-        register_secret(self.cfg.key)
-        self.account = Account.from_key(self.cfg.key)
+        self.load_account(self.cfg)
         self.store = self.ctx.services.store
         self.chains = spec.chains
         self.directory = Directory(spec.chains)

@@ -6,8 +6,16 @@ operator's inventory key: it gets a challenge, signs it, holds a session, bids, 
 award opens and fills on chain exactly as an outside solver would. No shortcut into the
 book means no way for the house to see or win what others could not.
 
-Config (``in_house_solver:``): ``key`` from ``${ORBITAL_OPERATOR_KEY:-}`` (empty: not
-started, logged), ``improvement_bps`` over the intent's minimum, ``tokens`` served.
+Config (``in_house_solver:``): the signer, a :class:`chains.evm.signer.SignerConfig` with
+its keys flat in the section (``key`` from ``${ORBITAL_OPERATOR_KEY:-}``, the default; or
+``keystore`` + ``password``; or ``remote`` + ``address``: the node never holds that key;
+none of them: not started, logged), ``improvement_bps`` over the intent's minimum,
+``tokens`` served, ``tx`` the fees and replacement of its transactions.
+
+Its EVM transactions are the node's sender's (:mod:`._gateway`): recorded in ``evm_tx``
+under ``intents/in-house`` and given their nonce by the one rule per (chain, address), so
+the rebalance strategies signing with the same operator key never collide with them. The
+actor follows them every ``poll_interval`` while it holds its lease.
 """
 
 from __future__ import annotations
@@ -17,8 +25,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from chains.evm import RpcClient, RpcError, RpcUnavailable
+from chains.evm.signer import RemoteSigner, SignerConfig
+from chains.evm.txsend import TxConfig, TxSender
 from runtime import Actor, LeaseLost, SingletonLease
 from runtime.config import Secret, opt
+
+from ._gateway import HouseGateway, LeaseFence
 
 __all__ = ["InHouseConfig", "InHouseSpec", "InHouseSolver", "InHouseStatus"]
 
@@ -34,16 +47,20 @@ class InHouseStatus:
 
 
 @dataclass(frozen=True)
-class InHouseConfig:
+class InHouseConfig(SignerConfig):
     key: Optional[Secret] = opt(None, pattern=r"((0x)?[0-9a-fA-F]{64})?",
-                                doc="inventory signer, from ${ORBITAL_OPERATOR_KEY:-}")
+                                doc="inventory signer, from ${ORBITAL_OPERATOR_KEY:-}; or "
+                                    "keystore + password, or remote + address")
     improvement_bps: int = opt(0, min=0, max=10_000, doc="bid = minimum output + this")
     tokens: tuple[str, ...] = opt(factory=tuple, doc="output token symbols served; empty = all")
     max_parallel: int = opt(4, min=1, max=64)
+    poll_interval: float = opt(2.0, min=0.01, max=600,
+                               doc="seconds between rounds following its transactions")
+    tx: TxConfig = opt(factory=TxConfig, doc="fees and replacement of its transactions")
 
     @property
     def enabled(self) -> bool:
-        return bool(self.key)
+        return self.configured
 
 
 @dataclass(frozen=True)
@@ -63,38 +80,75 @@ class InHouseSolver(Actor):
     def setup(self) -> None:
         from solver import ChainSpec, SolverConfig, SolverKey
         spec: InHouseSpec = self.config
+        evm = [(name, c) for name, c in spec.chains if c.contracts.settler]
         chains = tuple(
             ChainSpec(name, c.chain_id, c.rpc[0], c.contracts.settler,
                       {sym: t.address for sym, t in c.tokens.items()})
-            for name, c in spec.chains if c.contracts.settler)
+            for name, c in evm)
         server = self.ctx.services.grpc
         if server is None:
             raise RuntimeError("the in-house solver needs the node's gRPC server")
+        store = self.ctx.services.store
+        # the signer: a key or keystore (registered for redaction) or a remote signer
+        cfg = spec.config
+        account = cfg.signer()
+        if isinstance(account, RemoteSigner):
+            self.own(account)
+
+        def chain_account(name: str) -> Any:       # remote_chains: that chain's own URL
+            if cfg.remote and name in cfg.remote_chains:
+                return self.own(cfg.signer(chain=name))
+            return account
         self.solver_config = SolverConfig(
-            target=f"127.0.0.1:{server.port}",
-            key=SolverKey.from_hex(str(spec.config.key), "in_house_solver.key"),
+            target=f"127.0.0.1:{server.port}", key=SolverKey(account),
             chains=chains, tokens=tuple(t.upper() for t in spec.config.tokens),
             improvement_bps=spec.config.improvement_bps, max_parallel=spec.config.max_parallel)
         self.solver: Any = None
         self.singleton = self.hold_lease(LEASE)
+        # One sender per chain, over the chain's whole RPC list as every other sender of
+        # the node builds it: the nonce allocator is the one of (chain, address).
+        fence = LeaseFence(store, self.singleton)
+        self.gateway = HouseGateway({
+            c.chain_id: self.own(TxSender(
+                name, c.chain_id,
+                self.own(RpcClient(c.rpc, timeout=c.rpc_timeout, backoff_max=c.rpc_backoff_max)),
+                chain_account(name), store, owner=self.path, cfg=cfg.tx,
+                clock=self.ctx.clock.wall, fence=fence))
+            for name, c in evm})
+        self._reconciled = False
         self.resources.callback(self._stop_solver)   # before the lease is released
         if self.singleton.held:
             self._start_solver()
         else:
             log.info("in-house solver standing by: another node runs it",
                      extra={"path": self.path, "lease": LEASE})
+        self.schedule_tick(0.0)
 
     def lease_changed(self, lease: SingletonLease) -> None:
         if lease.held:
+            self._reconciled = False
             self._start_solver()
         else:
             self._stop_solver(wait=False)
+
+    def _follow(self) -> None:
+        """Follow this solver's transactions (see :meth:`HouseGateway.follow`) while this
+        node holds the lease; an RPC outage or a lost lease ends the round."""
+        if not self.singleton.held:
+            return
+        try:
+            self.gateway.follow(self.ctx.clock.wall(), reconcile=not self._reconciled)
+            self._reconciled = True
+        except (RpcError, RpcUnavailable, LeaseLost) as exc:
+            log.warning("in-house transactions not followed this round",
+                        extra={"path": self.path, "error": str(exc)[:300]})
 
     def _start_solver(self) -> None:
         from solver import Solver
         if self.solver is not None:
             return
-        self.solver = Solver(self.solver_config, before_send=self._fence).start()
+        self.solver = Solver(self.solver_config, before_send=self._fence,
+                             gateway=self.gateway).start()
         log.info("in-house solver started", extra={"path": self.path,
                                                    "solver": self.solver_config.address,
                                                    "epoch": self.singleton.epoch})
@@ -127,6 +181,8 @@ class InHouseSolver(Actor):
             store.fence(lease.name, epoch, lease.ttl)
 
     def handle(self, message):
+        if self.run_tick(message, self.config.config.poll_interval, self._follow):
+            return None
         if isinstance(message, InHouseStatus):
             if self.solver is None:
                 return {"connected": False, "error": None, "standby": True}

@@ -85,7 +85,7 @@ class Strategy(SenderOwner, Actor):
         self.last_error, self._reconciled = "", False
         self.singleton: SingletonLease | None = None
         try:
-            self.account = self.cfg.signer.signer()
+            self.load_account(self.cfg.signer)   # remote: owned, per chain if bound
         except (OSError, ValueError) as exc:      # unreadable keystore, wrong password
             # Not a crash: restarting cannot fix it, and a crash loop would escalate to
             # the whole group. The strategy stays idle and says why (ListStrategies).

@@ -13,11 +13,13 @@ Also the one conversion of config amounts, written in whole tokens (``'0.5'`` ET
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple, Optional, Protocol
 
 from eth_account import Account
+from eth_account.messages import SignableMessage
 from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
@@ -27,12 +29,18 @@ from runtime.config import Secret, opt
 
 from .rpc import RpcClient, RpcError
 
-__all__ = ["SignerConfig", "Signer", "SignedTx", "RemoteSigner", "to_units", "whole_tokens"]
+__all__ = ["SignerConfig", "Signer", "SignedTx", "SignedMessage", "RemoteSigner", "to_units",
+           "whole_tokens"]
 
 
 class SignedTx(NamedTuple):
     raw_transaction: bytes
     hash: bytes
+
+
+class SignedMessage(NamedTuple):
+    """An EIP-191 signature: ``signature`` as ``eth_account``'s ``sign_message`` gives it."""
+    signature: bytes
 
 
 class Signer(Protocol):
@@ -84,6 +92,23 @@ class RemoteSigner:
             raise RpcError(f"eth_signTransaction: the signer changed {', '.join(differs)}")
         return SignedTx(raw, keccak(raw))
 
+    def sign_message(self, message: SignableMessage) -> SignedMessage:
+        """An EIP-191 ``personal_sign`` message (a solver session's challenge) through
+        ``eth_sign`` (Web3Signer, geth in front of Clef, a node with the account unlocked).
+        The signature is checked to recover to ``address`` before it is used."""
+        if message.version != b"E":
+            raise RpcError("eth_sign: only EIP-191 personal messages (version E) are signed")
+        reply = self.rpc.call("eth_sign", [self.address, "0x" + bytes(message.body).hex()],
+                              failover=False)
+        try:
+            signature = bytes.fromhex(str(reply).removeprefix("0x"))
+            signer = Account.recover_message(message, signature=signature)
+        except Exception as exc:  # noqa: BLE001 - anything the signer sent that is no signature
+            raise RpcError(f"eth_sign: not a signature: {exc}") from None
+        if signer != self.address:
+            raise RpcError(f"eth_sign: signed by {signer}, not {self.address}")
+        return SignedMessage(signature)
+
     def close(self) -> None:
         self.rpc.close()
 
@@ -121,10 +146,22 @@ class SignerConfig:
                           "of key or keystore; the node never holds that key")
     address: str = opt("", pattern=r"(0x[0-9a-fA-F]{40})?",
                        doc="with remote: the account the remote signer signs for")
+    remote_chains: dict[str, str] = opt(
+        factory=dict, pattern=r"[a-z0-9][a-z0-9_\-]{0,62}",
+        doc="with remote: chain name -> the signer's URL for that chain, for a signer "
+            "bound to one chain id (Web3Signer's --chain-id, Clef's --chainid); chains "
+            "not named use remote. Session challenges are signed by remote")
 
     def check(self) -> None:
         if sum(map(bool, (self.key, self.keystore, self.remote))) > 1:
             raise ValueError("set one of key, keystore or remote, not both")
+        if self.remote_chains and not self.remote:
+            raise ValueError("remote_chains goes with remote and address")
+        bad = [n for n, url in self.remote_chains.items()
+               if not re.fullmatch(r"https?://\S+", url)]
+        if bad:
+            raise ValueError(f"remote_chains: {', '.join(sorted(bad))}: expected an "
+                             "http(s) URL")
         if self.remote and not self.address:
             raise ValueError("a remote signer needs address: the account it signs for")
         if self.address and not self.remote:
@@ -150,12 +187,13 @@ class SignerConfig:
     def configured(self) -> bool:
         return bool(self.key) or bool(self.keystore) or bool(self.remote)
 
-    def signer(self, *, timeout: float = 10.0) -> Any:
+    def signer(self, *, timeout: float = 10.0, chain: str = "") -> Any:
         """The :class:`Signer`: a local account (key or keystore, registered as secrets)
-        or a :class:`RemoteSigner`. OSError/ValueError for an unreadable keystore or a
-        wrong password."""
+        or a :class:`RemoteSigner` (``chain``'s own URL when ``remote_chains`` names it).
+        OSError/ValueError for an unreadable keystore or a wrong password."""
         if self.remote:
-            return RemoteSigner(self.remote, self.address, timeout=timeout)
+            url = self.remote_chains.get(chain, self.remote) if chain else self.remote
+            return RemoteSigner(url, self.address, timeout=timeout)
         key = self.private_key()
         register_secret(key)
         register_secret(key.removeprefix("0x"))

@@ -49,8 +49,10 @@ held until the row commits, so the next process to pick sees it. A refused nonce
 again at once, and a gap under a pending transaction is filled by the next submission or by
 :meth:`TxSender.replace_stuck` (``nonce-fill``).
 
-Nonces on SQLite (one node): one allocator per (chain, address) per process, shared by every TxSender of that
-address (two owners may send from one treasury key without colliding). It starts from
+Nonces on SQLite (one node): one allocator per (chain id, address) per process and
+database, shared by every TxSender of that address whatever its owner (the attester and
+the relayer, the in-house solver and the rebalance strategies, funding accounts on one
+treasury key: no two of them collide). It starts from
 ``eth_getTransactionCount(address, "pending")`` and the recorded pending rows of that
 address, then counts locally; a nonce whose transaction was refused at once goes back to
 the allocator and is the next one handed out (a gap would block every later nonce); a
@@ -73,6 +75,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -182,6 +185,19 @@ _BOOKS: dict[tuple, _NonceBook] = {}
 _BOOKS_LOCK = threading.Lock()
 
 
+def _book_key(chain_id: int, address: str, store: Store) -> tuple:
+    """Whose allocator a sender uses: one per (chain id, address) and database, whatever
+    owner, chain name or RPC list the sender was built with (an in-house solver, a
+    rebalance strategy and the attester on one key share it; so do the senders of an
+    actor before and after a reload that changed its RPC URLs). The database is part of
+    the key because the allocator counts its recorded rows: two nodes of one test process
+    on two SQLite files are two nonce streams, as two processes would be."""
+    name = "" if store.is_postgres else str(getattr(store.db, "database", "") or "")
+    # PostgreSQL picks nonces in the database (the allocator is unused): per store
+    where: Any = os.path.realpath(name) if name not in ("", ":memory:") else id(store)
+    return (chain_id, address, where)
+
+
 def _known(text: str) -> bool:
     return "already known" in text or "known transaction" in text or "already imported" in text
 
@@ -203,9 +219,7 @@ class TxSender:
         # Test seam: called after a transaction is recorded and before its broadcast;
         # tests raise from it to crash the owner exactly there.
         self.after_record: Callable[[EvmTx], None] | None = None
-        # the URLs too: two devnets of one name and chain id in one test process differ
-        self._key = (chain_name, chain_id, self.address,
-                     tuple(e.url for e in getattr(rpc, "endpoints", ())))
+        self._key = _book_key(chain_id, self.address, store)
         with _BOOKS_LOCK:
             self._book = _BOOKS.setdefault(self._key, _NonceBook())
             self._book.users += 1

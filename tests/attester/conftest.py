@@ -170,13 +170,15 @@ def record_as_book(node: Node, a: Chain, b: Chain, f: Filled, *, fill_receipt: d
 @pytest.fixture
 def attester_node(tmp_path, chains, roles):
     with TestNodes(tmp_path) as nodes:
-        def start(database_url: str, *, key: str | None = None, relayer: bool = False,
+        def start(database_url: str, *, key: str | None = None,
+                  relayer: bool | dict[str, Any] = False, relayer_key: str | None = None,
                   node: dict | None = None, solana: dict | None = None,
                   **opts) -> tuple[Node, FakeClock, Any]:
             """``relayer``: the bridge relayer too (actor chains/relayer), signing with the
             attester's key as on the devnet (account 1 holds both roles). ``node``: keys
             of ``node:`` (a second node of one test: its ``name``), the config then
-            written to ``<name>.yaml``. ``solana``: ``kind: solana`` entries added to the
+            written to ``<name>.yaml``. ``relayer`` a dict: more keys of the relayer's
+            section (a remote signer, with ``relayer_key=""``). ``solana``: ``kind: solana`` entries added to the
             ``chains`` section (name -> entry)."""
             node = dict(node or {})
             opts = {"batch_size": 20, "poll_interval": 600, "replace_after": 30,
@@ -190,7 +192,8 @@ def attester_node(tmp_path, chains, roles):
                 "attester": {"key": "${ORBITAL_ATTESTER_KEY:-}"}
                 | {k: yaml_value(v) for k, v in opts.items()}}
             if relayer:
-                sections["bridge_relayer"] = {"key": "${ORBITAL_RELAYER_KEY:-}", "poll_interval": 3600}
+                sections["bridge_relayer"] = {"key": "${ORBITAL_RELAYER_KEY:-}", "poll_interval": 3600} \
+                    | {k: yaml_value(v) for k, v in (relayer if isinstance(relayer, dict) else {}).items()}
             path = nodes.config(database_url, sections, supervision={
                 "intents": {"intensity": 10, "period": 10, "backoff": {"initial": 0}}},
                 file=f"{node.get('name', 'supervisor')}.yaml", **node)
@@ -201,7 +204,8 @@ def attester_node(tmp_path, chains, roles):
                 install_relayer(app)
             clock = FakeClock(wall_offset=time.time() - 1000.0)
             env = {"ORBITAL_ATTESTER_KEY": roles["attester"].private_key if key is None else key,
-                   "ORBITAL_RELAYER_KEY": roles["attester"].private_key}
+                   "ORBITAL_RELAYER_KEY": roles["attester"].private_key
+                   if relayer_key is None else relayer_key}
             book = nodes.own(MessageRecorder.start())
             started = nodes.start(path, app, clock=clock, env=env,
                                   register={"intents/book": book})

@@ -59,12 +59,14 @@ class _Lying:
     """A signer endpoint that signs something else than asked: it forwards to anvil with
     fields of the request rewritten (a compromised or buggy signer)."""
 
-    def __init__(self, upstream: str, rewrite: dict) -> None:
+    def __init__(self, upstream: str, rewrite: dict, *, sign_as: str = "") -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if req.get("method") == "eth_signTransaction":
                     req["params"][0].update(rewrite)
+                if req.get("method") == "eth_sign" and sign_as:
+                    req["params"][0] = sign_as
                 with urllib.request.urlopen(urllib.request.Request(
                         upstream, json.dumps(req).encode(),
                         {"Content-Type": "application/json"}), timeout=10) as resp:
@@ -102,6 +104,25 @@ def test_a_signer_that_signs_something_else_is_refused_and_nothing_is_sent(chain
     for server in (lying.server, swapped.server):
         server.shutdown()
         server.server_close()
+
+
+def test_a_challenge_signed_remotely_recovers_to_the_address_or_is_refused(chain_a, treasury):
+    """The in-house solver's session challenge (EIP-191) through ``eth_sign``: the signature
+    is checked to recover to the configured address before it is used."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+    message = encode_defunct(text="orbital challenge 0123")
+    signer = RemoteSigner(chain_a.info.rpc_url, treasury.address)
+    signed = signer.sign_message(message)
+    assert Account.recover_message(message, signature=signed.signature) == treasury.address
+    swapped = _Lying(chain_a.info.rpc_url, {}, sign_as=devnet_account(1))
+    other = RemoteSigner(swapped.url, treasury.address)
+    with pytest.raises(RpcError, match="eth_sign: signed by"):
+        other.sign_message(message)
+    for s in (signer, other):
+        s.close()
+    swapped.server.shutdown()
+    swapped.server.server_close()
 
 
 @pytest.mark.parametrize("body, words", [

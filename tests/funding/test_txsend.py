@@ -198,17 +198,18 @@ def test_nonce_taken_by_a_pooled_foreign_tx(chain_a, treasury, make_sender, stor
 
 
 def test_two_processes_sharing_a_key_never_reuse_a_nonce(chain_a, treasury, pg_url, tmp_path):
-    """PostgreSQL: two senders of one key as two nodes have them (each its own allocator:
-    the RPC URL spelled differently), submitting at once in one block window. Each nonce
+    """PostgreSQL: two senders of one key as two nodes have them (each its own store, so
+    its own allocator), submitting at once in one block window. Each nonce
     is picked under the advisory lock in the transaction that records it: all distinct,
     none refused, all mined. (A per-process counter hands out the same nonces twice.)"""
     store = Store(pg_url, state_dir=str(tmp_path), migrations=[MIGRATION])
     store.migrate()
+    other = Store(pg_url, state_dir=str(tmp_path), migrations=[MIGRATION])
     url = chain_a.info.rpc_url
-    senders = [TxSender("devnet-a", chain_a.info.chain_id, RpcClient([u], timeout=10),
-                        Account.from_key(treasury.private_key), store, f"node-{i}/funding",
+    senders = [TxSender("devnet-a", chain_a.info.chain_id, RpcClient([url], timeout=10),
+                        Account.from_key(treasury.private_key), s, f"node-{i}/funding",
                         TxConfig())
-               for i, u in enumerate((url, url.rstrip("/") + "/"))]
+               for i, s in enumerate((store, other))]
     assert senders[0]._book is not senders[1]._book     # as in two processes
     try:
         start = chain_a.nonce(treasury.address)
@@ -240,6 +241,7 @@ def test_two_processes_sharing_a_key_never_reuse_a_nonce(chain_a, treasury, pg_u
             s.close()
             s.rpc.close()
         store.close()
+        other.close()
 
 
 def test_the_record_is_on_disk_before_the_broadcast(chain_a, treasury, make_sender, store,
