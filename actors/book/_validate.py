@@ -17,11 +17,15 @@ from runtime import InvalidArgument
 
 from ._config import IntentsConfig
 
-__all__ = ["check_order", "ZERO_ADDRESS"]
+__all__ = ["check_order", "message_path", "ZERO_ADDRESS"]
 
 ZERO_ADDRESS = "0x" + "0" * 40
-_M = "typed_data.message."
-_D = _M + "orderData."
+
+
+def message_path(order: GaslessOrder) -> str:
+    """Where the order's fields are in its typed data: ``message`` (Orbital form) or
+    ``message.witness`` (Permit2 form), so refusals name the field the user sent."""
+    return "typed_data.message.witness." if order.permit2 else "typed_data.message."
 
 
 _KIND_NAMES = {EVM: "an EVM chain", SOLANA: "a Solana chain"}
@@ -34,6 +38,8 @@ def type_name(kind: ChainKind) -> str:
 
 
 def check_order(order: GaslessOrder, directory: Directory, cfg: IntentsConfig, now: float) -> None:
+    _M = message_path(order)
+    _D = _M + "orderData."
     try:
         origin = directory.chain_by_id(order.origin_chain_id)
     except UnknownName as exc:
@@ -74,6 +80,8 @@ def check_order(order: GaslessOrder, directory: Directory, cfg: IntentsConfig, n
     if order.open_deadline < now + cfg.min_open_window:
         what = "is in the past" if order.open_deadline <= now else \
             f"must be at least {cfg.min_open_window:g}s ahead"
+        if order.permit2:   # the permit's deadline is openDeadline: name it too
+            what += " (it is also the Permit2 deadline, message.deadline)"
         raise InvalidArgument(f"openDeadline {order.open_deadline} {what} (now {int(now)})",
                               field=_M + "openDeadline")
     if order.fill_deadline < order.open_deadline:
