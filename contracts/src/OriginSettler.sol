@@ -238,10 +238,11 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         bytes calldata signature,
         address filler
     ) private {
-        bytes32 id = _record(order.user, order.nonce, order.openDeadline, order.fillDeadline, o, wide, filler);
+        (bytes32 id, ResolvedCrossChainOrder memory r) =
+            _record(order.user, order.nonce, order.openDeadline, order.fillDeadline, o, wide, filler);
         Permit2Witness.pull(o.inputToken, o.inputAmount, order.user, order.nonce, order.openDeadline,
             OrbitalTypes.hashGaslessOrder(order, o, wide), wide, signature);
-        emit Open(id, _resolve(order.user, block.chainid, order.openDeadline, order.fillDeadline, id, o, wide, filler));
+        emit Open(id, r);
     }
 
     /// @dev OrbitalOrder only: an on-chain open names no filler (the fill's repayment address
@@ -309,12 +310,13 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         bool wide,
         address filler
     ) private {
-        bytes32 id = _record(user, nonce, openDeadline, fillDeadline, o, wide, filler);
+        (bytes32 id, ResolvedCrossChainOrder memory r) = _record(user, nonce, openDeadline, fillDeadline, o, wide, filler);
         o.inputToken.safeTransferFrom(user, address(this), o.inputAmount);
-        emit Open(id, _resolve(user, block.chainid, openDeadline, fillDeadline, id, o, wide, filler));
+        emit Open(id, r);
     }
 
-    /// @dev Checks 6-8 of openFor and the escrow record; the caller pulls the input and emits Open.
+    /// @dev Checks 6-8 of openFor and the escrow record; the caller pulls the input and emits
+    /// Open with the returned resolved order.
     function _record(
         address user,
         uint256 nonce,
@@ -323,13 +325,13 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         OrbitalOrder32 memory o,
         bool wide,
         address filler
-    ) private returns (bytes32 id) {
+    ) private returns (bytes32 id, ResolvedCrossChainOrder memory r) {
         if (fillDeadline <= block.timestamp) revert InvalidFillDeadline(fillDeadline);
         id = OrbitalTypes.orderId(block.chainid, address(this), user, nonce);
         if (_escrows[id].status != OrderStatus.None) revert OrderAlreadyOpened(id);
         if (usedNonces[user][nonce]) revert NonceAlreadyUsed(user, nonce);
         usedNonces[user][nonce] = true;
-        ResolvedCrossChainOrder memory r = _resolve(user, block.chainid, openDeadline, fillDeadline, id, o, wide, filler);
+        r = _resolve(user, block.chainid, openDeadline, fillDeadline, id, o, wide, filler);
         _escrows[id] = Escrow(user, fillDeadline, OrderStatus.Opened, wide, o.inputToken, filler, o.inputAmount,
             keccak256(r.fillInstructions[0].originData));
     }
