@@ -10,6 +10,8 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from protocol.erc7683 import (PERMIT_TRANSFER_FROM_TYPEHASH, PERMIT_WITNESS_STUB,
+                              TOKEN_PERMISSIONS_TYPEHASH)
 from protocol import (PERMIT2_ADDRESS, PERMIT2_SIGNATURE_TAG, OrbitalOrder, abi, order_struct_hash,
                       permit2_domain_separator)
 
@@ -65,6 +67,12 @@ def test_deployed_at_the_canonical_address_on_every_chain(chains, devnet_info):
         assert len(chain.w3.eth.get_code(PERMIT2_ADDRESS)) > 0
         # computed at call time: right at the address the code was set to, on each chain id
         assert _permit2(chain).functions.DOMAIN_SEPARATOR().call() == permit2_domain_separator(chain.chain_id)
+    # the contract's type strings are protocol's (which spell out the canonical Permit2's)
+    p2 = _permit2(chains[0]).functions
+    assert p2.TOKEN_PERMISSIONS_TYPEHASH().call() == TOKEN_PERMISSIONS_TYPEHASH
+    assert p2.PERMIT_TRANSFER_FROM_TYPEHASH().call() == PERMIT_TRANSFER_FROM_TYPEHASH
+    assert p2.PERMIT_WITNESS_TRANSFER_FROM_TYPEHASH_STUB().call() == PERMIT_WITNESS_STUB
+    assert p2.HASHED_NAME().call() == Web3.keccak(text="Permit2")
 
 
 def test_signature_transfer(chain_a, roles, funded):
