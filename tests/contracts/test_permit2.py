@@ -171,6 +171,11 @@ def test_open_for_permit2_refusals(chain_a, chain_b, roles, make_order, sign, fu
     typed["message"]["spender"] = roles["outsider"].address
     chain_a.expect_revert(_open(chain_a, order, PERMIT2_SIGNATURE_TAG + sign(typed, user.private_key)),
                           solver, P, "InvalidSigner")
+    # signed in Permit2's domain on the other chain (a cross-chain replay)
+    typed = order.typed_data()
+    typed["domain"]["chainId"] = chain_b.chain_id
+    chain_a.expect_revert(_open(chain_a, order, PERMIT2_SIGNATURE_TAG + sign(typed, user.private_key)),
+                          solver, P, "InvalidSigner")
     # an Orbital-form signature sent as the Permit2 form
     orbital = sign(dataclasses.replace(order, permit2=False), user.private_key)
     chain_a.expect_revert(_open(chain_a, order, PERMIT2_SIGNATURE_TAG + orbital), solver, P, "InvalidSigner")
