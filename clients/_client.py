@@ -96,13 +96,16 @@ class OrbitalClient:
     # ---- quotes ---------------------------------------------------------------------
     def quote(self, origin_chain: str | int, destination_chain: str | int, input_token: str,
               output_token: str, input_amount: int | str, user: str, *, recipient: str = "",
-              slippage_bps: int | None = None, timeout: float | None = None) -> Quote:
+              slippage_bps: int | None = None, signing: str = "",
+              timeout: float | None = None) -> Quote:
         """A priced quote with the EIP-712 order to sign (chains by name or id, tokens by
-        symbol or address, ``input_amount`` in base units)."""
+        symbol or address, ``input_amount`` in base units). ``signing``: "orbital" or
+        "permit2" (docs/erc7683.md 3b), or "" to let the node choose (Permit2 when the
+        user's allowance to Permit2 covers the input); ``Quote.signing`` says which."""
         req = quoter_pb2.GetQuoteRequest(
             origin_chain=str(origin_chain), destination_chain=str(destination_chain),
             input_token=input_token, output_token=output_token, input_amount=str(input_amount),
-            user=user, recipient=recipient or "")
+            user=user, recipient=recipient or "", signing=_signing_form(signing))
         if slippage_bps is not None:
             req.slippage_bps = slippage_bps
         return Quote.from_pb(self._unary("QuoterService/GetQuote", self._quoter.GetQuote, req,
@@ -191,7 +194,9 @@ class OrbitalClient:
                  else quote_or_typed_data)
         text = typed if isinstance(typed, str) else json.dumps(typed)
         signer = as_signer(key)
-        user = (json.loads(text).get("message") or {}).get("user", "")
+        message = json.loads(text).get("message") or {}
+        # the order is the message (Orbital form) or the message's witness (Permit2 form)
+        user = message.get("user") or (message.get("witness") or {}).get("user", "")
         if user and str(user).lower() != signer.address.lower():
             raise ClientError(f"the key is for {signer.address}, but the order's user is {user}")
         return self.submit(text, signer.sign_typed_data(text), timeout=timeout)
@@ -302,3 +307,16 @@ class OrbitalClient:
         return self._unary("AdminService/GetTree", stub.GetTree, admin_pb2.GetTreeRequest(),
                            timeout, metadata=[("authorization", f"Bearer {self._admin_token}")])
 
+
+
+_SIGNING_FORMS: dict[str, quoter_pb2.SigningForm] = {
+    "": quoter_pb2.SIGNING_FORM_UNSPECIFIED, "orbital": quoter_pb2.SIGNING_FORM_ORBITAL,
+    "permit2": quoter_pb2.SIGNING_FORM_PERMIT2}
+
+
+def _signing_form(name: str) -> quoter_pb2.SigningForm:
+    try:
+        return _SIGNING_FORMS[name]
+    except KeyError:
+        raise ValueError(f"signing must be 'orbital', 'permit2' or '' (the node chooses), "
+                         f"got {name!r}") from None

@@ -45,7 +45,8 @@ def quote_lines(q: Quote, decimals: int | None = None, out_decimals: int | None 
         f"min output  {_amt(q.min_output_amount, out_decimals)}  (signed as orderData.outputAmount)",
         f"fee         {_amt(q.fee_amount, decimals)}  (gas {_amt(q.gas_cost, decimals)})",
         f"expires     {_t(q.expires_at)}",
-    ]
+    ] + ([f"signing     {q.signing}" + ("  (Permit2 witness order: approve Permit2, not the settler)"
+                                        if q.signing == "permit2" else "")] if q.signing else [])
 
 
 def intent_lines(i: Intent) -> list[str]:

@@ -201,6 +201,9 @@ class IntentPage:
     next_page_token: str
 
 
+_SIGNING_NAMES = {quoter_pb2.SIGNING_FORM_ORBITAL: "orbital", quoter_pb2.SIGNING_FORM_PERMIT2: "permit2"}
+
+
 @dataclass(frozen=True)
 class Quote:
     quote_id: str
@@ -214,13 +217,15 @@ class Quote:
     order_id: str
     input_token: str
     output_token: str
+    signing: str = ""            # the form typed_data is in: "orbital" or "permit2"
     raw: quoter_pb2.Quote | None = field(repr=False, compare=False, default=None)
 
     @classmethod
     def from_pb(cls, m: quoter_pb2.Quote) -> Quote:
         return cls(m.quote_id, _int(m.output_amount), _int(m.min_output_amount),
                    _int(m.fee_amount), m.route, _int(m.gas_cost), _ts(m, "expires_at"),
-                   m.typed_data, m.order_id, m.input_token, m.output_token, raw=m)
+                   m.typed_data, m.order_id, m.input_token, m.output_token,
+                   _SIGNING_NAMES.get(m.signing, ""), raw=m)
 
     def to_json(self) -> dict:
         out = {k: v for k, v in vars(self).items() if k != "raw"}

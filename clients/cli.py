@@ -86,7 +86,8 @@ def _signer(args) -> Signer:
 def _quote(client: OrbitalClient, args, user: str):
     return client.quote(args.origin, args.destination, args.input, args.output,
                         parse_amount(args.amount, args.decimals), user,
-                        recipient=args.recipient or "", slippage_bps=args.slippage_bps)
+                        recipient=args.recipient or "", slippage_bps=args.slippage_bps,
+                        signing=args.signing or "")
 
 
 def cmd_quote(args) -> int:
@@ -235,6 +236,9 @@ def _order_options(p: argparse.ArgumentParser, user_required: bool) -> None:
     p.add_argument("--user", required=user_required, help="the signer's address")
     p.add_argument("--recipient", help="who receives the output (default: the user)")
     p.add_argument("--slippage-bps", type=int)
+    p.add_argument("--signing", choices=("orbital", "permit2"),
+                   help="the form to sign (default: the node chooses, Permit2 when the user's "
+                        "allowance to Permit2 covers the input)")
 
 
 def add_user_subcommands(sub) -> None:

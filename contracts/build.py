@@ -31,6 +31,7 @@ CONTRACTS = (
     ("src/Bridge.sol", "Bridge"),
     ("src/PriceFeed.sol", "PriceFeed"),
     ("src/ConstantProductPool.sol", "ConstantProductPool"),
+    ("src/permit2/Permit2.sol", "Permit2"),
 )
 SETTINGS = {
     "optimizer": {"enabled": True, "runs": 200},

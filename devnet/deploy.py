@@ -24,6 +24,7 @@ from devnet.rpc import Rpc, RpcError
 from devnet.solana_keys import CHAIN_ID as SOLANA_CHAIN_ID
 from protocol.accounts import account_to_bytes32
 from protocol.artifacts import load_artifact
+from protocol.erc7683 import PERMIT2_ADDRESS
 from protocol.solana import MEMO_PROGRAM
 
 __all__ = ["FEEDS", "MAX_UINT256", "POOLS", "TOKENS", "create_address", "deploy", "predicted_addresses"]
@@ -191,6 +192,10 @@ def deploy(rpc: Rpc, chain_id: int, peer_chain_ids: Sequence[int], timeout: floa
     if int(rpc.call("eth_getTransactionCount", ACCOUNTS[0].address, "latest"), 16) != 0:
         raise DevnetError(f"{rpc.url}: deployer already has transactions; the devnet needs a fresh anvil")
     gas_price = 2 * int(rpc.call("eth_gasPrice"), 16) + 10**9
+    # Permit2 at its canonical address: its runtime code set directly (no deployer nonce used,
+    # so the other addresses stay as they were); it has no immutables (docs/erc7683.md 3b).
+    say(f"setting Permit2's code at {PERMIT2_ADDRESS}")
+    rpc.call("anvil_setCode", PERMIT2_ADDRESS, "0x" + load_artifact("Permit2").deployed_bytecode.hex())
     deployer = _deployer_phase(addr, peer_chain_ids)
     say(f"deploying contracts, funding accounts with test tokens, seeding pools ({len(deployer)} txs)")
     _send(rpc, chain_id, deployer, gas_price, timeout)
@@ -200,6 +205,7 @@ def deploy(rpc: Rpc, chain_id: int, peer_chain_ids: Sequence[int], timeout: floa
     contracts = ChainContracts(
         settler=addr["settler"],
         bridge=addr["bridge"],
+        permit2=PERMIT2_ADDRESS,
         tokens={sym: TokenInfo(sym, addr[sym], dec) for sym, _, dec, *_ in TOKENS},
         feeds={pair: FeedInfo(pair, addr[f"feed:{pair}"], dec) for pair, dec, _ in FEEDS},
         pools={pair: PoolInfo(pair, addr[f"pool:{pair}"], t0, t1, POOL_FEE_BPS) for pair, t0, t1 in POOLS},

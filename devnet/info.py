@@ -62,11 +62,13 @@ class ChainContracts:
     tokens: dict[str, TokenInfo]
     feeds: dict[str, FeedInfo]
     pools: dict[str, PoolInfo]
+    permit2: str = ""          # Permit2 at its canonical address (code set by the devnet)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "settler": self.settler,
             "bridge": self.bridge,
+            "permit2": self.permit2,
             "tokens": {k: vars(v) for k, v in self.tokens.items()},
             "feeds": {k: vars(v) for k, v in self.feeds.items()},
             "pools": {k: vars(v) for k, v in self.pools.items()},
@@ -77,6 +79,7 @@ class ChainContracts:
         return cls(
             settler=doc["settler"],
             bridge=doc["bridge"],
+            permit2=doc.get("permit2", ""),
             tokens={k: TokenInfo(**v) for k, v in doc["tokens"].items()},
             feeds={k: FeedInfo(**v) for k, v in doc["feeds"].items()},
             pools={k: PoolInfo(**v) for k, v in doc["pools"].items()},

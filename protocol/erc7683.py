@@ -54,6 +54,17 @@ __all__ = [
     "GASLESS_ORDER_TYPEHASH",
     "NONCE_INVALIDATED_TOPIC",
     "OPEN_TOPIC",
+    "PERMIT2_ADDRESS",
+    "PERMIT2_DOMAIN_NAME",
+    "PERMIT2_SIGNATURE_TAG",
+    "PERMIT2_TYPES_BY_KIND",
+    "PERMIT_TRANSFER_FROM_TYPE",
+    "PERMIT_TRANSFER_FROM_TYPEHASH",
+    "PERMIT_WITNESS_STUB",
+    "PERMIT_WITNESS_TYPEHASHES",
+    "TOKEN_PERMISSIONS_TYPE",
+    "TOKEN_PERMISSIONS_TYPEHASH",
+    "WITNESS_TYPE_STRINGS",
     "ORBITAL_ORDER32_TYPE",
     "ORBITAL_ORDER32_TYPEHASH",
     "ORBITAL_ORDER_TYPE",
@@ -79,6 +90,7 @@ __all__ = [
     "domain",
     "order_id",
     "order_typed_data",
+    "permit2_domain",
 ]
 
 DOMAIN_NAME = "Orbital"
@@ -159,6 +171,66 @@ CANCEL_TYPES = {
     "EIP712Domain": EIP712_DOMAIN_FIELDS,
     "CancelOrder": [{"name": "orderId", "type": "bytes32"}, {"name": "nonce", "type": "uint256"}],
 }
+
+# ---- Permit2 signing form (docs/erc7683.md section 3b) ----------------------------------------
+# The user signs Permit2's PermitWitnessTransferFrom with the GaslessCrossChainOrder as witness;
+# the settler pulls the input through Permit2. Mirrors contracts/src/permit2/ (Permit2.sol, the
+# canonical strings; Permit2Witness.sol, the witness type strings and the signature tag).
+PERMIT2_ADDRESS = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
+"""Permit2's canonical address, the same on every chain (the devnet sets its code there)."""
+PERMIT2_DOMAIN_NAME = "Permit2"
+TOKEN_PERMISSIONS_TYPE = "TokenPermissions(address token,uint256 amount)"
+TOKEN_PERMISSIONS_TYPEHASH = keccak(text=TOKEN_PERMISSIONS_TYPE)
+PERMIT_TRANSFER_FROM_TYPE = ("PermitTransferFrom(TokenPermissions permitted,address spender,"
+                             "uint256 nonce,uint256 deadline)" + TOKEN_PERMISSIONS_TYPE)
+PERMIT_TRANSFER_FROM_TYPEHASH = keccak(text=PERMIT_TRANSFER_FROM_TYPE)
+PERMIT_WITNESS_STUB = ("PermitWitnessTransferFrom(TokenPermissions permitted,address spender,"
+                       "uint256 nonce,uint256 deadline,")
+"""Permit2 appends the witness type string to this stub to make the primary type's encodeType."""
+WITNESS_TYPE_STRINGS: dict[ChainKind, str] = {
+    EVM: "GaslessCrossChainOrder witness)" + GASLESS_ORDER_TYPE + TOKEN_PERMISSIONS_TYPE,
+    SOLANA: "GaslessCrossChainOrder witness)" + GASLESS_ORDER32_TYPE + TOKEN_PERMISSIONS_TYPE,
+}
+"""The witness type string the settler passes to Permit2, by destination kind: the witness
+member, then the referenced types in EIP-712 order (GaslessCrossChainOrder, OrbitalOrder[32],
+TokenPermissions), so it is exactly what eth_signTypedData_v4 hashes for the typed data."""
+PERMIT_WITNESS_TYPEHASHES: dict[ChainKind, bytes] = {
+    kind: keccak(text=PERMIT_WITNESS_STUB + w) for kind, w in WITNESS_TYPE_STRINGS.items()}
+PERMIT2_SIGNATURE_TAG = keccak(text="Orbital.Permit2Witness")
+"""What openFor's signature starts with in the Permit2 form: tag (32 bytes) + the user's
+signature. Without it, the signature is of the Orbital form."""
+
+_PERMIT2_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+def _permit2_types(order_types: dict[str, list[dict[str, str]]]) -> dict[str, list[dict[str, str]]]:
+    return {
+        "EIP712Domain": _PERMIT2_DOMAIN_FIELDS,
+        "PermitWitnessTransferFrom": [
+            {"name": "permitted", "type": "TokenPermissions"},
+            {"name": "spender", "type": "address"},
+            {"name": "nonce", "type": "uint256"},
+            {"name": "deadline", "type": "uint256"},
+            {"name": "witness", "type": "GaslessCrossChainOrder"},
+        ],
+        "TokenPermissions": [{"name": "token", "type": "address"}, {"name": "amount", "type": "uint256"}],
+        **{k: v for k, v in order_types.items() if k != "EIP712Domain"},
+    }
+
+
+PERMIT2_TYPES_BY_KIND: dict[ChainKind, dict[str, list[dict[str, str]]]] = {
+    kind: _permit2_types(types) for kind, types in ORDER_TYPES_BY_KIND.items()}
+"""EIP-712 ``types`` of a Permit2-form order to a destination of each chain kind."""
+
+
+def permit2_domain(chain_id: int) -> dict[str, Any]:
+    """Permit2's EIP-712 domain on ``chain_id``: name, chainId, verifyingContract, no version."""
+    return {"name": PERMIT2_DOMAIN_NAME, "chainId": int(chain_id), "verifyingContract": PERMIT2_ADDRESS}
+
 
 _ORDER_ABI = ["address", "uint256", "address", "uint256", "address", "uint256"]
 _ORDER32_ABI = ["address", "uint256", "bytes32", "uint256", "bytes32", "uint256"]
@@ -301,6 +373,10 @@ class GaslessOrder:
     open_deadline: int
     fill_deadline: int
     order: OrbitalOrder
+    # The signing form: False, the Orbital domain's GaslessCrossChainOrder; True, Permit2's
+    # PermitWitnessTransferFrom with this order as the witness (the input is pulled through
+    # Permit2; permit nonce = nonce, deadline = openDeadline, spender = originSettler).
+    permit2: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "origin_settler", to_checksum_address(self.origin_settler))
@@ -330,6 +406,11 @@ class GaslessOrder:
     def typed_data(self) -> dict[str, Any]:
         return order_typed_data(self)
 
+    def open_signature(self, signature: bytes) -> bytes:
+        """What ``openFor`` takes as the signature of this order: the user's signature, behind
+        :data:`PERMIT2_SIGNATURE_TAG` when the order is of the Permit2 form."""
+        return PERMIT2_SIGNATURE_TAG + bytes(signature) if self.permit2 else bytes(signature)
+
 
 def order_typed_data(order: GaslessOrder) -> dict[str, Any]:
     """Full EIP-712 JSON for ``eth_signTypedData_v4`` / ``Account.sign_typed_data(full_message=...)``.
@@ -337,20 +418,42 @@ def order_typed_data(order: GaslessOrder) -> dict[str, Any]:
     The message nests OrbitalOrder or OrbitalOrder32 (the contract hashes the decoded orderData
     the same way), so wallets show the swap instead of an opaque byte string.
     """
+    message = {
+        "originSettler": order.origin_settler,
+        "user": order.user,
+        "nonce": str(order.nonce),
+        "originChainId": str(order.origin_chain_id),
+        "openDeadline": int(order.open_deadline),
+        "fillDeadline": int(order.fill_deadline),
+        "orderDataType": "0x" + order.order_data_type.hex(),
+        "orderData": order.order.to_eip712(),
+    }
+    if order.permit2:
+        return _permit2_typed_data(order, message)
     types = ORDER_TYPES_BY_KIND[order.destination_kind]
     return {
         "types": {name: [dict(f) for f in fields] for name, fields in types.items()},
         "primaryType": "GaslessCrossChainOrder",
         "domain": domain(order.origin_chain_id, order.origin_settler),
+        "message": message,
+    }
+
+
+def _permit2_typed_data(order: GaslessOrder, witness: dict[str, Any]) -> dict[str, Any]:
+    """The Permit2 form: PermitWitnessTransferFrom in Permit2's domain, the permit made from
+    the order (token and amount = the input, spender = the settler, nonce = the order's,
+    deadline = openDeadline) and the order itself as the witness."""
+    types = PERMIT2_TYPES_BY_KIND[order.destination_kind]
+    return {
+        "types": {name: [dict(f) for f in fields] for name, fields in types.items()},
+        "primaryType": "PermitWitnessTransferFrom",
+        "domain": permit2_domain(order.origin_chain_id),
         "message": {
-            "originSettler": order.origin_settler,
-            "user": order.user,
+            "permitted": {"token": order.order.input_token, "amount": str(order.order.input_amount)},
+            "spender": order.origin_settler,
             "nonce": str(order.nonce),
-            "originChainId": str(order.origin_chain_id),
-            "openDeadline": int(order.open_deadline),
-            "fillDeadline": int(order.fill_deadline),
-            "orderDataType": "0x" + order.order_data_type.hex(),
-            "orderData": order.order.to_eip712(),
+            "deadline": str(order.open_deadline),
+            "witness": witness,
         },
     }
 

@@ -37,6 +37,11 @@ from protocol.erc7683 import (
     ORBITAL_ORDER_TYPEHASH,
     ORDER_DATA_TYPES,
     ORDER_TYPES_BY_KIND,
+    PERMIT2_ADDRESS,
+    PERMIT2_DOMAIN_NAME,
+    PERMIT2_TYPES_BY_KIND,
+    PERMIT_WITNESS_TYPEHASHES,
+    TOKEN_PERMISSIONS_TYPEHASH,
     GaslessOrder,
     OrbitalOrder,
 )
@@ -48,7 +53,9 @@ __all__ = [
     "TypedDataError",
     "cancel_digest",
     "order_digest",
+    "order_struct_hash",
     "parse_cancel_typed_data",
+    "permit2_domain_separator",
     "parse_order_typed_data",
     "recover_cancel_signer",
     "recover_order_signer",
@@ -153,6 +160,15 @@ def _fields(path: str, message: Any, names: list[str]) -> Mapping[str, Any]:
 
 def _envelope(typed: Mapping[str, Any], types: dict, primary: str) -> tuple[int, str]:
     """Check types, primaryType and domain; return the domain's (chainId, verifyingContract)."""
+    _types(typed, types, primary)
+    dom = _fields("domain", typed.get("domain"), ["name", "version", "chainId", "verifyingContract"])
+    if dom["name"] != DOMAIN_NAME or dom["version"] != DOMAIN_VERSION:
+        raise TypedDataError("domain", f"must be name={DOMAIN_NAME!r} version={DOMAIN_VERSION!r}")
+    return _uint("domain.chainId", dom["chainId"], 256), _address("domain.verifyingContract", dom["verifyingContract"])
+
+
+def _types(typed: Mapping[str, Any], types: dict, primary: str) -> None:
+    """primaryType and exactly these ``types``, field by field (names, types and order)."""
     if typed.get("primaryType") != primary:
         raise TypedDataError("primaryType", f"must be {primary!r}")
     got = typed.get("types")
@@ -165,10 +181,6 @@ def _envelope(typed: Mapping[str, Any], types: dict, primary: str) -> tuple[int,
         declared = [{"name": f.get("name"), "type": f.get("type")} for f in entries]
         if declared != fields:
             raise TypedDataError(f"types.{name}", "does not match the Orbital definition (docs/erc7683.md)")
-    dom = _fields("domain", typed.get("domain"), ["name", "version", "chainId", "verifyingContract"])
-    if dom["name"] != DOMAIN_NAME or dom["version"] != DOMAIN_VERSION:
-        raise TypedDataError("domain", f"must be name={DOMAIN_NAME!r} version={DOMAIN_VERSION!r}")
-    return _uint("domain.chainId", dom["chainId"], 256), _address("domain.verifyingContract", dom["verifyingContract"])
 
 
 def _order_kind(typed: Mapping[str, Any]) -> ChainKind:
@@ -196,28 +208,76 @@ def parse_order_typed_data(typed: Mapping[str, Any] | str | bytes) -> GaslessOrd
     typehash of the declared orderData type.
     """
     typed = _load(typed)
+    if typed.get("primaryType") == "PermitWitnessTransferFrom":
+        return _parse_permit2(typed)
     kind = _order_kind(typed)
+    chain_id, settler = _envelope(typed, ORDER_TYPES_BY_KIND[kind], "GaslessCrossChainOrder")
+    order = _order_message("message", typed.get("message"), kind)
+    if order.origin_chain_id != chain_id:
+        raise TypedDataError("domain.chainId", "must equal message.originChainId")
+    if order.origin_settler != settler:
+        raise TypedDataError("domain.verifyingContract", "must equal message.originSettler")
+    return order
+
+
+def _parse_permit2(typed: Mapping[str, Any]) -> GaslessOrder:
+    """The Permit2 form (docs/erc7683.md section 3b): PermitWitnessTransferFrom in Permit2's
+    domain, the order as ``message.witness``. The permit must be the one the settler builds
+    from the order (it never passes Permit2 anything else, so any other permit could not be
+    opened): token and amount the order's input, spender its settler, nonce its nonce,
+    deadline its openDeadline. The types pin the witness type string exactly."""
+    kind = _order_kind(typed)
+    _types(typed, PERMIT2_TYPES_BY_KIND[kind], "PermitWitnessTransferFrom")
+    dom = _fields("domain", typed.get("domain"), ["name", "chainId", "verifyingContract"])
+    if dom["name"] != PERMIT2_DOMAIN_NAME:
+        raise TypedDataError("domain.name", f"must be {PERMIT2_DOMAIN_NAME!r} (Permit2's domain has no version)")
+    chain_id = _uint("domain.chainId", dom["chainId"], 256)
+    if _address("domain.verifyingContract", dom["verifyingContract"]) != PERMIT2_ADDRESS:
+        raise TypedDataError("domain.verifyingContract", f"must be Permit2 at {PERMIT2_ADDRESS}")
+    msg = _fields("message", typed.get("message"), ["permitted", "spender", "nonce", "deadline", "witness"])
+    permitted = _fields("message.permitted", msg["permitted"], ["token", "amount"])
+    order = _order_message("message.witness", msg["witness"], kind, permit2=True)
+    o = order.order
+    if order.origin_chain_id != chain_id:
+        raise TypedDataError("domain.chainId", "must equal message.witness.originChainId")
+    if _address("message.spender", msg["spender"]) != order.origin_settler:
+        raise TypedDataError("message.spender", f"must be the order's settler {order.origin_settler} "
+                                                "(the contract that pulls the input through Permit2)")
+    if _address("message.permitted.token", permitted["token"]) != o.input_token:
+        raise TypedDataError("message.permitted.token", "must be message.witness.orderData.inputToken")
+    if _uint("message.permitted.amount", permitted["amount"], 256) != o.input_amount:
+        raise TypedDataError("message.permitted.amount", "must be message.witness.orderData.inputAmount")
+    if _uint("message.nonce", msg["nonce"], 256) != order.nonce:
+        raise TypedDataError("message.nonce", "must be message.witness.nonce (the Permit2 nonce is the order's)")
+    if _uint("message.deadline", msg["deadline"], 256) != order.open_deadline:
+        raise TypedDataError("message.deadline", "must be message.witness.openDeadline")
+    return order
+
+
+def _order_message(path: str, message: Any, kind: ChainKind, permit2: bool = False) -> GaslessOrder:
+    """A GaslessCrossChainOrder message (the Orbital form's ``message`` or the Permit2 form's
+    ``message.witness``), every field checked and named under ``path``."""
     types = ORDER_TYPES_BY_KIND[kind]
     type_name = "OrbitalOrder32" if kind != EVM else "OrbitalOrder"
-    chain_id, settler = _envelope(typed, types, "GaslessCrossChainOrder")
-    msg = _fields("message", typed.get("message"), [f["name"] for f in types["GaslessCrossChainOrder"]])
-    data = _fields("message.orderData", msg["orderData"], [f["name"] for f in types[type_name]])
-    if _bytes32("message.orderDataType", msg["orderDataType"]) != ORDER_DATA_TYPES[kind]:
-        raise TypedDataError("message.orderDataType", f"must be keccak256 of the {type_name} type string")
-    p = "message.orderData."
+    msg = _fields(path, message, [f["name"] for f in types["GaslessCrossChainOrder"]])
+    data = _fields(f"{path}.orderData", msg["orderData"], [f["name"] for f in types[type_name]])
+    if _bytes32(f"{path}.orderDataType", msg["orderDataType"]) != ORDER_DATA_TYPES[kind]:
+        raise TypedDataError(f"{path}.orderDataType", f"must be keccak256 of the {type_name} type string")
+    p = f"{path}.orderData."
     if kind == EVM:
         output_token = _address(p + "outputToken", data["outputToken"])
         recipient = _address(p + "recipient", data["recipient"])
     else:
         output_token = _account32(p + "outputToken", data["outputToken"], kind)
         recipient = _account32(p + "recipient", data["recipient"], kind)
-    order = GaslessOrder(
-        origin_settler=_address("message.originSettler", msg["originSettler"]),
-        user=_address("message.user", msg["user"]),
-        nonce=_uint("message.nonce", msg["nonce"], 256),
-        origin_chain_id=_uint("message.originChainId", msg["originChainId"], 256),
-        open_deadline=_uint("message.openDeadline", msg["openDeadline"], 32),
-        fill_deadline=_uint("message.fillDeadline", msg["fillDeadline"], 32),
+    m = f"{path}."
+    return GaslessOrder(
+        origin_settler=_address(m + "originSettler", msg["originSettler"]),
+        user=_address(m + "user", msg["user"]),
+        nonce=_uint(m + "nonce", msg["nonce"], 256),
+        origin_chain_id=_uint(m + "originChainId", msg["originChainId"], 256),
+        open_deadline=_uint(m + "openDeadline", msg["openDeadline"], 32),
+        fill_deadline=_uint(m + "fillDeadline", msg["fillDeadline"], 32),
         order=OrbitalOrder(
             input_token=_address(p + "inputToken", data["inputToken"]),
             input_amount=_uint(p + "inputAmount", data["inputAmount"], 256),
@@ -227,12 +287,8 @@ def parse_order_typed_data(typed: Mapping[str, Any] | str | bytes) -> GaslessOrd
             destination_chain_id=_uint(p + "destinationChainId", data["destinationChainId"], 256),
             destination_kind=kind,
         ),
+        permit2=permit2,
     )
-    if order.origin_chain_id != chain_id:
-        raise TypedDataError("domain.chainId", "must equal message.originChainId")
-    if order.origin_settler != settler:
-        raise TypedDataError("domain.verifyingContract", "must equal message.originSettler")
-    return order
 
 
 def parse_cancel_typed_data(typed: Mapping[str, Any] | str | bytes) -> CancelMessage:
@@ -282,11 +338,36 @@ def _separator(chain_id: int, settler: str) -> bytes:
     return sep
 
 
+_PERMIT2_DOMAIN_PREFIX = (keccak(text="EIP712Domain(string name,uint256 chainId,address verifyingContract)")
+                          + keccak(text=PERMIT2_DOMAIN_NAME))
+
+
 def order_digest(order: GaslessOrder) -> bytes:
-    """The EIP-712 digest of a parsed order (keccak256(0x1901 || domainSeparator ||
-    hashStruct(order)), the domain being the order's chain and settler): what the settler's
-    ``gaslessOrderDigest`` gives, and what a wallet signs for :func:`order_typed_data`, for
-    either orderData type."""
+    """The EIP-712 digest a wallet signs for :func:`order_typed_data`, for either orderData
+    type and either signing form. Orbital form: keccak256(0x1901 || domainSeparator ||
+    hashStruct(order)), the domain being the order's chain and settler (what the settler's
+    ``gaslessOrderDigest`` gives). Permit2 form: the PermitWitnessTransferFrom digest in
+    Permit2's domain, with hashStruct(order) as the witness (what Permit2 checks when the
+    settler pulls the input)."""
+    struct = order_struct_hash(order)
+    if order.permit2:
+        o = order.order
+        permitted = keccak256(TOKEN_PERMISSIONS_TYPEHASH + address_word(o.input_token) + word(o.input_amount))
+        data = keccak256(PERMIT_WITNESS_TYPEHASHES[o.destination_kind] + permitted
+                         + address_word(order.origin_settler) + word(order.nonce)
+                         + word(order.open_deadline) + struct)
+        return keccak256(b"\x19\x01" + permit2_domain_separator(order.origin_chain_id) + data)
+    return keccak256(b"\x19\x01" + _separator(order.origin_chain_id, order.origin_settler) + struct)
+
+
+def permit2_domain_separator(chain_id: int) -> bytes:
+    """Permit2's DOMAIN_SEPARATOR on ``chain_id`` (at its canonical address)."""
+    return keccak256(_PERMIT2_DOMAIN_PREFIX + word(chain_id) + address_word(PERMIT2_ADDRESS))
+
+
+def order_struct_hash(order: GaslessOrder) -> bytes:
+    """hashStruct(GaslessCrossChainOrder) of a parsed order: the Orbital form's struct and the
+    Permit2 form's witness (OrbitalTypes.hashGaslessOrder)."""
     o = order.order
     if o.destination_kind == EVM:
         order_type, gasless_type = ORBITAL_ORDER_TYPEHASH, GASLESS_ORDER_TYPEHASH
@@ -300,7 +381,7 @@ def order_digest(order: GaslessOrder) -> bytes:
                        + address_word(order.user) + word(order.nonce) + word(order.origin_chain_id)
                        + word(order.open_deadline) + word(order.fill_deadline)
                        + ORDER_DATA_TYPES[o.destination_kind] + inner)
-    return keccak256(b"\x19\x01" + _separator(order.origin_chain_id, order.origin_settler) + struct)
+    return struct
 
 
 def cancel_digest(cancel: CancelMessage) -> bytes:

@@ -152,8 +152,11 @@ class EvmChain:
 
     # ---- writes --------------------------------------------------------------------------
     def open_for(self, order: GaslessOrder, signature: bytes, filler_data: bytes) -> tuple[TxResult, ResolvedOrder | None]:
-        """``openFor`` on this (origin) chain; with the ResolvedOrder of its Open event."""
-        result = self.transact(self.settler.functions.openFor(order.to_abi(), signature, filler_data), "openFor")
+        """``openFor`` on this (origin) chain; with the ResolvedOrder of its Open event.
+        ``signature`` is the user's; an order of the Permit2 form is opened with it behind
+        the Permit2 tag (the settler then pulls the input through Permit2)."""
+        result = self.transact(self.settler.functions.openFor(order.to_abi(), order.open_signature(signature),
+                                                              filler_data), "openFor")
         if not result.ok:
             return result, None
         for entry in result.receipt["logs"]:

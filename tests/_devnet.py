@@ -58,6 +58,7 @@ def assert_progress(up: subprocess.CompletedProcess, chains: list[str],
                 s.startswith(f"{name}: ")]
         assert [s.split(" (")[0].split(", last")[0] for s in mine] == [
             f"starting anvil {name}", f"{name}: anvil ready",
+            f"{name}: setting Permit2's code at 0x000000000022D473030F116dDEE9F6B43aC78BA3",
             f"{name}: deploying contracts, funding accounts with test tokens, seeding pools",
             f"{name}: approving the settler, bridge and pools for every account",
             f"{name}: deployed"], steps

@@ -6,7 +6,8 @@ service asks with ``registry.ask_async`` (no thread waits), the book with a ``re
 (it is told :class:`OrderChecked` later, and never waits).
 
 Reads: ``balanceOf(user)`` and ``allowance(user, settler)`` of the input token and
-``usedNonces(user, nonce)`` of the settler, one ``eth_call`` each, pinned to one block
+``usedNonces(user, nonce)`` of the settler (for a Permit2-form order: ``allowance(user,
+Permit2)`` instead, and Permit2's ``nonceBitmap(user, nonce >> 8)`` too), one ``eth_call`` each, pinned to one block
 (the head, re-read after ``head_ttl``), sent as one JSON-RPC batch per chain for every
 check queued together (``handle_batch``) and cached for that block: a burst of orders
 from one user costs one batch per block.
@@ -22,6 +23,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from chains.evm.rpc import RpcClient, RpcError, RpcUnavailable
+from protocol import PERMIT2_ADDRESS
 from runtime import Actor, InvalidArgument, OrbitalError, Unavailable
 
 from ._config import AdmissionConfig
@@ -35,6 +37,7 @@ log = logging.getLogger("orbital.admission")
 _BALANCE = keccak(text="balanceOf(address)")[:4]
 _ALLOWANCE = keccak(text="allowance(address,address)")[:4]
 _USED_NONCES = keccak(text="usedNonces(address,uint256)")[:4]
+_NONCE_BITMAP = keccak(text="nonceBitmap(address,uint256)")[:4]
 _CACHE_MAX = 100_000   # reads kept for one block (a devnet mines only on demand)
 
 
@@ -83,7 +86,8 @@ class Admission(Actor):
             for i, reading in zip(idx, readings):
                 m = messages[i]
                 results[i] = decide(chain, reading, user=m.user, token=m.token,
-                                    settler=m.settler, amount=m.amount, nonce=m.nonce)
+                                    settler=m.settler, amount=m.amount, nonce=m.nonce,
+                                    permit2=PERMIT2_ADDRESS if m.permit2 else "")
         out: list[Any] = []
         for m, r in zip(messages, results):
             self._count(r)
@@ -150,15 +154,22 @@ class Admission(Actor):
                               f"({str(exc)[:200]}); retry") from None
         out = []
         for m in checks:
-            bal, allow, nonce = _keys(m)
-            out.append(Reading(head, values[bal], values[allow], values[nonce] != 0))
+            bal, allow, nonce, *bitmap = _keys(m)
+            permit2_used = bool(bitmap) and bool(values[bitmap[0]] >> (m.nonce & 0xFF) & 1)
+            out.append(Reading(head, values[bal], values[allow], values[nonce] != 0, permit2_used))
         return out
 
 
-def _keys(m: CheckOrder) -> tuple[tuple, tuple, tuple]:
+def _keys(m: CheckOrder) -> tuple[tuple, ...]:
+    """The reads of one check; a Permit2-form order's allowance is to Permit2, and it adds
+    the word of Permit2's nonce bitmap that holds its nonce."""
     token, user, settler = m.token.lower(), m.user.lower(), m.settler.lower()
-    return (("balance", token, user), ("allowance", token, user, settler),
-            ("nonce", settler, user, m.nonce))
+    if not m.permit2:
+        return (("balance", token, user), ("allowance", token, user, settler),
+                ("nonce", settler, user, m.nonce))
+    permit2 = PERMIT2_ADDRESS.lower()
+    return (("balance", token, user), ("allowance", token, user, permit2),
+            ("nonce", settler, user, m.nonce), ("bitmap", permit2, user, m.nonce >> 8))
 
 
 def _call(key: tuple) -> dict[str, str]:
@@ -167,6 +178,8 @@ def _call(key: tuple) -> dict[str, str]:
         data = _BALANCE + abi_encode(["address"], [key[2]])
     elif what == "allowance":
         data = _ALLOWANCE + abi_encode(["address", "address"], [key[2], key[3]])
+    elif what == "bitmap":
+        data = _NONCE_BITMAP + abi_encode(["address", "uint256"], [key[2], key[3]])
     else:
         data = _USED_NONCES + abi_encode(["address", "uint256"], [key[2], key[3]])
     return {"to": key[1], "data": "0x" + data.hex()}

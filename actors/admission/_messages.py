@@ -27,6 +27,10 @@ class CheckOrder:
     nonce: int
     reply_to: str = ""
     tag: Any = None
+    # The Permit2 form (docs/erc7683.md 3b): the input is pulled through Permit2, so the
+    # allowance that counts is the user's to Permit2, and the nonce must also be unused in
+    # Permit2's nonce bitmap (the settler's usedNonces is checked either way).
+    permit2: bool = False
 
 
 @dataclass(frozen=True)

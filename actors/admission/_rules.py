@@ -3,7 +3,10 @@
 No chain here, so the rule is a fast table test (tests/admission/test_rules.py). The
 numbers are exactly what ``openFor`` needs: ``transferFrom(user, settler, inputAmount)``
 succeeds iff balance >= amount and allowance >= amount, and the nonce must not be in
-``usedNonces`` (burnt by ``invalidateNonce``, or used by an order already opened).
+``usedNonces`` (burnt by ``invalidateNonce``, or used by an order already opened). For an
+order of the Permit2 form the pull is Permit2's: the allowance is the user's to Permit2, and
+the nonce must also be clear in Permit2's ``nonceBitmap`` (used by any Permit2 transfer of the
+user's, or burnt with ``invalidateUnorderedNonces``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ class Reading:
 
     block: int
     balance: int
-    allowance: int
-    nonce_used: bool
+    allowance: int            # to the settler, or to Permit2 for a Permit2-form order
+    nonce_used: bool          # in the settler's usedNonces
+    permit2_nonce_used: bool = False   # in Permit2's nonceBitmap (Permit2-form orders only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +61,17 @@ class Verdict:
 
 
 def decide(chain: str, reading: Reading, *, user: str, token: str, settler: str, amount: int,
-           nonce: int, reserved: int = 0, others: int = 0) -> Verdict:
+           nonce: int, reserved: int = 0, others: int = 0, permit2: str = "") -> Verdict:
     """Every unmet precondition of ``openFor`` for this order, in the order a user fixes
     them (funds, then approval; a burnt nonce cannot be fixed: sign a new order).
 
     ``reserved``: the input of the user's ``others`` orders of the same token that are
     being auctioned or awarded and not yet opened; their openFor will pull it first, so
     this order needs ``amount + reserved``. Without it, one balance could back any number
-    of concurrent awards, all but one of which would revert."""
+    of concurrent awards, all but one of which would revert.
+
+    ``permit2``: Permit2's address for an order of the Permit2 form (the allowance read is
+    the user's to it, and its nonce bitmap is checked), empty for the Orbital form."""
     out: list[Violation] = []
     need = amount + reserved
     what = str(need) if not reserved else \
@@ -75,12 +82,19 @@ def decide(chain: str, reading: Reading, *, user: str, token: str, settler: str,
                              f"balance {reading.balance} < {what}: fund {user} with "
                              f"{need - reading.balance} more of the input token {token}"))
     if reading.allowance < need:
+        spender = f"Permit2 {permit2}" if permit2 else f"the settler {settler}"
         out.append(Violation(ALLOWANCE, token,
-                             f"allowance {reading.allowance} < {what}: approve the settler "
-                             f"{settler} for the input token {token} (at least {need})"))
+                             f"allowance {reading.allowance} < {what}: approve {spender} "
+                             f"for the input token {token} (at least {need})"))
     if reading.nonce_used:
         out.append(Violation(NONCE, settler,
                              f"nonce {nonce} of {user} is already used on the settler {settler} "
                              f"(invalidated, or an order with it was opened): sign a new order "
+                             f"with a fresh nonce"))
+    elif permit2 and reading.permit2_nonce_used:
+        out.append(Violation(NONCE, permit2,
+                             f"Permit2 nonce {nonce} of {user} is already used on Permit2 "
+                             f"{permit2} (word {nonce >> 8}, bit {nonce & 0xFF} of its nonceBitmap: "
+                             f"spent by a Permit2 transfer, or invalidated): sign a new order "
                              f"with a fresh nonce"))
     return Verdict(chain, reading.block, tuple(out), reading)

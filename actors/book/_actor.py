@@ -50,7 +50,7 @@ from ._records import FlushStats, RecordsMixin
 from ._reliability import ReliabilityMixin
 from ._state import Session
 from ._subs import Subscriptions
-from ._views import Change, IntentUpdateView, IntentView, Status, TransitionView
+from ._views import PERMIT2_SOURCE, Change, IntentUpdateView, IntentView, Status, TransitionView
 
 __all__ = ["Book", "BookSpec", "CloseAuction", "ExclusivityLapsed", "FollowTick",
            "SettlementFailed"]
@@ -594,7 +594,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                   "input_amount": o.order.input_amount, "output_token": o.order.output_token,
                   "min_output": o.order.output_amount, "recipient": o.order.recipient,
                   "open_deadline": o.open_deadline, "fill_deadline": o.fill_deadline,
-                  "source": "gasless", "typed_data": m.typed_data, "signature": m.signature,
+                  "source": PERMIT2_SOURCE if o.permit2 else "gasless", "typed_data": m.typed_data, "signature": m.signature,
                   "created_at": now, "updated_at": now}
         first = TransitionView(1, None, Status.PENDING, now, "accepted")
         view = IntentView(**{k: v for k, v in fields.items()

@@ -26,12 +26,13 @@ import logging
 
 from actors import ADMISSION_PATH
 from actors.admission import CheckOrder, OrderChecked, Verdict, decide
+from protocol import PERMIT2_ADDRESS
 from runtime import ActorUnavailable
 
 from ._auctioneer import RetryAuction
 from ._chain import NOT_EXECUTABLE
 from ._state import BookState
-from ._views import Change, IntentView, Status
+from ._views import PERMIT2_SOURCE, Change, IntentView, Status
 
 __all__ = ["AdmitMixin"]
 
@@ -65,7 +66,7 @@ class AdmitMixin(BookState):
             return False   # answered soon; an older check whose answer was lost is sent again
         check = CheckOrder(view.origin_chain, view.user, view.input_token, view.origin_settler,
                            view.input_amount, view.nonce, reply_to=self.path,
-                           tag=(view.id, view.version, excluded))
+                           tag=(view.id, view.version, excluded), permit2=view.source == PERMIT2_SOURCE)
         try:
             self.ctx.registry.tell(ADMISSION_PATH, check)
         except ActorUnavailable:
@@ -129,7 +130,8 @@ class AdmitMixin(BookState):
         return decide(verdict.chain, verdict.reading, user=view.user, token=view.input_token,
                       settler=view.origin_settler, amount=view.input_amount,
                       nonce=view.nonce or 0, reserved=sum(v.input_amount for v in others),
-                      others=len(others))
+                      others=len(others),
+                      permit2=PERMIT2_ADDRESS if view.source == PERMIT2_SOURCE else "")
 
     def _check_later(self, intent_id: str) -> None:
         old = self.retry_timers.pop(intent_id, None)

@@ -167,7 +167,8 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             return submit
         o = submit.order
         check = CheckOrder(self._directory().chain_by_id(o.origin_chain_id).name, o.user,
-                           o.order.input_token, o.origin_settler, o.order.input_amount, o.nonce)
+                           o.order.input_token, o.origin_settler, o.order.input_amount, o.nonce,
+                           permit2=o.permit2)
         try:
             verdict = await self.node.registry.ask_async(ADMISSION_PATH, check, _ASK_TIMEOUT)
         except Unavailable:

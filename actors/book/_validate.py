@@ -17,11 +17,15 @@ from runtime import InvalidArgument
 
 from ._config import IntentsConfig
 
-__all__ = ["check_order", "ZERO_ADDRESS"]
+__all__ = ["check_order", "message_path", "ZERO_ADDRESS"]
 
 ZERO_ADDRESS = "0x" + "0" * 40
-_M = "typed_data.message."
-_D = _M + "orderData."
+
+
+def message_path(order: GaslessOrder) -> str:
+    """Where the order's fields are in its typed data: ``message`` (Orbital form) or
+    ``message.witness`` (Permit2 form), so refusals name the field the user sent."""
+    return "typed_data.message.witness." if order.permit2 else "typed_data.message."
 
 
 _KIND_NAMES = {EVM: "an EVM chain", SOLANA: "a Solana chain"}
@@ -34,50 +38,54 @@ def type_name(kind: ChainKind) -> str:
 
 
 def check_order(order: GaslessOrder, directory: Directory, cfg: IntentsConfig, now: float) -> None:
+    m = message_path(order)
+    d = m + "orderData."
     try:
         origin = directory.chain_by_id(order.origin_chain_id)
     except UnknownName as exc:
-        raise InvalidArgument(str(exc), field=_M + "originChainId") from None
+        raise InvalidArgument(str(exc), field=m + "originChainId") from None
     if not origin.settler or origin.settler != order.origin_settler:
         raise InvalidArgument(f"originSettler {order.origin_settler} is not the settler of "
                               f"{origin.name} ({origin.settler or 'none configured'})",
-                              field=_M + "originSettler")
+                              field=m + "originSettler")
     o = order.order
     try:
         dest = directory.chain_by_id(o.destination_chain_id)
     except UnknownName as exc:
-        raise InvalidArgument(str(exc), field=_D + "destinationChainId") from None
+        raise InvalidArgument(str(exc), field=d + "destinationChainId") from None
     if origin.kind != EVM:
         raise InvalidArgument(f"{origin.name} is a Solana chain: Solana is a destination only",
-                              field=_M + "originChainId")
+                              field=m + "originChainId")
     if dest.kind != o.destination_kind:
         raise InvalidArgument(f"{dest.name} is {_KIND_NAMES[dest.kind]}: its orders are "
                               f"{type_name(dest.kind)}, not {type_name(o.destination_kind)}",
-                              field=_M + "orderDataType")
+                              field=m + "orderDataType")
     if dest.chain_id == origin.chain_id:
         raise InvalidArgument("destinationChainId must differ from originChainId (cross-chain only)",
-                              field=_D + "destinationChainId")
+                              field=d + "destinationChainId")
     if not dest.settler:
-        raise InvalidArgument(f"{dest.name} has no settler configured", field=_D + "destinationChainId")
+        raise InvalidArgument(f"{dest.name} has no settler configured", field=d + "destinationChainId")
     for name, chain, token in (("inputToken", origin, o.input_token), ("outputToken", dest, o.output_token)):
         try:
             directory.token(chain.name, token)
         except UnknownName as exc:
-            raise InvalidArgument(str(exc), field=_D + name) from None
+            raise InvalidArgument(str(exc), field=d + name) from None
     for name, value in (("inputAmount", o.input_amount), ("outputAmount", o.output_amount)):
         if value <= 0:
-            raise InvalidArgument(f"{name} must be greater than 0", field=_D + name)
+            raise InvalidArgument(f"{name} must be greater than 0", field=d + name)
     if o.recipient in (ZERO_ADDRESS, SYSTEM_PROGRAM):
-        raise InvalidArgument("recipient must not be the zero address", field=_D + "recipient")
+        raise InvalidArgument("recipient must not be the zero address", field=d + "recipient")
     if order.user == ZERO_ADDRESS:
-        raise InvalidArgument("user must not be the zero address", field=_M + "user")
+        raise InvalidArgument("user must not be the zero address", field=m + "user")
     if order.open_deadline < now + cfg.min_open_window:
         what = "is in the past" if order.open_deadline <= now else \
             f"must be at least {cfg.min_open_window:g}s ahead"
+        if order.permit2:   # the permit's deadline is openDeadline: name it too
+            what += " (it is also the Permit2 deadline, message.deadline)"
         raise InvalidArgument(f"openDeadline {order.open_deadline} {what} (now {int(now)})",
-                              field=_M + "openDeadline")
+                              field=m + "openDeadline")
     if order.fill_deadline < order.open_deadline:
-        raise InvalidArgument("fillDeadline must not be before openDeadline", field=_M + "fillDeadline")
+        raise InvalidArgument("fillDeadline must not be before openDeadline", field=m + "fillDeadline")
     if order.fill_deadline > now + cfg.max_fill_window:
         raise InvalidArgument(f"fillDeadline is more than {cfg.max_fill_window:g}s ahead",
-                              field=_M + "fillDeadline")
+                              field=m + "fillDeadline")

@@ -12,7 +12,12 @@ from typing import Any
 
 from chains.evm.models import ChainEvent
 
-__all__ = ["Status", "TERMINAL", "TransitionView", "IntentView", "IntentUpdateView", "Change"]
+__all__ = ["Status", "TERMINAL", "PERMIT2_SOURCE", "TransitionView", "IntentView", "IntentUpdateView",
+           "Change"]
+
+PERMIT2_SOURCE = "permit2"
+"""``IntentView.source`` of a gasless order signed in the Permit2 form (docs/erc7683.md 3b):
+admission reads the allowance to Permit2 and its nonce bitmap for it."""
 
 
 class Status(str, enum.Enum):
@@ -66,7 +71,7 @@ class IntentView:
     recipient: str
     open_deadline: int
     fill_deadline: int
-    source: str                      # "gasless" | "onchain"
+    source: str                      # "gasless" | "permit2" (gasless, Permit2 form) | "onchain"
     created_at: float
     updated_at: float
     solver: str = ""

@@ -17,13 +17,15 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from eth_abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
+from eth_utils import keccak
 
 from chains.directory import Directory, UnknownName
 from protocol.accounts import SOLANA
 from chains.evm.rpc import RpcClient, RpcError, RpcUnavailable
 from chains.solana import FillCost, SolanaChainConfig, SolanaRpc, fill_cost
-from protocol import order_typed_data
+from protocol import PERMIT2_ADDRESS, order_typed_data
 from runtime import Actor, FailedPrecondition, InvalidArgument, OrbitalError, Unavailable
 
 from ._config import QuoterConfig, QuoterSpec
@@ -43,6 +45,8 @@ _SOURCE_ERRORS = (RpcError, RpcUnavailable, ValueError, KeyError, TypeError, Dec
                   UnknownName)
 
 _CACHE_PRUNE_AT = 4096    # entries; then the expired ones are dropped
+_ALLOWANCE = keccak(text="allowance(address,address)")[:4]
+SIGNING_FORMS = ("", "orbital", "permit2")
 
 
 def _short(exc: BaseException) -> str:
@@ -73,12 +77,12 @@ class Quoter(Actor):
             out: list[int | OrbitalError] = []
             for q in message.quotes:
                 try:
-                    out.append(self.quote(q).output_amount)
+                    out.append(self.quote(q, served=False).output_amount)
                 except OrbitalError as exc:   # this swap's answer; the others still count
                     out.append(exc)
             return out
         if isinstance(message, ReferenceOutput):
-            return self.quote(message.quote).output_amount
+            return self.quote(message.quote, served=False).output_amount
         if isinstance(message, EstimateGas):
             chain = resolve_chain(self.directory, message.chain, "chain")
             return self.gas(chain.name)
@@ -281,8 +285,13 @@ class Quoter(Actor):
             raise FailedPrecondition(agg.explain())
         return agg.price
 
-    def quote(self, msg: GetQuote) -> QuoteResult:
+    def quote(self, msg: GetQuote, *, served: bool = True) -> QuoteResult:
+        """The quote for ``msg``; ``served=False`` (a reference output for the book): only
+        the amounts count, so the signing form is not decided (no allowance read)."""
         q = parse_quote(msg, self.directory, self.cfg)
+        if msg.signing not in SIGNING_FORMS:
+            raise InvalidArgument(f"signing must be one of {', '.join(f for f in SIGNING_FORMS if f)} "
+                                  "(or unset: the quoter chooses)", field="signing")
         cfg = self.cfg
         p_in = self._need(self.price(q.token_in.symbol))
         p_native = self._need(self.price(cfg.native_token))
@@ -313,7 +322,9 @@ class Quoter(Actor):
             raise InvalidArgument(f"input_amount {q.amount} is too small: the output after "
                                   "fees and slippage rounds to 0", field="input_amount")
         now = int(self.ctx.clock.wall())
-        order = build_order(q, min_out, secrets.randbits(64), now, cfg)
+        order = build_order(q, min_out, secrets.randbits(64), now, cfg,
+                            permit2=served and self._permit2(msg.signing, q.origin.name,
+                                                             q.token_in.address, q.user, q.amount))
         return QuoteResult(
             quote_id=uuid.uuid4().hex, output_amount=out, min_output_amount=min_out,
             fee_amount=fee, protocol_fee=protocol_fee, gas_cost=gas_cost,
@@ -321,7 +332,24 @@ class Quoter(Actor):
             expires_at=now + cfg.quote_ttl, typed_data=json.dumps(order_typed_data(order)),
             order_id="0x" + order.order_id.hex(), input_token=q.token_in.address,
             output_token=q.token_out.address, nonce=order.nonce,
-            open_deadline=order.open_deadline, fill_deadline=order.fill_deadline)
+            open_deadline=order.open_deadline, fill_deadline=order.fill_deadline,
+            signing="permit2" if order.permit2 else "orbital")
+
+    def _permit2(self, asked: str, chain: str, token: str, user: str, amount: int) -> bool:
+        """Serve the Permit2 form? As asked; unasked, when the user's ERC-20 allowance to
+        Permit2 covers the input (one eth_call, not cached: an approval just sent counts)."""
+        if asked:
+            return asked == "permit2"
+        data = _ALLOWANCE + abi_encode(["address", "address"], [user, PERMIT2_ADDRESS])
+        try:
+            raw = self._rpc(chain).call("eth_call", [{"to": token, "data": "0x" + data.hex()}, "latest"])
+            allowance = int(raw[2:66], 16)
+        except RpcUnavailable as exc:
+            raise Unavailable(f"chain {chain}: {exc}") from None
+        except (RpcError, ValueError, TypeError) as exc:
+            raise FailedPrecondition(f"chain {chain}: cannot read the allowance of {user} to "
+                                     f"Permit2 ({_short(exc)}); ask for a signing form") from None
+        return allowance >= amount
 
     def _route(self, q, net: int) -> Route:
         sym_in, sym_out = q.token_in.symbol, q.token_out.symbol

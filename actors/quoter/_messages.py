@@ -29,6 +29,9 @@ class GetQuote:
     user: str
     recipient: str = ""
     slippage_bps: int | None = None
+    # The signing form to serve: "orbital", "permit2" (docs/erc7683.md 3b), or "" to let
+    # the quoter choose (Permit2 when the user's allowance to Permit2 covers the input).
+    signing: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,3 +117,4 @@ class QuoteResult:
     nonce: int
     open_deadline: int
     fill_deadline: int
+    signing: str = "orbital"     # the form typed_data is in: "orbital" or "permit2"

@@ -88,10 +88,11 @@ def parse_quote(req: GetQuote, directory: Directory, cfg: QuoterConfig) -> Parse
 
 
 def build_order(q: ParsedQuote, min_output: int, nonce: int, now: int,
-                cfg: QuoterConfig) -> GaslessOrder:
-    """The ERC-7683 order to sign: origin settler's domain, deadlines from now."""
+                cfg: QuoterConfig, permit2: bool = False) -> GaslessOrder:
+    """The ERC-7683 order to sign: origin settler's domain (or, ``permit2``, Permit2's with
+    the order as witness), deadlines from now."""
     swap = OrbitalOrder(q.token_in.address, q.amount, q.token_out.address, min_output,
                         q.recipient, q.destination.chain_id, q.destination.kind)
     return GaslessOrder(origin_settler=q.origin.settler, user=q.user, nonce=nonce,
                         origin_chain_id=q.origin.chain_id, open_deadline=now + cfg.open_window,
-                        fill_deadline=now + cfg.fill_window, order=swap)
+                        fill_deadline=now + cfg.fill_window, order=swap, permit2=permit2)

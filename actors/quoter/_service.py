@@ -20,6 +20,11 @@ from ._sources import fmt_decimal
 __all__ = ["QuoterServicer", "quoter_service", "ASK_TIMEOUT"]
 
 ASK_TIMEOUT = 15.0
+# SigningForm <-> the quoter's names ("" = unset: the quoter chooses; "?" = a value this
+# version does not know, refused by the quoter with the field named)
+_SIGNING_NAMES = {quoter_pb2.SIGNING_FORM_UNSPECIFIED: "", quoter_pb2.SIGNING_FORM_ORBITAL: "orbital",
+                  quoter_pb2.SIGNING_FORM_PERMIT2: "permit2"}
+_SIGNING_FORMS = {"orbital": quoter_pb2.SIGNING_FORM_ORBITAL, "permit2": quoter_pb2.SIGNING_FORM_PERMIT2}
 
 
 def _ts(seconds: float | None) -> Timestamp | None:
@@ -44,13 +49,15 @@ class QuoterServicer(quoter_pb2_grpc.QuoterServiceServicer):
             origin_chain=request.origin_chain, destination_chain=request.destination_chain,
             input_token=request.input_token, output_token=request.output_token,
             input_amount=request.input_amount, user=request.user, recipient=request.recipient,
-            slippage_bps=request.slippage_bps if request.HasField("slippage_bps") else None))
+            slippage_bps=request.slippage_bps if request.HasField("slippage_bps") else None,
+            signing=_SIGNING_NAMES.get(request.signing, "?")))
         return quoter_pb2.Quote(
             quote_id=r.quote_id, output_amount=str(r.output_amount),
             min_output_amount=str(r.min_output_amount), fee_amount=str(r.fee_amount),
             route=r.route, gas_cost=str(r.gas_cost), expires_at=_ts(r.expires_at),
             typed_data=r.typed_data, order_id=r.order_id, input_token=r.input_token,
-            output_token=r.output_token, protocol_fee=str(r.protocol_fee))
+            output_token=r.output_token, protocol_fee=str(r.protocol_fee),
+            signing=_SIGNING_FORMS[r.signing])
 
     @unary("QuoterService/GetPrice")
     async def GetPrice(self, request, context):

@@ -13,6 +13,7 @@ import {OrbitalOrder32, FillData, OrbitalTypes} from "./OrbitalTypes.sol";
 import {ECDSA} from "./lib/ECDSA.sol";
 import {SafeTransfer} from "./lib/SafeTransfer.sol";
 import {Admin} from "./lib/Admin.sol";
+import {Permit2Witness} from "./permit2/Permit2Witness.sol";
 
 /// @notice ERC-7683 origin role: verifies orders, escrows inputs, pays the attested filler or
 /// refunds the user after fillDeadline.
@@ -216,10 +217,32 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         if (order.originChainId != block.chainid) revert WrongChain(block.chainid, order.originChainId);
         if (block.timestamp > order.openDeadline) revert OpenDeadlinePassed(order.openDeadline);
         (OrbitalOrder32 memory o, bool wide) = _decode(order);
+        if (Permit2Witness.isPermit2(signature)) {
+            _openPermit2(order, o, wide, signature, _filler(originFillerData));
+            return;
+        }
         bytes32 digest = ECDSA.typedDataDigest(DOMAIN_SEPARATOR(), OrbitalTypes.hashGaslessOrder(order, o, wide));
         address signer = ECDSA.recover(digest, signature);
         if (signer != order.user) revert InvalidSigner(signer, order.user);
         _open(order.user, order.nonce, order.openDeadline, order.fillDeadline, o, wide, _filler(originFillerData));
+    }
+
+    /// @dev The Permit2 form (Permit2Witness): the escrow is recorded exactly as for the
+    /// Orbital form, then Permit2 pulls the input, checking the user's signature over the
+    /// permit (this settler as spender, the order's nonce, openDeadline as deadline) with the
+    /// order's struct hash as witness; any failure there reverts the whole open.
+    function _openPermit2(
+        GaslessCrossChainOrder calldata order,
+        OrbitalOrder32 memory o,
+        bool wide,
+        bytes calldata signature,
+        address filler
+    ) private {
+        (bytes32 id, ResolvedCrossChainOrder memory r) =
+            _record(order.user, order.nonce, order.openDeadline, order.fillDeadline, o, wide, filler);
+        Permit2Witness.pull(o.inputToken, o.inputAmount, order.user, order.nonce, order.openDeadline,
+            OrbitalTypes.hashGaslessOrder(order, o, wide), wide, signature);
+        emit Open(id, r);
     }
 
     /// @dev OrbitalOrder only: an on-chain open names no filler (the fill's repayment address
@@ -287,16 +310,30 @@ abstract contract OriginSettler is IOriginSettler, Admin {
         bool wide,
         address filler
     ) private {
+        (bytes32 id, ResolvedCrossChainOrder memory r) = _record(user, nonce, openDeadline, fillDeadline, o, wide, filler);
+        o.inputToken.safeTransferFrom(user, address(this), o.inputAmount);
+        emit Open(id, r);
+    }
+
+    /// @dev Checks 6-8 of openFor and the escrow record; the caller pulls the input and emits
+    /// Open with the returned resolved order.
+    function _record(
+        address user,
+        uint256 nonce,
+        uint32 openDeadline,
+        uint32 fillDeadline,
+        OrbitalOrder32 memory o,
+        bool wide,
+        address filler
+    ) private returns (bytes32 id, ResolvedCrossChainOrder memory r) {
         if (fillDeadline <= block.timestamp) revert InvalidFillDeadline(fillDeadline);
-        bytes32 id = OrbitalTypes.orderId(block.chainid, address(this), user, nonce);
+        id = OrbitalTypes.orderId(block.chainid, address(this), user, nonce);
         if (_escrows[id].status != OrderStatus.None) revert OrderAlreadyOpened(id);
         if (usedNonces[user][nonce]) revert NonceAlreadyUsed(user, nonce);
         usedNonces[user][nonce] = true;
-        ResolvedCrossChainOrder memory r = _resolve(user, block.chainid, openDeadline, fillDeadline, id, o, wide, filler);
+        r = _resolve(user, block.chainid, openDeadline, fillDeadline, id, o, wide, filler);
         _escrows[id] = Escrow(user, fillDeadline, OrderStatus.Opened, wide, o.inputToken, filler, o.inputAmount,
             keccak256(r.fillInstructions[0].originData));
-        o.inputToken.safeTransferFrom(user, address(this), o.inputAmount);
-        emit Open(id, r);
     }
 
     function _openedEscrow(bytes32 id) private view returns (Escrow storage e) {

@@ -53,3 +53,21 @@ def test_what_other_orders_hold_counts_against_the_balance_and_the_allowance():
         f"being auctioned or awarded): fund {USER} with 50 more of the input token {TOKEN}")
     assert decide("devnet-a", reading, user=USER, token=TOKEN, settler=SETTLER, amount=50,
                   nonce=1, reserved=100, others=1).ok
+
+
+def test_permit2_form_names_permit2_for_the_allowance_and_its_bitmap_for_the_nonce():
+    permit2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
+    v = decide("devnet-a", Reading(9, 100, 0, False, True), user=USER, token=TOKEN,
+               settler=SETTLER, amount=100, nonce=(5 << 8) | 3, permit2=permit2)
+    by = {x.type: x for x in v.violations}
+    assert by[ALLOWANCE].description == (f"allowance 0 < 100: approve Permit2 {permit2} for the "
+                                         f"input token {TOKEN} (at least 100)")
+    assert by[NONCE].subject == permit2 and "word 5, bit 3" in by[NONCE].description
+    # the settler's own record of the nonce is named first (one NONCE violation)
+    v = decide("devnet-a", Reading(9, 100, 100, True, True), user=USER, token=TOKEN,
+               settler=SETTLER, amount=100, nonce=1, permit2=permit2)
+    assert [(x.type, x.subject) for x in v.violations] == [(NONCE, SETTLER)]
+    # the Orbital form ignores Permit2's bitmap
+    v = decide("devnet-a", Reading(9, 100, 100, False, True), user=USER, token=TOKEN,
+               settler=SETTLER, amount=100, nonce=1)
+    assert v.ok

@@ -41,12 +41,15 @@ class Node(intents_pb2_grpc.IntentServiceServicer, quoter_pb2_grpc.QuoterService
                              2_000_003_600, OrbitalOrder(USDC, int(request.input_amount), USDC,
                                                          int(request.input_amount) - 10,
                                                          request.recipient or request.user,
-                                                         31338))
+                                                         31338),
+                             permit2=request.signing == quoter_pb2.SIGNING_FORM_PERMIT2)
         return quoter_pb2.Quote(quote_id="q-1", output_amount=str(int(request.input_amount) - 5),
                                 min_output_amount=str(int(request.input_amount) - 10),
                                 fee_amount="5", route="USDC->USDC", gas_cost="1",
                                 typed_data=json.dumps(order.typed_data()),
-                                order_id="0x" + order.order_id.hex())
+                                order_id="0x" + order.order_id.hex(),
+                                signing=quoter_pb2.SIGNING_FORM_PERMIT2 if order.permit2
+                                else quoter_pb2.SIGNING_FORM_ORBITAL)
 
     def SubmitIntent(self, request, context):
         order = parse_order_typed_data(request.typed_data)
@@ -123,6 +126,20 @@ def test_quote_human_and_json(node, capsys):
     q = json.loads(out)
     assert code == 0 and q["min_output_amount"] == "1499990"
     assert json.loads(q["typed_data"])["message"]["user"] == USER.address
+
+
+def test_signing_permit2_is_asked_shown_signed_and_submitted(node, capsys, monkeypatch):
+    code, out, _ = run(node, capsys, "quote", *ORDER_ARGS, "--amount", "1500000",
+                       "--user", USER.address, "--signing", "permit2")
+    assert code == 0 and "signing     permit2" in out
+    code, out, _ = run(node, capsys, "quote", *ORDER_ARGS, "--amount", "1500000",
+                       "--user", USER.address, "--signing", "permit2", "--json")
+    q = json.loads(out)
+    assert q["signing"] == "permit2"
+    assert json.loads(q["typed_data"])["primaryType"] == "PermitWitnessTransferFrom"
+    monkeypatch.setenv("ORBITAL_KEY", USER.private_key)
+    code, out, _ = run(node, capsys, "submit", *ORDER_ARGS, "--amount", "100000000", "--signing", "permit2")
+    assert code == 0 and out.strip().startswith("0x")   # signed as served, the signer recovered
 
 
 def test_submit_with_key_from_env_prints_the_id(node, capsys, monkeypatch):
