@@ -31,6 +31,7 @@ CONTRACTS = (
     ("src/Bridge.sol", "Bridge"),
     ("src/PriceFeed.sol", "PriceFeed"),
     ("src/ConstantProductPool.sol", "ConstantProductPool"),
+    ("src/SimpleWallet.sol", "SimpleWallet"),
 )
 SETTINGS = {
     "optimizer": {"enabled": True, "runs": 200},
