@@ -12,7 +12,8 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
-from actors.book import IntentRow
+from actors.book import BookCursor, IntentRow
+from chains.evm import ChainEvent
 from clients import IntentStatus, OrbitalClient
 from clients.cli import main as cli
 from protocol import parse_order_typed_data
@@ -30,6 +31,15 @@ def _users(devnet_info):
 def _pending(client, user, amount=20 * ONE_USDC):
     quote = client.quote("devnet-a", "devnet-b", "USDC", "USDC", amount, user.address)
     return quote, client.sign_and_submit(quote, user.private_key)
+
+
+def _applied(node, tx) -> bool:
+    """The book has applied (or judged and ignored) the events of transaction ``tx``."""
+    tx_hash = "0x" + bytes(tx).hex()
+    with node.store.connection():
+        rows = list(ChainEvent.select().where(ChainEvent.tx_hash == tx_hash))
+        cursor = BookCursor.get_or_none(BookCursor.name == "chain_events")
+    return bool(rows) and cursor is not None and cursor.last_event_id >= max(r.id for r in rows)
 
 
 def _cancel(node, devnet_info, intent_id, key, monkeypatch, capsys, *extra) -> tuple[int, str, str]:
@@ -50,6 +60,13 @@ def test_onchain_cancel_moves_the_intent_to_cancelled_with_its_transaction(
         # another account burns its own nonce of the same number: not this order's
         tx = s.functions.invalidateNonce(intent.nonce).transact({"from": attacker.address})
         assert w3s[0].eth.wait_for_transaction_receipt(tx)["status"] == 1
+        # the user burns this nonce on the other chain (the settler has the same address
+        # there): the order's origin is devnet-a, so not this order's either
+        s_b = settler(w3s[1], devnet_info.chains[1].contracts.settler)
+        tx_b = s_b.functions.invalidateNonce(intent.nonce).transact({"from": user.address})
+        assert w3s[1].eth.wait_for_transaction_receipt(tx_b)["status"] == 1
+        wait_until(lambda: _applied(node, tx) and _applied(node, tx_b), what="events applied")
+        assert client.get(intent.id).status is S.PENDING      # judged, and changed nothing
         monkeypatch.setenv("ORBITAL_KEY", user.private_key)
         monkeypatch.delenv("ORBITAL_RPC", raising=False)
         assert cli(["cancel", "--onchain", intent.id, "--target", f"127.0.0.1:{node.grpc_port}"]) == 2
