@@ -74,6 +74,11 @@ def test_onchain_cancel_moves_the_intent_to_cancelled_with_its_transaction(
         # the key must be the user's: nothing is sent for anyone else
         code, _, err = _cancel(node, devnet_info, intent.id, attacker.private_key, monkeypatch, capsys)
         assert code == 2 and "belongs to" in err
+        # an endpoint of another chain than the intent's origin: nothing sent
+        monkeypatch.setenv("ORBITAL_KEY", user.private_key)
+        assert cli(["cancel", "--onchain", intent.id, "--rpc", devnet_info.chains[1].rpc_url,
+                    "--target", f"127.0.0.1:{node.grpc_port}"]) == 2
+        assert "the RPC endpoint is chain" in capsys.readouterr().err
         code, out, _ = _cancel(node, devnet_info, intent.id, user.private_key, monkeypatch, capsys,
                                "--watch", "--watch-timeout", "60")
         assert code == 0, out
