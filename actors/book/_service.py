@@ -2,7 +2,10 @@
 
 Checks that need no state (size, typed data, config, deadlines, signature) run here, in
 the gRPC worker threads, in parallel; the book only sees orders that are well formed and
-signed by their user, and answers a submission once it is committed. Reads (Get, List,
+signed by their user, and answers a submission once it is committed. A signature that
+does not recover to its user is the user's only if the user is a contract wallet that
+accepts it (ERC-1271): that one question goes to the origin chain, on a worker
+(:mod:`._wallets`), and costs an ``eth_getCode`` for every such submission. Reads (Get, List,
 the first state of Watch) come from the store, not through the book's mailbox.
 
 Every node takes submissions and cancellations, but one book per database commits them:
