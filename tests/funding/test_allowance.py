@@ -151,3 +151,25 @@ def test_an_owner_without_gas_is_alerted_and_nothing_is_sent(tmp_path, chain_a, 
     fn.poll("allow")
     fn.poll("allow")
     assert _allowance(chain_a, owner) == 1000 * ONE_USDC
+
+
+def test_a_keystore_of_another_account_is_found_at_start_and_sends_nothing(
+        tmp_path, chain_a, owner, treasury, funding_node):
+    """Only the owner can approve: a keystore (its address unknown until decrypted) of
+    another key leaves the account in state error, with nothing recorded or sent."""
+    import json
+
+    from eth_account import Account
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(Account.encrypt(treasury.private_key, "pw-0123456789",
+                                               kdf="pbkdf2", iterations=2)))
+    _set_allowance(chain_a, owner, 0)
+    fn = funding_node(f"sqlite:///{tmp_path}/f.db", {"allow": allowance_account(
+        owner.address, source={"keystore": str(path), "password": "${PW}"})},
+        env={"PW": "pw-0123456789"})
+    nonce = chain_a.nonce(treasury.address)
+    for _ in range(2):
+        st = fn.poll("allow")
+        assert st.state == "error" and f"not the owner {owner.address}" in st.last_error
+    assert top_ups(fn.node) == [] and txs(fn.node) == []
+    assert chain_a.nonce(treasury.address) == nonce and _allowance(chain_a, owner) == 0
