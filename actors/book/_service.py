@@ -86,10 +86,12 @@ def _address(value: str, field: str) -> str:
 @dataclass(frozen=True)
 class _AskWallet:
     """A verified order whose signature does not recover to its user: it is the user's only
-    if the user is a contract wallet that says so (ERC-1271, ._wallets); ``refusal`` is the
-    answer when the user has no code."""
+    if the user is a contract wallet that says so (ERC-1271, ._wallets) for ``digest``, the
+    EIP-712 digest the signature was checked against (each signing form has its own);
+    ``refusal`` is the answer when the user has no code."""
 
     submit: Submit
+    digest: bytes
     refusal: Unauthenticated
 
 
@@ -169,9 +171,10 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             # property-tested against eth-account's walk of the typed data).
             signer = recover_order_signer(order, signature)
         except SignatureError as exc:
-            return _AskWallet(submit, Unauthenticated(str(exc), field="signature"))
+            return _AskWallet(submit, order_digest(order),
+                              Unauthenticated(str(exc), field="signature"))
         if signer != order.user:
-            return _AskWallet(submit, Unauthenticated(
+            return _AskWallet(submit, order_digest(order), Unauthenticated(
                 f"the signature is by {signer}, not by the order's user {order.user}",
                 field="signature"))
         return submit
@@ -183,7 +186,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             return checked
         o: GaslessOrder = checked.submit.order
         await self.node.grpc.call(self.wallets.verify, self._origin_name(o.origin_chain_id),
-                                  o.user, order_digest(o),
+                                  o.user, checked.digest,
                                   bytes.fromhex(checked.submit.signature[2:]), checked.refusal)
         return checked.submit
 
