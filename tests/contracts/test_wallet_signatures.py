@@ -92,3 +92,31 @@ def test_eoa_signatures_are_checked_as_before(chain_a, chain_b, roles, make_orde
     order = make_order(chain_a, chain_b, user)
     chain_a.expect_revert(_open_for(chain_a, order, sign(order, roles["user2"].private_key)), solver, S,
                           "InvalidSigner")
+
+
+def _code_at(chain, code: str) -> str:
+    """An account with exactly ``code`` (raw runtime bytecode) at a fresh address."""
+    from eth_account import Account
+    address = Account.create().address
+    chain.w3.provider.make_request("anvil_setCode", [address, code])
+    return address
+
+
+def test_a_wallets_reply_is_read_within_a_bound(chain_a, chain_b, roles, make_order, sign):
+    """A wallet cannot make the filler copy an arbitrarily large reply: a revert of 1000 bytes
+    is passed on cut to 256; an answer is its first word whatever follows it."""
+    owner, solver = roles["user"], roles["solver"]
+    reverter = _code_at(chain_a, "0x6103e86000fd")            # revert(0, 1000)
+    order = dataclasses.replace(make_order(chain_a, chain_b, owner), user=reverter)
+    data = _revert_data(chain_a, _open_for(chain_a, order, sign(order, owner.private_key)), solver)
+    assert "0x" + data[:4].hex() == error_selector(S, "ContractSignatureReverted")
+    wallet, reason = abi_decode(["address", "bytes"], data[4:])
+    assert wallet == reverter.lower() and reason == b"\x00" * 256
+    # mstore(0, 0x1626ba7e << 224); return(0, 1000): the magic, then 968 more bytes
+    talker = _code_at(chain_a, "0x631626ba7e60e01b6000526103e86000f3")
+    order = dataclasses.replace(make_order(chain_a, chain_b, owner), user=talker)
+    sig = sign(order, owner.private_key)
+    # accepted by its answer: the open then fails only at the token pull (no balance)
+    data = _revert_data(chain_a, _open_for(chain_a, order, sig), solver)
+    assert "0x" + data[:4].hex() in (error_selector("TestToken", "InsufficientAllowance"),
+                                     error_selector("TestToken", "InsufficientBalance"))

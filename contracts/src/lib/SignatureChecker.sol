@@ -14,6 +14,8 @@ import {IERC1271} from "../interfaces/IERC1271.sol";
 library SignatureChecker {
     /// isValidSignature's selector: what a wallet answers for a valid signature.
     bytes4 internal constant ERC1271_MAGIC = 0x1626ba7e;
+    /// The most of a wallet's reply (answer or revert data) that is kept.
+    uint256 internal constant MAX_RETURN = 256;
 
     error InvalidContractSignature(address wallet, bytes4 answer);
     error ContractSignatureReverted(address wallet, bytes reason);
@@ -29,13 +31,33 @@ library SignatureChecker {
     {
         if (user.code.length == 0) return ECDSA.recover(digest, signature);
         if (tryRecover(digest, signature) == user) return user;
-        (bool ok, bytes memory ret) =
-            user.staticcall(abi.encodeCall(IERC1271.isValidSignature, (digest, signature)));
+        (bool ok, bytes memory ret) = _ask(user, digest, signature);
         if (!ok) revert ContractSignatureReverted(user, ret);
         // A reply shorter than one word (no such function behind a fallback) answers nothing.
         bytes4 answer = ret.length >= 32 ? bytes4(abi.decode(ret, (bytes32))) : bytes4(0);
         if (answer != ERC1271_MAGIC) revert InvalidContractSignature(user, answer);
         return user;
+    }
+
+    /// @dev isValidSignature, keeping at most MAX_RETURN bytes of what the wallet returns or
+    /// reverts with: a wallet cannot make the caller (the filler opening its order) pay for
+    /// copying an arbitrarily large reply into memory.
+    function _ask(address wallet, bytes32 digest, bytes calldata signature)
+        private
+        view
+        returns (bool ok, bytes memory ret)
+    {
+        bytes memory data = abi.encodeCall(IERC1271.isValidSignature, (digest, signature));
+        uint256 size;
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), wallet, add(data, 0x20), mload(data), 0, 0)
+            size := returndatasize()
+        }
+        if (size > MAX_RETURN) size = MAX_RETURN;
+        ret = new bytes(size);
+        assembly ("memory-safe") {
+            returndatacopy(add(ret, 0x20), 0, size)
+        }
     }
 
     /// @return signer the strict ECDSA signer of `digest` (65 bytes, low s, v in {27, 28}), or
