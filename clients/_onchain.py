@@ -20,7 +20,7 @@ from typing import Any
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
-from protocol import abi
+from protocol import abi, order_id
 
 from ._errors import ClientError
 from ._keys import Signer
@@ -58,7 +58,8 @@ def cancel_onchain(rpc_url: str, intent: Intent, signer: Signer, *,
     """Send the invalidation of ``intent``'s nonce from ``signer`` (the intent's user) to the
     origin chain at ``rpc_url`` and wait for it to be mined. Refused locally (ClientError,
     nothing sent) when the key is not the user's, the intent was opened on chain (no signed
-    nonce), the endpoint is another chain, or the nonce is used already: an order opened
+    nonce), its id is not the one its chain, settler, user and nonce make (``intent`` comes
+    from a node; the user named the id), the endpoint is another chain, or the nonce is used already: an order opened
     already is past cancelling, its escrow runs its course (settled, or refunded after
     fillDeadline)."""
     if intent.source == "onchain":
@@ -67,6 +68,12 @@ def cancel_onchain(rpc_url: str, intent: Intent, signer: Signer, *,
     if signer.address.lower() != intent.user.lower():
         raise ClientError(f"the key is for {signer.address}, but intent {intent.id} belongs "
                           f"to {intent.user}")
+    # The id commits to (chain, settler, user, nonce): what the node says of them is checked
+    # against it, so no answer can direct the user's transaction to another contract or nonce.
+    if "0x" + order_id(intent.origin_chain_id, intent.origin_settler, intent.user,
+                       intent.nonce).hex() != intent.id.lower():
+        raise ClientError(f"intent {intent.id}: its chain, settler, user and nonce do not "
+                          "make its id; nothing sent")
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": min(timeout, 30.0)}))
     try:
         chain_id = w3.eth.chain_id

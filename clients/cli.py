@@ -205,6 +205,8 @@ def _cancel_onchain(args, signer: Signer) -> int:
                           "intent's origin chain")
     with _client(args) as client:
         intent = client.get(args.id)
+        if intent.id.lower() != args.id.lower():
+            raise ClientError(f"asked for intent {args.id}, the node answered {intent.id}")
         done = cancel_onchain(args.rpc, intent, signer, timeout=args.tx_timeout)
         _emit(args, [f"{done.intent_id} nonce {done.nonce} invalidated on chain {done.chain_id} "
                      f"in {done.tx_hash} (block {done.block_number}); the intent becomes "

@@ -5,6 +5,7 @@ own nonce of the same number) changes nothing; after open there is nothing to ca
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -14,7 +15,7 @@ from web3.exceptions import ContractCustomError
 
 from actors.book import BookCursor, IntentRow
 from chains.evm import ChainEvent
-from clients import IntentStatus, OrbitalClient
+from clients import ClientError, IntentStatus, OrbitalClient, Signer, cancel_onchain
 from clients.cli import main as cli
 from protocol import parse_order_typed_data
 
@@ -74,6 +75,12 @@ def test_onchain_cancel_moves_the_intent_to_cancelled_with_its_transaction(
         # the key must be the user's: nothing is sent for anyone else
         code, _, err = _cancel(node, devnet_info, intent.id, attacker.private_key, monkeypatch, capsys)
         assert code == 2 and "belongs to" in err
+        # a node's answer that does not make the intent's id cannot direct the transaction
+        # elsewhere (another settler, another nonce): refused before any RPC
+        for forged in (dataclasses.replace(intent, origin_settler=attacker.address),
+                       dataclasses.replace(intent, nonce=intent.nonce + 1)):
+            with pytest.raises(ClientError, match="do not make its id"):
+                cancel_onchain("http://127.0.0.1:1", forged, Signer(user.private_key))
         # an endpoint of another chain than the intent's origin: nothing sent
         monkeypatch.setenv("ORBITAL_KEY", user.private_key)
         assert cli(["cancel", "--onchain", intent.id, "--rpc", devnet_info.chains[1].rpc_url,
