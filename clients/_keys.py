@@ -45,6 +45,14 @@ class Signer:
         assert len(sig) == 65 and sig[64] in (27, 28), "eth-account returned an unexpected form"
         return "0x" + sig.hex()
 
+    def sign_transaction(self, tx: Mapping[str, Any]) -> bytes:
+        """The raw signed transaction (for ``eth_sendRawTransaction``): the user's own
+        transactions, such as an on-chain cancel (clients._onchain)."""
+        try:
+            return bytes(self._account.sign_transaction(dict(tx)).raw_transaction)
+        except Exception as exc:  # noqa: BLE001 - transaction fields; the key is not in them
+            raise ClientError(f"cannot sign the transaction: {type(exc).__name__}") from None
+
     def __repr__(self) -> str:
         return f"Signer({self.address})"
 

@@ -5,6 +5,7 @@
   orbital watch  ID... | --user 0x..  [--until assigned]
   orbital list   [--user 0x..] [--status pending] [--limit N]
   orbital cancel ID --key-env ORBITAL_KEY | --keystore FILE
+  orbital cancel --onchain ID --rpc URL (same key options)  [--watch]
   orbital explain ID   (why it has not filled yet, or why it ended; ETA)
 
 Operator commands (run, check-config, tree, nodes, chains, reload, tasks, funding, strategies,
@@ -38,6 +39,7 @@ from ._client import DEFAULT_TARGET, OrbitalClient
 from ._errors import ClientError, OrbitalRpcError
 from ._format import explanation_lines, intent_lines, list_lines, quote_lines, update_line
 from ._keys import Signer, load_key_env, load_keystore
+from ._onchain import cancel_onchain
 from protocol.transport import TlsOptions
 from ._types import IntentStatus
 
@@ -190,10 +192,33 @@ def cmd_explain(args) -> int:
 
 def cmd_cancel(args) -> int:
     signer = _signer(args)
+    if args.onchain:
+        return _cancel_onchain(args, signer)
     with _client(args) as client:
         intent = client.cancel(args.id, signer)
     _emit(args, [f"{intent.id} {intent.status.name}"], intent.to_json())
     return EXIT_OK
+
+
+def _cancel_onchain(args, signer: Signer) -> int:
+    """Burn the order's nonce on its origin settler from the user's key (--rpc: an endpoint
+    of the origin chain); the node's watcher then moves the intent to CANCELLED."""
+    if not args.rpc:
+        raise ClientError("--onchain needs --rpc URL (or ORBITAL_RPC): an RPC endpoint of the "
+                          "intent's origin chain")
+    with _client(args) as client:
+        intent = client.get(args.id)
+        if intent.id.lower() != args.id.lower():
+            raise ClientError(f"asked for intent {args.id}, the node answered {intent.id}")
+        done = cancel_onchain(args.rpc, intent, signer, timeout=args.tx_timeout)
+        _emit(args, [f"{done.intent_id} nonce {done.nonce} invalidated on chain {done.chain_id} "
+                     f"in {done.tx_hash} (block {done.block_number}); the intent becomes "
+                     "CANCELLED when the node's watcher sees it"],
+              {"id": done.intent_id, "tx_hash": done.tx_hash, "block_number": done.block_number,
+               "chain_id": done.chain_id, "contract": done.contract, "nonce": str(done.nonce)})
+        if not args.watch:
+            return EXIT_OK
+        return _follow(client, args, [intent.id], "", IntentStatus.CANCELLED)
 
 
 # ---- parser ------------------------------------------------------------------------
@@ -281,6 +306,16 @@ def add_user_subcommands(sub) -> None:
     p = sub.add_parser("cancel", parents=[common], help="cancel a PENDING/ASSIGNED intent")
     p.add_argument("id")
     _key_options(p)
+    p.add_argument("--onchain", action="store_true", help="burn the order's nonce on the "
+                   "origin settler (invalidateNonce, a transaction from the user's key) so no "
+                   "copy of the signed order can ever be opened")
+    p.add_argument("--rpc", default=os.environ.get("ORBITAL_RPC", ""), metavar="URL",
+                   help="with --onchain: an RPC endpoint of the origin chain (env ORBITAL_RPC)")
+    p.add_argument("--tx-timeout", type=float, default=60.0,
+                   help="with --onchain: seconds to wait for the transaction to be mined")
+    p.add_argument("--watch", action="store_true", help="with --onchain: then follow the "
+                   "intent until CANCELLED")
+    p.add_argument("--watch-timeout", type=float, help="give up watching after this many seconds")
     p.set_defaults(fn=cmd_cancel)
 
 

@@ -32,6 +32,7 @@ CONTRACTS = (
     ("src/PriceFeed.sol", "PriceFeed"),
     ("src/ConstantProductPool.sol", "ConstantProductPool"),
     ("src/permit2/Permit2.sol", "Permit2"),
+    ("src/SimpleWallet.sol", "SimpleWallet"),
 )
 SETTINGS = {
     "optimizer": {"enabled": True, "runs": 200},

@@ -10,10 +10,13 @@
 - :mod:`protocol.logs`: typed records of those events, and the one decoder of indexed rows.
 - :mod:`protocol.evidence`: the evidence rule (which event proves which step of an intent).
 - :mod:`protocol.artifacts`: compiled ABIs and bytecode.
+- :mod:`protocol.erc1271`: how a smart-contract wallet's signature is asked for and read.
 """
 
 from protocol._fast import keccak256, to_checksum_address
 from protocol.artifacts import CONTRACT_NAMES, Artifact, abi, load_artifact
+from protocol.erc1271 import (ERC1271_MAGIC, IS_VALID_SIGNATURE, describe_revert,
+                              is_valid_signature_call, wallet_answer)
 from protocol.erc7683 import (
     CANCEL_ORDER_TYPE,
     CANCEL_ORDER_TYPEHASH,
@@ -82,6 +85,11 @@ from protocol.signatures import (
 )
 
 __all__ = [
+    "ERC1271_MAGIC",
+    "IS_VALID_SIGNATURE",
+    "describe_revert",
+    "is_valid_signature_call",
+    "wallet_answer",
     "keccak256",
     "to_checksum_address",
     "BRIDGE_DEPOSIT_TOPIC",

@@ -17,7 +17,8 @@ from typing import Any
 __all__ = ["ARTIFACTS_DIR", "CONTRACT_NAMES", "Artifact", "abi", "artifacts_dir", "load_artifact"]
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "contracts" / "artifacts"
-CONTRACT_NAMES = ("TestToken", "OrbitalSettler", "Bridge", "PriceFeed", "ConstantProductPool", "Permit2")
+CONTRACT_NAMES = ("TestToken", "OrbitalSettler", "Bridge", "PriceFeed", "ConstantProductPool",
+                  "Permit2", "SimpleWallet")
 
 
 @dataclass(frozen=True)

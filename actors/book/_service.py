@@ -2,7 +2,10 @@
 
 Checks that need no state (size, typed data, config, deadlines, signature) run here, in
 the gRPC worker threads, in parallel; the book only sees orders that are well formed and
-signed by their user, and answers a submission once it is committed. Reads (Get, List,
+signed by their user, and answers a submission once it is committed. A signature that
+does not recover to its user is the user's only if the user is a contract wallet that
+accepts it (ERC-1271): that one question goes to the origin chain, on a worker
+(:mod:`._wallets`), and costs an ``eth_getCode`` for every such submission. Reads (Get, List,
 the first state of Watch) come from the store, not through the book's mailbox.
 
 Every node takes submissions and cancellations, but one book per database commits them:
@@ -20,7 +23,7 @@ import asyncio
 import re
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import grpc
 
@@ -30,8 +33,9 @@ from actors import ADMISSION_PATH, BOOK_PATH
 from actors.admission import CheckOrder, admission_config
 from chains.directory import Directory, intent_chains_of
 from orbital.v1 import intents_pb2, intents_pb2_grpc
-from protocol import (CancelMessage, SignatureError, TypedDataError, parse_order_typed_data,
-                      recover_cancel_signer, recover_order_signer)
+from protocol import (CancelMessage, GaslessOrder, SignatureError, TypedDataError, cancel_digest,
+                      order_digest, parse_order_typed_data, recover_cancel_signer,
+                      recover_order_signer)
 from runtime import (ActorUnavailable, FailedPrecondition, InvalidArgument, LeaseLost, NotFound,
                      OrbitalError, RateLimiter, ResourceExhausted, Unauthenticated, Unavailable)
 from runtime.grpc import (Forwarder, Outbox, Relayed, decode_token, encode_token, filters_digest,
@@ -49,6 +53,7 @@ from ._proto import intent_pb, status_from_pb, update_pb
 from ._tally import SubmissionTally
 from ._validate import check_order
 from ._views import TERMINAL, IntentUpdateView, IntentView, Status
+from ._wallets import WalletSignatures
 
 __all__ = ["IntentServicer", "intent_service", "DEFAULT_PAGE", "MAX_PAGE"]
 
@@ -78,6 +83,18 @@ def _address(value: str, field: str) -> str:
     return fields.address(value, field, allow_zero=True)
 
 
+@dataclass(frozen=True)
+class _AskWallet:
+    """A verified order whose signature does not recover to its user: it is the user's only
+    if the user is a contract wallet that says so (ERC-1271, ._wallets) for ``digest``, the
+    EIP-712 digest the signature was checked against (each signing form has its own);
+    ``refusal`` is the answer when the user has no code."""
+
+    submit: Submit
+    digest: bytes
+    refusal: Unauthenticated
+
+
 class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
     def __init__(self, node) -> None:
         self.node = node
@@ -86,6 +103,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         self._limits: tuple[IntentsConfig, RateLimiter, RateLimiter] | None = None
         self._elsewhere_until = 0.0
         self.tally = SubmissionTally(node)
+        self.wallets = WalletSignatures(node)
         self._forwards = node.metrics.counter(
             "orbital_intents_forwarded_total", "calls this node forwarded to the node whose "
             "book holds lease book, by method and the status they ended with",
@@ -129,8 +147,9 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
                                     f"submissions/s, burst {cfg.submit_rate.burst} "
                                     f"(intents.submit_rate); retry in {wait:.1f}s")
 
-    def _verify(self, req) -> Submit:
-        """Everything but the book: size, typed data, config, deadlines, signature."""
+    def _verify(self, req) -> Submit | _AskWallet:
+        """Everything but the book: size, typed data, config, deadlines, signature (a
+        signature that does not recover to the user: for the user's wallet to judge)."""
         cfg = self._cfg()
         size = len(req.typed_data.encode())
         if size > cfg.max_typed_data_bytes:
@@ -146,16 +165,33 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             field = exc.field if exc.field.startswith("typed_data") else f"typed_data.{exc.field}"
             raise InvalidArgument(f"{field}: {exc.reason}", field=field) from None
         check_order(order, self._directory(), cfg, time.time())
+        submit = Submit(order, req.typed_data, signature, "0x" + order.order_id.hex())
         try:
             # The parsed order hashed by hand and recovered with coincurve (protocol.signatures;
             # property-tested against eth-account's walk of the typed data).
             signer = recover_order_signer(order, signature)
         except SignatureError as exc:
-            raise Unauthenticated(str(exc), field="signature") from None
+            return _AskWallet(submit, order_digest(order),
+                              Unauthenticated(str(exc), field="signature"))
         if signer != order.user:
-            raise Unauthenticated(f"the signature is by {signer}, not by the order's user "
-                                  f"{order.user}", field="signature")
-        return Submit(order, req.typed_data, signature, "0x" + order.order_id.hex())
+            return _AskWallet(submit, order_digest(order), Unauthenticated(
+                f"the signature is by {signer}, not by the order's user {order.user}",
+                field="signature"))
+        return submit
+
+    async def _authenticate(self, checked: Submit | _AskWallet) -> Submit:
+        """The submit, once its signature is the user's: at once for an EOA's own signature,
+        else by the user's contract wallet on the origin chain (one eth_call, on a worker)."""
+        if isinstance(checked, Submit):
+            return checked
+        o: GaslessOrder = checked.submit.order
+        await self.node.grpc.call(self.wallets.verify, self._origin_name(o.origin_chain_id),
+                                  o.user, checked.digest,
+                                  bytes.fromhex(checked.submit.signature[2:]), checked.refusal)
+        return checked.submit
+
+    def _origin_name(self, chain_id: int) -> str:
+        return self._directory().chain_by_id(chain_id).name
 
     async def _check_on_chain(self, submit: Submit) -> Submit:
         """Refuse an order its origin chain would not let be opened now (balance, allowance,
@@ -202,7 +238,9 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         self._rate_limit(context, trusted=await self._trusted(context))
         if self._book_elsewhere(context):
             return await self._forward("SubmitIntent", request, intents_pb2.Intent, context), False
-        submit = self._verify(request)   # CPU only (~0.1 ms): a thread hop would cost more
+        # CPU only (~0.1 ms): a thread hop would cost more; a contract wallet's answer is an
+        # eth_call, on a worker
+        submit = await self._authenticate(self._verify(request))
         submit = await self._check_on_chain(submit)
         try:
             return intent_pb(await self.node.registry.ask_async(BOOK_PATH, submit, _ASK_TIMEOUT)), True
@@ -246,7 +284,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
             self._forwards.labels(method, code).inc()
 
     # ---- SubmitIntents ---------------------------------------------------------------
-    def _verify_all(self, req) -> list[Submit | OrbitalError]:
+    def _verify_all(self, req) -> list[Submit | _AskWallet | OrbitalError]:
         """Each order checked as SubmitIntent checks it; a refused one is its typed error."""
         cfg = self._cfg()
         n = len(req.orders)
@@ -256,7 +294,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         if n > cfg.max_batch:
             raise InvalidArgument(f"{n} orders in one call; the limit is {cfg.max_batch} "
                                   "(intents.max_batch): split the batch", field="orders")
-        out: list[Submit | OrbitalError] = []
+        out: list[Submit | _AskWallet | OrbitalError] = []
         for order in req.orders:
             try:
                 out.append(self._verify(order))
@@ -288,13 +326,13 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
                                        intents_pb2.SubmitIntentsResponse, context), False
         verified = await self.node.grpc.call(self._verify_all, request)
 
-        async def on_chain(c: Submit | OrbitalError) -> Submit | OrbitalError:
-            if isinstance(c, Submit):
-                try:
-                    return await self._check_on_chain(c)
-                except OrbitalError as exc:
-                    return exc
-            return c
+        async def on_chain(c: Submit | _AskWallet | OrbitalError) -> Submit | OrbitalError:
+            if isinstance(c, OrbitalError):
+                return c
+            try:
+                return await self._check_on_chain(await self._authenticate(c))
+            except OrbitalError as exc:
+                return exc
         # checked together: admission reads them in one batch per chain
         checked = await asyncio.gather(*(on_chain(c) for c in verified))
         submits = tuple(c for c in checked if isinstance(c, Submit))
@@ -374,15 +412,20 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
                                      "ASSIGNED intents can be cancelled")
         cancel = CancelMessage(view.origin_chain_id, view.origin_settler, bytes.fromhex(oid[2:]),
                                view.nonce)
+        refusal: Unauthenticated | None = None
         try:
             signer = recover_cancel_signer(cancel, signature)
         except SignatureError as exc:
-            raise Unauthenticated(str(exc), field="signature") from None
-        if signer != view.user:
-            raise Unauthenticated(f"the cancellation is signed by {signer}, not by the intent's "
-                                  f"user {view.user} (sign CancelOrder, docs/erc7683.md)",
-                                  field="signature")
-        return Cancel(oid, signer)
+            refusal = Unauthenticated(str(exc), field="signature")
+        else:
+            if signer != view.user:
+                refusal = Unauthenticated(
+                    f"the cancellation is signed by {signer}, not by the intent's user "
+                    f"{view.user} (sign CancelOrder, docs/erc7683.md)", field="signature")
+        if refusal is not None:   # a contract wallet's cancellation: its own answer (ERC-1271)
+            self.wallets.verify(self._origin_name(view.origin_chain_id), view.user,
+                                cancel_digest(cancel), bytes.fromhex(signature[2:]), refusal)
+        return Cancel(oid, view.user)
 
     @unary("IntentService/CancelIntent")
     async def CancelIntent(self, request, context):

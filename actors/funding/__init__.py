@@ -7,14 +7,16 @@ Each keeps one account's balance of one asset (native or an ERC-20 of ``chains``
 previous one) is recorded, then signed by the source signer and sent through
 :class:`chains.evm.txsend.TxSender` (nonces, EIP-1559 fees, stuck-transaction
 replacement, reconciliation), or on a Solana chain (SOL or an SPL token) signed by a
-Solana keypair and sent through :class:`chains.solana.SolanaTxSender` (``_solana``). A
-crash at any point never pays one need twice; caps and the source's balance raise alerts.
+Solana keypair and sent through :class:`chains.solana.SolanaTxSender` (``_solana``). With ``spender``
+(``_allowance``), an account keeps the owner's ERC-20 allowance to the settler or Permit2
+instead, approved by the owner's own key under the same rules. A crash at any point never
+pays one need twice; caps and the source's balance raise alerts.
 ``AdminService/ListFundingAccounts`` lists them.
 See docs/funding.md.
 
 Layout: ``_config`` the ``funding:`` section; ``_models`` its tables (migrations
 ``0500_funding``, ``0510_funding_solana``); ``_messages`` what the actor answers;
-``_actor`` the actor; ``_solana`` its Solana variant; ``_admin`` the admin method.
+``_actor`` the actor; ``_solana`` its Solana variant; ``_allowance`` the allowance variant; ``_admin`` the admin method.
 ``install`` is the kind's entry point (``node.build_app``).
 """
 
@@ -29,9 +31,10 @@ from runtime import ChildSpec
 from runtime.config import App
 
 from ._actor import FundingAccount, load_signer
+from ._allowance import AllowanceAccount
 from ._admin import list_funding_accounts
-from ._config import (NATIVE, AccountConfig, AccountSpec, FundingConfig, SolanaToken,
-                      SourceConfig, funding_chains, resolve)
+from ._config import (NATIVE, PERMIT2, AccountConfig, AccountSpec, FundingConfig,
+                      SolanaToken, SourceConfig, funding_chains, resolve)
 from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status, TopUpView)
 from ._models import MIGRATION, MIGRATIONS, AccountRow, TopUpRow
 from ._solana import SolanaFundingAccount, load_solana_signer
@@ -40,7 +43,7 @@ __all__ = ["install", "FundingAccount", "FundingConfig", "AccountConfig", "Sourc
            "AccountSpec", "FundingStatus", "TopUpView", "Poll", "Status", "TopUpRow",
            "AccountRow", "MIGRATION", "ALERT_CAP", "ALERT_SOURCE", "NATIVE", "resolve",
            "load_signer", "list_funding_accounts", "MIGRATIONS", "SolanaFundingAccount",
-           "SolanaToken", "load_solana_signer", "funding_chains"]
+           "SolanaToken", "load_solana_signer", "funding_chains", "AllowanceAccount", "PERMIT2"]
 
 log = logging.getLogger("orbital.funding")
 
@@ -66,6 +69,7 @@ def install(app: App) -> None:
                          "source.keypair or source.keypair_file)", name,
                          extra={"account": name})
                 continue
-            actor = SolanaFundingAccount if spec.kind == SOLANA else FundingAccount
+            actor = (SolanaFundingAccount if spec.kind == SOLANA
+                     else AllowanceAccount if spec.spender else FundingAccount)
             out.append(ChildSpec(name, actor, spec))
         return out

@@ -331,14 +331,17 @@ class FundingAccount(Actor):
                                       f"{self.spec.asset}, below low_balance "
                                       f"{self.spec.source_low}")
 
-    def _send(self, need: TopUpRow) -> None:
+    def _transaction(self, need: TopUpRow) -> tuple[str, bytes, int]:
+        """(to, data, value) of the transaction that meets ``need``: a transfer of its
+        amount from the source (an allowance account approves instead: ._allowance)."""
         spec = self.spec
         if spec.token is None:
-            to, data, value = spec.config.address, b"", need.amount
-        else:
-            to, value = spec.token.address, 0
-            data = _TRANSFER + abi_encode(["address", "uint256"],
-                                          [spec.config.address, need.amount])
+            return spec.config.address, b"", need.amount
+        return spec.token.address, _TRANSFER + abi_encode(
+            ["address", "uint256"], [spec.config.address, need.amount]), 0
+
+    def _send(self, need: TopUpRow) -> None:
+        to, data, value = self._transaction(need)
         try:
             row = self.sender.submit(to, data, value, None, need.reference, purpose="top-up")
         except RpcError as exc:     # the gas estimate reverted: nothing was signed

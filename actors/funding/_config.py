@@ -10,6 +10,12 @@ watch one balance). The source signer is never inline: ``source.key`` is a
 environment. An account without a key is not started (logged by the provider), so a node
 without the treasury key still runs everything else.
 
+An **allowance account** (``spender`` set) keeps an ERC-20 allowance instead of a balance:
+``address`` is the owner (the operator's or a solver's inventory), ``spender`` the settler
+of the chain (``settler``), Permit2 (``permit2``, :data:`PERMIT2`) or an address, and the
+source signer is the owner's own key (only the owner can approve). The amounts bound the
+allowance the same way (min, target, per top-up, daily cap of increases).
+
 A Solana account (its ``chain`` is a ``kind: solana`` chain) has a base58 ``address``, an
 asset that is ``native`` (SOL, 9 decimals) or a token symbol/mint of that chain, and a
 Solana source: ``source.keypair`` (base58 of the 64-byte keypair, from the environment) or
@@ -24,6 +30,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple, Optional
 
+from eth_account import Account
+from eth_utils import to_checksum_address
+
 from chains.evm.config import ChainConfig, chains_of
 from chains.directory import Directory, TokenRef, UnknownName
 from chains.evm.signer import SignerConfig, to_units
@@ -33,10 +42,12 @@ from protocol.accounts import EVM, SOLANA, ChainKind, parse_account
 from runtime.config import Secret, opt
 
 __all__ = ["SourceConfig", "AccountConfig", "FundingConfig", "AccountSpec", "SolanaToken",
-           "NATIVE", "SOL_DECIMALS", "resolve", "funding_chains"]
+           "NATIVE", "SOL_DECIMALS", "PERMIT2", "resolve", "funding_chains", "source_address"]
 
 NATIVE = "native"
 SOL_DECIMALS = 9                # lamports per SOL: 10**9
+# Permit2's canonical address (the same on every EVM chain): ``spender: permit2``.
+PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
 _AMOUNT = r"\d{1,40}(\.\d{1,77})?"
 _NAME = r"[a-z0-9][a-z0-9_\-]{0,62}"
 
@@ -91,6 +102,10 @@ class AccountConfig:
                           doc="seconds after a top-up before the next one may start")
     poll_interval: float = opt(15.0, min=0.01, max=3600, doc="seconds between balance checks")
     source: SourceConfig = opt(factory=SourceConfig)
+    spender: str = opt("", pattern=r"(settler|permit2|0x[0-9a-fA-F]{40})?",
+                       doc="keep address's ERC-20 allowance to this spender (settler: the "
+                           "chain's settler, permit2, or an address) instead of its balance; "
+                           "the source is then address's own key")
 
     def check(self) -> None:
         if Decimal(self.target_balance) < Decimal(self.min_balance):
@@ -131,11 +146,15 @@ class AccountSpec:
     kind: ChainKind = EVM
     spl: SolanaToken | None = None     # Solana: the SPL token (None: SOL)
     commitment: str = "confirmed"      # Solana: the chain's commitment (balance reads)
+    spender: str = ""                  # an allowance account: the spender's address
 
     @property
     def asset(self) -> str:
+        """What is kept: ``native``, a token symbol, or ``<symbol> allowance``."""
         if self.spl is not None:
             return self.spl.symbol
+        if self.spender and self.token is not None:
+            return f"{self.token.symbol} allowance"
         return self.token.symbol if self.token else NATIVE
 
     @property
@@ -161,10 +180,11 @@ class FundingConfig:
             spec = resolve(self, name, chains)      # raises ValueError with the reason
             address = spec.config.address
             key = (spec.chain_name, address.lower() if spec.kind == EVM else address,
-                   spec.asset)
+                   spec.asset, spec.spender.lower())
             if key in seen:
+                to = f" to {spec.spender}" if spec.spender else ""
                 raise ValueError(f"accounts.{name}: the same balance as accounts."
-                                 f"{seen[key]} ({spec.asset} of {spec.config.address} on "
+                                 f"{seen[key]} ({spec.asset}{to} of {spec.config.address} on "
                                  f"{spec.chain_name}); two actors would fund it twice")
             seen[key] = name
 
@@ -211,6 +231,45 @@ def _address(name: str, cfg: AccountConfig, kind: ChainKind) -> None:
     if kind == EVM and cfg.source.solana:
         raise ValueError(f"accounts.{name}.source: {cfg.chain} is an EVM chain: the source is "
                          "source.key or source.keystore, not a Solana keypair")
+    if kind == SOLANA and cfg.spender:
+        raise ValueError(f"accounts.{name}.spender: allowances are ERC-20's: {cfg.chain} is a "
+                         "Solana chain")
+
+
+def source_address(source: SourceConfig) -> str | None:
+    """The source signer's address when the config alone says it (a key, or a remote
+    signer's ``address``); None for a keystore (known once decrypted, at the actor's start)."""
+    if source.remote:
+        return source.address
+    if source.key:
+        try:
+            return Account.from_key(str(source.key)).address
+        except Exception:  # noqa: BLE001 - the message could quote the key
+            raise ValueError("source.key is not a valid private key") from None
+    return None
+
+
+def _spender(name: str, cfg: AccountConfig, chain: ChainConfig, token: TokenRef | None) -> str:
+    """The resolved spender of an allowance account ("" for a balance account)."""
+    if not cfg.spender:
+        return ""
+    if token is None:
+        raise ValueError(f"accounts.{name}.spender: an allowance is of an ERC-20: set asset "
+                         "to a token of the chain, not native")
+    if cfg.spender == "settler":
+        if not chain.contracts.settler:
+            raise ValueError(f"accounts.{name}.spender: chains.{cfg.chain} has no "
+                             "contracts.settler")
+        spender = chain.contracts.settler
+    else:
+        spender = PERMIT2 if cfg.spender == "permit2" else cfg.spender
+    if int(spender, 16) == 0:
+        raise ValueError(f"accounts.{name}.spender: the zero address")
+    owner = source_address(cfg.source)
+    if owner is not None and owner.lower() != cfg.address.lower():
+        raise ValueError(f"accounts.{name}.source: an allowance is approved by its owner: the "
+                         f"source must be the key of address {cfg.address}, not of {owner}")
+    return to_checksum_address(spender)
 
 
 def _resolve_solana(section: FundingConfig, name: str, chain_name: str,
@@ -247,8 +306,10 @@ def resolve(section: FundingConfig, name: str,
     except UnknownName as exc:
         raise ValueError(f"accounts.{name}: {exc}") from None
     _address(name, cfg, EVM)
+    spender = _spender(name, cfg, evm[chain.name], token)
     decimals = token.decimals if token else 18
     return AccountSpec(name=name, config=cfg, chain_name=chain.name, chain_id=chain.chain_id,
+                       spender=spender,
                        rpc=tuple(evm[chain.name].rpc),
                        rpc_backoff_max=evm[chain.name].rpc_backoff_max,
                        token=token, decimals=decimals, tx=section.tx,

@@ -11,6 +11,7 @@ import {
 } from "./interfaces/IERC7683.sol";
 import {OrbitalOrder32, FillData, OrbitalTypes} from "./OrbitalTypes.sol";
 import {ECDSA} from "./lib/ECDSA.sol";
+import {SignatureChecker} from "./lib/SignatureChecker.sol";
 import {SafeTransfer} from "./lib/SafeTransfer.sol";
 import {Admin} from "./lib/Admin.sol";
 import {Permit2Witness} from "./permit2/Permit2Witness.sol";
@@ -222,7 +223,7 @@ abstract contract OriginSettler is IOriginSettler, Admin {
             return;
         }
         bytes32 digest = ECDSA.typedDataDigest(DOMAIN_SEPARATOR(), OrbitalTypes.hashGaslessOrder(order, o, wide));
-        address signer = ECDSA.recover(digest, signature);
+        address signer = SignatureChecker.signerFor(order.user, digest, signature); // EOA or ERC-1271
         if (signer != order.user) revert InvalidSigner(signer, order.user);
         _open(order.user, order.nonce, order.openDeadline, order.fillDeadline, o, wide, _filler(originFillerData));
     }
