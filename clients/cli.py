@@ -6,6 +6,8 @@
   orbital list   [--user 0x..] [--status pending] [--limit N]
   orbital cancel ID --key-env ORBITAL_KEY | --keystore FILE
   orbital cancel --onchain ID --rpc URL (same key options)  [--watch]
+                 (burns the nonce: the settler's invalidateNonce, or Permit2's
+                  invalidateUnorderedNonces for a Permit2-form order)
   orbital explain ID   (why it has not filled yet, or why it ended; ETA)
 
 Operator commands (run, check-config, tree, nodes, chains, reload, tasks, funding, strategies,
@@ -201,8 +203,10 @@ def cmd_cancel(args) -> int:
 
 
 def _cancel_onchain(args, signer: Signer) -> int:
-    """Burn the order's nonce on its origin settler from the user's key (--rpc: an endpoint
-    of the origin chain); the node's watcher then moves the intent to CANCELLED."""
+    """Burn the order's nonce on chain from the user's key (--rpc: an endpoint of the origin
+    chain): the origin settler's ``invalidateNonce``, or for an order signed in the Permit2
+    form Permit2's ``invalidateUnorderedNonces``; the node's watcher then moves the intent
+    to CANCELLED."""
     if not args.rpc:
         raise ClientError("--onchain needs --rpc URL (or ORBITAL_RPC): an RPC endpoint of the "
                           "intent's origin chain")
@@ -211,11 +215,17 @@ def _cancel_onchain(args, signer: Signer) -> int:
         if intent.id.lower() != args.id.lower():
             raise ClientError(f"asked for intent {args.id}, the node answered {intent.id}")
         done = cancel_onchain(args.rpc, intent, signer, timeout=args.tx_timeout)
-        _emit(args, [f"{done.intent_id} nonce {done.nonce} invalidated on chain {done.chain_id} "
-                     f"in {done.tx_hash} (block {done.block_number}); the intent becomes "
-                     "CANCELLED when the node's watcher sees it"],
-              {"id": done.intent_id, "tx_hash": done.tx_hash, "block_number": done.block_number,
-               "chain_id": done.chain_id, "contract": done.contract, "nonce": str(done.nonce)})
+        what = (f"Permit2 nonce {done.nonce} (word {done.word}, mask {done.mask:#x})"
+                if done.word is not None and done.mask is not None else f"nonce {done.nonce}")
+        doc = {"id": done.intent_id, "tx_hash": done.tx_hash, "block_number": done.block_number,
+               "chain_id": done.chain_id, "contract": done.contract, "method": done.method,
+               "nonce": str(done.nonce)}
+        if done.word is not None and done.mask is not None:
+            doc |= {"word": str(done.word), "mask": str(done.mask)}
+        _emit(args, [f"{done.intent_id} {what} invalidated on chain {done.chain_id} "
+                     f"({done.method} of {done.contract}) in {done.tx_hash} (block "
+                     f"{done.block_number}); the intent becomes CANCELLED when the node's "
+                     "watcher sees it"], doc)
         if not args.watch:
             return EXIT_OK
         return _follow(client, args, [intent.id], "", IntentStatus.CANCELLED)
@@ -306,9 +316,13 @@ def add_user_subcommands(sub) -> None:
     p = sub.add_parser("cancel", parents=[common], help="cancel a PENDING/ASSIGNED intent")
     p.add_argument("id")
     _key_options(p)
-    p.add_argument("--onchain", action="store_true", help="burn the order's nonce on the "
-                   "origin settler (invalidateNonce, a transaction from the user's key) so no "
-                   "copy of the signed order can ever be opened")
+    p.add_argument("--onchain", action="store_true", help="burn the order's nonce on chain "
+                   "with a transaction from the user's key, so no copy of the signed order can "
+                   "ever be opened: the origin settler's invalidateNonce, or for an order "
+                   "signed in the Permit2 form (source permit2, as the node reports it) "
+                   "Permit2's invalidateUnorderedNonces(nonce >> 8, 1 << (nonce & 0xff)); "
+                   "refused, nothing sent, if the nonce is already used on the settler or "
+                   "in Permit2's bitmap")
     p.add_argument("--rpc", default=os.environ.get("ORBITAL_RPC", ""), metavar="URL",
                    help="with --onchain: an RPC endpoint of the origin chain (env ORBITAL_RPC)")
     p.add_argument("--tx-timeout", type=float, default=60.0,

@@ -66,6 +66,7 @@ from protocol.events import (
     OPEN_TOPIC,
     REFUNDED_TOPIC,
     SETTLED_TOPIC,
+    UNORDERED_NONCE_INVALIDATION_TOPIC,
     EventSpec,
     decode_log,
 )
@@ -126,6 +127,7 @@ __all__ = [
     "REFUNDED_TOPIC",
     "SECP256K1_HALF_ORDER",
     "SETTLED_TOPIC",
+    "UNORDERED_NONCE_INVALIDATION_TOPIC",
     "Artifact",
     "CancelMessage",
     "EventSpec",

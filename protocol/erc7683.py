@@ -36,6 +36,7 @@ from protocol.events import (
     REFUNDED_TOPIC,
     RESOLVED_ORDER_TYPE,
     SETTLED_TOPIC,
+    UNORDERED_NONCE_INVALIDATION_TOPIC,
 )
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "ORDER_TYPES_BY_KIND",
     "REFUNDED_TOPIC",
     "SETTLED_TOPIC",
+    "UNORDERED_NONCE_INVALIDATION_TOPIC",
     "FillData",
     "FillInstruction",
     "GaslessOrder",

@@ -39,6 +39,8 @@ __all__ = [
     "RESOLVED_ORDER_TYPE",
     "SETTLED",
     "SETTLED_TOPIC",
+    "UNORDERED_NONCE_INVALIDATION",
+    "UNORDERED_NONCE_INVALIDATION_TOPIC",
     "EventSpec",
     "decode_log",
 ]
@@ -122,6 +124,12 @@ BRIDGE_RELEASE = EventSpec(
     (("depositId", "bytes32", True), ("recipient", "address", True), ("token", "address", False),
      ("amount", "uint256", False), ("originChainId", "uint256", False)),
 )
+# Permit2 (canonical, 0x000000000022D473030F116dDEE9F6B43aC78BA3): the user burnt Permit2
+# nonces, ``mask`` of word ``word`` of its unordered nonce bitmap (invalidateUnorderedNonces).
+UNORDERED_NONCE_INVALIDATION = EventSpec(
+    "UnorderedNonceInvalidation",
+    (("owner", "address", True), ("word", "uint256", False), ("mask", "uint256", False)),
+)
 # PriceFeed (Chainlink's event).
 ANSWER_UPDATED = EventSpec(
     "AnswerUpdated", (("current", "int256", True), ("roundId", "uint256", True), ("updatedAt", "uint256", False))
@@ -129,6 +137,7 @@ ANSWER_UPDATED = EventSpec(
 
 EVENTS: tuple[EventSpec, ...] = (
     OPEN, FILLED, SETTLED, REFUNDED, NONCE_INVALIDATED, BRIDGE_DEPOSIT, BRIDGE_RELEASE, ANSWER_UPDATED,
+    UNORDERED_NONCE_INVALIDATION,
 )
 EVENTS_BY_TOPIC: dict[str, EventSpec] = {e.topic: e for e in EVENTS}
 
@@ -140,6 +149,7 @@ NONCE_INVALIDATED_TOPIC = NONCE_INVALIDATED.topic
 BRIDGE_DEPOSIT_TOPIC = BRIDGE_DEPOSIT.topic
 BRIDGE_RELEASE_TOPIC = BRIDGE_RELEASE.topic
 ANSWER_UPDATED_TOPIC = ANSWER_UPDATED.topic
+UNORDERED_NONCE_INVALIDATION_TOPIC = UNORDERED_NONCE_INVALIDATION.topic
 
 
 def decode_log(log: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:

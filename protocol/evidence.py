@@ -32,7 +32,15 @@ What proves what (docs/attester.md, "The evidence rule"):
   order is the fill (:func:`first_proving`), a later one is a gift, not a second fill.
 - **Settle** / **Refund**: emitted by the origin settler on the origin chain for the order
   id, moving the escrowed input token and amount (to the filler, back to the user).
-- **NonceInvalidated**: the origin settler, the intent's user and nonce (gasless only).
+- **NonceInvalidated**: the origin settler, the intent's user and nonce (gasless only). The
+  settler checks its ``usedNonces`` in ``openFor`` for both signing forms, so this cancels
+  an order signed in either form.
+- **UnorderedNonceInvalidation** (Permit2's): emitted by Permit2 (its canonical address) on
+  the origin chain, ``owner`` the intent's user, ``word`` the nonce's word (``nonce >> 8``)
+  and bit ``nonce & 0xff`` set in ``mask``; only for an order signed in the Permit2 form
+  (``Terms.permit2``): the Orbital form's ``openFor`` never reads Permit2's bitmap, so a
+  Permit2 invalidation does not stop it. One mask can burn several nonces of one word, so
+  one event can cancel several intents of its owner.
 
 Anything else (another chain, another contract, another order id) is ``UNRELATED``: not
 evidence about this intent at all.
@@ -48,8 +56,9 @@ from typing import Union
 from protocol._fast import to_checksum_address
 from protocol.accounts import (EVM, SOLANA, ChainKind, account_to_bytes32, bytes32_to_account,
                                is_evm_address, parse_account)
-from protocol.erc7683 import FillData, GaslessOrder, ResolvedOrder
-from protocol.logs import EventRecord, Filled, NonceInvalidated, Open, Refunded, Settled
+from protocol.erc7683 import PERMIT2_ADDRESS, FillData, GaslessOrder, ResolvedOrder
+from protocol.logs import (EventRecord, Filled, NonceInvalidated, Open, Refunded, Settled,
+                           UnorderedNonceInvalidation)
 from protocol.solana import associated_token_address
 
 __all__ = ["Escrow", "Evidence", "Finding", "Located", "SplTransfer", "Step", "Terms", "Verdict",
@@ -142,6 +151,7 @@ class Terms:
     open_deadline: int
     fill_deadline: int
     destination_kind: ChainKind = EVM
+    permit2: bool = False
 
     @property
     def fill_data(self) -> FillData:
@@ -170,7 +180,7 @@ class Terms:
         return cls(order.order_id, order.user, order.nonce, order.origin_chain_id,
                    order.origin_settler, o.destination_chain_id, settler, o.input_token,
                    o.input_amount, o.output_token, o.output_amount, o.recipient,
-                   order.open_deadline, order.fill_deadline, kind)
+                   order.open_deadline, order.fill_deadline, kind, order.permit2)
 
     @classmethod
     def from_open(cls, seen: Located, destination_kind: ChainKind = EVM) -> Terms:
@@ -279,6 +289,8 @@ def judge(terms: Terms, seen: Located, *, awarded: int = 0) -> Verdict:
         return _release(terms, seen, ev)
     if isinstance(ev, NonceInvalidated):
         return _nonce(terms, seen, ev)
+    if isinstance(ev, UnorderedNonceInvalidation):
+        return _permit2_nonce(terms, seen, ev)
     return Verdict(Finding.UNRELATED, None, (f"{type(ev).__name__} is not an intent event",))
 
 
@@ -442,6 +454,22 @@ def _nonce(terms: Terms, seen: Located, ev: NonceInvalidated) -> Verdict:
     if terms.nonce is None or not _same(ev.user, terms.user) or ev.nonce != terms.nonce:
         return Verdict(Finding.UNRELATED, Step.NONCE_INVALIDATED,
                        (f"nonce {ev.nonce} of {ev.user}, not this order's",))
+    return Verdict(Finding.PROVES, Step.NONCE_INVALIDATED)
+
+
+def _permit2_nonce(terms: Terms, seen: Located, ev: UnorderedNonceInvalidation) -> Verdict:
+    gone = _where(terms, seen, Step.NONCE_INVALIDATED, terms.origin_chain_id, PERMIT2_ADDRESS,
+                  "origin (Permit2)")
+    if gone is not None:
+        return gone
+    if not terms.permit2:
+        return Verdict(Finding.UNRELATED, Step.NONCE_INVALIDATED,
+                       ("a Permit2 invalidation does not cancel an order signed in the Orbital "
+                        "form (its openFor never reads Permit2's bitmap)",))
+    if terms.nonce is None or not _same(ev.owner, terms.user) or not ev.covers(terms.nonce):
+        return Verdict(Finding.UNRELATED, Step.NONCE_INVALIDATED,
+                       (f"Permit2 word {ev.word} mask {ev.mask:#x} of {ev.owner}, not this "
+                        "order's nonce",))
     return Verdict(Finding.PROVES, Step.NONCE_INVALIDATED)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "Open",
     "Refunded",
     "Settled",
+    "UnorderedNonceInvalidation",
     "from_json",
     "record",
 ]
@@ -111,12 +112,28 @@ class AnswerUpdated:
     updated_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class UnorderedNonceInvalidation:
+    """Permit2's ``UnorderedNonceInvalidation(owner, word, mask)``: ``owner`` burnt the
+    nonces whose bits are set in ``mask`` of its bitmap word ``word`` (nonce ``n`` is bit
+    ``n & 0xff`` of word ``n >> 8``)."""
+
+    owner: str
+    word: int
+    mask: int
+
+    def covers(self, nonce: int) -> bool:
+        """Whether nonce ``nonce`` is one of the nonces this invalidation burnt."""
+        return nonce >> 8 == self.word and (self.mask >> (nonce & 0xFF)) & 1 == 1
+
+
 EventRecord = Union[Open, Filled, Settled, Refunded, NonceInvalidated, BridgeDeposit,
-                    BridgeRelease, AnswerUpdated]
+                    BridgeRelease, AnswerUpdated, UnorderedNonceInvalidation]
 
 _CLASSES: dict[str, type] = {c.__name__: c for c in (Open, Filled, Settled, Refunded,
                                                       NonceInvalidated, BridgeDeposit,
-                                                      BridgeRelease, AnswerUpdated)}
+                                                      BridgeRelease, AnswerUpdated,
+                                                      UnorderedNonceInvalidation)}
 _SPECS: dict[str, EventSpec] = {e.name: e for e in EVENTS}
 assert set(_CLASSES) == set(_SPECS), "every indexed event has a record class"
 

@@ -14,7 +14,8 @@ module turns its verdict into the book's transition (docs/intents.md, "Chain evi
   the winning bid, a **shortfall**. A ``Filled`` of the intent's id with other originData
   is a **foreign fill**: a history entry (status unchanged), never settled.
 - ``Settled`` -> SETTLED; ``Refunded`` -> REFUNDED; ``NonceInvalidated`` of the user's
-  nonce: PENDING/ASSIGNED -> CANCELLED.
+  nonce (either signing form), or Permit2's ``UnorderedNonceInvalidation`` covering the
+  nonce of an order signed in the Permit2 form: PENDING/ASSIGNED -> CANCELLED.
 
 An unknown order id's ``Open`` is an order opened on chain directly: it becomes a new
 intent with the terms of its own event (:func:`onchain_intent_fields`).
@@ -27,9 +28,9 @@ from typing import Any
 
 from protocol.accounts import EVM, ChainKind
 from protocol.evidence import Finding, Located, SplTransfer, Step, Terms, judge
-from protocol.logs import Filled, Settled
+from protocol.logs import Filled, Settled, UnorderedNonceInvalidation
 
-from ._views import IntentView, Status
+from ._views import PERMIT2_SOURCE, IntentView, Status
 
 __all__ = ["Decision", "decide", "intent_terms", "onchain_intent_fields", "FINDINGS",
            "CONFLICTING_OPEN", "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE"]
@@ -61,12 +62,14 @@ def intent_terms(intent: Any, destination_settler: str,
                  destination_kind: ChainKind = EVM) -> Terms:
     """The :class:`~protocol.evidence.Terms` of a book intent (an ``IntentView`` or an
     ``IntentRow``: same field names), filled at ``destination_settler`` on a chain of
-    ``destination_kind`` (Solana: the Memo program; output token and recipient in base58)."""
+    ``destination_kind`` (Solana: the Memo program; output token and recipient in base58).
+    ``permit2``: its source is ``permit2`` (signed in the Permit2 form)."""
     return Terms(bytes.fromhex(intent.id[2:]), intent.user, intent.nonce,
                  intent.origin_chain_id, intent.origin_settler, intent.destination_chain_id,
                  destination_settler, intent.input_token, int(intent.input_amount),
                  intent.output_token, int(intent.min_output), intent.recipient,
-                 int(intent.open_deadline), int(intent.fill_deadline), destination_kind)
+                 int(intent.open_deadline), int(intent.fill_deadline), destination_kind,
+                 intent.source == PERMIT2_SOURCE)
 
 
 def onchain_intent_fields(seen: Located, origin_chain: str, destination_chain: str) -> dict[str, Any]:
@@ -146,7 +149,12 @@ def decide(view: IntentView, terms: Terms, seen: Located, tx_hash: str, chain: s
             return Decision(Status.REFUNDED, "fillDeadline passed; escrow returned to the user")
         return Decision(ignored=f"Refunded seen while {status.value}")
     if step is Step.NONCE_INVALIDATED:
+        ev = seen.event
+        name = type(ev).__name__
         if status in (Status.PENDING, Status.ASSIGNED):
+            if isinstance(ev, UnorderedNonceInvalidation):
+                return Decision(Status.CANCELLED, "nonce invalidated on chain by the user on "
+                                f"Permit2 (word {ev.word}, mask {ev.mask:#x})")
             return Decision(Status.CANCELLED, "nonce invalidated on chain by the user")
-        return Decision(ignored=f"NonceInvalidated seen while {status.value}")
+        return Decision(ignored=f"{name} seen while {status.value}")
     return Decision(ignored=verdict.why or "not an intent event")

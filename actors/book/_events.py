@@ -30,7 +30,7 @@ from chains.solana import SolanaTransfer
 from protocol import parse_order_typed_data
 from protocol.accounts import SOLANA
 from protocol.evidence import Located, SplTransfer, Terms
-from protocol.logs import NonceInvalidated, Open
+from protocol.logs import NonceInvalidated, Open, UnorderedNonceInvalidation
 from protocol.solana import MEMO_PROGRAM
 
 from . import _store
@@ -139,8 +139,8 @@ class EventsMixin(BookState):
                 log.warning("chain event not understood", extra={"event_id": row.id,
                                                                   "error": str(exc)})
                 continue
-            view = self._event_view(row, seen, local)
-            if view is None:
+            views = self._event_views(row, seen, local)
+            if not views:
                 if isinstance(seen.event, Open):
                     made = self._onchain_intent(row, seen, ref)
                     if made is not None:
@@ -148,7 +148,8 @@ class EventsMixin(BookState):
                         local[made[2].id] = made[2]
                         self._early_fills(made[2], row, local, changes)
                 continue
-            self._decide(view, row, seen, local, changes)
+            for view in views:
+                self._decide(view, row, seen, local, changes)
         def insert() -> None:
             _store.insert_intents([(f, t, ev) for f, t, _, ev in created])
         news = self._commit(changes, cursor={"last_event_id": rows[-1].id},
@@ -235,18 +236,24 @@ class EventsMixin(BookState):
                 return ref
         return None
 
-    def _event_view(self, row, seen: Located, local: dict) -> IntentView | None:
+    def _event_views(self, row, seen: Located, local: dict) -> list[IntentView]:
+        """The intents ``row`` may be evidence for (the rule judges each): the intent of its
+        order id; for a nonce invalidation, which names a user and no order id, every
+        active intent of that user on the event's chain (Permit2's one mask can burn
+        several nonces: one event, several intents), in id order."""
         ev = seen.event
-        if isinstance(ev, NonceInvalidated):
-            for v in [*local.values(), *self.active.values()]:
-                if v.origin_chain_id == seen.chain_id and v.user == ev.user and v.nonce == ev.nonce:
-                    return local.get(v.id, v)
-            return None
+        if isinstance(ev, (NonceInvalidated, UnorderedNonceInvalidation)):
+            user = ev.user if isinstance(ev, NonceInvalidated) else ev.owner
+            ids = set(self.active.of_user(user))
+            ids.update(k for k, v in local.items() if v.user.lower() == user.lower())
+            views = [local.get(k) or self.active[k] for k in sorted(ids)]
+            return [v for v in views if v.origin_chain_id == seen.chain_id]
         if not row.order_id:
-            return None
+            return []
         if row.order_id in local:
-            return local[row.order_id]
-        return self._view(row.order_id)
+            return [local[row.order_id]]
+        view = self._view(row.order_id)
+        return [] if view is None else [view]
 
     def _onchain_intent(self, row, seen: Located, ref):
         if not ref.settler or seen.emitter.lower() != ref.settler.lower():

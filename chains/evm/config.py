@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
+from protocol import PERMIT2_ADDRESS
 from runtime import register_url
 from runtime.config import opt
 
@@ -85,7 +86,12 @@ class ContractsConfig:
     bridge: str = opt("", pattern=_ADDR, doc="Bridge address")
 
     def addresses(self) -> list[str]:
-        return [a for a in (self.settler, self.bridge) if a]
+        """The contracts whose logs the chain's watcher indexes: the settler and the bridge
+        as configured, and Permit2 (its canonical address) on every chain with a settler:
+        its ``UnorderedNonceInvalidation`` cancels orders signed in the Permit2 form
+        (docs/chain-watcher.md)."""
+        permit2 = PERMIT2_ADDRESS if self.settler else ""
+        return [a for a in (self.settler, self.bridge, permit2) if a]
 
 
 @dataclass(frozen=True)

@@ -69,3 +69,21 @@ def test_a_negative_depth_is_refused(tmp_path):
     with pytest.raises(ConfigError) as exc:
         _chains(tmp_path, _chain("dev", 31337, settlement_depth=-1))
     assert "settlement_depth" in str(exc.value)
+
+
+def test_addresses_include_permit2_on_every_chain_with_a_settler(tmp_path):
+    """The watcher indexes the logs of ``contracts.addresses()``: Permit2's (canonical
+    address) too wherever a settler is configured, so its UnorderedNonceInvalidation can
+    cancel Permit2-form orders; a bridge-only chain has no orders to cancel."""
+    from protocol import PERMIT2_ADDRESS
+    settler = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
+    bridge = "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9"
+    chains = _chains(tmp_path,
+                     f"  a: {{chain_id: 31337, rpc: [http://127.0.0.1:1], "
+                     f"contracts: {{settler: '{settler}', bridge: '{bridge}'}}}}\n"
+                     f"  b: {{chain_id: 31338, rpc: [http://127.0.0.1:1], "
+                     f"contracts: {{settler: '{settler}'}}}}\n"
+                     + _chain("c", 1))
+    assert chains["a"].contracts.addresses() == [settler, bridge, PERMIT2_ADDRESS]
+    assert chains["b"].contracts.addresses() == [settler, PERMIT2_ADDRESS]
+    assert chains["c"].contracts.addresses() == [bridge]
