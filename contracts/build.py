@@ -33,6 +33,7 @@ CONTRACTS = (
     ("src/ConstantProductPool.sol", "ConstantProductPool"),
     ("src/permit2/Permit2.sol", "Permit2"),
     ("src/SimpleWallet.sol", "SimpleWallet"),
+    ("src/ApproveResetToken.sol", "ApproveResetToken"),
 )
 SETTINGS = {
     "optimizer": {"enabled": True, "runs": 200},

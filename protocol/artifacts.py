@@ -18,7 +18,7 @@ __all__ = ["ARTIFACTS_DIR", "CONTRACT_NAMES", "Artifact", "abi", "artifacts_dir"
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "contracts" / "artifacts"
 CONTRACT_NAMES = ("TestToken", "OrbitalSettler", "Bridge", "PriceFeed", "ConstantProductPool",
-                  "Permit2", "SimpleWallet")
+                  "Permit2", "SimpleWallet", "ApproveResetToken")
 
 
 @dataclass(frozen=True)

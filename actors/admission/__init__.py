@@ -3,7 +3,9 @@ would let it be opened now.
 
 ``openFor`` pulls ``inputAmount`` of the input token from the user into the settler and
 burns the order's nonce; it reverts when the balance or the allowance to the settler is
-short, or the nonce is already used (``invalidateNonce``, or an order opened with it).
+short, the nonce is already used (``invalidateNonce``, or an order opened with it), or the
+user is a contract wallet that no longer accepts the order's signature (ERC-1271: the
+book's checks ask the wallet again, ``SIGNATURE``).
 Such an order, auctioned, costs the winner a failed open and re-auctions until it expires,
 and its user never learns why. So the intent service checks before acknowledging
 (FAILED_PRECONDITION with ``google.rpc.PreconditionFailure`` details naming the check,
@@ -27,11 +29,11 @@ from runtime.config import App
 from ._actor import Admission, AdmissionSpec
 from ._config import AdmissionConfig
 from ._messages import CheckOrder, OrderChecked
-from ._rules import ALLOWANCE, BALANCE, NONCE, Reading, Verdict, Violation, decide
+from ._rules import ALLOWANCE, BALANCE, NONCE, SIGNATURE, Reading, Verdict, Violation, decide
 
 __all__ = ["install", "ADMISSION_PATH", "Admission", "AdmissionSpec", "AdmissionConfig",
            "CheckOrder", "OrderChecked", "Reading", "Verdict", "Violation", "decide",
-           "BALANCE", "ALLOWANCE", "NONCE", "admission_config"]
+           "BALANCE", "ALLOWANCE", "NONCE", "SIGNATURE", "admission_config"]
 
 
 def admission_config(config) -> AdmissionConfig:

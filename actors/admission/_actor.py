@@ -10,7 +10,10 @@ Reads: ``balanceOf(user)`` and ``allowance(user, settler)`` of the input token a
 Permit2)`` instead, and Permit2's ``nonceBitmap(user, nonce >> 8)`` too), one ``eth_call`` each, pinned to one block
 (the head, re-read after ``head_ttl``), sent as one JSON-RPC batch per chain for every
 check queued together (``handle_batch``) and cached for that block: a burst of orders
-from one user costs one batch per block.
+from one user costs one batch per block. A check with ``wallet_digest`` (the book's check of
+a contract wallet's order, before each round) also asks the wallet ``isValidSignature`` at
+that block (``chains.evm.wallets.ask_wallet``, cached for the block like the rest); an
+order signed by a key is never put to a wallet.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from chains.evm.rpc import RpcClient, RpcError, RpcUnavailable
+from chains.evm.wallets import ask_wallet
 from protocol import PERMIT2_ADDRESS
 from runtime import Actor, InvalidArgument, OrbitalError, Unavailable
 
@@ -146,6 +150,12 @@ class Admission(Actor):
                 answers = rpc.batch([("eth_call", [_call(k), tag]) for k in keys])
                 for key, raw in zip(keys, answers):
                     values[key] = _word(raw, key)
+            for m in checks:
+                asked = _wallet_key(m)
+                if asked is not None and asked not in values:
+                    answer = ask_wallet(rpc, m.user, bytes.fromhex(m.wallet_digest[2:]),
+                                        bytes.fromhex(m.signature[2:]), hex(head))
+                    values[asked] = "" if answer.valid else answer.describe()
         except RpcUnavailable as exc:
             raise Unavailable(f"the origin chain {chain} cannot be read to check the order "
                               f"({exc}); retry") from None
@@ -156,7 +166,9 @@ class Admission(Actor):
         for m in checks:
             bal, allow, nonce, *bitmap = _keys(m)
             permit2_used = bool(bitmap) and bool(values[bitmap[0]] >> (m.nonce & 0xFF) & 1)
-            out.append(Reading(head, values[bal], values[allow], values[nonce] != 0, permit2_used))
+            wallet = _wallet_key(m)
+            out.append(Reading(head, values[bal], values[allow], values[nonce] != 0, permit2_used,
+                               values[wallet] if wallet is not None else ""))
         return out
 
 
@@ -170,6 +182,13 @@ def _keys(m: CheckOrder) -> tuple[tuple, ...]:
     permit2 = PERMIT2_ADDRESS.lower()
     return (("balance", token, user), ("allowance", token, user, permit2),
             ("nonce", settler, user, m.nonce), ("bitmap", permit2, user, m.nonce >> 8))
+
+
+def _wallet_key(m: CheckOrder) -> tuple | None:
+    """The wallet's answer's key in the block's cache; None for an order signed by a key."""
+    if not m.wallet_digest:
+        return None
+    return ("wallet", m.user.lower(), m.wallet_digest.lower(), m.signature.lower())
 
 
 def _call(key: tuple) -> dict[str, str]:

@@ -31,6 +31,11 @@ class CheckOrder:
     # allowance that counts is the user's to Permit2, and the nonce must also be unused in
     # Permit2's nonce bitmap (the settler's usedNonces is checked either way).
     permit2: bool = False
+    # A contract wallet's order (ERC-1271): the digest the wallet approved at submission and
+    # the signature, 0x hex; the wallet is asked again (``SIGNATURE``). Empty for an order
+    # signed by a key, which is never put to a wallet (no extra read).
+    wallet_digest: str = ""
+    signature: str = ""
 
 
 @dataclass(frozen=True)

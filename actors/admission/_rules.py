@@ -6,16 +6,19 @@ succeeds iff balance >= amount and allowance >= amount, and the nonce must not b
 ``usedNonces`` (burnt by ``invalidateNonce``, or used by an order already opened). For an
 order of the Permit2 form the pull is Permit2's: the allowance is the user's to Permit2, and
 the nonce must also be clear in Permit2's ``nonceBitmap`` (used by any Permit2 transfer of the
-user's, or burnt with ``invalidateUnorderedNonces``).
+user's, or burnt with ``invalidateUnorderedNonces``). For an order of a contract wallet
+(ERC-1271), ``openFor`` also asks the wallet whether the signature is still its own: a
+wallet that stopped accepting it (an owner rotated, a module revoked) fails ``SIGNATURE``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Reading", "Verdict", "Violation", "decide", "BALANCE", "ALLOWANCE", "NONCE"]
+__all__ = ["Reading", "Verdict", "Violation", "decide", "BALANCE", "ALLOWANCE", "NONCE",
+           "SIGNATURE"]
 
-BALANCE, ALLOWANCE, NONCE = "BALANCE", "ALLOWANCE", "NONCE"
+BALANCE, ALLOWANCE, NONCE, SIGNATURE = "BALANCE", "ALLOWANCE", "NONCE", "SIGNATURE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +30,18 @@ class Reading:
     allowance: int            # to the settler, or to Permit2 for a Permit2-form order
     nonce_used: bool          # in the settler's usedNonces
     permit2_nonce_used: bool = False   # in Permit2's nonceBitmap (Permit2-form orders only)
+    # A contract wallet's order: "" when the wallet still accepts the signature (or the
+    # order is signed by a key: no wallet asked), else what it said instead
+    # (chains.evm.wallets.WalletAnswer.describe: its answer, or its revert).
+    wallet_refusal: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Violation:
     """One unmet precondition (google.rpc.PreconditionFailure.Violation)."""
 
-    type: str          # BALANCE | ALLOWANCE | NONCE
-    subject: str       # the token, or the settler, the address the fix is about
+    type: str          # BALANCE | ALLOWANCE | NONCE | SIGNATURE
+    subject: str       # the token, the settler or the wallet: the address the fix is about
     description: str   # the numbers and the fix
 
     def triple(self) -> tuple[str, str, str]:
@@ -63,7 +70,8 @@ class Verdict:
 def decide(chain: str, reading: Reading, *, user: str, token: str, settler: str, amount: int,
            nonce: int, reserved: int = 0, others: int = 0, permit2: str = "") -> Verdict:
     """Every unmet precondition of ``openFor`` for this order, in the order a user fixes
-    them (funds, then approval; a burnt nonce cannot be fixed: sign a new order).
+    them (the wallet's consent, funds, then approval; a burnt nonce cannot be fixed: sign a
+    new order).
 
     ``reserved``: the input of the user's ``others`` orders of the same token that are
     being auctioned or awarded and not yet opened; their openFor will pull it first, so
@@ -77,6 +85,12 @@ def decide(chain: str, reading: Reading, *, user: str, token: str, settler: str,
     what = str(need) if not reserved else \
         f"{need} ({amount} for this order + {reserved} held by {others} other order(s) of " \
         f"this user being auctioned or awarded)"
+    if reading.wallet_refusal:
+        out.append(Violation(SIGNATURE, user,
+                             f"the contract wallet {user} no longer accepts the order's "
+                             f"signature ({reading.wallet_refusal}): restore the wallet's "
+                             f"signer (owner or module) or cancel and sign a new order it "
+                             f"accepts"))
     if reading.balance < need:
         out.append(Violation(BALANCE, token,
                              f"balance {reading.balance} < {what}: fund {user} with "

@@ -595,11 +595,13 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
                   "min_output": o.order.output_amount, "recipient": o.order.recipient,
                   "open_deadline": o.open_deadline, "fill_deadline": o.fill_deadline,
                   "source": PERMIT2_SOURCE if o.permit2 else "gasless", "typed_data": m.typed_data, "signature": m.signature,
-                  "created_at": now, "updated_at": now}
+                  "wallet_digest": m.wallet_digest or None, "created_at": now, "updated_at": now}
         first = TransitionView(1, None, Status.PENDING, now, "accepted")
         view = IntentView(**{k: v for k, v in fields.items()
-                             if k not in ("typed_data", "signature")} | {"status": Status.PENDING},
-                          history=(first,))
+                             if k not in ("typed_data", "signature", "wallet_digest")}
+                          | {"status": Status.PENDING}, history=(first,),
+                          wallet_digest=m.wallet_digest,
+                          wallet_signature=m.signature if m.wallet_digest else "")
         return fields, first, view
 
     def _accepted(self, view: IntentView, first: TransitionView, m: Submit) -> None:

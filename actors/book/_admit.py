@@ -11,7 +11,12 @@ again would be answered from admission's cache for the same head.
 - executable, counting what the user's other orders of the same token hold (in an
   auction, or awarded and not yet opened: their openFor pulls first): the round starts
   (``_start_auction`` with the check consumed);
-- not executable (the balance or the allowance went short, the nonce was burnt): no
+A contract wallet's order (``IntentView.wallet_digest``: the wallet approved its signature
+at submission) has the wallet asked again with each check (``SIGNATURE``: an owner rotated,
+a module revoked); an order signed by a key is not.
+
+- not executable (the balance or the allowance went short, the nonce was burnt, the
+  wallet no longer accepts the signature): no
   round; a history entry (status unchanged, finding ``not_executable``, the reason with
   the numbers and the fix) when the set of failed checks changes, so that a watcher learns
   why; the intent stays PENDING and is checked again every ``intents.retry_interval``
@@ -66,7 +71,8 @@ class AdmitMixin(BookState):
             return False   # answered soon; an older check whose answer was lost is sent again
         check = CheckOrder(view.origin_chain, view.user, view.input_token, view.origin_settler,
                            view.input_amount, view.nonce, reply_to=self.path,
-                           tag=(view.id, view.version, excluded), permit2=view.source == PERMIT2_SOURCE)
+                           tag=(view.id, view.version, excluded), permit2=view.source == PERMIT2_SOURCE,
+                           wallet_digest=view.wallet_digest, signature=view.wallet_signature)
         try:
             self.ctx.registry.tell(ADMISSION_PATH, check)
         except ActorUnavailable:

@@ -34,6 +34,10 @@ FIXES = {
     "ALLOWANCE": "approve the origin settler for at least input_amount of the input token; "
                  "the order is checked again before each round",
     "NONCE": "the nonce is used: sign a new order with a fresh nonce",
+    "SIGNATURE": "the user's contract wallet no longer accepts the order's signature "
+                 "(isValidSignature): restore the signer the wallet had when the order was "
+                 "submitted (its owner or module), or cancel and sign a new order with a key "
+                 "the wallet accepts now; the order is checked again before each round",
 }
 
 # Why a terminal intent ended (IntentExplanation.ended).

@@ -49,6 +49,9 @@ class Submit:
     # instead of asking admission again for what it would answer from its cache (._admit).
     verdict: Verdict | None = None
     checked_at: float = 0.0
+    # The EIP-712 digest a contract wallet approved (ERC-1271, 0x hex) when the signature is
+    # the wallet's, not a key's: stored, and put to the wallet again before each round.
+    wallet_digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -308,5 +311,6 @@ class LiveState:
     excluded: tuple[str, ...]    # solvers barred from this intent (lapsed, declined, suspended)
     sessions: int                # connected solver sessions
     covering: int                # of them, those whose capabilities cover the route
-    not_executable: tuple[str, ...]   # the admission checks failing (BALANCE, ALLOWANCE, NONCE)
+    not_executable: tuple[str, ...]   # the admission checks failing (BALANCE, ALLOWANCE, NONCE,
+                                      # SIGNATURE)
     now: float

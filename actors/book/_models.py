@@ -15,7 +15,7 @@ from runtime.store import BaseModel, Migration, UInt256Field
 
 __all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "SolverMark",
            "BookRequest", "MODELS", "MIGRATION", "MIGRATION_0310", "MIGRATION_0340",
-           "MIGRATION_0350", "MIGRATION_0360", "MIGRATION_0900", "SubmissionCount", "MIGRATIONS"]
+           "MIGRATION_0350", "MIGRATION_0360", "MIGRATION_0370", "MIGRATION_0900", "SubmissionCount", "MIGRATIONS"]
 
 
 class IntentRow(BaseModel):
@@ -39,6 +39,9 @@ class IntentRow(BaseModel):
     source = peewee.CharField(max_length=16)                   # gasless | onchain
     typed_data = peewee.TextField(default="")                  # as signed (gasless only)
     signature = peewee.CharField(max_length=132, default="")
+    # The digest a contract wallet (ERC-1271) approved at submission, 0x hex; None for an
+    # order its user's key signed. Admission asks the wallet again before each round.
+    wallet_digest = peewee.CharField(max_length=66, null=True)
     solver = peewee.CharField(max_length=42, default="")
     awarded_amount = UInt256Field(default=0)
     exclusivity_deadline = peewee.DoubleField(default=0.0)     # unix seconds
@@ -246,8 +249,22 @@ def _migrate_0360(db: peewee.Database) -> None:
         db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE varchar({size})')
 
 
+def _migrate_0370(db: peewee.Database) -> None:
+    """ERC-1271 re-checks (issue 17): the digest a contract wallet approved at submission,
+    so admission can ask the wallet again before each round. Nullable, no backfill: an
+    intent accepted before this change is not re-asked (its settler asks at openFor).
+    Idempotent like 0310."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    have = {c.name for c in db.get_columns(IntentRow._meta.table_name)}
+    if "wallet_digest" not in have:
+        migrator = SchemaMigrator.from_database(db)
+        migrate(migrator.add_column(IntentRow._meta.table_name, "wallet_digest",
+                                    IntentRow._meta.fields["wallet_digest"]))
+
+
 MIGRATION_0350 = Migration("0350_book_requests", _migrate_0350)
 MIGRATION_0360 = Migration("0360_intent_solana_accounts", _migrate_0360)
+MIGRATION_0370 = Migration("0370_intent_wallet_digest", _migrate_0370)
 MIGRATION_0900 = Migration("0900_submission_counts", _migrate_0900)
 MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340, MIGRATION_0350, MIGRATION_0360,
-              MIGRATION_0900]
+              MIGRATION_0370, MIGRATION_0900]

@@ -188,7 +188,8 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
         await self.node.grpc.call(self.wallets.verify, self._origin_name(o.origin_chain_id),
                                   o.user, checked.digest,
                                   bytes.fromhex(checked.submit.signature[2:]), checked.refusal)
-        return checked.submit
+        # kept with the intent: admission asks the wallet again before each round
+        return replace(checked.submit, wallet_digest="0x" + checked.digest.hex())
 
     def _origin_name(self, chain_id: int) -> str:
         return self._directory().chain_by_id(chain_id).name

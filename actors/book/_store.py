@@ -43,7 +43,9 @@ def row_view(r: IntentRow, history: Sequence[TransitionView] = ()) -> IntentView
         recipient=r.recipient, open_deadline=r.open_deadline, fill_deadline=r.fill_deadline,
         source=r.source, created_at=r.created_at, updated_at=r.updated_at, solver=r.solver,
         awarded_amount=r.awarded_amount or 0, exclusivity_deadline=r.exclusivity_deadline,
-        fill_amount=r.fill_amount or 0, shortfall=r.shortfall or 0, history=tuple(history))
+        fill_amount=r.fill_amount or 0, shortfall=r.shortfall or 0, history=tuple(history),
+        wallet_digest=r.wallet_digest or "",
+        wallet_signature=r.signature if r.wallet_digest else "")
 
 
 def history_of(ids: Iterable[str]) -> dict[str, list[TransitionView]]:

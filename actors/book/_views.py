@@ -80,6 +80,11 @@ class IntentView:
     fill_amount: int = 0             # delivered by the fill that proves FILLED
     shortfall: int = 0               # awarded_amount - fill_amount when the fill fell short
     history: tuple[TransitionView, ...] = ()
+    # A contract wallet's order (ERC-1271): the digest the wallet approved at submission and
+    # the signature it approved, both 0x hex; "" for an order signed by its user's key.
+    # Admission asks the wallet again before each round.
+    wallet_digest: str = ""
+    wallet_signature: str = ""
 
     @property
     def terminal(self) -> bool:

@@ -4,7 +4,7 @@ An order whose signature does not recover to its user may still be the user's: w
 user is a contract wallet, the wallet itself says whether the signature is its own
 (``isValidSignature(digest, signature) == 0x1626ba7e``). The intent service asks here only
 after the cheap checks (the recovery already failed to name the user), one ``eth_getCode``
-and one ``eth_call`` on the origin chain, from a worker thread. The settler asks the same
+and one ``eth_call`` on the origin chain (``chains.evm.wallets``), from a worker thread. The settler asks the same
 question in the same order (contracts/src/lib/SignatureChecker.sol), so the node refuses
 exactly what ``openFor`` would revert on, and with the same reason: the wallet's answer, or
 its revert. Replies never carry RPC errors' text (an endpoint URL may hold a provider key).
@@ -20,14 +20,10 @@ import time
 
 from chains.evm import ChainConfig, RpcClient, RpcError, RpcUnavailable
 from chains.evm.config import chains_of
-from protocol import ERC1271_MAGIC, describe_revert, is_valid_signature_call, wallet_answer
+from chains.evm.wallets import ask_wallet, has_code
 from runtime import Unauthenticated, Unavailable
 
-__all__ = ["WalletSignatures", "WALLET_CALL_GAS"]
-
-# The gas an isValidSignature call may use: a wallet that needs more is refused. Bounds what
-# a submission can make the node's RPC endpoint compute (submissions are rate limited).
-WALLET_CALL_GAS = 1_000_000
+__all__ = ["WalletSignatures"]
 
 
 class WalletSignatures:
@@ -65,52 +61,27 @@ class WalletSignatures:
         or revert if it refuses, Unavailable if a wallet's answer cannot be read."""
         rpc = self._rpc(chain)
         try:
-            code = rpc.call("eth_getCode", [user, "latest"])
+            wallet = has_code(rpc, user)
         except (RpcUnavailable, RpcError):
             # Not known to be a wallet, and not the signature of the user's key: unproven, so
             # refused as such (an EOA's wrong signature stays UNAUTHENTICATED in an outage).
             raise Unauthenticated(f"{refusal.message}; the origin chain {chain} could not be "
                                   f"asked whether {user} is a contract wallet: retry if it is",
                                   field="signature") from None
-        if not isinstance(code, str) or code in ("0x", "0x0", ""):
+        if not wallet:
             raise refusal
-        call = {"to": user, "data": "0x" + is_valid_signature_call(digest, signature).hex(),
-                "gas": hex(WALLET_CALL_GAS)}
         try:
-            raw = rpc.call("eth_call", [call, "latest"])
+            answer = ask_wallet(rpc, user, digest, signature)
         except RpcUnavailable:
             raise Unavailable(f"the origin chain {chain} cannot be read to ask the wallet {user} "
                               "about its signature; retry") from None
-        except RpcError as exc:
-            if not _is_revert(exc):
-                raise Unavailable(f"the origin chain {chain} did not answer isValidSignature "
-                                  f"of the wallet {user}; retry") from None
+        except RpcError:
+            raise Unavailable(f"the origin chain {chain} did not answer isValidSignature "
+                              f"of the wallet {user}; retry") from None
+        if answer.outcome == "reverted":
             raise Unauthenticated(f"the order's user {user} is a contract wallet and its "
-                                  f"isValidSignature {describe_revert(_revert_data(exc))}",
-                                  field="signature") from None
-        returned = bytes.fromhex(raw[2:]) if isinstance(raw, str) and raw.startswith("0x") else b""
-        answer = wallet_answer(returned)
-        if answer != ERC1271_MAGIC:
+                                  f"{answer.describe()}", field="signature")
+        if not answer.valid:
             raise Unauthenticated(f"the order's user {user} is a contract wallet and it refused "
-                                  f"this signature: isValidSignature answered 0x{answer.hex()}, "
-                                  f"not 0x{ERC1271_MAGIC.hex()} (sign with a key the wallet "
-                                  "accepts)", field="signature")
-
-
-def _is_revert(exc: RpcError) -> bool:
-    """An execution failure of the call itself (a revert, out of gas), as opposed to a node
-    that could not run it."""
-    text = (exc.message or "").lower()
-    return exc.code == 3 or "revert" in text or "out of gas" in text or "execution" in text
-
-
-def _revert_data(exc: RpcError) -> bytes:
-    data = exc.data
-    if isinstance(data, dict):   # some nodes nest it: {"data": "0x.."}
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x"):
-        try:
-            return bytes.fromhex(data[2:])
-        except ValueError:
-            return b""
-    return b""
+                                  f"this signature: {answer.describe()} (sign with a key the "
+                                  "wallet accepts)", field="signature")

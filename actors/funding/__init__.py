@@ -35,13 +35,14 @@ from ._allowance import AllowanceAccount
 from ._admin import list_funding_accounts
 from ._config import (NATIVE, PERMIT2, AccountConfig, AccountSpec, FundingConfig,
                       SolanaToken, SourceConfig, funding_chains, resolve)
-from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status, TopUpView)
+from ._messages import (ALERT_CAP, ALERT_FAILED, ALERT_SOURCE, FundingStatus, Poll, Status,
+                        TopUpView)
 from ._models import MIGRATION, MIGRATIONS, AccountRow, TopUpRow
 from ._solana import SolanaFundingAccount, load_solana_signer
 
 __all__ = ["install", "FundingAccount", "FundingConfig", "AccountConfig", "SourceConfig",
            "AccountSpec", "FundingStatus", "TopUpView", "Poll", "Status", "TopUpRow",
-           "AccountRow", "MIGRATION", "ALERT_CAP", "ALERT_SOURCE", "NATIVE", "resolve",
+           "AccountRow", "MIGRATION", "ALERT_CAP", "ALERT_SOURCE", "ALERT_FAILED", "NATIVE", "resolve",
            "load_signer", "list_funding_accounts", "MIGRATIONS", "SolanaFundingAccount",
            "SolanaToken", "load_solana_signer", "funding_chains", "AllowanceAccount", "PERMIT2"]
 

@@ -20,7 +20,13 @@ before anything is broadcast. The cap is a rolling 24 h sum of needs that may mo
 checked when a need is recorded, so no sequence of drains exceeds it. Alerts (via
 ``actors.alerts.raise_alert``): ``funding_daily_cap_reached`` when a top-up is cut or refused by
 the cap, ``funding_source_low`` when the source cannot pay (asset or gas) or holds less
-than ``source.low_balance``; each is resolved when its cause is gone.
+than ``source.low_balance``, ``funding_topup_failed`` when a top-up's transaction fails
+(its gas estimate reverts, it is refused, reverts or is dropped); each is resolved when its
+cause is gone (a top-up confirmed, or the balance back above the minimum).
+
+A need may take several transactions (an allowance account with ``reset_to_zero``:
+approve(0), then approve(target)): they are recorded together as one step
+(:meth:`TxSender.submit_all`), and the need is confirmed when every one of them is mined.
 
 Several nodes (one PostgreSQL): the account runs on every node, but only the holder of
 lease ``funding:<name>`` does rounds; the others stand by (RPC client ready, no polling,
@@ -48,13 +54,13 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from chains.evm import RpcClient, RpcError, RpcUnavailable
-from chains.evm.txsend import TX_MINED, TX_PENDING, TxSender, suggest_fees
+from chains.evm.txsend import TX_FAILED, TX_MINED, TX_PENDING, TxCall, TxSender, suggest_fees
 from actors.alerts import RaiseAlert, raise_alert, resolve_alert
 from runtime import Actor, LeaseLost, SingletonLease
 
 from ._config import AccountSpec, SourceConfig
 from ._metrics import FundingMetrics
-from ._messages import (ALERT_CAP, ALERT_SOURCE, FundingStatus, Poll, Status,
+from ._messages import (ALERT_CAP, ALERT_FAILED, ALERT_SOURCE, FundingStatus, Poll, Status,
                         TopUpView)
 from ._models import (COUNTED, NEED_CANCELLED, NEED_CONFIRMED, NEED_FAILED, NEED_RECORDED,
                       NEED_SENT, OPEN, AccountRow, TopUpRow, recent, used_today)
@@ -234,25 +240,35 @@ class FundingAccount(Actor):
                 else:
                     self._send(need)
                 continue
-            mined = [t for t in txs if t.status == self._done_status]
+            # One group per transaction of the need's step (an EVM nonce: a replacement is
+            # the same transaction; a Solana rebuild too, so Solana rows are one group)
+            groups: dict[Any, list] = {}
+            for t in txs:
+                groups.setdefault(getattr(t, "nonce", None), []).append(t)
+            done = [next((t for t in g if t.status == self._done_status), None)
+                    for _, g in sorted(groups.items(), key=lambda kv: kv[1][0].id)]
             pending = [t for t in txs if t.status == self._pending_status]
-            if mined:
-                self._update(need, status=NEED_CONFIRMED, tx_hash=mined[0].tx_hash,
-                             confirmed_at=mined[0].finished_at or now,
-                             sent_at=need.sent_at or mined[0].sent_at)
+            if all(t is not None for t in done):
+                last = done[-1]
+                assert last is not None
+                self._update(need, status=NEED_CONFIRMED, tx_hash=last.tx_hash,
+                             confirmed_at=last.finished_at or now,
+                             sent_at=need.sent_at or last.sent_at)
                 log.info("top-up confirmed", extra={"path": self.path, "amount": need.amount,
-                                                    "tx": mined[0].tx_hash})
+                                                    "tx": last.tx_hash})
+                self._resolve(ALERT_FAILED)
             elif pending:
                 newest = pending[-1]
                 if need.status != NEED_SENT or need.tx_hash != newest.tx_hash:
                     self._update(need, status=NEED_SENT, tx_hash=newest.tx_hash,
                                  sent_at=need.sent_at or newest.sent_at or now)
             else:
-                last = txs[-1]
-                self._update(need, status=NEED_FAILED, tx_hash=last.tx_hash,
-                             reason=f"transaction {last.status}: {last.error}"[:500])
+                last = next((t for t in txs if t.status != self._done_status), txs[-1])
+                reason = f"transaction {last.status}: {last.error}"[:500]
+                self._update(need, status=NEED_FAILED, tx_hash=last.tx_hash, reason=reason)
                 log.warning("top-up failed", extra={"path": self.path, "tx": last.tx_hash,
                                                     "status": last.status, "error": last.error})
+                self._failed(need, reason)
 
     def _decide(self, now: float, b: Balances) -> None:
         spec = self.spec
@@ -272,6 +288,7 @@ class FundingAccount(Actor):
             return
         if b.balance >= spec.min_balance:
             self.state = "ok"
+            self._resolve(ALERT_FAILED)
             if remaining > 0:
                 self._resolve(ALERT_CAP)
             if b.source_balance >= spec.source_low:
@@ -340,21 +357,36 @@ class FundingAccount(Actor):
         return spec.token.address, _TRANSFER + abi_encode(
             ["address", "uint256"], [spec.config.address, need.amount]), 0
 
+    def _transactions(self, need: TopUpRow) -> list[TxCall]:
+        """The transactions that meet ``need``, sent as one step: :meth:`_transaction`
+        (an allowance account may need two: ._allowance)."""
+        return [TxCall(*self._transaction(need))]
+
     def _send(self, need: TopUpRow) -> None:
-        to, data, value = self._transaction(need)
         try:
-            row = self.sender.submit(to, data, value, None, need.reference, purpose="top-up")
-        except RpcError as exc:     # the gas estimate reverted: nothing was signed
-            self._update(need, status=NEED_FAILED, reason=f"estimate failed: {exc}"[:500])
+            rows = self.sender.submit_all(self._transactions(need), need.reference,
+                                          purpose="top-up")
+        except RpcError as exc:     # a gas estimate reverted: nothing was signed
+            reason = f"estimate failed: {exc}"[:500]
+            self._update(need, status=NEED_FAILED, reason=reason)
             log.warning("top-up not sent", extra={"path": self.path, "error": str(exc)})
+            self._failed(need, reason)
             return
         self._step("tx_sent")
-        if row.status == TX_PENDING:
-            self._update(need, status=NEED_SENT, tx_hash=row.tx_hash,
-                         sent_at=row.sent_at)
+        refused = next((r for r in rows if r.status == TX_FAILED), None)
+        if refused is None:
+            self._update(need, status=NEED_SENT, tx_hash=rows[-1].tx_hash,
+                         sent_at=rows[-1].sent_at or rows[0].sent_at)
         else:
-            self._update(need, status=NEED_FAILED, tx_hash=row.tx_hash,
-                         reason=f"refused: {row.error}"[:500])
+            reason = f"refused: {refused.error}"[:500]
+            self._update(need, status=NEED_FAILED, tx_hash=refused.tx_hash, reason=reason)
+            self._failed(need, reason)
+
+    def _failed(self, need: TopUpRow, reason: str) -> None:
+        """A need failed (nothing moved): alert, until a top-up is confirmed or the balance
+        is back above the minimum."""
+        self._alert(ALERT_FAILED, f"top-up {need.id} of {need.amount} for "
+                                  f"{self.spec.config.address} failed: {reason}")
 
     # ---- alerts, store, status ----------------------------------------------------------
     def _alert(self, name: str, message: str) -> None:

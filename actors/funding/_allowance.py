@@ -15,9 +15,18 @@ re-sent approve cannot raise the allowance twice); the source's check is gas onl
 ``low_balance`` alert watches the owner's token balance (the inventory behind the
 allowance).
 
-Limits: tokens that refuse to change a non-zero allowance (USDT's approve race guard) need
-an approve to 0 first, which is not sent; Permit2's own per-spender allowances
-(``Permit2.approve``) are not kept, only the ERC-20 allowance to Permit2.
+Tokens that refuse to change a non-zero allowance (USDT's approve race guard): with
+``reset_to_zero``, a need decided at a non-zero allowance is met by ``approve(spender, 0)``
+then ``approve(spender, value)``, recorded together as one step
+(:meth:`TxSender.submit_all`: both or neither recorded, sent in nonce order, a crash
+between record and send sends the recorded pair). The second approve's gas is not estimated
+(the token would refuse it until the first is mined): :data:`_GAS_APPROVE`. Without
+``reset_to_zero`` such a token's approve fails (its estimate reverts): the need fails and
+``funding_topup_failed`` is raised.
+
+Limits: between the two approves of a reset the allowance is 0 for a block (a fill in that
+block fails); Permit2's own per-spender allowances (``Permit2.approve``) are not kept, only
+the ERC-20 allowance to Permit2.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import math
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from chains.evm.txsend import suggest_fees
+from chains.evm.txsend import TxCall, suggest_fees
 
 from ._actor import Balances, FundingAccount
 from ._models import TopUpRow
@@ -40,7 +49,9 @@ log = logging.getLogger("orbital.funding")
 _APPROVE = keccak(text="approve(address,uint256)")[:4]
 _ALLOWANCE = keccak(text="allowance(address,address)")[:4]
 _BALANCE_OF = keccak(text="balanceOf(address)")[:4]
-_GAS_APPROVE = 100_000          # for the source's gas check only
+# the source's gas check, and the gas limit of a reset's second approve (an ERC-20 approve
+# from a zero allowance: ~46,000 on USDT, ~25,000-50,000 on common tokens)
+_GAS_APPROVE = 100_000
 
 
 class AllowanceAccount(FundingAccount):
@@ -87,10 +98,26 @@ class AllowanceAccount(FundingAccount):
         return spec.token.address, _APPROVE + abi_encode(["address", "uint256"],
                                                          [spec.spender, value]), 0
 
+    def _resets(self, allowance: int, value: int) -> bool:
+        """Does setting ``value`` over ``allowance`` need an approve(0) first?"""
+        return self.spec.config.reset_to_zero and allowance != 0 and allowance != value
+
+    def _transactions(self, need: TopUpRow) -> list[TxCall]:
+        """The need's approve, preceded by approve(0) when the token must be reset first
+        (``reset_to_zero`` and a non-zero allowance when the need was recorded): one step."""
+        to, data, value = self._transaction(need)
+        before = int(need.balance_before)
+        if not self._resets(before, before + int(need.amount)):
+            return [TxCall(to, data, value)]
+        spender = self.spec.spender
+        zero = _APPROVE + abi_encode(["address", "uint256"], [spender, 0])
+        return [TxCall(to, zero, 0), TxCall(to, data, value, gas=_GAS_APPROVE)]
+
     def _source_short(self, amount: int, b: Balances) -> str:
-        """An approve moves no tokens: the owner needs gas only."""
+        """An approve moves no tokens: the owner needs gas only (two approves' for a reset)."""
         fees = suggest_fees(self.rpc, self.spec.tx)
-        gas = math.ceil(fees.max_fee * _GAS_APPROVE * self.spec.tx.gas_margin)
+        approves = 2 if self._resets(b.balance, b.balance + amount) else 1
+        gas = math.ceil(fees.max_fee * _GAS_APPROVE * approves * self.spec.tx.gas_margin)
         if b.source_native < gas:
             return f"owner {self.source} holds {b.source_native} wei, the approve needs {gas} gas"
         return ""

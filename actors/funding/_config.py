@@ -15,6 +15,8 @@ An **allowance account** (``spender`` set) keeps an ERC-20 allowance instead of 
 of the chain (``settler``), Permit2 (``permit2``, :data:`PERMIT2`) or an address, and the
 source signer is the owner's own key (only the owner can approve). The amounts bound the
 allowance the same way (min, target, per top-up, daily cap of increases).
+``reset_to_zero`` (allowance accounts only, refused elsewhere) is for tokens that refuse to
+change a non-zero allowance (USDT): approve(0), then approve(target).
 
 A Solana account (its ``chain`` is a ``kind: solana`` chain) has a base58 ``address``, an
 asset that is ``native`` (SOL, 9 decimals) or a token symbol/mint of that chain, and a
@@ -106,6 +108,9 @@ class AccountConfig:
                        doc="keep address's ERC-20 allowance to this spender (settler: the "
                            "chain's settler, permit2, or an address) instead of its balance; "
                            "the source is then address's own key")
+    reset_to_zero: bool = opt(False, doc="allowance accounts only: for tokens that refuse to "
+                                         "change a non-zero allowance (USDT), approve(0) then "
+                                         "approve(target), recorded and sent as one step")
 
     def check(self) -> None:
         if Decimal(self.target_balance) < Decimal(self.min_balance):
@@ -234,6 +239,9 @@ def _address(name: str, cfg: AccountConfig, kind: ChainKind) -> None:
     if kind == SOLANA and cfg.spender:
         raise ValueError(f"accounts.{name}.spender: allowances are ERC-20's: {cfg.chain} is a "
                          "Solana chain")
+    if cfg.reset_to_zero and not cfg.spender:
+        raise ValueError(f"accounts.{name}.reset_to_zero: only an allowance account (spender "
+                         "set) approves; a balance account has no allowance to reset")
 
 
 def source_address(source: SourceConfig) -> str | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Poll", "Status", "TopUpView", "FundingStatus", "ALERT_CAP", "ALERT_SOURCE"]
+__all__ = ["Poll", "Status", "TopUpView", "FundingStatus", "ALERT_CAP", "ALERT_SOURCE",
+           "ALERT_FAILED"]
 
 ALERT_CAP = "funding_daily_cap_reached"
 ALERT_SOURCE = "funding_source_low"
+ALERT_FAILED = "funding_topup_failed"
 
 
 @dataclass(frozen=True)

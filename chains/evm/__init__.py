@@ -9,6 +9,7 @@ actors (``runtime`` and ``protocol`` below it, ``actors`` above):
 - :mod:`.signer`: how a signer is configured (key from the environment or keystore) and
   whole-token config amounts to base units;
 - :mod:`.txsend` / :mod:`.owner`: sending transactions (record, broadcast, replace).
+- :mod:`.wallets`: asking a contract wallet (ERC-1271) whether a signature is its own.
 """
 
 from .config import ChainConfig, ContractsConfig, TokenConfig, WatcherSpec

@@ -20,6 +20,11 @@ Public API::
     row = s.submit(to, data=b"", value=0, gas=None, reference="need-17", purpose="top-up")
                            # -> EvmTx row; row.status "pending" (sent_at set when a node
                            #    took it) or "failed" (refused at once: row.error says why)
+    rows = s.submit_all([TxCall(token, approve0), TxCall(token, approveX, gas=60_000)],
+                        reference="need-18", purpose="top-up")
+                           # several transactions as one durable step: recorded together
+                           # (consecutive nonces) in one committed transaction, then sent
+                           # in order; ``submit`` is the one-call case
     done = s.poll()        # -> rows that reached a final status in this call:
                            #    mined | reverted | replaced | dropped | failed
     new = s.replace_stuck(now)   # -> replacement rows (same nonce, fees bumped), and
@@ -78,7 +83,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -94,7 +99,7 @@ from .signer import Signer
 from .txsend_models import (FINAL, MIGRATION, TX_DROPPED, TX_FAILED, TX_MINED, TX_PENDING,
                             TX_REPLACED, TX_REVERTED, EvmTx)
 
-__all__ = ["TxConfig", "TxSender", "Fence", "Fees", "suggest_fees", "bump", "EvmTx", "MIGRATION",
+__all__ = ["TxConfig", "TxSender", "TxCall", "Fence", "Fees", "suggest_fees", "bump", "EvmTx", "MIGRATION",
            "TX_PENDING", "TX_MINED", "TX_REVERTED", "TX_REPLACED", "TX_DROPPED", "TX_FAILED",
            "FINAL", "GWEI"]
 
@@ -118,6 +123,16 @@ class TxConfig:
     max_fee_gwei: float = opt(500.0, min=0.000001, max=1_000_000,
                               doc="cap of maxFeePerGas; no fee goes above it")
     gas_margin: float = opt(1.25, min=1.0, max=10.0, doc="eth_estimateGas x margin")
+
+
+@dataclass(frozen=True)
+class TxCall:
+    """One transaction of a step (:meth:`TxSender.submit_all`): ``gas`` None is estimated."""
+
+    to: str
+    data: bytes | str = b""
+    value: int = 0
+    gas: int | None = None
 
 
 # ---- fees -------------------------------------------------------------------------------
@@ -254,30 +269,77 @@ class TxSender:
                reference: str = "", *, purpose: str = "") -> EvmTx:
         """Sign, record (committed), then broadcast. ``gas`` None: estimated x margin (an
         estimate that reverts raises :class:`RpcError`, nothing recorded). An RPC outage
-        at broadcast leaves the row pending and unsent: :meth:`poll` sends it later."""
-        data_hex = data if isinstance(data, str) else "0x" + bytes(data).hex()
-        to = to_checksum_address(to)
-        if gas is None:
-            est = int(self.rpc.call("eth_estimateGas", [{
-                "from": self.address, "to": to, "value": hex(value), "data": data_hex}]), 16)
-            gas = math.ceil(est * self.cfg.gas_margin)
+        at broadcast leaves the row pending and unsent: :meth:`poll` sends it later.
+        One transaction of :meth:`submit_all`."""
+        return self.submit_all([TxCall(to, data, value, gas)], reference, purpose=purpose)[0]
+
+    def submit_all(self, calls: Sequence[TxCall], reference: str = "", *,
+                   purpose: str = "") -> list[EvmTx]:
+        """Several transactions as one durable step, in order (consecutive nonces): all are
+        signed and recorded in ONE committed (fenced) database transaction, then broadcast
+        in nonce order. So a crash leaves all of them recorded or none; recorded ones are
+        sent after a restart (:meth:`reconcile`, in nonce order), never made again.
+
+        A call's ``gas`` None is estimated x margin before anything is recorded, against
+        the chain as it is now: a call that only succeeds after an earlier one of the step
+        (``approve(0)`` then ``approve(x)`` on a USDT-style token) must give its gas. An
+        estimate that reverts raises :class:`RpcError`, nothing recorded. Broadcasting
+        stops at the first row not sent (an RPC outage: :meth:`poll` sends the rest, in
+        order); a row refused at once (``failed``) fails the rows after it unsent (they
+        must not run without it), their nonces free again."""
+        if not calls:
+            return []
+        planned: list[tuple[str, int, str, int]] = []    # (to, value, data, gas)
+        for c in calls:
+            data_hex = c.data if isinstance(c.data, str) else "0x" + bytes(c.data).hex()
+            to = to_checksum_address(c.to)
+            gas = c.gas
+            if gas is None:
+                est = int(self.rpc.call("eth_estimateGas", [{
+                    "from": self.address, "to": to, "value": hex(c.value), "data": data_hex}]), 16)
+                gas = math.ceil(est * self.cfg.gas_margin)
+            planned.append((to, c.value, data_hex, gas))
         fees = suggest_fees(self.rpc, self.cfg)
-        if self.shared_nonces:
-            row = self._record(None, to, value, data_hex, gas, fees, reference, purpose,
-                               replaces=None)
-        else:
-            nonce = self._take_nonce()
+        nonces: list[int | None] = [None] * len(planned)
+        if not self.shared_nonces:
+            taken: list[int] = []
             try:
-                row = self._record(nonce, to, value, data_hex, gas, fees, reference, purpose,
-                                   replaces=None)
+                for _ in planned:
+                    taken.append(self._take_nonce())
             except BaseException:
-                self._give_back(nonce)
+                for n in taken:
+                    self._give_back(n)
                 raise
-        assert row is not None, "no bound: a nonce is always picked"
+            nonces = list(taken)
+        try:
+            with self._tx() as db:
+                rows = [self._create(db, nonce, to, value, data, gas, fees, reference, purpose,
+                                     replaces=None)
+                        for nonce, (to, value, data, gas) in zip(nonces, planned)]
+        except BaseException:
+            for picked in nonces:
+                if picked is not None:
+                    self._give_back(picked)
+            raise
+        out: list[EvmTx] = []
+        for row in rows:
+            assert row is not None, "no bound: a nonce is always picked"
+            out.append(row)
         if self.after_record is not None:
-            self.after_record(row)
-        self._broadcast(row, fresh=True)
-        return row
+            for row in out:
+                self.after_record(row)
+        for i, row in enumerate(out):
+            self._broadcast(row, fresh=True)
+            if row.status == TX_FAILED:
+                for later in out[i + 1:]:
+                    self._close(later, TX_FAILED, error=f"not sent: {row.tx_hash} before it in "
+                                                        f"the same step was refused")
+                    if not self.shared_nonces:
+                        self._give_back(later.nonce)
+                break
+            if row.sent_at is None:
+                break       # postponed: poll sends it, then the rest, in nonce order
+        return out
 
     def replace_stuck(self, now: float) -> list[EvmTx]:
         """Replace each nonce whose newest attempt was sent ``replace_after`` s before
@@ -461,31 +523,38 @@ class TxSender:
         (PostgreSQL, :meth:`_free_nonce`); with ``below``, only a nonce under it (a gap to
         fill), and None when there is none."""
         with self._tx() as db:
-            if nonce is None:
-                nonce = self._free_nonce(db)
-                if below is not None and nonce >= below:
-                    return None
-            while True:
-                signed = self.account.sign_transaction({
-                    "type": 2, "chainId": self.chain_id, "nonce": nonce, "to": HexStr(to),
-                    "value": value, "data": HexStr(data), "gas": gas,
-                    "maxFeePerGas": fees.max_fee, "maxPriorityFeePerGas": fees.priority_fee})
-                # A refused transaction gives its nonce back; the same call again at
-                # unchanged fees would be the very same bytes (tx_hash is unique): 1 wei
-                # more makes it a transaction, and a row, of its own.
-                if not EvmTx.select().where(
-                        EvmTx.tx_hash == "0x" + bytes(signed.hash).hex()).exists():
-                    break
-                fees = (Fees(fees.max_fee, fees.priority_fee + 1)
-                        if fees.priority_fee < fees.max_fee
-                        else Fees(fees.max_fee + 1, fees.priority_fee))
-            return EvmTx.create(
-                chain=self.chain, chain_id=self.chain_id, sender=self.address, nonce=nonce,
-                owner=self.owner, purpose=purpose, reference=reference, to=to, value=value,
-                data=data, gas_limit=gas, max_fee=fees.max_fee, priority_fee=fees.priority_fee,
-                tx_hash="0x" + bytes(signed.hash).hex(),
-                raw_tx="0x" + bytes(signed.raw_transaction).hex(), replaces=replaces,
-                status=TX_PENDING, created_at=self.clock(), sent_at=None)
+            return self._create(db, nonce, to, value, data, gas, fees, reference, purpose,
+                                replaces=replaces, below=below)
+
+    def _create(self, db: Any, nonce: int | None, to: str, value: int, data: str, gas: int,
+                fees: Fees, reference: str, purpose: str, *, replaces: int | None,
+                below: int | None = None) -> EvmTx | None:
+        """:meth:`_record`'s work inside the caller's transaction ``db`` (one row)."""
+        if nonce is None:
+            nonce = self._free_nonce(db)
+            if below is not None and nonce >= below:
+                return None
+        while True:
+            signed = self.account.sign_transaction({
+                "type": 2, "chainId": self.chain_id, "nonce": nonce, "to": HexStr(to),
+                "value": value, "data": HexStr(data), "gas": gas,
+                "maxFeePerGas": fees.max_fee, "maxPriorityFeePerGas": fees.priority_fee})
+            # A refused transaction gives its nonce back; the same call again at
+            # unchanged fees would be the very same bytes (tx_hash is unique): 1 wei
+            # more makes it a transaction, and a row, of its own.
+            if not EvmTx.select().where(
+                    EvmTx.tx_hash == "0x" + bytes(signed.hash).hex()).exists():
+                break
+            fees = (Fees(fees.max_fee, fees.priority_fee + 1)
+                    if fees.priority_fee < fees.max_fee
+                    else Fees(fees.max_fee + 1, fees.priority_fee))
+        return EvmTx.create(
+            chain=self.chain, chain_id=self.chain_id, sender=self.address, nonce=nonce,
+            owner=self.owner, purpose=purpose, reference=reference, to=to, value=value,
+            data=data, gas_limit=gas, max_fee=fees.max_fee, priority_fee=fees.priority_fee,
+            tx_hash="0x" + bytes(signed.hash).hex(),
+            raw_tx="0x" + bytes(signed.raw_transaction).hex(), replaces=replaces,
+            status=TX_PENDING, created_at=self.clock(), sent_at=None)
 
     def _free_nonce(self, db: Any) -> int:
         """Inside the recording transaction (PostgreSQL): lock (chain id, address) until

@@ -2,7 +2,10 @@
 is kept at its target by the owner's own approve, under the balance top-ups' rules: the
 need recorded before anything is signed (a crash between record and send approves exactly
 once, SQLite and PostgreSQL), the daily cap of increases with its alert, the source's gas
-check with its alert."""
+check with its alert. A USDT-style token (``ApproveResetToken``: approve refuses to change a
+non-zero allowance) is kept with ``reset_to_zero``: approve(0) then approve(target),
+recorded as one step (exactly once across a crash between record and send, both
+databases); without it the approve fails and ``funding_topup_failed`` is raised."""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ import pytest
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from actors.alerts import RaiseAlert
-from actors.funding import ALERT_CAP, ALERT_SOURCE, PERMIT2, FundingAccount, Poll
+from actors.alerts import RaiseAlert, ResolveAlert
+from actors.funding import (ALERT_CAP, ALERT_FAILED, ALERT_SOURCE, PERMIT2, FundingAccount,
+                            Poll)
+from protocol import load_artifact
 
 from .conftest import ETH, ONE_USDC, top_ups, txs
 
@@ -173,3 +178,83 @@ def test_a_keystore_of_another_account_is_found_at_start_and_sends_nothing(
         assert st.state == "error" and f"not the owner {owner.address}" in st.last_error
     assert top_ups(fn.node) == [] and txs(fn.node) == []
     assert chain_a.nonce(treasury.address) == nonce and _allowance(chain_a, owner) == 0
+
+
+# ---- USDT-style tokens: reset_to_zero ------------------------------------------------------
+def _usdt_style(chain) -> None:
+    """devnet-a's USDC becomes an ApproveResetToken (same storage layout, balances and
+    allowances kept): its code, built with USDC's decimals, put at USDC's address."""
+    art = load_artifact("ApproveResetToken")
+    factory = chain.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
+    deployer = chain.w3.eth.accounts[0]
+    receipt = chain.w3.eth.wait_for_transaction_receipt(
+        factory.constructor("USD Coin", "USDC", 6).transact({"from": deployer}), timeout=10)
+    code = chain.rpc("eth_getCode", receipt["contractAddress"], "latest")
+    chain.rpc("anvil_setCode", chain.info.contracts.tokens["USDC"].address, code)
+
+
+@pytest.mark.parametrize("step", [None, "need_recorded", "tx_recorded", "tx_sent"])
+def test_reset_to_zero_reaches_the_target_once(step, database_url, chain_a, owner,
+                                               funding_node):
+    _set_allowance(chain_a, owner, 0)
+    _set_allowance(chain_a, owner, 50 * ONE_USDC)        # non-zero, below min_balance
+    _usdt_style(chain_a)
+    guard = keccak(text="NonZeroAllowance(address,uint256,uint256)")[:4].hex()
+    with pytest.raises(Exception, match=guard):                 # the token's guard holds
+        _set_allowance(chain_a, owner, 60 * ONE_USDC)
+    fn = funding_node(database_url, {"allow": allowance_account(owner.address,
+                                                                reset_to_zero=True)},
+                      key=owner.private_key)
+    nonce = chain_a.nonce(owner.address)
+    if step is not None:
+        def crash_once(name, actor):
+            if name == step:
+                FundingAccount.on_step = None      # once: the new instance goes through
+                raise Crash(f"injected crash at {name}")
+        FundingAccount.on_step = crash_once
+        with pytest.raises(Crash):
+            fn.node.registry.ask("funding/allow", Poll(), timeout=20)
+        assert chain_a.nonce(owner.address) - nonce == (2 if step == "tx_sent" else 0)
+    fn.poll("allow")
+    st = fn.poll("allow")
+    assert st.state == "ok" and st.balance == 1000 * ONE_USDC
+    assert _allowance(chain_a, owner) == 1000 * ONE_USDC
+    assert chain_a.nonce(owner.address) == nonce + 2             # approve(0), approve(1000)
+    [need] = top_ups(fn.node)
+    assert need.status == "confirmed" and need.amount == 950 * ONE_USDC
+    rows = txs(fn.node)
+    assert [(t.data, t.status, t.reference) for t in rows] == [
+        (_approve_data(PERMIT2, 0), "mined", f"topup-{need.id}"),
+        (_approve_data(PERMIT2, 1000 * ONE_USDC), "mined", f"topup-{need.id}")]
+    assert rows[1].nonce == rows[0].nonce + 1 and need.tx_hash == rows[1].tx_hash
+    for _ in range(2):      # and nothing more later
+        fn.poll("allow")
+    assert chain_a.nonce(owner.address) == nonce + 2 and len(top_ups(fn.node)) == 1
+    assert ALERT_FAILED not in [a.name for a in fn.seen_alerts() if isinstance(a, RaiseAlert)]
+
+
+def test_without_reset_to_zero_the_approve_fails_and_is_alerted(database_url, chain_a, owner,
+                                                              funding_node):
+    _set_allowance(chain_a, owner, 0)
+    _set_allowance(chain_a, owner, 50 * ONE_USDC)
+    _usdt_style(chain_a)
+    fn = funding_node(database_url, {"allow": allowance_account(owner.address)},
+                      key=owner.private_key)
+    nonce = chain_a.nonce(owner.address)
+    fn.poll("allow")
+    [need] = top_ups(fn.node)
+    assert need.status == "failed" and "estimate failed" in need.reason
+    assert txs(fn.node) == [] and chain_a.nonce(owner.address) == nonce
+    assert _allowance(chain_a, owner) == 50 * ONE_USDC
+    [alert] = [a for a in fn.seen_alerts() if isinstance(a, RaiseAlert)]
+    assert alert.name == ALERT_FAILED and alert.severity == "warning"
+    assert f"top-up {need.id} of {950 * ONE_USDC}" in alert.message
+    assert alert.labels["asset"] == "USDC allowance"
+    fn.poll("allow")                      # still failing: raised once while it lasts
+    assert [a.name for a in fn.seen_alerts() if isinstance(a, RaiseAlert)] == [ALERT_FAILED]
+    # the owner resets by hand: the next top-up goes through and the alert is resolved
+    _set_allowance(chain_a, owner, 0)
+    fn.poll("allow")
+    fn.poll("allow")
+    assert _allowance(chain_a, owner) == 1000 * ONE_USDC
+    assert [a.name for a in fn.seen_alerts() if isinstance(a, ResolveAlert)] == [ALERT_FAILED]

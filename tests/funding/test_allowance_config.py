@@ -1,6 +1,6 @@
-"""``spender`` is validated at load: an allowance is of a token, approved by its owner's
-own key, to the chain's settler, Permit2 or an address; one actor per (owner, token,
-spender)."""
+"""``spender`` (and ``reset_to_zero``, an allowance account's only) is validated at load:
+an allowance is of a token, approved by its owner's own key, to the chain's settler,
+Permit2 or an address; one actor per (owner, token, spender)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ def test_spenders_resolve():
     other = "0x" + "ab" * 20
     assert _spec(BASE.replace("spender: permit2", f"spender: '{other}'")).spender.lower() == other
     assert _spec(BASE.replace("spender: permit2\n", "")).spender == ""    # a balance account
+    assert _spec(BASE + "\nreset_to_zero: true").config.reset_to_zero
+    assert not _spec(BASE).config.reset_to_zero
 
 
 @pytest.mark.parametrize("change,expected", [
@@ -60,6 +62,8 @@ def test_spenders_resolve():
     ((f"address: '{OWNER}'", "address: '0x" + "12" * 20 + "'"),
      "the source must be the key of address"),
     (("spender: permit2", "spender: '0x" + "00" * 20 + "'"), "the zero address"),
+    (("spender: permit2", "reset_to_zero: true"),
+     "accounts.allow.reset_to_zero: only an allowance account (spender set) approves"),
 ])
 def test_invalid_allowance_accounts_are_refused(change, expected):
     with pytest.raises(ConfigError) as exc:

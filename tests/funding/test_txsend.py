@@ -1,7 +1,8 @@
 """chains.evm.txsend on a real anvil and a real store, without a node: nonces shared by
 two owners of one key, a refused transaction's nonce reused, recorded-but-unsent bytes
 re-sent after a crash, a nonce consumed elsewhere detected, a forgotten transaction
-re-sent, and the fee rules."""
+re-sent, and the fee rules. ``submit_all``: several transactions recorded as one step
+(all or none across a crash, sent in nonce order), a refused one failing those after it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from eth_account import Account
 
 from chains.evm import RpcClient
-from chains.evm.txsend import (GWEI, MIGRATION, EvmTx, Fees, TxConfig, TxSender, bump,
+from chains.evm.txsend import (GWEI, MIGRATION, EvmTx, Fees, TxCall, TxConfig, TxSender, bump,
                                suggest_fees)
 from runtime.store import Store
 
@@ -103,6 +104,48 @@ def test_recorded_unsent_bytes_are_sent_after_a_restart(chain_a, treasury, make_
     assert chain_a.nonce(treasury.address) == start + 1
     nxt = again.submit(fresh_address(), value=1, gas=21_000)   # the allocator moved on
     assert nxt.nonce == start + 1
+
+
+def test_a_step_of_several_transactions_is_recorded_at_once_and_sent_in_order(
+        chain_a, treasury, make_sender, store):
+    s = make_sender()
+    start = chain_a.nonce(treasury.address)
+    to = [fresh_address() for _ in range(3)]
+    seen: list[int] = []
+
+    def crash(row):
+        seen.append(len(rows(store)))     # every row of the step is there before any send
+        raise Crash("between record and broadcast")
+    s.after_record = crash
+    with pytest.raises(Crash):
+        s.submit_all([TxCall(t, value=i + 1, gas=21_000) for i, t in enumerate(to)],
+                     "step-1", purpose="test")
+    s.close()
+    recorded = rows(store)
+    assert seen == [3] and [r.nonce for r in recorded] == [start, start + 1, start + 2]
+    assert all(r.status == "pending" and r.sent_at is None and r.reference == "step-1"
+               for r in recorded)
+    assert chain_a.nonce(treasury.address) == start             # nothing left the node
+    again = make_sender()
+    again.reconcile()                                           # the recorded step, in order
+    done = again.poll()
+    assert sorted(r.status for r in done) == ["mined"] * 3
+    assert [chain_a.balance(t) for t in to] == [1, 2, 3]
+    assert chain_a.nonce(treasury.address) == start + 3 and len(rows(store)) == 3
+
+
+def test_a_refused_transaction_of_a_step_fails_the_ones_after_it(chain_a, treasury,
+                                                                 make_sender, store):
+    s = make_sender()
+    start = chain_a.nonce(treasury.address)
+    first, second = s.submit_all([TxCall(fresh_address(), value=10**30, gas=21_000),
+                                  TxCall(fresh_address(), value=1, gas=21_000)], "step-2")
+    assert first.status == "failed" and "insufficient" in first.error.lower()
+    assert second.status == "failed" and second.sent_at is None
+    assert second.error.startswith(f"not sent: {first.tx_hash} before it")
+    assert chain_a.nonce(treasury.address) == start
+    good = s.submit(fresh_address(), value=1, gas=21_000)      # the nonces are free again
+    assert good.nonce == start and good.status == "pending"
 
 
 def test_nonce_consumed_elsewhere_is_dropped(chain_a, treasury, make_sender, store):
