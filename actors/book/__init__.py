@@ -29,9 +29,9 @@ from ._messages import (AwardWork, BookMoved, BookStarted, BidRefused, Cancel, C
                         IntentChanged, LostWork, OfferWork, PlaceBid, ReadRecord, ReauctionLapsed,
                         RecordOf, SessionJoined, SessionLeft, SolverRecords, SolverRecordView, LiveBid, LiveState,
                         Submit, SubmitBatch, Subscribe, Suspended, Unsubscribe)
-from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, NOT_EXECUTABLE,
-                     SHORTFALL, Decision, decide, intent_terms)
-from ._explain import ChainDepth, RouteDurations, explanation
+from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, NO_BIDS,
+                     NO_SESSION, NOT_EXECUTABLE, SHORTFALL, Decision, decide, intent_terms)
+from ._explain import ChainDepth, RouteDurations, expired_note, explanation
 from ._forward import book_forwarder
 from ._models import (MIGRATION, MIGRATIONS, BookCursor, BookRequest, IntentRow, IntentTransition, SolverMark,
                       SolverRecord, SubmissionCount)
@@ -55,7 +55,8 @@ __all__ = [
     "IntentTransition", "SolverRecord", "intent_pb", "status_from_pb", "status_pb",
     "transition_pb", "update_pb", "check_order", "TERMINAL", "IntentUpdateView", "IntentView",
     "Status", "TransitionView", "MIGRATIONS", "intent_terms", "decide", "Decision", "FINDINGS", "CONFLICTING_OPEN",
-    "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE", "IntentServicer", "intent_service",
+    "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE", "NO_SESSION", "NO_BIDS",
+    "expired_note", "IntentServicer", "intent_service",
     "Decline", "DeclineRefused", "ReadRecord", "RecordOf", "SolverRecords", "SolverRecordView",
     "Suspended", "SolverMark", "solver_record_pb", "list_solvers", "get_solver_record",
     "Ranked", "Window", "rank", "reliability", "suspension", "FollowTick", "transitions_after",

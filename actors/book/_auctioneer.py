@@ -74,8 +74,9 @@ class AuctioneerMixin(BookState):
         asking admission again (._admit)."""
         if view.id in self.auctions or view.open_deadline <= self.clock.wall():
             return
-        eligible = [s for s in self.sessions.values()
-                    if s.capabilities.covers(view) and s.solver not in excluded]
+        covering = [s for s in self.sessions.values() if s.capabilities.covers(view)]
+        self.covered_by[view.id] = max(self.covered_by.get(view.id, 0), len(covering))
+        eligible = [s for s in covering if s.solver not in excluded]
         if not eligible:
             return  # offered when a covering solver joins
         if not self._admitted(view, excluded, verdict):
@@ -97,8 +98,12 @@ class AuctioneerMixin(BookState):
         which counts them in the solvers' records: once per solver and round, not per
         offer)."""
         pending = self.pending_offers
+        offered_to = self.offered_to.get(auction.intent_id)
+        if offered_to is None:
+            offered_to = self.offered_to[auction.intent_id] = set()
         for s in sessions:
             auction.offered.add(s.path)
+            offered_to.add(s.path)
             queued = pending.get(s.path)
             if queued is None:
                 pending[s.path] = [offer]

@@ -20,12 +20,13 @@ from datetime import datetime, UTC
 from orbital.v1 import intents_pb2 as P
 from runtime.grpc import timestamp
 
-from ._chain import NOT_EXECUTABLE
+from ._chain import NO_BIDS, NO_SESSION, NOT_EXECUTABLE
 from ._messages import LiveState
 from ._proto import status_pb
 from ._views import TERMINAL, IntentView, Status, TransitionView
 
-__all__ = ["RouteDurations", "ChainDepth", "explanation", "FIXES", "ENDED"]
+__all__ = ["RouteDurations", "ChainDepth", "explanation", "FIXES", "ENDED", "EXPIRED_REASON",
+           "expired_note"]
 
 # What a user does about each admission check the origin chain failed (actors.admission).
 FIXES = {
@@ -39,6 +40,31 @@ FIXES = {
 # Why a terminal intent ended (IntentExplanation.ended).
 ENDED = {Status.SETTLED: "settled", Status.CANCELLED: "cancelled",
          Status.REFUNDED: "refunded_after_fill_deadline", Status.FAILED: "failed"}
+
+# The EXPIRED entry's reason (Book._expire_due); an intent nobody won gets expired_note's
+# words after it.
+EXPIRED_REASON = "openDeadline passed before it was opened"
+
+
+def expired_note(route: str, offered: int, covered: int, whole_life: bool) -> tuple[str, str]:
+    """What the book appends to :data:`EXPIRED_REASON` for an intent no solver was ever
+    awarded, and the entry's finding: ``(suffix, finding)``.
+
+    ``offered``: sessions it was offered to; ``covered``: the most connected sessions that
+    covered ``route`` at one auction attempt; ``whole_life``: the book led for the
+    intent's whole life (it counts in memory, so after a restart it knows only the part
+    since; then no count is claimed, and "no session covered" is not said at all, since a
+    session before the restart may have been offered it). Covered but never offered (the
+    admission check refused every round, or every covering solver was barred): nothing
+    added, the history has the checks."""
+    if offered:
+        if whole_life:
+            return f"; offered to {offered} session(s), no bids", NO_BIDS
+        return "; offered to solver sessions, no bids", NO_BIDS
+    if not covered and whole_life:
+        return f"; no connected solver session covered {route}", NO_SESSION
+    return "", ""
+
 
 _WON = re.compile(r"won the auction with output (\d+)")
 
@@ -131,6 +157,11 @@ def _eta(view: IntentView, durations: RouteDurations | None, now: float) -> P.Et
 
 def _ended(view: IntentView) -> str:
     if view.status is Status.EXPIRED:
+        last = view.history[-1].finding if view.history else ""
+        if last == NO_SESSION:
+            return "no_session"
+        if last == NO_BIDS:
+            return "no_bids"
         if any(t.status is Status.ASSIGNED for t in view.history):
             return "expired_before_open"
         if any(t.finding == NOT_EXECUTABLE for t in view.history):
@@ -149,7 +180,10 @@ _ENDED_TEXT = {
     "not_executable": "expired: the origin chain would not let it be opened (admission) "
                       "before openDeadline",
     "no_bids": "expired: no solver bid on it (or none covered its route) before openDeadline",
+    "no_session": "expired: no connected solver session covered its route before openDeadline",
 }
+# no_bids when the book saw the offers (the EXPIRED entry's finding is no_bids)
+_OFFERED_NO_BIDS = "expired: no solver bid on it before openDeadline"
 
 
 def _summary(view: IntentView, live: LiveState | None, x: P.IntentExplanation,
@@ -157,6 +191,8 @@ def _summary(view: IntentView, live: LiveState | None, x: P.IntentExplanation,
     route = f"{view.origin_chain} -> {view.destination_chain}"
     if x.ended:
         text = _ENDED_TEXT[x.ended]
+        if x.ended == "no_bids" and view.history and view.history[-1].finding == NO_BIDS:
+            text = _OFFERED_NO_BIDS
         return f"{text} ({x.ended_reason})" if x.ended_reason and x.ended != "settled" else text
     if view.status is Status.PENDING:
         if x.admission:
