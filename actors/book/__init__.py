@@ -32,8 +32,9 @@ from ._messages import (AwardWork, BookMoved, BookStarted, BidRefused, Cancel, C
 from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, NO_BIDS,
                      NO_SESSION, NOT_EXECUTABLE, SHORTFALL, Decision, decide, intent_terms)
 from ._explain import ChainDepth, RouteDurations, expired_note, explanation
+from ._rounds import KEPT_BIDS, KeptBid, StoredRound, kept_bids, lost_because
 from ._forward import book_forwarder
-from ._models import (MIGRATION, MIGRATIONS, BookCursor, BookRequest, IntentRow, IntentTransition, SolverMark,
+from ._models import (MIGRATION, MIGRATIONS, AuctionRoundRow, BookCursor, BookRequest, IntentRow, IntentTransition, SolverMark,
                       SolverRecord, SubmissionCount)
 from ._tally import SubmissionTally
 from ._metrics import BookMetrics, register_counts
@@ -56,7 +57,8 @@ __all__ = [
     "transition_pb", "update_pb", "check_order", "TERMINAL", "IntentUpdateView", "IntentView",
     "Status", "TransitionView", "MIGRATIONS", "intent_terms", "decide", "Decision", "FINDINGS", "CONFLICTING_OPEN",
     "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE", "NO_SESSION", "NO_BIDS",
-    "expired_note", "IntentServicer", "intent_service",
+    "expired_note", "IntentServicer", "intent_service", "AuctionRoundRow", "KEPT_BIDS",
+    "KeptBid", "StoredRound", "kept_bids", "lost_because",
     "Decline", "DeclineRefused", "ReadRecord", "RecordOf", "SolverRecords", "SolverRecordView",
     "Suspended", "SolverMark", "solver_record_pb", "list_solvers", "get_solver_record",
     "Ranked", "Window", "rank", "reliability", "suspension", "FollowTick", "transitions_after",

@@ -7,13 +7,15 @@ route's observed durations and the destination chain's depth in, one
 query), so the rules here are tested without a node.
 
 Closed rounds come from the history (each award is an ASSIGNED entry naming the winner
-and its bid; a lapse or decline names the winner again): the losing bids of a closed round
-are not stored, so only the open round lists every bid.
+and its bid; a lapse or decline names the winner again) and from ``auction_round`` (the
+bids each award's round kept, with why each lost, and how many it took; written with the
+award, so they survive restarts).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, UTC
 
@@ -23,6 +25,7 @@ from runtime.grpc import timestamp
 from ._chain import NO_BIDS, NO_SESSION, NOT_EXECUTABLE
 from ._messages import LiveState
 from ._proto import status_pb
+from ._rounds import StoredRound
 from ._views import TERMINAL, IntentView, Status, TransitionView
 
 __all__ = ["RouteDurations", "ChainDepth", "explanation", "FIXES", "ENDED", "EXPIRED_REASON",
@@ -67,6 +70,7 @@ def expired_note(route: str, offered: int, covered: int, whole_life: bool) -> tu
 
 
 _WON = re.compile(r"won the auction with output (\d+)")
+_RECEIVED = re.compile(r"\((\d+) bid\(s\)\)")
 
 
 @dataclass(frozen=True)
@@ -94,19 +98,31 @@ def _utc(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _rounds(history: tuple[TransitionView, ...]) -> list[P.AuctionRound]:
+def _rounds(history: tuple[TransitionView, ...],
+            closed: Mapping[int, StoredRound]) -> list[P.AuctionRound]:
     out: list[P.AuctionRound] = []
     for t in history:
         if t.status is Status.ASSIGNED and t.from_status is Status.PENDING:
             m = _WON.search(t.reason)
-            bid = P.ExplainedBid(solver=t.solver, amount=m.group(1) if m else "",
-                                 at=timestamp(t.at))
-            out.append(P.AuctionRound(round=len(out) + 1, winner=t.solver,
-                                      winning_amount=bid.amount, bids=[bid]))
+            amount = m.group(1) if m else ""
+            stored = closed.get(t.version)
+            if stored is not None:
+                bids = [P.ExplainedBid(solver=b.solver, amount=str(b.amount), at=timestamp(b.at),
+                                       lost_because=b.lost_because) for b in stored.bids]
+                received = stored.bids_received
+            else:   # closed before rounds were stored: the award names the winner and count
+                bids = [P.ExplainedBid(solver=t.solver, amount=amount, at=timestamp(t.at))]
+                n = _RECEIVED.search(t.reason)
+                received = int(n.group(1)) if n else 1
+            out.append(P.AuctionRound(round=stored.round if stored else len(out) + 1,
+                                      winner=t.solver, winning_amount=amount, bids=bids,
+                                      bids_received=received))
         elif (t.status is Status.PENDING and t.from_status is Status.ASSIGNED and out
               and t.solver and out[-1].winner == t.solver):
-            out[-1].bids[0].lost_because = ("declined" if t.reason.startswith("declined")
-                                            else "late: exclusivity lapsed before it opened")
+            for b in out[-1].bids:
+                if b.solver == t.solver:
+                    b.lost_because = ("declined" if t.reason.startswith("declined")
+                                      else "late: exclusivity lapsed before it opened")
     return out
 
 
@@ -117,7 +133,7 @@ def _open_round(live: LiveState) -> P.AuctionRound:
         bids.append(P.ExplainedBid(solver=b.solver, amount=str(b.amount), at=timestamp(b.at),
                                    lost_because=why))
     return P.AuctionRound(round=live.round, open=True, closes_at=timestamp(live.closes_at),
-                          bids=bids, offered=live.offered)
+                          bids=bids, offered=live.offered, bids_received=len(bids))
 
 
 def _admission(view: IntentView, live: LiveState | None) -> list[P.AdmissionCheck]:
@@ -223,9 +239,12 @@ def _summary(view: IntentView, live: LiveState | None, x: P.IntentExplanation,
 
 
 def explanation(view: IntentView, live: LiveState | None, durations: RouteDurations | None,
-                depth: ChainDepth | None, now: float) -> P.IntentExplanation:
+                depth: ChainDepth | None, now: float,
+                closed: Mapping[int, StoredRound] | None = None) -> P.IntentExplanation:
+    """``closed``: the stored rounds of the intent (``auction_round``), by the version of
+    their award's history entry."""
     x = P.IntentExplanation(id=view.id, status=status_pb(view.status))
-    x.rounds.extend(_rounds(view.history))
+    x.rounds.extend(_rounds(view.history, closed or {}))
     if live is not None and live.round and view.status is Status.PENDING:
         x.rounds.append(_open_round(live))
     if view.status is Status.ASSIGNED and view.solver:

@@ -15,7 +15,8 @@ from runtime.store import BaseModel, Migration, UInt256Field
 
 __all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "SolverMark",
            "BookRequest", "MODELS", "MIGRATION", "MIGRATION_0310", "MIGRATION_0340",
-           "MIGRATION_0350", "MIGRATION_0360", "MIGRATION_0900", "SubmissionCount", "MIGRATIONS"]
+           "MIGRATION_0350", "MIGRATION_0360", "MIGRATION_0390", "MIGRATION_0900", "SubmissionCount",
+           "AuctionRoundRow", "MIGRATIONS"]
 
 
 class IntentRow(BaseModel):
@@ -246,8 +247,33 @@ def _migrate_0360(db: peewee.Database) -> None:
         db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE varchar({size})')
 
 
+class AuctionRoundRow(BaseModel):
+    """A closed auction round that made an award, for ExplainIntent: one row per award,
+    keyed by the award's history version (the ASSIGNED entry), written in the award's
+    transaction. ``bids`` is a JSON list of the kept bids (``actors.book._rounds``: the 10
+    best by output plus the winner), each with its solver, amount (a decimal string: exact
+    for uint256 on both databases), time and why it lost; ``bids_received`` counts every
+    bid the round took, kept or not."""
+
+    intent = peewee.CharField(max_length=66)
+    version = peewee.IntegerField()            # the award's intent_transition.version
+    round = peewee.IntegerField()              # 1 for the intent's first auction
+    bids_received = peewee.IntegerField()
+    bids = peewee.TextField(default="[]")
+    closed_at = peewee.DoubleField()           # unix seconds
+
+    class Meta:
+        table_name = "auction_round"
+        primary_key = peewee.CompositeKey("intent", "version")
+
+
+def _migrate_0390(db: peewee.Database) -> None:
+    db.create_tables([AuctionRoundRow])
+
+
 MIGRATION_0350 = Migration("0350_book_requests", _migrate_0350)
 MIGRATION_0360 = Migration("0360_intent_solana_accounts", _migrate_0360)
+MIGRATION_0390 = Migration("0390_auction_rounds", _migrate_0390)
 MIGRATION_0900 = Migration("0900_submission_counts", _migrate_0900)
 MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340, MIGRATION_0350, MIGRATION_0360,
-              MIGRATION_0900]
+              MIGRATION_0390, MIGRATION_0900]

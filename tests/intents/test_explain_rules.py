@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 
 from actors.book import (FINDINGS, NO_BIDS, NO_SESSION, ChainDepth, IntentView, LiveBid,
-                         LiveState, RouteDurations, Status, TransitionView, expired_note,
-                         explanation)
+                         LiveState, KeptBid, RouteDurations, Status, StoredRound, TransitionView,
+                         expired_note, explanation)
 from orbital.v1 import intents_pb2 as P
 
 NOW = 1_800_000_000.0
@@ -157,3 +157,21 @@ def test_an_expired_intent_says_no_session_or_no_bids(reason, finding, ended, su
     x = explanation(v, None, None, None, NOW)
     assert (x.ended, x.ended_reason) == (ended, reason)
     assert x.summary == f"{summary} ({reason})"
+
+
+def test_a_closed_round_shows_its_stored_bids():
+    C = "0x" + "cc" * 20
+    lapsed = t(3, Status.ASSIGNED, Status.PENDING, f"exclusivity lapsed: {B} did not open in time", B)
+    v = view(Status.PENDING, WON, lapsed)
+    stored = {2: StoredRound(1, 14, (KeptBid(C, 99, NOW - 3, "lower bid once weighed by reliability"),
+                                     KeptBid(B, 95, NOW - 4, ""),
+                                     KeptBid(A, 2**255, NOW - 4.5, "suspended")))}
+    [r] = explanation(v, None, None, None, NOW, stored).rounds
+    assert (r.round, r.open, r.winner, r.winning_amount, r.bids_received) == (1, False, B, "95", 14)
+    assert [(b.solver, b.amount, b.lost_because) for b in r.bids] == [
+        (C, "99", "lower bid once weighed by reliability"),
+        (B, "95", "late: exclusivity lapsed before it opened"),
+        (A, str(2**255), "suspended")]
+    # a round closed before rounds were stored: the winner, and the count its award names
+    [r] = explanation(v, None, None, None, NOW).rounds
+    assert [(b.solver, b.amount) for b in r.bids] == [(B, "95")] and r.bids_received == 2

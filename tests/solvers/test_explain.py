@@ -89,6 +89,20 @@ def test_explain_in_auction_then_assigned(solver_node, channel_to, database_url,
     assert x.summary.startswith(f"assigned to {high.address}: it has until")
     [r] = x.rounds
     assert not r.open and r.winner == high.address and r.winning_amount == "9800000"
+    # the closed round keeps its bids and why the others lost, stored with the award
+    assert r.bids_received == 2
+    assert [(b.solver, b.amount, b.lost_because) for b in r.bids] == [
+        (high.address, "9800000", ""), (low.address, "9500000", "lower bid")]
+    assert main(["explain", intent.id, "--target", target]) == 0
+    out = capsys.readouterr().out
+    assert f"winner {high.address}, 2 bid(s) received" in out
+    assert f"bid {low.address} 9500000" in out and "lost: lower bid" in out
+
+    # ... and read from the store, so a restarted book changes nothing of it
+    node.restart_actor(BOOK_PATH)
+    wait_until(lambda: node.registry.paths(BOOK_PATH))
+    [again] = explain(ch, intent.id).rounds
+    assert again == r
 
 
 def test_explain_waiting_for_a_solver_then_expired_with_no_bids(solver_node, channel_to,
