@@ -15,8 +15,16 @@ from runtime.store import BaseModel, Migration, UInt256Field
 
 __all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "SolverMark",
            "BookRequest", "MODELS", "MIGRATION", "MIGRATION_0310", "MIGRATION_0340",
-           "MIGRATION_0350", "MIGRATION_0360", "MIGRATION_0390", "MIGRATION_0900", "SubmissionCount",
-           "AuctionRoundRow", "MIGRATIONS"]
+           "MIGRATION_0350", "MIGRATION_0360", "MIGRATION_0390", "MIGRATION_0391", "MIGRATION_0900",
+           "SubmissionCount", "AuctionRoundRow", "MIGRATIONS", "FILL_ENTRY", "SETTLE_ENTRY"]
+
+# The history entries that date a fill and a settlement (intent_transition columns), in one
+# place: the fill entry is the FILLED transition whose evidence stands (a FILLED -> FILLED
+# entry records a finding, not the fill; a fill reorged away is ``reverted``), the settle
+# entry the SETTLED one. ``intent.filled_at`` / ``settled_at`` are their times (set by
+# write_transition, backfilled by 0391); actors.analytics indexes them (0910) word for word.
+FILL_ENTRY = "status = 'FILLED' AND from_status <> 'FILLED' AND NOT reverted"
+SETTLE_ENTRY = "status = 'SETTLED' AND NOT reverted"
 
 
 class IntentRow(BaseModel):
@@ -53,6 +61,10 @@ class IntentRow(BaseModel):
     shortfall = UInt256Field(default=0)                        # awarded_amount - fill_amount, if > 0
     created_at = peewee.DoubleField()
     updated_at = peewee.DoubleField()
+    # when the standing fill / the settlement was recorded (the FILL_ENTRY / SETTLE_ENTRY
+    # entry's time; None: none stands): analytics' durations read these, not the history
+    filled_at = peewee.DoubleField(null=True)
+    settled_at = peewee.DoubleField(null=True)
 
     class Meta:
         table_name = "intent"
@@ -273,7 +285,31 @@ def _migrate_0390(db: peewee.Database) -> None:
 
 MIGRATION_0350 = Migration("0350_book_requests", _migrate_0350)
 MIGRATION_0360 = Migration("0360_intent_solana_accounts", _migrate_0360)
+def _migrate_0391(db: peewee.Database) -> None:
+    """``intent.filled_at`` / ``settled_at`` (analytics' percentiles read them instead of
+    joining the history), backfilled from the history: the time of each intent's standing
+    fill entry and settle entry, one grouped pass over each (UPDATE ... FROM: SQLite 3.33+,
+    PostgreSQL). Idempotent like 0310: a database made after this change has the columns
+    from 0300, and a backfill sets only rows still NULL."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    table = IntentRow._meta.table_name
+    have = {c.name for c in db.get_columns(table)}
+    migrator = SchemaMigrator.from_database(db)
+    ops = [migrator.add_column(table, n, IntentRow._meta.fields[n])
+           for n in ("filled_at", "settled_at") if n not in have]
+    if ops:
+        migrate(*ops)
+    # MIN for the fill: a settlement a reorg undid leaves a standing SETTLED -> FILLED entry
+    # after the fill (FILL_ENTRY matches it); the fill is the first standing one
+    for column, entry, pick in (("filled_at", FILL_ENTRY, "MIN"), ("settled_at", SETTLE_ENTRY, "MAX")):
+        db.execute_sql(
+            f'UPDATE "intent" SET "{column}" = e.at FROM (SELECT intent, {pick}(at) AS at '
+            f'FROM "intent_transition" WHERE {entry} GROUP BY intent) AS e '
+            f'WHERE e.intent = "intent".id AND "intent"."{column}" IS NULL')
+
+
 MIGRATION_0390 = Migration("0390_auction_rounds", _migrate_0390)
+MIGRATION_0391 = Migration("0391_intent_fill_times", _migrate_0391)
 MIGRATION_0900 = Migration("0900_submission_counts", _migrate_0900)
 MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340, MIGRATION_0350, MIGRATION_0360,
-              MIGRATION_0390, MIGRATION_0900]
+              MIGRATION_0390, MIGRATION_0391, MIGRATION_0900]
