@@ -288,9 +288,10 @@ MIGRATION_0360 = Migration("0360_intent_solana_accounts", _migrate_0360)
 def _migrate_0391(db: peewee.Database) -> None:
     """``intent.filled_at`` / ``settled_at`` (analytics' percentiles read them instead of
     joining the history), backfilled from the history: the time of each intent's standing
-    fill entry and settle entry, one grouped pass over each (UPDATE ... FROM: SQLite 3.33+,
-    PostgreSQL). Idempotent like 0310: a database made after this change has the columns
-    from 0300, and a backfill sets only rows still NULL."""
+    fill entry and settle entry, in one grouped pass over the history and one rewrite of
+    each dated row (UPDATE ... FROM: SQLite 3.33+, PostgreSQL). Idempotent like 0310: a
+    database made after this change has the columns from 0300, and a backfill sets only
+    rows still NULL."""
     from playhouse.migrate import SchemaMigrator, migrate
     table = IntentRow._meta.table_name
     have = {c.name for c in db.get_columns(table)}
@@ -300,12 +301,14 @@ def _migrate_0391(db: peewee.Database) -> None:
     if ops:
         migrate(*ops)
     # MIN for the fill: a settlement a reorg undid leaves a standing SETTLED -> FILLED entry
-    # after the fill (FILL_ENTRY matches it); the fill is the first standing one
-    for column, entry, pick in (("filled_at", FILL_ENTRY, "MIN"), ("settled_at", SETTLE_ENTRY, "MAX")):
-        db.execute_sql(
-            f'UPDATE "intent" SET "{column}" = e.at FROM (SELECT intent, {pick}(at) AS at '
-            f'FROM "intent_transition" WHERE {entry} GROUP BY intent) AS e '
-            f'WHERE e.intent = "intent".id AND "intent"."{column}" IS NULL')
+    # after the fill (FILL_ENTRY matches it); the fill is the first standing one.
+    db.execute_sql(
+        'UPDATE "intent" SET "filled_at" = e.filled, "settled_at" = e.settled FROM ('
+        f"SELECT intent, MIN(CASE WHEN {FILL_ENTRY} THEN at END) AS filled, "
+        f"MAX(CASE WHEN {SETTLE_ENTRY} THEN at END) AS settled "
+        f'FROM "intent_transition" WHERE ({FILL_ENTRY}) OR ({SETTLE_ENTRY}) GROUP BY intent) AS e '
+        'WHERE e.intent = "intent".id AND "intent"."filled_at" IS NULL '
+        'AND "intent"."settled_at" IS NULL')
 
 
 MIGRATION_0390 = Migration("0390_auction_rounds", _migrate_0390)
