@@ -10,8 +10,9 @@ counts), then a real node serving only AnalyticsService answers, over gRPC on lo
 - GetVolume of the last 30 days per hour (720 buckets x 4 routes);
 - GetSolverLeaderboard, first page of 50.
 
-PostgreSQL gets an ``ANALYZE`` after seeding (autovacuum's job on a table that grew
-like this; without statistics the planner picks nested loops and the summary doubles).
+PostgreSQL gets a ``VACUUM ANALYZE`` after seeding and the 0391 backfill (autovacuum's job
+on a table that grew like this and whose rows the backfill rewrote; without statistics
+the planner picks nested loops and the summary doubles).
 Each figure's ceiling is a plain ``SELECT count(*) FROM intent`` on the same database in
 the same run (what any answer over the whole table costs at least); calls are
 interleaved, TRIALS each, and the medians compared. Target: every call within
@@ -109,12 +110,19 @@ def _bulk(db: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> N
                            f'({", ".join("?" * len(columns))})', rows)
 
 
-def _seed(url: str, tmp: Path, now: float) -> float:
-    from actors.analytics import MIGRATION
+def _seed(url: str, tmp: Path, now: float) -> tuple[float, float, float]:
+    """Seed the database; (seconds seeding, seconds of the book's 0391 backfill, seconds of
+    analytics' 0920 index). The rows are written as on a database from before 0391 (no
+    filled_at/settled_at, no 0920 index), then upgraded in the order a node does it (by
+    migration id): 0391's backfill dates them from their history, then 0920 indexes them,
+    each timed: what upgrading a database of this size costs."""
+    from actors.analytics import MIGRATIONS as ANALYTICS_MIGRATIONS
     from actors.book import MIGRATIONS, SolverMark, SolverRecord, SubmissionCount
-    from runtime.store import Store
+    from runtime.store import SchemaMigration, Store
     intents, transitions = _rows(now)
-    store = Store(url, state_dir=str(tmp), migrations=[*MIGRATIONS, MIGRATION])
+    upgrades = ("0391_intent_fill_times", "0920_analytics_fill_times")
+    store = Store(url, state_dir=str(tmp), migrations=[
+        m for m in [*MIGRATIONS, *ANALYTICS_MIGRATIONS] if m.id not in upgrades])
     store.migrate()
     began = time.perf_counter()
     rng = random.Random(16)
@@ -136,11 +144,25 @@ def _seed(url: str, tmp: Path, now: float) -> float:
             for h in range(30 * 24) for code in ("OK", "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED")
         ]).execute()
     seconds = time.perf_counter() - began
+    store.close()
+    store = Store(url, state_dir=str(tmp), migrations=[*MIGRATIONS, *ANALYTICS_MIGRATIONS])
+    took = {}
+    for m in sorted((m for m in [*MIGRATIONS, *ANALYTICS_MIGRATIONS] if m.id in upgrades),
+                    key=lambda m: m.id):
+        began = time.perf_counter()
+        with store.connection() as db, db.atomic():
+            m.apply(db)
+            SchemaMigration.create(id=m.id, applied_at=time.time(), applied_by="bench")
+        took[m.id] = time.perf_counter() - began
+    with store.connection() as db:
+        filled = db.execute_sql(
+            "SELECT COUNT(*) FROM intent WHERE filled_at IS NOT NULL").fetchone()[0]
+    assert filled == sum(1 for i in intents if i[1] in ("FILLED", "SETTLED")), filled
     if "postgresql" in url:   # what autovacuum does to a table that grew this much
         with store.connection() as db:
-            db.execute_sql("ANALYZE")
+            db.execute_sql("VACUUM ANALYZE")
     store.close()
-    return seconds
+    return seconds, took[upgrades[0]], took[upgrades[1]]
 
 
 def _node(url: str, tmp: Path) -> Any:
@@ -171,7 +193,7 @@ def _measure(url: str, tmp: Path) -> dict[str, Any]:
     from actors.book import register_counts
     tmp.mkdir(parents=True, exist_ok=True)
     now = time.time()
-    seeded = _seed(url, tmp, now)
+    seeded, backfilled, indexed = _seed(url, tmp, now)
     node = _node(url, tmp)
     counter = Store(url, state_dir=str(tmp))
     channel = grpc.insecure_channel(f"127.0.0.1:{node.grpc_port}")
@@ -221,7 +243,8 @@ def _measure(url: str, tmp: Path) -> dict[str, Any]:
         counter.close()
         node.shutdown()
     out: dict[str, Any] = {k: statistics.median(v) for k, v in runs.items()}
-    out |= {"seed": seeded, "buckets": len(volume.buckets), "scrape_cached": cached}
+    out |= {"seed": seeded, "buckets": len(volume.buckets), "scrape_cached": cached,
+            "backfill": backfilled * 1000, "index": indexed * 1000}
     return out
 
 
@@ -244,6 +267,13 @@ def run() -> list[Row]:
                             f"ceiling = SELECT count(*) FROM intent, same database and run; "
                             f"median of {TRIALS} interleaved calls over gRPC on loopback; "
                             f"seeded in {r['seed']:.1f} s"))
+        rows.append(Row(f"migration 0391 backfill (filled_at, settled_at), {INTENTS:,} intents "
+                        f"({engine})", r["backfill"], "ms", None, "informational", None,
+                        "the migration on a database seeded as before it: the columns added, "
+                        "one UPDATE ... FROM one grouped pass over the history"))
+        rows.append(Row(f"migration 0920 index (intent_fill_times), {INTENTS:,} intents "
+                        f"({engine})", r["index"], "ms", None, "informational", None,
+                        "CREATE INDEX after 0391, as a node applies them (by id)"))
         rows.append(Row(f"GET /metrics (store counts, no cache), {INTENTS:,} intents "
                         f"({engine})", r["scrape"], "ms", r["count"], "informational", None,
                         "the whole page over HTTP on loopback, node.metrics_cache: 0 (the "

@@ -114,6 +114,7 @@ def explanation_lines(x: intents_pb2.IntentExplanation) -> list[str]:
     for r in x.rounds:
         head = f"round {r.round}  " + (f"open, closes {_ts(r.closes_at)}, {r.offered} offered"
                                        if r.open else f"winner {r.winner or '-'}")
+        head += f", {r.bids_received} bid(s) received"
         lines.append(head)
         for b in r.bids:
             lost = f"  lost: {b.lost_because}" if b.lost_because else ""

@@ -85,7 +85,8 @@ class Transition:
     reason: str
     evidence: Evidence | None
     solver: str
-    finding: str = ""     # "conflicting_open", "foreign_fill", "shortfall", "escrow_mismatch"
+    finding: str = ""     # "conflicting_open", "foreign_fill", "shortfall", "escrow_mismatch",
+                          # "not_executable", "no_session", "no_bids"
 
     @classmethod
     def from_pb(cls, msg: intents_pb2.Transition) -> Transition:

@@ -12,13 +12,13 @@ from __future__ import annotations
 from actors.book import MIGRATIONS as BOOK_MIGRATIONS
 from runtime.config import App
 
-from ._models import MIGRATION
+from ._models import MIGRATION, MIGRATIONS
 from ._query import (Durations, Scope, SolverFigures, SummaryFigures, TokenSum, VolumeRow,
                      count_intents, leaderboard, nearest_rank, summary, volume)
 from ._request import DEFAULT_PAGE, MAX_BUCKETS, MAX_PAGE
 from ._service import AnalyticsServicer, analytics_service
 
-__all__ = ["install", "MIGRATION", "AnalyticsServicer", "analytics_service", "Scope",
+__all__ = ["install", "MIGRATION", "MIGRATIONS", "AnalyticsServicer", "analytics_service", "Scope",
            "TokenSum", "Durations", "SummaryFigures", "VolumeRow", "SolverFigures", "summary",
            "volume", "leaderboard", "count_intents", "nearest_rank", "MAX_BUCKETS",
            "DEFAULT_PAGE", "MAX_PAGE"]
@@ -27,6 +27,6 @@ __all__ = ["install", "MIGRATION", "AnalyticsServicer", "analytics_service", "Sc
 def install(app: App) -> None:
     # the book's tables first (migrations are applied once by id, whoever registers them):
     # a node may serve analytics without running a book
-    for migration in [*BOOK_MIGRATIONS, MIGRATION]:
+    for migration in [*BOOK_MIGRATIONS, *MIGRATIONS]:
         app.migration(migration)
     app.service(analytics_service)

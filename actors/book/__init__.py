@@ -29,16 +29,18 @@ from ._messages import (AwardWork, BookMoved, BookStarted, BidRefused, Cancel, C
                         IntentChanged, LostWork, OfferWork, PlaceBid, ReadRecord, ReauctionLapsed,
                         RecordOf, SessionJoined, SessionLeft, SolverRecords, SolverRecordView, LiveBid, LiveState,
                         Submit, SubmitBatch, Subscribe, Suspended, Unsubscribe)
-from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, NOT_EXECUTABLE,
-                     SHORTFALL, Decision, decide, intent_terms)
-from ._explain import ChainDepth, RouteDurations, explanation
+from ._chain import (CONFLICTING_OPEN, ESCROW_MISMATCH, FINDINGS, FOREIGN_FILL, NO_BIDS,
+                     NO_SESSION, NOT_EXECUTABLE, SHORTFALL, Decision, decide, intent_terms)
+from ._explain import ChainDepth, RouteDurations, expired_note, explanation
+from ._rounds import KEPT_BIDS, KeptBid, StoredRound, kept_bids, lost_because
 from ._forward import book_forwarder
-from ._models import (MIGRATION, MIGRATIONS, BookCursor, BookRequest, IntentRow, IntentTransition, SolverMark,
+from ._models import (FILL_ENTRY, MIGRATION, MIGRATIONS, SETTLE_ENTRY, AuctionRoundRow,
+                      BookCursor, BookRequest, IntentRow, IntentTransition, SolverMark,
                       SolverRecord, SubmissionCount)
 from ._tally import SubmissionTally
 from ._metrics import BookMetrics, register_counts
 from ._service import IntentServicer, intent_service
-from ._store import insert_intents, transitions_after, write_transition
+from ._store import fill_times, insert_intents, transitions_after, write_transition
 from ._proto import (intent_pb, solver_record_pb, status_from_pb, status_pb, transition_pb,
                      update_pb)
 from ._score import Ranked, Window, rank, reliability, suspension
@@ -55,7 +57,10 @@ __all__ = [
     "IntentTransition", "SolverRecord", "intent_pb", "status_from_pb", "status_pb",
     "transition_pb", "update_pb", "check_order", "TERMINAL", "IntentUpdateView", "IntentView",
     "Status", "TransitionView", "MIGRATIONS", "intent_terms", "decide", "Decision", "FINDINGS", "CONFLICTING_OPEN",
-    "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE", "IntentServicer", "intent_service",
+    "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE", "NO_SESSION", "NO_BIDS",
+    "expired_note", "IntentServicer", "intent_service", "AuctionRoundRow", "KEPT_BIDS",
+    "KeptBid", "StoredRound", "kept_bids", "lost_because", "FILL_ENTRY", "SETTLE_ENTRY",
+    "fill_times",
     "Decline", "DeclineRefused", "ReadRecord", "RecordOf", "SolverRecords", "SolverRecordView",
     "Suspended", "SolverMark", "solver_record_pb", "list_solvers", "get_solver_record",
     "Ranked", "Window", "rank", "reliability", "suspension", "FollowTick", "transitions_after",

@@ -37,6 +37,7 @@ from ._auctioneer import (AuctioneerMixin, CloseAuction, ExclusivityLapsed, Offe
 from ._chain import CONFLICTING_OPEN, ESCROW_MISMATCH, FOREIGN_FILL
 from ._config import IntentsConfig
 from ._events import EventsMixin
+from ._explain import EXPIRED_REASON, expired_note
 from ._metrics import BookMetrics, register_counts
 from ._messages import (ExplainLive, LiveBid, LiveState, BidRefused, BookMoved,
                         BookStarted, Cancel, Decline, DeclineRefused, EscrowMismatch,
@@ -131,6 +132,9 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         self.checking: dict[str, float] = {}
         self.admitted: dict[str, int] = {}
         self.not_executable: dict[str, tuple[str, ...]] = {}
+        self.offered_to: dict[str, set[str]] = {}
+        self.covered_by: dict[str, int] = {}
+        self.led_since = float("inf")   # not leading yet: every intent predates it
         # The book works on the store message after message: it keeps its connection
         # (no reconnect, and on SQLite no WAL checkpoint, per batch). Released at the end.
         self.store.hold()
@@ -195,6 +199,7 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
     def _rebuild(self) -> None:
         self._tail()
         self.leading = True
+        self.led_since = self.clock.wall()   # offers are counted from here (offered_to)
         self.stats.clear()
         self.dirty.clear()
         with self.store.connection():
@@ -239,6 +244,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         self.checking.clear()
         self.admitted.clear()
         self.not_executable.clear()
+        self.offered_to.clear()
+        self.covered_by.clear()
         self.active = OpenIntents()
         self.stats.clear()
         self.dirty.clear()
@@ -663,6 +670,8 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
             else:
                 self.active.pop(new.id, None)
                 self._forget(new.id)
+                self.offered_to.pop(new.id, None)
+                self.covered_by.pop(new.id, None)
                 self._end_auction(new.id, "intent is " + new.status.value.lower())
             self._announce(new, t)
         return [n for n, _ in done]
@@ -738,9 +747,20 @@ class Book(EventsMixin, AdmitMixin, AuctioneerMixin, ReliabilityMixin, RecordsMi
         due = [v for v in self.active.values()
                if v.status in (Status.PENDING, Status.ASSIGNED) and v.open_deadline < now]
         if due:
-            self._commit([Change(v, Status.EXPIRED, "openDeadline passed before it was opened")
-                          for v in due])
+            self._commit([self._expiry(v) for v in due])
         return len(due)
+
+    def _expiry(self, view: IntentView) -> Change:
+        """The EXPIRED entry of ``view``: for an intent no solver was ever awarded (none
+        barred from it, no round held), why: offered and no bids, or no session covered its
+        route (docs/intents.md, "Why hasn't my order filled?")."""
+        if view.status is not Status.PENDING or self._round(view) or self.barred.get(view.id):
+            return Change(view, Status.EXPIRED, EXPIRED_REASON)
+        note, finding = expired_note(f"{view.origin_chain} -> {view.destination_chain}",
+                                     len(self.offered_to.get(view.id, ())),
+                                     self.covered_by.get(view.id, 0),
+                                     view.created_at >= self.led_since)
+        return Change(view, Status.EXPIRED, EXPIRED_REASON + note, finding=finding)
 
 
 TRANSITIONS_CHANNEL = "orbital_transitions"   # Store.notify: the leader committed transitions

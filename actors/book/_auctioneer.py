@@ -29,7 +29,8 @@ from actors.quoter import GetQuote, ReferenceOutputs
 from ._auction import Auction, AuctionBid
 from ._messages import (AwardWork, BidRefused, Decline, DeclineRefused, LostWork, OfferWork,
                         PlaceBid, SessionJoined, Suspended)
-from ._models import IntentRow
+from ._models import AuctionRoundRow, IntentRow
+from ._rounds import KeptBid, encode_bids, kept_bids, lost_because
 from ._proto import intent_pb
 from ._score import rank
 from ._state import BookState, Session
@@ -74,8 +75,9 @@ class AuctioneerMixin(BookState):
         asking admission again (._admit)."""
         if view.id in self.auctions or view.open_deadline <= self.clock.wall():
             return
-        eligible = [s for s in self.sessions.values()
-                    if s.capabilities.covers(view) and s.solver not in excluded]
+        covering = [s for s in self.sessions.values() if s.capabilities.covers(view)]
+        self.covered_by[view.id] = max(self.covered_by.get(view.id, 0), len(covering))
+        eligible = [s for s in covering if s.solver not in excluded]
         if not eligible:
             return  # offered when a covering solver joins
         if not self._admitted(view, excluded, verdict):
@@ -97,8 +99,12 @@ class AuctioneerMixin(BookState):
         which counts them in the solvers' records: once per solver and round, not per
         offer)."""
         pending = self.pending_offers
+        offered_to = self.offered_to.get(auction.intent_id)
+        if offered_to is None:
+            offered_to = self.offered_to[auction.intent_id] = set()
         for s in sessions:
             auction.offered.add(s.path)
+            offered_to.add(s.path)
             queued = pending.get(s.path)
             if queued is None:
                 pending[s.path] = [offer]
@@ -227,14 +233,24 @@ class AuctioneerMixin(BookState):
         if winner is None:
             self.retry_timers[view.id] = self.tell_later(self.cfg.retry_interval, RetryAuction(view.id))
             return
-        deadline = min(self.clock.wall() + self._exclusivity(winner.solver),
-                       float(view.open_deadline))
+        now = self.clock.wall()
+        deadline = min(now + self._exclusivity(winner.solver), float(view.open_deadline))
+        # The round as Explain shows it once closed (auction_round, in the award's commit):
+        # the best bids and the winner, and why each other one lost.
+        kept = [KeptBid(b.solver, b.amount, b.at,
+                        lost_because(b, winner, suspended=b.solver in suspended,
+                                     gone=b.path not in self.sessions))
+                for b in kept_bids(auction.bids.values(), winner)]
+        closed = {"intent": view.id, "version": view.version + 1, "round": auction.round,
+                  "bids_received": len(auction.bids), "bids": encode_bids(kept),
+                  "closed_at": now}
         new = self._commit([Change(view, Status.ASSIGNED,
                                    f"won the auction with output {winner.amount} "
                                    f"({len(auction.bids)} bid(s))",
                                    {"solver": winner.solver, "awarded_amount": winner.amount,
                                     "exclusivity_deadline": deadline, "auctions": auction.round},
-                                   winner.solver)])[0]
+                                   winner.solver)],
+                           also=lambda: AuctionRoundRow.insert(**closed).execute())[0]
         self.rounds[view.id] = auction.round
         self._stat(winner.solver, wins=1)
         self._mark(winner.solver, "win", view.id)

@@ -33,7 +33,8 @@ from protocol.logs import Filled, Settled, UnorderedNonceInvalidation
 from ._views import PERMIT2_SOURCE, IntentView, Status
 
 __all__ = ["Decision", "decide", "intent_terms", "onchain_intent_fields", "FINDINGS",
-           "CONFLICTING_OPEN", "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE"]
+           "CONFLICTING_OPEN", "FOREIGN_FILL", "SHORTFALL", "ESCROW_MISMATCH", "NOT_EXECUTABLE",
+           "NO_SESSION", "NO_BIDS"]
 
 _OPENABLE = {Status.PENDING, Status.ASSIGNED, Status.CANCELLED, Status.EXPIRED}
 
@@ -45,7 +46,13 @@ ESCROW_MISMATCH = "escrow_mismatch"
 # Not from the evidence rule: the check before an auction round found that the origin chain
 # would refuse openFor now (balance, allowance, nonce); the round is not held.
 NOT_EXECUTABLE = "not_executable"
-FINDINGS = (CONFLICTING_OPEN, FOREIGN_FILL, SHORTFALL, ESCROW_MISMATCH, NOT_EXECUTABLE)
+# Not from the evidence rule either: why an intent nobody won expired (the EXPIRED entry),
+# from what the book saw while it led (BookState.offered_to / covered_by): no connected
+# session covered its route, or it was offered and no one bid.
+NO_SESSION = "no_session"
+NO_BIDS = "no_bids"
+FINDINGS = (CONFLICTING_OPEN, FOREIGN_FILL, SHORTFALL, ESCROW_MISMATCH, NOT_EXECUTABLE,
+            NO_SESSION, NO_BIDS)
 
 
 @dataclass(frozen=True)

@@ -7,25 +7,29 @@ route's observed durations and the destination chain's depth in, one
 query), so the rules here are tested without a node.
 
 Closed rounds come from the history (each award is an ASSIGNED entry naming the winner
-and its bid; a lapse or decline names the winner again): the losing bids of a closed round
-are not stored, so only the open round lists every bid.
+and its bid; a lapse or decline names the winner again) and from ``auction_round`` (the
+bids each award's round kept, with why each lost, and how many it took; written with the
+award, so they survive restarts).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, UTC
 
 from orbital.v1 import intents_pb2 as P
 from runtime.grpc import timestamp
 
-from ._chain import NOT_EXECUTABLE
+from ._chain import NO_BIDS, NO_SESSION, NOT_EXECUTABLE
 from ._messages import LiveState
 from ._proto import status_pb
+from ._rounds import StoredRound
 from ._views import TERMINAL, IntentView, Status, TransitionView
 
-__all__ = ["RouteDurations", "ChainDepth", "explanation", "FIXES", "ENDED"]
+__all__ = ["RouteDurations", "ChainDepth", "explanation", "FIXES", "ENDED", "EXPIRED_REASON",
+           "expired_note"]
 
 # What a user does about each admission check the origin chain failed (actors.admission).
 FIXES = {
@@ -44,7 +48,33 @@ FIXES = {
 ENDED = {Status.SETTLED: "settled", Status.CANCELLED: "cancelled",
          Status.REFUNDED: "refunded_after_fill_deadline", Status.FAILED: "failed"}
 
+# The EXPIRED entry's reason (Book._expire_due); an intent nobody won gets expired_note's
+# words after it.
+EXPIRED_REASON = "openDeadline passed before it was opened"
+
+
+def expired_note(route: str, offered: int, covered: int, whole_life: bool) -> tuple[str, str]:
+    """What the book appends to :data:`EXPIRED_REASON` for an intent no solver was ever
+    awarded, and the entry's finding: ``(suffix, finding)``.
+
+    ``offered``: sessions it was offered to; ``covered``: the most connected sessions that
+    covered ``route`` at one auction attempt; ``whole_life``: the book led for the
+    intent's whole life (it counts in memory, so after a restart it knows only the part
+    since; then no count is claimed, and "no session covered" is not said at all, since a
+    session before the restart may have been offered it). Covered but never offered (the
+    admission check refused every round, or every covering solver was barred): nothing
+    added, the history has the checks."""
+    if offered:
+        if whole_life:
+            return f"; offered to {offered} session(s), no bids", NO_BIDS
+        return "; offered to solver sessions, no bids", NO_BIDS
+    if not covered and whole_life:
+        return f"; no connected solver session covered {route}", NO_SESSION
+    return "", ""
+
+
 _WON = re.compile(r"won the auction with output (\d+)")
+_RECEIVED = re.compile(r"\((\d+) bid\(s\)\)")
 
 
 @dataclass(frozen=True)
@@ -72,19 +102,31 @@ def _utc(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _rounds(history: tuple[TransitionView, ...]) -> list[P.AuctionRound]:
+def _rounds(history: tuple[TransitionView, ...],
+            closed: Mapping[int, StoredRound]) -> list[P.AuctionRound]:
     out: list[P.AuctionRound] = []
     for t in history:
         if t.status is Status.ASSIGNED and t.from_status is Status.PENDING:
             m = _WON.search(t.reason)
-            bid = P.ExplainedBid(solver=t.solver, amount=m.group(1) if m else "",
-                                 at=timestamp(t.at))
-            out.append(P.AuctionRound(round=len(out) + 1, winner=t.solver,
-                                      winning_amount=bid.amount, bids=[bid]))
+            amount = m.group(1) if m else ""
+            stored = closed.get(t.version)
+            if stored is not None:
+                bids = [P.ExplainedBid(solver=b.solver, amount=str(b.amount), at=timestamp(b.at),
+                                       lost_because=b.lost_because) for b in stored.bids]
+                received = stored.bids_received
+            else:   # closed before rounds were stored: the award names the winner and count
+                bids = [P.ExplainedBid(solver=t.solver, amount=amount, at=timestamp(t.at))]
+                n = _RECEIVED.search(t.reason)
+                received = int(n.group(1)) if n else 1
+            out.append(P.AuctionRound(round=stored.round if stored else len(out) + 1,
+                                      winner=t.solver, winning_amount=amount, bids=bids,
+                                      bids_received=received))
         elif (t.status is Status.PENDING and t.from_status is Status.ASSIGNED and out
               and t.solver and out[-1].winner == t.solver):
-            out[-1].bids[0].lost_because = ("declined" if t.reason.startswith("declined")
-                                            else "late: exclusivity lapsed before it opened")
+            for b in out[-1].bids:
+                if b.solver == t.solver:
+                    b.lost_because = ("declined" if t.reason.startswith("declined")
+                                      else "late: exclusivity lapsed before it opened")
     return out
 
 
@@ -95,7 +137,7 @@ def _open_round(live: LiveState) -> P.AuctionRound:
         bids.append(P.ExplainedBid(solver=b.solver, amount=str(b.amount), at=timestamp(b.at),
                                    lost_because=why))
     return P.AuctionRound(round=live.round, open=True, closes_at=timestamp(live.closes_at),
-                          bids=bids, offered=live.offered)
+                          bids=bids, offered=live.offered, bids_received=len(bids))
 
 
 def _admission(view: IntentView, live: LiveState | None) -> list[P.AdmissionCheck]:
@@ -135,6 +177,11 @@ def _eta(view: IntentView, durations: RouteDurations | None, now: float) -> P.Et
 
 def _ended(view: IntentView) -> str:
     if view.status is Status.EXPIRED:
+        last = view.history[-1].finding if view.history else ""
+        if last == NO_SESSION:
+            return "no_session"
+        if last == NO_BIDS:
+            return "no_bids"
         if any(t.status is Status.ASSIGNED for t in view.history):
             return "expired_before_open"
         if any(t.finding == NOT_EXECUTABLE for t in view.history):
@@ -153,7 +200,10 @@ _ENDED_TEXT = {
     "not_executable": "expired: the origin chain would not let it be opened (admission) "
                       "before openDeadline",
     "no_bids": "expired: no solver bid on it (or none covered its route) before openDeadline",
+    "no_session": "expired: no connected solver session covered its route before openDeadline",
 }
+# no_bids when the book saw the offers (the EXPIRED entry's finding is no_bids)
+_OFFERED_NO_BIDS = "expired: no solver bid on it before openDeadline"
 
 
 def _summary(view: IntentView, live: LiveState | None, x: P.IntentExplanation,
@@ -161,6 +211,8 @@ def _summary(view: IntentView, live: LiveState | None, x: P.IntentExplanation,
     route = f"{view.origin_chain} -> {view.destination_chain}"
     if x.ended:
         text = _ENDED_TEXT[x.ended]
+        if x.ended == "no_bids" and view.history and view.history[-1].finding == NO_BIDS:
+            text = _OFFERED_NO_BIDS
         return f"{text} ({x.ended_reason})" if x.ended_reason and x.ended != "settled" else text
     if view.status is Status.PENDING:
         if x.admission:
@@ -191,9 +243,12 @@ def _summary(view: IntentView, live: LiveState | None, x: P.IntentExplanation,
 
 
 def explanation(view: IntentView, live: LiveState | None, durations: RouteDurations | None,
-                depth: ChainDepth | None, now: float) -> P.IntentExplanation:
+                depth: ChainDepth | None, now: float,
+                closed: Mapping[int, StoredRound] | None = None) -> P.IntentExplanation:
+    """``closed``: the stored rounds of the intent (``auction_round``), by the version of
+    their award's history entry."""
     x = P.IntentExplanation(id=view.id, status=status_pb(view.status))
-    x.rounds.extend(_rounds(view.history))
+    x.rounds.extend(_rounds(view.history, closed or {}))
     if live is not None and live.round and view.status is Status.PENDING:
         x.rounds.append(_open_round(live))
     if view.status is Status.ASSIGNED and view.solver:

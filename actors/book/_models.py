@@ -15,7 +15,16 @@ from runtime.store import BaseModel, Migration, UInt256Field
 
 __all__ = ["IntentRow", "IntentTransition", "BookCursor", "SolverRecord", "SolverMark",
            "BookRequest", "MODELS", "MIGRATION", "MIGRATION_0310", "MIGRATION_0340",
-           "MIGRATION_0350", "MIGRATION_0360", "MIGRATION_0370", "MIGRATION_0900", "SubmissionCount", "MIGRATIONS"]
+           "MIGRATION_0350", "MIGRATION_0360", "MIGRATION_0370", "MIGRATION_0390", "MIGRATION_0391", "MIGRATION_0900",
+           "SubmissionCount", "AuctionRoundRow", "MIGRATIONS", "FILL_ENTRY", "SETTLE_ENTRY"]
+
+# The history entries that date a fill and a settlement (intent_transition columns), in one
+# place: the fill entry is the FILLED transition whose evidence stands (a FILLED -> FILLED
+# entry records a finding, not the fill; a fill reorged away is ``reverted``), the settle
+# entry the SETTLED one. ``intent.filled_at`` / ``settled_at`` are their times (set by
+# write_transition, backfilled by 0391); actors.analytics indexes them (0910) word for word.
+FILL_ENTRY = "status = 'FILLED' AND from_status <> 'FILLED' AND NOT reverted"
+SETTLE_ENTRY = "status = 'SETTLED' AND NOT reverted"
 
 
 class IntentRow(BaseModel):
@@ -55,6 +64,10 @@ class IntentRow(BaseModel):
     shortfall = UInt256Field(default=0)                        # awarded_amount - fill_amount, if > 0
     created_at = peewee.DoubleField()
     updated_at = peewee.DoubleField()
+    # when the standing fill / the settlement was recorded (the FILL_ENTRY / SETTLE_ENTRY
+    # entry's time; None: none stands): analytics' durations read these, not the history
+    filled_at = peewee.DoubleField(null=True)
+    settled_at = peewee.DoubleField(null=True)
 
     class Meta:
         table_name = "intent"
@@ -262,9 +275,61 @@ def _migrate_0370(db: peewee.Database) -> None:
                                     IntentRow._meta.fields["wallet_digest"]))
 
 
+class AuctionRoundRow(BaseModel):
+    """A closed auction round that made an award, for ExplainIntent: one row per award,
+    keyed by the award's history version (the ASSIGNED entry), written in the award's
+    transaction. ``bids`` is a JSON list of the kept bids (``actors.book._rounds``: the 10
+    best by output plus the winner), each with its solver, amount (a decimal string: exact
+    for uint256 on both databases), time and why it lost; ``bids_received`` counts every
+    bid the round took, kept or not."""
+
+    intent = peewee.CharField(max_length=66)
+    version = peewee.IntegerField()            # the award's intent_transition.version
+    round = peewee.IntegerField()              # 1 for the intent's first auction
+    bids_received = peewee.IntegerField()
+    bids = peewee.TextField(default="[]")
+    closed_at = peewee.DoubleField()           # unix seconds
+
+    class Meta:
+        table_name = "auction_round"
+        primary_key = peewee.CompositeKey("intent", "version")
+
+
+def _migrate_0390(db: peewee.Database) -> None:
+    db.create_tables([AuctionRoundRow])
+
+
 MIGRATION_0350 = Migration("0350_book_requests", _migrate_0350)
 MIGRATION_0360 = Migration("0360_intent_solana_accounts", _migrate_0360)
+def _migrate_0391(db: peewee.Database) -> None:
+    """``intent.filled_at`` / ``settled_at`` (analytics' percentiles read them instead of
+    joining the history), backfilled from the history: the time of each intent's standing
+    fill entry and settle entry, in one grouped pass over the history and one rewrite of
+    each dated row (UPDATE ... FROM: SQLite 3.33+, PostgreSQL). Idempotent like 0310: a
+    database made after this change has the columns from 0300, and a backfill sets only
+    rows still NULL."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    table = IntentRow._meta.table_name
+    have = {c.name for c in db.get_columns(table)}
+    migrator = SchemaMigrator.from_database(db)
+    ops = [migrator.add_column(table, n, IntentRow._meta.fields[n])
+           for n in ("filled_at", "settled_at") if n not in have]
+    if ops:
+        migrate(*ops)
+    # MIN for the fill: a settlement a reorg undid leaves a standing SETTLED -> FILLED entry
+    # after the fill (FILL_ENTRY matches it); the fill is the first standing one.
+    db.execute_sql(
+        'UPDATE "intent" SET "filled_at" = e.filled, "settled_at" = e.settled FROM ('
+        f"SELECT intent, MIN(CASE WHEN {FILL_ENTRY} THEN at END) AS filled, "
+        f"MAX(CASE WHEN {SETTLE_ENTRY} THEN at END) AS settled "
+        f'FROM "intent_transition" WHERE ({FILL_ENTRY}) OR ({SETTLE_ENTRY}) GROUP BY intent) AS e '
+        'WHERE e.intent = "intent".id AND "intent"."filled_at" IS NULL '
+        'AND "intent"."settled_at" IS NULL')
+
+
 MIGRATION_0370 = Migration("0370_intent_wallet_digest", _migrate_0370)
+MIGRATION_0390 = Migration("0390_auction_rounds", _migrate_0390)
+MIGRATION_0391 = Migration("0391_intent_fill_times", _migrate_0391)
 MIGRATION_0900 = Migration("0900_submission_counts", _migrate_0900)
 MIGRATIONS = [MIGRATION, MIGRATION_0310, MIGRATION_0340, MIGRATION_0350, MIGRATION_0360,
-              MIGRATION_0370, MIGRATION_0900]
+              MIGRATION_0370, MIGRATION_0390, MIGRATION_0391, MIGRATION_0900]

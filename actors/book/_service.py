@@ -48,8 +48,9 @@ from ._config import IntentsConfig
 from ._forward import book_forwarder
 from ._explain import ChainDepth, RouteDurations, explanation
 from ._messages import Cancel, ExplainLive, Submit, SubmitBatch, Subscribe, Unsubscribe
-from ._models import IntentRow
+from ._models import AuctionRoundRow, IntentRow
 from ._proto import intent_pb, status_from_pb, update_pb
+from ._rounds import StoredRound, decode_bids
 from ._tally import SubmissionTally
 from ._validate import check_order
 from ._views import TERMINAL, IntentUpdateView, IntentView, Status
@@ -440,17 +441,20 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
 
     # ---- ExplainIntent ----------------------------------------------------------------
     def _explain_reads(self, intent_id: str) -> tuple[IntentView, RouteDurations | None,
-                                                      ChainDepth | None]:
+                                                      ChainDepth | None, dict[int, StoredRound]]:
         """The stored half of an explanation (a worker thread): the intent with its
         history, its route's observed durations (the analytics' own query, so the ETA and
         GetSummary agree), and for a FILLED intent its fill's depth as the attester counts
-        it (head seen by the destination chain's watcher - fill block)."""
+        it (head seen by the destination chain's watcher - fill block); and the closed
+        rounds the book stored with each award (``auction_round``), by award version."""
         # here, not at the top: actors.analytics imports this package
         from actors.analytics import Scope, summary
         with self.node.store.connection() as db:
             view = _store.load_view(intent_id)
             if view is None:
                 raise NotFound(f"no intent {intent_id}", field="id")
+            closed = {r.version: StoredRound(r.round, r.bids_received, decode_bids(r.bids))
+                      for r in AuctionRoundRow.select().where(AuctionRoundRow.intent == intent_id)}
             durations = None
             if view.status not in TERMINAL:
                 f = summary(db, Scope(0.0, time.time() + 1.0, (view.origin_chain,),
@@ -469,7 +473,7 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
                 head = cursor.head if cursor is not None else 0
                 depth = ChainDepth(view.destination_chain,
                                    max(0, head - row.fill_block) if head else 0, settle_depth)
-        return view, durations, depth
+        return view, durations, depth, closed
 
     @unary("IntentService/ExplainIntent")
     async def ExplainIntent(self, request, context):
@@ -494,9 +498,9 @@ class IntentServicer(intents_pb2_grpc.IntentServiceServicer):
                 pass
         except (ActorUnavailable, Unavailable):
             pass
-        view, durations, depth = await self.node.grpc.call(self._explain_reads, oid)
+        view, durations, depth, closed = await self.node.grpc.call(self._explain_reads, oid)
         return explanation(view, live if view.status not in TERMINAL else None, durations,
-                           depth, time.time())
+                           depth, time.time(), closed)
 
     # ---- WatchIntents ---------------------------------------------------------------
     def _watch_request(self, req) -> tuple[list[str], str]:

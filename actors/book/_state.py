@@ -85,6 +85,13 @@ class BookState(Actor):
     checking: dict[str, float]
     admitted: dict[str, int]
     not_executable: dict[str, tuple[str, ...]]
+    # why an intent nobody won expires (._auctioneer, the EXPIRED entry's reason): per
+    # intent the sessions it was offered to, and the most connected sessions that covered
+    # its route at one auction attempt; in memory only, so counted since ``led_since`` (the
+    # wall time this book began leading): an intent older than that gets neutral wording
+    offered_to: dict[str, set[str]]
+    covered_by: dict[str, int]
+    led_since: float
     # across nodes (._actor): the ``book`` lease, whether this book leads (else it follows
     # the holder), the last transition announced here, the follower's timer
     singleton: SingletonLease

@@ -16,7 +16,7 @@ import peewee
 from ._models import IntentRow, IntentTransition
 from ._views import IntentUpdateView, IntentView, Status, TransitionView
 
-__all__ = ["Conflict", "row_view", "transition_view", "load_view", "load_views",
+__all__ = ["Conflict", "fill_times", "row_view", "transition_view", "load_view", "load_views",
            "insert_intents", "write_transition", "history_of",
            "last_transition_id", "transitions_after"]
 
@@ -160,10 +160,35 @@ def insert_intents(items: Sequence[tuple[dict, TransitionView, int | None]]) -> 
         _execute(db, _statements(items, isinstance(db, peewee.PostgresqlDatabase)))
 
 
+_FILLED = (Status.FILLED, Status.SETTLED)
+_BEFORE_FILL = (Status.PENDING, Status.ASSIGNED, Status.OPENED)
+
+
+def fill_times(frm: Status | None, to: Status, at: float) -> dict:
+    """The ``filled_at`` / ``settled_at`` a transition ``frm -> to`` at ``at`` sets on the
+    intent row, as the history defines them (``FILL_ENTRY``, ``SETTLE_ENTRY``): the fill's
+    time when it becomes FILLED (not from SETTLED: a settlement reorged away leaves the fill
+    standing), the settlement's when it becomes SETTLED; cleared when a reorg moves it back
+    before the fill, or away from SETTLED."""
+    out: dict = {}
+    if to is frm:
+        return out   # an entry that records a finding moves nothing
+    if to is Status.FILLED and frm not in _FILLED:
+        out["filled_at"] = at
+    elif to in _BEFORE_FILL and frm in _FILLED:
+        out["filled_at"] = None
+    if to is Status.SETTLED:
+        out["settled_at"] = at
+    elif frm is Status.SETTLED:
+        out["settled_at"] = None
+    return out
+
+
 def write_transition(intent_id: str, old_version: int, t: TransitionView, fields: dict,
                      event_id: int | None) -> None:
     """Apply one transition: guarded row update + history row. Raises Conflict."""
-    fields = {**fields, "status": t.status.value, "version": t.version, "updated_at": t.at}
+    fields = {**fields, **fill_times(t.from_status, t.status, t.at), "status": t.status.value,
+              "version": t.version, "updated_at": t.at}
     n = IntentRow.update(**fields).where((IntentRow.id == intent_id) &
                                          (IntentRow.version == old_version)).execute()
     if n != 1:

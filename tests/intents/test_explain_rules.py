@@ -10,8 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from actors.book import (ChainDepth, IntentView, LiveBid, LiveState, RouteDurations, Status,
-                         TransitionView, explanation)
+from actors.book import (FINDINGS, NO_BIDS, NO_SESSION, ChainDepth, IntentView, LiveBid,
+                         LiveState, KeptBid, RouteDurations, Status, StoredRound, TransitionView,
+                         expired_note, explanation)
 from orbital.v1 import intents_pb2 as P
 
 NOW = 1_800_000_000.0
@@ -119,3 +120,58 @@ def test_a_failed_admission_check_is_read_from_the_history_without_the_book():
     later = view(Status.PENDING, entry, WON, t(3, Status.ASSIGNED, Status.PENDING,
                                                f"declined by {B}", B))
     assert not explanation(later, None, None, None, NOW).admission
+
+
+ROUTE = "devnet-a -> devnet-b"
+
+
+@pytest.mark.parametrize("offered, covered, whole_life, note, finding", [
+    # the book led for the intent's whole life: counts claimed
+    (2, 2, True, "; offered to 2 session(s), no bids", NO_BIDS),
+    (1, 3, True, "; offered to 1 session(s), no bids", NO_BIDS),
+    (0, 0, True, f"; no connected solver session covered {ROUTE}", NO_SESSION),
+    # covered, never offered (admission refused every round, or every covering solver was
+    # barred): the history says why, nothing added
+    (0, 1, True, "", ""),
+    # the book restarted during the intent's life: no count, no "no session" claim
+    (3, 3, False, "; offered to solver sessions, no bids", NO_BIDS),
+    (0, 0, False, "", ""),
+    (0, 2, False, "", ""),
+])
+def test_why_an_intent_nobody_won_expired(offered, covered, whole_life, note, finding):
+    assert expired_note(ROUTE, offered, covered, whole_life) == (note, finding)
+    assert not finding or finding in FINDINGS
+
+
+@pytest.mark.parametrize("reason, finding, ended, summary", [
+    (f"openDeadline passed before it was opened; no connected solver session covered {ROUTE}",
+     NO_SESSION, "no_session",
+     "expired: no connected solver session covered its route before openDeadline"),
+    ("openDeadline passed before it was opened; offered to 2 session(s), no bids", NO_BIDS,
+     "no_bids", "expired: no solver bid on it before openDeadline"),
+    ("openDeadline passed before it was opened", "", "no_bids",
+     "expired: no solver bid on it (or none covered its route) before openDeadline"),
+])
+def test_an_expired_intent_says_no_session_or_no_bids(reason, finding, ended, summary):
+    v = view(Status.EXPIRED, t(2, Status.PENDING, Status.EXPIRED, reason, finding=finding))
+    x = explanation(v, None, None, None, NOW)
+    assert (x.ended, x.ended_reason) == (ended, reason)
+    assert x.summary == f"{summary} ({reason})"
+
+
+def test_a_closed_round_shows_its_stored_bids():
+    C = "0x" + "cc" * 20
+    lapsed = t(3, Status.ASSIGNED, Status.PENDING, f"exclusivity lapsed: {B} did not open in time", B)
+    v = view(Status.PENDING, WON, lapsed)
+    stored = {2: StoredRound(1, 14, (KeptBid(C, 99, NOW - 3, "lower bid once weighed by reliability"),
+                                     KeptBid(B, 95, NOW - 4, ""),
+                                     KeptBid(A, 2**255, NOW - 4.5, "suspended")))}
+    [r] = explanation(v, None, None, None, NOW, stored).rounds
+    assert (r.round, r.open, r.winner, r.winning_amount, r.bids_received) == (1, False, B, "95", 14)
+    assert [(b.solver, b.amount, b.lost_because) for b in r.bids] == [
+        (C, "99", "lower bid once weighed by reliability"),
+        (B, "95", "late: exclusivity lapsed before it opened"),
+        (A, str(2**255), "suspended")]
+    # a round closed before rounds were stored: the winner, and the count its award names
+    [r] = explanation(v, None, None, None, NOW).rounds
+    assert [(b.solver, b.amount) for b in r.bids] == [(B, "95")] and r.bids_received == 2

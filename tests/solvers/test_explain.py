@@ -89,6 +89,20 @@ def test_explain_in_auction_then_assigned(solver_node, channel_to, database_url,
     assert x.summary.startswith(f"assigned to {high.address}: it has until")
     [r] = x.rounds
     assert not r.open and r.winner == high.address and r.winning_amount == "9800000"
+    # the closed round keeps its bids and why the others lost, stored with the award
+    assert r.bids_received == 2
+    assert [(b.solver, b.amount, b.lost_because) for b in r.bids] == [
+        (high.address, "9800000", ""), (low.address, "9500000", "lower bid")]
+    assert main(["explain", intent.id, "--target", target]) == 0
+    out = capsys.readouterr().out
+    assert f"winner {high.address}, 2 bid(s) received" in out
+    assert f"bid {low.address} 9500000" in out and "lost: lower bid" in out
+
+    # ... and read from the store, so a restarted book changes nothing of it
+    node.restart_actor(BOOK_PATH)
+    wait_until(lambda: node.registry.paths(BOOK_PATH))
+    [again] = explain(ch, intent.id).rounds
+    assert again == r
 
 
 def test_explain_waiting_for_a_solver_then_expired_with_no_bids(solver_node, channel_to,
@@ -107,10 +121,36 @@ def test_explain_waiting_for_a_solver_then_expired_with_no_bids(solver_node, cha
     assert node.registry.ask(BOOK_PATH, ExpireDue()) == 1
     wait_until(lambda: explain(ch, intent.id).status == P.INTENT_STATUS_EXPIRED)
     x = explain(ch, intent.id)
-    assert x.ended == "no_bids"
-    assert "openDeadline passed" in x.ended_reason
-    assert x.summary.startswith("expired: no solver bid on it")
+    assert x.ended == "no_session"
+    assert x.ended_reason == ("openDeadline passed before it was opened; no connected solver "
+                              "session covered devnet-a -> devnet-b")
+    assert x.summary.startswith("expired: no connected solver session covered its route")
     assert not x.HasField("eta") and not x.rounds
+    with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:
+        assert client.get(intent.id).history[-1].finding == "no_session"
+
+
+def test_explain_expired_after_offers_nobody_bid_on(solver_node, channel_to, database_url,
+                                                    devnet_info):
+    clock = fake_clock()
+    node = solver_node(database_url, clock=clock, auction_window=0.25)
+    ch = channel_to(node)
+    quiet = SolverClient(ch).connect()            # covers the route, never bids
+    intent = submit(ch, devnet_info, open_in=60)
+    quiet.wait_for("offer", lambda m: m.intent.id == intent.id)
+    clock.advance(0.3)                            # the round closes without a bid
+
+    clock.advance(max(0.0, time.time() - clock.wall()) + 61)
+    assert node.registry.ask(BOOK_PATH, ExpireDue()) == 1
+    wait_until(lambda: explain(ch, intent.id).status == P.INTENT_STATUS_EXPIRED)
+    x = explain(ch, intent.id)
+    assert x.ended == "no_bids"
+    assert x.ended_reason == ("openDeadline passed before it was opened; offered to 1 "
+                              "session(s), no bids")
+    assert x.summary.startswith("expired: no solver bid on it before openDeadline")
+    assert not x.rounds
+    with OrbitalClient(f"127.0.0.1:{node.grpc_port}") as client:
+        assert client.get(intent.id).history[-1].finding == "no_bids"
 
 
 @pytest.mark.parametrize("bad, code, field", [
