@@ -14,7 +14,6 @@ import grpc
 from eth_account import Account
 
 from clients import IntentStatus, OrbitalClient, OrbitalRpcError
-from clients.cli import main as cli
 from protocol import PERMIT2_ADDRESS, abi
 
 from .conftest import erc20, settler, wait_until
@@ -91,7 +90,7 @@ def test_onchain_cancel_of_a_permit2_order_burns_its_permit2_nonce(
         # Permit2's bit only: the settler's nonce is untouched
         assert not settler(w3s[0], a.contracts.settler).functions.usedNonces(
             user.address, intent.nonce).call()
-        done = wait_until(lambda: (i := client.get(intent.id)).status is S.CANCELLED and i,
+        done = wait_until(lambda intent=intent: (i := client.get(intent.id)).status is S.CANCELLED and i,
                           what="CANCELLED")
     assert [t.status for t in done.history] == [S.PENDING, S.CANCELLED]
     last = done.history[-1]
@@ -118,7 +117,7 @@ def test_one_mask_cancels_two_permit2_intents_of_one_user(system, devnet_info, w
         assert w3s[0].eth.wait_for_transaction_receipt(tx)["status"] == 1
         tx_hash = "0x" + bytes(tx).hex()
         for intent in (first, second):
-            done = wait_until(lambda: (i := client.get(intent.id)).status is S.CANCELLED and i,
+            done = wait_until(lambda intent=intent: (i := client.get(intent.id)).status is S.CANCELLED and i,
                               what=f"{intent.id} CANCELLED")
             assert [t.status for t in done.history] == [S.PENDING, S.CANCELLED]
             assert done.history[-1].evidence.tx_hash == tx_hash
@@ -154,7 +153,7 @@ def test_a_permit2_invalidation_does_not_cancel_a_key_signed_order(
         sent = json.loads(out.splitlines()[0])
         assert sent["method"] == "invalidateNonce" and sent["contract"] == a.contracts.settler
         assert "word" not in sent
-        done = wait_until(lambda: (i := client.get(intent.id)).status is S.CANCELLED and i,
+        done = wait_until(lambda intent=intent: (i := client.get(intent.id)).status is S.CANCELLED and i,
                           what="CANCELLED")
     assert [t.status for t in done.history] == [S.PENDING, S.CANCELLED]
     assert done.history[-1].evidence.tx_hash == sent["tx_hash"]
