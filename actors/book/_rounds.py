@@ -12,24 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+
+from ._score import B, BidLike
 
 __all__ = ["KEPT_BIDS", "kept_bids", "lost_because", "KeptBid", "StoredRound", "encode_bids",
            "decode_bids"]
 
 KEPT_BIDS = 10   # bids kept per closed round besides the winner
-
-
-class _Bid(Protocol):
-    @property
-    def solver(self) -> str: ...
-    @property
-    def amount(self) -> int: ...
-    @property
-    def seq(self) -> int: ...
-
-
-B = TypeVar("B", bound=_Bid)
 
 
 @dataclass(frozen=True)
@@ -59,7 +48,7 @@ def kept_bids(bids: Iterable[B], winner: B | None, limit: int = KEPT_BIDS) -> li
     return kept
 
 
-def lost_because(bid: _Bid, winner: _Bid, *, suspended: bool = False, gone: bool = False) -> str:
+def lost_because(bid: BidLike, winner: BidLike, *, suspended: bool = False, gone: bool = False) -> str:
     """Why ``bid`` lost the round ``winner`` won ("" for the winner itself): the bidder was
     suspended before the close, its session had ended, or its output (weighed by its
     reliability) was lower, or equal and later."""

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-__all__ = ["KINDS", "WEIGHTS", "PRIOR_GOOD", "PRIOR_BAD", "SCALE", "Window", "reliability",
+__all__ = ["BidLike", "B", "KINDS", "WEIGHTS", "PRIOR_GOOD", "PRIOR_BAD", "SCALE", "Window", "reliability",
            "rank", "Ranked", "suspension"]
 
 # What can be marked on a solver's window; the weight of each bad mark in the score.
@@ -83,7 +83,9 @@ def reliability(counts: Mapping[str, int]) -> float:
     return good / (good + bad)
 
 
-class _Bid(Protocol):
+class BidLike(Protocol):
+    """What ranking and the kept rounds read of a bid (the auction's bids and test rows alike)."""
+
     @property
     def solver(self) -> str: ...
     @property
@@ -92,7 +94,7 @@ class _Bid(Protocol):
     def seq(self) -> int: ...
 
 
-B = TypeVar("B", bound=_Bid)
+B = TypeVar("B", bound=BidLike)
 
 
 @dataclass(frozen=True)
